@@ -1,0 +1,5 @@
+"""`python -m datadrip` runs the command line."""
+
+from datadrip.cli import main
+
+main()

@@ -1,0 +1,155 @@
+"""Agencies: the freelancer's or agency's own business, with its time zone, currency and branding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from datadrip import audit, validate
+from datadrip.db.models import AdAccount, Agency, Client, Insight, MetricDaily, Report, User, utcnow
+from datadrip.enums import Plan
+from datadrip.errors import ConflictError, NotFoundError, UsageError
+from datadrip.workbook import Workbook
+
+@dataclass(frozen=True)
+class AgencyChanges:
+    """What `agency add` or `agency edit` was given; None means 'leave as is' (or the default)."""
+
+    name: str | None = None
+    timezone: str | None = None
+    currency: str | None = None
+    locale: str | None = None
+    plan: Plan | None = None
+    logo: str | None = None
+    colour: str | None = None
+
+
+def add_agency(wb: Workbook, name: str, changes: AgencyChanges) -> Agency:
+    agency = Agency(name=_unused_name(wb.session, validate.name(name, what="agency")))
+    _apply(agency, changes)
+    wb.session.add(agency)
+    wb.session.flush()
+    audit.record(wb.session, wb.actor, "agency.add", "agency", agency.id, **_fields(agency))
+    return agency
+
+
+def edit_agency(wb: Workbook, ref: str, changes: AgencyChanges) -> Agency:
+    agency = find_agency(wb.session, ref)
+    before = _fields(agency)
+    if changes.name is not None:
+        new_name = validate.name(changes.name, what="agency")
+        if new_name.lower() != agency.name.lower():
+            _unused_name(wb.session, new_name)
+        agency.name = new_name
+    _apply(agency, changes)
+    diff = audit.changes(before, _fields(agency))
+    if not diff:
+        raise UsageError("nothing to change", hint="Pass an option such as --timezone or --plan.")
+    agency.updated_at = utcnow()
+    wb.session.add(agency)
+    audit.record(wb.session, wb.actor, "agency.edit", "agency", agency.id, changes=diff)
+    return agency
+
+
+def list_agencies(session: Session) -> list[Agency]:
+    return list(session.exec(select(Agency).order_by(func.lower(Agency.name))))
+
+
+def find_agency(session: Session, ref: str) -> Agency:
+    """An agency by id or name (exact, then ignoring case)."""
+    exact = session.exec(select(Agency).where(
+        sa.or_(col(Agency.id) == ref, col(Agency.name) == ref))).first()
+    if exact is not None:
+        return exact
+    folded = session.exec(select(Agency).where(func.lower(Agency.name) == ref.lower())).first()
+    if folded is None:
+        raise NotFoundError(f"no agency {ref!r}", hint="See 'datadrip agency list'.")
+    return folded
+
+
+def agency_or_only(session: Session, ref: str | None) -> Agency:
+    """The named agency, or the only one there is when none is named."""
+    if ref is not None:
+        return find_agency(session, ref)
+    agencies = list_agencies(session)
+    if not agencies:
+        raise NotFoundError("there is no agency yet",
+                            hint="Create one first: datadrip agency add \"My Agency\".")
+    if len(agencies) > 1:
+        names = ", ".join(repr(a.name) for a in agencies)
+        raise UsageError(f"--agency is needed: there are {len(agencies)} agencies ({names})")
+    return agencies[0]
+
+
+def agency_counts(session: Session, agency_id: str) -> dict[str, int]:
+    """What belongs to the agency, by kind: what would go with it if it were removed."""
+    clients = select(Client.id).where(Client.agency_id == agency_id)
+    accounts = select(AdAccount.id).where(col(AdAccount.client_id).in_(clients))
+    counted = {
+        "clients": select(func.count()).select_from(Client).where(Client.agency_id == agency_id),
+        "users": select(func.count()).select_from(User).where(User.agency_id == agency_id),
+        "ad_accounts": select(func.count()).select_from(AdAccount)
+        .where(col(AdAccount.client_id).in_(clients)),
+        "metric_rows": select(func.count()).select_from(MetricDaily)
+        .where(col(MetricDaily.account_id).in_(accounts)),
+        "reports": select(func.count()).select_from(Report)
+        .where(col(Report.client_id).in_(clients)),
+        "insights": select(func.count()).select_from(Insight)
+        .where(col(Insight.client_id).in_(clients)),
+    }
+    return {kind: int(session.exec(query).one()) for kind, query in counted.items()}
+
+
+def remove_agency(wb: Workbook, agency: Agency) -> dict[str, int]:
+    """Remove the agency and everything that belongs to it. Returns what went with it."""
+    counts = agency_counts(wb.session, agency.id)
+    audit.record(wb.session, wb.actor, "agency.remove", "agency", agency.id, name=agency.name,
+                 removed_with={kind: n for kind, n in counts.items() if n})
+    wb.session.delete(agency)
+    wb.session.flush()
+    return counts
+
+
+def agency_record(agency: Agency, counts: dict[str, int] | None = None) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "id": agency.id, "name": agency.name, "timezone": agency.timezone,
+        "currency": agency.currency, "locale": agency.locale, "plan": agency.plan,
+        "branding": {"logo": agency.settings.get("logo"), "colour": agency.settings.get("colour")},
+        "created_at": agency.created_at,
+    }
+    if counts is not None:
+        record.update({"clients": counts["clients"], "users": counts["users"]})
+    return record
+
+
+def _unused_name(session: Session, name: str) -> str:
+    clash = session.exec(select(Agency).where(func.lower(Agency.name) == name.lower())).first()
+    if clash is not None:
+        raise ConflictError(f"an agency named {clash.name!r} already exists",
+                            hint="Pick another name, or change that one: datadrip agency edit.")
+    return name
+
+
+def _apply(agency: Agency, changes: AgencyChanges) -> None:
+    if changes.timezone is not None:
+        agency.timezone = validate.timezone(changes.timezone)
+    if changes.currency is not None:
+        agency.currency = validate.currency(changes.currency)
+    if changes.locale is not None:
+        agency.locale = validate.locale(changes.locale)
+    if changes.plan is not None:
+        agency.plan = Plan(changes.plan).value
+    branding = dict(agency.settings)
+    if changes.logo is not None:
+        branding["logo"] = validate.image_file(changes.logo) if changes.logo else None
+    if changes.colour is not None:
+        branding["colour"] = validate.colour(changes.colour) if changes.colour else None
+    agency.settings = {key: value for key, value in branding.items() if value is not None}
+
+
+def _fields(agency: Agency) -> dict[str, Any]:
+    return {"name": agency.name, "timezone": agency.timezone, "currency": agency.currency,
+            "locale": agency.locale, "plan": agency.plan, "settings": dict(agency.settings)}

@@ -1,0 +1,16 @@
+"""Options shared by the commands, as Annotated aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Remove without asking.")]
+AgencyOpt = Annotated[str | None, typer.Option(
+    "--agency", "-a", help="Agency name or id (may be left out when there is only one).")]
+TimezoneOpt = Annotated[str | None, typer.Option(
+    "--timezone", help="IANA time zone, e.g. Asia/Kolkata or Europe/Berlin.")]
+CurrencyOpt = Annotated[str | None, typer.Option(
+    "--currency", help="ISO 4217 currency code, e.g. INR, USD or EUR.")]

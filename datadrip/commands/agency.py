@@ -1,0 +1,144 @@
+"""`datadrip agency …`: the agencies in the workbook."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from datadrip import output
+from datadrip.commands._context import confirm_removal, workbook
+from datadrip.commands._options import CurrencyOpt, JsonOpt, TimezoneOpt, YesOpt
+from datadrip.enums import Plan
+
+app = typer.Typer(help="""Agencies: yours, with time zone, currency and branding.
+
+    \b
+    Examples:
+      datadrip agency add "Spice Route Media" --timezone Asia/Kolkata --currency INR
+      datadrip agency list --json
+    """,
+                  no_args_is_help=True)
+
+NameArg = Annotated[str, typer.Argument(help="Agency name or id.", metavar="AGENCY", show_default=False)]
+PlanOpt = Annotated[Plan | None, typer.Option("--plan", help="starter, growth or scale.")]
+LocaleOpt = Annotated[str | None, typer.Option(
+    "--locale", help="How money and dates are written, e.g. en_IN or de_DE.")]
+LogoOpt = Annotated[str | None, typer.Option("--logo", help="Logo image for reports.")]
+ColourOpt = Annotated[str | None, typer.Option("--colour", help="Brand colour, e.g. #1A73E8.")]
+
+COLUMNS = [("name", "Agency"), ("timezone", "Time zone"), ("currency", "Currency"),
+           ("plan", "Plan"), ("clients", "Clients"), ("users", "Team")]
+FIELDS = [("id", "ID"), ("name", "Name"), ("timezone", "Time zone"), ("currency", "Currency"),
+          ("locale", "Locale"), ("plan", "Plan"), ("branding", "Branding"),
+          ("clients", "Clients"), ("users", "Team"), ("created_at", "Created")]
+
+
+@app.command("add")
+def agency_add(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Agency name.", metavar="NAME")],
+               timezone: TimezoneOpt = None, currency: CurrencyOpt = None,
+               plan: PlanOpt = None, locale: LocaleOpt = None, logo: LogoOpt = None,
+               colour: ColourOpt = None, as_json: JsonOpt = False) -> None:
+    """Add an agency (defaults: Asia/Kolkata, INR, en_IN, starter).
+
+    \b
+    Example:
+      datadrip agency add "Spice Route Media" --timezone Asia/Kolkata --currency INR
+    """
+    from datadrip.agencies import AgencyChanges, add_agency, agency_counts, agency_record
+
+    changes = AgencyChanges(timezone=timezone, currency=currency, locale=locale, plan=plan,
+                            logo=logo, colour=colour)
+    with workbook(ctx, write=True) as wb:
+        agency = add_agency(wb, name, changes)
+        record = agency_record(agency, agency_counts(wb.session, agency.id))
+    _show(record, as_json, f"Added agency {agency.name!r}.")
+
+
+@app.command("list")
+def agency_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List the agencies.
+
+    \b
+    Example:
+      datadrip agency list --json | jq -r '.[].name'
+    """
+    from datadrip.agencies import agency_counts, agency_record, list_agencies
+
+    with workbook(ctx) as wb:
+        rows = [agency_record(a, agency_counts(wb.session, a.id))
+                for a in list_agencies(wb.session)]
+    if as_json:
+        output.print_json(rows)
+    else:
+        output.print_table(rows, COLUMNS, empty="No agencies yet: datadrip agency add NAME")
+
+
+@app.command("show")
+def agency_show(ctx: typer.Context, agency: NameArg, as_json: JsonOpt = False) -> None:
+    """Show one agency.
+
+    \b
+    Example:
+      datadrip agency show "Spice Route Media"
+    """
+    from datadrip.agencies import agency_counts, agency_record, find_agency
+
+    with workbook(ctx) as wb:
+        found = find_agency(wb.session, agency)
+        record = agency_record(found, agency_counts(wb.session, found.id))
+    _show(record, as_json)
+
+
+@app.command("edit")
+def agency_edit(ctx: typer.Context, agency: NameArg,
+                name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
+                timezone: TimezoneOpt = None, currency: CurrencyOpt = None,
+                plan: PlanOpt = None, locale: LocaleOpt = None, logo: LogoOpt = None,
+                colour: ColourOpt = None, as_json: JsonOpt = False) -> None:
+    """Change an agency's name, time zone, currency, locale, plan or branding.
+
+    \b
+    Example:
+      datadrip agency edit "Spice Route Media" --plan growth --colour "#E4572E"
+    """
+    from datadrip.agencies import AgencyChanges, agency_counts, agency_record, edit_agency
+
+    changes = AgencyChanges(name=name, timezone=timezone, currency=currency, locale=locale,
+                            plan=plan, logo=logo, colour=colour)
+    with workbook(ctx, write=True) as wb:
+        found = edit_agency(wb, agency, changes)
+        record = agency_record(found, agency_counts(wb.session, found.id))
+    _show(record, as_json, f"Updated agency {found.name!r}.")
+
+
+@app.command("remove")
+def agency_remove(ctx: typer.Context, agency: NameArg, yes: YesOpt = False,
+                  as_json: JsonOpt = False) -> None:
+    """Remove an agency with its clients, team and their data (asks first).
+
+    \b
+    Example:
+      datadrip agency remove "Old Agency" --yes
+    """
+    from datadrip.agencies import agency_counts, find_agency, remove_agency
+
+    with workbook(ctx) as wb:  # ask before taking the write lock
+        found = find_agency(wb.session, agency)
+        counts = agency_counts(wb.session, found.id)
+    confirm_removal(f"agency {found.name!r}", counts, yes=yes)
+    with workbook(ctx, write=True) as wb:
+        removed = remove_agency(wb, find_agency(wb.session, found.id))
+    if as_json:
+        output.print_json({"removed": {"id": found.id, "name": found.name}, "with": removed})
+    else:
+        output.message(f"Removed agency {found.name!r}.")
+
+
+def _show(record: dict[str, object], as_json: bool, note: str = "") -> None:
+    if as_json:
+        output.print_json(record)
+        return
+    if note:
+        output.message(note)
+    output.print_record(record, FIELDS)

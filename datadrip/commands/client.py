@@ -1,0 +1,159 @@
+"""`datadrip client …`: the businesses an agency runs ads for."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from datadrip import output
+from datadrip.commands._context import confirm_removal, workbook
+from datadrip.commands._options import AgencyOpt, CurrencyOpt, JsonOpt, YesOpt
+
+app = typer.Typer(help="""Clients: who you run ads for and who gets their reports.
+
+    \b
+    Examples:
+      datadrip client add "Masala Mornings" --recipients owner@masala.example
+      datadrip client edit "Masala Mornings" --monthly-budget 150000
+      datadrip client list --json
+    """,
+                  no_args_is_help=True)
+
+ClientArg = Annotated[str, typer.Argument(help="Client name or id.", metavar="CLIENT", show_default=False)]
+RecipientsOpt = Annotated[str | None, typer.Option(
+    "--recipients", help="Report recipients, comma-separated: a@x.example,b@y.example.")]
+BudgetOpt = Annotated[str | None, typer.Option(
+    "--monthly-budget", help="Monthly ad budget in the client's currency, e.g. 150000.")]
+
+COLUMNS = [("name", "Client"), ("agency", "Agency"), ("currency", "Currency"),
+           ("monthly_budget", "Monthly budget"), ("report_recipients", "Recipients"),
+           ("ad_accounts", "Accounts"), ("active", "Active")]
+FIELDS = [("id", "ID"), ("name", "Name"), ("agency", "Agency"), ("currency", "Currency"),
+          ("monthly_budget", "Monthly budget"), ("report_recipients", "Recipients"),
+          ("ad_accounts", "Ad accounts"), ("active", "Active"), ("created_at", "Created")]
+
+
+@app.command("add")
+def client_add(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Client name.", metavar="NAME")],
+               agency: AgencyOpt = None, recipients: RecipientsOpt = None,
+               currency: CurrencyOpt = None, monthly_budget: BudgetOpt = None,
+               as_json: JsonOpt = False) -> None:
+    """Add a client to an agency (currency defaults to the agency's).
+
+    \b
+    Example:
+      datadrip client add "Masala Mornings" --agency "Spice Route Media" \\
+        --recipients owner@masala.example --monthly-budget 150000
+    """
+    from datadrip.clients import ClientChanges, add_client, client_record
+    from datadrip.db.models import Agency
+
+    changes = ClientChanges(recipients=recipients, currency=currency,
+                            monthly_budget=monthly_budget)
+    with workbook(ctx, write=True) as wb:
+        client = add_client(wb, name, agency, changes)
+        record = client_record(client, wb.session.get_one(Agency, client.agency_id), 0)
+    _show(record, as_json, f"Added client {client.name!r}.")
+
+
+@app.command("list")
+def client_list(ctx: typer.Context, agency: AgencyOpt = None, as_json: JsonOpt = False) -> None:
+    """List the clients, of one agency or of all.
+
+    \b
+    Example:
+      datadrip client list --json | jq -r '.[] | select(.active) | .name'
+    """
+    from datadrip.clients import account_counts, client_record, list_clients
+
+    with workbook(ctx) as wb:
+        accounts = account_counts(wb.session)
+        rows = [client_record(c, a, accounts.get(c.id, 0))
+                for c, a in list_clients(wb.session, agency)]
+    if as_json:
+        output.print_json(rows)
+    else:
+        output.print_table(rows, COLUMNS, empty="No clients yet: datadrip client add NAME")
+
+
+@app.command("show")
+def client_show(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None,
+                as_json: JsonOpt = False) -> None:
+    """Show one client.
+
+    \b
+    Example:
+      datadrip client show "Masala Mornings" --json
+    """
+    from datadrip.clients import client_counts, client_record, find_client
+    from datadrip.db.models import Agency
+
+    with workbook(ctx) as wb:
+        found = find_client(wb.session, client, agency)
+        counts = client_counts(wb.session, found.id)
+        record = client_record(found, wb.session.get_one(Agency, found.agency_id),
+                               counts["ad_accounts"])
+    _show(record, as_json)
+
+
+@app.command("edit")
+def client_edit(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None,
+                name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
+                recipients: RecipientsOpt = None, currency: CurrencyOpt = None,
+                monthly_budget: BudgetOpt = None,
+                no_monthly_budget: Annotated[bool, typer.Option(
+                    "--no-monthly-budget", help="Clear the monthly budget.")] = False,
+                active: Annotated[bool | None, typer.Option(
+                    "--active/--inactive", help="Include the client in syncs and reports.",
+                    show_default=False)] = None,
+                as_json: JsonOpt = False) -> None:
+    """Change a client's name, recipients, currency, budget or whether it is active.
+
+    \b
+    Example:
+      datadrip client edit "Masala Mornings" --recipients a@masala.example,b@masala.example
+    """
+    from datadrip.clients import ClientChanges, client_counts, client_record, edit_client
+    from datadrip.db.models import Agency
+
+    changes = ClientChanges(name=name, recipients=recipients, currency=currency,
+                            monthly_budget=monthly_budget, clear_budget=no_monthly_budget,
+                            active=active)
+    with workbook(ctx, write=True) as wb:
+        found = edit_client(wb, client, agency, changes)
+        record = client_record(found, wb.session.get_one(Agency, found.agency_id),
+                               client_counts(wb.session, found.id)["ad_accounts"])
+    _show(record, as_json, f"Updated client {found.name!r}.")
+
+
+@app.command("remove")
+def client_remove(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None,
+                  yes: YesOpt = False, as_json: JsonOpt = False) -> None:
+    """Remove a client with its ad accounts, metrics, reports and insights (asks first).
+
+    \b
+    Example:
+      datadrip client remove "Masala Mornings" --yes
+    """
+    from datadrip.clients import client_counts, find_client, remove_client
+
+    with workbook(ctx) as wb:  # ask before taking the write lock
+        found = find_client(wb.session, client, agency)
+        counts = client_counts(wb.session, found.id)
+    confirm_removal(f"client {found.name!r}", counts, yes=yes)
+    with workbook(ctx, write=True) as wb:
+        removed = remove_client(wb, find_client(wb.session, found.id))
+    if as_json:
+        output.print_json({"removed": {"id": found.id, "name": found.name}, "with": removed})
+    else:
+        output.message(f"Removed client {found.name!r}.")
+
+
+def _show(record: dict[str, object], as_json: bool, note: str = "") -> None:
+    if as_json:
+        output.print_json(record)
+        return
+    if note:
+        output.message(note)
+    output.print_record(record, FIELDS)

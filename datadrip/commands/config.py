@@ -1,0 +1,42 @@
+"""`datadrip config …`: the effective settings and where they come from."""
+
+from __future__ import annotations
+
+import typer
+
+from datadrip import output
+from datadrip.commands._context import settings
+from datadrip.commands._options import JsonOpt
+
+app = typer.Typer(help="""Configuration: what is in effect and where it came from.
+
+    \b
+    Example:
+      datadrip config show --json | jq '.settings["workbook.url"]'
+    """,
+                  no_args_is_help=True)
+
+
+@app.command("show")
+def config_show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Show every setting, its value and its source (default, file or env); secrets redacted.
+
+    \b
+    Example:
+      DATADRIP_META_API_VERSION=v25.0 datadrip config show
+    """
+    from datadrip.config import describe
+
+    described = describe(settings(ctx))
+    if as_json:
+        output.print_json(described)
+        return
+    found = "" if described["config_file_found"] else " (not found: defaults in use)"
+    output.message(f"Config file: {described['config_file']}{found}")
+    output.message(f"Workbook:    {described['workbook']}")
+    rows = [{"key": key, "value": item["value"], "source": item["source"]}
+            for key, item in described["settings"].items()]
+    rows += [{"key": key, "value": "[redacted]" if item["set"] else "(not set)",
+              "source": item["source"] or "secret"}
+             for key, item in described["secrets"].items()]
+    output.print_table(rows, [("key", "Key"), ("value", "Value"), ("source", "Source")])

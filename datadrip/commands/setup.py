@@ -1,0 +1,89 @@
+"""The root commands `datadrip init`, `datadrip demo` and `datadrip audit`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from datadrip import output
+from datadrip.commands._context import Invocation, settings, workbook
+from datadrip.commands._options import JsonOpt
+
+
+def init(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Create the config file (commented, from datadrip.toml.example) and the workbook.
+
+    Safe to run twice: an existing config file is left as it is.
+
+    \b
+    Example:
+      datadrip init && datadrip agency add "My Agency"
+    """
+    from datadrip.config import load_settings
+    from datadrip.initialise import initialise
+
+    invocation = ctx.find_object(Invocation) or Invocation()
+    done = initialise(load_settings(invocation.config_path, must_exist=False))
+    if as_json:
+        output.print_json({"config_file": str(done.config_file),
+                           "config_written": done.config_written,
+                           "workbook": done.workbook.workbook, "schema": done.workbook.after})
+        return
+    verb = "Wrote" if done.config_written else "Kept the existing"
+    output.message(f"{verb} config file {done.config_file}")
+    output.message(f"Workbook ready: {done.workbook.workbook} (schema {done.workbook.after})")
+    output.message('Next: datadrip agency add "My Agency"')
+
+
+def demo(ctx: typer.Context,
+         folder: Annotated[Path | None, typer.Option(
+             "--dir", help="Folder for the demo (default: 'demo' in the data folder).")] = None,
+         as_json: JsonOpt = False) -> None:
+    """Run DataDrip end to end on demo data, in a folder of its own (reset on each run).
+
+    \b
+    Example:
+      datadrip demo && DATADRIP_HOME=~/.local/share/datadrip/demo datadrip client list
+    """
+    from datadrip.demo import run_demo
+
+    home = (folder or settings(ctx).paths.data_dir / "demo").expanduser().resolve()
+    result = run_demo(home)
+    if as_json:
+        output.print_json({"home": str(result.home), "agencies": result.agencies,
+                           "clients": result.clients, "team": result.team})
+        return
+    output.message(f"Demo workbook in {result.home}\n")
+    output.print_table(result.agencies, [("name", "Agency"), ("timezone", "Time zone"),
+                                         ("currency", "Currency"), ("plan", "Plan")])
+    output.print_table(result.clients, [("name", "Client"), ("currency", "Currency"),
+                                        ("monthly_budget", "Monthly budget"),
+                                        ("report_recipients", "Recipients")])
+    output.print_table(result.team, [("email", "Team member"), ("role", "Role")])
+    output.message(f"\nExplore it: DATADRIP_HOME={result.home} datadrip client list")
+
+
+def audit(ctx: typer.Context,
+          since: Annotated[str | None, typer.Option(
+              "--since", help="Only changes since a date (2026-11-01) or a span (24h, 7d).")] = None,
+          limit: Annotated[int | None, typer.Option(
+              "--limit", min=1, help="Only the newest N changes.")] = None,
+          as_json: JsonOpt = False) -> None:
+    """List every change made to the workbook: when, who, what.
+
+    \b
+    Example:
+      datadrip audit --since 7d --json | jq '.[] | select(.action == "client.remove")'
+    """
+    from datadrip.audit import entry_record, list_entries, parse_since
+
+    start = parse_since(since) if since else None
+    with workbook(ctx) as wb:
+        rows = [entry_record(entry) for entry in list_entries(wb.session, since=start, limit=limit)]
+    if as_json:
+        output.print_json(rows)
+    else:
+        output.print_table(rows, [("at", "When"), ("actor", "Who"), ("action", "What"),
+                                  ("details", "Details")], empty="No changes recorded.")

@@ -1,0 +1,306 @@
+"""Settings: defaults < datadrip.toml < DATADRIP_* environment < flags, read once into a frozen object."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from datadrip.errors import ConfigError
+
+CONFIG_FILENAME = "datadrip.toml"
+WORKBOOK_FILENAME = "workbook.db"
+ENV_PREFIX = "DATADRIP_"
+# DATADRIP_* variables that are not settings.
+RESERVED_ENV = {"DATADRIP_HOME", "DATADRIP_CONFIG", "DATADRIP_DEBUG"}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class WorkbookSettings(_Section):
+    url: str = Field("", description="SQLAlchemy URL or file path of the workbook; empty: "
+                     "workbook.db in the data folder. PostgreSQL: postgresql+psycopg://user@host/db")
+
+
+class UserSettings(_Section):
+    email: str = Field("", description="Who you are in the audit log; empty: your OS user name")
+
+
+class MetaSettings(_Section):
+    graph_url: str = Field("https://graph.facebook.com", description="Graph API base URL")
+    dialog_url: str = Field("https://www.facebook.com", description="Login dialog base URL")
+    api_version: str = Field("v26.0", description="Marketing API version")
+
+
+class GoogleSettings(_Section):
+    api_url: str = Field("https://googleads.googleapis.com", description="Google Ads REST base URL")
+    auth_url: str = Field("https://accounts.google.com/o/oauth2/v2/auth",
+                          description="OAuth consent page")
+    token_url: str = Field("https://oauth2.googleapis.com/token", description="OAuth token endpoint")
+    api_version: str = Field("v26", description="Google Ads API version")
+
+
+class EmailSettings(_Section):
+    smtp_host: str = Field("localhost", description="SMTP server")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port")
+    resend_url: str = Field("https://api.resend.com", description="Resend API base URL")
+    sendgrid_url: str = Field("https://api.sendgrid.com", description="SendGrid API base URL")
+
+
+class AiSettings(_Section):
+    base_url: str = Field("https://api.openai.com/v1",
+                          description="Any OpenAI-compatible server (Ollama, vLLM, llama.cpp)")
+    model: str = Field("gpt-4o-mini", description="Model for suggestions")
+
+
+class Settings(_Section):
+    workbook: WorkbookSettings = WorkbookSettings()
+    user: UserSettings = UserSettings()
+    meta: MetaSettings = MetaSettings()
+    google: GoogleSettings = GoogleSettings()
+    email: EmailSettings = EmailSettings()
+    ai: AiSettings = AiSettings()
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    name: info.annotation  # type: ignore[misc]
+    for name, info in Settings.model_fields.items()
+}
+
+# Secrets are never read from the file: only from the environment (and, later, the secret store).
+SECRETS: dict[str, tuple[str, ...]] = {
+    "meta.app_secret": ("DATADRIP_META_APP_SECRET",),
+    "google.client_secret": ("DATADRIP_GOOGLE_CLIENT_SECRET",),
+    "google.developer_token": ("DATADRIP_GOOGLE_DEVELOPER_TOKEN",),
+    "email.smtp_password": ("DATADRIP_EMAIL_SMTP_PASSWORD",),
+    "ai.api_key": ("DATADRIP_AI_API_KEY", "OPENAI_API_KEY"),
+}
+_SECRET_ENV = {name for names in SECRETS.values() for name in names}
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where DataDrip keeps things. DATADRIP_HOME puts them all in one folder."""
+
+    config_file: Path
+    data_dir: Path
+
+    @property
+    def default_workbook(self) -> Path:
+        return self.data_dir / WORKBOOK_FILENAME
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The effective settings and where each value came from (default, file, env)."""
+
+    settings: Settings
+    paths: Paths
+    config_file_found: bool
+    sources: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def workbook_target(self) -> str:
+        """The workbook as a SQLAlchemy URL, or a file path for SQLite."""
+        url = self.settings.workbook.url
+        if not url:
+            return str(self.paths.default_workbook)
+        if "://" in url:
+            return url
+        path = Path(url).expanduser()
+        if not path.is_absolute() and self.sources.get("workbook.url") == "file":
+            path = self.paths.config_file.parent / path
+        return str(path)
+
+
+def resolve_paths(config_flag: Path | None, env: Mapping[str, str]) -> tuple[Paths, bool]:
+    """Find the config file and data folder. Returns the paths and whether the file was named."""
+    from platformdirs import user_config_path, user_data_path
+
+    home = env.get("DATADRIP_HOME")
+    data_dir = Path(home).expanduser() if home else user_data_path("datadrip")
+    if config_flag is not None:
+        return Paths(config_flag.expanduser(), data_dir), True
+    if named := env.get("DATADRIP_CONFIG"):
+        return Paths(Path(named).expanduser(), data_dir), True
+    local = Path.cwd() / CONFIG_FILENAME
+    if local.is_file():
+        return Paths(local, data_dir), False
+    config_dir = Path(home).expanduser() if home else user_config_path("datadrip")
+    return Paths(config_dir / CONFIG_FILENAME, data_dir), False
+
+
+def load_settings(config_flag: Path | None = None, env: Mapping[str, str] | None = None,
+                  *, must_exist: bool = True) -> Loaded:
+    """Read the settings once. Raises ConfigError naming the file, line and key of any mistake."""
+    env = os.environ if env is None else env
+    paths, named = resolve_paths(config_flag, env)
+    found = paths.config_file.is_file()
+    if named and not found and must_exist:
+        raise ConfigError(f"config file {paths.config_file} does not exist",
+                          hint="Create it with 'datadrip init', or fix --config / DATADRIP_CONFIG.")
+    raw: dict[str, dict[str, Any]] = {}
+    sources: dict[str, str] = {}
+    text = ""
+    if found:
+        text = _read_text(paths.config_file)
+        raw = _parse_file(paths.config_file, text)
+        sources.update({f"{s}.{k}": "file" for s, keys in raw.items() for k in keys})
+    for var, section, key, value in _env_overrides(env):
+        raw.setdefault(section, {})[key] = _coerce_env(var, section, key, value)
+        sources[f"{section}.{key}"] = "env"
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise _explain(exc, paths.config_file, text, sources) from None
+    for section, model in SECTIONS.items():
+        for key in model.model_fields:
+            sources.setdefault(f"{section}.{key}", "default")
+    secrets = {key: _secret_source(names, env) for key, names in SECRETS.items()}
+    return Loaded(settings, paths, found, sources, secrets)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _parse_file(path: Path, text: str) -> dict[str, dict[str, Any]]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}",
+                          hint="Fix the line named above; datadrip.toml.example shows every key.") \
+            from None
+    for section, body in data.items():
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"{path}:{_line_of(text, section, None)}: unknown section [{section}]",
+                hint=f"Known sections: {', '.join(SECTIONS)}.")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{path}:{_line_of(text, None, section)}: '{section}' must be a "
+                              f"[{section}] table")
+        known = SECTIONS[section].model_fields
+        for key in body:
+            line = _line_of(text, section, key)
+            if f"{section}.{key}" in SECRETS:
+                names = " or ".join(SECRETS[f"{section}.{key}"])
+                raise ConfigError(f"{path}:{line}: [{section}] {key} is a secret and does not "
+                                  f"belong in the config file", hint=f"Set {names} instead.")
+            if key not in known:
+                raise ConfigError(f"{path}:{line}: unknown key '{key}' in [{section}]",
+                                  hint=f"Known keys in [{section}]: {', '.join(known)}.")
+    return data
+
+
+def _line_of(text: str, section: str | None, key: str | None) -> int | str:
+    """The line where `key` is set inside `[section]` (or where the section starts)."""
+    current: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.match(r"^\[\s*([^\]\s]+)\s*\]", stripped)
+        if header:
+            current = header.group(1).strip("\"'")
+            if key is None and current == section:
+                return number
+            continue
+        if key is not None and current == section and \
+                re.match(rf"^[\"']?{re.escape(key)}[\"']?\s*=", stripped):
+            return number
+        if key is not None and section is not None and current is None and \
+                re.match(rf"^{re.escape(section)}\s*\.\s*{re.escape(key)}\s*=", stripped):
+            return number
+    return "?"
+
+
+def _env_overrides(env: Mapping[str, str]) -> list[tuple[str, str, str, str]]:
+    found = []
+    for var, value in env.items():
+        if not var.startswith(ENV_PREFIX) or var in RESERVED_ENV or var in _SECRET_ENV:
+            continue
+        section, _, key = var[len(ENV_PREFIX):].lower().partition("_")
+        if section not in SECTIONS:
+            continue
+        if key not in SECTIONS[section].model_fields:
+            raise ConfigError(f"{var} names no setting: [{section}] has no key '{key}'",
+                              hint=f"Known keys in [{section}]: "
+                                   f"{', '.join(SECTIONS[section].model_fields)}.")
+        found.append((var, section, key, value))
+    return found
+
+
+def _coerce_env(var: str, section: str, key: str, value: str) -> Any:
+    annotation = SECTIONS[section].model_fields[key].annotation
+    if annotation is bool:
+        lowered = value.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{var} must be true or false, not {value!r}")
+    if annotation is int:
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{var} must be a whole number, not {value!r}") from None
+    return value
+
+
+def _explain(exc: ValidationError, path: Path, text: str, sources: dict[str, str]) -> ConfigError:
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    section, key = (loc + ["", ""])[:2]
+    what = f"[{section}] {key}: {error['msg'].lower()}"
+    if sources.get(f"{section}.{key}") == "env":
+        return ConfigError(f"{ENV_PREFIX}{section.upper()}_{key.upper()}: {what}")
+    return ConfigError(f"{path}:{_line_of(text, section, key)}: {what}")
+
+
+def _secret_source(names: tuple[str, ...], env: Mapping[str, str]) -> str | None:
+    return next((f"env {name}" for name in names if env.get(name)), None)
+
+
+def example_text() -> str:
+    """The commented example that `datadrip init` copies: every key with its default."""
+    from importlib.resources import files
+
+    return files("datadrip").joinpath("datadrip.toml.example").read_text(encoding="utf-8")
+
+
+def redact_url(url: str) -> str:
+    """Hide the password in a database URL (postgresql://user:secret@host → user:***@host)."""
+    return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
+
+
+def describe(loaded: Loaded) -> dict[str, Any]:
+    """The effective configuration for `config show`: values, their sources, secrets redacted."""
+    values: dict[str, dict[str, Any]] = {}
+    for section, model in SECTIONS.items():
+        current = getattr(loaded.settings, section)
+        for key in model.model_fields:
+            value = getattr(current, key)
+            if section == "workbook" and key == "url":
+                value = redact_url(value)
+            values[f"{section}.{key}"] = {"value": value, "source": loaded.sources[f"{section}.{key}"]}
+    return {
+        "config_file": str(loaded.paths.config_file),
+        "config_file_found": loaded.config_file_found,
+        "data_dir": str(loaded.paths.data_dir),
+        "workbook": redact_url(loaded.workbook_target),
+        "settings": values,
+        "secrets": {key: {"set": source is not None, "source": source}
+                    for key, source in loaded.secrets.items()},
+    }

@@ -1,0 +1,145 @@
+"""Opening the workbook: a SQLite file (checked, 0600, WAL) or a server URL, migrated on first use."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from datadrip.db import migrations
+from datadrip.errors import WorkbookError
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 15_000
+# Execution option that makes a SQLite transaction take the write lock up front (BEGIN IMMEDIATE),
+# so a writer waits politely for another instead of failing half-way with "database is locked".
+WRITE = "datadrip_write"
+
+
+def workbook_url(target: str) -> sa.URL:
+    """A SQLAlchemy URL from a URL or a plain file path."""
+    if "://" not in target:
+        return sa.URL.create("sqlite", database=str(Path(target).expanduser().resolve()))
+    try:
+        return sa.make_url(target)
+    except sa.exc.ArgumentError:
+        raise WorkbookError(f"[workbook] url {target!r} is not a database URL",
+                            hint="Use a file path or a URL like "
+                                 "postgresql+psycopg://user@host/db.") from None
+
+
+def open_workbook(target: str, *, migrate: bool = True) -> Engine:
+    """An engine on the workbook, created and migrated to the newest schema if needed."""
+    url = workbook_url(target)
+    is_sqlite = url.get_backend_name() == "sqlite"
+    if is_sqlite and url.database not in (None, "", ":memory:"):
+        _prepare_sqlite_file(Path(url.database))
+    try:
+        engine = sa.create_engine(url)
+    except (ImportError, sa.exc.NoSuchModuleError) as exc:
+        raise WorkbookError(f"no database driver for {url.drivername}: {exc}",
+                            hint="For PostgreSQL: pip install 'datadrip[postgres]'.") from None
+    if is_sqlite:
+        _install_sqlite_behaviour(engine)
+    if migrate:
+        ensure_current(engine, where=_describe(url))
+    return engine
+
+
+@contextmanager
+def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
+    """A session committed on success and rolled back on any error: nothing is half-written."""
+    bind = engine.execution_options(**{WRITE: True}) if write else engine
+    with Session(bind, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def ensure_current(engine: Engine, *, where: str) -> tuple[str | None, str]:
+    """Upgrade the schema to the newest revision. Returns (revision before, revision after)."""
+    current = current_revision(engine, where=where)
+    if current == migrations.HEAD:
+        return current, current
+    if current is not None and current not in migrations.REVISIONS:
+        raise WorkbookError(
+            f"{where} was written by a newer DataDrip (schema {current}); this one knows up to "
+            f"{migrations.HEAD}", hint="Upgrade DataDrip: pip install --upgrade datadrip.")
+    with engine.execution_options(**{WRITE: True}).begin() as connection:
+        migrations.upgrade(connection)
+    return current, migrations.HEAD
+
+
+def current_revision(engine: Engine, *, where: str) -> str | None:
+    try:
+        with engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            if "alembic_version" not in tables:
+                if tables:
+                    raise WorkbookError(f"{where} is a database, but not a DataDrip workbook",
+                                        hint="Point [workbook] url at a new file or database.")
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    except sa.exc.DatabaseError as exc:
+        raise WorkbookError(f"cannot open {where}: {_first_line(exc)}") from None
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    """Refuse a file that is not SQLite before SQLite touches it; create a new one as 0600."""
+    if path.is_dir():
+        raise WorkbookError(f"workbook {path} is a folder, not a file")
+    if path.exists():
+        try:
+            with path.open("rb") as handle:
+                header = handle.read(len(SQLITE_MAGIC))
+        except OSError as exc:
+            raise WorkbookError(f"cannot read workbook {path}: {exc.strerror}") from None
+        if header and header != SQLITE_MAGIC:
+            raise WorkbookError(f"{path} is not a DataDrip workbook (not an SQLite file)",
+                                hint="Point [workbook] url at another file, or move this one "
+                                     "away; DataDrip left it untouched.")
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise WorkbookError(f"cannot create workbook {path}: {exc.strerror}") from None
+
+
+def _install_sqlite_behaviour(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself, so DDL is transactional too.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        immediate = conn.get_execution_options().get(WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _describe(url: sa.URL) -> str:
+    if url.get_backend_name() == "sqlite":
+        return f"workbook {url.database}"
+    return f"workbook {url.render_as_string(hide_password=True)}"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", exc)).splitlines()[0]

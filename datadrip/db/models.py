@@ -1,0 +1,274 @@
+"""The workbook's tables. Money is integer micros of the row's currency; timestamps are UTC."""
+
+from __future__ import annotations
+
+import uuid
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from datadrip.enums import (
+    AccountStatus,
+    InsightSource,
+    InsightStatus,
+    InsightType,
+    Level,
+    Plan,
+    Platform,
+    ReportKind,
+    ReportStatus,
+    Role,
+    SyncStatus,
+)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores naive UTC (SQLite has no time zones) and always hands back aware UTC datetimes."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+def _choice(column: str, values: type[Any]) -> sa.CheckConstraint:
+    allowed = ", ".join(f"'{member.value}'" for member in values)
+    return sa.CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_allowed")
+
+
+def _id() -> Any:
+    return Field(default_factory=new_id, primary_key=True, max_length=32)
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=default, sa_type=sa.JSON, nullable=False)
+
+
+def _parent(table: str, *, index: bool = True) -> Any:
+    return Field(sa_column_args=[sa.ForeignKey(f"{table}.id", ondelete="CASCADE")],
+                 max_length=32, index=index, nullable=False)
+
+
+class Agency(SQLModel, table=True):
+    __tablename__ = "agency"
+    __table_args__ = (_choice("plan", Plan),)
+
+    id: str = _id()
+    name: str = Field(max_length=200, unique=True)
+    timezone: str = Field(default="Asia/Kolkata", max_length=64)
+    currency: str = Field(default="INR", max_length=3)
+    locale: str = Field(default="en_IN", max_length=35)
+    plan: str = Field(default=Plan.STARTER.value, max_length=16)
+    settings: dict[str, Any] = _json(dict)
+    created_at: dt.datetime = _created()
+    updated_at: dt.datetime = _created()
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user"
+    __table_args__ = (_choice("role", Role),)
+
+    id: str = _id()
+    email: str = Field(max_length=254, unique=True)
+    role: str = Field(default=Role.MEMBER.value, max_length=16)
+    agency_id: str = _parent("agency")
+    created_at: dt.datetime = _created()
+
+
+class Client(SQLModel, table=True):
+    __tablename__ = "client"
+    __table_args__ = (sa.UniqueConstraint("agency_id", "name", name="uq_client_agency_name"),)
+
+    id: str = _id()
+    agency_id: str = _parent("agency")
+    name: str = Field(max_length=200)
+    report_recipients: list[str] = _json(list)
+    currency: str = Field(max_length=3)
+    monthly_budget_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
+    active: bool = True
+    created_at: dt.datetime = _created()
+    updated_at: dt.datetime = _created()
+
+
+class AdAccount(SQLModel, table=True):
+    __tablename__ = "ad_account"
+    __table_args__ = (
+        sa.UniqueConstraint("client_id", "platform", "external_id", name="uq_ad_account_external"),
+        _choice("platform", Platform),
+        _choice("status", AccountStatus),
+    )
+
+    id: str = _id()
+    client_id: str = _parent("client")
+    platform: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    name: str = Field(default="", max_length=300)
+    currency: str = Field(max_length=3)
+    timezone: str = Field(max_length=64)
+    login_customer_id: str | None = Field(default=None, max_length=32)
+    token_ref: str | None = Field(default=None, max_length=200)
+    token_expires_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str = Field(default=AccountStatus.ACTIVE.value, max_length=16)
+    created_at: dt.datetime = _created()
+
+
+class Entity(SQLModel, table=True):
+    """A campaign, ad set (Google: ad group) or ad. Names change; metrics refer to ids."""
+
+    __tablename__ = "entity"
+    __table_args__ = (
+        sa.UniqueConstraint("account_id", "level", "external_id", name="uq_entity_external"),
+        _choice("level", Level),
+    )
+
+    id: str = _id()
+    account_id: str = _parent("ad_account", index=False)
+    level: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    name: str = Field(default="", max_length=500)
+    parent_id: str | None = Field(
+        default=None, max_length=32, index=True,
+        sa_column_args=[sa.ForeignKey("entity.id", ondelete="SET NULL")])
+    status: str = Field(default="", max_length=32)
+    updated_at: dt.datetime = _created()
+
+
+class MetricDaily(SQLModel, table=True):
+    """One entity's numbers on one of its account's calendar days."""
+
+    __tablename__ = "metric_daily"
+    __table_args__ = (
+        sa.Index("ix_metric_daily_account_date", "account_id", "date"),
+        sa.Index("ix_metric_daily_entity_date", "entity_id", "date"),
+        _choice("level", Level),
+    )
+
+    account_id: str = Field(primary_key=True, max_length=32,
+                            sa_column_args=[sa.ForeignKey("ad_account.id", ondelete="CASCADE")])
+    level: str = Field(primary_key=True, max_length=16)
+    entity_id: str = Field(primary_key=True, max_length=32,
+                           sa_column_args=[sa.ForeignKey("entity.id", ondelete="CASCADE")])
+    date: dt.date = Field(primary_key=True)
+    spend_micros: int = Field(default=0, sa_type=sa.BigInteger)
+    impressions: int = Field(default=0, sa_type=sa.BigInteger)
+    clicks: int = Field(default=0, sa_type=sa.BigInteger)
+    conversions: float = 0.0
+    conversion_value_micros: int = Field(default=0, sa_type=sa.BigInteger)
+    reach: int | None = Field(default=None, sa_type=sa.BigInteger)
+    synced_at: dt.datetime = _created()
+
+
+class SyncRun(SQLModel, table=True):
+    __tablename__ = "sync_run"
+    __table_args__ = (
+        sa.Index("ix_sync_run_account_started", "account_id", "started_at"),
+        _choice("status", SyncStatus),
+    )
+
+    id: str = _id()
+    account_id: str = _parent("ad_account", index=False)
+    started_at: dt.datetime = _created()
+    finished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str = Field(default=SyncStatus.RUNNING.value, max_length=16)
+    window_start: dt.date | None = None
+    window_end: dt.date | None = None
+    rows: int = 0
+    error: str | None = None
+
+
+class Report(SQLModel, table=True):
+    __tablename__ = "report"
+    __table_args__ = (
+        # The guard against sending the same report twice.
+        sa.UniqueConstraint("client_id", "kind", "period_start", "period_end",
+                            name="uq_report_period"),
+        _choice("kind", ReportKind),
+        _choice("status", ReportStatus),
+    )
+
+    id: str = _id()
+    client_id: str = _parent("client", index=False)
+    kind: str = Field(max_length=16)
+    period_start: dt.date
+    period_end: dt.date
+    channel_data: dict[str, Any] = _json(dict)
+    summary: str = ""
+    html: str = ""
+    status: str = Field(default=ReportStatus.BUILT.value, max_length=16)
+    recipients: list[str] = _json(list)
+    message_id: str | None = Field(default=None, max_length=300)
+    sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    error: str | None = None
+    created_at: dt.datetime = _created()
+
+
+class Insight(SQLModel, table=True):
+    __tablename__ = "insight"
+    __table_args__ = (
+        sa.Index("ix_insight_client_status", "client_id", "status"),
+        sa.CheckConstraint("impact_score BETWEEN 0 AND 100", name="impact_score_range"),
+        _choice("type", InsightType),
+        _choice("source", InsightSource),
+        _choice("status", InsightStatus),
+    )
+
+    id: str = _id()
+    client_id: str = _parent("client", index=False)
+    type: str = Field(max_length=16)
+    source: str = Field(max_length=16)
+    payload: dict[str, Any] = _json(dict)
+    impact_score: int = 0
+    status: str = Field(default=InsightStatus.PENDING.value, max_length=16)
+    created_at: dt.datetime = _created()
+    resolved_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    note: str | None = None
+
+
+class AuditLog(SQLModel, table=True):
+    """Every change made to the workbook: who, when, what."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+    actor: str = Field(max_length=254)
+    action: str = Field(max_length=64)
+    entity: str = Field(max_length=32)
+    entity_id: str = Field(max_length=64)
+    details: dict[str, Any] = _json(dict)
+
+
+class LlmUsage(SQLModel, table=True):
+    __tablename__ = "llm_usage"
+    __table_args__ = (sa.UniqueConstraint("agency_id", "day", name="uq_llm_usage_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_id: str = _parent("agency", index=False)
+    day: dt.date
+    requests: int = 0
+    prompt_tokens: int = Field(default=0, sa_type=sa.BigInteger)
+    completion_tokens: int = Field(default=0, sa_type=sa.BigInteger)
+    cost_micros: int = Field(default=0, sa_type=sa.BigInteger)  # micros of USD

@@ -1,0 +1,72 @@
+"""The workbook's vocabularies, kept free of database imports so commands can use them as option types."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Plan(StrEnum):
+    STARTER = "starter"
+    GROWTH = "growth"
+    SCALE = "scale"
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    MEMBER = "member"
+
+
+class Platform(StrEnum):
+    META = "meta"
+    GOOGLE = "google"
+
+
+class Level(StrEnum):
+    CAMPAIGN = "campaign"
+    ADSET = "adset"
+    AD = "ad"
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    NEEDS_REAUTH = "needs_reauth"
+    DISABLED = "disabled"
+
+
+class SyncStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+
+
+class ReportKind(StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    CUSTOM = "custom"
+
+
+class ReportStatus(StrEnum):
+    BUILT = "built"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class InsightType(StrEnum):
+    PERFORMANCE = "performance"
+    BUDGET = "budget"
+    CREATIVE = "creative"
+    AUDIENCE = "audience"
+
+
+class InsightSource(StrEnum):
+    HEURISTIC = "heuristic"
+    LLM = "llm"
+
+
+class InsightStatus(StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    APPLIED = "applied"
+    DISMISSED = "dismissed"

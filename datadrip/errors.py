@@ -1,0 +1,66 @@
+"""The exceptions that carry DataDrip's exit codes; `cli.main()` alone turns them into exits."""
+
+from __future__ import annotations
+
+
+class ExitCode:
+    OK = 0
+    FAILED = 1
+    BAD_INPUT = 2
+    PARTIAL = 3
+    LOGIN_NEEDED = 4
+
+
+class DataDripError(Exception):
+    """Something the user can act on. The message is one line; the hint says what to do next."""
+
+    exit_code: int = ExitCode.FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(DataDripError):
+    """Bad arguments or input: the user must change the call."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class ConfigError(UsageError):
+    """The configuration file or a DATADRIP_* variable is wrong."""
+
+
+class NotFoundError(UsageError):
+    """A named agency, client or user does not exist."""
+
+
+class AmbiguousError(UsageError):
+    """A name matches more than one thing."""
+
+
+class ConflictError(UsageError):
+    """The change would break a uniqueness rule (a duplicate name, say)."""
+
+
+class ConfirmationRequiredError(UsageError):
+    """A destructive change needs `--yes` where nobody can be asked."""
+
+
+class WorkbookError(DataDripError):
+    """The workbook cannot be opened or migrated."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class AuthRequiredError(DataDripError):
+    """A login is needed; the hint names the `datadrip connect` command."""
+
+    exit_code = ExitCode.LOGIN_NEEDED
+
+
+class PartialError(DataDripError):
+    """Some clients or accounts failed; the rest was saved."""
+
+    exit_code = ExitCode.PARTIAL

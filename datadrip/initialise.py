@@ -1,0 +1,43 @@
+"""`datadrip init`: write the commented config file and create the workbook; safe to run twice."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from datadrip.config import Loaded, example_text
+from datadrip.workbook import Upgrade, upgrade_workbook
+
+
+@dataclass(frozen=True)
+class InitResult:
+    config_file: Path
+    config_written: bool
+    workbook: Upgrade
+
+
+def initialise(loaded: Loaded) -> InitResult:
+    written = write_config_once(loaded.paths.config_file, example_text())
+    return InitResult(loaded.paths.config_file, written, upgrade_workbook(loaded))
+
+
+def write_config_once(path: Path, text: str) -> bool:
+    """Write `text` to a new file at `path`; an existing file is never touched."""
+    from datadrip.errors import ConfigError
+
+    if path.exists():
+        return False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(text, encoding="utf-8")
+        try:
+            os.link(temporary, path)  # fails if another process wrote the file meanwhile
+        except FileExistsError:
+            return False
+        finally:
+            temporary.unlink()
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+    return True

@@ -1,0 +1,46 @@
+"""Money is integer micros of a currency; amounts shown to people are exact Decimals."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from datadrip.errors import UsageError
+
+MICROS = 1_000_000
+
+
+def minor_units(currency: str) -> int:
+    """Decimal places of the currency's minor unit (INR 2, JPY 0, KWD 3)."""
+    from babel.numbers import get_currency_precision
+
+    return int(get_currency_precision(currency))
+
+
+def parse_amount(text: str, currency: str, *, what: str = "amount") -> int:
+    """'1,50,000.50' in INR → micros. Rejects negatives and more decimals than the currency has."""
+    cleaned = text.strip().replace(",", "").replace("_", "")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise UsageError(f"{what} {text!r} is not a number",
+                         hint="Write it in currency units, for example 150000 or 1500.50.") from None
+    if not value.is_finite():
+        raise UsageError(f"{what} {text!r} is not a number")
+    if value < 0:
+        raise UsageError(f"{what} cannot be negative: {text}")
+    places = minor_units(currency)
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        raise UsageError(f"{what} {text} has more decimals than {currency} allows ({places})")
+    micros = value * MICROS
+    if micros > 2**63 - 1:
+        raise UsageError(f"{what} {text} is too large")
+    return int(micros)
+
+
+def to_amount(micros: int, currency: str) -> Decimal:
+    """Micros → currency units, with at least the currency's minor digits and never float noise."""
+    value = Decimal(micros).scaleb(-6)
+    places = Decimal(1).scaleb(-minor_units(currency))
+    quantized = value.quantize(places)
+    return quantized if quantized == value else value.normalize()

@@ -1,0 +1,115 @@
+"""What commands print: data on stdout (a table on a terminal, plain text when piped, JSON, CSV);
+messages, warnings and errors on stderr."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+Columns = Sequence[tuple[str, str]]  # (record key, header)
+
+
+def to_json(data: Any, *, indent: int = 2) -> str:
+    """JSON with exact decimals: a Decimal is written as its digits, never through a float."""
+    return _encode(data, indent, 0)
+
+
+def _encode(value: Any, indent: int, depth: int) -> str:
+    if isinstance(value, Mapping):
+        if not value:
+            return "{}"
+        pad, inner = " " * indent * depth, " " * indent * (depth + 1)
+        items = [f"{inner}{json.dumps(str(key))}: {_encode(item, indent, depth + 1)}"
+                 for key, item in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        pad, inner = " " * indent * depth, " " * indent * (depth + 1)
+        return "[\n" + ",\n".join(f"{inner}{_encode(item, indent, depth + 1)}"
+                                  for item in value) + f"\n{pad}]"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.datetime | dt.date):
+        return json.dumps(value.isoformat())
+    if isinstance(value, Enum):
+        return json.dumps(value.value)
+    return json.dumps(value)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(to_json(data) + "\n")
+
+
+def cell(value: Any) -> str:
+    """One value as people read it in a table or a `show` listing."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC") if value.utcoffset() == dt.timedelta(0) \
+            else value.isoformat(timespec="minutes")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return ", ".join(cell(item) for item in value)
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key}={cell(item)}" for key, item in value.items() if item is not None)
+    return str(value)
+
+
+def print_table(rows: Sequence[Mapping[str, Any]], columns: Columns, *, title: str = "",
+                empty: str = "nothing to show") -> None:
+    """A rich table on a terminal; tab-separated lines without a header when piped."""
+    if not rows:
+        message(empty)
+        return
+    if not sys.stdout.isatty():
+        for row in rows:
+            sys.stdout.write("\t".join(cell(row.get(key)).replace("\t", " ")
+                                       for key, _ in columns) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title or None, title_justify="left", header_style="bold")
+    for _, header in columns:
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*(Text(cell(row.get(key))) for key, _ in columns))
+    Console(highlight=False).print(table)
+
+
+def print_csv(rows: Sequence[Mapping[str, Any]], columns: Columns) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow([key for key, _ in columns])
+    for row in rows:
+        writer.writerow([cell(row.get(key)) for key, _ in columns])
+
+
+def print_record(record: Mapping[str, Any], fields: Columns) -> None:
+    """One thing, a field per line: `Label: value`."""
+    width = max(len(label) for _, label in fields)
+    for key, label in fields:
+        sys.stdout.write(f"{label + ':':<{width + 1}} {cell(record.get(key))}\n")
+
+
+def message(text: str) -> None:
+    """A note for the person at the terminal, on stderr so that stdout stays data."""
+    sys.stderr.write(text + "\n")
+
+
+def error(text: str, hint: str | None = None) -> None:
+    sys.stderr.write(f"error: {text}\n")
+    if hint:
+        sys.stderr.write(f"Hint: {hint}\n")

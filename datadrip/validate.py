@@ -1,0 +1,92 @@
+"""Checks on what users type: time zones, currencies, locales, e-mail addresses, names."""
+
+from __future__ import annotations
+
+import re
+
+from datadrip.errors import UsageError
+
+_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+                    r"[A-Za-z]{2,63}$")
+
+
+def timezone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    candidate = name.strip()
+    try:
+        if not candidate or candidate.startswith(("/", ".")):
+            raise ValueError(candidate)
+        ZoneInfo(candidate)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"unknown time zone {name!r}",
+                         hint="Use an IANA name such as Asia/Kolkata, Europe/Berlin or "
+                              "America/New_York.") from None
+    return candidate
+
+
+def currency(code: str) -> str:
+    from babel.numbers import list_currencies
+
+    candidate = code.strip().upper()
+    if len(candidate) != 3 or candidate not in list_currencies():
+        raise UsageError(f"unknown currency {code!r}",
+                         hint="Use an ISO 4217 code such as INR, USD or EUR.")
+    return candidate
+
+
+def locale(name: str) -> str:
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return str(Locale.parse(name.strip().replace("-", "_")))
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise UsageError(f"unknown locale {name!r}",
+                         hint="Use a locale such as en_IN, en_US or de_DE.") from None
+
+
+def email(address: str) -> str:
+    candidate = address.strip()
+    if len(candidate) > 254 or not _EMAIL.match(candidate):
+        raise UsageError(f"{address!r} is not an e-mail address",
+                         hint="Write it as name@example.com.")
+    local, _, domain = candidate.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def emails(text: str) -> list[str]:
+    """A comma-separated list of addresses, each checked, duplicates dropped, order kept."""
+    found: list[str] = []
+    for part in text.split(","):
+        if part.strip():
+            address = email(part)
+            if address.lower() not in (existing.lower() for existing in found):
+                found.append(address)
+    return found
+
+
+def name(value: str, *, what: str) -> str:
+    cleaned = " ".join(value.split())
+    if not cleaned:
+        raise UsageError(f"{what} name cannot be empty")
+    if len(cleaned) > 200:
+        raise UsageError(f"{what} name is longer than 200 characters")
+    return cleaned
+
+
+def colour(value: str) -> str:
+    if not re.fullmatch(r"#[0-9A-Fa-f]{6}", value.strip()):
+        raise UsageError(f"colour {value!r} is not a hex colour", hint="Write it as #1A73E8.")
+    return value.strip().upper()
+
+
+def image_file(path: str) -> str:
+    """An existing PNG, JPEG, GIF or SVG file, as an absolute path."""
+    from pathlib import Path
+
+    candidate = Path(path).expanduser()
+    if not candidate.is_file():
+        raise UsageError(f"logo {path!r} is not a file")
+    if candidate.suffix.lower() not in {".png", ".jpg", ".jpeg", ".gif", ".svg"}:
+        raise UsageError(f"logo {path!r} is not a PNG, JPEG, GIF or SVG image")
+    return str(candidate.resolve())
