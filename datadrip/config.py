@@ -22,7 +22,7 @@ RESERVED_ENV = {"DATADRIP_HOME", "DATADRIP_CONFIG", "DATADRIP_DEBUG"}
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class WorkbookSettings(_Section):

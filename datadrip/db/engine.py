@@ -80,15 +80,18 @@ def ensure_current(engine: Engine, *, where: str) -> tuple[str | None, str]:
 
 
 def current_revision(engine: Engine, *, where: str) -> str | None:
+    """The schema revision of the workbook; None for an empty database."""
     try:
         with engine.connect() as conn:
-            tables = set(sa.inspect(conn).get_table_names())
-            if "alembic_version" not in tables:
-                if tables:
-                    raise WorkbookError(f"{where} is a database, but not a DataDrip workbook",
-                                        hint="Point [workbook] url at a new file or database.")
-                return None
-            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            try:
+                # The common case, one query: a workbook that has a version table.
+                return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            except sa.exc.DatabaseError:
+                conn.rollback()
+            if sa.inspect(conn).get_table_names():
+                raise WorkbookError(f"{where} is a database, but not a DataDrip workbook",
+                                    hint="Point [workbook] url at a new file or database.")
+            return None
     except sa.exc.DatabaseError as exc:
         raise WorkbookError(f"cannot open {where}: {_first_line(exc)}") from None
 
