@@ -21,7 +21,7 @@ demo: $(VENV)/.installed
 	$(BIN)/datadrip demo
 
 test: $(VENV)/.installed-test
-	$(BIN)/ruff check datadrip tests benchmarks
+	$(BIN)/ruff check datadrip tests benchmarks docs
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

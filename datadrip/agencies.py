@@ -14,6 +14,7 @@ from datadrip.enums import Plan
 from datadrip.errors import ConflictError, NotFoundError, UsageError
 from datadrip.workbook import Workbook
 
+
 @dataclass(frozen=True)
 class AgencyChanges:
     """What `agency add` or `agency edit` was given; None means 'leave as is' (or the default)."""

@@ -23,11 +23,12 @@ class _ErrorBoundary(TyperGroup):
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
-             **extra: Any) -> Any:
+             windows_expand_args: bool = True, **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         try:
             result = super().main(argv, prog_name or "datadrip", complete_var,
-                                  standalone_mode=False, **extra)
+                                  standalone_mode=False,
+                                  windows_expand_args=windows_expand_args, **extra)
         except DataDripError as exc:
             _report(exc.message, exc.hint, exc, argv)
             sys.exit(exc.exit_code)
@@ -35,9 +36,10 @@ class _ErrorBoundary(TyperGroup):
             sys.stderr.write("error: aborted\n")
             sys.exit(ExitCode.FAILED)
         except Exception as exc:  # the one boundary: Typer's usage errors and our own bugs
-            if callable(getattr(exc, "format_message", None)) and hasattr(exc, "exit_code"):
+            format_message = getattr(exc, "format_message", None)
+            if callable(format_message) and hasattr(exc, "exit_code"):
                 command = getattr(getattr(exc, "ctx", None), "command_path", "datadrip")
-                _report(exc.format_message(), f"See '{command} --help'.", exc, argv, usage=True)
+                _report(str(format_message()), f"See '{command} --help'.", exc, argv, usage=True)
                 sys.exit(ExitCode.BAD_INPUT)
             _report(f"unexpected {type(exc).__name__}: {exc}",
                     "Run again with --debug for the traceback, and report it.", exc, argv)

@@ -13,8 +13,7 @@ from datadrip.errors import UsageError
 MARKER = ".datadrip-demo"
 ACTOR = "demo"
 
-AGENCY = {"name": "Spice Route Media", "timezone": "Asia/Kolkata", "currency": "INR",
-          "locale": "en_IN", "plan": Plan.GROWTH, "colour": "#E4572E"}
+AGENCY_NAME = "Spice Route Media"
 CLIENTS = [
     {"name": "Masala Mornings", "currency": "INR", "monthly_budget": "150000",
      "recipients": "owner@masalamornings.example"},
@@ -46,9 +45,9 @@ def run_demo(home: Path) -> DemoResult:
     result = DemoResult(home)
     with open_session(loaded, write=True) as opened:
         wb = Workbook(opened.session, ACTOR)
-        agency = add_agency(wb, AGENCY["name"], AgencyChanges(
-            timezone=AGENCY["timezone"], currency=AGENCY["currency"], locale=AGENCY["locale"],
-            plan=AGENCY["plan"], colour=AGENCY["colour"]))
+        agency = add_agency(wb, AGENCY_NAME, AgencyChanges(
+            timezone="Asia/Kolkata", currency="INR", locale="en_IN", plan=Plan.GROWTH,
+            colour="#E4572E"))
         for spec in CLIENTS:
             client = add_client(wb, spec["name"], agency.id, ClientChanges(
                 currency=spec["currency"], monthly_budget=spec["monthly_budget"],

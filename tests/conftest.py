@@ -1,0 +1,144 @@
+"""Shared fixtures: a fresh DATADRIP_HOME per test, the CLI in-process and as a real process,
+the real workbook file, and a real PostgreSQL database where a server is available."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from datadrip.cli import app
+
+POSTGRES_ENV = "DATADRIP_TEST_POSTGRES_URL"
+
+
+@dataclass
+class Run:
+    """What one `datadrip` invocation did: exit code, stdout, stderr."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own DATADRIP_HOME and working folder, and none of the caller's env."""
+    for var in list(os.environ):
+        if (var.startswith("DATADRIP_") and var != POSTGRES_ENV) or var == "OPENAI_API_KEY":
+            monkeypatch.delenv(var)
+    folder = tmp_path / "home"
+    monkeypatch.setenv("DATADRIP_HOME", str(folder))
+    monkeypatch.setenv("DATADRIP_USER_EMAIL", "tester@agency.example")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return folder
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def dd(runner: CliRunner) -> Callable[..., Run]:
+    """`datadrip ARGS…` in-process through Typer's CliRunner (stdout and stderr kept apart)."""
+
+    def invoke(*args: str, input: str | None = None) -> Run:
+        result = runner.invoke(app, list(args), input=input)
+        return Run(result.exit_code, result.stdout, result.stderr)
+
+    return invoke
+
+
+@pytest.fixture
+def dd_process(home: Path) -> Callable[..., Run]:
+    """`datadrip ARGS…` as a real process: `python -m datadrip`, no terminal."""
+
+    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Run:
+        done = subprocess.run([sys.executable, "-m", "datadrip", *args], input=input,
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, **(env or {})})
+        return Run(done.returncode, done.stdout, done.stderr)
+
+    return run
+
+
+@pytest.fixture
+def workbook_path(home: Path) -> Path:
+    return home / "workbook.db"
+
+
+@pytest.fixture
+def agency(dd: Callable[..., Run]) -> dict[str, Any]:
+    """One agency, 'Spice Route Media', added through the CLI."""
+    run = dd("agency", "add", "Spice Route Media", "--json")
+    assert run.exit_code == 0, run.stderr
+    return dict(run.json())
+
+
+@pytest.fixture
+def give_client_data(home: Path) -> Callable[[str], None]:
+    """Attach an ad account with a campaign, a day of metrics, a report and an insight to a
+    client (by id), as later syncs and reports will: the data that removal must warn about."""
+
+    def attach(client_id: str) -> None:
+        from datadrip.config import load_settings
+        from datadrip.db.models import AdAccount, Entity, Insight, MetricDaily, Report
+        from datadrip.workbook import open_session
+
+        with open_session(load_settings(), write=True) as wb:
+            account = AdAccount(client_id=client_id, platform="meta", external_id="act_1",
+                                currency="INR", timezone="Asia/Kolkata")
+            wb.session.add(account)
+            wb.session.flush()
+            campaign = Entity(account_id=account.id, level="campaign", external_id="c1",
+                              name="Diwali")
+            wb.session.add(campaign)
+            wb.session.flush()
+            wb.session.add(MetricDaily(account_id=account.id, level="campaign",
+                                       entity_id=campaign.id, date=dt.date(2026, 11, 1),
+                                       spend_micros=1_234_560_000, impressions=1000, clicks=25))
+            wb.session.add(Report(client_id=client_id, kind="daily", period_start=dt.date(
+                2026, 11, 1), period_end=dt.date(2026, 11, 1)))
+            wb.session.add(Insight(client_id=client_id, type="budget", source="heuristic"))
+
+    return attach
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    admin_url = os.environ.get(POSTGRES_ENV)
+    if not admin_url:
+        pytest.skip(f"no PostgreSQL server: set {POSTGRES_ENV} to an admin URL (.ci/run does)")
+    import sqlalchemy as sa
+
+    name = f"datadrip_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL at {POSTGRES_ENV} is not reachable: {exc.orig}")
+    try:
+        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
