@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -50,6 +49,8 @@ class _ErrorBoundary(TyperGroup):
 def _report(message: str, hint: str | None, exc: BaseException, argv: list[str],
             *, usage: bool = False) -> None:
     if not usage and ("--debug" in argv or os.environ.get("DATADRIP_DEBUG") not in (None, "", "0")):
+        import traceback
+
         traceback.print_exception(exc, file=sys.stderr)
     sys.stderr.write(f"error: {message}\n")
     if hint:
