@@ -36,6 +36,10 @@ class _ErrorBoundary(TyperGroup):
             sys.exit(ExitCode.FAILED)
         except Exception as exc:  # the one boundary: Typer's usage errors and our own bugs
             format_message = getattr(exc, "format_message", None)
+            if type(exc).__name__ == "NoArgsIsHelpError" and callable(format_message):
+                # `datadrip` or `datadrip client` alone: the help itself, not an error line.
+                sys.stderr.write(str(format_message()) + "\n")
+                sys.exit(ExitCode.BAD_INPUT)
             if callable(format_message) and hasattr(exc, "exit_code"):
                 command = getattr(getattr(exc, "ctx", None), "command_path", "datadrip")
                 _report(str(format_message()), f"See '{command} --help'.", exc, argv, usage=True)
@@ -48,7 +52,8 @@ class _ErrorBoundary(TyperGroup):
 
 def _report(message: str, hint: str | None, exc: BaseException, argv: list[str],
             *, usage: bool = False) -> None:
-    if not usage and ("--debug" in argv or os.environ.get("DATADRIP_DEBUG") not in (None, "", "0")):
+    debug_env = os.environ.get("DATADRIP_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+    if not usage and ("--debug" in argv or debug_env):
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)

@@ -244,13 +244,6 @@ def _env_overrides(env: Mapping[str, str]) -> list[tuple[str, str, str, str]]:
 
 def _coerce_env(var: str, section: str, key: str, value: str) -> Any:
     annotation = SECTIONS[section].model_fields[key].annotation
-    if annotation is bool:
-        lowered = value.strip().lower()
-        if lowered in {"1", "true", "yes", "on"}:
-            return True
-        if lowered in {"0", "false", "no", "off", ""}:
-            return False
-        raise ConfigError(f"{var} must be true or false, not {value!r}")
     if annotation is int:
         try:
             return int(value)

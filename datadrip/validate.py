@@ -38,11 +38,15 @@ def currency(code: str) -> str:
 def locale(name: str) -> str:
     from babel import Locale, UnknownLocaleError
 
+    wanted = name.strip().replace("-", "_")
     try:
-        return str(Locale.parse(name.strip().replace("-", "_")))
+        parsed = str(Locale.parse(wanted))
     except (UnknownLocaleError, ValueError, TypeError):
-        raise UsageError(f"unknown locale {name!r}",
-                         hint="Use a locale such as en_IN, en_US or de_DE.") from None
+        parsed = ""
+    # Babel quietly swaps an unknown region for a likely one (en_ZZ → en_US): refuse that too.
+    if not parsed or parsed.lower() != wanted.lower():
+        raise UsageError(f"unknown locale {name!r}", hint="Use a locale such as en_IN, en_US or de_DE.")
+    return parsed
 
 
 def email(address: str) -> str:
