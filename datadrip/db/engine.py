@@ -68,14 +68,21 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
 def ensure_current(engine: Engine, *, where: str) -> tuple[str | None, str]:
     """Upgrade the schema to the newest revision. Returns (revision before, revision after)."""
     current = current_revision(engine, where=where)
-    if current == migrations.HEAD:
-        return current, current
     if current is not None and current not in migrations.REVISIONS:
         raise WorkbookError(
             f"{where} was written by a newer DataDrip (schema {current}); this one knows up to "
             f"{migrations.HEAD}", hint="Upgrade DataDrip: pip install --upgrade datadrip.")
-    with engine.execution_options(**{WRITE: True}).begin() as connection:
-        migrations.upgrade(connection)
+    if current != migrations.HEAD:
+        with engine.execution_options(**{WRITE: True}).begin() as connection:
+            migrations.upgrade(connection)
+    if engine.dialect.name == "sqlite":
+        # Only now that the file is known to be a workbook: WAL is written into the file itself,
+        # so a database that is refused above is never changed.
+        raw = engine.raw_connection()  # outside any transaction, as SQLite requires here
+        try:
+            raw.cursor().execute("PRAGMA journal_mode = WAL").close()
+        finally:
+            raw.close()
     return current, migrations.HEAD
 
 
@@ -128,7 +135,6 @@ def _install_sqlite_behaviour(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 

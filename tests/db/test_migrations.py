@@ -1,0 +1,305 @@
+"""Migrations: REVISIONS mirrors the Alembic scripts, every earlier workbook upgrades with its
+data, the migrated schema equals the models, and the scripts ship in the package."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlmodel import SQLModel
+
+import datadrip
+import datadrip.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from datadrip.db import migrations
+from datadrip.db.engine import open_workbook
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGE = Path(datadrip.__file__).resolve().parent
+
+DATA_MODEL_TABLES = {"agency", "user", "client", "ad_account", "entity", "metric_daily",
+                     "sync_run", "report", "insight", "audit_log", "llm_usage"}
+
+
+def revision_of(path: Path) -> str:
+    connection = sqlite3.connect(path)
+    try:
+        rows = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+    finally:
+        connection.close()
+    assert len(rows) == 1
+    return str(rows[0][0])
+
+
+@pytest.fixture
+def engine(workbook_path: Path) -> Iterator[sa.Engine]:
+    """The workbook as DataDrip opens it: created, migrated, foreign keys on."""
+    opened = open_workbook(str(workbook_path))
+    try:
+        yield opened
+    finally:
+        opened.dispose()
+
+
+def test_migrations_revisions_equal_the_alembic_script_chain_in_order():
+    scripts = ScriptDirectory.from_config(migrations.alembic_config())
+
+    chain = [script.revision for script in scripts.walk_revisions("base", "heads")]
+
+    assert list(migrations.REVISIONS) == chain[::-1]
+    assert scripts.get_heads() == [migrations.HEAD]
+    assert migrations.REVISIONS[-1] == migrations.HEAD
+    # One line of history: each revision revises the one before it.
+    previous = None
+    for revision in migrations.REVISIONS:
+        assert scripts.get_revision(revision).down_revision == previous
+        previous = revision
+
+
+def test_migrations_an_empty_workbook_file_migrates_to_head(dd, workbook_path):
+    workbook_path.parent.mkdir(parents=True)
+    workbook_path.touch()  # an empty file is an empty SQLite database
+
+    run = dd("db", "upgrade", "--json")
+
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["from"] is None
+    assert run.json()["to"] == migrations.HEAD
+    assert revision_of(workbook_path) == migrations.HEAD
+
+
+# Rows written with plain SQL, as a workbook of that age would hold them.
+SEED = [
+    "INSERT INTO agency (id, name, timezone, currency, locale, plan, settings, created_at, "
+    "updated_at) VALUES ('a1', 'Spice Route Media', 'Asia/Kolkata', 'INR', 'en_IN', 'growth', "
+    "'{}', '2026-11-01 09:30:00.000000', '2026-11-01 09:30:00.000000')",
+    "INSERT INTO client (id, agency_id, name, report_recipients, currency, "
+    "monthly_budget_micros, active, created_at, updated_at) VALUES ('c1', 'a1', "
+    "'Masala Mornings', '[\"owner@masala.example\"]', 'INR', 150000500000, 1, "
+    "'2026-11-01 09:31:00.000000', '2026-11-01 09:31:00.000000')",
+    "INSERT INTO \"user\" (id, email, role, agency_id, created_at) VALUES ('u1', "
+    "'priya@spiceroute.example', 'owner', 'a1', '2026-11-01 09:32:00.000000')",
+]
+
+
+@pytest.mark.parametrize("revision", migrations.REVISIONS)
+def test_migrations_a_workbook_from_every_revision_upgrades_to_head_keeping_its_data(
+        dd, workbook_path, revision):
+    workbook_path.parent.mkdir(parents=True)
+    old = sa.create_engine(f"sqlite:///{workbook_path}")
+    with old.begin() as connection:
+        migrations.upgrade(connection, revision)
+        for statement in SEED:
+            connection.exec_driver_sql(statement)
+    old.dispose()
+    assert revision_of(workbook_path) == revision
+
+    run = dd("db", "upgrade", "--json")
+
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["from"] == revision
+    assert run.json()["to"] == migrations.HEAD
+    agency = dd("agency", "show", "Spice Route Media", "--json").json()
+    assert (agency["id"], agency["plan"], agency["timezone"]) == ("a1", "growth", "Asia/Kolkata")
+    shown = dd("client", "show", "Masala Mornings", "--json")
+    assert shown.exit_code == 0, shown.stderr
+    client = shown.json()
+    assert client["id"] == "c1"
+    assert client["agency"] == "Spice Route Media"
+    assert Decimal(str(client["monthly_budget"])) == Decimal("150000.50")
+    assert client["report_recipients"] == ["owner@masala.example"]
+    assert client["created_at"] == "2026-11-01T09:31:00+00:00"
+    users = dd("user", "list", "--json").json()
+    assert [(u["email"], u["role"]) for u in users] == [("priya@spiceroute.example", "owner")]
+
+
+def test_migrations_migrated_schema_equals_the_models_without_drift(engine):
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                         "compare_server_default": True})
+        drift = compare_metadata(context, SQLModel.metadata)
+
+    assert drift == []
+
+
+def test_migrations_create_every_table_of_the_data_model(engine):
+    tables = set(sa.inspect(engine).get_table_names())
+
+    assert tables == DATA_MODEL_TABLES | {"alembic_version"}
+    assert set(SQLModel.metadata.tables) == DATA_MODEL_TABLES
+
+
+def _parents(conn: sa.Connection) -> None:
+    statements = [
+        "INSERT INTO agency (id, name, timezone, currency, locale, plan, settings, created_at, "
+        "updated_at) VALUES ('a1', 'Spice Route Media', 'Asia/Kolkata', 'INR', 'en_IN', "
+        "'starter', '{}', '2026-11-01 00:00:00', '2026-11-01 00:00:00')",
+        "INSERT INTO agency (id, name, timezone, currency, locale, plan, settings, created_at, "
+        "updated_at) VALUES ('a2', 'Second Agency', 'Asia/Kolkata', 'INR', 'en_IN', "
+        "'starter', '{}', '2026-11-01 00:00:00', '2026-11-01 00:00:00')",
+        "INSERT INTO client (id, agency_id, name, report_recipients, currency, active, "
+        "created_at, updated_at) VALUES ('c1', 'a1', 'Masala Mornings', '[]', 'INR', 1, "
+        "'2026-11-01 00:00:00', '2026-11-01 00:00:00')",
+        "INSERT INTO ad_account (id, client_id, platform, external_id, name, currency, timezone, "
+        "status, created_at) VALUES ('acc1', 'c1', 'meta', 'act_1', '', 'INR', 'Asia/Kolkata', "
+        "'active', '2026-11-01 00:00:00')",
+        "INSERT INTO entity (id, account_id, level, external_id, name, status, updated_at) "
+        "VALUES ('e1', 'acc1', 'campaign', 'c1', 'Diwali', '', '2026-11-01 00:00:00')",
+    ]
+    for statement in statements:
+        conn.exec_driver_sql(statement)
+
+
+def _agency(id_: str, name: str) -> str:
+    return ("INSERT INTO agency (id, name, timezone, currency, locale, plan, settings, "
+            "created_at, updated_at) VALUES "
+            f"('{id_}', '{name}', 'UTC', 'INR', 'en_IN', 'starter', '{{}}', "
+            "'2026-11-01 00:00:00', '2026-11-01 00:00:00')")
+
+
+def _user(id_: str, email: str) -> str:
+    return ("INSERT INTO \"user\" (id, email, role, agency_id, created_at) VALUES "
+            f"('{id_}', '{email}', 'member', 'a1', '2026-11-01 00:00:00')")
+
+
+def _client(id_: str, agency_id: str, name: str) -> str:
+    return ("INSERT INTO client (id, agency_id, name, report_recipients, currency, active, "
+            f"created_at, updated_at) VALUES ('{id_}', '{agency_id}', '{name}', '[]', 'INR', 1, "
+            "'2026-11-01 00:00:00', '2026-11-01 00:00:00')")
+
+
+def _metric(date: str, entity_id: str = "e1", level: str = "campaign") -> str:
+    return ("INSERT INTO metric_daily (account_id, level, entity_id, date, spend_micros, "
+            "impressions, clicks, conversions, conversion_value_micros, synced_at) VALUES "
+            f"('acc1', '{level}', '{entity_id}', '{date}', 1000000, 10, 1, 0.5, 0, "
+            "'2026-11-02 00:00:00')")
+
+
+def _report(id_: str, kind: str, start: str, end: str) -> str:
+    return ("INSERT INTO report (id, client_id, kind, period_start, period_end, channel_data, "
+            "summary, html, status, recipients, created_at) VALUES "
+            f"('{id_}', 'c1', '{kind}', '{start}', '{end}', '{{}}', '', '', 'built', '[]', "
+            "'2026-11-02 00:00:00')")
+
+
+# (constraint, a first row, a row that differs in one key column and is allowed, a duplicate)
+UNIQUE = {
+    "agency.name": (_agency("x1", "Masala Media"), _agency("x2", "Masala Media 2"),
+                    _agency("x3", "Masala Media")),
+    "user.email": (_user("u1", "priya@spiceroute.example"), _user("u2", "ravi@spiceroute.example"),
+                   _user("u3", "priya@spiceroute.example")),
+    "client (agency_id, name)": (_client("k1", "a1", "Chai Point"),
+                                 _client("k2", "a2", "Chai Point"),
+                                 _client("k3", "a1", "Chai Point")),
+    "metric_daily (account_id, level, entity_id, date)": (
+        _metric("2026-11-01"), _metric("2026-11-02"), _metric("2026-11-01")),
+    "report (client_id, kind, period_start, period_end)": (
+        _report("r1", "daily", "2026-11-01", "2026-11-01"),
+        _report("r2", "weekly", "2026-11-01", "2026-11-01"),
+        _report("r3", "daily", "2026-11-01", "2026-11-01")),
+}
+
+
+@pytest.mark.parametrize("constraint", UNIQUE)
+def test_migrations_enforce_the_unique_constraints_of_the_data_model(engine, constraint):
+    first, allowed, duplicate = UNIQUE[constraint]
+    with engine.begin() as conn:
+        _parents(conn)
+        conn.exec_driver_sql(first)
+        conn.exec_driver_sql(allowed)
+
+    with pytest.raises(sa.exc.IntegrityError, match="UNIQUE"), engine.begin() as conn:
+        conn.exec_driver_sql(duplicate)
+
+
+MONEY_COLUMNS = {("client", "monthly_budget_micros"), ("metric_daily", "spend_micros"),
+                 ("metric_daily", "conversion_value_micros"), ("llm_usage", "cost_micros")}
+
+
+def test_migrations_money_columns_are_integers_and_only_conversions_is_a_float(engine):
+    named_money = {(table.name, column.name) for table in SQLModel.metadata.tables.values()
+                   for column in table.columns if column.name.endswith("_micros")}
+    assert named_money == MONEY_COLUMNS
+    inspector = sa.inspect(engine)
+    floats = set()
+    for table in DATA_MODEL_TABLES:
+        model = SQLModel.metadata.tables[table]
+        for column in inspector.get_columns(table):
+            declared = model.columns[column["name"]].type
+            if isinstance(declared, sa.Float) or isinstance(column["type"], sa.Float):
+                floats.add((table, column["name"]))
+            if (table, column["name"]) in MONEY_COLUMNS:
+                assert isinstance(declared, sa.BigInteger), (table, column["name"])
+                assert isinstance(column["type"], sa.BigInteger), (table, column["name"])
+    assert floats == {("metric_daily", "conversions")}
+
+
+def test_migrations_scripts_are_listed_as_package_data():
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    data = project["tool"]["setuptools"]["package-data"]
+
+    assert "alembic/*.py" in data["datadrip.db"]
+    assert "alembic/versions/*.py" in data["datadrip.db"]
+    assert "datadrip.toml.example" in data["datadrip"]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel built from a copy of the source tree (the build must not write into the repo)."""
+    root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "tests", "build", "dist", "*.egg-info", "__pycache__", ".*_cache"))
+    out = root / "out"
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                           str(out), str(source)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (built,) = out.glob("datadrip-*.whl")
+    return built
+
+
+def test_migrations_the_wheel_ships_the_migration_scripts_and_the_example_config(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        example = archive.read("datadrip/datadrip.toml.example").decode()
+
+    versions = {f"datadrip/db/alembic/versions/{p.name}"
+                for p in (PACKAGE / "db" / "alembic" / "versions").glob("*.py")}
+    assert "datadrip/db/alembic/versions/0001_initial_schema.py" in versions
+    assert versions <= names
+    assert "datadrip/db/alembic/env.py" in names
+    assert "datadrip/datadrip.toml.example" in names
+    assert example == (PACKAGE / "datadrip.toml.example").read_text()
+
+
+def test_migrations_the_installed_wheel_creates_and_migrates_a_workbook(wheel, tmp_path, home):
+    target = tmp_path / "installed"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q",
+                           "--target", str(target), str(wheel)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    where = subprocess.run([sys.executable, "-c", "import datadrip; print(datadrip.__file__)"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
+    assert where.stdout.strip().startswith(str(target))
+
+    run = subprocess.run([sys.executable, "-m", "datadrip", "init", "--json"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+
+    assert run.returncode == 0, run.stderr
+    assert (home / "workbook.db").is_file()
+    assert revision_of(home / "workbook.db") == migrations.HEAD
+    assert (home / "datadrip.toml").read_text() == (PACKAGE / "datadrip.toml.example").read_text()

@@ -1,0 +1,267 @@
+"""The workbook on a PostgreSQL server (a team's shared workbook): the same schema, the same
+commands and the same answers as on SQLite."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import SQLModel
+
+import datadrip.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from datadrip.db import migrations
+
+DATA_MODEL_TABLES = {"agency", "user", "client", "ad_account", "entity", "metric_daily",
+                     "sync_run", "report", "insight", "audit_log", "llm_usage"}
+
+
+@pytest.fixture(autouse=True)
+def on_postgres(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here works on a fresh PostgreSQL database (and is skipped without a server)."""
+    monkeypatch.setenv("DATADRIP_WORKBOOK_URL", postgres_url)
+    return postgres_url
+
+
+@pytest.fixture
+def server(postgres_url: str) -> Iterator[sa.Engine]:
+    """A plain connection to the test database, to look at it without DataDrip."""
+    engine = sa.create_engine(postgres_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def scalar(engine: sa.Engine, sql: str) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(sql)).scalar()
+
+
+def test_postgres_migrations_run_on_an_empty_database_without_drift(dd, server, workbook_path,
+                                                                   postgres_url):
+    run = dd("db", "upgrade", "--json")
+
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["from"] is None
+    assert run.json()["to"] == migrations.HEAD
+    shown = sa.make_url(postgres_url).render_as_string(hide_password=True)
+    assert run.json()["workbook"] == shown  # where it is, without the password
+    assert ":datadrip_ci@" not in run.stdout + run.stderr
+    assert not workbook_path.exists()  # the server is the workbook, no SQLite file appears
+    assert scalar(server, "SELECT version_num FROM alembic_version") == migrations.HEAD
+    assert set(sa.inspect(server).get_table_names()) == DATA_MODEL_TABLES | {"alembic_version"}
+    with server.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                         "compare_server_default": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_postgres_db_upgrade_twice_reports_up_to_date(dd):
+    assert dd("db", "upgrade").exit_code == 0
+
+    run = dd("db", "upgrade", "--json")
+
+    assert run.exit_code == 0, run.stderr
+    assert (run.json()["from"], run.json()["to"]) == (migrations.HEAD, migrations.HEAD)
+
+
+def test_postgres_money_columns_are_bigint_on_the_server(dd, server):
+    assert dd("db", "upgrade").exit_code == 0
+    with server.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND (column_name LIKE '%micros' "
+            "OR data_type IN ('real', 'double precision', 'numeric'))")).all()
+
+    types = {(table, column): kind for table, column, kind in rows}
+    assert types == {("client", "monthly_budget_micros"): "bigint",
+                     ("metric_daily", "spend_micros"): "bigint",
+                     ("metric_daily", "conversion_value_micros"): "bigint",
+                     ("llm_usage", "cost_micros"): "bigint",
+                     ("metric_daily", "conversions"): "double precision"}
+
+
+# Each step: the exit code it must give, and the command.
+CRUD_FLOW: list[tuple[int, tuple[str, ...]]] = [
+    (0, ("agency", "add", "Spice Route Media", "--timezone", "Asia/Kolkata", "--currency", "INR",
+         "--json")),
+    (0, ("agency", "add", "Harbour Digital", "--currency", "USD", "--timezone",
+         "America/New_York", "--json")),
+    (2, ("agency", "add", "spice route media", "--json")),  # a duplicate, whatever the case
+    (0, ("agency", "list", "--json")),
+    (0, ("agency", "show", "Spice Route Media", "--json")),
+    (0, ("agency", "edit", "Harbour Digital", "--plan", "growth", "--colour", "#E4572E",
+         "--json")),
+    (2, ("agency", "edit", "Harbour Digital", "--name", "Spice Route Media")),  # a clash
+    (0, ("client", "add", "Masala Mornings", "--agency", "Spice Route Media", "--recipients",
+         "owner@masala.example,ops@masala.example", "--monthly-budget", "150000.50", "--json")),
+    (2, ("client", "add", "Masala Mornings", "--agency", "Spice Route Media")),  # a duplicate
+    (0, ("client", "add", "Masala Mornings", "--agency", "Harbour Digital", "--monthly-budget",
+         "2500.25", "--json")),
+    (0, ("client", "add", "Chai Point", "--agency", "Spice Route Media", "--json")),
+    (0, ("client", "list", "--json")),
+    (0, ("client", "list", "--agency", "Harbour Digital", "--json")),
+    (0, ("client", "show", "Masala Mornings", "--agency", "Spice Route Media", "--json")),
+    (2, ("client", "show", "Masala Mornings")),  # two agencies have one: ambiguous
+    (0, ("client", "edit", "Masala Mornings", "--agency", "Spice Route Media",
+         "--monthly-budget", "175000", "--recipients", "owner@masala.example", "--inactive",
+         "--json")),
+    (2, ("client", "edit", "Chai Point", "--name", "Masala Mornings")),  # a clash
+    (0, ("client", "edit", "Masala Mornings", "--agency", "Harbour Digital",
+         "--no-monthly-budget", "--json")),
+    (0, ("user", "add", "priya@spiceroute.example", "--agency", "Spice Route Media", "--role",
+         "owner", "--json")),
+    (0, ("user", "add", "ravi@harbour.example", "--agency", "Harbour Digital", "--json")),
+    (2, ("user", "add", "PRIYA@spiceroute.example", "--agency", "Harbour Digital")),
+    (0, ("user", "list", "--json")),
+    (0, ("user", "remove", "ravi@harbour.example", "--json")),
+    (0, ("user", "list", "--json")),
+    (0, ("client", "remove", "Chai Point", "--json")),
+    (0, ("agency", "remove", "Harbour Digital", "--yes", "--json")),
+    (0, ("client", "list", "--json")),
+    (0, ("agency", "list", "--json")),
+    (0, ("audit", "--json")),
+]
+
+ID = re.compile(r"\b[0-9a-f]{32}\b")
+TIME = re.compile(r'"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?\+00:00"')
+
+
+def normalised(text: str, ids: dict[str, str]) -> str:
+    """The output with ids numbered in order of appearance and timestamps blanked."""
+    text = ID.sub(lambda m: ids.setdefault(m.group(), f"<id{len(ids) + 1}>"), text)
+    return TIME.sub('"<time>"', text)
+
+
+def run_flow(dd: Callable[..., Any]) -> list[tuple[int, str, str]]:
+    ids: dict[str, str] = {}
+    outcomes = []
+    for _, args in CRUD_FLOW:
+        run = dd(*args)
+        error = next((line for line in run.stderr.splitlines() if line.startswith("error:")), "")
+        outcomes.append((run.exit_code, normalised(run.stdout, ids), error))
+    return outcomes
+
+
+def test_postgres_crud_flow_through_the_cli_gives_the_same_answers_as_sqlite(
+        dd, workbook_path, postgres_url, monkeypatch, server):
+    monkeypatch.delenv("DATADRIP_WORKBOOK_URL")
+    on_sqlite = run_flow(dd)
+    assert workbook_path.is_file()
+    monkeypatch.setenv("DATADRIP_WORKBOOK_URL", postgres_url)
+
+    on_server = run_flow(dd)
+
+    for (_, args), lite, pg in zip(CRUD_FLOW, on_sqlite, on_server, strict=True):
+        assert pg == lite, " ".join(args)
+    # And the answers are the right ones, not merely the same.
+    for (expected, args), (code, _, error) in zip(CRUD_FLOW, on_server, strict=True):
+        assert code == expected, (" ".join(args), error)
+    outputs = {" ".join(args): out for (_, args), (_, out, _) in zip(CRUD_FLOW, on_server,
+                                                                     strict=True)}
+    errors = {" ".join(args): err for (_, args), (_, _, err) in zip(CRUD_FLOW, on_server,
+                                                                    strict=True)}
+    assert "already exists" in errors["agency add spice route media --json"]
+    assert "already has a client named 'Masala Mornings'" in \
+        errors["client add Masala Mornings --agency Spice Route Media"]
+    assert "several agencies" in errors["client show Masala Mornings"]
+    assert "already a team member" in \
+        errors["user add PRIYA@spiceroute.example --agency Harbour Digital"]
+
+    def document(key: str) -> Any:
+        return json.loads(outputs[key], parse_float=Decimal)
+
+    added = document("client add Masala Mornings --agency Spice Route Media --recipients "
+                     "owner@masala.example,ops@masala.example --monthly-budget 150000.50 --json")
+    assert added["monthly_budget"] == Decimal("150000.50")
+    assert added["report_recipients"] == ["owner@masala.example", "ops@masala.example"]
+    assert added["currency"] == "INR"
+    edited = document("client edit Masala Mornings --agency Spice Route Media --monthly-budget "
+                      "175000 --recipients owner@masala.example --inactive --json")
+    assert (edited["monthly_budget"], edited["report_recipients"], edited["active"]) == \
+        (Decimal("175000"), ["owner@masala.example"], False)
+    cleared = document("client edit Masala Mornings --agency Harbour Digital "
+                       "--no-monthly-budget --json")
+    assert (cleared["monthly_budget"], cleared["currency"]) == (None, "USD")
+    assert [(c["name"], c["agency"]) for c in document("client list --json")] == \
+        [("Masala Mornings", "Spice Route Media")]
+    assert [a["name"] for a in document("agency list --json")] == ["Spice Route Media"]
+    assert [u["email"] for u in document("user list --json")] == ["priya@spiceroute.example"]
+    actions = [entry["action"] for entry in document("audit --json")]
+    assert actions == ["agency.add", "agency.add", "agency.edit", "client.add", "client.add",
+                       "client.add", "client.edit", "client.edit", "user.add", "user.add",
+                       "user.remove", "client.remove", "agency.remove"]
+    # What the commands said is what the server holds.
+    assert scalar(server, "SELECT count(*) FROM client") == 1
+    assert scalar(server, "SELECT monthly_budget_micros FROM client") == 175_000_000_000
+    assert scalar(server, "SELECT count(*) FROM audit_log") == len(actions)
+
+
+def test_postgres_removing_a_client_with_data_cascades(dd, server, agency, give_client_data):
+    added = dd("client", "add", "Masala Mornings", "--json")
+    assert added.exit_code == 0, added.stderr
+    client_id = added.json()["id"]
+    give_client_data(client_id)
+    tables = ("client", "ad_account", "entity", "metric_daily", "report", "insight")
+    assert [scalar(server, f"SELECT count(*) FROM {t}") for t in tables] == [1] * 6
+
+    refused = dd("client", "remove", "Masala Mornings")  # no terminal, no --yes
+    assert refused.exit_code == 2
+    assert "--yes" in refused.stderr
+    assert [scalar(server, f"SELECT count(*) FROM {t}") for t in tables] == [1] * 6
+
+    run = dd("client", "remove", "Masala Mornings", "--yes", "--json")
+
+    assert run.exit_code == 0, run.stderr
+    assert run.json() == {"removed": {"id": client_id, "name": "Masala Mornings"},
+                          "with": {"ad_accounts": 1, "metric_rows": 1, "reports": 1,
+                                   "insights": 1}}
+    assert [scalar(server, f"SELECT count(*) FROM {t}") for t in tables] == [0] * 6
+    audit = dd("audit", "--json").json()
+    assert audit[-1]["action"] == "client.remove"
+    assert audit[-1]["details"]["removed_with"] == {"ad_accounts": 1, "metric_rows": 1,
+                                                    "reports": 1, "insights": 1}
+
+
+def test_postgres_a_failed_command_leaves_nothing(dd, server, agency):
+    before = scalar(server, "SELECT count(*) FROM audit_log")
+
+    run = dd("client", "add", "Masala Mornings", "--recipients", "not-an-email")
+
+    assert run.exit_code == 2
+    assert scalar(server, "SELECT count(*) FROM client") == 0
+    assert scalar(server, "SELECT count(*) FROM audit_log") == before
+
+
+def test_postgres_refuses_another_applications_database_untouched(dd, server):
+    with server.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE notes (id serial PRIMARY KEY, body text)"))
+        conn.execute(sa.text("INSERT INTO notes (body) VALUES ('buy milk')"))
+
+    run = dd("agency", "add", "Spice Route Media")
+
+    assert run.exit_code == 2
+    assert "not a DataDrip workbook" in run.stderr
+    assert set(sa.inspect(server).get_table_names()) == {"notes"}
+    assert scalar(server, "SELECT body FROM notes") == "buy milk"
+
+
+def test_postgres_refuses_a_workbook_from_a_newer_datadrip(dd, server):
+    assert dd("agency", "add", "Spice Route Media").exit_code == 0
+    with server.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+
+    run = dd("agency", "add", "Harbour Digital")
+
+    assert run.exit_code == 2
+    assert "newer DataDrip" in run.stderr
+    assert "datadrip_ci:datadrip_ci@" not in run.stderr  # the password is not shown
+    assert scalar(server, "SELECT version_num FROM alembic_version") == "9999"
+    assert scalar(server, "SELECT count(*) FROM agency") == 1
