@@ -159,6 +159,7 @@ def _apply(client: Client, changes: ClientChanges) -> None:
 
 
 def _fields(client: Client) -> dict[str, Any]:
+    budget = client.monthly_budget_micros
     return {"name": client.name, "currency": client.currency,
-            "monthly_budget_micros": client.monthly_budget_micros,
+            "monthly_budget": None if budget is None else money.to_amount(budget, client.currency),
             "report_recipients": list(client.report_recipients), "active": client.active}

@@ -132,8 +132,11 @@ def resolve_paths(config_flag: Path | None, env: Mapping[str, str]) -> tuple[Pat
         return Paths(config_flag.expanduser(), data_dir), True
     if named := env.get("DATADRIP_CONFIG"):
         return Paths(Path(named).expanduser(), data_dir), True
-    local = Path.cwd() / CONFIG_FILENAME
-    if local.is_file():
+    try:
+        local: Path | None = Path.cwd() / CONFIG_FILENAME
+    except FileNotFoundError:  # the working folder was deleted under us
+        local = None
+    if local is not None and local.is_file():
         return Paths(local, data_dir), False
     config_dir = Path(home).expanduser() if home else user_config_path("datadrip")
     return Paths(config_dir / CONFIG_FILENAME, data_dir), False

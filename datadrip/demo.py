@@ -62,10 +62,16 @@ def run_demo(home: Path) -> DemoResult:
 
 def _reset(home: Path) -> None:
     """Start from nothing, but only in a folder that is empty or that a demo made."""
+    if home.exists() and not home.is_dir():
+        raise UsageError(f"{home} is a file, not a folder", hint="Name a new folder with --dir.")
     if home.exists() and any(home.iterdir()) and not (home / MARKER).exists():
         raise UsageError(f"{home} is not empty and is not a demo folder",
                          hint="Name a new folder with --dir; the demo never touches other files.")
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise UsageError(f"cannot make the demo folder {home}: {exc.strerror}",
+                         hint="Name another folder with --dir.") from None
     (home / MARKER).write_text("Made by `datadrip demo`; it resets this folder.\n")
     for name in (WORKBOOK_FILENAME, f"{WORKBOOK_FILENAME}-wal", f"{WORKBOOK_FILENAME}-shm"):
         (home / name).unlink(missing_ok=True)

@@ -5,42 +5,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from enum import Enum
 from typing import Any
 
+from datadrip.exact_json import dumps as to_json
+
 Columns = Sequence[tuple[str, str]]  # (record key, header)
-
-
-def to_json(data: Any, *, indent: int = 2) -> str:
-    """JSON with exact decimals: a Decimal is written as its digits, never through a float."""
-    return _encode(data, indent, 0)
-
-
-def _encode(value: Any, indent: int, depth: int) -> str:
-    if isinstance(value, Mapping):
-        if not value:
-            return "{}"
-        pad, inner = " " * indent * depth, " " * indent * (depth + 1)
-        items = [f"{inner}{json.dumps(str(key))}: {_encode(item, indent, depth + 1)}"
-                 for key, item in value.items()]
-        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
-    if isinstance(value, list | tuple):
-        if not value:
-            return "[]"
-        pad, inner = " " * indent * depth, " " * indent * (depth + 1)
-        return "[\n" + ",\n".join(f"{inner}{_encode(item, indent, depth + 1)}"
-                                  for item in value) + f"\n{pad}]"
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, dt.datetime | dt.date):
-        return json.dumps(value.isoformat())
-    if isinstance(value, Enum):
-        return json.dumps(value.value)
-    return json.dumps(value)
 
 
 def print_json(data: Any) -> None:

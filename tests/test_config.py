@@ -434,3 +434,14 @@ def test_config_example_mentions_every_secret_variable() -> None:
 def test_config_example_at_repo_root_is_the_package_file() -> None:
     assert ROOT_EXAMPLE.read_bytes() == PACKAGE_EXAMPLE.read_bytes()
     assert example_text() == PACKAGE_EXAMPLE.read_text(encoding="utf-8")
+
+
+def test_config_works_from_a_deleted_working_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+
+    loaded = load_settings(env={"DATADRIP_HOME": str(tmp_path / "home")})
+
+    assert loaded.paths.config_file == tmp_path / "home" / "datadrip.toml"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from datadrip import exact_json
 from datadrip.db import migrations
 from datadrip.errors import WorkbookError
 
@@ -41,7 +43,8 @@ def open_workbook(target: str, *, migrate: bool = True) -> Engine:
     if is_sqlite and url.database not in (None, "", ":memory:"):
         _prepare_sqlite_file(Path(url.database))
     try:
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(url, json_serializer=partial(exact_json.dumps, indent=None),
+                                  json_deserializer=exact_json.loads)
     except (ImportError, sa.exc.NoSuchModuleError) as exc:
         raise WorkbookError(f"no database driver for {url.drivername}: {exc}",
                             hint="For PostgreSQL: pip install 'datadrip[postgres]'.") from None

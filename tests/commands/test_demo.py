@@ -1,0 +1,248 @@
+"""`datadrip demo`: a demo workbook, with a demo agency, clients and team, in a folder of its own."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+AGENCY_KEYS = {"id", "name", "timezone", "currency", "locale", "plan", "branding", "created_at",
+               "clients", "users"}
+CLIENT_KEYS = {"id", "name", "agency", "agency_id", "currency", "monthly_budget",
+               "report_recipients", "active", "created_at", "ad_accounts"}
+USER_KEYS = {"id", "email", "role", "agency", "agency_id", "created_at"}
+DEMO_CLIENTS = [("Masala Mornings", "INR", Decimal("150000")),
+                ("Peak Trail Outfitters", "USD", Decimal("12000")),
+                ("Bloom Botanics", "INR", Decimal("80000.50"))]
+DEMO_TEAM = [("priya@spiceroute.example", "owner"), ("arjun@spiceroute.example", "member")]
+
+
+def assert_bad_input(run: Any, *needles: str) -> str:
+    """Exit 2, nothing on stdout, one `error: …` line on stderr (naming the needles)."""
+    assert run.exit_code == 2, (run.stdout, run.stderr)
+    assert run.stdout == ""
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, run.stderr
+    assert run.stderr.startswith("error: ")
+    assert "Traceback" not in run.stderr
+    for needle in needles:
+        assert needle in errors[0], run.stderr
+    return errors[0]
+
+
+def exact(text: str) -> Any:
+    return json.loads(text, parse_float=Decimal)
+
+
+def without_ids(data: Any) -> Any:
+    """The content of a demo, without what differs between runs (ids and times)."""
+    if isinstance(data, dict):
+        return {k: without_ids(v) for k, v in data.items()
+                if k not in {"id", "agency_id", "created_at", "home"}}
+    if isinstance(data, list):
+        return [without_ids(item) for item in data]
+    return data
+
+
+def test_demo_creates_its_folder_with_config_and_workbook(dd, tmp_path):
+    folder = tmp_path / "demo"
+
+    run = dd("demo", "--dir", str(folder))
+
+    assert run.exit_code == 0, run.stderr
+    assert (folder / "datadrip.toml").is_file()
+    assert (folder / "workbook.db").read_bytes()[:16] == b"SQLite format 3\x00"
+    assert str(folder) in run.stderr
+
+
+def test_demo_prints_the_agency_clients_and_team_as_plain_tables(dd, tmp_path):
+    run = dd("demo", "--dir", str(tmp_path / "demo"))
+
+    assert run.exit_code == 0, run.stderr
+    assert "\x1b" not in run.stdout
+    lines = run.stdout.splitlines()
+    assert "Spice Route Media\tAsia/Kolkata\tINR\tgrowth" in lines
+    assert "Masala Mornings\tINR\t150000.00\towner@masalamornings.example" in lines
+    assert ("Peak Trail Outfitters\tUSD\t12000.00\tmarketing@peaktrail.example, "
+            "ops@peaktrail.example") in lines
+    assert "Bloom Botanics\tINR\t80000.50\thello@bloombotanics.example" in lines
+    assert "priya@spiceroute.example\towner" in lines
+    assert "arjun@spiceroute.example\tmember" in lines
+
+
+def test_demo_json_shape(dd, tmp_path):
+    folder = tmp_path / "demo"
+
+    run = dd("demo", "--dir", str(folder), "--json")
+
+    assert run.exit_code == 0, run.stderr
+    assert '"monthly_budget": 80000.50,' in run.stdout
+    result = exact(run.stdout)
+    assert set(result) == {"home", "agencies", "clients", "team"}
+    assert result["home"] == str(folder.resolve())
+    [agency] = result["agencies"]
+    assert set(agency) == AGENCY_KEYS
+    assert (agency["name"], agency["plan"], agency["clients"], agency["users"]) == (
+        "Spice Route Media", "growth", 3, 2)
+    assert agency["branding"] == {"logo": None, "colour": "#E4572E"}
+    assert all(set(client) == CLIENT_KEYS for client in result["clients"])
+    assert [(c["name"], c["currency"], c["monthly_budget"]) for c in result["clients"]] == DEMO_CLIENTS
+    assert all(c["agency_id"] == agency["id"] for c in result["clients"])
+    assert all(set(user) == USER_KEYS for user in result["team"])
+    assert [(u["email"], u["role"]) for u in result["team"]] == DEMO_TEAM
+
+
+def test_demo_twice_resets_rather_than_duplicates(dd, dd_process, tmp_path):
+    folder = tmp_path / "demo"
+    first = dd("demo", "--dir", str(folder), "--json")
+    assert first.exit_code == 0, first.stderr
+
+    second = dd("demo", "--dir", str(folder), "--json")
+
+    assert second.exit_code == 0, second.stderr
+    assert without_ids(exact(second.stdout)) == without_ids(exact(first.stdout))
+    listed = dd_process("client", "list", "--json", env={"DATADRIP_HOME": str(folder)})
+    assert listed.exit_code == 0, listed.stderr
+    assert len(json.loads(listed.stdout)) == 3
+
+
+def test_demo_data_is_readable_with_its_folder_as_home(dd, dd_process, tmp_path):
+    folder = tmp_path / "demo"
+    made = dd("demo", "--dir", str(folder), "--json")
+    assert made.exit_code == 0, made.stderr
+    env = {"DATADRIP_HOME": str(folder)}
+
+    clients = dd_process("client", "list", "--json", env=env)
+    team = dd_process("user", "list", "--json", env=env)
+    agencies = dd_process("agency", "list", "--json", env=env)
+
+    assert clients.exit_code == team.exit_code == agencies.exit_code == 0, clients.stderr
+    assert [(c["name"], c["currency"], c["monthly_budget"])
+            for c in exact(clients.stdout)] == sorted(DEMO_CLIENTS)
+    assert sorted((u["email"], u["role"]) for u in json.loads(team.stdout)) == sorted(DEMO_TEAM)
+    assert [a["name"] for a in json.loads(agencies.stdout)] == ["Spice Route Media"]
+    assert exact(clients.stdout) == sorted(exact(made.stdout)["clients"], key=lambda c: c["name"])
+
+
+def test_demo_leaves_the_users_own_workbook_alone(dd, tmp_path):
+    assert dd("agency", "add", "My Own Agency").exit_code == 0
+
+    assert dd("demo", "--dir", str(tmp_path / "demo")).exit_code == 0
+
+    assert [a["name"] for a in dd("agency", "list", "--json").json()] == ["My Own Agency"]
+    assert dd("client", "list", "--json").json() == []
+
+
+def test_demo_without_dir_uses_a_demo_folder_in_the_data_folder(dd, home):
+    run = dd("demo", "--json")
+
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["home"] == str((home / "demo").resolve())
+    assert (home / "demo" / "workbook.db").is_file()
+    assert dd("agency", "list", "--json").json() == []
+
+
+def test_demo_in_an_empty_existing_folder_works(dd, tmp_path):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+
+    run = dd("demo", "--dir", str(folder), "--json")
+
+    assert run.exit_code == 0, run.stderr
+    assert len(run.json()["clients"]) == 3
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_demo_refuses_a_non_empty_folder_it_did_not_make(dd, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("my notes")
+    (folder / "workbook.db").write_bytes(b"precious")
+    before = _snapshot(folder)
+
+    run = dd("demo", "--dir", str(folder), "--json")
+
+    assert_bad_input(run, str(folder), "not a demo folder")
+    assert _snapshot(folder) == before
+
+
+def test_demo_refuses_a_real_datadrip_home(dd, home):
+    assert dd("agency", "add", "My Own Agency").exit_code == 0
+    before = _snapshot(home)
+
+    run = dd("demo", "--dir", str(home))
+
+    assert_bad_input(run, "not a demo folder")
+    assert _snapshot(home) == before
+    assert [a["name"] for a in dd("agency", "list", "--json").json()] == ["My Own Agency"]
+
+
+def test_demo_audit_names_the_demo_as_the_actor(dd, dd_process, tmp_path):
+    folder = tmp_path / "demo"
+    assert dd("demo", "--dir", str(folder)).exit_code == 0
+
+    run = dd_process("audit", "--json", env={"DATADRIP_HOME": str(folder)})
+
+    assert run.exit_code == 0, run.stderr
+    entries = json.loads(run.stdout)
+    assert [e["action"] for e in entries] == (["agency.add"] + ["client.add"] * 3
+                                              + ["user.add"] * 2)
+    assert {e["actor"] for e in entries} == {"demo"}
+
+
+def test_demo_as_a_process_keeps_data_on_stdout_and_messages_on_stderr(dd_process, tmp_path):
+    folder = tmp_path / "demo"
+
+    run = dd_process("demo", "--dir", str(folder))
+
+    assert run.exit_code == 0, run.stderr
+    assert "Spice Route Media\tAsia/Kolkata\tINR\tgrowth" in run.stdout.splitlines()
+    assert "Demo workbook in" not in run.stdout
+    assert f"DATADRIP_HOME={folder}" in run.stderr
+
+
+def test_demo_refusal_as_a_process_exits_2(dd_process, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("my notes")
+
+    run = dd_process("demo", "--dir", str(folder), "--json")
+
+    assert_bad_input(run, "not a demo folder")
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
+def test_demo_with_a_relative_dir_uses_the_working_folder(dd, tmp_path):
+    run = dd("demo", "--dir", "demo", "--json")
+
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["home"] == str((tmp_path / "work" / "demo").resolve())
+    assert (tmp_path / "work" / "demo" / "workbook.db").is_file()
+
+
+def test_demo_ignores_a_workbook_url_set_in_the_environment(dd, tmp_path, monkeypatch):
+    own = tmp_path / "own.db"
+    monkeypatch.setenv("DATADRIP_WORKBOOK_URL", str(own))
+    assert dd("agency", "add", "My Own Agency").exit_code == 0
+
+    run = dd("demo", "--dir", str(tmp_path / "demo"), "--json")
+
+    assert run.exit_code == 0, run.stderr
+    assert [a["name"] for a in dd("agency", "list", "--json").json()] == ["My Own Agency"]
+    assert dd("client", "list", "--json").json() == []
+    assert (tmp_path / "demo" / "workbook.db").is_file()
+
+
+def test_demo_refuses_a_dir_that_is_a_file(dd, tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("my notes")
+
+    run = dd("demo", "--dir", str(target))
+
+    assert_bad_input(run, str(target))
+    assert target.read_text() == "my notes"
