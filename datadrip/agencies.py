@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from datadrip import audit, validate
-from datadrip.db.models import AdAccount, Agency, Client, Insight, MetricDaily, Report, User, utcnow
+from datadrip.db.models import Agency, Client, User, utcnow
+from datadrip.db.queries import count_client_data
 from datadrip.enums import Plan
 from datadrip.errors import ConflictError, NotFoundError, UsageError
 from datadrip.workbook import Workbook
@@ -88,20 +89,13 @@ def agency_or_only(session: Session, ref: str | None) -> Agency:
 def agency_counts(session: Session, agency_id: str) -> dict[str, int]:
     """What belongs to the agency, by kind: what would go with it if it were removed."""
     clients = select(Client.id).where(Client.agency_id == agency_id)
-    accounts = select(AdAccount.id).where(col(AdAccount.client_id).in_(clients))
-    counted = {
-        "clients": select(func.count()).select_from(Client).where(Client.agency_id == agency_id),
-        "users": select(func.count()).select_from(User).where(User.agency_id == agency_id),
-        "ad_accounts": select(func.count()).select_from(AdAccount)
-        .where(col(AdAccount.client_id).in_(clients)),
-        "metric_rows": select(func.count()).select_from(MetricDaily)
-        .where(col(MetricDaily.account_id).in_(accounts)),
-        "reports": select(func.count()).select_from(Report)
-        .where(col(Report.client_id).in_(clients)),
-        "insights": select(func.count()).select_from(Insight)
-        .where(col(Insight.client_id).in_(clients)),
+    return {
+        "clients": int(session.exec(select(func.count()).select_from(Client)
+                                    .where(Client.agency_id == agency_id)).one()),
+        "users": int(session.exec(select(func.count()).select_from(User)
+                                  .where(User.agency_id == agency_id)).one()),
+        **count_client_data(session, clients),
     }
-    return {kind: int(session.exec(query).one()) for kind, query in counted.items()}
 
 
 def remove_agency(wb: Workbook, agency: Agency) -> dict[str, int]:

@@ -10,7 +10,8 @@ from sqlmodel import Session, col, func, select
 
 from datadrip import audit, money, validate
 from datadrip.agencies import agency_or_only, find_agency
-from datadrip.db.models import AdAccount, Agency, Client, Insight, MetricDaily, Report, utcnow
+from datadrip.db.models import AdAccount, Agency, Client, utcnow
+from datadrip.db.queries import count_client_data
 from datadrip.errors import AmbiguousError, ConflictError, NotFoundError, UsageError
 from datadrip.workbook import Workbook
 
@@ -93,17 +94,7 @@ def account_counts(session: Session) -> dict[str, int]:
 
 def client_counts(session: Session, client_id: str) -> dict[str, int]:
     """What belongs to the client, by kind: what would go with it if it were removed."""
-    accounts = select(AdAccount.id).where(AdAccount.client_id == client_id)
-    counted = {
-        "ad_accounts": select(func.count()).select_from(AdAccount)
-        .where(AdAccount.client_id == client_id),
-        "metric_rows": select(func.count()).select_from(MetricDaily)
-        .where(col(MetricDaily.account_id).in_(accounts)),
-        "reports": select(func.count()).select_from(Report).where(Report.client_id == client_id),
-        "insights": select(func.count()).select_from(Insight)
-        .where(Insight.client_id == client_id),
-    }
-    return {kind: int(session.exec(query).one()) for kind, query in counted.items()}
+    return count_client_data(session, select(Client.id).where(Client.id == client_id))
 
 
 def remove_client(wb: Workbook, client: Client) -> dict[str, int]:

@@ -76,6 +76,16 @@ def print_record(record: Mapping[str, Any], fields: Columns) -> None:
         sys.stdout.write(f"{label + ':':<{width + 1}} {cell(record.get(key))}\n")
 
 
+def print_one(record: Mapping[str, Any], fields: Columns, *, as_json: bool, note: str = "") -> None:
+    """One thing as JSON, or as `Label: value` lines after a note on stderr."""
+    if as_json:
+        print_json(record)
+        return
+    if note:
+        message(note)
+    print_record(record, fields)
+
+
 def message(text: str) -> None:
     """A note for the person at the terminal, on stderr so that stdout stays data."""
     sys.stderr.write(text + "\n")

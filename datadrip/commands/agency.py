@@ -52,7 +52,7 @@ def agency_add(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Age
     with workbook(ctx, write=True) as wb:
         agency = add_agency(wb, name, changes)
         record = agency_record(agency, agency_counts(wb.session, agency.id))
-    _show(record, as_json, f"Added agency {agency.name!r}.")
+    output.print_one(record, FIELDS, as_json=as_json, note=f"Added agency {agency.name!r}.")
 
 
 @app.command("list")
@@ -87,7 +87,7 @@ def agency_show(ctx: typer.Context, agency: NameArg, as_json: JsonOpt = False) -
     with workbook(ctx) as wb:
         found = find_agency(wb.session, agency)
         record = agency_record(found, agency_counts(wb.session, found.id))
-    _show(record, as_json)
+    output.print_one(record, FIELDS, as_json=as_json)
 
 
 @app.command("edit")
@@ -109,7 +109,7 @@ def agency_edit(ctx: typer.Context, agency: NameArg,
     with workbook(ctx, write=True) as wb:
         found = edit_agency(wb, agency, changes)
         record = agency_record(found, agency_counts(wb.session, found.id))
-    _show(record, as_json, f"Updated agency {found.name!r}.")
+    output.print_one(record, FIELDS, as_json=as_json, note=f"Updated agency {found.name!r}.")
 
 
 @app.command("remove")
@@ -133,12 +133,3 @@ def agency_remove(ctx: typer.Context, agency: NameArg, yes: YesOpt = False,
         output.print_json({"removed": {"id": found.id, "name": found.name}, "with": removed})
     else:
         output.message(f"Removed agency {found.name!r}.")
-
-
-def _show(record: dict[str, object], as_json: bool, note: str = "") -> None:
-    if as_json:
-        output.print_json(record)
-        return
-    if note:
-        output.message(note)
-    output.print_record(record, FIELDS)

@@ -54,7 +54,7 @@ def client_add(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Cli
     with workbook(ctx, write=True) as wb:
         client = add_client(wb, name, agency, changes)
         record = client_record(client, wb.session.get_one(Agency, client.agency_id), 0)
-    _show(record, as_json, f"Added client {client.name!r}.")
+    output.print_one(record, FIELDS, as_json=as_json, note=f"Added client {client.name!r}.")
 
 
 @app.command("list")
@@ -94,7 +94,7 @@ def client_show(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None,
         counts = client_counts(wb.session, found.id)
         record = client_record(found, wb.session.get_one(Agency, found.agency_id),
                                counts["ad_accounts"])
-    _show(record, as_json)
+    output.print_one(record, FIELDS, as_json=as_json)
 
 
 @app.command("edit")
@@ -124,7 +124,7 @@ def client_edit(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None,
         found = edit_client(wb, client, agency, changes)
         record = client_record(found, wb.session.get_one(Agency, found.agency_id),
                                client_counts(wb.session, found.id)["ad_accounts"])
-    _show(record, as_json, f"Updated client {found.name!r}.")
+    output.print_one(record, FIELDS, as_json=as_json, note=f"Updated client {found.name!r}.")
 
 
 @app.command("remove")
@@ -148,12 +148,3 @@ def client_remove(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = Non
         output.print_json({"removed": {"id": found.id, "name": found.name}, "with": removed})
     else:
         output.message(f"Removed client {found.name!r}.")
-
-
-def _show(record: dict[str, object], as_json: bool, note: str = "") -> None:
-    if as_json:
-        output.print_json(record)
-        return
-    if note:
-        output.message(note)
-    output.print_record(record, FIELDS)

@@ -10,30 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import assert_bad_input, workbook_state
 
 AGENCY_KEYS = {"id": str, "name": str, "timezone": str, "currency": str, "locale": str,
                "plan": str, "branding": dict, "created_at": str, "clients": int, "users": int}
-
-
-def assert_bad_input(run: Any, *needles: str) -> str:
-    """Exit 2, nothing on stdout, one `error: …` line on stderr (naming the needles)."""
-    assert run.exit_code == 2, (run.stdout, run.stderr)
-    assert run.stdout == ""
-    errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, run.stderr
-    assert run.stderr.startswith("error: ")
-    assert "Traceback" not in run.stderr
-    for needle in needles:
-        assert needle in errors[0], run.stderr
-    return errors[0]
-
-
-def workbook_state(dd: Callable[..., Any]) -> tuple[Any, ...]:
-    """Everything a failed command must leave as it was: the lists and the audit log."""
-    runs = [dd("agency", "list", "--json"), dd("client", "list", "--json"),
-            dd("user", "list", "--json"), dd("audit", "--json")]
-    assert all(run.exit_code == 0 for run in runs), [run.stderr for run in runs]
-    return tuple(run.json() for run in runs)
 
 
 def row_counts() -> dict[str, int]:

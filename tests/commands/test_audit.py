@@ -9,23 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from support import assert_bad_input
 
 ENTRY_KEYS = {"at": str, "actor": str, "action": str, "entity": str, "entity_id": str,
               "details": dict}
 ACTOR = "tester@agency.example"
-
-
-def assert_bad_input(run: Any, *needles: str) -> str:
-    """Exit 2, nothing on stdout, one `error: …` line on stderr (naming the needles)."""
-    assert run.exit_code == 2, (run.stdout, run.stderr)
-    assert run.stdout == ""
-    errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, run.stderr
-    assert run.stderr.startswith("error: ")
-    assert "Traceback" not in run.stderr
-    for needle in needles:
-        assert needle in errors[0], run.stderr
-    return errors[0]
 
 
 def audit(dd: Callable[..., Any], *args: str) -> list[dict[str, Any]]:

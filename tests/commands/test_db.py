@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from pathlib import Path
+
+from support import revision_of
 
 from datadrip.db import migrations
-
-
-def revision_of(path: Path) -> str:
-    connection = sqlite3.connect(path)
-    try:
-        (row,) = connection.execute("SELECT version_num FROM alembic_version").fetchall()
-    finally:
-        connection.close()
-    return str(row[0])
 
 
 def test_db_upgrade_creates_and_migrates_a_new_workbook(dd, workbook_path):

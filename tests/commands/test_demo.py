@@ -7,6 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from support import assert_bad_input
+
 AGENCY_KEYS = {"id", "name", "timezone", "currency", "locale", "plan", "branding", "created_at",
                "clients", "users"}
 CLIENT_KEYS = {"id", "name", "agency", "agency_id", "currency", "monthly_budget",
@@ -16,19 +18,6 @@ DEMO_CLIENTS = [("Masala Mornings", "INR", Decimal("150000")),
                 ("Peak Trail Outfitters", "USD", Decimal("12000")),
                 ("Bloom Botanics", "INR", Decimal("80000.50"))]
 DEMO_TEAM = [("priya@spiceroute.example", "owner"), ("arjun@spiceroute.example", "member")]
-
-
-def assert_bad_input(run: Any, *needles: str) -> str:
-    """Exit 2, nothing on stdout, one `error: …` line on stderr (naming the needles)."""
-    assert run.exit_code == 2, (run.stdout, run.stderr)
-    assert run.stdout == ""
-    errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, run.stderr
-    assert run.stderr.startswith("error: ")
-    assert "Traceback" not in run.stderr
-    for needle in needles:
-        assert needle in errors[0], run.stderr
-    return errors[0]
 
 
 def exact(text: str) -> Any:

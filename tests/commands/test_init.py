@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
+
+from support import revision_of
 
 import datadrip
 from datadrip.db import migrations
 
 EXAMPLE = (Path(datadrip.__file__).parent / "datadrip.toml.example").read_text(encoding="utf-8")
-
-
-def revision_of(path: Path) -> str:
-    connection = sqlite3.connect(path)
-    try:
-        (row,) = connection.execute("SELECT version_num FROM alembic_version").fetchall()
-    finally:
-        connection.close()
-    return str(row[0])
 
 
 def every_file(folder: Path) -> dict[str, bytes]:

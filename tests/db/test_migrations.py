@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -19,6 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
+from support import revision_of
 
 import datadrip
 import datadrip.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -30,16 +30,6 @@ PACKAGE = Path(datadrip.__file__).resolve().parent
 
 DATA_MODEL_TABLES = {"agency", "user", "client", "ad_account", "entity", "metric_daily",
                      "sync_run", "report", "insight", "audit_log", "llm_usage"}
-
-
-def revision_of(path: Path) -> str:
-    connection = sqlite3.connect(path)
-    try:
-        rows = connection.execute("SELECT version_num FROM alembic_version").fetchall()
-    finally:
-        connection.close()
-    assert len(rows) == 1
-    return str(rows[0][0])
 
 
 @pytest.fixture
