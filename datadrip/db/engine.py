@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from datadrip import exact_json
+from datadrip.config import redact_url
 from datadrip.db import migrations
 from datadrip.errors import WorkbookError
 
@@ -30,8 +31,8 @@ def workbook_url(target: str) -> sa.URL:
         return sa.URL.create("sqlite", database=str(Path(target).expanduser().resolve()))
     try:
         return sa.make_url(target)
-    except sa.exc.ArgumentError:
-        raise WorkbookError(f"[workbook] url {target!r} is not a database URL",
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise WorkbookError(f"[workbook] url {redact_url(target)!r} is not a database URL",
                             hint="Use a file path or a URL like "
                                  "postgresql+psycopg://user@host/db.") from None
 

@@ -385,3 +385,13 @@ def test_engine_a_unit_of_work_that_fails_after_writing_leaves_nothing(dd, agenc
 
     assert query(workbook_path, "SELECT count(*) FROM client") == [(0,)]
     assert query(workbook_path, "SELECT count(*) FROM audit_log") == audit_before
+
+
+def test_engine_bad_workbook_url_error_never_shows_the_password(dd, monkeypatch) -> None:
+    monkeypatch.setenv("DATADRIP_WORKBOOK_URL", "postgresql://ann:hunter2-secret@db.example:notaport/dd")
+
+    run = dd("client", "list")
+
+    assert run.exit_code == 2
+    assert "not a database URL" in run.stderr
+    assert "hunter2-secret" not in run.stderr + run.stdout
