@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from datadrip import __version__
-from datadrip.commands import agency, client, config, db, setup, user
+from datadrip.commands import agency, client, config, db, sandbox, setup, user
 from datadrip.commands._context import Invocation
 from datadrip.errors import DataDripError, ExitCode
 
@@ -111,6 +111,7 @@ app.command("audit")(setup.audit)
 app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
 app.command("demo")(setup.demo)
+app.add_typer(sandbox.app, name="sandbox")
 
 
 def main() -> None:

@@ -10,9 +10,10 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from datadrip.exact_json import dumps as to_json
+from datadrip import exact_json
 
 Columns = Sequence[tuple[str, str]]  # (record key, header)
+to_json = exact_json.dumps  # JSON with exact decimals
 
 
 def print_json(data: Any) -> None:

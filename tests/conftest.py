@@ -142,3 +142,27 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+SANDBOX_TODAY = dt.date(2026, 11, 26)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Any]:
+    """The sandbox on 127.0.0.1 (a free port) in a thread, its clock pinned to SANDBOX_TODAY.
+
+    `sandbox.base_url`, `sandbox.app.faults`, `sandbox.app.state.clock`, `sandbox.app.world`."""
+    from datadrip.sandbox.app import SandboxConfig
+    from datadrip.sandbox.server import SandboxServer
+
+    with SandboxServer(SandboxConfig(seed=7, today=SANDBOX_TODAY)) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox_http(sandbox: Any) -> Iterator[Any]:
+    """An httpx client whose relative URLs go to the running sandbox."""
+    import httpx
+
+    with httpx.Client(base_url=sandbox.base_url, timeout=10) as client:
+        yield client

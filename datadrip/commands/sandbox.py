@@ -1,0 +1,95 @@
+"""`datadrip sandbox …`: the local emulation of the Meta and Google Ads APIs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import typer
+
+from datadrip import output
+
+app = typer.Typer(help="""The sandbox: Meta and Google Ads APIs emulated on 127.0.0.1.
+
+    \b
+    Example:
+      datadrip sandbox serve --port 8900
+    """, no_args_is_help=True)
+
+
+@app.command("serve")
+def sandbox_serve(
+        port: Annotated[int, typer.Option("--port", min=0, max=65535,
+                                          help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic data.")] = 7,
+        today: Annotated[str | None, typer.Option(
+            "--today", help="Pin the sandbox's today (YYYY-MM-DD); default: the real date.")] = None,
+        large: Annotated[bool, typer.Option(
+            "--large", help="Add a large account (40 campaigns, 2 years), for benchmarks.")] = False,
+        print_config: Annotated[bool, typer.Option(
+            "--print-config", help="Print the datadrip.toml snippet instead.")] = False,
+        as_json: Annotated[bool, typer.Option(
+            "--json", help="First line of stdout: URLs and credentials as one JSON object.")] = False,
+) -> None:
+    """Serve the sandbox until Ctrl-C or SIGTERM; first print its URLs and credentials.
+
+    \b
+    Example:
+      datadrip sandbox serve --print-config > sandbox.toml
+      datadrip sandbox serve --json | head -n 1 | jq .meta.graph_url
+    """
+    import signal
+    import sys
+    import threading
+
+    from datadrip.sandbox.app import SandboxConfig
+    from datadrip.sandbox.serve import config_snippet, serve_until
+
+    if print_config and as_json:
+        raise typer.BadParameter("--print-config and --json cannot go together")
+    config = SandboxConfig(seed=seed, today=_day(today), large_account=large)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def ready(description: dict[str, Any]) -> None:
+        if as_json:
+            sys.stdout.write(output.to_json(description, indent=None) + "\n")
+        elif print_config:
+            sys.stdout.write(config_snippet(description))
+        else:
+            sys.stdout.write(_human(description))
+        sys.stdout.flush()
+        output.message(f"Sandbox serving on {description['base_url']}; Ctrl-C stops it.")
+
+    serve_until(stop, config, port=port, on_ready=ready)
+    output.message("Sandbox stopped.")
+
+
+def _day(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)", param_hint="--today") \
+            from None
+
+
+def _human(description: dict[str, Any]) -> str:
+    meta, google = description["meta"], description["google"]
+    return "\n".join([
+        f"DataDrip sandbox at {description['base_url']}",
+        f"  Meta graph_url    {meta['graph_url']}  ({meta['api_version']})",
+        f"  Meta dialog_url   {meta['dialog_url']}",
+        f"  Meta app          id {meta['app_id']}  secret {meta['app_secret']}",
+        f"  Meta token        {meta['access_token']}  (system user, never expires)",
+        f"  Meta accounts     {', '.join(meta['ad_account_ids'])}",
+        f"  Google api_url    {google['api_url']}  ({google['api_version']})",
+        f"  Google auth_url   {google['auth_url']}",
+        f"  Google token_url  {google['token_url']}",
+        f"  Google client     id {google['client_id']}  secret {google['client_secret']}",
+        f"  Google refresh    {google['refresh_token']}",
+        f"  Google customers  {', '.join(google['customer_ids'])}",
+        "",
+    ])

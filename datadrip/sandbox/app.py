@@ -1,0 +1,139 @@
+"""The sandbox as one WSGI application: Meta and Google Ads, their OAuth servers, and faults.
+
+URL layout on one server (each is a setting of DataDrip's, so a config just points there):
+  {base}/meta/graph     Meta Graph API            ([meta] graph_url; then /{version}/…)
+  {base}/meta/www       Meta login dialog         ([meta] dialog_url; then /{version}/dialog/oauth)
+  {base}/google/ads     Google Ads REST API       ([google] api_url; then /{version}/customers…)
+  {base}/google/oauth   Google OAuth              (auth_url …/auth, token_url …/token, …/revoke)
+  {base}/_sandbox       the sandbox's own controls: faults, clock, description (JSON)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from datadrip.sandbox.data import World, default_accounts, large_account
+from datadrip.sandbox.faults import HEADER, FaultPlan, FaultRule
+from datadrip.sandbox.state import Clock, State
+from datadrip.sandbox.web import STATUS_TEXT, Request, Response, Router
+
+PLATFORM_PREFIXES = {"/meta/": "meta", "/google/": "google"}
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    seed: int = 7
+    today: dt.date | None = None  # pin the clock (noon UTC of that day); None: real time
+    access_token_seconds: int = 3599  # lifetime of Google access and Meta short-lived tokens
+    large_account: bool = False  # add a 40-campaign, two-year Meta account (benchmarks)
+    async_polls: int = 2  # polls before a Meta report run completes
+    faults: tuple[FaultRule, ...] = field(default_factory=tuple)
+
+
+class Sandbox:
+    """The WSGI application. `sandbox.faults` and `sandbox.state.clock` are the test controls."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        from datadrip.sandbox import google, meta
+
+        self.config = config or SandboxConfig()
+        pinned = None
+        if self.config.today is not None:
+            pinned = dt.datetime.combine(self.config.today, dt.time(12), tzinfo=dt.UTC)
+        self.state = State(Clock(pinned))
+        accounts = default_accounts() + ((large_account(),) if self.config.large_account else ())
+        self.world = World(self.config.seed, accounts, epoch=self.state.clock.now().date())
+        self.faults = FaultPlan(self.config.faults, seed=self.config.seed)
+        self.router = Router()
+        self._fault_responders = {"meta": meta.fault_response, "google": google.fault_response}
+        meta.register(self.router, self)
+        google.register(self.router, self)
+        self.router.add("GET", r"/_sandbox", lambda request, _: Response.json(
+            self.describe(request.base_url)))
+        self.router.add("POST", r"/_sandbox/faults", self._add_fault)
+        self.router.add("DELETE", r"/_sandbox/faults", self._clear_faults)
+        self.router.add("POST", r"/_sandbox/clock", self._advance_clock)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request = Request.from_environ(environ)
+        response = self.handle(request)
+        body = response.body
+        headers = [*response.headers, ("Content-Length", str(len(body)))]
+        if response.truncate_to is not None:
+            body = body[:response.truncate_to]  # Content-Length promises more than arrives
+        start_response(f"{response.status} {STATUS_TEXT.get(response.status, 'Status')}", headers)
+        return [body]
+
+    def handle(self, request: Request) -> Response:
+        platform = next((name for prefix, name in PLATFORM_PREFIXES.items()
+                         if request.path.startswith(prefix)), None)
+        rule = None
+        if platform is not None:
+            rule = self.faults.pick(platform, request.path, request.headers.get(HEADER))
+        if rule is not None and platform is not None and rule.kind not in (
+                "slow", "truncated", "malformed"):
+            return self._fault_responders[platform](rule.kind, request, self)
+        if rule is not None and rule.kind == "slow":
+            time.sleep(rule.delay)
+        response = self.router.dispatch(request)
+        if response is None:
+            response = Response.json({"error": {"message": f"no such path: {request.path}",
+                                                "code": 404}}, 404)
+        if rule is not None and rule.kind == "truncated":
+            response.truncate_to = max(0, len(response.body) // 2)
+        elif rule is not None and rule.kind == "malformed":
+            response.body = b'{"data":[{"spend":"12.3' + b"\x00<html>502 Bad Gateway</html>"
+        return response
+
+    def describe(self, base_url: str) -> dict[str, Any]:
+        """Base URLs and ready-made credentials: what `datadrip sandbox serve` prints."""
+        c = self.state.credentials
+        return {
+            "base_url": base_url,
+            "meta": {
+                "graph_url": f"{base_url}/meta/graph", "dialog_url": f"{base_url}/meta/www",
+                "api_version": "v26.0", "app_id": c.meta_app_id, "app_secret": c.meta_app_secret,
+                "access_token": c.meta_system_user_token,
+                "redirect_uris": list(c.meta_redirect_uris),
+                "ad_account_ids": [a.act_id for a in self.world.of_platform("meta")],
+            },
+            "google": {
+                "api_url": f"{base_url}/google/ads", "auth_url": f"{base_url}/google/oauth/auth",
+                "token_url": f"{base_url}/google/oauth/token",
+                "revoke_url": f"{base_url}/google/oauth/revoke", "api_version": "v26",
+                "client_id": c.google_client_id, "client_secret": c.google_client_secret,
+                "access_token": c.google_access_token, "refresh_token": c.google_refresh_token,
+                "customer_ids": [a.id for a in self.world.of_platform("google")],
+            },
+            "email": {"resend_url": None, "sendgrid_url": None},
+            "openai": {"base_url": None},
+            "stories": [vars(story) for story in self.world.stories],
+        }
+
+    def _add_fault(self, request: Request, _: Any) -> Response:
+        try:
+            rule = FaultRule.from_dict(request.json())
+        except (ValueError, TypeError) as exc:
+            return Response.json({"error": str(exc)}, 400)
+        self.faults.add(rule)
+        return Response.json({"added": vars(rule)})
+
+    def _clear_faults(self, request: Request, _: Any) -> Response:
+        self.faults.clear()
+        return Response.json({"cleared": True})
+
+    def _advance_clock(self, request: Request, _: Any) -> Response:
+        try:
+            body = request.json() or {}
+            delta = dt.timedelta(days=float(body.get("days", 0)),
+                                 seconds=float(body.get("seconds", 0)))
+        except (ValueError, TypeError, AttributeError) as exc:
+            return Response.json({"error": str(exc)}, 400)
+        self.state.clock.advance(delta)
+        return Response.json({"now": self.state.clock.now().isoformat()})
+

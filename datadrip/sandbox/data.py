@@ -1,0 +1,373 @@
+"""The sandbox's synthetic advertising world: accounts, entities and daily numbers.
+
+Everything is a pure function of the seed: an ad's numbers on a day are computed from a hash of
+(seed, account, ad, day), so any window of any account is generated on demand, in date order,
+without holding history in memory. Campaign and ad-set rows are exact sums of their ads' rows
+(reach, which does not add up, is estimated with an overlap factor).
+
+Realism: weekday seasonality, slow trends, noise, zero-delivery days, paused and removed entities,
+a renamed campaign, and planted stories (`World.stories`) for the analytics and insights issues.
+Conversions are attributed to the day of the click and arrive late: a day's conversions grow with
+its age until the attribution window closes (`maturity`), so a day re-read later is restated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cached_property
+
+MICROS = 1_000_000
+# Minor units of the currencies the sandbox uses.
+MINOR_UNITS = {"INR": 2, "USD": 2, "EUR": 2, "JPY": 0}
+_STEP = {currency: 10 ** (6 - places) for currency, places in MINOR_UNITS.items()}
+# How many days conversions keep arriving after the click (Meta documents 28, Google's default 30).
+ATTRIBUTION_DAYS = {"meta": 28, "google": 30}
+WEEKDAY = (1.00, 1.04, 1.06, 1.05, 0.98, 0.86, 0.82)  # Monday … Sunday
+LEVELS = ("campaign", "adset", "ad")
+
+
+@dataclass(frozen=True)
+class Account:
+    """An ad account. `id` is Meta's account_id (no act_ prefix) or a Google customer id."""
+
+    platform: str  # "meta" | "google"
+    id: str
+    name: str
+    currency: str
+    timezone: str
+    status: str = "active"  # "active" | "disabled" (Meta 2 DISABLED, Google CANCELED)
+    manager: bool = False  # Google manager (MCC) account: no metrics of its own
+    manager_id: str | None = None  # Google: reached through this manager
+    campaigns: int = 4
+    adsets_per_campaign: int = 2
+    ads_per_adset: int = 2
+    scale: float = 1.0  # spend level (in the currency's major units per ad per day, roughly)
+    history_days: int = 800
+    stories: tuple[str, ...] = ()
+
+    @property
+    def act_id(self) -> str:
+        return f"act_{self.id}"
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A campaign, ad set (Google: ad group) or ad."""
+
+    account_id: str
+    level: str
+    id: str
+    name: str
+    parent_id: str | None
+    campaign_id: str
+    status: str  # "active" | "paused" | "removed"
+    start: dt.date
+    end: dt.date | None  # last day of delivery (paused / removed), None while running
+    renamed_to: tuple[dt.date, str] | None = None  # from that day (sandbox today) the new name
+
+    def name_on(self, today: dt.date) -> str:
+        if self.renamed_to is not None and today >= self.renamed_to[0]:
+            return self.renamed_to[1]
+        return self.name
+
+
+@dataclass(frozen=True)
+class Row:
+    """One entity's numbers on one of its account's days, as the platform would report today."""
+
+    date: dt.date
+    entity: Entity
+    impressions: int
+    clicks: int
+    spend_micros: int
+    reach: int
+    conversions: Decimal  # whole numbers on Meta, fractional on Google
+    conversion_value_micros: int
+
+    @property
+    def is_zero(self) -> bool:
+        return not (self.impressions or self.clicks or self.spend_micros or self.conversions)
+
+
+@dataclass(frozen=True)
+class Story:
+    """A pattern planted in the data that analytics and insights should find."""
+
+    kind: str  # "cpa_doubles" | "ctr_fatigue" | "overspend"
+    account_id: str
+    entity_id: str | None
+    description: str
+
+
+def default_accounts() -> tuple[Account, ...]:
+    """Accounts in three currencies and time zones, a Google manager with clients, one cancelled."""
+    return (
+        Account("meta", "1010000001", "Masala Mornings", "INR", "Asia/Kolkata", scale=900.0,
+                stories=("cpa_doubles", "ctr_fatigue")),
+        Account("meta", "1010000002", "Peak Trail Outfitters", "USD", "America/New_York",
+                scale=40.0),
+        Account("meta", "1010000003", "Bloom Botanics EU", "EUR", "Europe/Berlin", scale=25.0,
+                campaigns=3),
+        Account("google", "9000000001", "Spice Route Media MCC", "INR", "Asia/Kolkata",
+                manager=True, campaigns=0),
+        Account("google", "2020000001", "Masala Mornings Search", "INR", "Asia/Kolkata",
+                manager_id="9000000001", scale=1100.0),
+        Account("google", "2020000002", "Peak Trail Outfitters Search", "USD", "America/New_York",
+                scale=55.0, stories=("overspend",)),
+        Account("google", "2020000003", "Bloom Botanics Search", "EUR", "Europe/Berlin",
+                manager_id="9000000001", scale=30.0, campaigns=3),
+        Account("google", "2020000004", "Old Client (cancelled)", "INR", "Asia/Kolkata",
+                manager_id="9000000001", status="disabled", campaigns=1),
+    )
+
+
+def large_account() -> Account:
+    """A big Meta account for benchmarks: 40 campaigns × 5 ad sets × 4 ads, two years."""
+    return Account("meta", "1010000099", "Mega Retail", "USD", "America/New_York", scale=60.0,
+                   campaigns=40, adsets_per_campaign=5, ads_per_adset=4, history_days=730)
+
+
+class _Hash:
+    """Uniform numbers from a keyed hash: the same key always gives the same numbers."""
+
+    def __init__(self, seed: int) -> None:
+        self._seed = struct.pack("<q", seed)
+
+    def uniforms(self, *key: object) -> tuple[float, float, float, float]:
+        return self._unpack(repr(key).encode())
+
+    def day(self, account: int, entity: int, ordinal: int) -> tuple[float, float, float, float]:
+        """The hot path: one ad on one day, keyed by numbers only."""
+        return self._unpack(_DAY_KEY.pack(account, entity, ordinal))
+
+    def _unpack(self, key: bytes) -> tuple[float, float, float, float]:
+        digest = hashlib.blake2b(key, key=self._seed, digest_size=16).digest()
+        a, b, c, d = _FOUR.unpack(digest)
+        return a * _SCALE, b * _SCALE, c * _SCALE, d * _SCALE
+
+
+_DAY_KEY = struct.Struct("<QQI")
+_FOUR = struct.Struct("<4I")
+_SCALE = 1 / 4294967296
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """An ad's constant traits, computed once."""
+
+    base: float
+    ctr: float
+    cpc: float
+    cvr: float
+    aov_micros: int  # average order value
+    fatigue: bool  # the ad of the "ctr_fatigue" story
+    cpa_story: bool  # in the campaign of the "cpa_doubles" story
+
+
+@dataclass
+class World:
+    """The whole synthetic world for one seed. `today` is passed in: the sandbox owns the clock."""
+
+    seed: int = 7
+    accounts: tuple[Account, ...] = field(default_factory=default_accounts)
+    # Entity calendars and stories are laid out relative to this day (the sandbox's first today).
+    epoch: dt.date = field(default_factory=lambda: dt.datetime.now(dt.UTC).date())
+
+    def __post_init__(self) -> None:
+        self._hash = _Hash(self.seed)
+        self._by_id = {account.id: account for account in self.accounts}
+        self._profiles: dict[str, _Profile] = {}
+
+    def account(self, account_id: str) -> Account | None:
+        return self._by_id.get(account_id.removeprefix("act_"))
+
+    def of_platform(self, platform: str) -> list[Account]:
+        return [account for account in self.accounts if account.platform == platform]
+
+    @cached_property
+    def _entities(self) -> dict[str, dict[str, list[Entity]]]:
+        return {account.id: self._layout(account) for account in self.accounts}
+
+    def entities(self, account_id: str, level: str) -> list[Entity]:
+        return self._entities[account_id.removeprefix("act_")][level]
+
+    @cached_property
+    def stories(self) -> list[Story]:
+        found = []
+        for account in self.accounts:
+            campaigns = self.entities(account.id, "campaign")
+            for kind in account.stories:
+                if kind == "cpa_doubles":
+                    found.append(Story(kind, account.id, campaigns[0].id,
+                                       f"{campaigns[0].name}: CPA doubles over the last 7 days"))
+                elif kind == "ctr_fatigue":
+                    ad = self._fatigued_ad(account)
+                    found.append(Story(kind, account.id, ad.id,
+                                       f"{ad.name}: CTR decays as frequency rises, 14 days"))
+                elif kind == "overspend":
+                    found.append(Story(kind, account.id, None,
+                                       f"{account.name}: spend up 60% this month, over budget"))
+        return found
+
+    def rows(self, account_id: str, level: str, since: dt.date, until: dt.date,
+             today: dt.date) -> Iterator[Row]:
+        """Rows of one level, day by day from `since` to `until`, as reported on `today`.
+
+        Days with no delivery produce no row; days after `today` have none."""
+        account = self.account(account_id)
+        if account is None or account.manager:
+            return
+        ads = self.entities(account.id, "ad")
+        parents = {e.id: e for e in self.entities(account.id, level)}
+        day = since
+        last = min(until, today)
+        while day <= last:
+            if level == "ad":
+                for ad in ads:
+                    row = self._ad_day(account, ad, day, today)
+                    if row is not None:
+                        yield row
+            else:
+                yield from self._rolled_up(account, ads, parents, level, day, today)
+            day += dt.timedelta(days=1)
+
+    def _rolled_up(self, account: Account, ads: list[Entity], parents: dict[str, Entity],
+                   level: str, day: dt.date, today: dt.date) -> Iterator[Row]:
+        sums: dict[str, list[int | Decimal]] = {}
+        for ad in ads:
+            row = self._ad_day(account, ad, day, today)
+            if row is None:
+                continue
+            key = ad.campaign_id if level == "campaign" else str(ad.parent_id)
+            total = sums.setdefault(key, [0, 0, 0, 0, Decimal(0), 0])
+            for index, value in enumerate((row.impressions, row.clicks, row.spend_micros,
+                                           row.reach, row.conversions,
+                                           row.conversion_value_micros)):
+                total[index] += value  # type: ignore[operator]
+        for entity_id, (impressions, clicks, spend, reach, conversions, value) in sums.items():
+            overlap = 0.8 if level == "campaign" else 0.9
+            yield Row(day, parents[entity_id], int(impressions), int(clicks), int(spend),
+                      max(1, int(int(reach) * overlap)), Decimal(conversions), int(value))
+
+    def _ad_day(self, account: Account, ad: Entity, day: dt.date, today: dt.date) -> Row | None:
+        if day < ad.start or (ad.end is not None and day > ad.end) or day > today:
+            return None
+        u1, u2, u3, u4 = self._hash.day(int(account.id), int(ad.id), day.toordinal())
+        if u4 < 0.03:  # no delivery that day
+            return None
+        profile = self._profile(account, ad)
+        ctr, cvr = profile.ctr, profile.cvr
+        age = (self.epoch - day).days
+        trend = 1.0 + 0.25 * (1 - min(max(age, 0), 730) / 730)  # growing towards the epoch
+        if "overspend" in account.stories and 0 <= age < 30:
+            trend *= 1.6
+        impressions = int(profile.base * WEEKDAY[day.weekday()] * trend * (0.75 + 0.5 * u1))
+        frequency = 1.15 + 0.2 * u2
+        if profile.fatigue and 0 <= age < 14:  # day 1 … 14 of the story
+            ctr *= 1.0 - 0.045 * (14 - age)
+            frequency += 0.18 * (14 - age)
+        if profile.cpa_story and 0 <= age < 7:
+            cvr /= 1.0 + (7 - age) / 7  # conversions halve over a week at the same spend
+        clicks = int(impressions * ctr * (0.85 + 0.3 * u2))
+        step = _STEP[account.currency]
+        spend_micros = _round_to(int(clicks * profile.cpc * (0.9 + 0.2 * u3) * MICROS), step)
+        matured = clicks * cvr * (0.8 + 0.4 * u1) * maturity(account.platform, (today - day).days)
+        # Whole conversions on Meta; hundredths on Google (data-driven attribution).
+        hundredths = int(matured) * 100 if account.platform == "meta" else int(matured * 100)
+        conversions = Decimal(hundredths // 100) if account.platform == "meta" else \
+            Decimal(hundredths).scaleb(-2)
+        value_micros = _round_to(hundredths * profile.aov_micros // 100, step)
+        reach = max(1, int(impressions / frequency)) if impressions else 0
+        return Row(day, ad, impressions, clicks, spend_micros, reach, conversions, value_micros)
+
+    def _profile(self, account: Account, ad: Entity) -> _Profile:
+        profile = self._profiles.get(ad.id)
+        if profile is None:
+            u1, u2, u3, u4 = self._hash.uniforms(account.id, ad.id, "profile")
+            ctr = 0.008 + 0.025 * u2
+            cpc = account.scale / 60 * (0.6 + 0.8 * u3)
+            campaigns = self.entities(account.id, "campaign")
+            profile = _Profile(
+                base=account.scale / (ctr * cpc) * (0.5 + u1),  # impressions for ~scale a day
+                ctr=ctr, cpc=cpc, cvr=0.02 + 0.06 * u4,
+                aov_micros=int(cpc * 40 * (0.8 + 0.6 * u1) * MICROS),
+                fatigue="ctr_fatigue" in account.stories and ad.id == self._fatigued_ad(account).id,
+                cpa_story="cpa_doubles" in account.stories and ad.campaign_id == campaigns[0].id)
+            self._profiles[ad.id] = profile
+        return profile
+
+    def _fatigued_ad(self, account: Account) -> Entity:
+        """The ad of the CTR-fatigue story: the last ad of the second campaign (still running)."""
+        campaign = self.entities(account.id, "campaign")[1]
+        return [ad for ad in self.entities(account.id, "ad") if ad.campaign_id == campaign.id][-1]
+
+    def _layout(self, account: Account) -> dict[str, list[Entity]]:
+        """Campaigns → ad sets → ads with ids, names, statuses and delivery windows."""
+        layout: dict[str, list[Entity]] = {level: [] for level in LEVELS}
+        prefix = "12021" if account.platform == "meta" else ""
+        for c in range(account.campaigns):
+            u1, u2, u3, _ = self._hash.uniforms(account.id, "campaign", c)
+            campaign_id = f"{prefix}{account.id[-4:]}{c + 1:03d}" if prefix else \
+                f"{int(account.id[-3:]) * 1000 + c + 1}"
+            start = self.epoch - dt.timedelta(days=int(account.history_days * (0.5 + 0.5 * u1)))
+            status, end = "active", None
+            if c == account.campaigns - 1 and account.campaigns > 2:
+                # Paused weeks ago; on the overspending account before the spend jump, so the jump
+                # shows in the account's totals.
+                weeks_ago = 20 + int(40 * u2) + (90 if "overspend" in account.stories else 0)
+                status, end = "paused", self.epoch - dt.timedelta(days=weeks_ago)
+            elif c == account.campaigns - 2 and account.campaigns > 3:
+                status, end = "removed", self.epoch - dt.timedelta(days=120 + int(200 * u3))
+            renamed = (self.epoch - dt.timedelta(days=10), f"{_CAMPAIGN_NAMES[c % 12]} (renamed)") \
+                if c == 1 else None
+            campaign = Entity(account.id, "campaign", campaign_id, _campaign_name(c), None,
+                              campaign_id, status, start, end, renamed)
+            layout["campaign"].append(campaign)
+            for s in range(account.adsets_per_campaign):
+                adset_id = f"{campaign_id}{s + 1:02d}"
+                adset = Entity(account.id, "adset", adset_id, f"{campaign.name} · {_AUDIENCES[s % 6]}",
+                               campaign_id, campaign_id, status, start, end)
+                layout["adset"].append(adset)
+                for a in range(account.ads_per_adset):
+                    ad_id = f"{adset_id}{a + 1:02d}"
+                    layout["ad"].append(Entity(account.id, "ad", ad_id,
+                                               f"{_CREATIVES[(s + a) % 8]} {a + 1}", adset_id,
+                                               campaign_id, status, start, end))
+        return layout
+
+
+def maturity(platform: str, age_days: int) -> float:
+    """Share of a day's final conversions reported `age_days` after it (late conversions)."""
+    window = ATTRIBUTION_DAYS[platform]
+    if age_days >= window:
+        return 1.0
+    if age_days < 0:
+        return 0.0
+    return 0.55 + 0.45 * math.sqrt(age_days / window)
+
+
+def _round_to(micros: int, step: int) -> int:
+    """Round micros to a multiple of `step` (the currency's minor unit), half to even."""
+    quotient, remainder = divmod(micros, step)
+    if remainder * 2 > step or (remainder * 2 == step and quotient % 2):
+        quotient += 1
+    return quotient * step
+
+
+_CAMPAIGN_NAMES = ("Diwali Sale", "Brand Search", "Retargeting", "Prospecting Broad",
+                   "Winter Collection", "Lookalike 1%", "App Installs", "Video Views",
+                   "Lead Gen", "Catalog Sales", "Local Awareness", "Remarketing Lists")
+_AUDIENCES = ("Broad", "Interests", "Lookalike", "Website Visitors", "Engaged", "Cart Abandoners")
+_CREATIVES = ("Carousel", "Video 15s", "Static Image", "Story", "Reel", "Collection", "UGC",
+              "Testimonial")
+
+
+def _campaign_name(index: int) -> str:
+    base = _CAMPAIGN_NAMES[index % len(_CAMPAIGN_NAMES)]
+    return base if index < len(_CAMPAIGN_NAMES) else f"{base} {index // len(_CAMPAIGN_NAMES) + 1}"

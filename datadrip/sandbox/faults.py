@@ -1,0 +1,98 @@
+"""Faults on request, so tests can prove recovery: by configuration, or per request by header.
+
+A rule names a kind and when it fires: on the n-th matching request (and the `times - 1` after
+it), or at a rate (deterministic from the seed). The header `X-Sandbox-Fault: KIND` makes the one
+request that carries it fail. Kinds:
+
+- rate_limit: Meta 80000 with usage headers at 100%; Google 429 RESOURCE_EXHAUSTED + retryDelay
+- server_error: 500 (Meta code 1 "unknown error"; Google INTERNAL)
+- unavailable: 503 (Meta code 2 "temporarily unavailable", transient; Google UNAVAILABLE)
+- reduce_data: Meta's "Please reduce the amount of data…" (code 1, HTTP 500)
+- expired_token: Meta 190/463; Google 401 UNAUTHENTICATED
+- revoked_token: the token is revoked for good (Meta 190/460, Google 401 / invalid_grant)
+- permission: Meta 200 (403); Google 403 USER_PERMISSION_DENIED
+- slow: the answer comes after `delay` seconds
+- truncated: the body is cut short (the connection closes mid-body)
+- malformed: the body is not valid JSON
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+KINDS = ("rate_limit", "server_error", "unavailable", "reduce_data", "expired_token",
+         "revoked_token", "permission", "slow", "truncated", "malformed")
+HEADER = "x-sandbox-fault"
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    kind: str
+    platform: str | None = None  # "meta" | "google" | None for both
+    path: str | None = None  # a regular expression searched in the request path
+    nth: int | None = None  # 1-based: fire on the n-th matching request …
+    times: int = 1  # … and on the next times - 1 as well
+    rate: float | None = None  # or fire on this share of matching requests
+    delay: float = 2.0  # for "slow"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(KINDS)}")
+        if self.nth is None and self.rate is None:
+            raise ValueError("a fault rule needs nth or rate")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaultRule:
+        known = {"kind", "platform", "path", "nth", "times", "rate", "delay"}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown fault rule keys: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+class FaultPlan:
+    """The rules in force and how many matching requests each has seen."""
+
+    def __init__(self, rules: Iterable[FaultRule] = (), seed: int = 7) -> None:
+        self._rules: list[FaultRule] = list(rules)
+        self._seen: dict[int, int] = {}
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def add(self, rule: FaultRule) -> None:
+        with self._lock:
+            self._rules.append(rule)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+            self._seen.clear()
+
+    def rules(self) -> list[FaultRule]:
+        with self._lock:
+            return list(self._rules)
+
+    def pick(self, platform: str, path: str, header: str | None) -> FaultRule | None:
+        """The fault this request gets, if any. Counts the request against every rule it matches."""
+        if header:
+            kind, _, rest = header.partition(";")
+            delay = re.search(r"delay=([0-9.]+)", rest)
+            return FaultRule(kind.strip(), nth=1, delay=float(delay.group(1)) if delay else 2.0)
+        chosen = None
+        with self._lock:
+            for index, rule in enumerate(self._rules):
+                if rule.platform not in (None, platform):
+                    continue
+                if rule.path is not None and not re.search(rule.path, path):
+                    continue
+                count = self._seen[index] = self._seen.get(index, 0) + 1
+                fires = (rule.nth is not None and rule.nth <= count < rule.nth + rule.times) or \
+                    (rule.rate is not None and self._random.random() < rule.rate)
+                if fires and chosen is None:
+                    chosen = rule
+        return chosen

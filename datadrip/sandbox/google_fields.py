@@ -1,0 +1,156 @@
+"""The GAQL fields the sandbox knows: their types, their JSON names and which FROM resource allows them.
+
+A field's JSON name is its snake_case path in lowerCamelCase, nested (`ad_group_ad.ad.id` →
+`{"adGroupAd": {"ad": {"id": …}}}`); int64 values are decimal strings, doubles are numbers
+(the proto3 JSON mapping the REST API uses).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datadrip.sandbox.gaql import GaqlError, Query
+
+INT64, DOUBLE, STRING, ENUM, BOOL, DATE = "int64", "double", "string", "enum", "bool", "date"
+
+FIELDS: dict[str, str] = {
+    "customer.resource_name": STRING, "customer.id": INT64, "customer.descriptive_name": STRING,
+    "customer.currency_code": STRING, "customer.time_zone": STRING, "customer.manager": BOOL,
+    "customer.test_account": BOOL, "customer.status": ENUM,
+    "customer_client.resource_name": STRING, "customer_client.client_customer": STRING,
+    "customer_client.id": INT64, "customer_client.level": INT64, "customer_client.manager": BOOL,
+    "customer_client.descriptive_name": STRING, "customer_client.currency_code": STRING,
+    "customer_client.time_zone": STRING, "customer_client.status": ENUM,
+    "customer_client.test_account": BOOL, "customer_client.hidden": BOOL,
+    "campaign.resource_name": STRING, "campaign.id": INT64, "campaign.name": STRING,
+    "campaign.status": ENUM,
+    "ad_group.resource_name": STRING, "ad_group.id": INT64, "ad_group.name": STRING,
+    "ad_group.status": ENUM, "ad_group.campaign": STRING,
+    "ad_group_ad.resource_name": STRING, "ad_group_ad.ad.id": INT64, "ad_group_ad.ad.name": STRING,
+    "ad_group_ad.status": ENUM, "ad_group_ad.ad_group": STRING,
+    "segments.date": DATE,
+    "metrics.impressions": INT64, "metrics.clicks": INT64, "metrics.cost_micros": INT64,
+    "metrics.conversions": DOUBLE, "metrics.conversions_value": DOUBLE, "metrics.ctr": DOUBLE,
+    "metrics.average_cpc": DOUBLE,
+}
+METRICS = tuple(name for name in FIELDS if name.startswith("metrics."))
+# Resources whose fields each FROM resource can select (its own and the ones it belongs to).
+SELECTABLE = {
+    "customer": ("customer",),
+    "customer_client": ("customer_client", "customer"),
+    "campaign": ("campaign", "customer"),
+    "ad_group": ("ad_group", "campaign", "customer"),
+    "ad_group_ad": ("ad_group_ad", "ad_group", "campaign", "customer"),
+}
+WITHOUT_METRICS = frozenset({"customer_client"})
+ENUM_VALUES = {
+    "customer.status": ("ENABLED", "CANCELED", "SUSPENDED", "CLOSED"),
+    "customer_client.status": ("ENABLED", "CANCELED", "SUSPENDED", "CLOSED"),
+}
+ENTITY_STATUSES = ("ENABLED", "PAUSED", "REMOVED")
+PARAMETERS = {"include_drafts": ("true", "false"), "omit_unselected_resource_names": ("true", "false")}
+
+
+def resource_of(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+def camel(path: str) -> str:
+    """`ad_group_ad.ad.cost_micros` → `adGroupAd.ad.costMicros`."""
+    return ".".join(part.split("_")[0] + "".join(word.title() for word in part.split("_")[1:])
+                    for part in path.split("."))
+
+
+def enum_values(name: str) -> tuple[str, ...]:
+    return ENUM_VALUES.get(name, ENTITY_STATUSES)
+
+
+def validate(query: Query) -> None:
+    """Reject fields the API does not know or does not allow with this FROM resource."""
+    if query.resource in ("metrics", "segments"):
+        raise GaqlError("PROHIBITED_RESOURCE_TYPE_IN_FROM_CLAUSE",
+                        f"Error in FROM clause: '{query.resource}' is not a resource.")
+    if query.resource not in SELECTABLE:
+        raise GaqlError("BAD_RESOURCE_TYPE_IN_FROM_CLAUSE",
+                        f"Error in FROM clause: invalid resource name '{query.resource}'.")
+    clauses = (("SELECT", query.select), ("WHERE", [c.field for c in query.where]),
+               ("ORDER BY", [name for name, _ in query.order_by]))
+    for clause, names in clauses:
+        for name in names:
+            if name not in FIELDS:
+                # Wording as real responses show it (google-ads-perl logging test, Airbyte tests).
+                raise GaqlError("UNRECOGNIZED_FIELD", f"Unrecognized field in the query: '{name}'.")
+            _check_compatible(query.resource, name, clause)
+    for name, value in query.parameters.items():
+        if name not in PARAMETERS:
+            raise GaqlError("BAD_PARAMETER_NAME", f"Error in PARAMETERS: unknown parameter '{name}'.")
+        if value not in PARAMETERS[name]:
+            raise GaqlError("BAD_PARAMETER_VALUE",
+                            f"Error in PARAMETERS: invalid value '{value}' for '{name}'.")
+    for condition in query.where:
+        kind = FIELDS[condition.field]
+        if condition.operator in ("LIKE", "NOT LIKE") and kind != STRING:
+            raise GaqlError("OPERATOR_FIELD_MISMATCH",
+                            f"Error in WHERE clause: LIKE cannot be used with '{condition.field}'.")
+        if condition.operator == "DURING" and kind != DATE:
+            raise GaqlError("OPERATOR_FIELD_MISMATCH",
+                            f"Error in WHERE clause: DURING cannot be used with '{condition.field}'.")
+
+
+def _check_compatible(resource: str, name: str, clause: str) -> None:
+    owner = resource_of(name)
+    upper = resource.upper()
+    if owner in ("metrics", "segments"):
+        if resource in WITHOUT_METRICS:
+            kind = "metric" if owner == "metrics" else "segment"
+            code = "PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE" if owner == "metrics" else \
+                "PROHIBITED_SEGMENT_IN_SELECT_OR_WHERE_CLAUSE"
+            # Wording of the segment form seen in googleads/google-ads-java #180.
+            raise GaqlError(code, f"Cannot select or filter on the following {kind}s: '{name}'"
+                                  f"(could not support requested resources: '{upper}'), since {kind}"
+                                  " is incompatible with the resource in the FROM clause or other "
+                                  "selected segmenting resources.")
+        return
+    if owner not in SELECTABLE[resource]:
+        where = "SELECT" if clause == "SELECT" else "WHERE"
+        verb = "select fields" if where == "SELECT" else "filter on fields"
+        # googleads/google-ads-java #173 shows the SELECT form of this message.
+        raise GaqlError(f"PROHIBITED_RESOURCE_TYPE_IN_{where}_CLAUSE",
+                        f"Cannot {verb} from the following resource: '{owner.upper()}', since the "
+                        "resource is incompatible with the resource in FROM clause.")
+
+
+def to_json(kind: str, value: Any) -> Any:
+    """A Python value in the proto3 JSON form: int64 as a string, doubles as numbers."""
+    if kind == INT64:
+        return str(int(value))
+    if kind == DOUBLE:
+        number = float(value)
+        return int(number) if number.is_integer() else number
+    if kind == DATE:
+        return value.isoformat()
+    return value
+
+
+def convert_literal(name: str, text: str, literal_kind: str) -> Any:
+    """A WHERE literal as a value comparable with the field's; GaqlError when it cannot be one."""
+    kind = FIELDS[name]
+    try:
+        if kind == INT64:
+            return int(text) if literal_kind != "word" else int("x")
+        if kind == DOUBLE:
+            return float(text) if literal_kind != "word" else float("x")
+        if kind == BOOL:
+            if text.upper() not in ("TRUE", "FALSE"):
+                raise ValueError(text)
+            return text.upper() == "TRUE"
+        if kind == ENUM:
+            if text.upper() not in (*enum_values(name), "UNKNOWN", "UNSPECIFIED"):
+                raise GaqlError("BAD_ENUM_CONSTANT",
+                                f"Error in WHERE clause: invalid enum constant '{text}'.")
+            return text.upper()
+    except ValueError:
+        raise GaqlError("BAD_VALUE", f"Error in WHERE clause: invalid value {text}.") from None
+    if literal_kind == "number":
+        raise GaqlError("INVALID_STRING_VALUE", f"Error in WHERE clause: '{text}' is not a string.")
+    return text

@@ -1,0 +1,327 @@
+"""Running a parsed GAQL query against the synthetic world: rows as the REST API returns them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from datadrip.sandbox import google_fields as fields
+from datadrip.sandbox.data import Account, Entity, Row, World
+from datadrip.sandbox.gaql import Condition, GaqlError, Query, during, parse_date
+
+LEVELS = {"campaign": "campaign", "ad_group": "adset", "ad_group_ad": "ad"}
+STATUS = {"active": "ENABLED", "paused": "PAUSED", "removed": "REMOVED"}
+# Daily data is kept for 37 months (docs/reporting … "37 months"; reference §4).
+HISTORY_MONTHS = 37
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    rows: list[dict[str, Any]]
+    field_mask: str
+    summary: dict[str, Any] | None  # the summary row (metrics totals), when asked for
+
+
+def field_mask(query: Query) -> str:
+    return ",".join(fields.camel(name) for name in dict.fromkeys(query.select))
+
+
+def run(query: Query, world: World, account: Account, today: dt.date,
+        customer_id: str) -> Outcome:
+    """Validate and run `query` for one customer on `today` (its calendar day)."""
+    fields.validate(query)
+    named = [*query.select, *(c.field for c in query.where), *(n for n, _ in query.order_by)]
+    wants_metrics = any(n.startswith("metrics.") for n in named)
+    if account.manager and (wants_metrics or "segments.date" in named):
+        raise GaqlError("REQUESTED_METRICS_FOR_MANAGER",
+                        "Metrics cannot be requested for a manager account.")
+    window = _DateWindow.of(query, today)
+    segmented = "segments.date" in query.select
+    if segmented and not window.finite:
+        raise GaqlError("EXPECTED_FILTERS_ON_DATE_RANGE", "Expects filters on the following field "
+                        "to limit a finite date range: 'segments.date'.")
+    records = list(_records(query, world, account, today, customer_id, window, wants_metrics,
+                            segmented))
+    others = [c for c in query.where if c.field != "segments.date"]
+    records = [r for r in records if all(_matches(r, c) for c in others)]
+    for name, descending in reversed(query.order_by):  # stable sorts, last key first
+        records.sort(key=_sort_key(name), reverse=descending)
+    summary = _summary(query, records) if wants_metrics else None
+    if query.limit is not None:
+        records = records[:query.limit]
+    omit = query.parameters.get("omit_unselected_resource_names") == "true"
+    return Outcome([_project(query, r, omit) for r in records], field_mask(query), summary)
+
+
+@dataclass(frozen=True)
+class _DateWindow:
+    low: dt.date | None
+    high: dt.date | None
+    conditions: tuple[Condition, ...]
+
+    @property
+    def finite(self) -> bool:
+        return self.low is not None and self.high is not None
+
+    @classmethod
+    def of(cls, query: Query, today: dt.date) -> _DateWindow:
+        low: dt.date | None = None
+        high: dt.date | None = None
+        day = dt.timedelta(days=1)
+        conditions = tuple(c for c in query.where if c.field == "segments.date")
+        for c in conditions:
+            dates = [parse_date(v) for v in c.values] if c.operator != "DURING" else \
+                list(during(c.values[0].text, today))
+            bounds: tuple[dt.date | None, dt.date | None] = (None, None)
+            if c.operator in ("=", "BETWEEN", "DURING", "IN"):
+                bounds = (min(dates), max(dates))
+            elif c.operator in (">", ">="):
+                bounds = (dates[0] + (day if c.operator == ">" else 0 * day), None)
+            elif c.operator in ("<", "<="):
+                bounds = (None, dates[0] - (day if c.operator == "<" else 0 * day))
+            elif c.operator not in ("!=", "NOT IN"):
+                raise GaqlError("OPERATOR_FIELD_MISMATCH",
+                                f"Error in WHERE clause: {c.operator} cannot be used with a date.")
+            if bounds[0] is not None:
+                low = bounds[0] if low is None else max(low, bounds[0])
+            if bounds[1] is not None:
+                high = bounds[1] if high is None else min(high, bounds[1])
+        oldest = _months_before(today, HISTORY_MONTHS)
+        if low is not None and low < oldest:
+            # The code the reference gives for v24+ (DateRangeError); the wording is ours.
+            raise GaqlError("REQUESTED_DATE_GRANULARITY_NOT_SUPPORTED",
+                            f"Daily data is available for the last {HISTORY_MONTHS} months only: "
+                            f"{low.isoformat()} is before {oldest.isoformat()}.",
+                            category="dateRangeError")
+        return cls(low, high, conditions)
+
+    def admits(self, day: dt.date) -> bool:
+        return all(_compare_date(day, c) for c in self.conditions)
+
+
+def _compare_date(day: dt.date, c: Condition) -> bool:
+    if c.operator == "DURING":
+        return True  # already the window's bounds
+    dates = [parse_date(v) for v in c.values]
+    if c.operator == "IN":
+        return day in dates
+    if c.operator == "NOT IN":
+        return day not in dates
+    if c.operator == "BETWEEN":
+        return dates[0] <= day <= dates[1]
+    return _ordered(day, c.operator, dates[0])
+
+
+def _months_before(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    for candidate in range(day.day, 0, -1):
+        try:
+            return dt.date(year, month + 1, candidate)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _records(query: Query, world: World, account: Account, today: dt.date, cid: str,
+             window: _DateWindow, wants_metrics: bool, segmented: bool) -> Iterator[Record]:
+    base = _customer(account, cid)
+    if query.resource == "customer_client":
+        yield from _clients(world, account, cid, base)
+        return
+    level = LEVELS.get(query.resource, "campaign")
+    entities = world.entities(account.id, level) if not account.manager else []
+    by_id = {e.id: e for level_name in ("campaign", "adset", "ad") if not account.manager
+             for e in world.entities(account.id, level_name)}
+
+    def describe(entity: Entity | None) -> Record:
+        if entity is None:  # FROM customer: the account's own row
+            return dict(base)
+        return _entity_record(query.resource, entity, by_id, cid, today, base)
+    if not segmented and not wants_metrics:
+        yield from ([describe(None)] if query.resource == "customer" else map(describe, entities))
+        return
+    since = window.low or min((e.start for e in entities), default=today)
+    until = window.high or today
+    rows = [r for r in world.rows(account.id, level, since, until, today) if window.admits(r.date)]
+    if query.resource == "customer":
+        rows = list(_per_day(rows))
+    selected_metrics = [n for n in query.select if n.startswith("metrics.")]
+    if segmented:
+        for row in rows:
+            record = {**describe(row.entity if query.resource != "customer" else None),
+                      **_metrics(row), "segments.date": row.date}
+            if selected_metrics and not any(record[m] for m in selected_metrics):
+                continue  # all selected metrics zero: not returned when segmented
+            if not selected_metrics and row.is_zero:
+                continue
+            yield record
+        return
+    totals: dict[str, list[Row]] = {}
+    for row in rows:
+        totals.setdefault(row.entity.id if query.resource != "customer" else "", []).append(row)
+    keys: Iterable[Entity | None] = [None] if query.resource == "customer" else entities
+    for entity in keys:
+        summed = _sum(totals.get(entity.id if entity else "", []))
+        yield {**describe(entity), **summed}
+
+
+def _customer(account: Account, cid: str) -> Record:
+    return {"customer.resource_name": f"customers/{cid}", "customer.id": int(cid),
+            "customer.descriptive_name": account.name, "customer.currency_code": account.currency,
+            "customer.time_zone": account.timezone, "customer.manager": account.manager,
+            "customer.test_account": False,
+            "customer.status": "CANCELED" if account.status == "disabled" else "ENABLED"}
+
+
+def _clients(world: World, account: Account, cid: str, base: Record) -> Iterator[Record]:
+    tree = [(account, 0)]
+    if account.manager:
+        tree += [(a, 1) for a in world.of_platform("google") if a.manager_id == account.id]
+    for client, level in tree:
+        yield {**base,
+               "customer_client.resource_name": f"customers/{cid}/customerClients/{client.id}",
+               "customer_client.client_customer": f"customers/{client.id}",
+               "customer_client.id": int(client.id), "customer_client.level": level,
+               "customer_client.manager": client.manager,
+               "customer_client.descriptive_name": client.name,
+               "customer_client.currency_code": client.currency,
+               "customer_client.time_zone": client.timezone,
+               "customer_client.status": "CANCELED" if client.status == "disabled" else "ENABLED",
+               "customer_client.test_account": False, "customer_client.hidden": False}
+
+
+def _entity_record(resource: str, entity: Entity, by_id: dict[str, Entity], cid: str,
+                   today: dt.date, base: Record) -> Record:
+    campaign = by_id[entity.campaign_id]
+    record = {**base, "campaign.resource_name": f"customers/{cid}/campaigns/{campaign.id}",
+              "campaign.id": int(campaign.id), "campaign.name": campaign.name_on(today),
+              "campaign.status": STATUS[campaign.status]}
+    group = entity if resource == "ad_group" else by_id.get(entity.parent_id or "")
+    if group is not None and resource in ("ad_group", "ad_group_ad"):
+        record.update({"ad_group.resource_name": f"customers/{cid}/adGroups/{group.id}",
+                       "ad_group.id": int(group.id), "ad_group.name": group.name_on(today),
+                       "ad_group.status": STATUS[group.status],
+                       "ad_group.campaign": record["campaign.resource_name"]})
+    if resource == "ad_group_ad" and group is not None:
+        record.update({
+            "ad_group_ad.resource_name": f"customers/{cid}/adGroupAds/{group.id}~{entity.id}",
+            "ad_group_ad.ad.id": int(entity.id), "ad_group_ad.ad.name": entity.name_on(today),
+            "ad_group_ad.status": STATUS[entity.status],
+            "ad_group_ad.ad_group": record["ad_group.resource_name"]})
+    return record
+
+
+def _per_day(rows: list[Row]) -> Iterator[Row]:
+    """Campaign rows summed per day: the customer's own daily numbers."""
+    days: dict[dt.date, list[Row]] = {}
+    for row in rows:
+        days.setdefault(row.date, []).append(row)
+    for day, group in days.items():
+        first = group[0]
+        yield Row(day, first.entity, sum(r.impressions for r in group),
+                  sum(r.clicks for r in group), sum(r.spend_micros for r in group), 0,
+                  sum((r.conversions for r in group), Decimal(0)),
+                  sum(r.conversion_value_micros for r in group))
+
+
+def _sum(rows: list[Row]) -> Record:
+    impressions = sum(r.impressions for r in rows)
+    clicks = sum(r.clicks for r in rows)
+    cost = sum(r.spend_micros for r in rows)
+    conversions = sum((r.conversions for r in rows), Decimal(0))
+    value = sum(r.conversion_value_micros for r in rows)
+    return _metric_values(impressions, clicks, cost, conversions, value)
+
+
+def _metrics(row: Row) -> Record:
+    return _metric_values(row.impressions, row.clicks, row.spend_micros, row.conversions,
+                          row.conversion_value_micros)
+
+
+def _metric_values(impressions: int, clicks: int, cost: int, conversions: Decimal,
+                   value_micros: int) -> Record:
+    return {"metrics.impressions": impressions, "metrics.clicks": clicks,
+            "metrics.cost_micros": cost, "metrics.conversions": float(conversions),
+            "metrics.conversions_value": value_micros / 1_000_000,
+            "metrics.ctr": clicks / impressions if impressions else 0.0,
+            "metrics.average_cpc": cost / clicks if clicks else 0.0}
+
+
+def _summary(query: Query, records: list[Record]) -> dict[str, Any]:
+    totals = _metric_values(
+        sum(r.get("metrics.impressions", 0) for r in records),
+        sum(r.get("metrics.clicks", 0) for r in records),
+        sum(r.get("metrics.cost_micros", 0) for r in records),
+        sum((Decimal(str(r.get("metrics.conversions", 0))) for r in records), Decimal(0)),
+        round(sum(r.get("metrics.conversions_value", 0) * 1_000_000 for r in records)))
+    metrics = {fields.camel(n).split(".", 1)[1]: fields.to_json(fields.FIELDS[n], totals[n])
+               for n in query.select if n.startswith("metrics.")}
+    return {"metrics": metrics}
+
+
+def _matches(record: Record, c: Condition) -> bool:
+    actual = record.get(c.field)
+    if c.operator == "IS NULL":
+        return actual is None
+    if c.operator == "IS NOT NULL":
+        return actual is not None
+    if c.operator in ("LIKE", "NOT LIKE"):
+        found = _like(c.values[0].text).fullmatch(str(actual)) is not None
+        return found if c.operator == "LIKE" else not found
+    wanted = [fields.convert_literal(c.field, v.text, v.kind) for v in c.values]
+    if c.operator == "IN":
+        return actual in wanted
+    if c.operator == "NOT IN":
+        return actual not in wanted
+    if c.operator == "BETWEEN":
+        return bool(wanted[0] <= actual <= wanted[1])
+    return _ordered(actual, c.operator, wanted[0])
+
+
+def _ordered(actual: Any, operator: str, wanted: Any) -> bool:
+    return bool({"=": actual == wanted, "!=": actual != wanted, ">": actual > wanted,
+                 ">=": actual >= wanted, "<": actual < wanted, "<=": actual <= wanted}[operator])
+
+
+def _like(pattern: str) -> re.Pattern[str]:
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern[i] == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if pattern[i] == "%" else "." if pattern[i] == "_" else re.escape(pattern[i]))
+        i += 1
+    return re.compile("".join(out), re.DOTALL)
+
+
+def _sort_key(name: str) -> Callable[[Record], tuple[int, Any]]:
+    def key(record: Record) -> tuple[int, Any]:
+        value = record.get(name)
+        return (0, value) if value is not None else (1, 0)
+    return key
+
+
+def _project(query: Query, record: Record, omit_names: bool) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    selected = dict.fromkeys(query.select)
+    owners = dict.fromkeys([query.resource, *(fields.resource_of(n) for n in selected)])
+    for owner in owners:
+        if owner in ("metrics", "segments"):
+            continue
+        name = f"{owner}.resource_name"
+        if not omit_names or name in selected:
+            row.setdefault(fields.camel(owner), {})["resourceName"] = record[name]
+    for name in selected:
+        path = fields.camel(name).split(".")
+        target = row
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = fields.to_json(fields.FIELDS[name], record[name])
+    return row

@@ -1,0 +1,238 @@
+"""The sandbox's server, controls and fault rules, and `datadrip sandbox serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from datadrip.sandbox.app import Sandbox, SandboxConfig
+from datadrip.sandbox.faults import FaultPlan, FaultRule
+from datadrip.sandbox.server import SandboxServer
+
+# --- fault rules ------------------------------------------------------------------------------
+
+
+def test_faults_nth_rule_fires_on_that_request_and_the_times_after() -> None:
+    plan = FaultPlan([FaultRule("server_error", nth=2, times=2)])
+
+    fired = [plan.pick("meta", "/meta/graph/v26.0/me", None) is not None for _ in range(5)]
+
+    assert fired == [False, True, True, False, False]
+
+
+def test_faults_rule_matches_only_its_platform_and_path() -> None:
+    plan = FaultPlan([FaultRule("rate_limit", platform="google", path=r"searchStream$", nth=1)])
+
+    assert plan.pick("meta", "/meta/graph/v26.0/act_1/insights", None) is None
+    assert plan.pick("google", "/google/ads/v26/customers:listAccessibleCustomers", None) is None
+    rule = plan.pick("google", "/google/ads/v26/customers/1/googleAds:searchStream", None)
+    assert rule is not None and rule.kind == "rate_limit"
+
+
+def test_faults_rate_is_deterministic_for_a_seed() -> None:
+    def pattern(seed: int) -> list[bool]:
+        plan = FaultPlan([FaultRule("unavailable", rate=0.3)], seed=seed)
+        return [plan.pick("meta", "/meta/x", None) is not None for _ in range(200)]
+
+    assert pattern(7) == pattern(7)
+    assert 30 < sum(pattern(7)) < 90
+
+
+def test_faults_header_fails_just_that_request() -> None:
+    plan = FaultPlan()
+
+    rule = plan.pick("meta", "/meta/graph/v26.0/me", "slow; delay=0.5")
+    assert rule is not None and rule.kind == "slow" and rule.delay == 0.5
+    assert plan.pick("meta", "/meta/graph/v26.0/me", None) is None
+
+
+@pytest.mark.parametrize("bad", [{"kind": "flood", "nth": 1}, {"kind": "slow"},
+                                 {"kind": "slow", "nth": 1, "when": "now"}])
+def test_faults_bad_rules_are_refused(bad: dict[str, Any]) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        FaultRule.from_dict(bad)
+
+
+# --- the application's own controls -----------------------------------------------------------
+
+
+def test_server_describes_its_urls_and_credentials(sandbox: SandboxServer,
+                                                   sandbox_http: httpx.Client) -> None:
+    description = sandbox_http.get("/_sandbox").json()
+
+    base = sandbox.base_url
+    assert description["meta"]["graph_url"] == f"{base}/meta/graph"
+    assert description["meta"]["dialog_url"] == f"{base}/meta/www"
+    assert description["meta"]["api_version"] == "v26.0"
+    assert all(i.startswith("act_") for i in description["meta"]["ad_account_ids"])
+    assert description["google"]["api_url"] == f"{base}/google/ads"
+    assert description["google"]["token_url"] == f"{base}/google/oauth/token"
+    assert description["google"]["api_version"] == "v26"
+    assert set(description["google"]) >= {"auth_url", "client_id", "client_secret",
+                                          "access_token", "refresh_token", "customer_ids"}
+    assert description["email"] == {"resend_url": None, "sendgrid_url": None}
+    assert description["openai"] == {"base_url": None}
+    assert {story["kind"] for story in description["stories"]} == {
+        "cpa_doubles", "ctr_fatigue", "overspend"}
+
+
+def test_server_clock_advances_on_request(sandbox: SandboxServer, sandbox_http: httpx.Client) -> None:
+    before = sandbox.app.state.clock.now()
+
+    answer = sandbox_http.post("/_sandbox/clock", json={"days": 2, "seconds": 30})
+
+    assert answer.status_code == 200
+    assert (sandbox.app.state.clock.now() - before).total_seconds() == 2 * 86400 + 30
+
+
+def test_server_fault_rules_are_added_and_cleared_over_http(
+        sandbox: SandboxServer, sandbox_http: httpx.Client) -> None:
+    added = sandbox_http.post("/_sandbox/faults", json={"kind": "unavailable", "nth": 3})
+    refused = sandbox_http.post("/_sandbox/faults", json={"kind": "volcano", "nth": 1})
+
+    assert added.status_code == 200
+    assert refused.status_code == 400 and "volcano" in refused.json()["error"]
+    assert [rule.kind for rule in sandbox.app.faults.rules()] == ["unavailable"]
+    assert sandbox_http.delete("/_sandbox/faults").status_code == 200
+    assert sandbox.app.faults.rules() == []
+
+
+def test_server_unknown_path_is_a_json_404(sandbox_http: httpx.Client) -> None:
+    answer = sandbox_http.get("/nowhere")
+
+    assert answer.status_code == 404
+    assert "no such path" in answer.json()["error"]["message"]
+
+
+def test_server_truncated_body_breaks_the_client_read(sandbox_http: httpx.Client) -> None:
+    with pytest.raises(httpx.HTTPError):
+        sandbox_http.get("/meta/not-a-route", headers={"X-Sandbox-Fault": "truncated"})
+
+
+def test_server_malformed_body_is_not_json(sandbox_http: httpx.Client) -> None:
+    answer = sandbox_http.get("/google/not-a-route", headers={"X-Sandbox-Fault": "malformed"})
+
+    with pytest.raises(ValueError):
+        answer.json()
+
+
+def test_server_slow_fault_delays_the_answer(sandbox_http: httpx.Client) -> None:
+    start = time.monotonic()
+    sandbox_http.get("/meta/not-a-route", headers={"X-Sandbox-Fault": "slow; delay=0.6"})
+
+    assert time.monotonic() - start >= 0.6
+
+
+def test_server_works_as_a_wsgi_transport() -> None:
+    app = Sandbox(SandboxConfig(seed=7))
+    with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://sandbox.test") as c:
+        description = c.get("/_sandbox").json()
+
+    assert description["meta"]["graph_url"] == "http://sandbox.test/meta/graph"
+
+
+def test_server_serves_requests_in_parallel(sandbox: SandboxServer) -> None:
+    import concurrent.futures
+
+    def slow_call() -> int:
+        return httpx.get(f"{sandbox.base_url}/meta/x", headers={"X-Sandbox-Fault": "slow; delay=0.5"},
+                         timeout=10).status_code
+
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(lambda _: slow_call(), range(4)))
+
+    assert codes == [404] * 4
+    assert time.monotonic() - start < 1.5
+
+
+def test_server_stops_and_frees_its_port() -> None:
+    server = SandboxServer(SandboxConfig()).start()
+    url = server.base_url
+    server.stop()
+
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/_sandbox", timeout=2)
+
+
+# --- datadrip sandbox serve -------------------------------------------------------------------
+
+
+def _serve(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "datadrip", "sandbox", "serve", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "NO_COLOR": "1"})
+
+
+def test_serve_json_first_line_then_stops_cleanly_on_sigterm() -> None:
+    process = _serve("--json", "--today", "2026-11-26", "--seed", "9")
+    try:
+        assert process.stdout is not None
+        description = json.loads(process.stdout.readline())
+        answer = httpx.get(f"{description['base_url']}/_sandbox", timeout=5).json()
+        assert answer["meta"]["ad_account_ids"] == description["meta"]["ad_account_ids"]
+        assert description["google"]["customer_ids"] and description["meta"]["app_secret"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=10)
+
+    assert process.returncode == 0
+    assert out == ""  # nothing after the first line
+    assert "Sandbox stopped." in err
+
+
+def test_serve_stops_on_sigint_too() -> None:
+    process = _serve("--json")
+    assert process.stdout is not None
+    json.loads(process.stdout.readline())
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=10)
+
+    assert process.returncode == 0
+
+
+def test_serve_print_config_gives_a_toml_snippet_datadrip_reads(tmp_path: Any) -> None:
+    import tomllib
+
+    from datadrip.config import load_settings
+
+    process = _serve("--print-config")
+    try:
+        assert process.stdout is not None
+        lines = []
+        while not lines or not lines[-1].startswith("# export DATADRIP_GOOGLE_CLIENT_SECRET"):
+            lines.append(process.stdout.readline())
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+    snippet = "".join(lines)
+    (tmp_path / "datadrip.toml").write_text(snippet)
+
+    loaded = load_settings(tmp_path / "datadrip.toml", env={"DATADRIP_HOME": str(tmp_path)})
+    assert loaded.settings.meta.graph_url == tomllib.loads(snippet)["meta"]["graph_url"]
+    assert loaded.settings.google.token_url.endswith("/google/oauth/token")
+
+
+def test_serve_busy_port_is_bad_input(sandbox: SandboxServer, dd_process: Any) -> None:
+    run = dd_process("sandbox", "serve", "--port", str(sandbox.port))
+
+    assert run.exit_code == 2
+    assert run.stderr.startswith("error: cannot listen on 127.0.0.1:")
+
+
+@pytest.mark.parametrize("args", [("--today", "26/11/2026"), ("--json", "--print-config"),
+                                  ("--port", "70000")])
+def test_serve_bad_options_are_bad_input(dd_process: Any, args: tuple[str, ...]) -> None:
+    run = dd_process("sandbox", "serve", *args)
+
+    assert run.exit_code == 2
+    assert run.stdout == ""
+    assert run.stderr.startswith("error: ")
