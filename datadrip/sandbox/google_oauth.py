@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import hmac
 import html
 import re
@@ -211,21 +210,12 @@ def _exchange(params: dict[str, str], sandbox: Sandbox) -> Response:
             verifier = params.get("code_verifier", "")
             if not verifier:
                 return oauth_error("invalid_grant", "Missing code verifier.")
-            if not VERIFIER.fullmatch(verifier) or not _verifies(grant, verifier):
+            if not VERIFIER.fullmatch(verifier) or not grant.verifies(verifier):
                 return oauth_error("invalid_grant", "Invalid code verifier.")
         del state.codes[grant.code]
         state.extra.setdefault("google_used_codes", set()).add(grant.code)
     refresh = state.issue("google", "refresh", lifetime=None, prefix="1//0g", scopes=grant.scopes)
     return _grant_response(sandbox, refresh, include_refresh=True)
-
-
-def _verifies(grant: CodeGrant, verifier: str) -> bool:
-    if grant.code_challenge_method == "S256":
-        digest = hashlib.sha256(verifier.encode("ascii")).digest()
-        expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-    else:
-        expected = verifier
-    return hmac.compare_digest(expected, grant.code_challenge or "")
 
 
 def _refresh(params: dict[str, str], sandbox: Sandbox) -> Response:

@@ -6,9 +6,7 @@ browser can press "Allow" or "Cancel" by the button's text.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
 import html
 import json
 import secrets
@@ -108,13 +106,6 @@ def _decide(request: Request, sandbox: Sandbox) -> Response:
     return Response.redirect(_with_query(redirect_uri, {"code": grant.code, **state}))
 
 
-def _verifier_matches(grant: CodeGrant, verifier: str) -> bool:
-    if grant.code_challenge_method == "S256":
-        digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
-        return base64.urlsafe_b64encode(digest).decode().rstrip("=") == grant.code_challenge
-    return verifier == grant.code_challenge
-
-
 def _code_error(message: str) -> Response:
     # Code errors echo the message in WWW-Authenticate with "invalid_code".
     return graph_error(message, 100, headers=[(
@@ -161,7 +152,7 @@ def exchange(request: Request, sandbox: Sandbox) -> Response:
     if params.get("redirect_uri") != grant.redirect_uri:
         return _code_error("Error validating verification code. Please make sure your redirect_uri "
                            "is identical to the one you used in the OAuth dialog request")
-    if grant.code_challenge is not None and not _verifier_matches(grant, params.get("code_verifier", "")):
+    if grant.code_challenge is not None and not grant.verifies(params.get("code_verifier", "")):
         return _code_error("Invalid code verifier.")
     with sandbox.state.lock:
         if sandbox.state.codes.pop(code, None) is None:  # another request won the race

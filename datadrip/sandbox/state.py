@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -73,6 +76,15 @@ class CodeGrant:
     code_challenge: str | None
     code_challenge_method: str | None
     expires_at: dt.datetime
+
+    def verifies(self, verifier: str) -> bool:
+        """RFC 7636: does the verifier match the challenge sent with the consent request?"""
+        if self.code_challenge_method == "S256":
+            digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+            expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        else:
+            expected = verifier
+        return hmac.compare_digest(expected, self.code_challenge or "")
 
 
 @dataclass
