@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from datadrip import __version__
-from datadrip.commands import agency, client, config, db, sandbox, setup, user
+from datadrip.commands import agency, client, config, db, sandbox, secret, setup, user
 from datadrip.commands._context import Invocation
 from datadrip.errors import DataDripError, ExitCode
 
@@ -109,6 +109,7 @@ app.add_typer(client.app, name="client")
 app.add_typer(user.app, name="user")
 app.command("audit")(setup.audit)
 app.add_typer(config.app, name="config")
+app.add_typer(secret.app, name="secret")
 app.add_typer(db.app, name="db")
 app.command("demo")(setup.demo)
 app.add_typer(sandbox.app, name="sandbox")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -18,7 +18,7 @@ CONFIG_FILENAME = "datadrip.toml"
 WORKBOOK_FILENAME = "workbook.db"
 ENV_PREFIX = "DATADRIP_"
 # DATADRIP_* variables that are not settings.
-RESERVED_ENV = {"DATADRIP_HOME", "DATADRIP_CONFIG", "DATADRIP_DEBUG"}
+RESERVED_ENV = {"DATADRIP_HOME", "DATADRIP_CONFIG", "DATADRIP_DEBUG", "DATADRIP_SECRET_KEY"}
 
 
 class _Section(BaseModel):
@@ -61,6 +61,12 @@ class AiSettings(_Section):
     model: str = Field("gpt-4o-mini", description="Model for suggestions")
 
 
+class SecretsSettings(_Section):
+    backend: Literal["auto", "keyring", "file"] = Field(
+        "auto", description="Where secrets are kept: auto (the OS keyring when usable, else an "
+        "encrypted file in the data folder), keyring or file")
+
+
 class Settings(_Section):
     workbook: WorkbookSettings = WorkbookSettings()
     user: UserSettings = UserSettings()
@@ -68,6 +74,7 @@ class Settings(_Section):
     google: GoogleSettings = GoogleSettings()
     email: EmailSettings = EmailSettings()
     ai: AiSettings = AiSettings()
+    secrets: SecretsSettings = SecretsSettings()
 
 
 SECTIONS: dict[str, type[_Section]] = {
@@ -75,7 +82,7 @@ SECTIONS: dict[str, type[_Section]] = {
     for name, info in Settings.model_fields.items()
 }
 
-# Secrets are never read from the file: only from the environment (and, later, the secret store).
+# Secrets are never read from the file: only from the environment, then the secret store.
 SECRETS: dict[str, tuple[str, ...]] = {
     "meta.app_secret": ("DATADRIP_META_APP_SECRET",),
     "google.client_secret": ("DATADRIP_GOOGLE_CLIENT_SECRET",),
@@ -281,8 +288,10 @@ def redact_url(url: str) -> str:
     return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
 
 
-def describe(loaded: Loaded) -> dict[str, Any]:
-    """The effective configuration for `config show`: values, their sources, secrets redacted."""
+def describe(loaded: Loaded, stored: Collection[str] = ()) -> dict[str, Any]:
+    """The effective configuration for `config show`: values, their sources, secrets redacted.
+
+    `stored` names the secrets found in the secret store; the environment wins over the store."""
     values: dict[str, dict[str, Any]] = {}
     for section, model in SECTIONS.items():
         current = getattr(loaded.settings, section)
@@ -298,5 +307,7 @@ def describe(loaded: Loaded) -> dict[str, Any]:
         "workbook": redact_url(loaded.workbook_target),
         "settings": values,
         "secrets": {key: {"set": source is not None, "source": source}
-                    for key, source in loaded.secrets.items()},
+                    for key, source in ((key, loaded.secrets.get(key) or
+                                         ("secret store" if key in stored else None))
+                                        for key in SECRETS)},
     }

@@ -64,3 +64,9 @@ class PartialError(DataDripError):
     """Some clients or accounts failed; the rest was saved."""
 
     exit_code = ExitCode.PARTIAL
+
+
+class SecretStoreError(DataDripError):
+    """The secret store cannot be used: no usable keyring, a wrong or missing key, a damaged file."""
+
+    exit_code = ExitCode.BAD_INPUT

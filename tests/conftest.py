@@ -166,3 +166,37 @@ def sandbox_http(sandbox: Any) -> Iterator[Any]:
 
     with httpx.Client(base_url=sandbox.base_url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[Any]:
+    """A working OS keyring held in memory (the real one cannot run in CI), made keyring's
+    current backend for the test; the one already in place comes back afterwards."""
+    import keyring
+    from keyring.backend import KeyringBackend
+    from keyring.errors import PasswordDeleteError
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.passwords: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.passwords.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.passwords[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            if self.passwords.pop((service, username), None) is None:
+                raise PasswordDeleteError(username)
+
+    # keyring registers every backend class it sees; this one must only be used when set.
+    KeyringBackend._classes.discard(MemoryKeyring)  # type: ignore[attr-defined]
+    previous = keyring.get_keyring()
+    memory = MemoryKeyring()
+    keyring.set_keyring(memory)
+    yield memory
+    keyring.set_keyring(previous)

@@ -19,7 +19,7 @@ from datadrip.cli import app
 
 ANSI = re.compile(r"\x1b\[|\x1b\]|\x1b\(")
 HEAVY_FOR_CLI = ["sqlalchemy", "sqlmodel", "openai", "httpx", "authlib", "jinja2", "alembic",
-                 "matplotlib", "apscheduler", "pydantic", "babel"]
+                 "matplotlib", "apscheduler", "pydantic", "babel", "keyring", "cryptography"]
 HEAVY_FOR_HELP = ["sqlalchemy", "openai", "authlib", "apscheduler", "jinja2"]
 
 

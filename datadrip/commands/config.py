@@ -19,15 +19,23 @@ app = typer.Typer(help="""Configuration: what is in effect and where it came fro
 
 @app.command("show")
 def config_show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Show every setting, its value and its source (default, file or env); secrets redacted.
+    """Show every setting, its value and its source (default, file, env or secret store); secrets redacted.
 
     \b
     Example:
       DATADRIP_META_API_VERSION=v25.0 datadrip config show
     """
     from datadrip.config import describe
+    from datadrip.errors import SecretStoreError
+    from datadrip.secrets import stored_names
 
-    described = describe(settings(ctx))
+    loaded = settings(ctx)
+    try:
+        stored = stored_names(loaded)
+    except SecretStoreError as exc:  # still show the rest; say why the store was left out
+        output.message(f"warning: secret store not read: {exc.message}")
+        stored = set()
+    described = describe(loaded, stored)
     if as_json:
         output.print_json(described)
         return
