@@ -38,6 +38,10 @@ class MetaSettings(_Section):
     graph_url: str = Field("https://graph.facebook.com", description="Graph API base URL")
     dialog_url: str = Field("https://www.facebook.com", description="Login dialog base URL")
     api_version: str = Field("v26.0", description="Marketing API version")
+    app_id: str = Field("", description="Your Meta app's ID (the app secret is the secret "
+                        "meta.app_secret)")
+    redirect_port: int = Field(8765, ge=1, le=65535, description="Loopback port of the login "
+                               "redirect http://localhost:PORT/callback; the app must list it")
 
 
 class GoogleSettings(_Section):
@@ -45,7 +49,11 @@ class GoogleSettings(_Section):
     auth_url: str = Field("https://accounts.google.com/o/oauth2/v2/auth",
                           description="OAuth consent page")
     token_url: str = Field("https://oauth2.googleapis.com/token", description="OAuth token endpoint")
+    revoke_url: str = Field("https://oauth2.googleapis.com/revoke",
+                            description="OAuth token revocation endpoint")
     api_version: str = Field("v26", description="Google Ads API version")
+    client_id: str = Field("", description="OAuth client ID of a Desktop-app client (the secret "
+                           "is the secret google.client_secret)")
 
 
 class EmailSettings(_Section):
@@ -61,6 +69,11 @@ class AiSettings(_Section):
     model: str = Field("gpt-4o-mini", description="Model for suggestions")
 
 
+class AuthSettings(_Section):
+    login_timeout_seconds: int = Field(300, ge=1, description="How long a browser login waits "
+                                       "for the consent page to be answered")
+
+
 class SecretsSettings(_Section):
     backend: Literal["auto", "keyring", "file"] = Field(
         "auto", description="Where secrets are kept: auto (the OS keyring when usable, else an "
@@ -74,6 +87,7 @@ class Settings(_Section):
     google: GoogleSettings = GoogleSettings()
     email: EmailSettings = EmailSettings()
     ai: AiSettings = AiSettings()
+    auth: AuthSettings = AuthSettings()
     secrets: SecretsSettings = SecretsSettings()
 
 

@@ -60,6 +60,26 @@ class AuthRequiredError(DataDripError):
     exit_code = ExitCode.LOGIN_NEEDED
 
 
+class ReauthRequiredError(AuthRequiredError):
+    """A stored login stopped working (revoked, expired, password changed): log in again.
+
+    The message never holds a token; the caller sets the hint to the exact `datadrip connect`
+    command for the client."""
+
+
+class LoginError(DataDripError):
+    """A browser login did not finish: refused, forged (wrong state), timed out or failed at the
+    token exchange. Nothing was stored; running the login again may work."""
+
+
+class LoginCancelledError(LoginError):
+    """The person pressed "Cancel" (or "Not now") on the consent page."""
+
+
+class LoginTimeoutError(LoginError):
+    """Nobody finished the consent page before `[auth] login_timeout_seconds`."""
+
+
 class PartialError(DataDripError):
     """Some clients or accounts failed; the rest was saved."""
 

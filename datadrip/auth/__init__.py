@@ -1,0 +1,1 @@
+"""OAuth logins for Meta and Google Ads: the loopback flow, token exchange, refresh, revoke."""
