@@ -8,14 +8,12 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
-from keyring.backends import fail
 from keyring.errors import KeyringLocked, PasswordSetError
 
 from datadrip.config import load_settings
@@ -32,15 +30,6 @@ from datadrip.secrets import (
 
 KEY_A = base64.b64encode(bytes(range(32))).decode()  # as `openssl rand -base64 32` prints
 KEY_B = base64.urlsafe_b64encode(bytes(range(100, 132))).decode().rstrip("=")
-
-
-@pytest.fixture
-def no_keyring() -> Iterator[None]:
-    """keyring's own "no backend" stand-in, as on a headless server."""
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
-    yield
-    keyring.set_keyring(previous)
 
 
 def broken_keyring(error: type[Exception]) -> KeyringBackend:

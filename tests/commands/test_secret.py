@@ -8,13 +8,11 @@ import pty
 import select
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import keyring
 import pytest
-from keyring.backends import fail
 from support import assert_bad_input
 
 from datadrip.config import SECRETS
@@ -23,15 +21,6 @@ from datadrip.secret_file import KEY_FILENAME, STORE_FILENAME, FileStore
 NO_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 CANARY = "sk-leak-canary-123"
 OTHER_KEY = base64.b64encode(b"k" * 32).decode()
-
-
-@pytest.fixture
-def no_keyring() -> Iterator[None]:
-    """keyring's own "no backend" stand-in, as on a headless server."""
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
-    yield
-    keyring.set_keyring(previous)
 
 
 def stored_in_file(home: Path, name: str) -> str | None:
