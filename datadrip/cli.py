@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from datadrip import __version__
-from datadrip.commands import agency, client, config, db, sandbox, secret, setup, user
+from datadrip.commands import account, agency, client, config, connect, db, sandbox, secret, setup, user
 from datadrip.commands._context import Invocation
 from datadrip.errors import DataDripError, ExitCode
 
@@ -107,6 +107,9 @@ app.command("init")(setup.init)
 app.add_typer(agency.app, name="agency")
 app.add_typer(client.app, name="client")
 app.add_typer(user.app, name="user")
+app.add_typer(connect.app, name="connect")
+app.command("disconnect")(connect.disconnect)
+app.add_typer(account.app, name="account")
 app.command("audit")(setup.audit)
 app.add_typer(config.app, name="config")
 app.add_typer(secret.app, name="secret")

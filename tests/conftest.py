@@ -212,3 +212,24 @@ def no_keyring() -> Iterator[None]:
     keyring.set_keyring(fail.Keyring())
     yield
     keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def connectable(sandbox: Any, monkeypatch: pytest.MonkeyPatch, agency: dict[str, Any],
+                dd: Callable[..., Run]) -> dict[str, Any]:
+    """Ready for `datadrip connect`: settings pointing at the sandbox (as a user behind a proxy
+    would point them), app secrets from the environment, logins in the encrypted secret file,
+    and two clients, 'Masala Mornings' and 'Peak Trail Outfitters'. Returns the sandbox's
+    describe() (URLs and credentials)."""
+    described: dict[str, Any] = sandbox.app.describe(sandbox.base_url)
+    meta, google = described["meta"], described["google"]
+    for key in ("graph_url", "dialog_url", "app_id"):
+        monkeypatch.setenv(f"DATADRIP_META_{key.upper()}", meta[key])
+    for key in ("api_url", "auth_url", "token_url", "revoke_url", "client_id"):
+        monkeypatch.setenv(f"DATADRIP_GOOGLE_{key.upper()}", google[key])
+    monkeypatch.setenv("DATADRIP_META_APP_SECRET", meta["app_secret"])
+    monkeypatch.setenv("DATADRIP_GOOGLE_CLIENT_SECRET", google["client_secret"])
+    monkeypatch.setenv("DATADRIP_SECRETS_BACKEND", "file")
+    for name in ("Masala Mornings", "Peak Trail Outfitters"):
+        assert dd("client", "add", name).exit_code == 0
+    return described

@@ -38,3 +38,33 @@ def revision_of(path: Path) -> str:
         connection.close()
     assert len(rows) == 1
     return str(rows[0][0])
+
+
+def stored_logins() -> dict[str, str]:
+    """The logins (login.*) in the encrypted secret file, decrypted as DataDrip reads them."""
+    from datadrip.config import load_settings
+    from datadrip.secret_file import FileStore
+
+    store = FileStore(load_settings().paths.data_dir)
+    return {name: value for name, value in store._read().items() if name.startswith("login.")}
+
+
+def stored_token(ref: str | None = None) -> str:
+    """The token of the one stored login (or of `ref`)."""
+    from datadrip.auth.tokens import StoredLogin
+
+    logins = stored_logins()
+    if ref is None:
+        [ref] = logins
+    return StoredLogin.loads(logins[ref], ref).token
+
+
+def accounts_in(workbook_path: Path) -> list[tuple[Any, ...]]:
+    """The ad_account rows, read without DataDrip."""
+    connection = sqlite3.connect(workbook_path)
+    try:
+        return connection.execute(
+            "SELECT external_id, platform, token_ref, login_customer_id, status FROM ad_account "
+            "ORDER BY external_id").fetchall()
+    finally:
+        connection.close()

@@ -72,9 +72,10 @@ class MetaOAuth:
         self.dialog_url = dialog_url.rstrip("/")
         self.api_version = api_version
         self.redirect_port = redirect_port
-        self.busy_hint = (f"Stop what uses port {redirect_port}, or set [meta] redirect_port "
-                          "(DATADRIP_META_REDIRECT_PORT) to a free port and add "
-                          "http://localhost:PORT/callback to the app's Valid OAuth Redirect URIs.")
+        self.busy_hint: str | None = (
+            f"Stop what uses port {redirect_port}, or set [meta] redirect_port "
+            "(DATADRIP_META_REDIRECT_PORT) to a free port and add "
+            "http://localhost:PORT/callback to the app's Valid OAuth Redirect URIs.")
         self._http_timeout = http_timeout
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
 

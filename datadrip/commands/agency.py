@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from datadrip import output
-from datadrip.commands._context import confirm_removal, workbook
+from datadrip.commands._context import confirm_removal, settings, workbook
 from datadrip.commands._options import CurrencyOpt, JsonOpt, TimezoneOpt, YesOpt
 from datadrip.enums import Plan
 
@@ -122,13 +122,17 @@ def agency_remove(ctx: typer.Context, agency: NameArg, yes: YesOpt = False,
       datadrip agency remove "Old Agency" --yes
     """
     from datadrip.agencies import agency_counts, find_agency, remove_agency
+    from datadrip.connect import forget_logins
+    from datadrip.connections import login_refs
 
     with workbook(ctx) as wb:  # ask before taking the write lock
         found = find_agency(wb.session, agency)
         counts = agency_counts(wb.session, found.id)
     confirm_removal(f"agency {found.name!r}", counts, yes=yes)
     with workbook(ctx, write=True) as wb:
+        refs = login_refs(wb.session, agency_id=found.id)
         removed = remove_agency(wb, find_agency(wb.session, found.id))
+    forget_logins(settings(ctx), refs)
     if as_json:
         output.print_json({"removed": {"id": found.id, "name": found.name}, "with": removed})
     else:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from datadrip import output
-from datadrip.commands._context import confirm_removal, workbook
+from datadrip.commands._context import confirm_removal, settings, workbook
 from datadrip.commands._options import AgencyOpt, CurrencyOpt, JsonOpt, YesOpt
 
 app = typer.Typer(help="""Clients: who you run ads for and who gets their reports.
@@ -137,13 +137,17 @@ def client_remove(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = Non
       datadrip client remove "Masala Mornings" --yes
     """
     from datadrip.clients import client_counts, find_client, remove_client
+    from datadrip.connect import forget_logins
+    from datadrip.connections import login_refs
 
     with workbook(ctx) as wb:  # ask before taking the write lock
         found = find_client(wb.session, client, agency)
         counts = client_counts(wb.session, found.id)
     confirm_removal(f"client {found.name!r}", counts, yes=yes)
     with workbook(ctx, write=True) as wb:
+        refs = login_refs(wb.session, client_id=found.id)
         removed = remove_client(wb, find_client(wb.session, found.id))
+    forget_logins(settings(ctx), refs)
     if as_json:
         output.print_json({"removed": {"id": found.id, "name": found.name}, "with": removed})
     else:

@@ -125,11 +125,22 @@ def _reach(request: Request, cid: str, sandbox: Sandbox) -> Account:
     via = login if login and login != cid else None
     if via is None and account.manager_id is not None:
         raise permission_denied()
-    if via is not None and via != account.manager_id:
+    if via is not None and via not in _managers_above(sandbox, account):
         raise permission_denied()
     if account.status == "disabled":
         raise AdsError.one(403, "authorizationError", "CUSTOMER_NOT_ENABLED", NOT_ENABLED)
     return account
+
+
+def _managers_above(sandbox: Sandbox, account: Account) -> set[str]:
+    """Every manager up the account's hierarchy: any of them may be the login-customer-id."""
+    above: set[str] = set()
+    parent = account.manager_id
+    while parent is not None and parent not in above:
+        above.add(parent)
+        manager = sandbox.world.account(parent)
+        parent = manager.manager_id if manager is not None else None
+    return above
 
 
 def _body(request: Request) -> dict[str, Any]:

@@ -247,6 +247,29 @@ def test_search_client_needs_the_manager_login_customer_id(sandbox_http: httpx.C
                   ).status_code == 200
 
 
+def test_search_client_of_a_sub_manager_accepts_any_manager_above_as_login() -> None:
+    from datadrip.sandbox.data import Account, World
+    from datadrip.sandbox.web import Request
+
+    app = Sandbox(SandboxConfig(seed=7, today=dt.date(2026, 11, 26)))
+    app.world = World(7, (*app.world.accounts,
+                          Account("google", "9000000002", "North Desk", "INR", "Asia/Kolkata",
+                                  manager=True, manager_id="9000000001", campaigns=0),
+                          Account("google", "2020000006", "Chai Corner", "INR", "Asia/Kolkata",
+                                  manager_id="9000000002")), epoch=app.world.epoch)
+
+    def status(login: str) -> int:
+        body = b'{"query": "SELECT campaign.id FROM campaign"}'
+        request = Request("POST", f"{V}/customers/2020000006/googleAds:search", {},
+                          {"authorization": TOKEN["Authorization"], "login-customer-id": login,
+                           "content-type": "application/json"}, body, "http://sandbox")
+        return app.handle(request).status
+
+    assert status("9000000002") == 200  # its own manager
+    assert status("9000000001") == 200  # the top manager, as hierarchy walkers send it
+    assert status("2020000002") == 403  # an unrelated account
+
+
 def test_search_metrics_of_the_manager_are_refused(sandbox_http: httpx.Client) -> None:
     response = search(sandbox_http, "9000000001", "SELECT customer.id, metrics.clicks FROM customer")
     assert error_code(failure(response, 400)) == {"queryError": "REQUESTED_METRICS_FOR_MANAGER"}

@@ -1,0 +1,340 @@
+"""Connecting a client's ad accounts, and undoing it.
+
+Log in (browser, a pasted redirect, or a token on stdin), ask the platform which accounts the
+login reaches, store the login in the secret store and attach the chosen accounts in the
+workbook. Nothing is held open during the login: the workbook is read before and written after,
+and a failure at any step leaves neither a secret nor a row behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import webbrowser
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from datadrip.auth.tokens import StoredLogin, load_login, new_token_ref
+from datadrip.connections import (
+    attach_accounts,
+    client_accounts,
+    connection_record,
+    metric_rows,
+    normalise_account_id,
+    platform_refs,
+    reauth_hint,
+    refs_in_use,
+    remove_accounts,
+    select_accounts,
+)
+from datadrip.enums import Platform
+from datadrip.errors import DataDripError, LoginError, NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from datadrip.config import Loaded
+    from datadrip.connectors.base import AccountRef
+    from datadrip.secrets import SecretStore
+
+HTTP_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class ConnectUi:
+    """How the login reaches the person: the command supplies these (the service never prints)."""
+
+    on_url: Callable[[str, bool], None]  # the consent URL, and whether a browser opened it
+    read_pasted: Callable[[], str]  # --no-browser: the redirected address (or code) pasted back
+    choose: Callable[[str, list[AccountRef]], list[AccountRef]]  # the picker, without --account
+    open_url: Callable[[str], object] = webbrowser.open
+    on_notice: Callable[[str], None] = lambda _text: None
+
+
+@dataclass(frozen=True)
+class ConnectRequest:
+    platform: str
+    client_ref: str
+    agency_ref: str | None = None
+    accounts: Sequence[str] = ()  # --account values as typed
+    no_browser: bool = False
+    stdin_token: str | None = field(default=None, repr=False)  # --token-stdin / --refresh-token-stdin
+
+
+@dataclass(frozen=True)
+class ConnectOutcome:
+    client: str
+    platform: str
+    login: str  # "browser" | "stdin"
+    accounts: list[dict[str, Any]]  # connection records, each with "relogin"
+
+
+def connect_accounts(loaded: Loaded, request: ConnectRequest, ui: ConnectUi) -> ConnectOutcome:
+    """Log in, attach the chosen accounts to the client, and keep the login."""
+    from datadrip.clients import find_client
+    from datadrip.db.models import Agency, Client
+    from datadrip.secrets import open_store
+    from datadrip.workbook import open_session
+
+    platform = request.platform
+    wanted = [normalise_account_id(platform, text) for text in request.accounts]
+    with open_session(loaded) as wb:
+        client = find_client(wb.session, request.client_ref, request.agency_ref)
+        client_id, client_name = client.id, client.name
+    hint = reauth_hint(platform, client_name)
+    login, visible = (_meta_login if platform == Platform.META else _google_login)(
+        loaded, request, ui, hint)
+    chosen = select_accounts(platform, visible, wanted) if wanted else ui.choose(platform, visible)
+    if not chosen:
+        raise UsageError("no account was chosen; nothing was stored",
+                         hint="Pick at least one, or name it with --account ID.")
+    store, notice = open_store(loaded)
+    if notice:
+        ui.on_notice(notice)
+    ref = new_token_ref(platform)
+    store.set(ref, login.dumps())
+    try:
+        with open_session(loaded, write=True) as wb:
+            owner = wb.session.get(Client, client_id)
+            if owner is None:
+                raise NotFoundError(f"client {client_name!r} was removed during the login; "
+                                    "nothing was stored")
+            agency = wb.session.get_one(Agency, owner.agency_id)
+            earlier = {a.token_ref for a in _existing(wb.session, owner.id, platform, chosen)}
+            attached = attach_accounts(wb, owner, platform, chosen, token_ref=ref,
+                                       token_expires_at=login.expires_at, origin=login.origin)
+            records = [{**connection_record(a.account, owner, agency), "relogin": a.relogin}
+                       for a in attached]
+            unused = {r for r in earlier if r} - refs_in_use(wb.session, earlier)
+    except BaseException:
+        store.delete(ref)
+        raise
+    for old in unused:  # the logins these accounts used before: nothing points at them now
+        store.delete(old)
+    return ConnectOutcome(client_name, platform, login.origin, records)
+
+
+def _existing(session: Any, client_id: str, platform: str, chosen: Sequence[AccountRef]) -> list[Any]:
+    from sqlmodel import col, select
+
+    from datadrip.db.models import AdAccount
+
+    ids = [ref.external_id for ref in chosen]
+    return list(session.exec(select(AdAccount).where(
+        AdAccount.client_id == client_id, AdAccount.platform == platform,
+        col(AdAccount.external_id).in_(ids))))
+
+
+def _meta_login(loaded: Loaded, request: ConnectRequest, ui: ConnectUi,
+                hint: str) -> tuple[StoredLogin, list[AccountRef]]:
+    import httpx
+
+    from datadrip.auth.flow import login
+    from datadrip.auth.meta import MetaOAuth
+    from datadrip.connectors.meta import MetaAds
+
+    oauth = MetaOAuth.from_settings(loaded)
+    if request.stdin_token is not None:
+        info = oauth.adopt_token(request.stdin_token)
+        stored = StoredLogin(Platform.META.value, request.stdin_token.strip(), "stdin",
+                             info.expires_at, info.user_id)
+    else:
+        token = login(oauth, timeout=loaded.settings.auth.login_timeout_seconds,
+                      open_url=ui.open_url, on_url=ui.on_url,
+                      no_browser_input=ui.read_pasted if request.no_browser else None)
+        info = oauth.debug_token(token.access_token)  # whom it acts for, and what was granted
+        if "ads_read" not in info.scopes and "ads_management" not in info.scopes:
+            raise LoginError("the Meta login did not grant ads_read, so no ads can be read; "
+                             "nothing was stored",
+                             hint="Log in again and leave the ads permission ticked.")
+        stored = StoredLogin(Platform.META.value, token.access_token, "browser",
+                             token.expires_at or info.expires_at, info.user_id)
+    meta = loaded.settings.meta
+    with httpx.Client(timeout=HTTP_TIMEOUT) as http:
+        ads = MetaAds(http=http, graph_url=meta.graph_url, api_version=meta.api_version,
+                      access_token=stored.token)
+        return stored, _visible(ads.list_accounts, hint)
+
+
+def _google_login(loaded: Loaded, request: ConnectRequest, ui: ConnectUi,
+                  hint: str) -> tuple[StoredLogin, list[AccountRef]]:
+    import httpx
+
+    from datadrip.auth.flow import login
+    from datadrip.auth.google import GoogleOAuth
+    from datadrip.auth.tokens import GoogleAccessTokens
+    from datadrip.connectors.google import GoogleAds
+    from datadrip.secrets import resolve_secret
+
+    oauth = GoogleOAuth.from_settings(loaded)
+    if request.stdin_token is not None:
+        tokens = oauth.adopt_refresh_token(request.stdin_token)
+        origin = "stdin"
+    else:
+        tokens = login(oauth, timeout=loaded.settings.auth.login_timeout_seconds,
+                       open_url=ui.open_url, on_url=ui.on_url,
+                       no_browser_input=ui.read_pasted if request.no_browser else None)
+        origin = "browser"
+    access = GoogleAccessTokens(oauth, tokens.refresh_token, reauth_hint=hint)
+    access.seed(tokens.access_token, tokens.expires_at)
+    google = loaded.settings.google
+    with httpx.Client(timeout=HTTP_TIMEOUT) as http:
+        ads = GoogleAds(http=http, api_url=google.api_url, api_version=google.api_version,
+                        get_token=access,
+                        developer_token=resolve_secret(loaded, "google.developer_token"))
+        stored = StoredLogin(Platform.GOOGLE.value, tokens.refresh_token, origin)
+        return stored, _visible(ads.list_accounts, hint)
+
+
+def _visible(list_accounts: Callable[[], list[AccountRef]], hint: str) -> list[AccountRef]:
+    try:
+        return list_accounts()
+    except DataDripError as exc:
+        exc.message = f"could not list the accounts this login reaches: {exc.message}; " \
+                      "nothing was stored"
+        raise
+
+
+# --- disconnecting -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Disconnected:
+    client: str
+    platform: str
+    accounts: list[str]  # external ids
+    metric_rows: int
+    revoked: int  # logins revoked at the platform
+    notes: list[str]  # why a login was not revoked, or a revocation that failed
+
+
+def disconnect_accounts(loaded: Loaded, platform: str, client_ref: str, agency_ref: str | None,
+                        account_ids: Sequence[str], *, revoke: bool,
+                        confirm: Callable[[str, dict[str, int]], None]) -> Disconnected:
+    """Remove the client's accounts on a platform (all, or the named ones) with their metrics,
+    then forget the logins nothing uses any more, revoking those DataDrip obtained itself."""
+    from datadrip.clients import find_client
+    from datadrip.secrets import open_store
+    from datadrip.workbook import open_session
+
+    wanted = [normalise_account_id(platform, text) for text in account_ids]
+    with open_session(loaded) as wb:
+        client = find_client(wb.session, client_ref, agency_ref)
+        accounts = client_accounts(wb.session, client, platform, wanted)
+        rows = sum(metric_rows(wb.session, accounts).values())
+        names = ", ".join(a.external_id for a in accounts)
+    confirm(f"the {platform} connection {names} of {client.name!r}", {"metric_rows": rows})
+    with open_session(loaded, write=True) as wb:
+        client = find_client(wb.session, client.id)
+        accounts = client_accounts(wb.session, client, platform, [a.external_id for a in accounts])
+        refs = {a.token_ref for a in accounts if a.token_ref}
+        removed = [a.external_id for a in accounts]
+        remove_accounts(wb, client, accounts)
+        orphans = refs - refs_in_use(wb.session, refs)
+        others = platform_refs(wb.session, platform)
+    store, _ = open_store(loaded, announce=False)
+    revoked, notes = 0, []
+    for ref in sorted(orphans):
+        text = store.get(ref)
+        if text is None:
+            continue
+        login = StoredLogin.loads(text, ref)
+        if revoke:
+            done, note = _revoke(loaded, store, login, others)
+            revoked += done
+            if note:
+                notes.append(note)
+        store.delete(ref)
+    return Disconnected(client.name, platform, removed, rows, revoked, notes)
+
+
+def _revoke(loaded: Loaded, store: SecretStore, login: StoredLogin,
+            others: set[str]) -> tuple[int, str | None]:
+    """Revoke a login at the platform unless someone else may rely on the same grant."""
+    if login.origin != "browser":
+        return 0, ("the token was given on stdin, so it was only deleted here, not revoked "
+                   "(other tools may use it)")
+    shared = []
+    for ref in others:
+        text = store.get(ref)
+        if text is not None:
+            shared.append(StoredLogin.loads(text, ref))
+    if login.platform == Platform.META:
+        same_user = [o for o in shared if o.user_id and o.user_id == login.user_id]
+        if same_user:
+            return 0, ("not revoked at Meta: other connections log in as the same Facebook user "
+                       "(revoking would end theirs too)")
+    elif any(o.origin == "browser" for o in shared):
+        return 0, ("not revoked at Google: other Google connections may use the same Google "
+                   "login (revoking would end theirs too)")
+    try:
+        if login.platform == Platform.META:
+            from datadrip.auth.meta import MetaOAuth
+
+            MetaOAuth.from_settings(loaded).revoke(login.token)
+        else:
+            from datadrip.auth.google import GoogleOAuth
+
+            GoogleOAuth.from_settings(loaded).revoke(login.token)
+    except DataDripError as exc:
+        return 0, f"could not revoke the login ({exc.message}); it was deleted here anyway"
+    return 1, None
+
+
+def forget_logins(loaded: Loaded, refs: set[str]) -> int:
+    """Delete from the secret store the logins among `refs` that no account uses any more (after
+    a client or agency was removed). They are not revoked: the same grant may serve elsewhere."""
+    from datadrip.secrets import open_store
+    from datadrip.workbook import open_session
+
+    if not refs:
+        return 0
+    with open_session(loaded) as wb:
+        unused = refs - refs_in_use(wb.session, refs)
+    store, _ = open_store(loaded, announce=False)
+    return sum(store.delete(ref) for ref in unused)
+
+
+# --- checking stored logins ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Checked:
+    records: list[dict[str, Any]]  # connection records after the check
+    needs_login: list[str]  # the `datadrip connect` commands to run
+
+
+def check_connections(loaded: Loaded, client_ref: str | None, agency_ref: str | None, *,
+                      now: dt.datetime | None = None) -> Checked:
+    """Try every stored login once (Google: a refresh; Meta: debug_token): mark those the
+    platform refuses `needs_reauth`, put working ones back to active, refresh Meta expiries."""
+    from datadrip.auth.tokens import login_problem
+    from datadrip.clients import find_client
+    from datadrip.connections import connect_command, list_connections, set_login_state
+    from datadrip.secrets import open_store
+    from datadrip.workbook import open_session
+
+    with open_session(loaded) as wb:
+        client = find_client(wb.session, client_ref, agency_ref) if client_ref else None
+        connections = list_connections(wb.session, client)
+        if not connections:
+            raise NotFoundError("no connected ad accounts" + (f" for {client.name!r}" if client else ""),
+                                hint="Connect one: datadrip connect meta|google CLIENT.")
+        logins = {(a.token_ref, a.platform, owner.name) for a, owner, _ in connections}
+    store, _ = open_store(loaded, announce=False)
+    verdicts = {}
+    for ref, platform, client_name in sorted(logins, key=lambda item: str(item)):
+        if ref not in verdicts:
+            hint = reauth_hint(platform, client_name)
+            try:
+                login = load_login(store, ref, reauth_hint=hint)
+                verdicts[ref] = login_problem(loaded, login, hint=hint)
+            except DataDripError as exc:
+                if exc.exit_code != 4:
+                    raise
+                verdicts[ref] = (exc.message, None)
+    with open_session(loaded, write=True) as wb:
+        for ref, (problem, expires_at) in verdicts.items():
+            if ref:
+                set_login_state(wb, ref, problem, expires_at)
+        rows = list_connections(wb.session, find_client(wb.session, client.id) if client else None)
+        records = [connection_record(a, owner, agency, now=now) for a, owner, agency in rows]
+        commands = sorted({connect_command(a.platform, owner.name) for a, owner, _ in rows
+                           if a.status == "needs_reauth"})
+    return Checked(records, commands)

@@ -1,0 +1,1 @@
+"""Connectors: they speak to the ad platforms and yield plain records; they never touch the workbook."""

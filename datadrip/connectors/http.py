@@ -1,0 +1,306 @@
+"""The connectors' shared HTTP behaviour: timeouts, retries with jittered backoff, server-told waits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+from datadrip.errors import DataDripError
+
+if TYPE_CHECKING:
+    import httpx
+    from tenacity import RetryCallState
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], None]
+
+# Meta: dlt's retry list plus the business-use-case family (reference §5).
+META_RETRY_CODES = frozenset({1, 2, 4, 17, 32, 341, 613, *range(80000, 80015)})
+META_THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
+GOOGLE_RETRY_STATUSES = frozenset({500, 502, 503, 504})
+GOOGLE_RETRY_CODES = frozenset({"RESOURCE_TEMPORARILY_EXHAUSTED", "TRANSIENT_ERROR", "INTERNAL_ERROR",
+                                "DEADLINE_EXCEEDED"})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try. `max_wait` caps any single wait, a server-told one included: a server that
+    asks for longer gets a RetryLaterError instead of a sleeping process."""
+
+    attempts: int = 5
+    timeout: float = 60.0  # seconds, per attempt (connect, read, write, pool)
+    first_backoff: float = 1.0
+    max_backoff: float = 30.0
+    max_wait: float = 120.0
+
+
+@dataclass(frozen=True)
+class Retryable:
+    """Why a response is worth another try, and how long the server asked us to wait (if it did).
+
+    `reason` ends up in an error message: it must never hold a token or a URL."""
+
+    reason: str
+    after: float | None = None
+
+
+Classifier = Callable[["httpx.Response"], "Retryable | None"]
+
+
+class RetriesExhaustedError(DataDripError):
+    """A remote service kept failing in a retryable way until the attempts ran out."""
+
+
+class RetryLaterError(DataDripError):
+    """The remote service asked for a longer pause than we are willing to sleep."""
+
+    def __init__(self, message: str, *, retry_after: float, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+def send(http: httpx.Client, method: str, url: str, *, service: str, classify: Classifier,
+         params: Mapping[str, str] | None = None, json_body: Any = None,
+         headers: Mapping[str, str] | None = None, policy: RetryPolicy | None = None,
+         sleep: Sleep = time.sleep) -> httpx.Response:
+    """Send one request, retrying network failures and what `classify` calls retryable.
+
+    Returns the last response, successful or not (the caller reads platform errors); raises
+    RetriesExhaustedError, RetryLaterError, or a DataDripError when the service cannot be reached.
+    `service` names it in messages ("Meta", "Google Ads"); URLs never appear in them, since a
+    URL can carry a token.
+    """
+    import httpx
+    from tenacity import (
+        Retrying,
+        retry_if_exception_type,
+        retry_if_result,
+        stop_after_attempt,
+    )
+
+    policy = policy or RetryPolicy()
+    # Configuration mistakes (a bad scheme) would fail the same way every time.
+    transient = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError,
+                 httpx.ProxyError)
+
+    tries: list[int] = []
+
+    def attempt() -> tuple[httpx.Response, Retryable | None]:
+        tries.append(1)
+        request = http.build_request(method, url, params=params, json=json_body, headers=headers,
+                                     timeout=policy.timeout)
+        response = http.send(request)
+        return response, (classify(response) if response.status_code >= 400 else None)
+
+    def worth_retrying(outcome: tuple[httpx.Response, Retryable | None]) -> bool:
+        verdict = outcome[1]
+        return verdict is not None and (verdict.after is None or verdict.after <= policy.max_wait)
+
+    def wait(state: RetryCallState) -> float:
+        outcome = state.outcome
+        told = None
+        if outcome is not None and not outcome.failed:
+            verdict = outcome.result()[1]
+            told = verdict.after if verdict is not None else None
+        seconds = backoff(policy, state.attempt_number) if told is None else told
+        log.info("%s: attempt %d failed (%s); waiting %.1f s", service, state.attempt_number,
+                 _what_failed(state), seconds)
+        return seconds
+
+    retrying = Retrying(
+        stop=stop_after_attempt(policy.attempts), wait=wait, sleep=sleep,
+        retry=retry_if_exception_type(transient) | retry_if_result(worth_retrying),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None)
+    try:
+        response, verdict = retrying(attempt)
+    except httpx.HTTPError as exc:
+        # The exception's text is not used: it may hold the URL, and the URL a token.
+        count = f"{len(tries)} attempt" + ("s" if len(tries) != 1 else "")
+        raise DataDripError(f"the connection to {service} failed ({type(exc).__name__}) after {count}",
+                            hint="Check the network connection (or the proxy) and the configured "
+                                 "URL, then try again.") from None
+    if verdict is None:
+        return response
+    if verdict.after is not None and verdict.after > policy.max_wait:
+        retry_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=verdict.after)
+        raise RetryLaterError(
+            f"{service} asks to wait {_duration(verdict.after)} before the next call "
+            f"({verdict.reason})", retry_after=verdict.after,
+            hint=f"Try again after {retry_at:%H:%M} UTC.")
+    raise RetriesExhaustedError(f"{service} kept failing ({verdict.reason}) after "
+                                f"{policy.attempts} attempts",
+                                hint="The service is having trouble; try again in a few minutes.")
+
+
+def backoff(policy: RetryPolicy, attempt: int) -> float:
+    """first·2ⁿ⁻¹ capped at max_backoff, plus up to `first_backoff` of jitter (added after the cap,
+    so that parallel syncs stuck at the cap still don't retry in step)."""
+    exponential = policy.first_backoff * 2.0 ** (attempt - 1)
+    return min(policy.max_backoff, exponential) + random.uniform(0, policy.first_backoff)
+
+
+def _what_failed(state: RetryCallState) -> str:
+    outcome = state.outcome
+    if outcome is None:
+        return "unknown"
+    if outcome.failed:
+        return type(outcome.exception()).__name__
+    verdict = outcome.result()[1]
+    return verdict.reason if verdict is not None else "unknown"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{math.ceil(seconds)} seconds"
+    if seconds < 5400:
+        return f"about {math.ceil(seconds / 60)} minutes"
+    return f"about {round(seconds / 3600, 1):g} hours"
+
+
+# --- reading what servers say about waiting ------------------------------------------------------
+
+def retry_after(headers: Mapping[str, str], now: dt.datetime | None = None) -> float | None:
+    """The `Retry-After` header in seconds (delta-seconds or an HTTP date), if there is one."""
+    value = (headers.get("retry-after") or "").strip()
+    if not value:
+        return None
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+
+
+def google_duration(value: Any) -> float | None:
+    """A protobuf Duration in its JSON form ("30s", "1.5s") in seconds."""
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)s", value.strip()) if isinstance(value, str) else None
+    return float(found.group(1)) if found else None
+
+
+def meta_throttle_wait(headers: Mapping[str, str]) -> float | None:
+    """How long Meta's usage headers say access is withheld: the largest
+    `estimated_time_to_regain_access` (minutes) in X-Business-Use-Case-Usage, or
+    `reset_time_duration` (seconds) in X-Ad-Account-Usage. None when they say nothing."""
+    waits: list[float] = []
+    business = _json_header(headers.get("x-business-use-case-usage"))
+    if isinstance(business, dict):
+        for entries in business.values():
+            for entry in entries if isinstance(entries, list) else []:
+                minutes = _number(entry.get("estimated_time_to_regain_access")) \
+                    if isinstance(entry, dict) else None
+                if minutes is not None:
+                    waits.append(minutes * 60)
+    account = _json_header(headers.get("x-ad-account-usage"))
+    reset = _number(account.get("reset_time_duration")) if isinstance(account, dict) else None
+    if reset is not None:
+        waits.append(reset)
+    longest = max(waits, default=0.0)
+    return longest if longest > 0 else None
+
+
+def _json_header(value: str | None) -> Any:
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:  # not JSON, or not UTF-8
+        return None
+
+
+def _longest(*waits: float | None) -> float | None:
+    known = [w for w in waits if w is not None]
+    return max(known) if known else None
+
+
+# --- what is worth retrying, per platform --------------------------------------------------------
+
+def meta_retryable(response: httpx.Response) -> Retryable | None:
+    """Meta: HTTP 5xx, codes 1, 2, 4, 17, 32, 341, 613, 80000–80014, or `is_transient`; never
+    code 1 about the client secret (a wrong secret stays wrong)."""
+    body = _json(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    code = error.get("code")
+    message = str(error.get("message", ""))
+    if code == 1 and "client secret" in message.lower():
+        return None
+    wait = _longest(retry_after(response.headers), meta_throttle_wait(response.headers))
+    known = isinstance(code, int) and not isinstance(code, bool)
+    label = f"HTTP {response.status_code}" + (f", Meta error {code}" if known else "")
+    if known and code in META_THROTTLE_CODES:
+        return Retryable(f"{label}: rate limited", wait)
+    if (known and code in META_RETRY_CODES) or error.get("is_transient") is True \
+            or response.status_code >= 500:
+        return Retryable(label, wait)
+    return None
+
+
+def google_errors(body: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The google.rpc.Status and its GoogleAdsFailure errors, from a unary body or searchStream's
+    array-wrapped one; empty when the body is neither."""
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        body = body[0]
+    status = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(status, dict):
+        return {}, []
+    errors: list[dict[str, Any]] = []
+    for detail in status.get("details") or []:
+        if isinstance(detail, dict) and isinstance(detail.get("errors"), list):
+            errors.extend(e for e in detail["errors"] if isinstance(e, dict))
+    return status, errors
+
+
+def google_error_codes(errors: list[dict[str, Any]]) -> list[str]:
+    """["quotaError.RESOURCE_EXHAUSTED", …] from GoogleAdsFailure errors."""
+    codes: list[str] = []
+    for error in errors:
+        code = error.get("errorCode")
+        if isinstance(code, dict):
+            codes.extend(f"{category}.{value}" for category, value in code.items())
+    return codes
+
+
+def google_retryable(response: httpx.Response) -> Retryable | None:
+    """Google Ads: 429 RESOURCE_TEMPORARILY_EXHAUSTED (or RESOURCE_EXHAUSTED with a retryDelay),
+    HTTP 500/502/503/504, and internalError TRANSIENT_ERROR / INTERNAL_ERROR / DEADLINE_EXCEEDED."""
+    status, errors = google_errors(_json(response))
+    codes = google_error_codes(errors)
+    names = {code.partition(".")[2] for code in codes}
+    delays = [google_duration(((e.get("details") or {}).get("quotaErrorDetails") or {})
+                              .get("retryDelay")) for e in errors if isinstance(e.get("details"), dict)]
+    told = _longest(retry_after(response.headers), *delays)
+    label = f"HTTP {response.status_code}" + (f" {codes[0]}" if codes else
+                                              f" {status['status']}" if status.get("status") else "")
+    if response.status_code == 429:
+        # RESOURCE_EXHAUSTED without a delay is the daily quota: retrying soon won't help.
+        if "quotaError.RESOURCE_EXHAUSTED" in codes and told is None:
+            return None
+        return Retryable(label, told)
+    if response.status_code in GOOGLE_RETRY_STATUSES or names & GOOGLE_RETRY_CODES:
+        return Retryable(label, told)
+    return None

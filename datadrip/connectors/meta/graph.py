@@ -1,0 +1,128 @@
+"""A small Meta Graph API client: GETs with the access token, Graph error bodies as exceptions, paging."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from datadrip.connectors.http import RetryPolicy, Sleep, meta_retryable, send
+from datadrip.errors import DataDripError, ReauthRequiredError
+
+if TYPE_CHECKING:
+    import httpx
+
+SERVICE = "Meta"
+REAUTH_CODES = frozenset({190, 102})  # invalid or expired token; session key invalid
+PERMISSION_CODES = frozenset({10, *range(200, 300)})
+PERMISSION_HINT = ("Log in again with 'datadrip connect meta CLIENT' and allow ads_read, or ask the "
+                   "Business Manager admin to give this user access to the ad account.")
+
+
+class MetaApiError(DataDripError):
+    """Meta refused a request. `code` and `subcode` are Graph's; `status` the HTTP status."""
+
+    def __init__(self, message: str, *, status: int, code: int | None = None,
+                 subcode: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.code = code
+        self.subcode = subcode
+
+
+class GraphClient:
+    """GET `{graph_url}/{api_version}/{path}` with `access_token`, retrying what Meta calls
+    temporary. The token goes in the query string, as Meta's own `paging.next` links carry it, so
+    no URL is ever put in a message."""
+
+    def __init__(self, *, http: httpx.Client, graph_url: str, api_version: str, access_token: str,
+                 retry: RetryPolicy | None = None, sleep: Sleep = time.sleep) -> None:
+        self._http = http
+        self._base = f"{graph_url.rstrip('/')}/{api_version.strip('/')}"
+        self._token = access_token
+        self._retry = retry
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"GraphClient({self._base!r})"
+
+    def get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """One object (or one page) as a JSON object."""
+        return self._get(f"{self._base}/{path.lstrip('/')}", dict(params or {}), path)
+
+    def get_all(self, path: str, params: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of an edge, page after page, until a page has no `paging.next`.
+
+        A short or empty page is not the end; only a missing `next` is (Meta "Paginated Results")."""
+        url, query = f"{self._base}/{path.lstrip('/')}", dict(params or {})
+        followed: set[str] = set()
+        while True:
+            page = self._get(url, query, path)
+            data = page.get("data")
+            if not isinstance(data, list):
+                raise DataDripError(f"Meta answered {path} without a data list",
+                                    hint="Check [meta] graph_url and api_version.")
+            yield from (item for item in data if isinstance(item, dict))
+            paging = page.get("paging")
+            following = paging.get("next") if isinstance(paging, dict) else None
+            if not isinstance(following, str) or not following:
+                return
+            if following in followed:  # a server bug must not become an endless loop
+                raise DataDripError(f"Meta's paging of {path} repeated itself; stopped",
+                                    hint="Try again later.")
+            followed.add(following)
+            url, query = self._next(following, url)
+
+    def _next(self, following: str, url: str) -> tuple[str, dict[str, str]]:
+        # The token goes only where graph_url points: a `next` naming another host (a proxy's
+        # upstream, say) is replayed against our own endpoint with its query.
+        ours, theirs = urlsplit(self._base), urlsplit(following)
+        query = dict(parse_qsl(theirs.query, keep_blank_values=True))
+        if (theirs.scheme, theirs.netloc) == (ours.scheme, ours.netloc):
+            return following.split("?", 1)[0], query
+        return url, query
+
+    def _get(self, url: str, params: dict[str, str], path: str) -> dict[str, Any]:
+        response = send(self._http, "GET", url, service=SERVICE, classify=meta_retryable,
+                        params={**params, "access_token": self._token}, policy=self._retry,
+                        sleep=self._sleep)
+        try:
+            body = response.json()
+        except ValueError:  # not JSON, or not UTF-8
+            body = None
+        if response.status_code >= 400:
+            raise graph_error(response.status_code, body, self._token, path)
+        if not isinstance(body, dict):
+            raise DataDripError(f"Meta answered {path} with something that is not a JSON object "
+                                f"(HTTP {response.status_code})",
+                                hint="Try again; if it persists, check [meta] graph_url.")
+        return body
+
+
+def graph_error(status: int, body: Any, token: str, path: str) -> DataDripError:
+    """The exception for a Graph error body {"error": {code, error_subcode, message, …}}."""
+    from datadrip.secrets import redact
+
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return MetaApiError(f"Meta answered {path} with HTTP {status} and no Graph error body",
+                            status=status, hint="Check [meta] graph_url and api_version.")
+    code = error.get("code") if isinstance(error.get("code"), int) else None
+    subcode = error.get("error_subcode") if isinstance(error.get("error_subcode"), int) else None
+    numbers = f"{code}/{subcode}" if subcode is not None else f"{code}"
+    message = redact(str(error.get("message") or "no message"), [token])
+    if code in REAUTH_CODES:
+        from datadrip.auth.meta import REAUTH_HINT
+
+        return ReauthRequiredError(f"Meta no longer accepts the stored login (error {numbers}: "
+                                   f"{message})", hint=REAUTH_HINT)
+    if code in PERMISSION_CODES:
+        return MetaApiError(f"the Meta login lacks the ads_read permission for this (error "
+                            f"{numbers}: {message})", status=status, code=code, subcode=subcode,
+                            hint=PERMISSION_HINT)
+    hint = None
+    if code == 2635:
+        hint = "Set [meta] api_version to the version Meta names (DATADRIP_META_API_VERSION)."
+    return MetaApiError(f"Meta refused {path} (error {numbers}, HTTP {status}): {message}",
+                        status=status, code=code, subcode=subcode, hint=hint)
