@@ -68,3 +68,24 @@ def accounts_in(workbook_path: Path) -> list[tuple[Any, ...]]:
             "ORDER BY external_id").fetchall()
     finally:
         connection.close()
+
+
+def query_of(url: str) -> dict[str, str]:
+    """An address's query parameters (the first value of each)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+def consent(url: str, decision: str = "allow") -> str:
+    """Answer the sandbox's consent page over HTTP, as the person's browser would on another
+    machine, and return the address it redirects to."""
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    parts = urlsplit(url)
+    answer = httpx.post(f"{parts.scheme}://{parts.netloc}{parts.path}",
+                        data={**query_of(url), "decision": decision}, timeout=10)
+    assert answer.status_code in (302, 303), answer.text
+    return str(answer.headers["location"])

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import stored_token
+from support import consent, stored_token
 
 from datadrip.config import load_settings
 from datadrip.connect import ConnectOutcome, ConnectRequest, ConnectUi, connect_accounts
@@ -18,18 +18,6 @@ CLIENT = "Masala Mornings"
 OTHER = "Peak Trail Outfitters"
 
 
-def consent_by_http(url: str) -> str:
-    """Press "Allow" on the sandbox's consent page and return where the browser would land."""
-    from urllib.parse import parse_qs, urlsplit
-
-    parts = urlsplit(url)
-    form = {key: values[0] for key, values in parse_qs(parts.query).items()}
-    answer = httpx.post(f"{parts.scheme}://{parts.netloc}{parts.path}",
-                        data={**form, "decision": "allow"}, timeout=10)
-    assert answer.status_code in (302, 303), answer.text
-    return str(answer.headers["location"])
-
-
 def pasted_login(platform: str, client: str, *accounts: str) -> ConnectOutcome:
     shown: list[str] = []
 
@@ -37,7 +25,7 @@ def pasted_login(platform: str, client: str, *accounts: str) -> ConnectOutcome:
         raise AssertionError("the accounts were named")
 
     ui = ConnectUi(on_url=lambda url, _opened: shown.append(url),
-                   read_pasted=lambda: consent_by_http(shown[-1]), choose=refuse_to_pick,
+                   read_pasted=lambda: consent(shown[-1]), choose=refuse_to_pick,
                    open_url=lambda _url: pytest.fail("--no-browser opened a browser"))
     request = ConnectRequest(platform, client, accounts=accounts, no_browser=True)
     return connect_accounts(load_settings(), request, ui)

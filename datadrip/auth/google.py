@@ -169,9 +169,7 @@ class GoogleOAuth:
     # --- plumbing -------------------------------------------------------------------------------
 
     def _client(self, redirect_uri: str | None = None, *, revocation_auth: str | None = None) -> Any:
-        from authlib.integrations.httpx_client import OAuth2Client
-
-        return OAuth2Client(client_id=self.client_id, client_secret=self._client_secret,
+        return _oauth2_client_class()(client_id=self.client_id, client_secret=self._client_secret,
                             token_endpoint_auth_method="client_secret_post",
                             revocation_endpoint_auth_method=revocation_auth,
                             redirect_uri=redirect_uri, code_challenge_method="S256",
@@ -223,6 +221,19 @@ class GoogleOAuth:
         scope = answer.get("scope")
         scopes = tuple(str(scope).split()) if scope else (SCOPE,)
         return GoogleAccess(str(token), self._now() + dt.timedelta(seconds=seconds), scopes)
+
+
+def _oauth2_client_class() -> Any:
+    """authlib's httpx OAuth2Client, imported without the notice authlib 1.9 prints on import
+    (its own move to httpx2): nothing a DataDrip user could act on, and stderr is theirs."""
+    import warnings
+
+    from authlib.deprecate import AuthlibDeprecationWarning  # sets its "always" filter first
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+        from authlib.integrations.httpx_client import OAuth2Client
+    return OAuth2Client
 
 
 def _oauth_error_name(response: Any) -> str:

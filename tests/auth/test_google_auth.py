@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import socket
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from support import consent, query_of
 from test_loopback import Chromium, sandbox_tokens
 
 from datadrip.auth.flow import login
@@ -41,20 +42,6 @@ def google(described: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Google
         monkeypatch.setenv(f"DATADRIP_GOOGLE_{key.upper()}", described[key])
     monkeypatch.setenv("DATADRIP_GOOGLE_CLIENT_SECRET", described["client_secret"])
     return GoogleOAuth.from_settings(load_settings())
-
-
-def query_of(url: str) -> dict[str, str]:
-    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
-
-
-def consent(url: str, decision: str = "allow") -> str:
-    """Answer the consent page over HTTP (as the pasting person's browser did elsewhere) and
-    return the address it redirects to."""
-    parts = urlsplit(url)
-    answer = httpx.post(f"{parts.scheme}://{parts.netloc}{parts.path}",
-                        data={**query_of(url), "decision": decision}, timeout=10)
-    assert answer.status_code in (302, 303), answer.text
-    return str(answer.headers["location"])
 
 
 def ads_status(sandbox: Any, access_token: str) -> int:

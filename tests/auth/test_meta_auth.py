@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import socket
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-import httpx
 import pytest
+from support import consent, query_of
 from test_loopback import Chromium, sandbox_tokens
 
 from datadrip.auth.flow import login, new_pkce
@@ -42,18 +42,6 @@ def meta(described: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> MetaOAut
     app = MetaOAuth.from_settings(load_settings())
     assert app.redirect_uri(app.redirect_port) in described["redirect_uris"]
     return app
-
-
-def query_of(url: str) -> dict[str, str]:
-    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
-
-
-def consent(url: str, decision: str = "allow") -> str:
-    parts = urlsplit(url)
-    answer = httpx.post(f"{parts.scheme}://{parts.netloc}{parts.path}",
-                        data={**query_of(url), "decision": decision}, timeout=10)
-    assert answer.status_code in (302, 303), answer.text
-    return str(answer.headers["location"])
 
 
 def pasted_login(meta: MetaOAuth, *, bare_code: bool = False) -> MetaToken:
