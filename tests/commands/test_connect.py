@@ -305,7 +305,10 @@ def test_no_token_reaches_the_workbook_output_or_audit(connectable: dict[str, An
     runs = [connect_meta_token(dd, "act_1010000001"), connect_google_token(dd, "2020000002"),
             dd("account", "list", "--json"), dd("account", "check", "--json"),
             dd("audit", "--json"), dd("config", "show", "--json"),
+            dd("--debug", "connect", "meta", CLIENT, "--token-stdin", "--account", "act_999",
+               input=SYSTEM_TOKEN),  # a failure with its traceback
             dd("disconnect", "google", CLIENT, "--json")]
+    assert "Traceback" in runs[-2].stderr
     secrets = [SYSTEM_TOKEN, REFRESH_TOKEN, connectable["meta"]["app_secret"],
                connectable["google"]["client_secret"]]
     for run in runs:
