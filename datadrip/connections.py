@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,7 +27,13 @@ if TYPE_CHECKING:
 
 def connect_command(platform: str, client_name: str) -> str:
     """The exact command that logs this client in again, for hints."""
-    return f"datadrip connect {platform} {shlex.quote(client_name)}".replace("'", '"')
+    return f"datadrip connect {platform} {shell_quoted(client_name)}"
+
+
+def shell_quoted(text: str) -> str:
+    """`text` in double quotes, safe to paste into a POSIX shell (names may hold ' or $)."""
+    escaped = "".join("\\" + ch if ch in '\\"$`' else ch for ch in text)
+    return f'"{escaped}"'
 
 
 def reauth_hint(platform: str, client_name: str) -> str:
@@ -112,7 +117,7 @@ def _refuse_other_client(session: Session, client: Client, platform: str, extern
         raise ConflictError(f"{external_id} is already connected to client {other.name!r}; "
                             "nothing was stored",
                             hint=f"Disconnect it there first: datadrip disconnect {platform} "
-                                 f"{shlex.quote(other.name)}".replace("'", '"'))
+                                 f"{shell_quoted(other.name)}")
 
 
 def client_accounts(session: Session, client: Client, platform: str,

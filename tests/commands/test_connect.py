@@ -329,3 +329,15 @@ def test_removing_the_client_forgets_its_logins(connectable: dict[str, Any], dd:
 
     assert accounts_in(workbook_path) == []
     assert stored_logins() == {}
+
+
+def test_the_connect_command_in_hints_survives_a_shell_for_any_client_name() -> None:
+    import subprocess
+
+    from datadrip.connections import connect_command
+
+    name = "Bob's \"Best\" $HOME `Bakery`"
+    command = connect_command("google", name)
+    echoed = subprocess.run(["sh", "-c", f"printf %s {command.removeprefix('datadrip connect google ')}"],
+                            capture_output=True, text=True, check=True).stdout
+    assert echoed == name
