@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from datadrip import __version__
-from datadrip.commands import account, agency, client, config, connect, db, sandbox, secret, setup, user
+from datadrip.commands import account, agency, client, config, connect, db, sandbox, secret, setup, sync, user
 from datadrip.commands._context import Invocation
 from datadrip.errors import DataDripError, ExitCode
 
@@ -110,6 +110,7 @@ app.add_typer(user.app, name="user")
 app.add_typer(connect.app, name="connect")
 app.command("disconnect")(connect.disconnect)
 app.add_typer(account.app, name="account")
+app.command("sync")(sync.sync)
 app.command("audit")(setup.audit)
 app.add_typer(config.app, name="config")
 app.add_typer(secret.app, name="secret")

@@ -26,6 +26,7 @@ class ClientChanges:
     monthly_budget: str | None = None
     clear_budget: bool = False
     active: bool | None = None
+    conversion_actions: str | None = None  # comma-separated Meta action types; "" = the default
 
 
 def add_client(wb: Workbook, name: str, agency_ref: str | None, changes: ClientChanges) -> Client:
@@ -114,7 +115,7 @@ def client_record(client: Client, agency: Agency, accounts: int | None = None) -
         "currency": client.currency,
         "monthly_budget": None if budget is None else money.to_amount(budget, client.currency),
         "report_recipients": list(client.report_recipients), "active": client.active,
-        "created_at": client.created_at,
+        "conversion_actions": list(client.conversion_actions), "created_at": client.created_at,
     }
     if accounts is not None:
         record["ad_accounts"] = accounts
@@ -147,10 +148,13 @@ def _apply(client: Client, changes: ClientChanges) -> None:
         money.parse_amount(str(amount), client.currency, what="monthly budget")
     if changes.active is not None:
         client.active = changes.active
+    if changes.conversion_actions is not None:
+        client.conversion_actions = validate.action_types(changes.conversion_actions)
 
 
 def _fields(client: Client) -> dict[str, Any]:
     budget = client.monthly_budget_micros
     return {"name": client.name, "currency": client.currency,
             "monthly_budget": None if budget is None else money.to_amount(budget, client.currency),
-            "report_recipients": list(client.report_recipients), "active": client.active}
+            "report_recipients": list(client.report_recipients), "active": client.active,
+            "conversion_actions": list(client.conversion_actions)}

@@ -42,6 +42,8 @@ class MetaSettings(_Section):
                         "meta.app_secret)")
     redirect_port: int = Field(8765, ge=1, le=65535, description="Loopback port of the login "
                                "redirect http://localhost:PORT/callback; the app must list it")
+    lookback_days: int = Field(28, ge=0, le=400, description="Days re-read on every sync, since "
+                               "conversions are restated (Meta calls them stable after 28)")
 
 
 class GoogleSettings(_Section):
@@ -54,6 +56,8 @@ class GoogleSettings(_Section):
     api_version: str = Field("v26", description="Google Ads API version")
     client_id: str = Field("", description="OAuth client ID of a Desktop-app client (the secret "
                            "is the secret google.client_secret)")
+    lookback_days: int = Field(30, ge=0, le=400, description="Days re-read on every sync, since "
+                               "conversions keep arriving for the conversion window (30 by default)")
 
 
 class EmailSettings(_Section):
@@ -80,6 +84,16 @@ class SecretsSettings(_Section):
         "encrypted file in the data folder), keyring or file")
 
 
+class SyncSettings(_Section):
+    initial_days: int = Field(90, ge=1, le=1125, description="Days pulled on an account's first "
+                              "sync (platforms keep about 37 months)")
+    concurrency: int = Field(4, ge=1, le=32, description="Accounts synced at the same time")
+    chunk_days: int = Field(14, ge=1, le=92, description="Days fetched and saved together; a "
+                            "crash loses at most one chunk, never half of one")
+    max_retry_seconds: int = Field(900, ge=0, description="Longest a request may keep retrying "
+                                   "and waiting for rate limits before its account fails")
+
+
 class Settings(_Section):
     workbook: WorkbookSettings = WorkbookSettings()
     user: UserSettings = UserSettings()
@@ -89,6 +103,7 @@ class Settings(_Section):
     ai: AiSettings = AiSettings()
     auth: AuthSettings = AuthSettings()
     secrets: SecretsSettings = SecretsSettings()
+    sync: SyncSettings = SyncSettings()
 
 
 SECTIONS: dict[str, type[_Section]] = {

@@ -214,6 +214,7 @@ def connection_record(account: AdAccount, client: Client, agency: Agency, *,
             "currency": account.currency, "timezone": account.timezone,
             "login_customer_id": account.login_customer_id,
             "token_expires_at": account.token_expires_at, "status": account.status,
+            "lookback_days": account.lookback_days, "attribution_setting": account.attribution_setting,
             "warning": warning}
 
 
@@ -244,3 +245,38 @@ def login_refs(session: Session, *, client_id: str | None = None,
     if agency_id is not None:
         query = query.where(Client.agency_id == agency_id)
     return {ref for ref in session.exec(query.distinct()) if ref}
+
+
+def find_account(session: Session, ref: str) -> tuple[AdAccount, Client, Agency]:
+    """A connected account by workbook id or platform id (act_…, 123-456-7890 or ten digits)."""
+    text = ref.strip()
+    candidates = {text, text.replace("-", "")}
+    if text.removeprefix("act_").isdigit():
+        candidates.add("act_" + text.removeprefix("act_"))
+    found = [row for row in list_connections(session)
+             if row[0].id == text or row[0].external_id in candidates]
+    if not found:
+        raise NotFoundError(f"no connected ad account {ref!r}", hint="See 'datadrip account list'.")
+    if len(found) > 1:
+        owners = ", ".join(repr(client.name) for _, client, _ in found)
+        raise UsageError(f"{ref!r} is connected to several clients ({owners})",
+                         hint="Give the account's id from 'datadrip account list --json'.")
+    return found[0]
+
+
+def edit_account(wb: Workbook, ref: str, *, lookback_days: int | None,
+                 default_lookback: bool) -> tuple[AdAccount, Client, Agency]:
+    """Change an account's own sync settings (its lookback window), audited."""
+    if default_lookback and lookback_days is not None:
+        raise UsageError("--lookback-days and --default-lookback contradict each other")
+    if not default_lookback and lookback_days is None:
+        raise UsageError("nothing to change", hint="Pass --lookback-days N or --default-lookback.")
+    account, client, agency = find_account(wb.session, ref)
+    before = account.lookback_days
+    account.lookback_days = None if default_lookback else lookback_days
+    if account.lookback_days == before:
+        raise UsageError("nothing to change: the account already has that lookback")
+    wb.session.add(account)
+    audit.record(wb.session, wb.actor, "account.edit", "ad_account", account.id,
+                 changes={"lookback_days": [before, account.lookback_days]})
+    return account, client, agency

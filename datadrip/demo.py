@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datadrip.config import CONFIG_FILENAME, WORKBOOK_FILENAME, example_text, load_settings
 from datadrip.enums import Plan, Role
 from datadrip.errors import UsageError
+from datadrip.secret_file import KEY_FILENAME, STORE_FILENAME
+
+if TYPE_CHECKING:
+    from datadrip.config import Loaded
+    from datadrip.sync import SyncUi
 
 MARKER = ".datadrip-demo"
 ACTOR = "demo"
@@ -23,6 +28,13 @@ CLIENTS = [
      "recipients": "hello@bloombotanics.example"},
 ]
 TEAM = [("priya@spiceroute.example", Role.OWNER), ("arjun@spiceroute.example", Role.MEMBER)]
+# Each demo client's sandbox accounts: (platform, account ids).
+CONNECTIONS = {
+    "Masala Mornings": [("meta", ["act_1010000001"]), ("google", ["2020000001"])],
+    "Peak Trail Outfitters": [("meta", ["act_1010000002"]), ("google", ["2020000002"])],
+    "Bloom Botanics": [("meta", ["act_1010000003"]), ("google", ["2020000003"])],
+}
+SANDBOX_PORT = 8790  # the demo's config points here, so `datadrip sandbox serve --port` revives it
 
 
 @dataclass
@@ -31,16 +43,55 @@ class DemoResult:
     agencies: list[dict[str, Any]] = field(default_factory=list)
     clients: list[dict[str, Any]] = field(default_factory=list)
     team: list[dict[str, Any]] = field(default_factory=list)
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    synced: list[dict[str, Any]] = field(default_factory=list)
+    sandbox_port: int = SANDBOX_PORT
 
 
-def run_demo(home: Path) -> DemoResult:
-    """Reset the demo folder and fill it with a demo agency, its clients and team."""
+def run_demo(home: Path, sync_ui: SyncUi | None = None) -> DemoResult:
+    """Reset the demo folder, fill it with a demo agency, its clients and team, connect the
+    clients to the embedded sandbox's accounts and sync them, all through the real services."""
+    from datadrip.sandbox.app import SandboxConfig
+    from datadrip.sandbox.server import SandboxServer
+
+    _reset(home)
+    try:
+        server = SandboxServer(SandboxConfig(seed=7), port=SANDBOX_PORT)
+    except OSError:  # the port is taken (a sandbox already serving it, say): any free one will do
+        server = SandboxServer(SandboxConfig(seed=7))
+    with server:
+        description = server.app.describe(server.base_url)
+        (home / CONFIG_FILENAME).write_text(_sandbox_config(example_text(), description),
+                                            encoding="utf-8")
+        result = _fill(home)
+        result.sandbox_port = server.port
+        loaded = load_settings(home / CONFIG_FILENAME, env={"DATADRIP_HOME": str(home)})
+        result.accounts = _connect(loaded, description)
+        result.synced = _sync(loaded, sync_ui)
+    _count_accounts(loaded, result)
+    return result
+
+
+def _count_accounts(loaded: Loaded, result: DemoResult) -> None:
+    """The client records as they are now, with their connected accounts counted."""
+    from datadrip.connections import list_connections
+    from datadrip.workbook import open_session
+
+    with open_session(loaded) as wb:
+        counts: dict[str, int] = {}
+        for _, client, _ in list_connections(wb.session):
+            counts[client.id] = counts.get(client.id, 0) + 1
+    for record in result.clients:
+        record["ad_accounts"] = counts.get(record["id"], 0)
+
+
+def _fill(home: Path) -> DemoResult:
+    """The demo agency, its clients and team."""
     from datadrip.agencies import AgencyChanges, add_agency, agency_counts, agency_record
     from datadrip.clients import ClientChanges, add_client, client_record
     from datadrip.team import add_user, user_record
     from datadrip.workbook import Workbook, open_session
 
-    _reset(home)
     loaded = load_settings(home / CONFIG_FILENAME, env={"DATADRIP_HOME": str(home)})
     result = DemoResult(home)
     with open_session(loaded, write=True) as opened:
@@ -60,6 +111,63 @@ def run_demo(home: Path) -> DemoResult:
     return result
 
 
+def _connect(loaded: Loaded, description: dict[str, Any]) -> list[dict[str, Any]]:
+    """Store the sandbox apps' secrets, then connect every demo client with the sandbox's tokens."""
+    from datadrip.connect import ConnectRequest, ConnectUi, connect_accounts
+    from datadrip.secrets import open_store
+
+    store, _ = open_store(loaded, announce=False)
+    store.set("meta.app_secret", description["meta"]["app_secret"])
+    store.set("google.client_secret", description["google"]["client_secret"])
+    tokens = {"meta": description["meta"]["access_token"],
+              "google": description["google"]["refresh_token"]}
+
+    def no_person(*_args: Any) -> Any:
+        raise UsageError("the demo connects without a person")  # stdin tokens need no browser
+
+    ui = ConnectUi(on_url=no_person, read_pasted=no_person, choose=no_person)
+    accounts: list[dict[str, Any]] = []
+    for client, connections in CONNECTIONS.items():
+        for platform, account_ids in connections:
+            outcome = connect_accounts(loaded, ConnectRequest(
+                platform=platform, client_ref=client, accounts=account_ids,
+                stdin_token=tokens[platform]), ui)
+            accounts.extend(outcome.accounts)
+    return accounts
+
+
+def _sync(loaded: Loaded, ui: SyncUi | None) -> list[dict[str, Any]]:
+    from datadrip.errors import DataDripError
+    from datadrip.sync import SyncRequest, sync_accounts
+
+    outcome = sync_accounts(loaded, SyncRequest(), ui)
+    if outcome.failed:
+        first = outcome.failed[0]
+        raise DataDripError(f"the demo sync failed for {first.client} ({first.platform} "
+                            f"{first.account_id}): {first.error}", hint=first.hint)
+    return [account.record() for account in outcome.accounts]
+
+
+def _sandbox_config(example: str, description: dict[str, Any]) -> str:
+    """The example configuration with the sandbox's URLs and ids filled in."""
+    meta, google = description["meta"], description["google"]
+    values = {"meta": {"graph_url": meta["graph_url"], "dialog_url": meta["dialog_url"],
+                       "app_id": meta["app_id"]},
+              "google": {key: google[key] for key in ("api_url", "auth_url", "token_url",
+                                                      "revoke_url", "client_id")},
+              "secrets": {"backend": "file"}, "user": {"email": ACTOR}}
+    lines, section = [], ""
+    for line in example.splitlines():
+        if line.startswith("[") and line.rstrip().endswith("]"):
+            section = line.strip("[] \n")
+        key = line.removeprefix("# ").split(" = ", 1)[0] if line.startswith("# ") and " = " in line \
+            else None
+        if key is not None and key in values.get(section, {}):
+            line = f'{key} = "{values[section][key]}"'
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
 def _reset(home: Path) -> None:
     """Start from nothing, but only in a folder that is empty or that a demo made."""
     if home.exists() and not home.is_dir():
@@ -73,6 +181,6 @@ def _reset(home: Path) -> None:
         raise UsageError(f"cannot make the demo folder {home}: {exc.strerror}",
                          hint="Name another folder with --dir.") from None
     (home / MARKER).write_text("Made by `datadrip demo`; it resets this folder.\n")
-    for name in (WORKBOOK_FILENAME, f"{WORKBOOK_FILENAME}-wal", f"{WORKBOOK_FILENAME}-shm"):
+    for name in (WORKBOOK_FILENAME, f"{WORKBOOK_FILENAME}-wal", f"{WORKBOOK_FILENAME}-shm",
+                 f"{WORKBOOK_FILENAME}.sync-lock", STORE_FILENAME, KEY_FILENAME):
         (home / name).unlink(missing_ok=True)
-    (home / CONFIG_FILENAME).write_text(example_text(), encoding="utf-8")

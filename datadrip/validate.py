@@ -69,6 +69,25 @@ def emails(text: str) -> list[str]:
     return found
 
 
+_ACTION_TYPE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+
+
+def action_types(text: str) -> list[str]:
+    """Comma-separated Meta action types ("lead", "offsite_conversion.fb_pixel_purchase"); "" → []."""
+    found: list[str] = []
+    for part in text.split(","):
+        cleaned = part.strip()
+        if not cleaned:
+            continue
+        if not _ACTION_TYPE.match(cleaned):
+            raise UsageError(f"{cleaned!r} is not a Meta action type",
+                             hint="Action types are lowercase words joined by dots and "
+                                  "underscores, e.g. lead or offsite_conversion.fb_pixel_purchase.")
+        if cleaned not in found:
+            found.append(cleaned)
+    return found
+
+
 def name(value: str, *, what: str) -> str:
     cleaned = " ".join(value.split())
     if not cleaned:

@@ -16,6 +16,7 @@ app = typer.Typer(help="""Connected ad accounts: which client, which login, and 
     Examples:
       datadrip account list
       datadrip account check --json
+      datadrip account edit act_1010000001 --lookback-days 7
     """,
                   no_args_is_help=True)
 
@@ -69,3 +70,36 @@ def account_check(ctx: typer.Context, client: ClientOpt = None, agency: AgencyOp
     if checked.needs_login:
         raise AuthRequiredError(f"{len(checked.needs_login)} client login(s) need renewing",
                                 hint="run: " + "  and  ".join(checked.needs_login))
+
+
+@app.command("edit")
+def account_edit(ctx: typer.Context,
+                 account: Annotated[str, typer.Argument(
+                     help="The account: act_…, a Google customer id, or its id in the workbook.",
+                     metavar="ACCOUNT", show_default=False)],
+                 lookback_days: Annotated[int | None, typer.Option(
+                     "--lookback-days", min=0, max=400, show_default=False,
+                     help="Days this account re-reads on every sync (conversions are restated).")]
+                 = None,
+                 default_lookback: Annotated[bool, typer.Option(
+                     "--default-lookback", help="Use the platform's lookback_days setting again.")]
+                 = False,
+                 as_json: JsonOpt = False) -> None:
+    """Change an account's own sync settings: how many days each sync re-reads.
+
+    \b
+    Example:
+      datadrip account edit 123-456-7890 --lookback-days 90
+    """
+    from datadrip.connections import connection_record, edit_account
+
+    with workbook(ctx, write=True) as wb:
+        found, owner, agency_ = edit_account(wb, account, lookback_days=lookback_days,
+                                             default_lookback=default_lookback)
+        record = connection_record(found, owner, agency_)
+    if as_json:
+        output.print_json(record)
+    else:
+        output.message(f"Updated {record['platform']} account {record['account_id']}.")
+        output.print_record(record, [(key, header) for key, header in COLUMNS if key != "warning"]
+                            + [("lookback_days", "Lookback days")])

@@ -47,13 +47,18 @@ def demo(ctx: typer.Context,
     Example:
       datadrip demo && DATADRIP_HOME=~/.local/share/datadrip/demo datadrip client list
     """
+    import sys
+
+    from datadrip.commands.sync import progress
     from datadrip.demo import run_demo
 
     home = (folder or settings(ctx).paths.data_dir / "demo").expanduser().resolve()
-    result = run_demo(home)
+    with progress(enabled=not as_json and sys.stderr.isatty()) as ui:
+        result = run_demo(home, ui)
     if as_json:
         output.print_json({"home": str(result.home), "agencies": result.agencies,
-                           "clients": result.clients, "team": result.team})
+                           "clients": result.clients, "team": result.team,
+                           "accounts": result.accounts, "synced": result.synced})
         return
     output.message(f"Demo workbook in {result.home}\n")
     output.print_table(result.agencies, [("name", "Agency"), ("timezone", "Time zone"),
@@ -62,7 +67,12 @@ def demo(ctx: typer.Context,
                                         ("monthly_budget", "Monthly budget"),
                                         ("report_recipients", "Recipients")])
     output.print_table(result.team, [("email", "Team member"), ("role", "Role")])
-    output.message(f"\nExplore it: DATADRIP_HOME={result.home} datadrip client list")
+    output.print_table(result.synced, [("client", "Client"), ("platform", "Platform"),
+                                       ("account_id", "Account"), ("currency", "Currency"),
+                                       ("since", "From"), ("until", "To"), ("rows", "Rows synced")])
+    output.message(f"\nExplore it: DATADRIP_HOME={result.home} datadrip account list\n"
+                   f"Sync it again: datadrip sandbox serve --port {result.sandbox_port} & "
+                   f"DATADRIP_HOME={result.home} datadrip sync")
 
 
 def audit(ctx: typer.Context,

@@ -1,4 +1,5 @@
-"""The connectors' shared HTTP behaviour: timeouts, retries with jittered backoff, server-told waits."""
+"""The connectors' shared HTTP behaviour: timeouts, retries with jittered backoff, server-told waits,
+and pacing by Meta's usage headers."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from datadrip.errors import DataDripError
 
@@ -30,6 +31,18 @@ META_THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
 GOOGLE_RETRY_STATUSES = frozenset({500, 502, 503, 504})
 GOOGLE_RETRY_CODES = frozenset({"RESOURCE_TEMPORARILY_EXHAUSTED", "TRANSIENT_ERROR", "INTERNAL_ERROR",
                                 "DEADLINE_EXCEEDED"})
+# Meta's "Please reduce the amount of data you're asking for" (code 1, HTTP 500): asking the same
+# again gets the same answer, so it is not retried; callers ask for less (a smaller page, a report
+# run) instead.
+META_REDUCE_DATA = "reduce the amount of data"
+
+# Pacing by Meta's usage headers: from USAGE_PACE_FROM percent on, a pause before the next call of
+# USAGE_PACE_FIRST seconds that doubles every USAGE_PACE_DOUBLING points (10 s at 75 %, 80 s at
+# 90 %, 320 s at 100 %), so a busy sync slows down before Meta stops it. Peers: Airbyte pauses 2
+# minutes from 85 % and 10 minutes from 95 %.
+USAGE_PACE_FROM = 75.0
+USAGE_PACE_FIRST = 10.0
+USAGE_PACE_DOUBLING = 5.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,17 @@ class RetryPolicy:
     first_backoff: float = 1.0
     max_backoff: float = 30.0
     max_wait: float = 120.0
+    # seconds one request may spend waiting between its attempts, all waits together (counted as
+    # asked of `sleep`, not by the wall clock)
+    max_total: float = 900.0
+
+
+class TrafficLog(Protocol):
+    """Where `send` counts what it did (FetchNotes is one): HTTP requests made, and seconds waited
+    because the server said so (rate limits), as opposed to backoff after failures."""
+
+    requests: int
+    throttled_seconds: float
 
 
 @dataclass(frozen=True)
@@ -71,22 +95,19 @@ class RetryLaterError(DataDripError):
 
 def send(http: httpx.Client, method: str, url: str, *, service: str, classify: Classifier,
          params: Mapping[str, str] | None = None, json_body: Any = None,
-         headers: Mapping[str, str] | None = None, policy: RetryPolicy | None = None,
-         sleep: Sleep = time.sleep) -> httpx.Response:
+         data: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
+         policy: RetryPolicy | None = None, sleep: Sleep = time.sleep,
+         traffic: TrafficLog | None = None) -> httpx.Response:
     """Send one request, retrying network failures and what `classify` calls retryable.
 
     Returns the last response, successful or not (the caller reads platform errors); raises
     RetriesExhaustedError, RetryLaterError, or a DataDripError when the service cannot be reached.
     `service` names it in messages ("Meta", "Google Ads"); URLs never appear in them, since a
-    URL can carry a token.
+    URL can carry a token. `data` is a form body. The waits between attempts stop at
+    `policy.max_total` seconds in all; `traffic` counts requests and server-told waits.
     """
     import httpx
-    from tenacity import (
-        Retrying,
-        retry_if_exception_type,
-        retry_if_result,
-        stop_after_attempt,
-    )
+    from tenacity import Retrying, stop_after_attempt
 
     policy = policy or RetryPolicy()
     # Configuration mistakes (a bad scheme) would fail the same way every time.
@@ -94,52 +115,87 @@ def send(http: httpx.Client, method: str, url: str, *, service: str, classify: C
                  httpx.ProxyError)
 
     tries: list[int] = []
+    waited: list[float] = []
+    # The wait before the next attempt is decided with the verdict (in `retry`, which tenacity
+    # asks first in every version), so the budget check sees it before anything sleeps.
+    planned: list[tuple[float, bool]] = []  # (seconds, told by the server)
+    over_budget: list[bool] = []
 
     def attempt() -> tuple[httpx.Response, Retryable | None]:
         tries.append(1)
-        request = http.build_request(method, url, params=params, json=json_body, headers=headers,
-                                     timeout=policy.timeout)
+        if traffic is not None:
+            traffic.requests += 1
+        request = http.build_request(method, url, params=params, json=json_body, data=data,
+                                     headers=headers, timeout=policy.timeout)
         response = http.send(request)
         return response, (classify(response) if response.status_code >= 400 else None)
 
-    def worth_retrying(outcome: tuple[httpx.Response, Retryable | None]) -> bool:
-        verdict = outcome[1]
-        return verdict is not None and (verdict.after is None or verdict.after <= policy.max_wait)
+    def plan(state: RetryCallState) -> bool:
+        planned.clear()
+        outcome = state.outcome
+        if outcome is None:
+            return False
+        if outcome.failed:
+            if not isinstance(outcome.exception(), transient):
+                return False
+            told = None
+        else:
+            verdict = outcome.result()[1]
+            if verdict is None or (verdict.after is not None and verdict.after > policy.max_wait):
+                return False
+            told = verdict.after
+        seconds = backoff(policy, state.attempt_number) if told is None else told
+        if sum(waited) + seconds > policy.max_total:
+            over_budget.append(True)
+            return False
+        planned.append((seconds, told is not None))
+        return True
 
     def wait(state: RetryCallState) -> float:
-        outcome = state.outcome
-        told = None
-        if outcome is not None and not outcome.failed:
-            verdict = outcome.result()[1]
-            told = verdict.after if verdict is not None else None
-        seconds = backoff(policy, state.attempt_number) if told is None else told
+        seconds = planned[0][0] if planned else 0.0
         log.info("%s: attempt %d failed (%s); waiting %.1f s", service, state.attempt_number,
                  _what_failed(state), seconds)
         return seconds
 
+    def pause(seconds: float) -> None:
+        waited.append(seconds)
+        if traffic is not None and planned and planned[0][1]:
+            traffic.throttled_seconds += seconds
+        sleep(seconds)
+
     retrying = Retrying(
-        stop=stop_after_attempt(policy.attempts), wait=wait, sleep=sleep,
-        retry=retry_if_exception_type(transient) | retry_if_result(worth_retrying),
+        stop=stop_after_attempt(policy.attempts), wait=wait, sleep=pause, retry=plan,
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None)
     try:
         response, verdict = retrying(attempt)
     except httpx.HTTPError as exc:
         # The exception's text is not used: it may hold the URL, and the URL a token.
-        count = f"{len(tries)} attempt" + ("s" if len(tries) != 1 else "")
-        raise DataDripError(f"the connection to {service} failed ({type(exc).__name__}) after {count}",
+        spent = f" and {_duration(sum(waited))} of waiting" if over_budget else ""
+        raise DataDripError(f"the connection to {service} failed ({type(exc).__name__}) after "
+                            f"{_attempts(len(tries))}{spent}",
                             hint="Check the network connection (or the proxy) and the configured "
                                  "URL, then try again.") from None
     if verdict is None:
         return response
-    if verdict.after is not None and verdict.after > policy.max_wait:
-        retry_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=verdict.after)
-        raise RetryLaterError(
-            f"{service} asks to wait {_duration(verdict.after)} before the next call "
-            f"({verdict.reason})", retry_after=verdict.after,
-            hint=f"Try again after {retry_at:%H:%M} UTC.")
+    spent = f" and {_duration(sum(waited))} of waiting" if over_budget else ""
+    if verdict.after is not None and (verdict.after > policy.max_wait or over_budget):
+        after = f" after {_attempts(len(tries))}{spent}" if spent else ""
+        raise retry_later(service, verdict.after, f"({verdict.reason}){after}")
     raise RetriesExhaustedError(f"{service} kept failing ({verdict.reason}) after "
-                                f"{policy.attempts} attempts",
+                                f"{_attempts(len(tries))}{spent}",
                                 hint="The service is having trouble; try again in a few minutes.")
+
+
+def retry_later(service: str, seconds: float, why: str) -> RetryLaterError:
+    """The error for a wait longer than we are willing to sleep; `why` follows "before the next
+    call" in the message (no URL, no token)."""
+    retry_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+    return RetryLaterError(f"{service} asks to wait {_duration(seconds)} before the next call {why}",
+                           retry_after=seconds, hint=f"Try again after {retry_at:%H:%M} UTC.")
+
+
+def _attempts(count: int) -> str:
+    return f"{count} attempt" + ("s" if count != 1 else "")
 
 
 def backoff(policy: RetryPolicy, attempt: int) -> float:
@@ -241,11 +297,14 @@ def _longest(*waits: float | None) -> float | None:
 
 def meta_retryable(response: httpx.Response) -> Retryable | None:
     """Meta: HTTP 5xx, codes 1, 2, 4, 17, 32, 341, 613, 80000–80014, or `is_transient`; never
-    code 1 about the client secret (a wrong secret stays wrong)."""
+    code 1 about the client secret (a wrong secret stays wrong) nor "reduce the amount of data"
+    (the same request gets the same answer: the caller asks for less)."""
     body = _json(response)
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
     code = error.get("code")
+    if code == 1 and is_meta_reduce_data(error):
+        return None
     message = str(error.get("message", ""))
     if code == 1 and "client secret" in message.lower():
         return None
@@ -258,6 +317,67 @@ def meta_retryable(response: httpx.Response) -> Retryable | None:
             or response.status_code >= 500:
         return Retryable(label, wait)
     return None
+
+
+def is_meta_reduce_data(error: Mapping[str, Any]) -> bool:
+    """Is this Graph error object Meta's "Please reduce the amount of data…" (code 1)?"""
+    return error.get("code") == 1 and META_REDUCE_DATA in str(error.get("message", "")).lower()
+
+
+@dataclass(frozen=True)
+class MetaUsage:
+    """What Meta's usage headers say: the highest utilisation in percent (0 when none is given)
+    and how many seconds until access is regained (0 when not limited)."""
+
+    percent: float = 0.0
+    regain_seconds: float = 0.0
+
+
+def meta_usage(headers: Mapping[str, str]) -> MetaUsage:
+    """Read X-Business-Use-Case-Usage, X-Ad-Account-Usage, X-App-Usage and
+    x-fb-ads-insights-throttle (JSON; every key optional; a header that is not JSON is ignored)."""
+    percents: list[float] = []
+    regain: list[float] = []
+    business = _json_header(headers.get("x-business-use-case-usage"))
+    for entries in business.values() if isinstance(business, dict) else []:
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            percents += _numbers(entry, "call_count", "total_cputime", "total_time")
+            regain += [minutes * 60 for minutes in _numbers(entry, "estimated_time_to_regain_access")]
+    account = _json_header(headers.get("x-ad-account-usage"))
+    if isinstance(account, dict):
+        account_pct = _numbers(account, "acc_id_util_pct")
+        percents += account_pct
+        # reset_time_duration counts down even while usage is low: it is a wait only at the limit.
+        if any(pct >= 100 for pct in account_pct):
+            regain += _numbers(account, "reset_time_duration")
+    app = _json_header(headers.get("x-app-usage"))
+    if isinstance(app, dict):
+        percents += _numbers(app, "call_count", "total_cputime", "total_time")
+    throttle = _json_header(headers.get("x-fb-ads-insights-throttle"))
+    if isinstance(throttle, dict):
+        percents += _numbers(throttle, "app_id_util_pct", "acc_id_util_pct")
+    return MetaUsage(max(percents, default=0.0), max(regain, default=0.0))
+
+
+def usage_pace(percent: float) -> float:
+    """Seconds to pause before the next call at this utilisation: 0 below USAGE_PACE_FROM, then
+    USAGE_PACE_FIRST doubling every USAGE_PACE_DOUBLING points."""
+    if percent < USAGE_PACE_FROM:
+        return 0.0
+    return float(USAGE_PACE_FIRST * 2.0 ** ((min(percent, 100.0) - USAGE_PACE_FROM) / USAGE_PACE_DOUBLING))
+
+
+def meta_usage_pause(headers: Mapping[str, str]) -> float:
+    """Seconds to pause before the next Meta call after an answer with these headers: the usage
+    pace, or the time until access is regained when that is longer; 0 when all is well."""
+    usage = meta_usage(headers)
+    return max(usage_pace(usage.percent), usage.regain_seconds)
+
+
+def _numbers(values: Mapping[str, Any], *keys: str) -> list[float]:
+    return [number for key in keys if (number := _number(values.get(key))) is not None]
 
 
 def google_errors(body: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:

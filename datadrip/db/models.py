@@ -108,6 +108,9 @@ class Client(SQLModel, table=True):
     report_recipients: list[str] = _json(list)
     currency: str = Field(max_length=3)
     monthly_budget_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # Meta action types counted as conversions; empty: the purchase family.
+    conversion_actions: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False,
+                                          sa_column_kwargs={"server_default": "[]"})
     active: bool = True
     created_at: dt.datetime = _created()
     updated_at: dt.datetime = _created()
@@ -132,6 +135,8 @@ class AdAccount(SQLModel, table=True):
     token_ref: str | None = Field(default=None, max_length=200)
     token_expires_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     status: str = Field(default=AccountStatus.ACTIVE.value, max_length=16)
+    lookback_days: int | None = None  # None: the platform's [meta]/[google] lookback_days
+    attribution_setting: str | None = Field(default=None, max_length=64)  # as Meta last reported
     created_at: dt.datetime = _created()
 
 
@@ -197,6 +202,23 @@ class SyncRun(SQLModel, table=True):
     window_end: dt.date | None = None
     rows: int = 0
     error: str | None = None
+    levels: str | None = Field(default=None, max_length=64)  # "campaign,adset,ad"
+    requests: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    warnings: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False,
+                                sa_column_kwargs={"server_default": "[]"})
+
+
+class SyncCursor(SQLModel, table=True):
+    """How far an account's level is synced: every day up to `synced_through` is in the workbook."""
+
+    __tablename__ = "sync_cursor"
+    __table_args__ = (_choice("level", Level),)
+
+    account_id: str = Field(primary_key=True, max_length=32,
+                            sa_column_args=[sa.ForeignKey("ad_account.id", ondelete="CASCADE")])
+    level: str = Field(primary_key=True, max_length=16)
+    synced_through: dt.date
+    updated_at: dt.datetime = _created()
 
 
 class Report(SQLModel, table=True):

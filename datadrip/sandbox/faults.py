@@ -14,6 +14,11 @@ request that carries it fail. Kinds:
 - slow: the answer comes after `delay` seconds
 - truncated: the body is cut short (the connection closes mid-body)
 - malformed: the body is not valid JSON
+- job_failed (Meta only): the report run that this request starts (POST act_…/insights) or polls
+  (GET /{report_run_id}) ends as "Job Failed" and stays so; other requests are answered as usual.
+  A rule with path "/insights$" fails the next run started, "/[0-9]{6,}$" the next run polled.
+- high_usage (Meta only): the usual answer, with usage headers at 90 % (call_count, acc_id_util_pct
+  …) but access not yet limited: what a client's usage pacing reacts to
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 KINDS = ("rate_limit", "server_error", "unavailable", "reduce_data", "expired_token",
-         "revoked_token", "permission", "slow", "truncated", "malformed")
+         "revoked_token", "permission", "slow", "truncated", "malformed", "job_failed", "high_usage")
 HEADER = "x-sandbox-fault"
 
 

@@ -177,14 +177,23 @@ def _count_call(sandbox: Sandbox, key: str) -> int:
         return len(calls)
 
 
+# Calls that stand for a busy hour (the high_usage fault: 90 %) and a throttled one (102 %).
+BUSY_CALLS = 1800
+THROTTLED_CALLS = 2040
+
+
 def usage_headers(sandbox: Sandbox, account_ids: Iterable[str], use_case: str = "ads_insights",
-                  *, throttled: bool = False) -> list[tuple[str, str]]:
-    """X-Business-Use-Case-Usage, X-Ad-Account-Usage, X-App-Usage, x-fb-ads-insights-throttle."""
-    app_calls = _count_call(sandbox, "app") if not throttled else 2000
+                  *, throttled: bool = False, busy: bool = False) -> list[tuple[str, str]]:
+    """X-Business-Use-Case-Usage, X-Ad-Account-Usage, X-App-Usage, x-fb-ads-insights-throttle.
+
+    `busy`: the account near its limit (90 %) but not over it; `throttled`: over it, with 5
+    minutes to regain access."""
+    pinned = THROTTLED_CALLS if throttled else BUSY_CALLS if busy else None
+    app_calls = _count_call(sandbox, "app") if pinned is None else pinned - 40
     business: dict[str, list[dict[str, Any]]] = {}
     account_pct = 0.0
     for account_id in account_ids:
-        calls = _count_call(sandbox, account_id) if not throttled else 2040
+        calls = _count_call(sandbox, account_id) if pinned is None else pinned
         account_pct = max(account_pct, float(round(Decimal(calls) / 20, 2)))
         business[account_id] = [{
             "type": use_case, "call_count": (calls + 19) // 20, "total_cputime": (calls + 39) // 40,
@@ -356,6 +365,8 @@ def _path_account(request: Request, sandbox: Sandbox) -> str:
 
 def fault_response(kind: str, request: Request, sandbox: Sandbox) -> Response:
     """Meta's own answer for a fault of this kind."""
+    from datadrip.sandbox import meta_insights
+
     if kind == "rate_limit":
         return graph_error(
             "(#80000) There have been too many calls from this ad-account. Wait a bit and try again. "
@@ -385,4 +396,13 @@ def fault_response(kind: str, request: Request, sandbox: Sandbox) -> Response:
     if kind == "permission":
         return graph_error("(#200) Requires business_management permission to manage the object",
                            200, 403)
+    if kind == "job_failed":
+        return meta_insights.fail_run(request, sandbox)
+    if kind == "high_usage":
+        response = sandbox.router.dispatch(request) or no_such_object(request.path)
+        names = {"x-business-use-case-usage", "x-ad-account-usage", "x-app-usage",
+                 "x-fb-ads-insights-throttle"}
+        response.headers = [(k, v) for k, v in response.headers if k.lower() not in names]
+        response.headers += usage_headers(sandbox, [_path_account(request, sandbox)], busy=True)
+        return response
     return graph_error("An unknown error occurred", 1, 500, kind=None, subcode=99)

@@ -9,6 +9,8 @@ must add up across levels; reach uses the same overlap factors as data.py, so da
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -38,6 +40,9 @@ DEFAULT_LIMIT = 25
 PURCHASE_TYPES = ("offsite_conversion.fb_pixel_purchase", "omni_purchase", "onsite_web_purchase",
                   "purchase")
 REACH_OVERLAP = {"ad": 1.0, "adset": 0.9, "campaign": 0.8, "account": 0.7}
+# Every account's attribution setting (7-day click, 1-day view: Meta's default); insights report it
+# in `attribution_setting`, and actions use it when no windows are asked for.
+ATTRIBUTION_SETTING = "7d_click_1d_view"
 FILTER_FIELDS = {"campaign.id": "campaign_id", "adset.id": "parent_id", "ad.id": "id"}
 
 
@@ -178,7 +183,7 @@ def _format(sandbox: Sandbox, account: Account, query: Query, key: str, total: _
         "account_id": account.id, "account_name": account.name, "account_currency": account.currency,
         "spend": _money(total.spend, account.currency), "impressions": str(total.impressions),
         "clicks": str(total.clicks), "inline_link_clicks": str(total.link_clicks),
-        "reach": str(reach), **names,
+        "reach": str(reach), "attribution_setting": ATTRIBUTION_SETTING, **names,
     }
     # The derived rates cost Decimal arithmetic on every row: only when asked for.
     if "frequency" in wanted:
@@ -385,3 +390,19 @@ def lifetime_spend_minor(sandbox: Sandbox, account: Account) -> int:
         micros = sum(row.spend_micros for row in sandbox.world.rows(account.id, "ad", first, today, today))
         cache[key] = micros // 10 ** (6 - MINOR_UNITS.get(account.currency, 2))
     return cache[key]
+
+
+def fail_run(request: Request, sandbox: Sandbox) -> Response:
+    """The job_failed fault: the report run this request starts (POST act_…/insights) or polls
+    (GET /{run_id}) ends as "Job Failed"; any other request is answered as usual."""
+    poll = re.search(r"/(\d{6,})/?$", request.path)
+    if request.method == "GET" and poll is not None and poll.group(1) in sandbox.state.report_runs:
+        with sandbox.state.lock:
+            sandbox.state.report_runs[poll.group(1)].failed = True
+    response = sandbox.router.dispatch(request) or graph_error(f"no such path: {request.path}", 100)
+    if request.method == "POST" and request.path.rstrip("/").endswith("/insights") \
+            and response.status == 200:
+        run_id = str(json.loads(response.body)["report_run_id"])
+        with sandbox.state.lock:
+            sandbox.state.report_runs[run_id].failed = True
+    return response

@@ -19,7 +19,8 @@ LEVELS = ("ad", "adset", "campaign", "account")
 ENTITY_FIELDS = ("campaign_id", "campaign_name", "adset_id", "adset_name", "ad_id", "ad_name")
 INSIGHT_FIELDS = (*ENTITY_FIELDS, "account_id", "account_name", "account_currency", "spend",
                   "impressions", "clicks", "inline_link_clicks", "reach", "frequency", "cpc", "ctr",
-                  "cpm", "actions", "action_values", "purchase_roas", "date_start", "date_stop")
+                  "cpm", "actions", "action_values", "purchase_roas", "attribution_setting",
+                  "date_start", "date_stop")
 # 7d_view and 28d_view are accepted but no longer returned (Meta, 2026-01-12).
 WINDOWS = ("1d_click", "7d_click", "28d_click", "1d_view", "1d_ev", "7d_view", "28d_view", "default")
 SILENT_WINDOWS = ("7d_view", "28d_view")

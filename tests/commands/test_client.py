@@ -17,6 +17,7 @@ from support import assert_bad_input, workbook_state
 
 CLIENT_KEYS = {"id": str, "name": str, "agency": str, "agency_id": str, "currency": str,
                "monthly_budget": (Decimal, type(None)), "report_recipients": list, "active": bool,
+               "conversion_actions": list,
                "created_at": str, "ad_accounts": int}
 
 
@@ -393,6 +394,32 @@ def test_client_edit_inactive_then_active(dd, agency):
     on = dd("client", "edit", "Masala Mornings", "--active", "--json")
     assert on.exit_code == 0, on.stderr
     assert on.json()["active"] is True
+
+
+def test_client_edit_conversion_actions_set_deduplicated_and_reset_to_the_default(dd, agency):
+    added = dd("client", "add", "Masala Mornings", "--conversion-actions", "lead", "--json")
+    assert added.exit_code == 0, added.stderr
+    assert added.json()["conversion_actions"] == ["lead"]
+
+    edited = dd("client", "edit", "Masala Mornings", "--conversion-actions",
+                " offsite_conversion.fb_pixel_purchase, lead,lead ", "--json")
+    assert edited.exit_code == 0, edited.stderr
+    assert edited.json()["conversion_actions"] == ["offsite_conversion.fb_pixel_purchase", "lead"]
+
+    reset = dd("client", "edit", "Masala Mornings", "--conversion-actions", "", "--json")
+    assert reset.exit_code == 0, reset.stderr
+    assert reset.json()["conversion_actions"] == []
+
+
+@pytest.mark.parametrize("bad", ["Purchase", "lead;drop", "offsite..purchase", "lead value"])
+def test_client_edit_refuses_a_malformed_conversion_action(dd, agency, bad):
+    add_client(dd, "Masala Mornings")
+    before = workbook_state(dd)
+
+    run = dd("client", "edit", "Masala Mornings", "--conversion-actions", bad)
+
+    assert_bad_input(run, "is not a Meta action type")
+    assert workbook_state(dd) == before
 
 
 def test_client_edit_currency_keeps_the_budget(dd, agency):

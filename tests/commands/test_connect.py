@@ -156,7 +156,8 @@ def test_account_list_shows_every_connection(connectable: dict[str, Any], dd: Ca
         (CLIENT, "google", "2020000001", "INR", "active"),
         (CLIENT, "meta", "act_1010000001", "INR", "active")]
     assert set(rows[0]) == {"id", "client", "agency", "platform", "account_id", "name", "currency",
-                            "timezone", "login_customer_id", "token_expires_at", "status", "warning"}
+                            "timezone", "login_customer_id", "token_expires_at", "status", "warning",
+                            "lookback_days", "attribution_setting"}
     plain = dd("account", "list")
     assert plain.exit_code == 0 and "act_1010000001" in plain.stdout
 

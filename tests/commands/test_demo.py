@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from support import assert_bad_input
 AGENCY_KEYS = {"id", "name", "timezone", "currency", "locale", "plan", "branding", "created_at",
                "clients", "users"}
 CLIENT_KEYS = {"id", "name", "agency", "agency_id", "currency", "monthly_budget",
-               "report_recipients", "active", "created_at", "ad_accounts"}
+               "report_recipients", "active", "conversion_actions", "created_at", "ad_accounts"}
 USER_KEYS = {"id", "email", "role", "agency", "agency_id", "created_at"}
 DEMO_CLIENTS = [("Masala Mornings", "INR", Decimal("150000")),
                 ("Peak Trail Outfitters", "USD", Decimal("12000")),
@@ -28,7 +29,7 @@ def without_ids(data: Any) -> Any:
     """The content of a demo, without what differs between runs (ids and times)."""
     if isinstance(data, dict):
         return {k: without_ids(v) for k, v in data.items()
-                if k not in {"id", "agency_id", "created_at", "home"}}
+                if k not in {"id", "agency_id", "created_at", "home", "seconds"}}
     if isinstance(data, list):
         return [without_ids(item) for item in data]
     return data
@@ -68,7 +69,7 @@ def test_demo_json_shape(dd, tmp_path):
     assert run.exit_code == 0, run.stderr
     assert '"monthly_budget": 80000.50,' in run.stdout
     result = exact(run.stdout)
-    assert set(result) == {"home", "agencies", "clients", "team"}
+    assert set(result) == {"home", "agencies", "clients", "team", "accounts", "synced"}
     assert result["home"] == str(folder.resolve())
     [agency] = result["agencies"]
     assert set(agency) == AGENCY_KEYS
@@ -80,6 +81,38 @@ def test_demo_json_shape(dd, tmp_path):
     assert all(c["agency_id"] == agency["id"] for c in result["clients"])
     assert all(set(user) == USER_KEYS for user in result["team"])
     assert [(u["email"], u["role"]) for u in result["team"]] == DEMO_TEAM
+
+
+def test_demo_connects_every_client_to_the_sandbox_and_syncs_them(dd, dd_process, tmp_path):
+    folder = tmp_path / "demo"
+
+    run = dd("demo", "--dir", str(folder), "--json")
+
+    assert run.exit_code == 0, run.stderr
+    result = exact(run.stdout)
+    assert sorted((a["client"], a["platform"], a["account_id"]) for a in result["accounts"]) == [
+        ("Bloom Botanics", "google", "2020000003"), ("Bloom Botanics", "meta", "act_1010000003"),
+        ("Masala Mornings", "google", "2020000001"), ("Masala Mornings", "meta", "act_1010000001"),
+        ("Peak Trail Outfitters", "google", "2020000002"),
+        ("Peak Trail Outfitters", "meta", "act_1010000002")]
+    assert {a["currency"] for a in result["accounts"]} == {"INR", "USD", "EUR"}
+    assert all(a["status"] == "succeeded" and a["rows"] > 0 for a in result["synced"])
+    assert all(a["levels"] == ["campaign", "adset", "ad"] for a in result["synced"])
+    # The demo folder is a working home: its workbook holds the rows, its logins are stored.
+    listed = dd_process("account", "list", "--json", env={"DATADRIP_HOME": str(folder)})
+    assert listed.exit_code == 0, listed.stderr
+    assert {a["status"] for a in json.loads(listed.stdout)} == {"active"}
+    rows = sqlite3.connect(folder / "workbook.db").execute("SELECT COUNT(*) FROM metric_daily")
+    assert rows.fetchone()[0] == sum(a["rows"] for a in result["synced"])
+    assert "datadrip sandbox serve --port" not in run.stdout  # data only on stdout
+
+
+def test_demo_tells_how_to_sync_it_again(dd, tmp_path):
+    run = dd("demo", "--dir", str(tmp_path / "demo"))
+
+    assert run.exit_code == 0, run.stderr
+    assert "Masala Mornings\tmeta\tact_1010000001\tINR\t" in run.stdout
+    assert "Sync it again: datadrip sandbox serve --port " in run.stderr
 
 
 def test_demo_twice_resets_rather_than_duplicates(dd, dd_process, tmp_path):
@@ -180,7 +213,7 @@ def test_demo_audit_names_the_demo_as_the_actor(dd, dd_process, tmp_path):
     assert run.exit_code == 0, run.stderr
     entries = json.loads(run.stdout)
     assert [e["action"] for e in entries] == (["agency.add"] + ["client.add"] * 3
-                                              + ["user.add"] * 2)
+                                              + ["user.add"] * 2 + ["account.connect"] * 6)
     assert {e["actor"] for e in entries} == {"demo"}
 
 

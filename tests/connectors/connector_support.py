@@ -1,8 +1,16 @@
-"""Helpers for connector scenarios: a recording sleep and a Google token source that refreshes."""
+"""Helpers for connector scenarios: a recording sleep, a Google token source that refreshes, and
+totals from both sides of a Meta insights fetch."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
 from datadrip.auth.google import GoogleOAuth
+from datadrip.connectors.base import DateWindow, MetricRow, Record
 
 
 class RecordedSleep:
@@ -32,3 +40,40 @@ class RefreshingTokens:
             self._access = self._oauth.refresh(self._refresh_token).access_token
             self.issued.append(self._access)
         return self._access
+
+
+# --- Meta insights scenarios ----------------------------------------------------------------------
+
+Totals = tuple[int, int, int, Decimal, int]  # spend micros, impressions, clicks, conversions, value
+
+
+def world_totals(sandbox: Any, account_id: str, window: DateWindow) -> Totals:
+    """The sandbox World's own numbers for an account over a window: its ad-level rows, summed,
+    as reported on the sandbox's today in the account's time zone."""
+    world = sandbox.app.world
+    account = world.account(account_id)
+    today = sandbox.app.state.clock.today_in(account.timezone)
+    spend = impressions = clicks = value = 0
+    conversions = Decimal(0)
+    for row in world.rows(account.id, "ad", window.since, window.until, today):
+        spend += row.spend_micros
+        impressions += row.impressions
+        clicks += row.clicks
+        conversions += row.conversions
+        value += row.conversion_value_micros
+    return spend, impressions, clicks, conversions, value
+
+
+def record_totals(records: Iterable[Record]) -> Totals:
+    """The same sums over a connector's MetricRows."""
+    rows = [r for r in records if isinstance(r, MetricRow)]
+    return (sum(r.spend_micros for r in rows), sum(r.impressions for r in rows),
+            sum(r.clicks for r in rows), sum((r.conversions for r in rows), Decimal(0)),
+            sum(r.conversion_value_micros for r in rows))
+
+
+def watch(http: httpx.Client) -> list[httpx.Request]:
+    """Every request the client sends from now on."""
+    sent: list[httpx.Request] = []
+    http.event_hooks["request"].append(sent.append)
+    return sent

@@ -12,7 +12,9 @@ import httpx
 import pytest
 from connector_support import RecordedSleep
 
+from datadrip.connectors.base import FetchNotes
 from datadrip.connectors.http import (
+    MetaUsage,
     RetriesExhaustedError,
     Retryable,
     RetryLaterError,
@@ -21,8 +23,11 @@ from datadrip.connectors.http import (
     google_retryable,
     meta_retryable,
     meta_throttle_wait,
+    meta_usage,
+    meta_usage_pause,
     retry_after,
     send,
+    usage_pace,
 )
 from datadrip.errors import DataDripError
 from datadrip.sandbox.faults import FaultRule
@@ -69,6 +74,39 @@ def test_meta_code_1_about_the_client_secret_is_not_retried() -> None:
     assert meta_retryable(meta_answer(400, 1, "Error validating client secret.")) is None
     assert meta_retryable(meta_answer(500, 1, "Error validating client secret.")) is None
     assert meta_retryable(meta_answer(500, 1, "An unknown error occurred")) is not None
+
+
+def test_meta_reduce_the_amount_of_data_is_not_retried() -> None:
+    message = "Please reduce the amount of data you're asking for, then retry your request"
+    assert meta_retryable(meta_answer(500, 1, message)) is None
+
+
+def test_meta_usage_reads_every_header_and_key_it_finds() -> None:
+    headers = {
+        "x-business-use-case-usage": json.dumps({"1": [{"type": "ads_insights", "call_count": 28,
+                                                        "total_cputime": 81, "total_time": 20,
+                                                        "estimated_time_to_regain_access": 0}]}),
+        "x-ad-account-usage": '{"acc_id_util_pct":9.67,"reset_time_duration":120}',
+        "x-app-usage": '{"call_count":12,"total_cputime":3,"total_time":5}',
+        "x-fb-ads-insights-throttle": '{"app_id_util_pct":0.01,"acc_id_util_pct":10}'}
+    assert meta_usage(headers) == MetaUsage(81.0, 0.0)  # reset_time_duration is a wait only at 100 %
+    assert meta_usage({**headers, "x-ad-account-usage": '{"acc_id_util_pct":100,"reset_time_duration":120}'}
+                      ) == MetaUsage(100.0, 120.0)
+    assert meta_usage({"x-fb-ads-insights-throttle": '{"acc_id_util_pct":96.5}'}).percent == 96.5
+    assert meta_usage({"x-business-use-case-usage": '{"1":[{"estimated_time_to_regain_access":3}]}'}
+                      ) == MetaUsage(0.0, 180.0)
+    for broken in ("not json", "[1, 2]", '{"1": "x"}', '{"1": [null, {"call_count": "90"}]}'):
+        assert meta_usage({"x-business-use-case-usage": broken, "x-app-usage": broken}) == MetaUsage()
+    assert meta_usage({}) == MetaUsage()
+
+
+def test_usage_pace_grows_from_the_threshold() -> None:
+    assert [usage_pace(p) for p in (0, 74.9, 75, 80, 85, 90, 95, 100, 140)] == [
+        0, 0, 10, 20, 40, 80, 160, 320, 320]
+    assert meta_usage_pause({"x-app-usage": '{"call_count":90}'}) == 80.0
+    assert meta_usage_pause({"x-app-usage": '{"call_count":80}', "x-business-use-case-usage":
+                             '{"1":[{"estimated_time_to_regain_access":2}]}'}) == 120.0
+    assert meta_usage_pause({"x-app-usage": '{"call_count":50}'}) == 0.0
 
 
 def test_meta_throttle_wait_reads_the_usage_headers() -> None:
@@ -233,3 +271,58 @@ def test_send_to_a_closed_port_is_a_clear_error(sleeps: RecordedSleep) -> None:
         send(http, "GET", f"http://127.0.0.1:{port}/meta/graph/v26.0/me", service="Meta",
              classify=meta_retryable, policy=RetryPolicy(attempts=2), sleep=sleeps)
     assert len(sleeps.waits) == 1
+
+
+def test_send_stops_when_the_waits_would_pass_the_total_budget(sleeps: RecordedSleep) -> None:
+    http, sent = scripted(*[httpx.Response(500) for _ in range(10)])
+
+    with pytest.raises(RetriesExhaustedError, match=r"Example kept failing \(HTTP 500\) after [23] attempts "
+                                                    r"and \d\d seconds of waiting$") as caught:
+        call(http, sleeps, attempts=10, first_backoff=10.0, max_backoff=10.0, max_total=25)
+
+    # Each wait is 10 s plus up to 10 s of jitter: two fit in 25 s only when both are short.
+    assert len(sent) == len(sleeps.waits) + 1 and sum(sleeps.waits) <= 25
+    assert f"after {len(sent)} attempts" in caught.value.message
+
+
+def test_send_budget_counts_server_told_waits_and_ends_with_retry_later(sleeps: RecordedSleep) -> None:
+    http, sent = scripted(*[httpx.Response(429, headers={"Retry-After": "60"}) for _ in range(5)])
+    traffic = FetchNotes()
+
+    with pytest.raises(RetryLaterError, match=r"Example asks to wait 60 seconds before the next call "
+                                              r"\(HTTP 429\) after 3 attempts and about 2 minutes of "
+                                              r"waiting$"):
+        send(http, "GET", "https://x.example/v1/thing", service="Example", classify=google_retryable,
+             policy=RetryPolicy(max_total=150), sleep=sleeps, traffic=traffic)
+
+    assert sleeps.waits == [60.0, 60.0] and len(sent) == 3
+    assert (traffic.requests, traffic.throttled_seconds) == (3, 120.0)
+
+
+def test_send_budget_also_ends_network_retries(sleeps: RecordedSleep) -> None:
+    http, sent = scripted(*[httpx.ConnectError] * 5)
+
+    with pytest.raises(DataDripError, match=r"\(ConnectError\) after 2 attempts and \d seconds of waiting$"):
+        call(http, sleeps, first_backoff=1.0, max_total=3)
+
+    assert len(sent) == 2
+
+
+def test_send_counts_requests_but_not_backoff_as_throttling(sleeps: RecordedSleep) -> None:
+    http, _ = scripted(httpx.Response(500), httpx.Response(200, json={}))
+    traffic = FetchNotes()
+
+    send(http, "GET", "https://x.example/", service="Example", classify=google_retryable, sleep=sleeps,
+         traffic=traffic)
+
+    assert (traffic.requests, traffic.throttled_seconds, len(sleeps.waits)) == (2, 0.0, 1)
+
+
+def test_send_posts_a_form_body(sleeps: RecordedSleep) -> None:
+    http, sent = scripted(httpx.Response(200, json={}))
+
+    send(http, "POST", "https://x.example/v1/thing", service="Example", classify=meta_retryable,
+         data={"level": "ad", "access_token": "SECRET"}, sleep=sleeps)
+
+    assert sent[0].headers["content-type"] == "application/x-www-form-urlencoded"
+    assert sent[0].content == b"level=ad&access_token=SECRET" and not sent[0].url.query

@@ -417,3 +417,57 @@ def test_insights_account_level_over_a_range_is_one_row(sandbox_http: httpx.Clie
     assert len(whole) == 1 and whole[0]["account_name"] == "Masala Mornings"
     assert Decimal(whole[0]["spend"]) == sum(Decimal(d["spend"]) for d in days)
     assert int(whole[0]["impressions"]) == sum(int(d["impressions"]) for d in days)
+
+
+def test_insights_attribution_setting_is_the_accounts_default(sandbox_http: httpx.Client) -> None:
+    rows = insights(sandbox_http, USD, level="adset", time_increment=1, date_preset="last_3d",
+                    fields="adset_id,attribution_setting,spend").json()["data"]
+    assert rows and all(row["attribution_setting"] == "7d_click_1d_view" for row in rows)
+    assert "attribution_setting" not in insights(sandbox_http, USD, level="adset",
+                                                 fields="adset_id,spend").json()["data"][0]
+
+
+def _poll(http: httpx.Client, run_id: str) -> dict[str, Any]:
+    return dict(http.get(f"{GRAPH}/{run_id}", params={"access_token": TOKEN}).json())
+
+
+@pytest.mark.parametrize("path", [r"/insights$", r"/[0-9]{6,}$"])
+def test_fault_job_failed_fails_the_run_started_or_polled(sandbox_http: httpx.Client, sandbox: Any,
+                                                          path: str) -> None:
+    sandbox.app.faults.add(FaultRule("job_failed", platform="meta", path=path, nth=1))
+    form = {"access_token": TOKEN, "level": "campaign", "date_preset": "last_7d", "time_increment": "1"}
+    created = sandbox_http.post(f"{GRAPH}/{INR}/insights", data=form)
+    assert created.status_code == 200
+    run_id = created.json()["report_run_id"]
+    seen = [_poll(sandbox_http, run_id) for _ in range(4)]
+    assert [s["async_status"] for s in seen] == ["Job Failed"] * 4
+    assert seen[0]["async_percent_completion"] == 0 and seen[0]["is_running"] is False
+    read = sandbox_http.get(f"{GRAPH}/{run_id}/insights", params={"access_token": TOKEN})
+    assert (read.status_code, read.json()["error"]["code"]) == (400, 2601)
+    # The next run is not touched.
+    assert _poll(sandbox_http, run_report(sandbox_http, **{k: v for k, v in form.items()
+                                                           if k != "access_token"})
+                 )["async_status"] == "Job Completed"
+
+
+def test_fault_job_failed_leaves_other_requests_alone(sandbox_http: httpx.Client, sandbox: Any) -> None:
+    sandbox.app.faults.add(FaultRule("job_failed", platform="meta", nth=1, times=3))
+    assert insights(sandbox_http, level="campaign").status_code == 200
+    accounts = sandbox_http.get(f"{GRAPH}/me/adaccounts", params={"access_token": TOKEN})
+    assert accounts.status_code == 200 and len(accounts.json()["data"]) == 3
+    assert insights(sandbox_http, access_token="wrong").json()["error"]["code"] == 190
+
+
+def test_fault_high_usage_answers_as_usual_with_usage_near_the_limit(sandbox_http: httpx.Client,
+                                                                     sandbox: Any) -> None:
+    sandbox.app.faults.add(FaultRule("high_usage", platform="meta", nth=1))
+    busy = insights(sandbox_http, USD, level="campaign", date_preset="last_7d")
+    calm = insights(sandbox_http, USD, level="campaign", date_preset="last_7d")
+    assert busy.status_code == 200 and busy.json() == calm.json()
+    names = [name.lower() for name, _ in busy.headers.multi_items()]
+    assert names.count("x-business-use-case-usage") == 1 and names.count("x-app-usage") == 1
+    business = json.loads(busy.headers["x-business-use-case-usage"])["1010000002"][0]
+    assert (business["call_count"], business["estimated_time_to_regain_access"]) == (90, 0)
+    assert json.loads(busy.headers["x-ad-account-usage"])["acc_id_util_pct"] == 90.0
+    assert json.loads(busy.headers["x-fb-ads-insights-throttle"])["acc_id_util_pct"] == 90.0
+    assert json.loads(calm.headers["x-business-use-case-usage"])["1010000002"][0]["call_count"] < 10

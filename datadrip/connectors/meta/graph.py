@@ -1,17 +1,31 @@
-"""A small Meta Graph API client: GETs with the access token, Graph error bodies as exceptions, paging."""
+"""A small Meta Graph API client: requests with the access token, Graph error bodies as exceptions,
+paging, and pacing by Meta's usage headers."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from datadrip.connectors.http import RetryPolicy, Sleep, meta_retryable, send
+from datadrip.connectors.http import (
+    RetryPolicy,
+    Sleep,
+    TrafficLog,
+    is_meta_reduce_data,
+    meta_retryable,
+    meta_usage,
+    retry_later,
+    send,
+    usage_pace,
+)
 from datadrip.errors import DataDripError, ReauthRequiredError
 
 if TYPE_CHECKING:
     import httpx
+
+log = logging.getLogger(__name__)
 
 SERVICE = "Meta"
 REAUTH_CODES = frozenset({190, 102})  # invalid or expired token; session key invalid
@@ -31,34 +45,65 @@ class MetaApiError(DataDripError):
         self.subcode = subcode
 
 
+class MetaReduceDataError(MetaApiError):
+    """Meta's "Please reduce the amount of data you're asking for" (code 1, HTTP 500): ask for less
+    (a smaller page, a shorter window, an asynchronous report run), not the same again."""
+
+
 class GraphClient:
-    """GET `{graph_url}/{api_version}/{path}` with `access_token`, retrying what Meta calls
-    temporary. The token goes in the query string, as Meta's own `paging.next` links carry it, so
-    no URL is ever put in a message."""
+    """`{graph_url}/{api_version}/{path}` with `access_token`, retrying what Meta calls temporary.
+    The token goes in the query string (a POST's form body), as Meta's own `paging.next` links
+    carry it, so no URL is ever put in a message.
+
+    After every answer the usage headers set a pause before the next call (http.meta_usage): one
+    that grows with utilisation from 75 %, or Meta's time to regain access. `notes` (a TrafficLog,
+    FetchNotes for instance) counts requests and those pauses."""
 
     def __init__(self, *, http: httpx.Client, graph_url: str, api_version: str, access_token: str,
                  retry: RetryPolicy | None = None, sleep: Sleep = time.sleep) -> None:
         self._http = http
         self._base = f"{graph_url.rstrip('/')}/{api_version.strip('/')}"
         self._token = access_token
-        self._retry = retry
+        self._retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._pause = 0.0  # before the next call, from the last answer's usage headers
 
     def __repr__(self) -> str:
         return f"GraphClient({self._base!r})"
 
-    def get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """One object (or one page) as a JSON object."""
-        return self._get(f"{self._base}/{path.lstrip('/')}", dict(params or {}), path)
+    @property
+    def sleep(self) -> Sleep:
+        return self._sleep
 
-    def get_all(self, path: str, params: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    def get(self, path: str, params: Mapping[str, str] | None = None, *,
+            notes: TrafficLog | None = None) -> dict[str, Any]:
+        """One object (or one page) as a JSON object."""
+        return self._call("GET", f"{self._base}/{path.lstrip('/')}", dict(params or {}), path, notes)
+
+    def post(self, path: str, form: Mapping[str, str], *, notes: TrafficLog | None = None
+             ) -> dict[str, Any]:
+        """POST a form (the token goes in it too) and return the JSON object answered."""
+        return self._call("POST", f"{self._base}/{path.lstrip('/')}", dict(form), path, notes)
+
+    def get_all(self, path: str, params: Mapping[str, str] | None = None, *,
+                notes: TrafficLog | None = None, shrink: bool = True) -> Iterator[dict[str, Any]]:
         """Every item of an edge, page after page, until a page has no `paging.next`.
 
-        A short or empty page is not the end; only a missing `next` is (Meta "Paginated Results")."""
+        A short or empty page is not the end; only a missing `next` is (Meta "Paginated Results").
+        With `shrink`, "reduce the amount of data" halves the page's `limit` and asks again;
+        without it (or at limit 1) MetaReduceDataError goes to the caller."""
         url, query = f"{self._base}/{path.lstrip('/')}", dict(params or {})
         followed: set[str] = set()
         while True:
-            page = self._get(url, query, path)
+            try:
+                page = self._call("GET", url, query, path, notes)
+            except MetaReduceDataError:
+                limit = query.get("limit", "")
+                if not shrink or not limit.isdigit() or int(limit) <= 1:
+                    raise
+                query["limit"] = str(int(limit) // 2)
+                log.info("Meta: reduce the data of %s; page size now %s", path, query["limit"])
+                continue
             data = page.get("data")
             if not isinstance(data, list):
                 raise DataDripError(f"Meta answered {path} without a data list",
@@ -83,10 +128,18 @@ class GraphClient:
             return following.split("?", 1)[0], query
         return url, query
 
-    def _get(self, url: str, params: dict[str, str], path: str) -> dict[str, Any]:
-        response = send(self._http, "GET", url, service=SERVICE, classify=meta_retryable,
-                        params={**params, "access_token": self._token}, policy=self._retry,
-                        sleep=self._sleep)
+    def _call(self, method: str, url: str, values: dict[str, str], path: str,
+              notes: TrafficLog | None) -> dict[str, Any]:
+        self._wait_for_usage(notes)
+        values = {**values, "access_token": self._token}
+        response = send(self._http, method, url, service=SERVICE, classify=meta_retryable,
+                        params=values if method == "GET" else None,
+                        data=values if method != "GET" else None, policy=self._retry,
+                        sleep=self._sleep, traffic=notes)
+        usage = meta_usage(response.headers)
+        # Our own pace never waits longer than the policy allows; Meta's regain time may, and
+        # then the next call gives up (RetryLaterError) instead of sleeping.
+        self._pause = max(min(usage_pace(usage.percent), self._retry.max_wait), usage.regain_seconds)
         try:
             body = response.json()
         except ValueError:  # not JSON, or not UTF-8
@@ -98,6 +151,17 @@ class GraphClient:
                                 f"(HTTP {response.status_code})",
                                 hint="Try again; if it persists, check [meta] graph_url.")
         return body
+
+    def _wait_for_usage(self, notes: TrafficLog | None) -> None:
+        pause, self._pause = self._pause, 0.0
+        if pause <= 0:
+            return
+        if pause > self._retry.max_wait:
+            raise retry_later(SERVICE, pause, "(its usage headers say access is limited)")
+        log.info("Meta: usage is high; pausing %.1f s before the next call", pause)
+        self._sleep(pause)
+        if notes is not None:
+            notes.throttled_seconds += pause
 
 
 def graph_error(status: int, body: Any, token: str, path: str) -> DataDripError:
@@ -117,6 +181,10 @@ def graph_error(status: int, body: Any, token: str, path: str) -> DataDripError:
 
         return ReauthRequiredError(f"Meta no longer accepts the stored login (error {numbers}: "
                                    f"{message})", hint=REAUTH_HINT)
+    if code == 1 and is_meta_reduce_data(error):
+        return MetaReduceDataError(f"Meta asks to reduce the amount of data asked of {path} (error 1, "
+                                   f"HTTP {status})", status=status, code=code, subcode=subcode,
+                                   hint="Sync a shorter window (datadrip sync --since).")
     if code in PERMISSION_CODES:
         return MetaApiError(f"the Meta login lacks the ads_read permission for this (error "
                             f"{numbers}: {message})", status=status, code=code, subcode=subcode,

@@ -1,0 +1,151 @@
+"""`datadrip sync`: pull the connected accounts' daily numbers into the workbook."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from datadrip import output
+from datadrip.commands._context import settings
+from datadrip.commands._options import AgencyOpt, JsonOpt
+from datadrip.enums import Level, Platform
+
+if TYPE_CHECKING:
+    from datadrip.sync import AccountSync, SyncOutcome, SyncUi
+
+
+def sync(ctx: typer.Context,
+         client: Annotated[list[str] | None, typer.Option(
+             "--client", "-c", help="Only this client (name or id); repeatable.", show_default=False)]
+         = None,
+         agency: AgencyOpt = None,
+         platform: Annotated[Platform | None, typer.Option(help="Only this platform.",
+                                                          show_default=False)] = None,
+         level: Annotated[list[Level] | None, typer.Option(
+             help="Only this level (repeatable); default: campaign, adset and ad.",
+             show_default=False)] = None,
+         since: Annotated[dt.datetime | None, typer.Option(
+             formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", show_default=False,
+             help="First day to fetch (the account's calendar day); default: the day after the "
+                  "last sync, minus the lookback window, or [sync] initial_days back.")] = None,
+         until: Annotated[dt.datetime | None, typer.Option(
+             formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", show_default=False,
+             help="Last day to fetch; default: today in the account's time zone (still partial).")]
+         = None,
+         full: Annotated[bool, typer.Option(
+             "--full", help="Re-fetch [sync] initial_days (or from --since), ignoring what is "
+                            "already synced.")] = False,
+         dry_run: Annotated[bool, typer.Option(
+             "--dry-run", help="Show the accounts and windows a sync would fetch; fetch nothing.")]
+         = False,
+         wait: Annotated[bool, typer.Option(
+             "--wait", help="If another sync holds the workbook, wait for it instead of exiting 1.")]
+         = False,
+         as_json: JsonOpt = False) -> None:
+    """Fetch daily campaign, ad set and ad numbers of every connected account into the workbook.
+
+    Incremental: each account continues from its last synced day and re-reads the lookback window
+    ([meta] / [google] lookback_days) because platforms restate conversions. Exit 3 when some
+    accounts failed (the rest is saved), 4 when a login must be renewed.
+
+    \b
+    Example:
+      datadrip sync --client "Masala Mornings" --since 2026-09-01
+    """
+    from datadrip.sync import SyncRequest, sync_accounts
+
+    if since and until and until < since:
+        raise typer.BadParameter("--until is before --since", param_hint="--until")
+    request = SyncRequest(clients=tuple(client or ()), agency=agency,
+                          platform=platform.value if platform else None,
+                          levels=tuple(dict.fromkeys(item.value for item in level)) if level else
+                          ("campaign", "adset", "ad"),
+                          since=since.date() if since else None, until=until.date() if until else None,
+                          full=full, dry_run=dry_run, wait=wait)
+    with progress(enabled=not as_json and sys.stderr.isatty()) as ui:
+        outcome = sync_accounts(settings(ctx), request, ui)
+    _report(outcome, as_json)
+
+
+COLUMNS = [("client", "Client"), ("platform", "Platform"), ("account_id", "Account"),
+           ("status", "Status"), ("since", "From"), ("until", "To"), ("rows", "Rows"),
+           ("seconds", "Seconds")]
+
+
+def _report(outcome: SyncOutcome, as_json: bool) -> None:
+    from datadrip.errors import AuthRequiredError, DataDripError, PartialError
+
+    records = [a.record() for a in outcome.accounts]
+    if as_json:
+        output.print_json({"dry_run": outcome.dry_run, "rows": outcome.rows,
+                           "succeeded": len(outcome.succeeded), "failed": len(outcome.failed),
+                           "accounts": records})
+    elif outcome.dry_run:
+        output.print_table(records, [c for c in COLUMNS if c[0] not in ("rows", "seconds", "status")]
+                           + [("levels", "Levels")])
+    else:
+        output.print_table(records, COLUMNS)
+    for account in outcome.accounts:
+        for warning in account.warnings:
+            output.message(f"warning: {_label(account)}: {warning}")
+    failed = outcome.failed
+    if not failed:
+        return
+    for account in failed:  # with --json too: stdout stays JSON, problems go to stderr
+        output.error(f"{_label(account)}: {account.error}", account.hint)
+    logins = sorted({str(a.hint) for a in failed if a.needs_login})
+    summary = f"{len(failed)} of {len(outcome.accounts)} accounts failed"
+    if outcome.succeeded:
+        raise PartialError(summary + "; the others are saved",
+                           hint="  and  ".join(logins) if logins else "Run datadrip sync again later.")
+    if len(logins) and all(a.needs_login for a in failed):
+        raise AuthRequiredError(summary + ": a login is needed", hint="  and  ".join(logins))
+    raise DataDripError(summary, hint="See the errors above; saved chunks are kept, so the "
+                                      "next sync goes on from there.")
+
+
+def _label(account: AccountSync) -> str:
+    return f"{account.client} · {account.platform} {account.account_id}"
+
+
+class progress:  # noqa: N801 - used as a context manager, like a function
+    """A live bar per account on a terminal; nothing otherwise (cron reads the summary)."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self._enabled = enabled
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> SyncUi:
+        from datadrip.sync import SyncUi
+
+        if not self._enabled:
+            return SyncUi(on_notice=output.message)
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TextColumn("{task.fields[rows]:>9,} rows"), TimeElapsedColumn(),
+                                  console=Console(stderr=True), transient=True)
+        self._progress.start()
+        return SyncUi(on_start=self._start, on_chunk=self._chunk, on_done=self._done,
+                      on_notice=self._progress.console.print)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def _start(self, account: AccountSync) -> None:
+        self._tasks[account.id] = self._progress.add_task(_label(account), total=account.total_chunks,
+                                                          rows=0)
+
+    def _chunk(self, account: AccountSync, _rows: int) -> None:
+        self._progress.update(self._tasks[account.id], advance=1, rows=account.rows)
+
+    def _done(self, account: AccountSync) -> None:
+        task = self._tasks.get(account.id)
+        if task is not None:
+            self._progress.update(task, description=f"{_label(account)} {account.status}")

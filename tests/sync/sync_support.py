@@ -1,0 +1,98 @@
+"""Helpers for sync scenarios: connecting the sandbox's accounts, and totals from both sides."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+SYSTEM_TOKEN = "EAAB-sandbox-system-user-token"
+REFRESH_TOKEN = "1//sandbox-refresh-token"
+ACCOUNTS = {  # workbook external id → (sandbox id, client)
+    "act_1010000001": ("1010000001", "Masala Mornings"),
+    "act_1010000002": ("1010000002", "Peak Trail Outfitters"),
+    "act_1010000003": ("1010000003", "Peak Trail Outfitters"),
+    "2020000001": ("2020000001", "Masala Mornings"),
+    "2020000002": ("2020000002", "Peak Trail Outfitters"),
+}
+LEVELS = ("campaign", "adset", "ad")
+
+
+def connect_everything(dd: Callable[..., Any]) -> None:
+    runs = [
+        dd("connect", "meta", "Masala Mornings", "--token-stdin", "--account", "act_1010000001",
+           input=SYSTEM_TOKEN),
+        dd("connect", "meta", "Peak Trail Outfitters", "--token-stdin", "--account", "act_1010000002",
+           "--account", "act_1010000003", input=SYSTEM_TOKEN),
+        dd("connect", "google", "Masala Mornings", "--refresh-token-stdin", "--account", "2020000001",
+           input=REFRESH_TOKEN),
+        dd("connect", "google", "Peak Trail Outfitters", "--refresh-token-stdin", "--account",
+           "2020000002", input=REFRESH_TOKEN),
+    ]
+    for run in runs:
+        assert run.exit_code == 0, run.stderr
+
+
+Totals = tuple[int, int, int, Decimal, int]  # spend micros, impressions, clicks, conversions, value
+
+
+def workbook_totals(path: Path, external_id: str, level: str, since: dt.date,
+                    until: dt.date) -> Totals:
+    """What the workbook holds for one account level over a window (read with plain sqlite3)."""
+    connection = sqlite3.connect(path)
+    try:
+        row = connection.execute(
+            "SELECT COALESCE(SUM(m.spend_micros), 0), COALESCE(SUM(m.impressions), 0), "
+            "COALESCE(SUM(m.clicks), 0), COALESCE(SUM(m.conversions), 0), "
+            "COALESCE(SUM(m.conversion_value_micros), 0) FROM metric_daily m "
+            "JOIN ad_account a ON a.id = m.account_id WHERE a.external_id = ? AND m.level = ? "
+            "AND m.date BETWEEN ? AND ?",
+            (external_id, level, since.isoformat(), until.isoformat())).fetchone()
+    finally:
+        connection.close()
+    return int(row[0]), int(row[1]), int(row[2]), _hundredths(row[3]), int(row[4])
+
+
+def world_totals(sandbox: Any, external_id: str, since: dt.date, until: dt.date) -> Totals:
+    """The sandbox's own numbers for the account over the window, as reported today."""
+    world = sandbox.app.world
+    account = world.account(ACCOUNTS[external_id][0])
+    today = sandbox.app.state.clock.today_in(account.timezone)
+    spend = impressions = clicks = value = 0
+    conversions = Decimal(0)
+    for row in world.rows(account.id, "ad", since, until, today):
+        spend += row.spend_micros
+        impressions += row.impressions
+        clicks += row.clicks
+        conversions += row.conversions
+        value += row.conversion_value_micros
+    return spend, impressions, clicks, _hundredths(conversions), value
+
+
+def _hundredths(value: Any) -> Decimal:
+    # Conversions are stored as REAL: Google's are hundredths, so compare at that precision.
+    return Decimal(str(round(float(value), 2))).quantize(Decimal("0.01"))
+
+
+def metric_snapshot(path: Path) -> list[tuple[Any, ...]]:
+    """Every metric row without its synced_at stamp: what a re-sync must leave equal."""
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute(
+            "SELECT a.external_id, m.level, e.external_id, m.date, m.spend_micros, m.impressions, "
+            "m.clicks, m.conversions, m.conversion_value_micros, m.reach FROM metric_daily m "
+            "JOIN ad_account a ON a.id = m.account_id JOIN entity e ON e.id = m.entity_id "
+            "ORDER BY 1, 2, 3, 4").fetchall()
+    finally:
+        connection.close()
+
+
+def sql(path: Path, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute(query, params).fetchall()
+    finally:
+        connection.close()
