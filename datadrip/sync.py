@@ -11,6 +11,7 @@ bounded pool and fail alone; one lock keeps two syncs off the same workbook.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -147,7 +148,7 @@ def plan_window(*, today: dt.date, cursor: dt.date | None, lookback_days: int, i
 def sync_accounts(loaded: Loaded, request: SyncRequest, ui: SyncUi | None = None) -> SyncOutcome:
     """Plan and run the sync of every matching account; per-account failures are in the outcome."""
     from datadrip.db.engine import open_workbook
-    from datadrip.sync_lock import lock_path, sync_lock
+    from datadrip.sync_lock import lock_path, workbook_lock
     from datadrip.sync_store import close_interrupted_runs
 
     ui = ui or SyncUi()
@@ -155,16 +156,13 @@ def sync_accounts(loaded: Loaded, request: SyncRequest, ui: SyncUi | None = None
     try:
         if request.dry_run:
             return SyncOutcome(_plan(loaded, engine, request), dry_run=True)
-        with sync_lock(lock_path(loaded.workbook_target, loaded.paths.data_dir), wait=request.wait,
-                       on_wait=ui.on_notice):
+        with workbook_lock(engine, lock_path(loaded.workbook_target, loaded.paths.data_dir),
+                           wait=request.wait, on_wait=ui.on_notice):
             close_interrupted_runs(engine)
             accounts = _plan(loaded, engine, request)
             tokens = _token_sources(loaded, accounts)
             runnable = [a for a in accounts if a.status == "planned"]
-            workers = max(1, min(loaded.settings.sync.concurrency, len(runnable)))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
-                for future in [pool.submit(_sync_one, loaded, engine, a, tokens, ui) for a in runnable]:
-                    future.result()  # a bug in one account is not swallowed
+            _run_pool(loaded, engine, runnable, tokens, ui)
             started = {a.id for a in runnable}
             for account in accounts:
                 if account.id not in started:
@@ -172,6 +170,42 @@ def sync_accounts(loaded: Loaded, request: SyncRequest, ui: SyncUi | None = None
             return SyncOutcome(accounts, dry_run=False)
     finally:
         engine.dispose()
+
+
+def _run_pool(loaded: Loaded, engine: Engine, runnable: list[AccountSync],
+              tokens: dict[str, TokenSource], ui: SyncUi) -> None:
+    """Sync the accounts `[sync] concurrency` at a time. Ctrl-C: accounts not yet started are
+    dropped, running ones stop after their chunk in flight (or at once, if waiting), and the
+    saved chunks stay."""
+    stop = threading.Event()
+    workers = max(1, min(loaded.settings.sync.concurrency, len(runnable)))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync")
+    try:
+        futures = [pool.submit(_sync_one, loaded, engine, a, tokens, ui, stop) for a in runnable]
+        for future in futures:
+            future.result()  # a bug in one account is not swallowed
+    except KeyboardInterrupt:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        done = sum(1 for a in runnable if a.status == "succeeded")
+        raise SyncInterruptedError(
+            f"interrupted: {done} of {len(runnable)} accounts finished; the others stopped",
+            hint="Saved chunks are kept: the next 'datadrip sync' goes on from there.") from None
+    finally:
+        pool.shutdown(wait=True)
+
+
+class SyncInterruptedError(DataDripError):
+    """Ctrl-C (SIGINT) during a sync."""
+
+    exit_code = 130  # the shell's convention for a SIGINT
+
+
+def _interruptible_sleep(stop: threading.Event) -> Callable[[float], None]:
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise SyncInterruptedError("interrupted while waiting for the platform")
+    return sleep
 
 
 def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountSync]:
@@ -269,7 +303,7 @@ def _static_token(token: str) -> TokenSource:
 
 
 def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict[str, TokenSource],
-              ui: SyncUi) -> None:
+              ui: SyncUi, stop: threading.Event) -> None:
     import httpx
     import sqlalchemy as sa
 
@@ -290,10 +324,12 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
             connector = open_connector(account.platform, ConnectorContext(
                 http=http, settings=loaded.settings, get_token=tokens[str(account.token_ref)],
                 secrets=_connector_secrets(loaded, account.platform), retry=_retry_policy(loaded),
-                sleep=time.sleep))
+                sleep=_interruptible_sleep(stop)))
             writer = AccountWriter(engine, account.id)
             for level, window in account.windows.items():
                 for chunk in window.chunks(loaded.settings.sync.chunk_days):
+                    if stop.is_set():
+                        raise SyncInterruptedError("interrupted before all chunks were fetched")
                     entities: list[EntityRecord] = []
                     rows: list[MetricRow] = []
                     for record in connector.daily_metrics(ref, chunk, level, options, notes):
@@ -311,6 +347,11 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
         _fail(account, DataDripError(f"the workbook refused the rows: {str(exc.orig).splitlines()[0]}",
                                      hint="Free disk space or stop what holds the workbook, "
                                           "then sync again; saved chunks are kept."))
+    except BaseException as exc:  # a bug: the run is closed as failed, the error goes on up
+        finish_run(engine, run_id, status=SyncStatus.FAILED.value, rows=account.rows,
+                   requests=notes.requests, warnings=account.warnings,
+                   error=f"internal error: {type(exc).__name__}")
+        raise
     account.attribution = notes.attribution
     account.seconds = time.monotonic() - started
     finish_run(engine, run_id, status=SyncStatus.SUCCEEDED.value if account.status == "succeeded"

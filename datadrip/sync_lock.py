@@ -1,5 +1,7 @@
-"""One sync at a time per workbook: an advisory lock on a file beside it (or, for a server
-workbook, in the data folder), held by the process and released by the OS however it ends."""
+"""One sync at a time per workbook, released however the process ends: for a SQLite workbook an
+advisory lock on a file beside it; for a PostgreSQL workbook, which several machines may share,
+a PostgreSQL advisory lock held by a session of the sync (other servers: a file in the data
+folder, which guards one machine only)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from datadrip.errors import DataDripError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+# pg_advisory_lock's key: "DDsync" as a 64-bit number, the same for every DataDrip.
+PG_LOCK_KEY = int.from_bytes(b"DDsync\0\0", "big") >> 1
 
 
 class SyncLockedError(DataDripError):
@@ -59,6 +68,36 @@ def sync_lock(path: Path, *, wait: bool, on_wait: Callable[[str], None] = lambda
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def workbook_lock(engine: Engine, path: Path, *, wait: bool,
+                  on_wait: Callable[[str], None] = lambda _text: None,
+                  poll_seconds: float = 0.5) -> Iterator[None]:
+    """The sync lock that fits the workbook: PostgreSQL's own, else the file lock at `path`."""
+    if engine.dialect.name != "postgresql":
+        with sync_lock(path, wait=wait, on_wait=on_wait, poll_seconds=poll_seconds):
+            yield
+        return
+    with engine.connect() as conn:
+        announced = False
+        while not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({PG_LOCK_KEY})").scalar():
+            conn.rollback()
+            if not wait:
+                raise SyncLockedError("another sync is already running on this workbook (from "
+                                      "this or another machine)",
+                                      hint="Let it finish, or run again with --wait to start "
+                                           "when it is done.")
+            if not announced:
+                on_wait("waiting for the other sync to finish")
+                announced = True
+            time.sleep(poll_seconds)
+        conn.commit()  # the lock belongs to the session, not to a transaction
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql(f"SELECT pg_advisory_unlock({PG_LOCK_KEY})")
+            conn.commit()
 
 
 def _holder(fd: int) -> str:

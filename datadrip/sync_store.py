@@ -1,8 +1,10 @@
 """Saving what connectors stream: entities and daily metrics upserted in bulk, one transaction per
 chunk, with the level's cursor moved in the same transaction, and the sync_run bookkeeping.
 
-Rows go in with INSERT … ON CONFLICT DO UPDATE through SQLAlchemy Core's executemany (never one ORM
-object per row). A chunk replaces the account's rows for its days at its level: rows the platform
+Rows go in with INSERT … ON CONFLICT DO UPDATE, built once with SQLAlchemy Core and run as one
+driver-level executemany of plain tuples per chunk (never one ORM object per row, nor SQLAlchemy's
+per-row parameter processing, which cost as much as SQLite itself), sorted by entity and day so the
+indexes are written in order. A chunk replaces the account's rows for its days at its level: rows the platform
 no longer reports (an entity-day that dropped to zero) are deleted, so a re-sync never leaves a
 stale number behind and never doubles one.
 """
@@ -11,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -32,6 +35,9 @@ _metrics = MetricDaily.__table__  # type: ignore[attr-defined]
 _entities = Entity.__table__  # type: ignore[attr-defined]
 _cursors = SyncCursor.__table__  # type: ignore[attr-defined]
 _runs = SyncRun.__table__  # type: ignore[attr-defined]
+METRIC_COLUMNS = ("account_id", "level", "entity_id", "date", "spend_micros", "impressions", "clicks",
+                  "conversions", "conversion_value_micros", "reach", "synced_at")
+_BY_ENTITY_DAY = itemgetter(2, 3)  # (entity_id, date) in a METRIC_COLUMNS tuple
 
 
 def _insert(engine_or_conn: Engine | sa.Connection, table: sa.Table) -> Any:
@@ -43,6 +49,47 @@ def _insert(engine_or_conn: Engine | sa.Connection, table: sa.Table) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table)
+
+
+class _MetricUpsert:
+    """The metric upsert compiled once for the engine's dialect, run through the driver.
+
+    The driver gets plain tuples (or dicts, for drivers with named parameters). Of the columns,
+    only `date` (SQLite stores text) and `synced_at` (a UTCDateTime) need the dialect's conversion,
+    done here through their column types, and `conversions` its float(), done by the caller; a
+    column that comes to need another conversion stops the writer rather than go in wrong."""
+
+    def __init__(self, engine: Engine) -> None:
+        dialect = engine.dialect
+        statement = _insert(engine, _metrics)
+        statement = statement.on_conflict_do_update(
+            index_elements=["account_id", "level", "entity_id", "date"],
+            set_={name: statement.excluded[name] for name in METRIC_COLUMNS[4:]})
+        compiled = statement.compile(dialect=dialect)
+        self._sql = str(compiled)
+        self._positional = compiled.positiontup is not None
+        if self._positional and list(compiled.positiontup or ()) != list(METRIC_COLUMNS):
+            raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
+        convert = {name: _metrics.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+                   for name in METRIC_COLUMNS}
+        needing = {name for name, function in convert.items() if function is not None}
+        if not needing <= {"date", "synced_at", "conversions"}:
+            raise RuntimeError(f"metric columns {sorted(needing)} need conversion by the dialect")
+        self._day: Callable[[Any], Any] | None = convert["date"]
+        self._stamp: Callable[[Any], Any] | None = convert["synced_at"]
+
+    def day(self, value: dt.date) -> Any:
+        return self._day(value) if self._day else value
+
+    def stamp(self, value: dt.datetime) -> Any:
+        return self._stamp(value) if self._stamp else value
+
+    def run(self, conn: sa.Connection, params: list[tuple[Any, ...]]) -> None:
+        if self._positional:
+            conn.exec_driver_sql(self._sql, params)
+        else:
+            conn.exec_driver_sql(self._sql, [dict(zip(METRIC_COLUMNS, row, strict=True))
+                                             for row in params])
 
 
 @dataclass
@@ -66,7 +113,7 @@ class AccountWriter:
                                     .where(_entities.c.account_id == account_id)):
                 self._known[(row.level, row.external_id)] = _Known(row.id, row.name, row.parent_id,
                                                                    row.status)
-        self._upsert_metrics = self._metric_statement()
+        self._upsert = _MetricUpsert(self._engine)
 
     def write_chunk(self, level: str, window: DateWindow, entities: Sequence[EntityRecord],
                     rows: Sequence[MetricRow], *, now: dt.datetime | None = None) -> int:
@@ -78,34 +125,34 @@ class AccountWriter:
                 conn.execute(_entities.insert(), added)
             for change in changed:
                 conn.execute(_entities.update().where(_entities.c.id == change.pop("_id")), change)
-            params = [self._params(row, level, stamp, conn) for row in rows]
+            params = self._params(rows, level, stamp, conn)
             if params:
-                conn.execute(self._upsert_metrics, params)
+                self._upsert.run(conn, params)
             conn.execute(_metrics.delete().where(
                 _metrics.c.account_id == self._account_id, _metrics.c.level == level,
                 _metrics.c.date.between(window.since, window.until), _metrics.c.synced_at != stamp))
             self._advance(conn, level, window.until, stamp)
         return len(params)
 
-    def _metric_statement(self) -> Any:
-        statement = _insert(self._engine, _metrics)
-        excluded = statement.excluded
-        return statement.on_conflict_do_update(
-            index_elements=["account_id", "level", "entity_id", "date"],
-            set_={name: excluded[name] for name in ("spend_micros", "impressions", "clicks",
-                                                    "conversions", "conversion_value_micros",
-                                                    "reach", "synced_at")})
-
-    def _params(self, row: MetricRow, level: str, stamp: dt.datetime,
-                conn: sa.Connection) -> dict[str, Any]:
-        known = self._known.get((level, row.entity_id))
-        if known is None:  # a row for an entity the connector never announced: keep it, named by id
-            known = self._add_unannounced(conn, level, row.entity_id, stamp)
-        return {"account_id": self._account_id, "level": level, "entity_id": known.id,
-                "date": row.date, "spend_micros": row.spend_micros, "impressions": row.impressions,
-                "clicks": row.clicks, "conversions": float(row.conversions),
-                "conversion_value_micros": row.conversion_value_micros, "reach": row.reach,
-                "synced_at": stamp}
+    def _params(self, rows: Sequence[MetricRow], level: str, stamp: dt.datetime,
+                conn: sa.Connection) -> list[tuple[Any, ...]]:
+        """The chunk's rows as METRIC_COLUMNS tuples, values as the driver takes them, sorted."""
+        account_id, known_ids, upsert = self._account_id, self._known, self._upsert
+        synced_at = upsert.stamp(stamp)
+        days: dict[dt.date, Any] = {}  # a chunk has a few distinct days: convert each once
+        params = []
+        for row in rows:
+            known = known_ids.get((level, row.entity_id))
+            if known is None:  # a row for an entity the connector never announced: keep it, named by id
+                known = self._add_unannounced(conn, level, row.entity_id, stamp)
+            day = days.get(row.date)
+            if day is None:
+                day = days[row.date] = upsert.day(row.date)
+            params.append((account_id, level, known.id, day, row.spend_micros, row.impressions,
+                           row.clicks, float(row.conversions), row.conversion_value_micros, row.reach,
+                           synced_at))
+        params.sort(key=_BY_ENTITY_DAY)  # stable: of two rows for one entity-day the later still wins
+        return params
 
     def _add_unannounced(self, conn: sa.Connection, level: str, external_id: str,
                          stamp: dt.datetime) -> _Known:

@@ -109,8 +109,7 @@ class Client(SQLModel, table=True):
     currency: str = Field(max_length=3)
     monthly_budget_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
     # Meta action types counted as conversions; empty: the purchase family.
-    conversion_actions: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False,
-                                          sa_column_kwargs={"server_default": "[]"})
+    conversion_actions: list[str] = _json(list)
     active: bool = True
     created_at: dt.datetime = _created()
     updated_at: dt.datetime = _created()
@@ -204,8 +203,7 @@ class SyncRun(SQLModel, table=True):
     error: str | None = None
     levels: str | None = Field(default=None, max_length=64)  # "campaign,adset,ad"
     requests: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    warnings: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False,
-                                sa_column_kwargs={"server_default": "[]"})
+    warnings: list[str] = _json(list)
 
 
 class SyncCursor(SQLModel, table=True):

@@ -83,6 +83,14 @@ SEED = [
 ]
 
 
+def seed_of(revision: str) -> list[str]:
+    """SEED as a workbook of that revision holds it: from 0002 a client has conversion_actions."""
+    if revision < "0002":
+        return SEED
+    return [statement.replace("INSERT INTO client (id, ", "INSERT INTO client (conversion_actions, id, ")
+            .replace("VALUES ('c1'", "VALUES ('[]', 'c1'") for statement in SEED]
+
+
 @pytest.mark.parametrize("revision", migrations.REVISIONS)
 def test_migrations_a_workbook_from_every_revision_upgrades_to_head_keeping_its_data(
         dd, workbook_path, revision):
@@ -90,7 +98,7 @@ def test_migrations_a_workbook_from_every_revision_upgrades_to_head_keeping_its_
     old = sa.create_engine(f"sqlite:///{workbook_path}")
     with old.begin() as connection:
         migrations.upgrade(connection, revision)
-        for statement in SEED:
+        for statement in seed_of(revision):
             connection.exec_driver_sql(statement)
     old.dispose()
     assert revision_of(workbook_path) == revision
@@ -139,7 +147,8 @@ def _parents(conn: sa.Connection) -> None:
         "updated_at) VALUES ('a2', 'Second Agency', 'Asia/Kolkata', 'INR', 'en_IN', "
         "'starter', '{}', '2026-11-01 00:00:00', '2026-11-01 00:00:00')",
         "INSERT INTO client (id, agency_id, name, report_recipients, currency, active, "
-        "created_at, updated_at) VALUES ('c1', 'a1', 'Masala Mornings', '[]', 'INR', 1, "
+        "conversion_actions, created_at, updated_at) VALUES ('c1', 'a1', 'Masala Mornings', '[]', "
+        "'INR', 1, '[]', "
         "'2026-11-01 00:00:00', '2026-11-01 00:00:00')",
         "INSERT INTO ad_account (id, client_id, platform, external_id, name, currency, timezone, "
         "status, created_at) VALUES ('acc1', 'c1', 'meta', 'act_1', '', 'INR', 'Asia/Kolkata', "
@@ -165,8 +174,8 @@ def _user(id_: str, email: str) -> str:
 
 def _client(id_: str, agency_id: str, name: str) -> str:
     return ("INSERT INTO client (id, agency_id, name, report_recipients, currency, active, "
-            f"created_at, updated_at) VALUES ('{id_}', '{agency_id}', '{name}', '[]', 'INR', 1, "
-            "'2026-11-01 00:00:00', '2026-11-01 00:00:00')")
+            f"conversion_actions, created_at, updated_at) VALUES ('{id_}', '{agency_id}', '{name}', "
+            "'[]', 'INR', 1, '[]', '2026-11-01 00:00:00', '2026-11-01 00:00:00')")
 
 
 def _metric(date: str, entity_id: str = "e1", level: str = "campaign") -> str:

@@ -19,7 +19,7 @@ import datadrip.db.models  # noqa: F401  (registers the tables on SQLModel.metad
 from datadrip.db import migrations
 
 DATA_MODEL_TABLES = {"agency", "user", "client", "ad_account", "entity", "metric_daily",
-                     "sync_run", "report", "insight", "audit_log", "llm_usage"}
+                     "sync_run", "sync_cursor", "report", "insight", "audit_log", "llm_usage"}
 
 
 @pytest.fixture(autouse=True)
@@ -265,3 +265,23 @@ def test_postgres_refuses_a_workbook_from_a_newer_datadrip(dd, server):
     assert "datadrip_ci:datadrip_ci@" not in run.stderr  # the password is not shown
     assert scalar(server, "SELECT version_num FROM alembic_version") == "9999"
     assert scalar(server, "SELECT count(*) FROM agency") == 1
+
+
+@pytest.mark.postgres
+def test_postgres_sync_lock_is_shared_by_every_machine_on_the_workbook(postgres_url, tmp_path):
+    """Two engines stand for two machines: each has its own data folder, one lock between them."""
+    import sqlalchemy as sa
+
+    from datadrip.sync_lock import SyncLockedError, workbook_lock
+
+    first, second = sa.create_engine(postgres_url), sa.create_engine(postgres_url)
+    try:
+        with workbook_lock(first, tmp_path / "a" / "lock", wait=False), \
+                pytest.raises(SyncLockedError, match="another sync is already running"), \
+                workbook_lock(second, tmp_path / "b" / "lock", wait=False):
+            pass
+        with workbook_lock(second, tmp_path / "b" / "lock", wait=False):
+            pass  # released when the first sync ended
+    finally:
+        first.dispose()
+        second.dispose()

@@ -342,8 +342,6 @@ def test_sync_piped_with_bad_arguments_exits_2_before_touching_the_workbook(
 
 # --- Ctrl-C ----------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="bug: on SIGINT the worker pool is shut down with wait=True, so "
-                                       "every queued account still syncs before the process exits 130")
 def test_sync_interrupted_with_ctrl_c_stops_before_the_accounts_not_yet_started(
         connected: dict[str, Any], sandbox: Any, workbook_path: Path, start_sync: Start) -> None:
     sandbox.app.faults.add(FaultRule("slow", rate=1.0, delay=0.1))
@@ -357,6 +355,7 @@ def test_sync_interrupted_with_ctrl_c_stops_before_the_accounts_not_yet_started(
 
     assert interrupted.returncode == 130, stderr
     assert "Traceback" not in stderr
+    assert "error: interrupted: " in stderr
     runs = _runs(workbook_path)
     assert len(runs) < len(ACCOUNTS), "accounts queued when Ctrl-C came were synced anyway"
     assert not [run for run in runs if run[2] == "running"]

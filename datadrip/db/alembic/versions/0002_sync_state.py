@@ -29,13 +29,18 @@ def upgrade() -> None:
     with op.batch_alter_table('ad_account') as batch:
         batch.add_column(sa.Column('lookback_days', sa.Integer(), nullable=True))
         batch.add_column(sa.Column('attribution_setting', sa.String(length=64), nullable=True))
+    # JSON columns get '[]' for the rows already there, then lose the default (the models set it).
     with op.batch_alter_table('client') as batch:
         batch.add_column(sa.Column('conversion_actions', sa.JSON(), nullable=False,
                                    server_default='[]'))
+    with op.batch_alter_table('client') as batch:
+        batch.alter_column('conversion_actions', server_default=None)
     with op.batch_alter_table('sync_run') as batch:
         batch.add_column(sa.Column('levels', sa.String(length=64), nullable=True))
         batch.add_column(sa.Column('requests', sa.Integer(), nullable=False, server_default='0'))
         batch.add_column(sa.Column('warnings', sa.JSON(), nullable=False, server_default='[]'))
+    with op.batch_alter_table('sync_run') as batch:
+        batch.alter_column('warnings', server_default=None)
 
 
 def downgrade() -> None:
