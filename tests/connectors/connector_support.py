@@ -11,6 +11,7 @@ import httpx
 
 from datadrip.auth.google import GoogleOAuth
 from datadrip.connectors.base import DateWindow, MetricRow, Record
+from datadrip.connectors.google import GoogleAds
 
 
 class RecordedSleep:
@@ -77,3 +78,12 @@ def watch(http: httpx.Client) -> list[httpx.Request]:
     sent: list[httpx.Request] = []
     http.event_hooks["request"].append(sent.append)
     return sent
+
+
+def google(http: httpx.Client, settings: dict[str, Any], tokens: Any, sleeps: RecordedSleep,
+           **overrides: Any) -> GoogleAds:
+    """The Google Ads connector on the sandbox, with a recording sleep; `overrides` replace options."""
+    options: dict[str, Any] = {"http": http, "api_url": settings["api_url"],
+                               "api_version": settings["api_version"], "get_token": tokens,
+                               "sleep": sleeps}
+    return GoogleAds(**{**options, **overrides})

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from connector_support import RecordedSleep, RefreshingTokens
+from connector_support import RecordedSleep, RefreshingTokens, google, watch
 
 from datadrip.auth.google import REAUTH_HINT
 from datadrip.connectors.base import AccountRef
@@ -31,20 +31,6 @@ ACCOUNTS = [
     AccountRef("google", "2020000004", "Old Client (cancelled)", "INR", "Asia/Kolkata", "disabled",
                login_customer_id=MCC, manager_name=MCC_NAME),
 ]
-
-
-def google(http: httpx.Client, settings: dict[str, Any], tokens: Any, sleeps: RecordedSleep,
-           **overrides: Any) -> GoogleAds:
-    options: dict[str, Any] = {"http": http, "api_url": settings["api_url"],
-                               "api_version": settings["api_version"], "get_token": tokens,
-                               "sleep": sleeps}
-    return GoogleAds(**{**options, **overrides})
-
-
-def watch(http: httpx.Client) -> list[httpx.Request]:
-    sent: list[httpx.Request] = []
-    http.event_hooks["request"].append(sent.append)
-    return sent
 
 
 def with_accounts(sandbox: Any, *extra: Account) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from connector_support import RecordedSleep, RefreshingTokens
+from connector_support import RecordedSleep, RefreshingTokens, google, watch
 
 from datadrip.auth.google import REAUTH_HINT
 from datadrip.config import GoogleSettings, Settings
@@ -55,20 +55,6 @@ class Totals:
     clicks: int = 0
     conversions: Decimal = Decimal(0)
     conversion_value_micros: int = 0
-
-
-def google(http: httpx.Client, settings: dict[str, Any], tokens: Any, sleeps: RecordedSleep,
-           **overrides: Any) -> GoogleAds:
-    options: dict[str, Any] = {"http": http, "api_url": settings["api_url"],
-                               "api_version": settings["api_version"], "get_token": tokens,
-                               "sleep": sleeps}
-    return GoogleAds(**{**options, **overrides})
-
-
-def watch(http: httpx.Client) -> list[httpx.Request]:
-    sent: list[httpx.Request] = []
-    http.event_hooks["request"].append(sent.append)
-    return sent
 
 
 def recent(sandbox: Any, account: AccountRef, days: int = 28) -> DateWindow:
