@@ -3,8 +3,8 @@ chunk, with the level's cursor moved in the same transaction, and the sync_run b
 
 Rows go in with INSERT … ON CONFLICT DO UPDATE, built once with SQLAlchemy Core and run as one
 driver-level executemany of plain tuples per chunk (never one ORM object per row, nor SQLAlchemy's
-per-row parameter processing, which cost as much as SQLite itself), sorted by entity and day so the
-indexes are written in order. A chunk replaces the account's rows for its days at its level: rows
+per-row parameter processing, which cost as much as SQLite itself), sorted by day and entity: the
+order of metric_daily's key, so the table is written in order. A chunk replaces the account's rows for its days at its level: rows
 the platform no longer reports (an entity-day that dropped to zero) are deleted, so a re-sync never
 leaves a stale number behind and never doubles one.
 """
@@ -35,9 +35,9 @@ _metrics = MetricDaily.__table__  # type: ignore[attr-defined]
 _entities = Entity.__table__  # type: ignore[attr-defined]
 _cursors = SyncCursor.__table__  # type: ignore[attr-defined]
 _runs = SyncRun.__table__  # type: ignore[attr-defined]
-METRIC_COLUMNS = ("account_id", "level", "entity_id", "date", "spend_micros", "impressions", "clicks",
+METRIC_COLUMNS = ("account_id", "level", "date", "entity_id", "spend_micros", "impressions", "clicks",
                   "conversions", "conversion_value_micros", "reach", "synced_at")
-_BY_ENTITY_DAY = itemgetter(2, 3)  # (entity_id, date) in a METRIC_COLUMNS tuple
+_BY_DAY_ENTITY = itemgetter(2, 3)  # (date, entity_id) in a METRIC_COLUMNS tuple: the key's order
 
 
 def _insert(engine_or_conn: Engine | sa.Connection, table: sa.Table) -> Any:
@@ -63,7 +63,7 @@ class _MetricUpsert:
         dialect = engine.dialect
         statement = _insert(engine, _metrics)
         statement = statement.on_conflict_do_update(
-            index_elements=["account_id", "level", "entity_id", "date"],
+            index_elements=["account_id", "level", "date", "entity_id"],
             set_={name: statement.excluded[name] for name in METRIC_COLUMNS[4:]})
         compiled = statement.compile(dialect=dialect)
         self._sql = str(compiled)
@@ -148,10 +148,10 @@ class AccountWriter:
             day = days.get(row.date)
             if day is None:
                 day = days[row.date] = upsert.day(row.date)
-            params.append((account_id, level, known.id, day, row.spend_micros, row.impressions,
+            params.append((account_id, level, day, known.id, row.spend_micros, row.impressions,
                            row.clicks, float(row.conversions), row.conversion_value_micros, row.reach,
                            synced_at))
-        params.sort(key=_BY_ENTITY_DAY)  # stable: of two rows for one entity-day the later still wins
+        params.sort(key=_BY_DAY_ENTITY)  # stable: of two rows for one entity-day the later still wins
         return params
 
     def _add_unannounced(self, conn: sa.Connection, level: str, external_id: str,

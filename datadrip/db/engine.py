@@ -140,6 +140,9 @@ def _install_sqlite_behaviour(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        # 64 MiB of page cache (the default is 2 MiB): a sync's chunk of rows and the pages it
+        # touches stay in memory until the commit, instead of being spilled and read back.
+        cursor.execute("PRAGMA cache_size = -65536")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

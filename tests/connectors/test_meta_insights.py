@@ -28,7 +28,7 @@ from datadrip.connectors.base import (
 from datadrip.connectors.http import RetriesExhaustedError, RetryLaterError, RetryPolicy
 from datadrip.connectors.meta import MetaAds, MetaApiError, open_connector
 from datadrip.connectors.meta.insights import SYNC_MAX_DAYS, insight_fields, parse_row
-from datadrip.connectors.meta.report_runs import RUN_TIMEOUT_SECONDS
+from datadrip.connectors.meta.report_runs import RUN_TIMEOUT_SECONDS, next_pause
 from datadrip.connectors.registry import open_connector as open_registered
 from datadrip.errors import DataDripError, ExitCode, ReauthRequiredError, UsageError
 from datadrip.sandbox.faults import FaultRule
@@ -213,7 +213,8 @@ def test_given_a_window_longer_than_the_sync_limit_when_fetching_then_a_report_r
     assert sent[0].url.path == f"/meta/graph/v26.0/{EUR.external_id}/insights"
     assert "access_token" not in sent[0].url.params  # the token travels in the form body
     polls = [r for r in sent if r.method == "GET" and not r.url.path.endswith("/insights")]
-    assert len(polls) == 3 and sleeps.waits == [1.0, 2.0, 4.0]  # growing pauses between polls
+    # Not started after 1 s: wait 2 s; half done after 3 s: wait the 3 s it should still need.
+    assert len(polls) == 3 and sleeps.waits == [1.0, 2.0, 3.0]
     assert notes.requests == len(sent) and notes.attribution == "7d_click_1d_view"
     assert notes.throttled_seconds == 0 and notes.warnings == []
 
@@ -230,7 +231,7 @@ def test_given_a_large_account_when_meta_asks_to_reduce_the_data_then_a_report_r
     assert len(rows_by_key(records)) > 5000
     gets = [r for r in sent if r.method == "GET" and r.url.path.endswith(f"{LARGE.external_id}/insights")]
     assert len(gets) == 1  # the answer to reduce the data is not retried
-    assert len(posts(sent)) == 1 and sleeps.waits == [1.0, 2.0, 4.0]
+    assert len(posts(sent)) == 1 and sleeps.waits == [1.0, 2.0, 3.0]
     assert notes.requests == len(sent)
 
 
@@ -303,6 +304,22 @@ def test_given_a_report_run_that_never_finishes_when_polling_then_gives_up_after
     assert sum(sleeps.waits) <= RUN_TIMEOUT_SECONDS < sum(sleeps.waits) + 30
     assert sleeps.waits[:6] == [1, 2, 4, 8, 16, 30] and max(sleeps.waits) == 30
     assert caught.value.hint is not None and "--since" in caught.value.hint
+
+
+@pytest.mark.parametrize(("pause", "waited", "percent", "expected"), [
+    (16.0, 31.0, 0, 30.0),      # not started or no progress: the pause grows, up to 30 s
+    (8.0, 15.0, None, 16.0),    # no percentage in the answer
+    (8.0, 15.0, "42", 16.0),    # a percentage that is not a number is not believed
+    (8.0, 15.0, True, 16.0),
+    (16.0, 16.0, 80, 4.0),      # 80 % after 16 s: about 4 s to go
+    (2.0, 3.0, 50, 3.0),
+    (4.0, 7.0, 10, 8.0),        # 10 % after 7 s: 63 s to go, but pauses still only double
+    (16.0, 31.0, 99.5, 1.0),    # almost done: never sooner than 1 s
+    (8.0, 15.0, 100, 16.0),     # 100 % but not yet "Job Completed": keep growing
+])
+def test_the_pause_between_polls_follows_the_runs_progress_when_meta_reports_it(
+        pause: float, waited: float, percent: Any, expected: float) -> None:
+    assert next_pause(pause, waited, percent) == pytest.approx(expected)
 
 
 # --- pacing, rate limits, retries ----------------------------------------------------------------

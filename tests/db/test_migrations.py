@@ -302,3 +302,64 @@ def test_migrations_the_installed_wheel_creates_and_migrates_a_workbook(wheel, t
     assert (home / "workbook.db").is_file()
     assert revision_of(home / "workbook.db") == migrations.HEAD
     assert (home / "datadrip.toml").read_text() == (PACKAGE / "datadrip.toml.example").read_text()
+
+
+# Two accounts of one client, each with a campaign and rows on three days, as 0002 held them.
+METRICS_AT_0002 = [
+    *seed_of("0002"),
+    *(f"INSERT INTO ad_account (id, client_id, platform, external_id, name, currency, timezone, "
+      f"status, created_at) VALUES ('{account}', 'c1', 'meta', 'act_{n}', 'Account {n}', 'INR', "
+      f"'Asia/Kolkata', 'active', '2026-11-01 09:33:00.000000')" for n, account in ((1, "x1"), (2, "x2"))),
+    *(f"INSERT INTO entity (id, account_id, level, external_id, name, status, updated_at) VALUES "
+      f"('{entity}', '{account}', 'campaign', '{entity}', 'Campaign', 'ACTIVE', "
+      f"'2026-11-01 09:34:00.000000')" for account, entity in (("x1", "e1"), ("x2", "e2"))),
+    *(f"INSERT INTO metric_daily (account_id, level, entity_id, date, spend_micros, impressions, "
+      f"clicks, conversions, conversion_value_micros, reach, synced_at) VALUES ('{account}', "
+      f"'campaign', '{entity}', '2026-11-0{day}', {day}123456, {day}000, {day}0, {day}.5, "
+      f"{day}500000, NULL, '2026-11-05 06:00:00.000000')"
+      for account, entity in (("x1", "e1"), ("x2", "e2")) for day in (1, 2, 3)),
+]
+
+
+def metric_rows(connection: sa.Connection) -> list[tuple]:
+    return connection.exec_driver_sql(
+        "SELECT account_id, level, entity_id, date, spend_micros, impressions, clicks, conversions, "
+        "conversion_value_micros, reach, synced_at FROM metric_daily ORDER BY 1, 3, 4").all()
+
+
+def test_migrations_0003_rekeys_metric_daily_by_day_keeping_every_row_and_back(workbook_path):
+    workbook_path.parent.mkdir(parents=True)
+    engine = sa.create_engine(f"sqlite:///{workbook_path}")
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0002")
+            for statement in METRICS_AT_0002:
+                connection.exec_driver_sql(statement)
+            before = metric_rows(connection)
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0003")
+        with engine.begin() as connection:
+            assert metric_rows(connection) == before
+            table_sql = connection.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'metric_daily'").scalar_one()
+            assert "WITHOUT ROWID" in table_sql
+            assert "PRIMARY KEY (account_id, level, date, entity_id)" in table_sql
+            assert connection.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
+            # The account's rows still go with it, and only its rows.
+            connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DELETE FROM ad_account WHERE id = 'x1'")
+            assert {row[0] for row in metric_rows(connection)} == {"x2"}
+            remaining = metric_rows(connection)
+        with engine.begin() as connection:
+            from alembic import command
+
+            config = migrations.alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0002")
+        with engine.begin() as connection:
+            assert metric_rows(connection) == remaining
+            indexes = {row[1] for row in connection.exec_driver_sql("PRAGMA index_list(metric_daily)")}
+            assert {"ix_metric_daily_account_date", "ix_metric_daily_entity_date"} <= indexes
+    finally:
+        engine.dispose()

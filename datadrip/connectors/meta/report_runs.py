@@ -15,8 +15,10 @@ from datadrip.errors import DataDripError
 
 log = logging.getLogger(__name__)
 
-# Polls wait 1 s, 2 s, 4 s … up to 30 s between them; a run still unfinished after 30 minutes of
-# waiting (counted as asked of `sleep`) fails its account rather than holding the sync forever.
+# Polls wait 1 s, 2 s, 4 s … up to 30 s between them, or less once Meta says how far the run has
+# got: the time it has taken so far scaled by what is left (a run 80 % done after 16 s is polled
+# again after 4 s, not 16). A run still unfinished after 30 minutes of waiting (counted as asked
+# of `sleep`) fails its account rather than holding the sync forever.
 POLL_FIRST_SECONDS = 1.0
 POLL_GROWTH = 2.0
 POLL_MAX_SECONDS = 30.0
@@ -64,6 +66,16 @@ def report_rows(graph: GraphClient, act: str, params: Mapping[str, str], window:
         pending += [second, first]  # a stack: the older half comes out first
 
 
+def next_pause(pause: float, waited: float, percent: Any) -> float:
+    """The pause before the next poll: the last one grown, or, when the run reports a share done
+    between 0 and 100, the time it should still need at its pace so far, if that is shorter."""
+    grown = min(pause * POLL_GROWTH, POLL_MAX_SECONDS)
+    if isinstance(percent, bool) or not isinstance(percent, int | float) or not 0 < percent < 100:
+        return grown
+    remaining = waited * (100 - percent) / percent
+    return max(POLL_FIRST_SECONDS, min(remaining, grown))
+
+
 def _run(graph: GraphClient, act: str, form: dict[str, str], window: DateWindow,
          notes: FetchNotes) -> tuple[str, str]:
     """Start a run and poll it until Meta says it completed, failed or was skipped."""
@@ -85,9 +97,9 @@ def _run(graph: GraphClient, act: str, form: dict[str, str], window: DateWindow,
                                      "(datadrip sync --since).")
         graph.sleep(pause)
         waited += pause
-        pause = min(pause * POLL_GROWTH, POLL_MAX_SECONDS)
         run = graph.get(run_id, {"fields": RUN_FIELDS}, notes=notes)
         status = run.get("async_status")
+        pause = next_pause(pause, waited, run.get("async_percent_completion"))
         if status == COMPLETED or status in GAVE_UP:
             log.info("Meta: report run for %s (%s): %s after %.0f s", act, window, status, waited)
             return run_id, str(status)
