@@ -4,9 +4,9 @@ chunk, with the level's cursor moved in the same transaction, and the sync_run b
 Rows go in with INSERT … ON CONFLICT DO UPDATE, built once with SQLAlchemy Core and run as one
 driver-level executemany of plain tuples per chunk (never one ORM object per row, nor SQLAlchemy's
 per-row parameter processing, which cost as much as SQLite itself), sorted by day and entity: the
-order of metric_daily's key, so the table is written in order. A chunk replaces the account's rows for its days at its level: rows
-the platform no longer reports (an entity-day that dropped to zero) are deleted, so a re-sync never
-leaves a stale number behind and never doubles one.
+order of metric_daily's key, so the table is written in order. A chunk replaces the account's rows
+for its days at its level: rows the platform no longer reports (an entity-day that dropped to zero)
+are deleted, so a re-sync never leaves a stale number behind and never doubles one.
 """
 
 from __future__ import annotations
