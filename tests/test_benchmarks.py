@@ -18,7 +18,7 @@ def test_sync_bench_quick_prints_every_figure_line() -> None:
     out = done.stdout
     for label in ("datadrip write_chunk", r"datadrip re-sync \(every row conflicts\)",
                   r"raw sqlite3, rows as they come \(day by day\)", "raw sqlite3 re-sync",
-                  "raw sqlite3, sorted by entity and day", "raw sqlite3 sorted re-sync"):
+                  "raw sqlite3, sorted by day and entity", "raw sqlite3 sorted re-sync"):
         assert re.search(rf"^  {label} +{NUMBER} +{NUMBER} +\d+%", out, re.M), label
     assert ">= 150,000 rows/s and >= 50% of raw: " in out
     assert re.search(rf"^  1 +{NUMBER} +{NUMBER} +{NUMBER} +{NUMBER} +{NUMBER} +\S+ +{NUMBER}$", out, re.M)
