@@ -12,7 +12,23 @@ import typer
 from typer.core import TyperGroup
 
 from datadrip import __version__
-from datadrip.commands import account, agency, client, config, connect, db, sandbox, secret, setup, sync, user
+from datadrip.commands import (
+    account,
+    agency,
+    client,
+    config,
+    connect,
+    dashboard,
+    db,
+    fx,
+    metrics,
+    sandbox,
+    secret,
+    setup,
+    sql,
+    sync,
+    user,
+)
 from datadrip.commands._context import Invocation
 from datadrip.errors import DataDripError, ExitCode
 
@@ -111,6 +127,10 @@ app.add_typer(connect.app, name="connect")
 app.command("disconnect")(connect.disconnect)
 app.add_typer(account.app, name="account")
 app.command("sync")(sync.sync)
+app.command("dashboard")(dashboard.dashboard)
+app.command("metrics")(metrics.metrics)
+app.add_typer(fx.app, name="fx")
+app.command("sql")(sql.sql)
 app.command("audit")(setup.audit)
 app.add_typer(config.app, name="config")
 app.add_typer(secret.app, name="secret")

@@ -13,6 +13,7 @@ from datadrip.secret_file import KEY_FILENAME, STORE_FILENAME
 
 if TYPE_CHECKING:
     from datadrip.config import Loaded
+    from datadrip.dashboard import AgencyDashboard
     from datadrip.sync import SyncUi
 
 MARKER = ".datadrip-demo"
@@ -34,6 +35,8 @@ CONNECTIONS = {
     "Peak Trail Outfitters": [("meta", ["act_1010000002"]), ("google", ["2020000002"])],
     "Bloom Botanics": [("meta", ["act_1010000003"]), ("google", ["2020000003"])],
 }
+# Rates to blend the demo's dollar and euro accounts into the agency's rupees (datadrip fx set).
+FX_RATES = [("USD", "INR", "83.10"), ("EUR", "INR", "90.45")]
 SANDBOX_PORT = 8790  # the demo's config points here, so `datadrip sandbox serve --port` revives it
 
 
@@ -46,6 +49,7 @@ class DemoResult:
     accounts: list[dict[str, Any]] = field(default_factory=list)
     synced: list[dict[str, Any]] = field(default_factory=list)
     sandbox_port: int = SANDBOX_PORT
+    dashboard: AgencyDashboard | None = None  # the agency's last 7 days, once synced
 
 
 def run_demo(home: Path, sync_ui: SyncUi | None = None) -> DemoResult:
@@ -69,7 +73,22 @@ def run_demo(home: Path, sync_ui: SyncUi | None = None) -> DemoResult:
         result.accounts = _connect(loaded, description)
         result.synced = _sync(loaded, sync_ui)
     _count_accounts(loaded, result)
+    result.dashboard = _dashboard(loaded)
     return result
+
+
+def _dashboard(loaded: Loaded) -> AgencyDashboard:
+    """The demo agency's dashboard over the last 7 days, as `datadrip dashboard` shows it."""
+    from datadrip.agencies import agency_or_only
+    from datadrip.analytics import agency_scope, agency_today
+    from datadrip.dashboard import agency_dashboard
+    from datadrip.periods import preset_period
+    from datadrip.workbook import open_session
+
+    with open_session(loaded) as wb:
+        agency = agency_or_only(wb.session, AGENCY_NAME)
+        period = preset_period("last-7-days", agency_today(agency))
+        return agency_dashboard(wb.session, agency_scope(wb.session, agency), period)
 
 
 def _count_accounts(loaded: Loaded, result: DemoResult) -> None:
@@ -89,6 +108,7 @@ def _fill(home: Path) -> DemoResult:
     """The demo agency, its clients and team."""
     from datadrip.agencies import AgencyChanges, add_agency, agency_counts, agency_record
     from datadrip.clients import ClientChanges, add_client, client_record
+    from datadrip.fx import rate_input, set_rates
     from datadrip.team import add_user, user_record
     from datadrip.workbook import Workbook, open_session
 
@@ -108,6 +128,7 @@ def _fill(home: Path) -> DemoResult:
             user, _ = add_user(wb, email, agency.id, role)
             result.team.append(user_record(user, agency))
         result.agencies.append(agency_record(agency, agency_counts(wb.session, agency.id)))
+        set_rates(wb.session, ACTOR, [rate_input(*rate, None) for rate in FX_RATES], source="demo")
     return result
 
 

@@ -44,3 +44,10 @@ def to_amount(micros: int, currency: str) -> Decimal:
     places = Decimal(1).scaleb(-minor_units(currency))
     quantized = value.quantize(places)
     return quantized if quantized == value else value.normalize()
+
+
+def show_money(amount: Decimal, currency: str, locale: str) -> str:
+    """An amount as people of `locale` write it: ₹1,23,456.78 in en_IN, 1.234,56 € in de_DE."""
+    from babel.numbers import format_currency
+
+    return str(format_currency(amount, currency, locale=locale))

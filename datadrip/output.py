@@ -20,6 +20,11 @@ def print_json(data: Any) -> None:
     sys.stdout.write(to_json(data) + "\n")
 
 
+def print_json_line(data: Any) -> None:
+    """One JSON document on one line (NDJSON)."""
+    sys.stdout.write(exact_json.dumps(data, indent=None) + "\n")
+
+
 def cell(value: Any) -> str:
     """One value as people read it in a table or a `show` listing."""
     if value is None:
@@ -41,14 +46,15 @@ def cell(value: Any) -> str:
 
 
 def print_table(rows: Sequence[Mapping[str, Any]], columns: Columns, *, title: str = "",
-                empty: str = "nothing to show") -> None:
-    """A rich table on a terminal; tab-separated lines without a header when piped."""
+                empty: str = "nothing to show", missing: str = "") -> None:
+    """A rich table on a terminal; tab-separated lines without a header when piped. `missing`
+    stands for a value that is None."""
     if not rows:
         message(empty)
         return
     if not sys.stdout.isatty():
         for row in rows:
-            sys.stdout.write("\t".join(cell(row.get(key)).replace("\t", " ")
+            sys.stdout.write("\t".join(_cell_or(row.get(key), missing).replace("\t", " ")
                                        for key, _ in columns) + "\n")
         return
     from rich.console import Console
@@ -59,8 +65,12 @@ def print_table(rows: Sequence[Mapping[str, Any]], columns: Columns, *, title: s
     for _, header in columns:
         table.add_column(header)
     for row in rows:
-        table.add_row(*(Text(cell(row.get(key))) for key, _ in columns))
+        table.add_row(*(Text(_cell_or(row.get(key), missing)) for key, _ in columns))
     Console(highlight=False).print(table)
+
+
+def _cell_or(value: Any, missing: str) -> str:
+    return missing if value is None else cell(value)
 
 
 def print_csv(rows: Sequence[Mapping[str, Any]], columns: Columns) -> None:

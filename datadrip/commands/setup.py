@@ -58,7 +58,8 @@ def demo(ctx: typer.Context,
     if as_json:
         output.print_json({"home": str(result.home), "agencies": result.agencies,
                            "clients": result.clients, "team": result.team,
-                           "accounts": result.accounts, "synced": result.synced})
+                           "accounts": result.accounts, "synced": result.synced,
+                           "dashboard": result.dashboard.record() if result.dashboard else None})
         return
     output.message(f"Demo workbook in {result.home}\n")
     output.print_table(result.agencies, [("name", "Agency"), ("timezone", "Time zone"),
@@ -70,7 +71,13 @@ def demo(ctx: typer.Context,
     output.print_table(result.synced, [("client", "Client"), ("platform", "Platform"),
                                        ("account_id", "Account"), ("currency", "Currency"),
                                        ("since", "From"), ("until", "To"), ("rows", "Rows synced")])
-    output.message(f"\nExplore it: DATADRIP_HOME={result.home} datadrip account list\n"
+    if result.dashboard is not None:
+        from datadrip.commands.dashboard import show_board
+
+        sys.stdout.write("\n")
+        show_board(result.dashboard)
+    output.message(f"\nExplore it: DATADRIP_HOME={result.home} datadrip dashboard --client "
+                   "'Masala Mornings'\n"
                    f"Sync it again: datadrip sandbox serve --port {result.sandbox_port} & "
                    f"DATADRIP_HOME={result.home} datadrip sync")
 

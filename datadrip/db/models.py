@@ -193,6 +193,23 @@ class MetricDaily(SQLModel, table=True):
     synced_at: dt.datetime = _created()
 
 
+class FxRate(SQLModel, table=True):
+    """One unit of `base` is worth `rate` units of `quote`, from `valid_from` (None: always, until
+    a dated rate takes over). The rate is kept as its exact decimal text, never a float."""
+
+    __tablename__ = "fx_rate"
+    __table_args__ = (
+        sa.UniqueConstraint("base", "quote", "valid_from", name="uq_fx_rate_pair_date"),
+    )
+
+    id: str = _id()
+    base: str = Field(max_length=3)
+    quote: str = Field(max_length=3)
+    rate: str = Field(max_length=40)
+    valid_from: dt.date | None = None
+    created_at: dt.datetime = _created()
+
+
 class SyncRun(SQLModel, table=True):
     __tablename__ = "sync_run"
     __table_args__ = (

@@ -69,8 +69,14 @@ def test_demo_json_shape(dd, tmp_path):
     assert run.exit_code == 0, run.stderr
     assert '"monthly_budget": 80000.50,' in run.stdout
     result = exact(run.stdout)
-    assert set(result) == {"home", "agencies", "clients", "team", "accounts", "synced"}
+    assert set(result) == {"home", "agencies", "clients", "team", "accounts", "synced", "dashboard"}
     assert result["home"] == str(folder.resolve())
+    board = result["dashboard"]  # the agency's last 7 days, in rupees, every sync fresh
+    assert (board["agency"], board["currency"], board["period"]["name"]) == (
+        "Spice Route Media", "INR", "last-7-days")
+    assert [(c["client"], c["currency"], c["flags"]) for c in board["clients"]] == [
+        ("Bloom Botanics", "INR", []), ("Masala Mornings", "INR", []), ("Peak Trail Outfitters", "USD", [])]
+    assert all(c["spend"] > 0 for c in board["clients"])
     [agency] = result["agencies"]
     assert set(agency) == AGENCY_KEYS
     assert (agency["name"], agency["plan"], agency["clients"], agency["users"]) == (
@@ -123,7 +129,13 @@ def test_demo_twice_resets_rather_than_duplicates(dd, dd_process, tmp_path):
     second = dd("demo", "--dir", str(folder), "--json")
 
     assert second.exit_code == 0, second.stderr
-    assert without_ids(exact(second.stdout)) == without_ids(exact(first.stdout))
+    def unstamped(text: str) -> Any:
+        result = without_ids(exact(text))
+        for line in result["dashboard"]["clients"]:
+            line.pop("last_synced")  # when each demo synced
+        return result
+
+    assert unstamped(second.stdout) == unstamped(first.stdout)
     listed = dd_process("client", "list", "--json", env={"DATADRIP_HOME": str(folder)})
     assert listed.exit_code == 0, listed.stderr
     assert len(json.loads(listed.stdout)) == 3
@@ -213,7 +225,8 @@ def test_demo_audit_names_the_demo_as_the_actor(dd, dd_process, tmp_path):
     assert run.exit_code == 0, run.stderr
     entries = json.loads(run.stdout)
     assert [e["action"] for e in entries] == (["agency.add"] + ["client.add"] * 3
-                                              + ["user.add"] * 2 + ["account.connect"] * 6)
+                                              + ["user.add"] * 2 + ["fx.set"]
+                                              + ["account.connect"] * 6)
     assert {e["actor"] for e in entries} == {"demo"}
 
 

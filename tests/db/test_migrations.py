@@ -29,7 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGE = Path(datadrip.__file__).resolve().parent
 
 DATA_MODEL_TABLES = {"agency", "user", "client", "ad_account", "entity", "metric_daily",
-                     "sync_run", "sync_cursor", "report", "insight", "audit_log", "llm_usage"}
+                     "sync_run", "sync_cursor", "report", "insight", "audit_log", "llm_usage",
+                     "fx_rate"}
 
 
 @pytest.fixture

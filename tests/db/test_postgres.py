@@ -19,7 +19,8 @@ import datadrip.db.models  # noqa: F401  (registers the tables on SQLModel.metad
 from datadrip.db import migrations
 
 DATA_MODEL_TABLES = {"agency", "user", "client", "ad_account", "entity", "metric_daily",
-                     "sync_run", "sync_cursor", "report", "insight", "audit_log", "llm_usage"}
+                     "sync_run", "sync_cursor", "report", "insight", "audit_log", "llm_usage",
+                     "fx_rate"}
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +79,9 @@ def test_postgres_money_columns_are_bigint_on_the_server(dd, server):
         rows = conn.execute(sa.text(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
             "WHERE table_schema = current_schema() AND (column_name LIKE '%micros' "
-            "OR data_type IN ('real', 'double precision', 'numeric'))")).all()
+            "OR data_type IN ('real', 'double precision', 'numeric')) AND table_name IN "
+            "(SELECT table_name FROM information_schema.tables WHERE table_schema = "
+            "current_schema() AND table_type = 'BASE TABLE')")).all()  # views: see below
 
     types = {(table, column): kind for table, column, kind in rows}
     assert types == {("client", "monthly_budget_micros"): "bigint",
@@ -285,3 +288,128 @@ def test_postgres_sync_lock_is_shared_by_every_machine_on_the_workbook(postgres_
     finally:
         first.dispose()
         second.dispose()
+
+
+# `datadrip sql` on the server: the views answer as on SQLite, and nothing run through it writes.
+
+def _sql_rows(dd: Callable[..., Any], statement: str) -> list[dict[str, Any]]:
+    run = dd("sql", statement, "--json")
+    assert run.exit_code == 0, run.stderr
+    return list(json.loads(run.stdout, parse_float=Decimal))
+
+
+@pytest.fixture
+def synced_on_server(dd, server, agency, give_client_data) -> dict[str, str]:
+    """give_client_data's campaign (act_1, INR, 'Diwali', 2026-11-01), plus an ad set and an ad
+    under it with a row each, written with plain SQL."""
+    added = dd("client", "add", "Masala Mornings", "--json")
+    assert added.exit_code == 0, added.stderr
+    give_client_data(added.json()["id"])
+    with server.begin() as conn:
+        account, campaign = conn.execute(sa.text("SELECT account_id, id FROM entity")).one()
+        for id_, level, parent, name in (("s1", "adset", campaign, "Mumbai 25-34"),
+                                         ("d1", "ad", "s1", "Video 1")):
+            conn.execute(sa.text(
+                "INSERT INTO entity (id, account_id, level, external_id, name, parent_id, status, "
+                "updated_at) VALUES (:id, :account, :level, :id, :name, :parent, 'ACTIVE', "
+                "'2026-11-02 00:00:00')"),
+                {"id": id_, "account": account, "level": level, "name": name, "parent": parent})
+            conn.execute(sa.text(
+                "INSERT INTO metric_daily (account_id, level, date, entity_id, spend_micros, "
+                "impressions, clicks, conversions, conversion_value_micros, reach, synced_at) "
+                "VALUES (:account, :level, '2026-11-01', :id, 1234560000, 1000, 25, 2.5, "
+                "5000000000, 800, '2026-11-02 06:00:00')"),
+                {"account": account, "level": level, "id": id_})
+    return {"account": account, "campaign": campaign}
+
+
+def test_postgres_sql_views_resolve_names_currencies_and_dates(dd, server, synced_on_server):
+    campaigns = _sql_rows(dd, "SELECT * FROM campaign_daily")
+    ads = _sql_rows(dd, "SELECT campaign_name, adset_name, entity_name, date, spend FROM ad_daily")
+    accounts = _sql_rows(dd, "SELECT * FROM account_daily")
+    per_client = _sql_rows(dd, "SELECT client, SUM(spend_micros)/1e6 AS spend FROM daily_metrics "
+                               "WHERE date >= '2026-11-01' GROUP BY client")
+
+    [campaign] = campaigns
+    assert {key: campaign[key] for key in (
+        "agency", "client", "platform", "account_external_id", "currency", "level",
+        "entity_name", "campaign_name", "adset_name", "date", "spend_micros", "spend",
+        "impressions", "clicks", "reach", "account_id")} == {
+        "agency": "Spice Route Media", "client": "Masala Mornings", "platform": "meta",
+        "account_external_id": "act_1", "currency": "INR", "level": "campaign",
+        "entity_name": "Diwali", "campaign_name": "Diwali", "adset_name": None,
+        "date": "2026-11-01", "spend_micros": 1_234_560_000, "spend": Decimal("1234.56"),
+        "impressions": 1000, "clicks": 25, "reach": None,
+        "account_id": synced_on_server["account"]}
+    assert ads == [{"campaign_name": "Diwali", "adset_name": "Mumbai 25-34",
+                    "entity_name": "Video 1", "date": "2026-11-01", "spend": Decimal("1234.56")}]
+    [account] = accounts
+    assert (account["date"], account["spend_micros"], account["spend"], account["campaigns"],
+            account["impressions"], account["currency"]) == \
+        ("2026-11-01", 1_234_560_000, Decimal("1234.56"), 1, 1000, "INR")
+    assert per_client == [{"client": "Masala Mornings", "spend": Decimal("3703.68")}]
+    with server.connect() as conn:
+        views = conn.execute(sa.text(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND column_name LIKE '%micros' AND table_name "
+            "IN (SELECT table_name FROM information_schema.views "
+            "WHERE table_schema = current_schema())")).all()
+    assert {table for table, _, _ in views} == {"daily_metrics", "campaign_daily", "adset_daily",
+                                                 "ad_daily", "account_daily"}
+    assert {kind for _, _, kind in views} == {"bigint"}  # money stays integer micros
+
+
+PG_WRITES = {
+    "insert": "INSERT INTO agency (id, name, timezone, currency, locale, plan, settings, "
+              "created_at, updated_at) VALUES ('x', 'X', 'UTC', 'INR', 'en_IN', 'starter', '{}', "
+              "now(), now())",
+    "delete": "DELETE FROM metric_daily",
+    "drop-table": "DROP TABLE metric_daily CASCADE",
+    "create-table": "CREATE TABLE notes (body text)",
+    "two-statements": "SELECT 1; DELETE FROM metric_daily",
+    "commit-between": "SELECT 1; COMMIT; DELETE FROM metric_daily",
+    "with-delete": "WITH gone AS (DELETE FROM metric_daily RETURNING 1) SELECT count(*) FROM gone",
+    "select-nextval": "SELECT nextval('audit_log_id_seq')",
+    "set-read-write": "SET TRANSACTION READ WRITE",
+}
+
+
+def _server_state(server: sa.Engine) -> tuple[Any, ...]:
+    with server.connect() as conn:
+        return (conn.execute(sa.text("SELECT count(*) FROM metric_daily")).scalar(),
+                conn.execute(sa.text("SELECT count(*) FROM agency")).scalar(),
+                conn.execute(sa.text("SELECT last_value FROM audit_log_id_seq")).scalar(),
+                sorted(sa.inspect(conn).get_table_names()),
+                conn.execute(sa.text("SELECT sum(spend_micros) FROM metric_daily")).scalar())
+
+
+@pytest.mark.parametrize("statement", PG_WRITES.values(), ids=PG_WRITES.keys())
+def test_postgres_sql_refuses_writes_and_leaves_the_server_unchanged(dd, server, synced_on_server,
+                                                                     statement):
+    before = _server_state(server)
+
+    run = dd("sql", statement)
+
+    assert run.exit_code == 2, (run.stdout, run.stderr)
+    assert run.stdout == ""
+    assert run.stderr.startswith("error: ")
+    assert "only reads the workbook" in run.stderr or "one statement at a time" in run.stderr
+    assert _server_state(server) == before
+
+
+def test_postgres_sql_the_read_only_transaction_alone_refuses_a_write(dd, server, synced_on_server):
+    """A data-modifying WITH starts like a query: the server's READ ONLY transaction stops it."""
+    before = _server_state(server)
+
+    run = dd("sql", PG_WRITES["with-delete"])
+
+    assert "in a read-only transaction" in run.stderr.splitlines()[0]
+    assert _server_state(server) == before
+
+
+def test_postgres_sql_an_unknown_table_is_a_clear_error(dd, synced_on_server):
+    run = dd("sql", "SELECT * FROM campaigns")
+
+    assert run.exit_code == 2
+    assert run.stderr.splitlines()[0] == 'error: the statement failed: relation "campaigns" does not exist'
+    assert "daily_metrics" in run.stderr.splitlines()[1]

@@ -1,0 +1,94 @@
+"""`datadrip metrics`: the numbers broken down by a dimension, for scripts and spreadsheets."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from datadrip import output
+from datadrip.commands._context import workbook
+from datadrip.commands._options import AgencyOpt, JsonOpt
+
+BY = ("day", "week", "month", "platform", "account", "client", "campaign", "adset", "ad", "total")
+FORMATS = ("table", "json", "csv", "ndjson")
+
+ClientOpt = Annotated[str | None, typer.Option(
+    "--client", "-c", help="One client's numbers, in the client's currency (default: every active "
+                           "client of the agency, in the agency's currency).")]
+PeriodOpt = Annotated[str | None, typer.Option(
+    "--period", "-p", metavar="PERIOD",
+    help="today, yesterday, last-7-days (the default; ends yesterday), last-30-days, this-week, "
+         "last-week, month-to-date or last-month, in the agency's time zone.")]
+SinceOpt = Annotated[str | None, typer.Option("--since", metavar="DATE",
+                                              help="First day (YYYY-MM-DD) instead of --period.")]
+UntilOpt = Annotated[str | None, typer.Option("--until", metavar="DATE",
+                                              help="Last day (YYYY-MM-DD; default today).")]
+
+
+def metrics(ctx: typer.Context,
+            by: Annotated[str, typer.Option(
+                "--by", "-b", metavar="DIMENSION",
+                help=f"One line per: {', '.join(BY)}.")] = "day",
+            client: ClientOpt = None, agency: AgencyOpt = None,
+            period: PeriodOpt = None, since: SinceOpt = None, until: UntilOpt = None,
+            chosen: Annotated[str | None, typer.Option(
+                "--metrics", "-m", metavar="LIST",
+                help="Comma-separated, in order: spend, impressions, clicks, conversions, "
+                     "conversion_value, ctr, cpc, cpm, cpa, roas, conversion_rate (default: all).")] = None,
+            fmt: Annotated[str, typer.Option(
+                "--format", "-f", metavar="FORMAT",
+                help="table, json, csv or ndjson (one JSON object per line).")] = "table",
+            as_json: JsonOpt = False) -> None:
+    """Spend, results and rates broken down by day, week, month, platform, account, client,
+    campaign, ad set or ad.
+
+    Rates are computed from the summed parts (CTR = clicks / impressions over the whole line),
+    never averaged; a rate with nothing to divide by is n/a (null in JSON, empty in CSV). Money
+    is in the reporting currency: the client's, or the agency's for the whole agency, converted
+    with the rates kept by `datadrip fx`.
+
+    \b
+    Examples:
+      datadrip metrics --client "Masala Mornings" --by campaign --period last-30-days
+      datadrip metrics --by client --period last-month --metrics spend,cpa,roas --format csv
+      datadrip metrics --by day --since 2026-11-01 --format json | jq '.[] | .spend'
+    """
+    from datadrip.analytics import (
+        DIMENSIONS,
+        agency_today,
+        breakdown,
+        line_records,
+        parse_metrics,
+        record_columns,
+        resolve_scope,
+    )
+    from datadrip.errors import UsageError
+    from datadrip.periods import resolve_period
+
+    if by not in DIMENSIONS:
+        raise UsageError(f"--by {by!r} is not a dimension", hint=f"Use one of: {', '.join(BY)}.")
+    if as_json:
+        if fmt not in ("table", "json"):
+            raise UsageError(f"--json and --format {fmt} ask for two formats", hint="Give one.")
+        fmt = "json"
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r} is not a format", hint=f"Use one of: {', '.join(FORMATS)}.")
+    names = parse_metrics(chosen)
+    with workbook(ctx) as wb:
+        scope = resolve_scope(wb.session, client, agency)
+        window = resolve_period(period, since, until, agency_today(scope.agency))
+        records = line_records(breakdown(wb.session, scope, window, by), by, names, scope.currency)
+    if fmt == "json":
+        output.print_json(records)
+    elif fmt == "ndjson":
+        for record in records:
+            output.print_json_line(record)
+    else:
+        columns = record_columns(by, names)
+        if fmt == "csv":
+            output.print_csv(records, [(key, key) for key in columns])
+        else:
+            output.print_table(records, [(key, key.replace("_", " ").capitalize()) for key in columns],
+                               title=f"{scope.label} · {window} · {scope.currency}",
+                               empty=f"No numbers for {scope.label} in {window}.", missing="n/a")

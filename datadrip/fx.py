@@ -1,0 +1,184 @@
+"""Exchange rates the user keeps in the workbook, and converting micros with them.
+
+A rate says one unit of `base` is worth `rate` units of `quote`, from a day on (or always, when
+undated). Converting an amount on a day uses the newest rate of the pair dated on or before that
+day, else the undated one; a pair kept only the other way round is used inverted. Rates are exact
+decimals, and a converted amount is rounded to the micro (half to even) once, per amount."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from datadrip import audit, validate
+from datadrip.db.models import FxRate
+from datadrip.errors import DataDripError, UsageError
+
+MAX_DIGITS = 30
+
+
+class MissingRateError(DataDripError):
+    """A blend needs a rate the workbook does not hold."""
+
+
+def parse_rate(text: str) -> Decimal:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise UsageError(f"rate {text!r} is not a number", hint="Write it like 83.10.") from None
+    if not value.is_finite() or value <= 0:
+        raise UsageError(f"rate {text!r} must be a positive number")
+    if len(value.as_tuple().digits) > MAX_DIGITS:
+        raise UsageError(f"rate {text!r} has more than {MAX_DIGITS} digits")
+    return value
+
+
+def _pair(base: str, quote: str) -> tuple[str, str]:
+    base, quote = validate.currency(base), validate.currency(quote)
+    if base == quote:
+        raise UsageError(f"a rate needs two different currencies, not {base} and {quote}")
+    return base, quote
+
+
+@dataclass(frozen=True)
+class RateInput:
+    base: str
+    quote: str
+    rate: Decimal
+    valid_from: dt.date | None
+
+
+def rate_input(base: str, quote: str, rate: str, valid_from: str | dt.date | None) -> RateInput:
+    base, quote = _pair(base, quote)
+    day = valid_from
+    if isinstance(valid_from, str):
+        try:
+            day = dt.date.fromisoformat(valid_from.strip())
+        except ValueError:
+            raise UsageError(f"date {valid_from!r} is not a date",
+                             hint="Write dates as YYYY-MM-DD.") from None
+    return RateInput(base, quote, parse_rate(rate), day if isinstance(day, dt.date) else None)
+
+
+def set_rates(session: Session, actor: str, rates: Sequence[RateInput], *, source: str) -> int:
+    """Add or replace each rate (a pair and day, or a pair undated); audited as one change."""
+    for given in rates:
+        existing = session.exec(select(FxRate).where(
+            FxRate.base == given.base, FxRate.quote == given.quote,
+            col(FxRate.valid_from).is_(None) if given.valid_from is None
+            else FxRate.valid_from == given.valid_from)).first()
+        if existing is None:
+            existing = FxRate(base=given.base, quote=given.quote, rate="",
+                              valid_from=given.valid_from)
+        existing.rate = format(given.rate, "f")
+        session.add(existing)
+    session.flush()
+    details: dict[str, Any] = {"source": source, "count": len(rates)}
+    if len(rates) == 1:
+        details.update(pair=f"{rates[0].base}/{rates[0].quote}", rate=format(rates[0].rate, "f"),
+                       valid_from=rates[0].valid_from.isoformat() if rates[0].valid_from else None)
+    audit.record(session, actor, "fx.set", "fx_rate", f"{rates[0].base}/{rates[0].quote}"
+                 if len(rates) == 1 else "*", **details)
+    return len(rates)
+
+
+CSV_COLUMNS = ("base", "quote", "rate", "date")
+
+
+def read_rates_csv(path: Path) -> list[RateInput]:
+    """Every row of a CSV with the columns base, quote, rate and optionally date; all or nothing."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text") from None
+    reader = csv.DictReader(text.splitlines())
+    header = [name.strip().lower() for name in reader.fieldnames or []]
+    missing = [name for name in CSV_COLUMNS[:3] if name not in header]
+    if missing:
+        raise UsageError(f"{path} has no column {', '.join(missing)}",
+                         hint="The first line names the columns: base,quote,rate[,date].")
+    reader.fieldnames = header
+    rates, seen = [], set()
+    for line, row in enumerate(reader, start=2):
+        if not any((value or "").strip() for value in row.values()):
+            continue
+        try:
+            given = rate_input(row.get("base") or "", row.get("quote") or "", row.get("rate") or "",
+                               (row.get("date") or "").strip() or None)
+        except UsageError as exc:
+            raise UsageError(f"{path} line {line}: {exc}", hint=exc.hint) from None
+        key = (given.base, given.quote, given.valid_from)
+        if key in seen:
+            raise UsageError(f"{path} line {line}: {given.base}/{given.quote} "
+                             f"{given.valid_from or '(undated)'} appears twice")
+        seen.add(key)
+        rates.append(given)
+    if not rates:
+        raise UsageError(f"{path} holds no rates")
+    return rates
+
+
+def list_rates(session: Session) -> list[FxRate]:
+    return list(session.exec(select(FxRate).order_by(
+        col(FxRate.base), col(FxRate.quote), col(FxRate.valid_from))).all())
+
+
+def rate_record(rate: FxRate) -> dict[str, Any]:
+    return {"base": rate.base, "quote": rate.quote, "rate": Decimal(rate.rate),
+            "valid_from": rate.valid_from}
+
+
+class RateBook:
+    """The workbook's rates, ready to convert amounts into one currency."""
+
+    def __init__(self, rates: Iterable[FxRate]) -> None:
+        # (from, to) → [(valid_from or None, rate)], dated ones newest first
+        self._pairs: dict[tuple[str, str], list[tuple[dt.date | None, Decimal]]] = {}
+        for rate in rates:
+            value = Decimal(rate.rate)
+            self._pairs.setdefault((rate.base, rate.quote), []).append((rate.valid_from, value))
+        for entries in self._pairs.values():
+            entries.sort(key=lambda entry: entry[0] or dt.date.min, reverse=True)
+
+    @classmethod
+    def load(cls, session: Session) -> RateBook:
+        return cls(list_rates(session))
+
+    def rate(self, source: str, target: str, day: dt.date | None) -> Decimal:
+        """Units of `target` per unit of `source` on `day` (None: the undated or newest rate)."""
+        if source == target:
+            return Decimal(1)
+        direct = self._find((source, target), day)
+        if direct is not None:
+            return direct
+        inverse = self._find((target, source), day)
+        if inverse is not None:
+            with localcontext() as context:
+                context.prec = 34
+                return Decimal(1) / inverse
+        when = f" on {day}" if day is not None else ""
+        raise MissingRateError(
+            f"no exchange rate from {source} to {target}{when}: amounts in {source} cannot be "
+            f"added to amounts in {target}",
+            hint=f"Add one: datadrip fx set {source} {target} RATE [--date YYYY-MM-DD].")
+
+    def _find(self, pair: tuple[str, str], day: dt.date | None) -> Decimal | None:
+        for valid_from, value in self._pairs.get(pair, ()):
+            if valid_from is None or day is None or valid_from <= day:
+                return value
+        return None
+
+    def convert(self, micros: int, source: str, target: str, day: dt.date | None) -> int:
+        if source == target or micros == 0:
+            return micros
+        exact = Decimal(micros) * self.rate(source, target, day)
+        return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
