@@ -1,10 +1,13 @@
 """The benchmark scripts still run and print their figures (the values are not checked: timing
 depends on the machine)."""
 
+import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NUMBER = r"[\d,.]+"
@@ -28,3 +31,34 @@ def test_sync_bench_quick_prints_every_figure_line() -> None:
     for group in ("pauses", "waiting on the sandbox", "httpx", "JSON parsing", "our connector parsing",
                   "storage", "sync loop", "imports on first use", "other", "worker total"):
         assert re.search(rf"^  {group}.* {NUMBER} +\d+%$|^  {group}.* {NUMBER}$", out, re.M), group
+
+
+@pytest.mark.parametrize("hide_duckdb", [False, True], ids=["duckdb-if-installed", "without-duckdb"])
+def test_analytics_bench_quick_prints_every_figure_line(hide_duckdb: bool) -> None:
+    script = ROOT / "benchmarks" / "analytics_bench.py"
+    # Without DuckDB (not a test dependency) the SQLite figures must still come, and exit 0.
+    hide = "sys.modules['duckdb'] = None; " if hide_duckdb else ""
+    command = [sys.executable, "-c", f"import runpy, sys; {hide}sys.argv = [{str(script)!r}, '--quick']; "
+               f"runpy.run_path({str(script)!r}, run_name='__main__')"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(rf"^workbook: generated in {NUMBER} s: 5 clients × 4 campaigns × 60 days", out, re.M)
+    assert re.search(rf"^  metric_daily: {NUMBER} campaign rows \+ {NUMBER} ad rows = {NUMBER} rows",
+                     out, re.M)
+    labels = {"a": r"a\. client dashboard, 30 days", "b": r"b\. agency dashboard, 30 days",
+              "b2": r"b2\. agency breakdown by client, 30 days", "c": r"c\. client daily series, 60 days"}
+    targets = {"a": "< 50 ms", "b": "< 1,000 ms", "c": "< 100 ms"}
+    for key, label in labels.items():
+        target = rf"{targets[key]}: (met|MISSED)" if key in targets else r"\(b's per-client lines"
+        assert re.search(rf"^  {label} .* {NUMBER} +{NUMBER} +\d+  {target}", out, re.M), key
+    with_duckdb = not hide_duckdb and importlib.util.find_spec("duckdb") is not None
+    if with_duckdb:
+        for key, label in labels.items():
+            target = r"within 2×: (met|MISSED)" if key in targets else r"\(no target\)"
+            assert re.search(rf"^  {label} .* {NUMBER} +{NUMBER}× +{NUMBER}×  {target}$", out, re.M), key
+        assert re.search(r"same results as SQLite: yes \(", out), out
+    else:
+        assert "duckdb: not installed, so no comparison" in out
+    assert re.search(rf"^whole run: {NUMBER} s$", out, re.M)
