@@ -15,7 +15,7 @@ person (or a spreadsheet) would; a rate over zero is None ("n/a"), not a divisio
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
@@ -130,10 +130,29 @@ def _level(by: str) -> str:
     return by if by in ("campaign", "adset", "ad") else "campaign"
 
 
+@dataclass(frozen=True)
+class _Account:
+    id: str
+    platform: str
+    external_id: str
+    name: str
+    currency: str
+    client_id: str
+    client: str
+    client_currency: str
+
+
+def _accounts(session: Session, scope: Scope) -> dict[str, _Account]:
+    query = (sa.select(_a.c.id, _a.c.platform, _a.c.external_id, _a.c.name, _a.c.currency,
+                       _c.c.id, _c.c.name, _c.c.currency)
+             .select_from(_a.join(_c, _c.c.id == _a.c.client_id))
+             .where(_c.c.id.in_(scope.client_ids)))
+    return {row[0]: _Account(*row) for row in session.execute(query)}
+
+
 def _bucket(dialect: str, by: str) -> Any:
+    """The first day of the row's week (Monday) or month."""
     day = _m.c.date
-    if by == "day":
-        return day
     if dialect == "postgresql":
         return sa.cast(sa.func.date_trunc(by, day), sa.Date)
     if by == "week":  # the Monday on or before the day
@@ -141,21 +160,39 @@ def _bucket(dialect: str, by: str) -> Any:
     return sa.func.date(day, "start of month", type_=sa.Date)
 
 
-def _key_columns(dialect: str, by: str) -> list[Any]:
-    if by == "total":
-        return []
-    if by in ("day", "week", "month"):
-        return [_bucket(dialect, by).label(by)]
-    if by == "platform":
-        return [_a.c.platform.label("platform")]
-    if by == "account":
-        return [_a.c.id.label("account_id"), _a.c.platform.label("platform"),
-                _a.c.external_id.label("account"), _a.c.name.label("account_name"),
-                _c.c.name.label("client")]
-    if by == "client":
-        return [_c.c.id.label("client_id"), _c.c.name.label("client")]
-    return [_e.c.id.label(f"{by}_id"), _e.c.external_id.label(f"{by}_external_id"),
-            _e.c.name.label(by), _a.c.platform.label("platform"), _c.c.name.label("client")]
+def _sums(session: Session, accounts: dict[str, _Account], level: str, period: Period,
+          key: Any | None, by_day: Callable[[_Account], bool]) -> Iterator[tuple[Any, ...]]:
+    """Summed parts as (account id, day or None, key or None, spend, impressions, clicks,
+    conversions, value): per day for the accounts `by_day` picks (those whose amounts are
+    converted, at each day's rate), per account for the rest. Read in metric_daily's key order
+    where it can be: (account, level, day) is a prefix of the key, so grouping by it needs no sort."""
+    daily = [account_id for account_id, account in accounts.items() if by_day(account)]
+    whole = [account_id for account_id in accounts if account_id not in set(daily)]
+    sums = (sa.func.sum(_m.c.spend_micros), sa.func.sum(_m.c.impressions), sa.func.sum(_m.c.clicks),
+            sa.func.sum(_m.c.conversions), sa.func.sum(_m.c.conversion_value_micros))
+    for ids, days in ((whole, False), (daily, True)):
+        if not ids:
+            continue
+        columns = [_m.c.account_id] + ([_m.c.date] if days else []) + ([key] if key is not None else [])
+        query = (sa.select(*columns, *sums)
+                 .where(_m.c.account_id.in_(ids), _m.c.level == level,
+                        _m.c.date.between(period.since, period.until))
+                 .group_by(*columns))
+        for row in session.execute(query):
+            yield (row[0], row[1] if days else None, row[-6] if key is not None else None, *row[-5:])
+
+
+def _totals(row: Any, account: _Account, currency: str, day: dt.date | None,
+            book: RateBook | None) -> Totals:
+    spend, impressions, clicks, conversions, value = row[-5:]
+    spend, value = int(spend or 0), int(value or 0)
+    if account.currency != currency:
+        if book is None:
+            raise AssertionError("a conversion without rates")  # callers load them when needed
+        spend = book.convert(spend, account.currency, currency, day)
+        value = book.convert(value, account.currency, currency, day)
+    return Totals(spend, int(impressions or 0), int(clicks or 0),
+                  Decimal(repr(float(conversions or 0))), value)
 
 
 def breakdown(session: Session, scope: Scope, period: Period, by: str,
@@ -164,56 +201,82 @@ def breakdown(session: Session, scope: Scope, period: Period, by: str,
     even when there is nothing), in the scope's currency."""
     if by not in DIMENSIONS:
         raise UsageError(f"cannot break down by {by!r}", hint=f"Use one of: {', '.join(DIMENSIONS)}.")
-    dialect = session.get_bind().dialect.name
-    keys = _key_columns(dialect, by)
-    currencies = _currencies(session, scope)
-    convert = any(currency != scope.currency for currency in currencies)
-    extra = [_a.c.currency.label("_currency"), _m.c.date.label("_date")] if convert else []
-    sums = [sa.func.sum(_m.c.spend_micros).label("_spend"),
-            sa.func.sum(_m.c.impressions).label("_impressions"),
-            sa.func.sum(_m.c.clicks).label("_clicks"),
-            sa.func.sum(_m.c.conversions).label("_conversions"),
-            sa.func.sum(_m.c.conversion_value_micros).label("_value")]
-    joined = _m.join(_a, _a.c.id == _m.c.account_id).join(_c, _c.c.id == _a.c.client_id)
-    if by in ("campaign", "adset", "ad"):
-        joined = joined.join(_e, _e.c.id == _m.c.entity_id)
-    query = (sa.select(*keys, *extra, *sums).select_from(joined)
-             .where(_c.c.id.in_(scope.client_ids), _m.c.level == _level(by),
-                    _m.c.date.between(period.since, period.until)))
-    group = [*keys, *extra]
-    if group:
-        query = query.group_by(*group)
+    accounts = _accounts(session, scope)
     lines: dict[tuple[Any, ...], Line] = {}
-    book = rates if rates is not None or not convert else RateBook.load(session)
-    width = len(keys)
-    for row in session.execute(query):
-        if row._spend is None:  # SUM over no rows
-            continue
-        key = tuple(row[:width])
-        line = lines.get(key)
-        if line is None:
-            line = lines[key] = Line(key, {column.name: row[i] for i, column in enumerate(keys)})
-        spend, value = int(row._spend), int(row._value)
-        if convert and row._currency != scope.currency:
-            assert book is not None
-            spend = book.convert(spend, row._currency, scope.currency, row._date)
-            value = book.convert(value, row._currency, scope.currency, row._date)
-        line.totals.add(Totals(spend, int(row._impressions), int(row._clicks),
-                               Decimal(repr(float(row._conversions))), value))
-    if by == "total" and not lines:
+    if by == "total":
         lines[()] = Line((), {})
+    if not accounts:
+        return list(lines.values())
+    convert = any(account.currency != scope.currency for account in accounts.values())
+    book = rates if rates is not None or not convert else RateBook.load(session)
+    level = _level(by)
+    key = _m.c.entity_id if level == by else \
+        _bucket(session.get_bind().dialect.name, by) if by in ("week", "month") else None
+    entities = _entities(session, accounts, level) if key is _m.c.entity_id else {}
+    daily = by == "day"
+    for row in _sums(session, accounts, level, period, key,
+                     lambda account: daily or account.currency != scope.currency):
+        account, day = accounts[row[0]], row[1]
+        group, labels = _group(by, account, day, row[2], entities)
+        line = lines.get(group)
+        if line is None:
+            line = lines[group] = Line(group, labels)
+        line.totals.add(_totals(row, account, scope.currency, day, book))
     return sorted(lines.values(), key=lambda line: _sort_key(by, line))
+
+
+def _group(by: str, account: _Account, day: dt.date | None, key: Any,
+           entities: dict[str, tuple[str, str]]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    if by == "total":
+        return (), {}
+    if by == "day":
+        return (day,), {"day": day}
+    if by in ("week", "month"):
+        return (key,), {by: key}
+    if by == "platform":
+        return (account.platform,), {"platform": account.platform}
+    if by == "account":
+        return (account.id,), {"account_id": account.id, "platform": account.platform,
+                               "account": account.external_id, "account_name": account.name,
+                               "client": account.client}
+    if by == "client":
+        return (account.client_id,), {"client_id": account.client_id, "client": account.client}
+    external_id, name = entities.get(key, (key, key))
+    return (key,), {f"{by}_id": key, f"{by}_external_id": external_id, by: name,
+                    "platform": account.platform, "client": account.client}
+
+
+def _entities(session: Session, accounts: dict[str, _Account], level: str) -> dict[str, tuple[str, str]]:
+    query = sa.select(_e.c.id, _e.c.external_id, _e.c.name).where(
+        _e.c.account_id.in_(list(accounts)), _e.c.level == level)
+    return {row[0]: (row[1], row[2]) for row in session.execute(query)}
+
+
+def client_totals(session: Session, scope: Scope, period: Period,
+                  rates: RateBook | None = None) -> tuple[dict[str, Totals], Totals]:
+    """Each client of the scope over the period in the client's own currency, and the scope's
+    total in the scope's currency, from one query."""
+    accounts = _accounts(session, scope)
+    found: dict[str, Totals] = {client_id: Totals() for client_id in scope.client_ids}
+    total = Totals()
+    if not accounts:
+        return found, total
+    def converted(account: _Account) -> bool:
+        return account.currency != account.client_currency or account.currency != scope.currency
+
+    convert = any(converted(account) for account in accounts.values())
+    book = rates if rates is not None or not convert else RateBook.load(session)
+    for row in _sums(session, accounts, "campaign", period, None, converted):
+        account, day = accounts[row[0]], row[1]
+        found[account.client_id].add(_totals(row, account, account.client_currency, day, book))
+        total.add(_totals(row, account, scope.currency, day, book))
+    return found, total
 
 
 def _sort_key(by: str, line: Line) -> Any:
     if by in ("day", "week", "month"):
         return line.key
     return (-line.totals.spend_micros, tuple(str(part) for part in line.key))
-
-
-def _currencies(session: Session, scope: Scope) -> set[str]:
-    query = sa.select(_a.c.currency).where(_a.c.client_id.in_(scope.client_ids)).distinct()
-    return set(session.execute(query).scalars())
 
 
 # --- comparisons ---------------------------------------------------------------------------------

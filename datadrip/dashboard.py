@@ -10,9 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlmodel import Session
 
-from datadrip.analytics import Change, Line, Scope, Totals, breakdown, client_scope, compare
+from datadrip.analytics import Change, Line, Scope, Totals, breakdown, client_totals, compare
 from datadrip.db.models import AdAccount, SyncRun
 from datadrip.enums import AccountStatus, SyncStatus
 from datadrip.fx import RateBook
@@ -120,51 +120,50 @@ def agency_dashboard(session: Session, scope: Scope, period: Period,
     rates = RateBook.load(session)
     previous = period.previous()
     health = _sync_health(session, scope, now or dt.datetime.now(dt.UTC))
+    now_totals, total_now = client_totals(session, scope, period, rates)
+    before_totals, total_before = client_totals(session, scope, previous, rates)
     lines = []
     for client in scope.clients:
-        own = client_scope(scope.agency, client)
-        current = breakdown(session, own, period, "total", rates)[0].totals
-        before = breakdown(session, own, previous, "total", rates)[0].totals
-        changes = {change.metric: change for change in compare(current, before, client.currency,
-                                                                ("spend", "cpa", "roas"))}
+        changes = {change.metric: change for change in compare(
+            now_totals[client.id], before_totals[client.id], client.currency, ("spend", "cpa", "roas"))}
         lines.append({"client": client.name, "currency": client.currency,
                       "spend": changes["spend"].current, "spend_change_pct": changes["spend"].change_pct,
                       "cpa": changes["cpa"].current, "roas": changes["roas"].current,
                       "cpa_verdict": changes["cpa"].verdict, "roas_verdict": changes["roas"].verdict,
                       **health[client.id]})
     lines.sort(key=lambda line: (not line["flags"], line["client"].lower()))
-    total_now = breakdown(session, scope, period, "total", rates)[0].totals
-    total_before = breakdown(session, scope, previous, "total", rates)[0].totals
     return AgencyDashboard(scope, period, previous,
                            compare(total_now, total_before, scope.currency, KPIS), lines)
 
 
 def _sync_health(session: Session, scope: Scope, now: dt.datetime) -> dict[str, dict[str, Any]]:
-    """Per client: when its accounts last synced fully, and what is wrong (flags)."""
-    accounts = session.execute(sa.select(AdAccount).where(
-        col(AdAccount.client_id).in_(scope.client_ids))).scalars().all()
-    latest: dict[str, SyncRun] = {}
-    succeeded: dict[str, dt.datetime] = {}
-    for run in session.execute(sa.select(SyncRun).where(
-            col(SyncRun.account_id).in_([account.id for account in accounts]))
-            .order_by(col(SyncRun.started_at))).scalars():
-        latest[run.account_id] = run
-        if run.status == SyncStatus.SUCCEEDED.value and run.finished_at is not None:
-            succeeded[run.account_id] = run.finished_at
+    """Per client: when its accounts last synced fully, and what is wrong (flags). Two lookups
+    per account on sync_run's (account, started_at) index: its latest run, its latest success."""
+    runs = SyncRun.__table__  # type: ignore[attr-defined]
+    accounts = AdAccount.__table__  # type: ignore[attr-defined]
+
+    def latest(column: Any, *where: Any) -> Any:
+        return (sa.select(column).where(runs.c.account_id == accounts.c.id, *where)
+                .order_by(runs.c.started_at.desc()).limit(1).scalar_subquery())
+
+    query = sa.select(accounts.c.id, accounts.c.client_id, accounts.c.platform, accounts.c.external_id,
+                      accounts.c.status, latest(runs.c.status).label("last_status"),
+                      latest(runs.c.finished_at, runs.c.status == SyncStatus.SUCCEEDED.value)
+                      .label("succeeded_at")).where(accounts.c.client_id.in_(scope.client_ids))
     health: dict[str, dict[str, Any]] = {client_id: {"last_synced": None, "flags": []}
                                          for client_id in scope.client_ids}
-    for account in accounts:
+    for account in session.execute(query):
         if account.status == AccountStatus.DISABLED.value:
             continue
         entry = health[account.client_id]
         flags: list[str] = entry["flags"]
         name = f"{account.platform} {account.external_id}"
-        synced = succeeded.get(account.id)
+        synced = account.succeeded_at
         if synced is not None and (entry["last_synced"] is None or synced < entry["last_synced"]):
             entry["last_synced"] = synced  # the oldest of the accounts' latest good syncs
         if account.status == AccountStatus.NEEDS_REAUTH.value:
             flags.append(f"{name} needs a login")
-        elif account.id in latest and latest[account.id].status == SyncStatus.FAILED.value:
+        elif account.last_status == SyncStatus.FAILED.value:
             flags.append(f"{name} failed its last sync")
         elif synced is None:
             flags.append(f"{name} never synced")
