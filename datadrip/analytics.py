@@ -1,13 +1,15 @@
 """KPIs from the workbook: sums grouped in SQL, rates computed from the summed parts.
 
-Every figure comes from one GROUP BY over metric_daily (by day, week, month, platform, account,
-client, campaign, ad set or ad), never from a Python loop over rows. Totals and every breakdown
-but the ad set and ad ones read the campaign level: an account's campaigns add up to the account.
+Every figure comes from a GROUP BY over metric_daily, never from a Python loop over its rows: the
+database sums per account (and per day, week, month, campaign, ad set or ad where asked), in the
+key's own order where it can, and the few sums per account are then folded into the lines asked
+for (platform, account, client…) with the names of the accounts and entities. Totals and every
+breakdown but the ad set and ad ones read the campaign level: an account's campaigns add up to it.
 
 Amounts are blended into one reporting currency (the client's, or the agency's for several
-clients). When an account's currency differs, the database also groups by currency and day, and
-each day's sum is converted with the rate of that day (datadrip.fx); a missing rate is an error
-naming the pair, never a sum of rupees and dollars. Rates (CTR, CPC, CPA, ROAS…) are computed
+clients). An account in another currency is summed per day, and each day's sum converted with the
+rate of that day (datadrip.fx); a missing rate is an error naming the pair, never a sum of rupees
+and dollars. Rates (CTR, CPC, CPA, ROAS…) are computed
 from the summed parts, so they are never an average of daily rates, and rounded half up as a
 person (or a spreadsheet) would; a rate over zero is None ("n/a"), not a division by zero.
 """

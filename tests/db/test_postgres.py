@@ -413,3 +413,24 @@ def test_postgres_sql_an_unknown_table_is_a_clear_error(dd, synced_on_server):
     assert run.exit_code == 2
     assert run.stderr.splitlines()[0] == 'error: the statement failed: relation "campaigns" does not exist'
     assert "daily_metrics" in run.stderr.splitlines()[1]
+
+
+def test_postgres_metrics_and_dashboard_give_the_same_figures_as_on_sqlite(dd):
+    from tests.analytics.analytics_support import fill_workbook
+
+    fill_workbook(dd)
+    assert dd("fx", "set", "USD", "INR", "83.10").exit_code == 0
+    period = ("--since", "2026-11-01", "--until", "2026-11-03")
+
+    weeks = dd("metrics", "--client", "Masala Mornings", "--by", "week", *period, "--metrics", "spend,ctr",
+               "--json")
+    months = dd("metrics", "--by", "month", *period, "--metrics", "spend", "--json")
+    board = dd("dashboard", "--client", "Masala Mornings", *period, "--json")
+
+    assert weeks.exit_code == months.exit_code == board.exit_code == 0, weeks.stderr + board.stderr
+    # The figures of tests/analytics: Monday weeks, the agency blended into rupees.
+    assert weeks.json() == [{"week": "2026-10-26", "spend": 2031.0, "ctr": 1.0, "currency": "INR"},
+                            {"week": "2026-11-02", "spend": 500.5, "ctr": 0.0, "currency": "INR"}]
+    assert months.json() == [{"month": "2026-11-01", "spend": 4193.5, "currency": "INR"}]
+    kpis = {kpi["metric"]: kpi["value"] for kpi in board.json()["kpis"]}
+    assert (kpis["spend"], kpis["cpa"], kpis["roas"]) == (2531.5, 460.27, 2.96)
