@@ -534,9 +534,19 @@ def test_given_a_graph_row_when_parsing_then_every_number_is_exact() -> None:
 @pytest.mark.parametrize(("spend", "micros"), [
     ("5339.5", 5_339_500_000), ("100", 100_000_000), ("0.000001", 1), ("12.3400000", 12_340_000),
     (" 7.25 ", 7_250_000), (7, 7_000_000), ("0", 0), ("1e2", 100_000_000),
-    ("9223372036854.775807", 2 ** 63 - 1)])
+    ("9223372036854.775807", 2 ** 63 - 1),
+    # either side of the plain-string fast path (12 integer digits, up to 6 decimals, no leading 0)
+    ("999999999999.999999", 999_999_999_999_999_999), ("1000000000000.5", 1_000_000_000_000_500_000),
+    ("007.5", 7_500_000), ("0.5", 500_000), ("10.000000", 10_000_000)])
 def test_given_money_in_graphs_forms_when_parsing_then_micros_are_exact(spend: Any, micros: int) -> None:
     assert parse_row(row(spend=spend), "campaign").metrics.spend_micros == micros
+
+
+@pytest.mark.parametrize(("impressions", "count"), [
+    ("0", 0), ("51234", 51234), ("999999999999999999", 999_999_999_999_999_999),
+    ("9223372036854775807", 2 ** 63 - 1), ("0051234", 51234), ("51234.0", 51234), (51234, 51234)])
+def test_given_counts_in_graphs_forms_when_parsing_then_they_are_exact(impressions: Any, count: int) -> None:
+    assert parse_row(row(impressions=impressions), "campaign").metrics.impressions == count
 
 
 @pytest.mark.parametrize(("fields", "message"), [

@@ -236,14 +236,28 @@ def to_decimal(value: Any, field: str, where: str) -> Decimal:
     return number
 
 
+# The common case, read without Decimal: no sign, no exponent, no leading zero, few enough digits
+# to stay below 2^63 (12 integer digits of money, 18 of a count); the rest goes through Decimal.
+_PLAIN_MONEY = re.compile(r"(0|[1-9][0-9]{0,11})(?:\.([0-9]{1,6}))?")
+_PLAIN_COUNT = re.compile(r"0|[1-9][0-9]{0,17}")
+_PER_UNIT: int = 10 ** MICRO_PLACES
+
+
 def to_micros(value: Any, field: str, where: str) -> int:
     """Major units ("1234.56") as integer micros (1234560000), exactly."""
+    if isinstance(value, str):
+        plain = _PLAIN_MONEY.fullmatch(value)
+        if plain is not None:
+            whole, fraction = plain.groups()
+            return int(whole) * _PER_UNIT + (int(fraction.ljust(MICRO_PLACES, "0")) if fraction else 0)
     return _scaled(to_decimal(value, field, where), MICRO_PLACES, value, field, where,
                    f"more than {MICRO_PLACES} decimals")
 
 
 def to_count(value: Any, field: str, where: str) -> int:
     """A count ("10450") as int; "10450.0" is fine, "10450.5" is not."""
+    if isinstance(value, str) and _PLAIN_COUNT.fullmatch(value):
+        return int(value)
     return _scaled(to_decimal(value, field, where), 0, value, field, where, "not a whole number")
 
 
