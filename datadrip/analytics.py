@@ -311,11 +311,6 @@ def compare(current: Totals, previous: Totals, currency: str,
     return changes
 
 
-def totals(session: Session, scope: Scope, period: Period, rates: RateBook | None = None) -> Totals:
-    return breakdown(session, scope, period, "total", rates)[0].totals
-
-
-
 # --- what a command asks for ---------------------------------------------------------------------
 
 def resolve_scope(session: Session, client_ref: str | None, agency_ref: str | None) -> Scope:

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 LABELS = {"spend": "Spend", "conversions": "Conversions", "cpa": "CPA", "roas": "ROAS",
           "conversion_value": "Revenue", "clicks": "Clicks", "ctr": "CTR %", "cpc": "CPC"}
 BARS = " ▁▂▃▄▅▆▇█"
-MONEY = frozenset({"spend", "cpa", "cpc", "conversion_value"})
 
 
 def dashboard(ctx: typer.Context, client: ClientOpt = None, agency: AgencyOpt = None,
@@ -160,10 +159,11 @@ Shower = Callable[[str, Any, Mapping[str, Any]], str]
 def _shower(currency: str, locale: str) -> Shower:
     """Money in the agency's locale (₹1,23,456.78) and the row's currency, or else `currency`;
     anything else as in plain output."""
+    from datadrip.analytics import MONEY_METRICS
     from datadrip.money import show_money
 
     def show(metric: str, value: Any, row: Mapping[str, Any] = {}) -> str:  # noqa: B006 (read only)
-        if metric in MONEY and isinstance(value, Decimal):
+        if metric in MONEY_METRICS and isinstance(value, Decimal):
             return show_money(value, row.get("currency") or currency, locale)
         return _value(value)
 
