@@ -12,29 +12,66 @@ import typer
 from typer.core import TyperGroup
 
 from datadrip import __version__
-from datadrip.commands import (
-    account,
-    agency,
-    client,
-    config,
-    connect,
-    dashboard,
-    db,
-    fx,
-    metrics,
-    sandbox,
-    secret,
-    setup,
-    sql,
-    sync,
-    user,
-)
 from datadrip.commands._context import Invocation
 from datadrip.errors import DataDripError, ExitCode
 
+# Every command: (name, module of datadrip.commands, its function or Typer there, the first sentence
+# of its help). A command's module is imported, and its options built, only when the command runs:
+# `datadrip --help` lists them from here (a test keeps these sentences equal to the commands' own).
+COMMANDS: tuple[tuple[str, str, str, str], ...] = (
+    ("init", "setup", "init",
+     "Create the config file (commented, from datadrip.toml.example) and the workbook."),
+    ("disconnect", "connect", "disconnect",
+     "Disconnect a client's accounts: remove them with their metrics, and delete (and revoke) the "
+     "login when no other account uses it."),
+    ("sync", "sync", "sync",
+     "Fetch daily campaign, ad set and ad numbers of every connected account into the workbook."),
+    ("dashboard", "dashboard", "dashboard",
+     "How a client is doing (or every client of the agency), against the previous period."),
+    ("metrics", "metrics", "metrics",
+     "Spend, results and rates broken down by day, week, month, platform, account, client, "
+     "campaign, ad set or ad."),
+    ("sql", "sql", "sql",
+     "Run one read-only SQL query on the workbook; nothing it runs can change the workbook."),
+    ("audit", "setup", "audit", "List every change made to the workbook: when, who, what."),
+    ("demo", "setup", "demo",
+     "Run DataDrip end to end on demo data, in a folder of its own (reset on each run)."),
+    ("agency", "agency", "app", "Agencies: yours, with time zone, currency and branding."),
+    ("client", "client", "app", "Clients: who you run ads for and who gets their reports."),
+    ("user", "user", "app", "Team members: the owners and members of an agency."),
+    ("connect", "connect", "app",
+     "Connect a client's Meta or Google Ads accounts: log in once in the browser."),
+    ("account", "account", "app",
+     "Connected ad accounts: which client, which login, and whether it still works."),
+    ("fx", "fx", "app", "Exchange rates, for totals over accounts in several currencies."),
+    ("config", "config", "app", "Configuration: what is in effect and where it came from."),
+    ("secret", "secret", "app",
+     "App secrets: stored in the OS keyring, or an encrypted file where there is none."),
+    ("db", "db", "app", "The workbook's schema."),
+    ("sandbox", "sandbox", "app", "The sandbox: Meta and Google Ads APIs emulated on 127.0.0.1."),
+)
+_WHERE = {name: (module, attribute) for name, module, attribute, _ in COMMANDS}
+
 
 class _ErrorBoundary(TyperGroup):
-    """Runs the command tree; turns every failure into one `error: …` line and an exit code."""
+    """Runs the command tree; turns every failure into one `error: …` line and an exit code.
+
+    Its commands are loaded when asked for (see COMMANDS), not when DataDrip starts."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [name for name, *_ in COMMANDS]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in _WHERE:
+            self.commands[cmd_name] = _load(cmd_name, *_WHERE[cmd_name])
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list of the root help, without loading a command."""
+        width = max(len(name) for name, *_ in COMMANDS)
+        limit = formatter.width - 6 - width
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, _shortened(summary, limit)) for name, _, _, summary in COMMANDS])
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
@@ -64,6 +101,42 @@ class _ErrorBoundary(TyperGroup):
                     "Run again with --debug for the traceback, and report it.", exc, argv)
             sys.exit(ExitCode.FAILED)
         sys.exit(result if isinstance(result, int) else ExitCode.OK)
+
+
+def _load(name: str, module: str, attribute: str) -> Any:
+    """The Click command of `datadrip NAME`, built as Typer builds a mounted command or sub-app."""
+    from importlib import import_module
+
+    from typer.models import CommandInfo, TyperInfo
+
+    target = getattr(import_module(f"datadrip.commands.{module}"), attribute)
+    if isinstance(target, typer.Typer):
+        return typer.main.get_group_from_info(
+            TyperInfo(target, name=name), pretty_exceptions_short=app.pretty_exceptions_short,
+            suggest_commands=app.suggest_commands, rich_markup_mode=app.rich_markup_mode)
+    return typer.main.get_command_from_info(
+        CommandInfo(name=name, callback=target), pretty_exceptions_short=app.pretty_exceptions_short,
+        rich_markup_mode=app.rich_markup_mode)
+
+
+def _shortened(text: str, limit: int) -> str:
+    """`text` cut at a word to fit `limit` characters, with "..." where it was cut (as Click does)."""
+    if len(text) <= limit:
+        return text
+    words, kept = text.split(), ""
+    for word in words:
+        if len(kept) + len(word) + 1 + 3 > limit:
+            break
+        kept = f"{kept} {word}" if kept else word
+    return kept + "..."
+
+
+def command_tree() -> Any:
+    """The whole command tree, every command loaded (for the reference docs and the tests)."""
+    root = typer.main.get_command(app)
+    for name in root.list_commands(None):  # type: ignore[attr-defined]
+        root.get_command(None, name)  # type: ignore[attr-defined]
+    return root
 
 
 def _report(message: str, hint: str | None, exc: BaseException, argv: list[str],
@@ -117,26 +190,6 @@ def root(ctx: typer.Context,
              "--version", callback=_print_version, is_eager=True,
              help="Print the version and exit.")] = False) -> None:
     ctx.obj = Invocation(config_path=config_file, debug=debug)
-
-
-app.command("init")(setup.init)
-app.add_typer(agency.app, name="agency")
-app.add_typer(client.app, name="client")
-app.add_typer(user.app, name="user")
-app.add_typer(connect.app, name="connect")
-app.command("disconnect")(connect.disconnect)
-app.add_typer(account.app, name="account")
-app.command("sync")(sync.sync)
-app.command("dashboard")(dashboard.dashboard)
-app.command("metrics")(metrics.metrics)
-app.add_typer(fx.app, name="fx")
-app.command("sql")(sql.sql)
-app.command("audit")(setup.audit)
-app.add_typer(config.app, name="config")
-app.add_typer(secret.app, name="secret")
-app.add_typer(db.app, name="db")
-app.command("demo")(setup.demo)
-app.add_typer(sandbox.app, name="sandbox")
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from datadrip import audit, validate
 from datadrip.db.models import FxRate
 from datadrip.errors import DataDripError, UsageError
+from datadrip.periods import parse_day
 
 MAX_DIGITS = 30
 
@@ -57,14 +58,8 @@ class RateInput:
 
 def rate_input(base: str, quote: str, rate: str, valid_from: str | dt.date | None) -> RateInput:
     base, quote = _pair(base, quote)
-    day = valid_from
-    if isinstance(valid_from, str):
-        try:
-            day = dt.date.fromisoformat(valid_from.strip())
-        except ValueError:
-            raise UsageError(f"date {valid_from!r} is not a date",
-                             hint="Write dates as YYYY-MM-DD.") from None
-    return RateInput(base, quote, parse_rate(rate), day if isinstance(day, dt.date) else None)
+    day = parse_day(valid_from, "date") if isinstance(valid_from, str) else valid_from
+    return RateInput(base, quote, parse_rate(rate), day)
 
 
 def set_rates(session: Session, actor: str, rates: Sequence[RateInput], *, source: str) -> int:

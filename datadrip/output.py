@@ -22,7 +22,7 @@ def print_json(data: Any) -> None:
 
 def print_json_line(data: Any) -> None:
     """One JSON document on one line (NDJSON)."""
-    sys.stdout.write(exact_json.dumps(data, indent=None) + "\n")
+    sys.stdout.write(to_json(data, indent=None) + "\n")
 
 
 def cell(value: Any) -> str:

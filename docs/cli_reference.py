@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import typer
 from typer.testing import CliRunner
 
-from datadrip.cli import app
+from datadrip.cli import app, command_tree
 
 TARGET = Path(__file__).with_name("cli.md")
 
@@ -29,7 +28,7 @@ def reference() -> str:
     runner = CliRunner()
     parts = ["# DataDrip command reference\n",
              "Generated from `--help` by `python docs/cli_reference.py`; do not edit by hand.\n"]
-    for path in command_paths(typer.main.get_command(app)):
+    for path in command_paths(command_tree()):
         result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "100"})
         title = " ".join(("datadrip", *path))
         parts.append(f"## {title}\n\n```\n{result.stdout.rstrip()}\n```\n")

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 
 from datadrip import __version__
-from datadrip.cli import app
+from datadrip.cli import COMMANDS, command_tree
 
 ANSI = re.compile(r"\x1b\[|\x1b\]|\x1b\(")
 HEAVY_FOR_CLI = ["sqlalchemy", "sqlmodel", "openai", "httpx", "authlib", "jinja2", "alembic",
@@ -30,7 +29,7 @@ def walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, 
         yield from walk(sub, (*path, name))
 
 
-TREE = list(walk(typer.main.get_command(app)))
+TREE = list(walk(command_tree()))
 SUBCOMMANDS = [(path, command) for path, command in TREE if path]
 GROUPS = [path for path, command in TREE if hasattr(command, "commands")]
 
@@ -94,7 +93,7 @@ def test_cli_root_help_shows_runnable_examples(dd) -> None:
     assert run.exit_code == 0
     assert "datadrip agency add" in run.stdout
     assert "datadrip client list" in run.stdout
-    for name in typer.main.get_command(app).commands:  # type: ignore[attr-defined]
+    for name in command_tree().commands:
         assert re.search(rf"^\s+{name}\s", run.stdout, re.MULTILINE), name
 
 
@@ -277,6 +276,24 @@ def test_cli_help_in_a_process_imports_nothing_heavy(tmp_path: Path) -> None:
                 for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "datadrip" in imported
     assert [name for name in HEAVY_FOR_HELP if name in imported] == []
+
+
+def test_cli_help_lists_every_command_with_its_own_first_sentence_without_loading_one(
+        tmp_path: Path) -> None:
+    loaded = command_tree().commands
+    assert [name for name, *_ in COMMANDS] == list(loaded)
+    for name, _, _, summary in COMMANDS:
+        assert loaded[name].get_short_help_str(limit=1000) == summary, name
+
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "datadrip", "--help"],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "DATADRIP_HOME": str(tmp_path)})
+
+    assert done.returncode == 0
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()
+                if line.startswith("import time:")}
+    modules = {f"datadrip.commands.{module}" for _, module, _, _ in COMMANDS}
+    assert sorted(modules & imported) == []  # a command's module loads when it runs, not for --help
 
 
 def test_cli_version_imports_nothing_heavy() -> None:
