@@ -61,10 +61,32 @@ class GoogleSettings(_Section):
 
 
 class EmailSettings(_Section):
+    provider: Literal["outbox", "smtp", "resend", "sendgrid"] = Field(
+        "outbox", description="How reports are sent: outbox (.eml files in outbox_dir, nothing "
+        "leaves the machine), smtp, resend or sendgrid")
+    sender: str = Field("", alias="from", description="From address, e.g. reports@agency.example; "
+                        "the agency's name is shown with it")
+    reply_to: str = Field("", description="Reply-To address; empty: replies go to From")
+    outbox_dir: str = Field("", description="Folder of the outbox provider's .eml files; empty: "
+                            "outbox in the data folder")
     smtp_host: str = Field("localhost", description="SMTP server")
     smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS "
+                                "(port 587)")
+    smtp_ssl: bool = Field(False, description="Connect to SMTP over TLS from the start (port 465)")
+    smtp_username: str = Field("", description="SMTP login; empty: no login (the password is "
+                               "the secret email.smtp_password)")
     resend_url: str = Field("https://api.resend.com", description="Resend API base URL")
     sendgrid_url: str = Field("https://api.sendgrid.com", description="SendGrid API base URL")
+    timeout_seconds: int = Field(30, ge=1, le=600, description="How long one delivery attempt "
+                                 "may take")
+    attempts: int = Field(3, ge=1, le=10, description="Tries per report when the provider fails "
+                          "for a passing reason (busy, down, rate limited)")
+
+
+class ReportsSettings(_Section):
+    template_dir: str = Field("", description="Folder of your own templates; a file there "
+                              "(report.html.j2, report.txt.j2, report.md.j2) replaces ours")
 
 
 class AiSettings(_Section):
@@ -100,6 +122,7 @@ class Settings(_Section):
     meta: MetaSettings = MetaSettings()
     google: GoogleSettings = GoogleSettings()
     email: EmailSettings = EmailSettings()
+    reports: ReportsSettings = ReportsSettings()
     ai: AiSettings = AiSettings()
     auth: AuthSettings = AuthSettings()
     secrets: SecretsSettings = SecretsSettings()
@@ -117,9 +140,16 @@ SECRETS: dict[str, tuple[str, ...]] = {
     "google.client_secret": ("DATADRIP_GOOGLE_CLIENT_SECRET",),
     "google.developer_token": ("DATADRIP_GOOGLE_DEVELOPER_TOKEN",),
     "email.smtp_password": ("DATADRIP_EMAIL_SMTP_PASSWORD",),
+    "email.resend_api_key": ("DATADRIP_EMAIL_RESEND_API_KEY", "RESEND_API_KEY"),
+    "email.sendgrid_api_key": ("DATADRIP_EMAIL_SENDGRID_API_KEY", "SENDGRID_API_KEY"),
     "ai.api_key": ("DATADRIP_AI_API_KEY", "OPENAI_API_KEY"),
 }
 _SECRET_ENV = {name for names in SECRETS.values() for name in names}
+
+
+def section_keys(model: type[_Section]) -> dict[str, str]:
+    """A section's keys as written in the file (`from`) and the attributes holding them (`sender`)."""
+    return {info.alias or name: name for name, info in model.model_fields.items()}
 
 
 @dataclass(frozen=True)
@@ -202,7 +232,7 @@ def load_settings(config_flag: Path | None = None, env: Mapping[str, str] | None
     except ValidationError as exc:
         raise _explain(exc, paths.config_file, text, sources) from None
     for section, model in SECTIONS.items():
-        for key in model.model_fields:
+        for key in section_keys(model):
             sources.setdefault(f"{section}.{key}", "default")
     secrets = {key: _secret_source(names, env) for key, names in SECRETS.items()}
     return Loaded(settings, paths, found, sources, secrets)
@@ -232,7 +262,7 @@ def _parse_file(path: Path, text: str) -> dict[str, dict[str, Any]]:
         if not isinstance(body, dict):
             raise ConfigError(f"{path}:{_line_of(text, None, section)}: '{section}' must be a "
                               f"[{section}] table")
-        known = SECTIONS[section].model_fields
+        known = section_keys(SECTIONS[section])
         for key in body:
             line = _line_of(text, section, key)
             if f"{section}.{key}" in SECRETS:
@@ -273,22 +303,31 @@ def _env_overrides(env: Mapping[str, str]) -> list[tuple[str, str, str, str]]:
         section, _, key = var[len(ENV_PREFIX):].lower().partition("_")
         if section not in SECTIONS:
             continue
-        if key not in SECTIONS[section].model_fields:
+        if key not in section_keys(SECTIONS[section]):
             raise ConfigError(f"{var} names no setting: [{section}] has no key '{key}'",
                               hint=f"Known keys in [{section}]: "
-                                   f"{', '.join(SECTIONS[section].model_fields)}.")
+                                   f"{', '.join(section_keys(SECTIONS[section]))}.")
         found.append((var, section, key, value))
     return found
 
 
 def _coerce_env(var: str, section: str, key: str, value: str) -> Any:
-    annotation = SECTIONS[section].model_fields[key].annotation
+    annotation = SECTIONS[section].model_fields[section_keys(SECTIONS[section])[key]].annotation
     if annotation is int:
         try:
             return int(value)
         except ValueError:
             raise ConfigError(f"{var} must be a whole number, not {value!r}") from None
+    if annotation is bool:
+        flag = value.strip().lower()
+        if flag not in _BOOLEANS:
+            raise ConfigError(f"{var} must be true or false, not {value!r}")
+        return _BOOLEANS[flag]
     return value
+
+
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
+             "0": False, "false": False, "no": False, "off": False}
 
 
 def _explain(exc: ValidationError, path: Path, text: str, sources: dict[str, str]) -> ConfigError:
@@ -324,8 +363,8 @@ def describe(loaded: Loaded, stored: Collection[str] = ()) -> dict[str, Any]:
     values: dict[str, dict[str, Any]] = {}
     for section, model in SECTIONS.items():
         current = getattr(loaded.settings, section)
-        for key in model.model_fields:
-            value = getattr(current, key)
+        for key, attribute in section_keys(model).items():
+            value = getattr(current, attribute)
             if section == "workbook" and key == "url":
                 value = redact_url(value)
             values[f"{section}.{key}"] = {"value": value, "source": loaded.sources[f"{section}.{key}"]}

@@ -268,6 +268,31 @@ class Report(SQLModel, table=True):
     sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     error: str | None = None
     created_at: dt.datetime = _created()
+    built_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    provider: str | None = Field(default=None, max_length=16)
+    provider_id: str | None = Field(default=None, max_length=300)
+    # Set while a send is under way: a second sender (cron overlapping itself) backs off, and a
+    # send cut short by a crash is not repeated blindly (its outcome is unknown: see `--force`).
+    sending_since: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ReportDelivery(SQLModel, table=True):
+    """Every attempt to send a report, kept: when, by which provider, to whom, and how it went."""
+
+    __tablename__ = "report_delivery"
+    __table_args__ = (sa.Index("ix_report_delivery_report_at", "report_id", "at"),)
+
+    id: str = _id()
+    report_id: str = _parent("report", index=False)
+    at: dt.datetime = _created()
+    provider: str = Field(max_length=16)
+    recipients: list[str] = _json(list)
+    status: str = Field(max_length=16)  # sent | failed
+    message_id: str | None = Field(default=None, max_length=300)
+    provider_id: str | None = Field(default=None, max_length=300)
+    attempts: int = 1
+    forced: bool = False
+    error: str | None = None
 
 
 class Insight(SQLModel, table=True):

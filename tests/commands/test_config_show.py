@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from datadrip.config import SECRETS, SECTIONS
+from datadrip.config import SECRETS, SECTIONS, section_keys
 
 SECRET_VALUE = "s3cr3t-value-123"
 API_KEY = "sk-test-abc"
@@ -14,7 +14,7 @@ PG_PASSWORD = "hunter2-pg-pass"
 PG_URL = f"postgresql+psycopg://alice:{PG_PASSWORD}@db.example:5432/datadrip"
 
 ALL_KEYS = [f"{section}.{key}" for section, model in SECTIONS.items()
-            for key in model.model_fields]
+            for key in section_keys(model)]
 
 
 def test_config_show_json_top_level_keys(dd) -> None:

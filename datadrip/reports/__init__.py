@@ -1,0 +1,1 @@
+"""Client reports: built from the workbook, rendered from templates, delivered once."""
