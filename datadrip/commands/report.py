@@ -1,0 +1,257 @@
+"""`datadrip report …`: build a client's report, send it (once), and look at the ones kept."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from datadrip import output
+from datadrip.commands._context import settings, workbook
+from datadrip.commands._options import AgencyOpt, JsonOpt
+from datadrip.commands.metrics import SinceOpt, UntilOpt
+from datadrip.enums import ReportKind
+
+if TYPE_CHECKING:
+    from datadrip.reports.send import ReportSend, SendOutcome
+
+app = typer.Typer(help="""Client reports: built from the workbook, e-mailed once.
+
+    A report covers a period in the agency's calendar (daily: yesterday; weekly: last week;
+    monthly: last month) against the period before: KPIs, a written summary, Meta against Google,
+    top campaigns, the daily trend, budget pacing, and when each account was last synced. It is
+    sent by [email] provider: outbox (the default: .eml files, nothing leaves the machine), smtp,
+    resend or sendgrid. A report goes out once; sending it again is a no-op unless --force.
+
+    \b
+    Examples:
+      datadrip report build "Masala Mornings" --open
+      datadrip report send --all
+      datadrip report list --json
+    """, no_args_is_help=True)
+
+ClientArg = Annotated[str, typer.Argument(help="Client name or id.", metavar="CLIENT",
+                                          show_default=False)]
+KindOpt = Annotated[ReportKind | None, typer.Option(
+    "--kind", "-k", show_default=False,
+    help="daily, weekly, monthly or custom; default: from the period (yesterday: daily, last-week "
+         "and last-7-days: weekly, last-month: monthly), else daily.")]
+PeriodOpt = Annotated[str | None, typer.Option(
+    "--period", "-p", metavar="PERIOD",
+    help="yesterday, last-7-days, last-week, last-month, month-to-date, … (default: the kind's "
+         "own), in the agency's time zone.")]
+FORMATS = ("html", "md", "txt", "json")
+SEND_COLUMNS = [("client", "Client"), ("kind", "Kind"), ("since", "From"), ("until", "To"),
+                ("status", "Status"), ("recipients", "Recipients"), ("reason", "Note")]
+LIST_COLUMNS = [("id", "Id"), ("client", "Client"), ("kind", "Kind"), ("since", "From"),
+                ("until", "To"), ("status", "Status"), ("sent_at", "Sent"), ("recipients", "Recipients")]
+
+
+@app.command("build")
+def report_build(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None,
+                 kind: KindOpt = None, period: PeriodOpt = None, since: SinceOpt = None,
+                 until: UntilOpt = None,
+                 fmt: Annotated[str, typer.Option(
+                     "--format", "-f", metavar="FORMAT",
+                     help="html (charts inside), md, txt or json (every number).")] = "html",
+                 out: Annotated[Path | None, typer.Option(
+                     "--out", "-o", metavar="FILE", dir_okay=False,
+                     help="Write to FILE (whole or not at all) instead of stdout.")] = None,
+                 open_it: Annotated[bool, typer.Option(
+                     "--open", help="Open the HTML report in your browser.")] = False) -> None:
+    """Build a client's report from the workbook and keep it; nothing is sent.
+
+    \b
+    Examples:
+      datadrip report build "Masala Mornings" --open
+      datadrip report build "Masala Mornings" --period last-week --format md --out week.md
+      datadrip report build "Masala Mornings" --since 2026-11-01 --until 2026-11-15 --format json
+    """
+    from datadrip.exact_json import dumps
+    from datadrip.reports.compose import build_report
+    from datadrip.reports.files import open_in_browser, report_file_name, write_file
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
+    if open_it and fmt != "html":
+        raise typer.BadParameter("--open shows the HTML report; leave out --format or use html",
+                                 param_hint="--open")
+    loaded = settings(ctx)
+    with workbook(ctx, write=True) as wb:
+        report = build_report(wb.session, client, agency, kind=kind, period=period, since=since,
+                              until=until, template_dir=loaded.settings.reports.template_dir,
+                              save=True)
+    text = dumps(report.record) + "\n" if fmt == "json" else report.rendered(fmt)
+    if open_it and out is None:
+        period_ = report.content.plan.period
+        out = loaded.paths.data_dir / "reports" / report_file_name(
+            report.content.client.name, report.content.plan.kind.value, str(period_.since),
+            str(period_.until))
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        output.message(f"Wrote {write_file(out, text)}")
+    for warning in report.content.warnings:
+        output.message(f"warning: {warning}")
+    if open_it and out is not None:
+        open_in_browser(out)
+
+
+@app.command("send")
+def report_send(ctx: typer.Context,
+                client: Annotated[str | None, typer.Argument(
+                    help="Client name or id (or --all).", metavar="[CLIENT]", show_default=False)] = None,
+                all_clients: Annotated[bool, typer.Option(
+                    "--all", help="Every active client (of --agency, else of every agency).")] = False,
+                agency: AgencyOpt = None, kind: KindOpt = None, period: PeriodOpt = None,
+                since: SinceOpt = None, until: UntilOpt = None,
+                to: Annotated[list[str] | None, typer.Option(
+                    "--to", metavar="ADDR", show_default=False,
+                    help="Send a copy to ADDR instead of the client's recipients (repeatable); "
+                         "the client's own send is not marked done.")] = None,
+                dry_run: Annotated[bool, typer.Option(
+                    "--dry-run", help="Show what would be sent, to whom; send and keep nothing.")] = False,
+                force: Annotated[bool, typer.Option(
+                    "--force", help="Send even if this report was sent already.")] = False,
+                as_json: JsonOpt = False) -> None:
+    """Send a client's report (or every client's) to its recipients, once.
+
+    Sending a report that went out already does nothing and says so (--force sends it again).
+    Passing failures (a busy server, a rate limit) are retried; with --all the other clients go
+    on, and the exit code is 3 when some failed.
+
+    \b
+    Examples:
+      datadrip report send "Masala Mornings"
+      datadrip report send --all --period last-week
+      datadrip report send "Masala Mornings" --to me@agency.example --dry-run
+    """
+    from datadrip.reports.send import SendRequest, send_reports
+
+    request = SendRequest(client=client, all_clients=all_clients, agency=agency, kind=kind,
+                          period=period, since=since, until=until, to=tuple(to or ()),
+                          dry_run=dry_run, force=force)
+    announce = None if as_json or not sys.stderr.isatty() else _announce
+    outcome = send_reports(settings(ctx), request, announce)
+    _show_outcome(outcome, as_json=as_json, every=all_clients)
+
+
+def _announce(report: ReportSend) -> None:
+    output.message(f"{report.client}: {report.status}" + (f" ({report.reason})" if report.reason else ""))
+
+
+def _show_outcome(outcome: SendOutcome, *, as_json: bool, every: bool) -> None:
+    from datadrip.errors import DataDripError, PartialError, UsageError
+
+    if as_json:
+        output.print_json(outcome.record())
+    else:
+        rows = [{**report.record(), "since": report.since, "until": report.until}
+                for report in outcome.reports]
+        output.print_table(rows, SEND_COLUMNS, empty="no active client to send to")
+    for report in outcome.reports:
+        for warning in report.warnings:
+            output.message(f"warning: {report.client}: {warning}")
+        if report.status == "skipped" and report.reason and (every or not report.no_recipients):
+            output.message(f"{report.client}: {report.reason}" + (f" ({report.hint})" if report.hint else ""))
+    failed = outcome.having("failed")
+    if not every and outcome.reports and outcome.reports[0].no_recipients:
+        raise UsageError(str(outcome.reports[0].reason), hint=outcome.reports[0].hint)
+    if not failed:
+        return
+    for report in failed:
+        output.error(f"{report.client}: {report.reason}", report.hint)
+    if len(failed) < len(outcome.reports):
+        raise PartialError(f"{len(failed)} of {len(outcome.reports)} reports failed; the others "
+                           "were sent", hint="Run the same command again to retry the failed ones.")
+    raise DataDripError(f"{len(failed)} report{'s' if len(failed) > 1 else ''} failed",
+                        hint=failed[0].hint or "See the error above.")
+
+
+@app.command("list")
+def report_list(ctx: typer.Context,
+                client: Annotated[str | None, typer.Option(
+                    "--client", "-c", help="Only this client's reports.")] = None,
+                agency: AgencyOpt = None,
+                limit: Annotated[int, typer.Option("--limit", "-n", min=1,
+                                                   help="Show at most this many, newest first.")] = 50,
+                as_json: JsonOpt = False) -> None:
+    """List the reports kept in the workbook, newest period first: built, sent or failed.
+
+    \b
+    Example:
+      datadrip report list --client "Masala Mornings" --json | jq '.[] | select(.status == "failed")'
+    """
+    from datadrip.reports.history import list_reports_for, report_record
+
+    with workbook(ctx) as wb:
+        records = [report_record(report, owner)
+                   for report, owner in list_reports_for(wb.session, client, agency, limit)]
+    if as_json:
+        output.print_json(records)
+        return
+    rows = [{**record, "since": record["period"]["since"], "until": record["period"]["until"],
+             "id": record["id"][:8]} for record in records]
+    output.print_table(rows, LIST_COLUMNS, empty="no reports yet: datadrip report build CLIENT")
+
+
+@app.command("show")
+def report_show(ctx: typer.Context,
+                report_id: Annotated[str, typer.Argument(
+                    help="A report id from 'datadrip report list' (its first 6 characters are "
+                         "enough).", metavar="ID", show_default=False)],
+                html: Annotated[bool, typer.Option(
+                    "--html", help="Print the stored HTML report to stdout.")] = False,
+                open_it: Annotated[bool, typer.Option(
+                    "--open", help="Open the stored HTML report in your browser.")] = False,
+                as_json: JsonOpt = False) -> None:
+    """Show a kept report: its period, status, recipients and every delivery attempt.
+
+    \b
+    Examples:
+      datadrip report show 3f2a9c --open
+      datadrip report show 3f2a9c --html > report.html
+    """
+    from datadrip.reports.files import open_in_browser, report_file_name, write_file
+    from datadrip.reports.history import deliveries, delivery_record, find_report_by_id, report_record
+
+    with workbook(ctx) as wb:
+        report, owner = find_report_by_id(wb.session, report_id)
+        record = report_record(report, owner)
+        record["deliveries"] = [delivery_record(item) for item in deliveries(wb.session, report.id)]
+        record["summary"] = report.summary
+        stored = report.html
+    if open_it:
+        path = settings(ctx).paths.data_dir / "reports" / report_file_name(
+            owner.name, report.kind, str(report.period_start), str(report.period_end))
+        open_in_browser(write_file(path, stored))
+    if html:
+        sys.stdout.write(stored)
+    elif as_json:
+        output.print_json(record)
+    elif not open_it:
+        _show_report(record)
+
+
+def _show_report(record: dict[str, object]) -> None:
+    from datadrip.reports.summary import plain
+
+    lines = [("Report", record["id"]), ("Client", record["client"]), ("Kind", record["kind"]),
+             ("Period", record["period"]), ("Status", record["status"]),
+             ("Recipients", record["recipients"]), ("Sent", record["sent_at"]),
+             ("Message-ID", record["message_id"]), ("Provider", record["provider"]),
+             ("Error", record["error"])]
+    for label, value in lines:
+        if value not in (None, "", []):
+            sys.stdout.write(f"{label + ':':<12}{output.cell(value)}\n")
+    sys.stdout.write("\n" + plain(str(record["summary"])).strip() + "\n")
+    deliveries = record["deliveries"]
+    assert isinstance(deliveries, list)
+    if deliveries:
+        sys.stdout.write("\nDeliveries:\n")
+    for item in deliveries:
+        outcome = item["status"] if item["error"] is None else f"{item['status']}: {item['error']}"
+        sys.stdout.write(f"  {output.cell(item['at'])}  {item['provider']}  "
+                         f"{output.cell(item['recipients'])}  {outcome}\n")

@@ -1,0 +1,262 @@
+"""What a client report says, as data: KPIs against the previous period, the channel split, the
+top campaigns, the daily trend, budget pacing and where the numbers came from.
+
+The record (`ReportContent.record()`) is what the templates read and what `report build
+--format json` prints: money as exact decimals in the client's currency, dates as dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from datadrip.analytics import Scope, Totals, breakdown, client_scope, compare
+from datadrip.db.models import AdAccount, Agency, Client, Insight, SyncCursor, SyncRun
+from datadrip.enums import AccountStatus, InsightStatus, ReportKind, SyncStatus
+from datadrip.fx import RateBook
+from datadrip.money import to_amount
+from datadrip.periods import Period, preset_period
+
+KPIS = ("spend", "conversions", "cpa", "roas", "conversion_value", "clicks", "ctr", "cpc")
+TOP_CAMPAIGNS = 5
+TREND_DAYS = 14  # the trend shows at least this many days, so a daily report has a context
+PACE_TOLERANCE = Decimal(10)  # within ±10 % of the expected spend is "on track"
+INSIGHTS_SHOWN = 3
+# The period each kind of report covers unless one is given, and the kind a period makes.
+KIND_PERIODS = {ReportKind.DAILY: "yesterday", ReportKind.WEEKLY: "last-week",
+                ReportKind.MONTHLY: "last-month"}
+PERIOD_KINDS = {"yesterday": ReportKind.DAILY, "last-week": ReportKind.WEEKLY,
+                "last-7-days": ReportKind.WEEKLY, "last-month": ReportKind.MONTHLY}
+PLATFORM_LABELS = {"meta": "Meta", "google": "Google Ads"}
+
+
+@dataclass(frozen=True)
+class ReportPlan:
+    """Which report: its kind and the days it covers."""
+
+    kind: ReportKind
+    period: Period
+
+
+def plan_report(kind: ReportKind | None, period_name: str | None, since: str | None,
+                until: str | None, today: dt.date) -> ReportPlan:
+    """--kind and --period/--since/--until: each defaults from the other (daily ↔ yesterday,
+    weekly ↔ last-week, monthly ↔ last-month); a range of its own is a custom report."""
+    from datadrip.periods import resolve_period
+
+    if period_name is None and since is None and until is None:
+        period = preset_period(KIND_PERIODS.get(kind or ReportKind.DAILY, "yesterday"), today)
+    else:
+        period = resolve_period(period_name, since, until, today)
+    if kind is None:
+        kind = PERIOD_KINDS.get(period.name, ReportKind.CUSTOM)
+    return ReportPlan(kind, period)
+
+
+@dataclass
+class ReportContent:
+    agency: Agency
+    client: Client
+    plan: ReportPlan
+    previous: Period
+    kpis: list[dict[str, Any]]
+    channels: list[dict[str, Any]]
+    campaigns: list[dict[str, Any]]
+    trend: list[dict[str, Any]]
+    pacing: dict[str, Any] | None
+    accounts: list[dict[str, Any]]
+    insights: list[dict[str, Any]]
+    has_data: bool
+    generated_at: dt.datetime
+    summary: str = ""  # Markdown, written from the numbers (datadrip.reports.summary)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def currency(self) -> str:
+        return self.client.currency
+
+    def record(self) -> dict[str, Any]:
+        branding = self.agency.settings or {}
+        return {
+            "client": {"id": self.client.id, "name": self.client.name, "currency": self.currency},
+            "agency": {"name": self.agency.name, "locale": self.agency.locale,
+                       "timezone": self.agency.timezone, "colour": branding.get("colour"),
+                       "logo": branding.get("logo")},
+            "kind": self.plan.kind.value, "currency": self.currency,
+            "period": _period(self.plan.period), "previous_period": _period(self.previous),
+            "has_data": self.has_data, "summary": self.summary, "kpis": self.kpis,
+            "channels": self.channels, "top_campaigns": self.campaigns, "trend": self.trend,
+            "pacing": self.pacing, "accounts": self.accounts, "insights": self.insights,
+            "warnings": self.warnings, "generated_at": self.generated_at,
+        }
+
+
+def _period(period: Period) -> dict[str, Any]:
+    return {"name": period.name, "since": period.since, "until": period.until, "days": period.days}
+
+
+def build_content(session: Session, agency: Agency, client: Client, plan: ReportPlan, *,
+                  rates: RateBook | None = None, now: dt.datetime | None = None) -> ReportContent:
+    """Every number of one client's report, read from the workbook."""
+    from datadrip.reports.summary import write_summary
+
+    scope = client_scope(agency, client)
+    rates = rates if rates is not None else RateBook.load(session)
+    period, previous = plan.period, plan.period.previous()
+    current = breakdown(session, scope, period, "total", rates)[0].totals
+    before = breakdown(session, scope, previous, "total", rates)[0].totals
+    currency = client.currency
+    kpis = [{"metric": c.metric, "value": c.current, "previous": c.previous, "change": c.change,
+             "change_pct": c.change_pct, "verdict": c.verdict}
+            for c in compare(current, before, currency, KPIS)]
+    channels = _channels(session, scope, period, rates, current)
+    campaigns = [_campaign(line.labels, line.totals, currency)
+                 for line in breakdown(session, scope, period, "campaign", rates)
+                 if line.totals.spend_micros > 0][:TOP_CAMPAIGNS]
+    content = ReportContent(
+        agency, client, plan, previous, kpis, channels, campaigns,
+        _trend(session, scope, period, rates), _pacing(session, scope, period, rates),
+        _accounts(session, client), _insights(session, client),
+        has_data=bool(current.spend_micros or current.impressions or current.clicks),
+        generated_at=now or dt.datetime.now(dt.UTC))
+    content.warnings = _freshness(content.accounts, period)
+    content.summary = write_summary(content)
+    return content
+
+
+def _channels(session: Session, scope: Scope, period: Period, rates: RateBook,
+              total: Totals) -> list[dict[str, Any]]:
+    channels = []
+    for line in breakdown(session, scope, period, "platform", rates):
+        if not (line.totals.spend_micros or line.totals.impressions):
+            continue
+        values = line.totals.values(scope.currency)
+        share = None if not total.spend_micros else (
+            Decimal(line.totals.spend_micros * 100) / total.spend_micros).quantize(Decimal("0.1"))
+        platform = line.labels["platform"]
+        channels.append({"platform": platform, "label": PLATFORM_LABELS.get(platform, platform),
+                         "spend": values["spend"], "share_pct": share,
+                         "impressions": values["impressions"], "clicks": values["clicks"],
+                         "conversions": values["conversions"], "cpa": values["cpa"],
+                         "roas": values["roas"]})
+    return channels
+
+
+def _campaign(labels: dict[str, Any], totals: Totals, currency: str) -> dict[str, Any]:
+    values = totals.values(currency)
+    platform = labels["platform"]
+    return {"campaign": labels["campaign"], "platform": platform,
+            "platform_label": PLATFORM_LABELS.get(platform, platform), "spend": values["spend"],
+            "clicks": values["clicks"], "conversions": values["conversions"], "cpa": values["cpa"],
+            "roas": values["roas"]}
+
+
+def _trend(session: Session, scope: Scope, period: Period, rates: RateBook) -> list[dict[str, Any]]:
+    """Spend and conversions per day: the period, widened to TREND_DAYS ending on its last day."""
+    since = min(period.since, period.until - dt.timedelta(days=TREND_DAYS - 1))
+    window = Period(since, period.until, "trend")
+    by_day = {line.labels["day"]: line.totals
+              for line in breakdown(session, scope, window, "day", rates)}
+    trend = []
+    for day in window.dates():
+        values = by_day.get(day, Totals()).values(scope.currency)
+        trend.append({"day": day, "spend": values["spend"], "conversions": values["conversions"],
+                      "in_period": day >= period.since})
+    return trend
+
+
+def _pacing(session: Session, scope: Scope, period: Period, rates: RateBook) -> dict[str, Any] | None:
+    """Spend of the month the period ends in, up to its last day, against the monthly budget."""
+    budget = scope.clients[0].monthly_budget_micros
+    if not budget:
+        return None
+    end = period.until
+    first = end.replace(day=1)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    days_in_month = (following - first).days
+    elapsed = (end - first).days + 1
+    spent = breakdown(session, scope, Period(first, end, "month-to-date"), "total", rates)[0] \
+        .totals.spend_micros
+    expected = budget * elapsed // days_in_month
+    projected = spent * days_in_month // elapsed
+    pace = (Decimal(spent) * 100 / Decimal(expected)).quantize(Decimal("0.1"), ROUND_HALF_UP) \
+        if expected else None
+    status = "on_track"
+    if pace is not None and pace > 100 + PACE_TOLERANCE:
+        status = "over"
+    elif pace is not None and pace < 100 - PACE_TOLERANCE:
+        status = "under"
+    currency = scope.currency
+    return {"month": first, "through": end, "days_elapsed": elapsed, "days_in_month": days_in_month,
+            "budget": to_amount(budget, currency), "spent": to_amount(spent, currency),
+            "expected": to_amount(expected, currency), "projected": to_amount(projected, currency),
+            "remaining": to_amount(max(budget - spent, 0), currency),
+            "spent_pct": (Decimal(spent) * 100 / Decimal(budget)).quantize(Decimal("0.1"), ROUND_HALF_UP),
+            "pace_pct": pace, "status": status}
+
+
+def _accounts(session: Session, client: Client) -> list[dict[str, Any]]:
+    """The client's accounts with their last successful sync and the last day they hold."""
+    accounts, runs, cursors = (AdAccount.__table__, SyncRun.__table__,  # type: ignore[attr-defined]
+                               SyncCursor.__table__)  # type: ignore[attr-defined]
+    last_good = (sa.select(runs.c.finished_at)
+                 .where(runs.c.account_id == accounts.c.id,
+                        runs.c.status == SyncStatus.SUCCEEDED.value)
+                 .order_by(runs.c.started_at.desc()).limit(1).scalar_subquery())
+    through = (sa.select(cursors.c.synced_through)
+               .where(cursors.c.account_id == accounts.c.id, cursors.c.level == "campaign")
+               .scalar_subquery())
+    query = (sa.select(accounts.c.platform, accounts.c.external_id, accounts.c.name,
+                       accounts.c.status, last_good.label("synced_at"), through.label("through"))
+             .where(accounts.c.client_id == client.id,
+                    accounts.c.status != AccountStatus.DISABLED.value)
+             .order_by(accounts.c.platform, accounts.c.external_id))
+    found = []
+    for row in session.execute(query):
+        synced_at = row.synced_at
+        if synced_at is not None and synced_at.tzinfo is None:
+            synced_at = synced_at.replace(tzinfo=dt.UTC)
+        found.append({"platform": row.platform,
+                      "platform_label": PLATFORM_LABELS.get(row.platform, row.platform),
+                      "account": row.external_id, "name": row.name, "status": row.status,
+                      "last_synced": synced_at, "data_through": row.through})
+    return found
+
+
+def _freshness(accounts: list[dict[str, Any]], period: Period) -> list[str]:
+    """What the reader should know about numbers that may be incomplete."""
+    if not accounts:
+        return ["No ad account is connected for this client."]
+    warnings = []
+    for account in accounts:
+        name = f"{account['platform_label']} {account['account']}"
+        if account["status"] == AccountStatus.NEEDS_REAUTH.value:
+            warnings.append(f"{name} needs a new login; its numbers may be out of date.")
+        elif account["data_through"] is None:
+            warnings.append(f"{name} has not been synced yet.")
+        elif account["data_through"] < period.until:
+            warnings.append(f"{name} holds data up to {account['data_through']} only.")
+    return warnings
+
+
+def _insights(session: Session, client: Client) -> list[dict[str, Any]]:
+    """Open suggestions for the client, the most impactful first."""
+    query = (sa.select(Insight)
+             .where(Insight.client_id == client.id,  # type: ignore[arg-type]
+                    Insight.status.in_([InsightStatus.PENDING.value,  # type: ignore[attr-defined]
+                                        InsightStatus.IN_PROGRESS.value]))
+             .order_by(Insight.impact_score.desc(), Insight.created_at.desc())  # type: ignore[attr-defined]
+             .limit(INSIGHTS_SHOWN))
+    shown = []
+    for insight in session.execute(query).scalars():
+        payload = insight.payload or {}
+        claim = str(payload.get("claim") or "").strip()
+        if claim:
+            shown.append({"type": insight.type, "claim": claim,
+                          "action": str(payload.get("suggested_action") or payload.get("action") or ""),
+                          "impact_score": insight.impact_score})
+    return shown

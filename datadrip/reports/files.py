@@ -1,0 +1,48 @@
+"""Report files: written whole or not at all, and opened in the person's browser."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from datadrip.errors import DataDripError, UsageError
+
+
+def write_file(path: Path, text: str) -> Path:
+    """Write `text` to `path` through a temporary file in the same folder, so a reader (or a
+    crash) never sees half a report; an existing file is replaced only once the new one is whole."""
+    path = path.expanduser()
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}",
+                         hint="Choose a folder you can write to.") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {exc.strerror}",
+                         hint="Choose a folder you can write to.") from None
+    return path
+
+
+def report_file_name(client: str, kind: str, since: str, until: str) -> str:
+    """masala-mornings-daily-2026-11-23.html (one day) or …-2026-11-16-2026-11-22.html."""
+    slug = re.sub(r"[^a-z0-9]+", "-", client.lower()).strip("-") or "client"
+    days = since if since == until else f"{since}-{until}"
+    return f"{slug}-{kind}-{days}.html"
+
+
+def open_in_browser(path: Path) -> None:
+    """Show a file in the default browser ($BROWSER is honoured)."""
+    import webbrowser
+
+    if not webbrowser.open(path.resolve().as_uri()):
+        raise DataDripError(f"no browser could be opened for {path}",
+                            hint=f"Open the file yourself: {path}")

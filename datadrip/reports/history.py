@@ -1,0 +1,148 @@
+"""Reports kept in the workbook: one row per client, kind and period (the guard against sending
+the same report twice), and every delivery attempt in report_delivery."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from datadrip.db.models import Agency, Client, Report, ReportDelivery
+from datadrip.enums import ReportStatus
+from datadrip.errors import AmbiguousError, NotFoundError
+from datadrip.reports.compose import ComposedReport
+
+_r = Report.__table__  # type: ignore[attr-defined]
+
+
+def find_report(session: Session, client_id: str, kind: str, since: dt.date,
+                until: dt.date) -> Report | None:
+    query = sa.select(Report).where(col(Report.client_id) == client_id, col(Report.kind) == kind,
+                                    col(Report.period_start) == since, col(Report.period_end) == until)
+    return session.execute(query).scalars().first()
+
+
+def save_built(session: Session, report: ComposedReport, *, now: dt.datetime) -> Report:
+    """Store a fresh build (numbers, summary, HTML). A report already sent keeps what was sent."""
+    content = report.content
+    period = content.plan.period
+    row = find_report(session, content.client.id, content.plan.kind.value, period.since, period.until)
+    if row is None:
+        row = Report(client_id=content.client.id, kind=content.plan.kind.value,
+                     period_start=period.since, period_end=period.until)
+    elif row.status == ReportStatus.SENT.value or row.sending_since is not None:
+        return row
+    row.channel_data = dict(report.record)  # the workbook's JSON columns keep decimals exact
+    row.summary = content.summary
+    row.html = report.rendered("html")
+    row.built_at = now
+    session.add(row)
+    session.flush()
+    return row
+
+
+def claim(session: Session, report_id: str, now: dt.datetime, *, force: bool) -> bool:
+    """Mark the report as being sent, unless it is sent already or another send holds it
+    (`force` takes it anyway). One UPDATE, so two senders cannot both win."""
+    where = [_r.c.id == report_id]
+    if not force:
+        where += [_r.c.sending_since.is_(None), _r.c.status != ReportStatus.SENT.value]
+    claimed: Any = session.execute(sa.update(_r).where(*where).values(sending_since=now))
+    return bool(claimed.rowcount)
+
+
+def record_delivery(session: Session, report: Report, *, provider: str, recipients: list[str],
+                    at: dt.datetime, to_client: bool, forced: bool, message_id: str | None,
+                    provider_id: str | None, attempts: int, error: str | None,
+                    maybe_sent: bool = False) -> ReportDelivery:
+    """Keep the attempt; for the client's own recipients, the report's status follows it. A send
+    whose outcome is unknown keeps its claim, so it is not repeated without --force."""
+    sent = error is None
+    delivery = ReportDelivery(report_id=report.id, at=at, provider=provider, recipients=recipients,
+                              status=ReportStatus.SENT.value if sent else ReportStatus.FAILED.value,
+                              message_id=message_id, provider_id=provider_id, attempts=attempts,
+                              forced=forced, error=error)
+    session.add(delivery)
+    if to_client:
+        report.status = ReportStatus.SENT.value if sent else ReportStatus.FAILED.value
+        report.recipients = recipients
+        report.message_id = message_id
+        report.provider = provider
+        report.provider_id = provider_id
+        report.error = error
+        if sent:
+            report.sent_at = at
+        report.sending_since = report.sending_since if maybe_sent else None
+        session.add(report)
+    session.flush()
+    return delivery
+
+
+def release(session: Session, report_id: str) -> None:
+    """Drop a claim made by a send that never reached a provider (nothing can have gone out)."""
+    session.execute(sa.update(_r).where(_r.c.id == report_id).values(sending_since=None))
+
+
+def list_reports(session: Session, *, client: Client | None = None, agency: Agency | None = None,
+                 limit: int = 50) -> list[tuple[Report, Client]]:
+    query = (sa.select(Report, Client).join(Client, col(Client.id) == col(Report.client_id))
+             .order_by(col(Report.period_end).desc(), col(Report.created_at).desc()).limit(limit))
+    if client is not None:
+        query = query.where(col(Report.client_id) == client.id)
+    if agency is not None:
+        query = query.where(col(Client.agency_id) == agency.id)
+    return [(report, owner) for report, owner in session.execute(query).all()]
+
+
+def list_reports_for(session: Session, client_ref: str | None, agency_ref: str | None,
+                     limit: int) -> list[tuple[Report, Client]]:
+    """`report list`: one client's reports, an agency's, or every one."""
+    from datadrip.agencies import find_agency
+    from datadrip.clients import find_client
+
+    if client_ref is not None:
+        return list_reports(session, client=find_client(session, client_ref, agency_ref), limit=limit)
+    agency = find_agency(session, agency_ref) if agency_ref is not None else None
+    return list_reports(session, agency=agency, limit=limit)
+
+
+def find_report_by_id(session: Session, ref: str) -> tuple[Report, Client]:
+    """A report by its id, or an unambiguous start of it (6 characters at least)."""
+    ref = ref.strip().lower()
+    if len(ref) < 6:
+        raise NotFoundError(f"no report {ref!r}", hint="Give at least 6 characters of an id from "
+                                                       "'datadrip report list'.")
+    query = sa.select(Report, Client).join(Client, col(Client.id) == col(Report.client_id)) \
+        .where(col(Report.id).startswith(ref)).limit(2)
+    found = session.execute(query).all()
+    if not found:
+        raise NotFoundError(f"no report {ref!r}", hint="See the ids with 'datadrip report list'.")
+    if len(found) > 1:
+        raise AmbiguousError(f"more than one report starts with {ref!r}",
+                             hint="Give more characters of the id.")
+    return found[0][0], found[0][1]
+
+
+def deliveries(session: Session, report_id: str) -> list[ReportDelivery]:
+    query = sa.select(ReportDelivery).where(col(ReportDelivery.report_id) == report_id) \
+        .order_by(col(ReportDelivery.at))
+    return list(session.execute(query).scalars())
+
+
+def report_record(report: Report, client: Client) -> dict[str, Any]:
+    return {"id": report.id, "client": client.name, "kind": report.kind,
+            "period": {"since": report.period_start, "until": report.period_end},
+            "status": report.status, "recipients": list(report.recipients),
+            "message_id": report.message_id, "provider": report.provider,
+            "provider_id": report.provider_id, "sent_at": report.sent_at,
+            "built_at": report.built_at, "error": report.error,
+            "sending_since": report.sending_since}
+
+
+def delivery_record(delivery: ReportDelivery) -> dict[str, Any]:
+    return {"at": delivery.at, "provider": delivery.provider, "recipients": list(delivery.recipients),
+            "status": delivery.status, "message_id": delivery.message_id,
+            "provider_id": delivery.provider_id, "attempts": delivery.attempts,
+            "forced": delivery.forced, "error": delivery.error}

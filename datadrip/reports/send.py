@@ -1,0 +1,257 @@
+"""`report send`: build each client's report from the workbook and deliver it once.
+
+A send claims the report's row (report.sending_since) in the workbook before it talks to the
+provider and records the outcome after, each in its own transaction, so the workbook is never
+locked during the network's time. A report already sent is not sent again unless forced; a send
+cut short (killed, or an answer lost after the message was handed over) keeps its claim and is
+not repeated blindly: its outcome is unknown, and `--force` is the person's decision."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from datadrip.config import Loaded
+from datadrip.enums import ReportKind, ReportStatus
+from datadrip.errors import UsageError
+
+if TYPE_CHECKING:
+    from datadrip.db.models import Agency
+    from datadrip.reports.compose import ComposedReport
+    from datadrip.reports.deliver import Provider
+    from datadrip.reports.mail import OutgoingEmail
+
+DEFAULT_SENDER = "reports@localhost"  # the outbox needs no real address
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    client: str | None = None
+    all_clients: bool = False
+    agency: str | None = None
+    kind: ReportKind | None = None
+    period: str | None = None
+    since: str | None = None
+    until: str | None = None
+    to: tuple[str, ...] = ()  # instead of the client's recipients: a copy, not the client's send
+    dry_run: bool = False
+    force: bool = False
+
+
+@dataclass
+class ReportSend:
+    client: str
+    kind: str = ""
+    since: dt.date | None = None
+    until: dt.date | None = None
+    status: str = "failed"  # sent | skipped | failed | would_send
+    recipients: list[str] = field(default_factory=list)
+    subject: str = ""
+    report_id: str | None = None
+    provider: str | None = None
+    message_id: str | None = None
+    provider_id: str | None = None
+    attempts: int = 0
+    reason: str | None = None  # why it was skipped or failed
+    hint: str | None = None
+    maybe_sent: bool = False
+    no_recipients: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        return {"client": self.client, "kind": self.kind,
+                "period": {"since": self.since, "until": self.until}, "status": self.status,
+                "recipients": self.recipients, "subject": self.subject, "report_id": self.report_id,
+                "provider": self.provider, "message_id": self.message_id,
+                "provider_id": self.provider_id, "attempts": self.attempts, "reason": self.reason,
+                "maybe_sent": self.maybe_sent, "warnings": self.warnings}
+
+
+@dataclass
+class SendOutcome:
+    reports: list[ReportSend]
+    dry_run: bool
+
+    def having(self, status: str) -> list[ReportSend]:
+        return [report for report in self.reports if report.status == status]
+
+    def record(self) -> dict[str, Any]:
+        return {"dry_run": self.dry_run, "sent": len(self.having("sent")),
+                "skipped": len(self.having("skipped")), "failed": len(self.having("failed")),
+                "reports": [report.record() for report in self.reports]}
+
+
+def send_reports(loaded: Loaded, request: SendRequest,
+                 on_report: Callable[[ReportSend], None] | None = None) -> SendOutcome:
+    """Send (or, with dry_run, plan) the reports asked for, one client after another; a failure
+    of one never stops the others."""
+    from datadrip.reports.deliver import open_provider
+    from datadrip.reports.mail import check_address
+
+    copies = tuple(check_address(address, "--to") for address in request.to)
+    provider = None if request.dry_run else open_provider(loaded)
+    targets = _targets(loaded, request)
+    outcome = SendOutcome([], request.dry_run)
+    for client_id in targets:
+        result = _send_one(loaded, provider, client_id, request, copies)
+        outcome.reports.append(result)
+        if on_report is not None:
+            on_report(result)
+    return outcome
+
+
+def _targets(loaded: Loaded, request: SendRequest) -> list[str]:
+    from sqlmodel import col, select
+
+    from datadrip.agencies import find_agency
+    from datadrip.clients import find_client
+    from datadrip.db.models import Client
+    from datadrip.workbook import open_session
+
+    if request.all_clients == (request.client is not None):
+        raise UsageError("name a client, or give --all for every active client",
+                         hint="datadrip report send \"Masala Mornings\"  or  datadrip report send --all")
+    with open_session(loaded) as wb:
+        if request.client is not None:
+            return [find_client(wb.session, request.client, request.agency).id]
+        query = select(Client).where(col(Client.active)).order_by(col(Client.name))
+        if request.agency is not None:
+            query = query.where(col(Client.agency_id) == find_agency(wb.session, request.agency).id)
+        return [client.id for client in wb.session.exec(query)]
+
+
+def _send_one(loaded: Loaded, provider: Provider | None, client_id: str, request: SendRequest,
+              copies: tuple[str, ...]) -> ReportSend:
+    from datadrip.analytics import agency_today
+    from datadrip.db.models import Agency, Client
+    from datadrip.reports.build import plan_report
+    from datadrip.reports.compose import compose_report
+    from datadrip.reports.history import claim, find_report, save_built
+    from datadrip.workbook import open_session
+
+    settings = loaded.settings
+    now = dt.datetime.now(dt.UTC)
+    with open_session(loaded, write=not request.dry_run) as wb:
+        session = wb.session
+        client = session.get(Client, client_id)
+        agency = session.get(Agency, client.agency_id) if client is not None else None
+        assert client is not None and agency is not None  # listed a moment ago, in one process
+        plan = plan_report(request.kind, request.period, request.since, request.until,
+                           agency_today(agency, now))
+        result = ReportSend(client.name, plan.kind.value, plan.period.since, plan.period.until,
+                            recipients=list(copies or client.report_recipients),
+                            provider=settings.email.provider)
+        if not result.recipients:
+            return _skip(result, f"{client.name} has no report recipients", no_recipients=True,
+                         hint=f"Add them: datadrip client edit {_quoted(client.name)} "
+                              "--recipients someone@example.com")
+        existing = find_report(session, client.id, plan.kind.value, plan.period.since,
+                               plan.period.until)
+        if existing is not None:
+            result.report_id = existing.id
+        if not copies and existing is not None and not request.force:
+            blocked = _blocked(result, existing, now, loaded)
+            if blocked is not None:
+                return blocked
+        composed = compose_report(session, agency, client, plan,
+                                  template_dir=settings.reports.template_dir, now=now)
+        result.subject, result.warnings = composed.subject, list(composed.content.warnings)
+        if request.dry_run:
+            result.status = "would_send"
+            return result
+        row = save_built(session, composed, now=now)
+        result.report_id = row.id
+        if not copies and not claim(session, row.id, now, force=request.force):
+            return _skip(result, "another DataDrip is sending this report now")
+        message = _message(loaded, agency, composed, result.recipients, now)
+        result.message_id = message.message_id
+    assert provider is not None
+    return _deliver(loaded, provider, message, result, to_client=not copies, forced=request.force)
+
+
+def _blocked(result: ReportSend, existing: Any, now: dt.datetime, loaded: Loaded) -> ReportSend | None:
+    """Why a report must not be sent again now, or None."""
+    from datadrip.output import cell
+
+    if existing.status == ReportStatus.SENT.value and existing.sending_since is None:
+        result.message_id, result.provider_id = existing.message_id, existing.provider_id
+        return _skip(result, f"already sent on {cell(existing.sent_at)} to "
+                             f"{', '.join(existing.recipients)}",
+                     hint="Add --force to send it again.")
+    if existing.sending_since is None:
+        return None
+    email = loaded.settings.email
+    in_flight = dt.timedelta(seconds=(email.timeout_seconds + 60) * email.attempts + 60)
+    since = existing.sending_since
+    if now - since < in_flight:
+        return _skip(result, f"another DataDrip has been sending this report since {cell(since)}")
+    result.status, result.maybe_sent = "failed", True
+    result.reason = (f"a send started at {cell(since)} did not finish; the report may have "
+                     "reached its recipients")
+    result.hint = "Check with the recipients (or the provider's log), then send again with --force."
+    return result
+
+
+def _skip(result: ReportSend, reason: str, *, hint: str | None = None,
+          no_recipients: bool = False) -> ReportSend:
+    result.status, result.reason, result.hint, result.no_recipients = "skipped", reason, hint, no_recipients
+    return result
+
+
+def _message(loaded: Loaded, agency: Agency, composed: ComposedReport, recipients: list[str],
+             now: dt.datetime) -> OutgoingEmail:
+    from datadrip.reports.mail import InlineImage, OutgoingEmail, new_message_id
+
+    settings = loaded.settings.email
+    sender = settings.sender or DEFAULT_SENDER
+    images = tuple(InlineImage(image.content_id, image.filename, image.data, image.mime_type)
+                   for image in composed.images)
+    return OutgoingEmail(sender_name=agency.name, sender_address=sender,
+                         reply_to=settings.reply_to or None, to=tuple(recipients),
+                         subject=composed.subject, text=composed.rendered("txt"),
+                         html=composed.rendered("html", embed=False), images=images,
+                         message_id=new_message_id(sender), date=now)
+
+
+def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result: ReportSend, *,
+             to_client: bool, forced: bool) -> ReportSend:
+    """Hand the message over (retrying what may be retried), then record how it went."""
+    from datadrip.db.models import Report
+    from datadrip.reports.deliver import DeliveryError, deliver
+    from datadrip.reports.history import record_delivery
+    from datadrip.workbook import open_session
+
+    error: DeliveryError | None = None
+    try:
+        delivery = deliver(provider, message, attempts=loaded.settings.email.attempts)
+    except DeliveryError as exc:
+        error = exc
+    with open_session(loaded, write=True) as wb:
+        row = wb.session.get(Report, result.report_id)
+        assert row is not None  # claimed above; reports are never deleted by a send
+        at = dt.datetime.now(dt.UTC)
+        if error is None:
+            result.status, result.provider_id = "sent", delivery.provider_id
+            result.attempts = delivery.attempts
+            if delivery.refused:
+                result.warnings.append(f"refused by the server: {', '.join(delivery.refused)}")
+            accepted = [address for address in result.recipients if address not in delivery.refused]
+            record_delivery(wb.session, row, provider=provider.name, recipients=accepted, at=at,
+                            to_client=to_client, forced=forced, message_id=message.message_id,
+                            provider_id=delivery.provider_id, attempts=delivery.attempts, error=None)
+            return result
+        result.status, result.reason, result.hint = "failed", error.message, error.hint
+        result.attempts, result.maybe_sent = error.attempts, error.maybe_sent
+        record_delivery(wb.session, row, provider=provider.name, recipients=result.recipients, at=at,
+                        to_client=to_client, forced=forced, message_id=message.message_id,
+                        provider_id=None, attempts=error.attempts, error=error.message,
+                        maybe_sent=error.maybe_sent)
+    return result
+
+
+def _quoted(name: str) -> str:
+    from datadrip.connections import shell_quoted
+
+    return shell_quoted(name)
