@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datadrip.config import CONFIG_FILENAME, WORKBOOK_FILENAME, example_text, load_settings
 from datadrip.enums import Plan, Role
-from datadrip.errors import UsageError
+from datadrip.errors import DataDripError, UsageError
 from datadrip.secret_file import KEY_FILENAME, STORE_FILENAME
 
 if TYPE_CHECKING:
@@ -21,11 +22,11 @@ ACTOR = "demo"
 
 AGENCY_NAME = "Spice Route Media"
 CLIENTS = [
-    {"name": "Masala Mornings", "currency": "INR", "monthly_budget": "150000",
+    {"name": "Masala Mornings", "currency": "INR", "monthly_budget": "600000",
      "recipients": "owner@masalamornings.example"},
-    {"name": "Peak Trail Outfitters", "currency": "USD", "monthly_budget": "12000",
+    {"name": "Peak Trail Outfitters", "currency": "USD", "monthly_budget": "33000",
      "recipients": "marketing@peaktrail.example,ops@peaktrail.example"},
-    {"name": "Bloom Botanics", "currency": "INR", "monthly_budget": "80000.50",
+    {"name": "Bloom Botanics", "currency": "INR", "monthly_budget": "1400000.50",
      "recipients": "hello@bloombotanics.example"},
 ]
 TEAM = [("priya@spiceroute.example", Role.OWNER), ("arjun@spiceroute.example", Role.MEMBER)]
@@ -50,6 +51,7 @@ class DemoResult:
     synced: list[dict[str, Any]] = field(default_factory=list)
     sandbox_port: int = SANDBOX_PORT
     dashboard: AgencyDashboard | None = None  # the agency's last 7 days, once synced
+    reports: list[dict[str, Any]] = field(default_factory=list)  # each client's daily report
 
 
 def run_demo(home: Path, sync_ui: SyncUi | None = None) -> DemoResult:
@@ -74,7 +76,41 @@ def run_demo(home: Path, sync_ui: SyncUi | None = None) -> DemoResult:
         result.synced = _sync(loaded, sync_ui)
     _count_accounts(loaded, result)
     result.dashboard = _dashboard(loaded)
+    result.reports = _reports(loaded, home)
     return result
+
+
+def _reports(loaded: Loaded, home: Path) -> list[dict[str, Any]]:
+    """Every client's daily report sent to the demo's outbox (.eml files, nothing leaves the
+    machine), each also kept as an HTML file to open in a browser."""
+    from datadrip.reports.files import report_file_name, write_file
+    from datadrip.reports.history import find_report
+    from datadrip.reports.send import SendRequest, send_reports
+    from datadrip.workbook import open_session
+
+    outcome = send_reports(loaded, SendRequest(all_clients=True))
+    failed = outcome.having("failed")
+    if failed:
+        raise DataDripError(f"the demo report for {failed[0].client} failed: {failed[0].reason}",
+                            hint=failed[0].hint)
+    reports = []
+    with open_session(loaded) as wb:
+        for sent in outcome.reports:
+            assert sent.since is not None and sent.until is not None
+            html = home / "reports" / report_file_name(sent.client, sent.kind, str(sent.since),
+                                                       str(sent.until))
+            row = find_report(wb.session, _client_id(wb.session, sent.client), sent.kind,
+                              sent.since, sent.until)
+            assert row is not None  # just sent
+            write_file(html, row.html)
+            reports.append({**sent.record(), "html_file": str(html), "eml_file": sent.provider_id})
+    return reports
+
+
+def _client_id(session: Any, name: str) -> str:
+    from datadrip.clients import find_client
+
+    return find_client(session, name).id
 
 
 def _dashboard(loaded: Loaded) -> AgencyDashboard:
@@ -158,7 +194,6 @@ def _connect(loaded: Loaded, description: dict[str, Any]) -> list[dict[str, Any]
 
 
 def _sync(loaded: Loaded, ui: SyncUi | None) -> list[dict[str, Any]]:
-    from datadrip.errors import DataDripError
     from datadrip.sync import SyncRequest, sync_accounts
 
     outcome = sync_accounts(loaded, SyncRequest(), ui)
@@ -202,6 +237,8 @@ def _reset(home: Path) -> None:
         raise UsageError(f"cannot make the demo folder {home}: {exc.strerror}",
                          hint="Name another folder with --dir.") from None
     (home / MARKER).write_text("Made by `datadrip demo`; it resets this folder.\n")
+    for folder in ("outbox", "reports"):
+        shutil.rmtree(home / folder, ignore_errors=True)
     for name in (WORKBOOK_FILENAME, f"{WORKBOOK_FILENAME}-wal", f"{WORKBOOK_FILENAME}-shm",
                  f"{WORKBOOK_FILENAME}.sync-lock", STORE_FILENAME, KEY_FILENAME):
         (home / name).unlink(missing_ok=True)

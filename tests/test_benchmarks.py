@@ -62,3 +62,16 @@ def test_analytics_bench_quick_prints_every_figure_line(hide_duckdb: bool) -> No
     else:
         assert "duckdb: not installed, so no comparison" in out
     assert re.search(rf"^whole run: {NUMBER} s$", out, re.M)
+
+
+def test_report_bench_quick_prints_every_figure_line() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report_bench.py"), "--quick"],
+                          capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(rf"^workbook: 5 clients, {NUMBER} metric rows, made in {NUMBER} s$", out, re.M)
+    assert re.search(rf"^first report \(imports included\): {NUMBER} ms$", out, re.M)
+    for stage in ("numbers", "charts", "html file", "e-mail html", "text", "total"):
+        assert re.search(rf"^  {stage} +{NUMBER} +{NUMBER} +{NUMBER}$", out, re.M), stage
+    assert re.search(rf"^all 5 reports: {NUMBER} s; target: < 100 ms a report \((met|MISSED)\)$", out, re.M)

@@ -145,6 +145,8 @@ def _announce(report: ReportSend) -> None:
 def _show_outcome(outcome: SendOutcome, *, as_json: bool, every: bool) -> None:
     from datadrip.errors import DataDripError, PartialError, UsageError
 
+    if not every and outcome.reports and outcome.reports[0].no_recipients:
+        raise UsageError(str(outcome.reports[0].reason), hint=outcome.reports[0].hint)
     if as_json:
         output.print_json(outcome.record())
     else:
@@ -154,11 +156,7 @@ def _show_outcome(outcome: SendOutcome, *, as_json: bool, every: bool) -> None:
     for report in outcome.reports:
         for warning in report.warnings:
             output.message(f"warning: {report.client}: {warning}")
-        if report.status == "skipped" and report.reason and (every or not report.no_recipients):
-            output.message(f"{report.client}: {report.reason}" + (f" ({report.hint})" if report.hint else ""))
     failed = outcome.having("failed")
-    if not every and outcome.reports and outcome.reports[0].no_recipients:
-        raise UsageError(str(outcome.reports[0].reason), hint=outcome.reports[0].hint)
     if not failed:
         return
     for report in failed:
@@ -235,11 +233,17 @@ def report_show(ctx: typer.Context,
         _show_report(record)
 
 
+def _days(period: object) -> str:
+    assert isinstance(period, dict)
+    since, until = period["since"], period["until"]
+    return str(since) if since == until else f"{since} to {until}"
+
+
 def _show_report(record: dict[str, object]) -> None:
     from datadrip.reports.summary import plain
 
     lines = [("Report", record["id"]), ("Client", record["client"]), ("Kind", record["kind"]),
-             ("Period", record["period"]), ("Status", record["status"]),
+             ("Period", _days(record["period"])), ("Status", record["status"]),
              ("Recipients", record["recipients"]), ("Sent", record["sent_at"]),
              ("Message-ID", record["message_id"]), ("Provider", record["provider"]),
              ("Error", record["error"])]

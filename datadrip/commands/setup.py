@@ -59,7 +59,8 @@ def demo(ctx: typer.Context,
         output.print_json({"home": str(result.home), "agencies": result.agencies,
                            "clients": result.clients, "team": result.team,
                            "accounts": result.accounts, "synced": result.synced,
-                           "dashboard": result.dashboard.record() if result.dashboard else None})
+                           "dashboard": result.dashboard.record() if result.dashboard else None,
+                           "reports": result.reports})
         return
     output.message(f"Demo workbook in {result.home}\n")
     output.print_table(result.agencies, [("name", "Agency"), ("timezone", "Time zone"),
@@ -76,6 +77,11 @@ def demo(ctx: typer.Context,
 
         sys.stdout.write("\n")
         show_board(result.dashboard)
+    if result.reports:
+        output.message("\nYesterday's reports, e-mailed to the demo outbox (nothing left this machine):")
+        for report in result.reports:
+            output.message(f"  {report['client']}: open {report['html_file']}")
+        output.message(f"  the e-mails: {result.home / 'outbox'}")
     output.message(f"\nExplore it: DATADRIP_HOME={result.home} datadrip dashboard --client "
                    "'Masala Mornings'\n"
                    f"Sync it again: datadrip sandbox serve --port {result.sandbox_port} & "
