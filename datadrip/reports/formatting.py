@@ -71,6 +71,13 @@ def day(value: dt.date, locale: str) -> str:
     return str(format_date(value, "d MMM y", locale=locale))
 
 
+def month(value: dt.date, locale: str) -> str:
+    """November 2026."""
+    from babel.dates import format_date
+
+    return str(format_date(value, "LLLL y", locale=locale))
+
+
 def day_range(since: dt.date, until: dt.date, locale: str) -> str:
     """23 Nov 2026 · 16–22 Nov 2026 · 28 Nov – 4 Dec 2026 · November 2026 for a whole month."""
     from babel.dates import format_date
@@ -79,7 +86,7 @@ def day_range(since: dt.date, until: dt.date, locale: str) -> str:
         return day(since, locale)
     following = (until + dt.timedelta(days=1))
     if since.day == 1 and following.day == 1 and since.year == until.year and since.month == until.month:
-        return str(format_date(since, "LLLL y", locale=locale))
+        return month(since, locale)
     if since.year == until.year and since.month == until.month:
         return f"{format_date(since, 'd', locale=locale)}–{day(until, locale)}"
     if since.year == until.year:

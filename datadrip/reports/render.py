@@ -160,6 +160,9 @@ def _filters() -> dict[str, Any]:
     def day(context: Any, value: Any) -> str:
         return f.day(value, context["locale"])
 
+    def month(context: Any, value: Any) -> str:
+        return f.month(value, context["locale"])
+
     def day_range(context: Any, period: dict[str, Any]) -> str:
         return f.day_range(period["since"], period["until"], context["locale"])
 
@@ -167,7 +170,7 @@ def _filters() -> dict[str, Any]:
         return f.moment(value, context["agency"]["timezone"], context["locale"])
 
     functions = {"money": money, "number": number, "percent": percent, "ratio": ratio,
-                 "metric": metric, "day": day, "day_range": day_range, "moment": moment,
+                 "metric": metric, "day": day, "month": month, "day_range": day_range, "moment": moment,
                  "markdown": _markdown}
     found: dict[str, Any] = {name: pass_context(function)  # type: ignore[type-var]
                              for name, function in functions.items()}

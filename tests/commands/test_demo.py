@@ -69,7 +69,8 @@ def test_demo_json_shape(dd, tmp_path):
     assert run.exit_code == 0, run.stderr
     assert '"monthly_budget": 1400000.50,' in run.stdout
     result = exact(run.stdout)
-    assert set(result) == {"home", "agencies", "clients", "team", "accounts", "synced", "dashboard"}
+    assert set(result) == {"home", "agencies", "clients", "team", "accounts", "synced", "dashboard",
+                           "reports"}
     assert result["home"] == str(folder.resolve())
     board = result["dashboard"]  # the agency's last 7 days, in rupees, every sync fresh
     assert (board["agency"], board["currency"], board["period"]["name"]) == (
@@ -113,6 +114,27 @@ def test_demo_connects_every_client_to_the_sandbox_and_syncs_them(dd, dd_process
     assert "datadrip sandbox serve --port" not in run.stdout  # data only on stdout
 
 
+def test_demo_sends_every_clients_daily_report_to_its_outbox_and_names_the_file_to_open(dd, tmp_path):
+    folder = tmp_path / "demo"
+
+    run = dd("demo", "--dir", str(folder), "--json")
+
+    assert run.exit_code == 0, run.stderr
+    reports = exact(run.stdout)["reports"]
+    assert [(r["client"], r["kind"], r["status"]) for r in reports] == [
+        ("Bloom Botanics", "daily", "sent"), ("Masala Mornings", "daily", "sent"),
+        ("Peak Trail Outfitters", "daily", "sent")]
+    emails = sorted((folder / "outbox").glob("*.eml"))
+    assert sorted(r["eml_file"] for r in reports) == [str(path) for path in emails]
+    for report in reports:
+        page = Path(report["html_file"]).read_text(encoding="utf-8")
+        assert Path(report["html_file"]).parent == folder / "reports"
+        assert report["client"] in page and "data:image/png;base64," in page
+    told = dd("demo", "--dir", str(folder))
+    assert f"Masala Mornings: open {folder / 'reports'}" in told.stderr
+    assert len(list((folder / "outbox").glob("*.eml"))) == 3  # the second demo started afresh
+
+
 def test_demo_tells_how_to_sync_it_again(dd, tmp_path):
     run = dd("demo", "--dir", str(tmp_path / "demo"))
 
@@ -133,6 +155,9 @@ def test_demo_twice_resets_rather_than_duplicates(dd, dd_process, tmp_path):
         result = without_ids(exact(text))
         for line in result["dashboard"]["clients"]:
             line.pop("last_synced")  # when each demo synced
+        for report in result["reports"]:  # each send has its own Message-ID and .eml file
+            assert report.pop("message_id") and report.pop("provider_id") and report.pop("eml_file")
+            assert report.pop("report_id")
         return result
 
     assert unstamped(second.stdout) == unstamped(first.stdout)
