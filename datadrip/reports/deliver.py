@@ -1,0 +1,275 @@
+"""Sending a report e-mail through the configured provider, retrying only what is safe to retry.
+
+Providers (outbox, smtp, resend, sendgrid) live in deliver_outbox.py, deliver_smtp.py and
+deliver_http.py; each raises one of three errors, and `deliver` decides:
+
+- TransientError: nothing was delivered (refused connection, 4xx before DATA, HTTP 429/5xx, or
+  a timeout where the provider de-duplicates by idempotency key): tried again after a backoff
+  with jitter, or after the provider's Retry-After, up to `attempts` in all.
+- PermanentError: the provider said no for good (bad recipient, wrong key, 5xx SMTP reply): no
+  retry.
+- UnknownOutcomeError: the request may have reached the provider (the SMTP connection dropped
+  after the message body was sent; an HTTP read timeout at SendGrid, which has no idempotency
+  key). Never retried: a client must never get the same report twice. DeliveryError says
+  maybe_sent, and the caller records it so that nobody resends blindly.
+
+Messages never hold API keys or passwords.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from datadrip.errors import ConfigError, DataDripError, ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from datadrip.config import EmailSettings, Loaded
+    from datadrip.reports.mail import OutgoingEmail
+
+log = logging.getLogger(__name__)
+
+# What the outbox writes as From when [email] from is empty: ".invalid" is reserved (RFC 2606), so
+# a file sent on by hand can never pass for someone's real address.
+OUTBOX_SENDER = "reports@localhost.invalid"
+FIRST_BACKOFF = 1.0  # seconds before the second attempt; doubles, capped at MAX_BACKOFF
+MAX_BACKOFF = 30.0
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A report e-mail the provider accepted."""
+
+    provider: str  # outbox | smtp | resend | sendgrid
+    message_id: str
+    provider_id: str | None  # Resend's id, SendGrid's X-Message-Id, the .eml path, None for SMTP
+    attempts: int
+    refused: tuple[str, ...] = ()  # recipients an SMTP server refused while accepting the others
+
+
+class DeliveryError(DataDripError):
+    """The report e-mail was not (or may not have been) delivered."""
+
+    exit_code = ExitCode.FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None, permanent: bool, attempts: int,
+                 maybe_sent: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.permanent = permanent
+        self.attempts = attempts
+        self.maybe_sent = maybe_sent
+
+
+class ProviderError(Exception):
+    """What a provider's `send` raises. The message names the provider and the reason (never a
+    secret); `hint` says what to do; `retry_after` is a wait the provider asked for, in seconds."""
+
+    def __init__(self, message: str, *, hint: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.retry_after = retry_after
+
+
+class TransientError(ProviderError):
+    """Nothing was delivered and trying again may work."""
+
+
+class PermanentError(ProviderError):
+    """The provider refused the message; trying again will not help."""
+
+
+class UnknownOutcomeError(ProviderError):
+    """The provider may have accepted the message: it must not be sent again automatically."""
+
+
+class Provider(Protocol):
+    name: str
+
+    def send(self, message: OutgoingEmail) -> tuple[str | None, tuple[str, ...]]:
+        """Send once: (provider id, refused recipients). Raises TransientError, PermanentError or
+        UnknownOutcomeError."""
+        ...
+
+
+def deliver(provider: Provider, message: OutgoingEmail, *, attempts: int,
+            sleep: Callable[[float], None] = time.sleep, max_wait: float = 60.0) -> Delivery:
+    """Send `message` through `provider`, trying up to `attempts` times while failures are
+    transient. Raises DeliveryError (permanent, maybe_sent, attempts) otherwise."""
+    from datadrip.reports.mail import check_message
+
+    check_message(message)
+    attempts = max(1, attempts)
+    last: TransientError | None = None
+    for attempt in range(1, attempts + 1):
+        try:
+            provider_id, refused = provider.send(message)
+        except PermanentError as exc:
+            raise DeliveryError(exc.message, hint=exc.hint, permanent=True, attempts=attempt) from None
+        except UnknownOutcomeError as exc:
+            raise DeliveryError(exc.message, hint=exc.hint or _unknown_hint(message), permanent=False,
+                                attempts=attempt, maybe_sent=True) from None
+        except TransientError as exc:
+            last = exc
+            if attempt == attempts:
+                break
+            wait = exc.retry_after if exc.retry_after is not None else backoff(attempt)
+            if wait > max_wait:
+                retry_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)
+                raise DeliveryError(
+                    f"{exc.message}; the provider asks to wait {_seconds(wait)}, longer than "
+                    f"{_seconds(max_wait)}", hint=f"Send the report again after {retry_at:%H:%M} UTC.",
+                    permanent=False, attempts=attempt) from None
+            log.info("%s: attempt %d of %d failed (%s); trying again in %.1f s", provider.name,
+                     attempt, attempts, exc.message, wait)
+            sleep(wait)
+        else:
+            return Delivery(provider.name, message.message_id, provider_id, attempt, tuple(refused))
+    assert last is not None  # the loop ran at least once and only breaks on a transient error
+    raise DeliveryError(f"{last.message} (gave up after {_attempts(attempts)})",
+                        hint=last.hint or "The provider is having trouble; try again in a few minutes.",
+                        permanent=False, attempts=attempts)
+
+
+def backoff(attempt: int) -> float:
+    """The wait after failed attempt n: 1, 2, 4 … seconds capped at 30, plus up to a second of
+    jitter so that parallel sends don't retry in step."""
+    import random
+
+    return min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** (attempt - 1)) + random.uniform(0, FIRST_BACKOFF)
+
+
+def _unknown_hint(message: OutgoingEmail) -> str:
+    return (f"Ask a recipient whether it arrived (Message-ID {message.message_id}) before sending "
+            "the report again.")
+
+
+def _attempts(count: int) -> str:
+    return f"{count} attempt" + ("s" if count != 1 else "")
+
+
+def _seconds(value: float) -> str:
+    return f"{math.ceil(value)} seconds" if value < 90 else f"about {math.ceil(value / 60)} minutes"
+
+
+# --- the provider the configuration names ---------------------------------------------------------
+
+def open_provider(loaded: Loaded, *, env: Mapping[str, str] | None = None) -> Provider:
+    """The provider `[email] provider` names, checked: ConfigError (exit 2) names the setting or the
+    secret that is missing or wrong. Reads secrets (from env first, then the secret store)."""
+    from datadrip.reports.deliver_http import ResendProvider, SendGridProvider
+    from datadrip.reports.deliver_outbox import OutboxProvider
+    from datadrip.reports.deliver_smtp import SmtpProvider
+    from datadrip.secrets import resolve_secret
+
+    settings = loaded.settings.email
+    timeout = float(settings.timeout_seconds)
+    if settings.provider == "outbox":
+        return OutboxProvider(outbox_folder(loaded))
+    sender_address(loaded)  # every other provider needs a real sender
+    reply_to_address(loaded)
+    if settings.provider == "smtp":
+        host = settings.smtp_host.strip()
+        if not host:
+            raise ConfigError("[email] smtp_host is empty", hint="Set it to your SMTP server, e.g. "
+                              'smtp_host = "smtp.example.com" (DATADRIP_EMAIL_SMTP_HOST).')
+        password = None
+        if settings.smtp_username:
+            password = resolve_secret(loaded, "email.smtp_password", env=env)
+            if not password:
+                raise ConfigError(f"[email] smtp_username is {settings.smtp_username!r} but the secret "
+                                  "email.smtp_password is not set",
+                                  hint="Run 'datadrip secret set email.smtp_password' (or set "
+                                       "DATADRIP_EMAIL_SMTP_PASSWORD).")
+            if not settings.smtp_ssl and not settings.smtp_starttls and not is_loopback(host):
+                raise ConfigError(f"[email] would send the SMTP password to {host} unencrypted",
+                                  hint="Set smtp_starttls = true (port 587) or smtp_ssl = true "
+                                       "(port 465); only a server on this machine may go without.")
+        return SmtpProvider(host, settings.smtp_port, ssl=settings.smtp_ssl,
+                            starttls=settings.smtp_starttls and not settings.smtp_ssl,
+                            username=settings.smtp_username or None, password=password,
+                            timeout=timeout)
+    secret = f"email.{settings.provider}_api_key"
+    key = resolve_secret(loaded, secret, env=env)
+    if not key:
+        raise ConfigError(f"[email] provider is {settings.provider!r} but the secret {secret} is not set",
+                          hint=f"Run 'datadrip secret set {secret}' (or set "
+                               f"DATADRIP_EMAIL_{settings.provider.upper()}_API_KEY).")
+    if settings.provider == "resend":
+        return ResendProvider(_api_url(settings, "resend_url"), key, timeout=timeout)
+    return SendGridProvider(_api_url(settings, "sendgrid_url"), key, timeout=timeout)
+
+
+def outbox_folder(loaded: Loaded) -> Path:
+    """`[email] outbox_dir` (relative to the config file when set there), else "outbox" in the
+    data folder."""
+    configured = loaded.settings.email.outbox_dir.strip()
+    if not configured:
+        return loaded.paths.data_dir / "outbox"
+    folder = Path(configured).expanduser()
+    if not folder.is_absolute() and loaded.sources.get("email.outbox_dir") == "file":
+        folder = loaded.paths.config_file.parent / folder
+    return folder
+
+
+def sender_address(loaded: Loaded) -> str:
+    """`[email] from`, checked; for the outbox, OUTBOX_SENDER when it is empty."""
+    settings = loaded.settings.email
+    if not settings.sender.strip():
+        if settings.provider == "outbox":
+            return OUTBOX_SENDER
+        raise ConfigError(f"[email] from is empty: the {settings.provider} provider needs a sender "
+                          "address", hint='Set from = "reports@your-agency.example" under [email] in '
+                                          "datadrip.toml (or DATADRIP_EMAIL_FROM).")
+    return _configured_address(settings.sender, "from")
+
+
+def reply_to_address(loaded: Loaded) -> str | None:
+    """`[email] reply_to`, checked; None when empty (replies go to From)."""
+    value = loaded.settings.email.reply_to
+    return _configured_address(value, "reply_to") if value.strip() else None
+
+
+def _configured_address(value: str, key: str) -> str:
+    from datadrip.reports.mail import check_address
+
+    try:
+        return check_address(value, f"[email] {key}")
+    except UsageError as exc:
+        raise ConfigError(exc.message, hint=f"Set [email] {key} to one bare address, such as "
+                                            "reports@your-agency.example.") from None
+
+
+def _api_url(settings: EmailSettings, key: str) -> str:
+    from urllib.parse import urlsplit
+
+    url = str(getattr(settings, key)).strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"[email] {key} {url!r} is not an http(s) URL",
+                          hint=f"Leave {key} unset for the provider's own address.")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError(f"[email] {key} would send the API key to {parts.hostname} unencrypted",
+                          hint=f"Use an https:// address for {key} (plain http only for this machine).")
+    return url
+
+
+def is_loopback(host: str) -> bool:
+    """Is `host` this machine (where a password in clear never crosses a network)?"""
+    import ipaddress
+
+    name = host.strip().lower()
+    if name in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
