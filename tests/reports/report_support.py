@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -75,6 +76,35 @@ def own_home(folder: Path) -> Iterator[Callable[..., Run]]:
             return Run(result.exit_code, result.stdout, result.stderr)
 
         yield dd
+
+
+class Shared:
+    """A workbook filled once for a test module (inside `own_home`): each report is built once;
+    a test that changes the workbook works on a copy (`copy_to(home)`)."""
+
+    def __init__(self, folder: Path, dd: Callable[..., Run]) -> None:
+        self.home = folder / "home"
+        self.dd = dd
+        self._built: dict[tuple[str, ...], Any] = {}
+        self._pristine = folder / "pristine"  # as filled: no report built yet
+        shutil.copytree(self.home, self._pristine)
+
+    def json(self, client: str, *args: str) -> dict[str, Any]:
+        key = ("json", client, *args)
+        if key not in self._built:
+            self._built[key] = build_json(self.dd, client, *args)
+        return dict(self._built[key])
+
+    def text(self, client: str, *args: str) -> str:
+        """The report's stdout: html, or --format txt / md among the args."""
+        key = ("text", client, *args)
+        if key not in self._built:
+            self._built[key] = build(self.dd, client, *args)
+        return str(self._built[key])
+
+    def copy_to(self, home: Path) -> None:
+        """The workbook as it was filled, before any report was built, as `home`."""
+        shutil.copytree(self._pristine, home)
 
 
 def _session() -> Any:

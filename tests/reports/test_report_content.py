@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from reports.report_support import (
     DAY1,
     NOV_1_3,
+    Shared,
     add_campaign_day,
     build_json,
     fill_masala,
@@ -33,25 +33,23 @@ EMPTY_DAY = ("--since", "2026-10-01", "--until", "2026-10-01")
 
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Any]]:
-    """The workbook, filled once for the module: `report(*args)` builds Masala Mornings' report
-    in it (each range once). Tests that change the workbook take `masala`, a copy of their own."""
+    """The workbook, filled once for the module: `filled(*args)` is Masala Mornings' report of
+    those args. Tests that change the workbook take `masala`, a copy of their own."""
     folder = tmp_path_factory.mktemp("filled")
     with own_home(folder) as dd:
         fill_masala(dd)
-        built: dict[tuple[str, ...], dict[str, Any]] = {}
+        shared = Shared(folder, dd)
 
         def report(*args: str) -> dict[str, Any]:
-            if args not in built:
-                built[args] = build_json(dd, MASALA, *args)
-            return built[args]
+            return shared.json(MASALA, *args)
 
-        report.home = folder / "home"  # type: ignore[attr-defined]
+        report.shared = shared  # type: ignore[attr-defined]
         yield report
 
 
 @pytest.fixture
 def masala(filled: Any, home: Path, dd: Callable[..., Any]) -> Callable[..., Any]:
-    shutil.copytree(filled.home, home)
+    filled.shared.copy_to(home)
     return dd
 
 
