@@ -11,6 +11,7 @@ import base64
 import functools
 import html as html_lib
 import mimetypes
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from datadrip.reports.charts import Chart
 from datadrip.reports.summary import escape, plain
 
 TEMPLATES = {"html": "report.html.j2", "txt": "report.txt.j2", "md": "report.md.j2"}
+_NOT_MARKDOWN_ESCAPES = re.compile(r"\\(.)", re.DOTALL)  # pairs, so an escaped backslash stays
 KIND_WORDS = {"daily": "daily report", "weekly": "weekly report", "monthly": "monthly report",
               "custom": "report"}
 
@@ -132,10 +134,13 @@ def _environment(template_dir: str) -> Any:
 
 
 def _markdown(context: Any, text: str) -> Any:
-    """Markdown to HTML, with any HTML in the text escaped first: names can never become markup."""
+    """Markdown to HTML, with any HTML in the text escaped first: names can never become markup.
+    Python-Markdown does not undo summary.escape()'s \\| \\~ (nor \\< \\> \\&, once HTML-escaped),
+    so those backslashes go first: "Chai & Co | Search" must not read "Chai \\& Co \\| Search"."""
     import markdown
     from markupsafe import Markup
 
+    text = _NOT_MARKDOWN_ESCAPES.sub(lambda m: m.group(1) if m.group(1) in "<>&|~" else m.group(0), text)
     return Markup(markdown.markdown(html_lib.escape(text, quote=False)))
 
 
