@@ -1,11 +1,13 @@
-"""The sandbox as one WSGI application: Meta and Google Ads, their OAuth servers, and faults.
+"""The sandbox as one WSGI application: Meta and Google Ads, their OAuth servers, e-mail APIs, faults.
 
 URL layout on one server (each is a setting of DataDrip's, so a config just points there):
   {base}/meta/graph     Meta Graph API            ([meta] graph_url; then /{version}/…)
   {base}/meta/www       Meta login dialog         ([meta] dialog_url; then /{version}/dialog/oauth)
   {base}/google/ads     Google Ads REST API       ([google] api_url; then /{version}/customers…)
   {base}/google/oauth   Google OAuth              (auth_url …/auth, token_url …/token, …/revoke)
-  {base}/_sandbox       the sandbox's own controls: faults, clock, description (JSON)
+  {base}/email/resend   Resend                    ([email] resend_url; then /emails)
+  {base}/email/sendgrid SendGrid                  ([email] sendgrid_url; then /v3/mail/send)
+  {base}/_sandbox       the sandbox's own controls: faults, clock, description (JSON), e-mails sent
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from datadrip.sandbox.faults import HEADER, FaultPlan, FaultRule
 from datadrip.sandbox.state import Clock, State
 from datadrip.sandbox.web import STATUS_TEXT, Request, Response, Router
 
-PLATFORM_PREFIXES = {"/meta/": "meta", "/google/": "google"}
+PLATFORM_PREFIXES = {"/meta/": "meta", "/google/": "google", "/email/resend/": "resend",
+                     "/email/sendgrid/": "sendgrid"}
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -39,7 +42,7 @@ class Sandbox:
     """The WSGI application. `sandbox.faults` and `sandbox.state.clock` are the test controls."""
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
-        from datadrip.sandbox import google, meta
+        from datadrip.sandbox import email, google, meta
 
         self.config = config or SandboxConfig()
         pinned = None
@@ -50,9 +53,11 @@ class Sandbox:
         self.world = World(self.config.seed, accounts, epoch=self.state.clock.now().date())
         self.faults = FaultPlan(self.config.faults, seed=self.config.seed)
         self.router = Router()
-        self._fault_responders = {"meta": meta.fault_response, "google": google.fault_response}
+        self._fault_responders = {"meta": meta.fault_response, "google": google.fault_response,
+                                  "resend": email.resend_fault, "sendgrid": email.sendgrid_fault}
         meta.register(self.router, self)
         google.register(self.router, self)
+        email.register(self.router, self)
         self.router.add("GET", r"/_sandbox", lambda request, _: Response.json(
             self.describe(request.base_url)))
         self.router.add("POST", r"/_sandbox/faults", self._add_fault)
@@ -110,7 +115,9 @@ class Sandbox:
                 "access_token": c.google_access_token, "refresh_token": c.google_refresh_token,
                 "customer_ids": [a.id for a in self.world.of_platform("google")],
             },
-            "email": {"resend_url": None, "sendgrid_url": None},
+            "email": {"resend_url": f"{base_url}/email/resend",
+                      "sendgrid_url": f"{base_url}/email/sendgrid",
+                      "resend_api_key": c.resend_api_key, "sendgrid_api_key": c.sendgrid_api_key},
             "openai": {"base_url": None},
             "stories": [vars(story) for story in self.world.stories],
         }

@@ -2,16 +2,26 @@
 
 A rule names a kind and when it fires: on the n-th matching request (and the `times - 1` after
 it), or at a rate (deterministic from the seed). The header `X-Sandbox-Fault: KIND` makes the one
-request that carries it fail. Kinds:
+request that carries it fail. Platforms: "meta", "google", and the e-mail APIs "resend" and
+"sendgrid" (the answers are each platform's own). Kinds:
 
-- rate_limit: Meta 80000 with usage headers at 100%; Google 429 RESOURCE_EXHAUSTED + retryDelay
-- server_error: 500 (Meta code 1 "unknown error"; Google INTERNAL)
-- unavailable: 503 (Meta code 2 "temporarily unavailable", transient; Google UNAVAILABLE)
+- rate_limit: Meta 80000 with usage headers at 100%; Google 429 RESOURCE_EXHAUSTED + retryDelay;
+  Resend 429 rate_limit_exceeded with retry-after and ratelimit-*; SendGrid 429 "too many
+  requests" with X-RateLimit-Reset (a Unix time)
+- server_error: 500 (Meta code 1 "unknown error"; Google INTERNAL; Resend internal_server_error;
+  SendGrid's errors list). Kinds an e-mail API has no answer for (reduce_data, job_failed,
+  high_usage) get this one there
+- unavailable: 503 (Meta code 2 "temporarily unavailable", transient; Google UNAVAILABLE; Resend
+  application_error; SendGrid "Service Unavailable")
 - reduce_data: Meta's "Please reduce the amount of data…" (code 1, HTTP 500)
-- expired_token: Meta 190/463; Google 401 UNAUTHENTICATED
-- revoked_token: the token is revoked for good (Meta 190/460, Google 401 / invalid_grant)
-- permission: Meta 200 (403); Google 403 USER_PERMISSION_DENIED
-- slow: the answer comes after `delay` seconds
+- expired_token: Meta 190/463; Google 401 UNAUTHENTICATED; Resend 403 invalid_api_key (an API key
+  does not expire: a dead one looks wrong); SendGrid 401 "The provided authorization grant…"
+- revoked_token: the token is revoked for good (Meta 190/460, Google 401 / invalid_grant); Resend
+  and SendGrid as for expired_token
+- permission: Meta 200 (403); Google 403 USER_PERMISSION_DENIED; Resend 403 validation_error
+  "The {domain} domain is not verified…"; SendGrid 403 "access forbidden"
+- slow: the answer comes after `delay` seconds (the request is handled after the wait: an e-mail
+  API stores the message even though the client may have given up)
 - truncated: the body is cut short (the connection closes mid-body)
 - malformed: the body is not valid JSON
 - job_failed (Meta only): the report run that this request starts (POST act_…/insights) or polls
@@ -38,7 +48,7 @@ HEADER = "x-sandbox-fault"
 @dataclass(frozen=True)
 class FaultRule:
     kind: str
-    platform: str | None = None  # "meta" | "google" | None for both
+    platform: str | None = None  # "meta" | "google" | "resend" | "sendgrid" | None for all
     path: str | None = None  # a regular expression searched in the request path
     nth: int | None = None  # 1-based: fire on the n-th matching request …
     times: int = 1  # … and on the next times - 1 as well

@@ -1,4 +1,4 @@
-"""What the sandbox remembers between requests: its clock, tokens, codes and report runs."""
+"""What the sandbox remembers between requests: its clock, tokens, codes, report runs and e-mails."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ class Credentials:
     google_client_secret: str = "sandbox-google-client-secret"
     google_refresh_token: str = "1//sandbox-refresh-token"
     google_access_token: str = "ya29.sandbox-access-token"
+    resend_api_key: str = "re_sandbox_resend_api_key"
+    sendgrid_api_key: str = "SG.sandbox-sendgrid.api-key"
 
 
 class Clock:
@@ -101,12 +103,26 @@ class ReportRun:
 
 
 @dataclass
+class SentEmail:
+    """A message Resend or SendGrid accepted: the request body as sent, and what identifies it."""
+
+    provider: str  # "resend" | "sendgrid"
+    id: str  # Resend's id, SendGrid's X-Message-Id
+    payload: dict[str, Any]
+    received_at: dt.datetime
+    idempotency_key: str | None = None
+    body_hash: str = ""
+    replays: int = 0  # repeats of the same Idempotency-Key answered without sending again
+
+
+@dataclass
 class State:
     clock: Clock
     credentials: Credentials = field(default_factory=Credentials)
     tokens: dict[str, Token] = field(default_factory=dict)
     codes: dict[str, CodeGrant] = field(default_factory=dict)
     report_runs: dict[str, ReportRun] = field(default_factory=dict)
+    emails: list[SentEmail] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
     extra: dict[str, Any] = field(default_factory=dict)
 

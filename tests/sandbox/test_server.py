@@ -78,7 +78,9 @@ def test_server_describes_its_urls_and_credentials(sandbox: SandboxServer,
     assert description["google"]["api_version"] == "v26"
     assert set(description["google"]) >= {"auth_url", "client_id", "client_secret",
                                           "access_token", "refresh_token", "customer_ids"}
-    assert description["email"] == {"resend_url": None, "sendgrid_url": None}
+    assert description["email"] == {
+        "resend_url": f"{base}/email/resend", "sendgrid_url": f"{base}/email/sendgrid",
+        "resend_api_key": "re_sandbox_resend_api_key", "sendgrid_api_key": "SG.sandbox-sendgrid.api-key"}
     assert description["openai"] == {"base_url": None}
     assert {story["kind"] for story in description["stories"]} == {
         "cpa_doubles", "ctr_fatigue", "overspend"}
