@@ -27,7 +27,8 @@ app = typer.Typer(help="""App secrets: stored in the OS keyring, or an encrypted
 # Spelled out (not read from datadrip.config) so that building the CLI imports no pydantic.
 NameArg = Annotated[str, typer.Argument(
     help="The secret: meta.app_secret, google.client_secret, google.developer_token, "
-         "email.smtp_password or ai.api_key.", metavar="NAME", show_default=False)]
+         "email.smtp_password, email.resend_api_key, email.sendgrid_api_key or ai.api_key.",
+    metavar="NAME", show_default=False)]
 
 COLUMNS = [("name", "Secret"), ("set", "Set"), ("source", "Source"), ("env_vars", "Environment")]
 

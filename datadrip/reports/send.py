@@ -185,7 +185,8 @@ def _blocked(result: ReportSend, existing: Any, now: dt.datetime, loaded: Loaded
     email = loaded.settings.email
     in_flight = dt.timedelta(seconds=(email.timeout_seconds + 60) * email.attempts + 60)
     since = existing.sending_since
-    if now - since < in_flight:
+    unknown = existing.status == ReportStatus.FAILED.value  # the provider's answer was lost
+    if not unknown and now - since < in_flight:
         return _skip(result, f"another DataDrip has been sending this report since {cell(since)}")
     result.status, result.maybe_sent = "failed", True
     result.reason = (f"a send started at {cell(since)} did not finish; the report may have "
