@@ -137,6 +137,24 @@ def test_render_html_inlines_css_and_keeps_the_media_query_in_a_style(shared):
     assert ".kpi { display: inline-block !important; width: 50% !important;" in style
 
 
+def kpi_cell(html: str, metric: str) -> str:
+    found = re.search(rf'<td[^>]*data-metric="{metric}".*?</td>', html, re.DOTALL)
+    assert found is not None, metric
+    return Page(found.group(0)).text()
+
+
+def test_render_html_kpi_change_says_what_changed(shared):
+    nothing_before = shared.text(MASALA, *NOV_1_3)  # 29–31 Oct: no numbers at all
+    day2 = shared.text(MASALA, "--since", "2026-11-02", "--until", "2026-11-02")
+    no_revenue = shared.text(HOSTILE[3], *DAY1)  # ₹0.00 of revenue on 1 Nov and on 31 Oct
+
+    assert kpi_cell(nothing_before, "spend") == "Spend ₹2,530.50 no comparison"  # not "no change"
+    assert kpi_cell(nothing_before, "conversions") == "Conversions 5.5 no comparison"
+    assert kpi_cell(day2, "spend") == "Spend ₹500.50 ▼ −75.3%"
+    assert kpi_cell(day2, "cpa") == "Cost per conversion n/a no comparison"
+    assert kpi_cell(no_revenue, "conversion_value") == "Revenue ₹0.00 = no change"
+
+
 def png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR"
     width, height = struct.unpack(">II", data[16:24])
