@@ -4,6 +4,7 @@ test's tmp_path."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from collections.abc import Iterator
@@ -12,15 +13,18 @@ from typing import Any
 
 import pytest
 
-from reports.report_support import NOV_1_3, fill_masala, own_home
+from reports.report_support import NOV_1_3, add_campaign_day, fill_masala, own_home
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # as tests/sandbox/test_consent_browser.py
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTEFACTS_ENV = "DATADRIP_TEST_ARTEFACTS"
 WIDTHS = {"desktop": 1024, "phone": 390}
-# Masala Mornings, 1–3 Nov 2026 (tests/reports/report_support.py), as en_IN writes them.
-KEY_NUMBERS = {"spend": "₹2,530.50", "conversions": "5.5", "cpa": "₹460.09"}
+# A campaign named as ad managers name them: one long word that a phone must still fit.
+LONG_NAME = "IN_Diwali_2026_Prospecting_Broad_AdvantagePlus_Reels_Video_v3"
+# Masala Mornings, 1–3 Nov 2026 (tests/reports/report_support.py) with LONG_NAME's ₹12,34,567.89 and
+# 1,000 conversions on 3 Nov: ₹12,37,098.39 for 1,005.5 conversions, ₹1,230.33 each (1,230.3315…).
+KEY_NUMBERS = {"spend": "₹12,37,098.39", "conversions": "1,005.5", "cpa": "₹1,230.33"}
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +41,8 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = folder / "masala-mornings.html"
     with own_home(folder) as dd:
         fill_masala(dd)
+        add_campaign_day("Masala Mornings", "act_1", LONG_NAME, dt.date(2026, 11, 3), "1234567.89",
+                         conversions=1000)
         assert dd("client", "edit", "Masala Mornings", "--monthly-budget", "150000").exit_code == 0
         run = dd("report", "build", "Masala Mornings", *NOV_1_3, "--out", str(out))
         assert run.exit_code == 0, run.stderr
@@ -95,8 +101,11 @@ def test_browser_report_shows_the_key_numbers(visit):
         assert value.inner_text() == shown
     summary = visit.page.locator("td.summary")
     assert summary.is_visible()
-    assert summary.inner_text().startswith("From 1–3 Nov 2026, ₹2,530.50 was spent on ads, for 5.5 "
-                                           "conversions at ₹460.09 each.")
+    assert summary.inner_text().startswith("From 1–3 Nov 2026, ₹12,37,098.39 was spent on ads, for "
+                                           "1,005.5 conversions at ₹1,230.33 each.")
+    campaign = visit.page.locator("table.data td").filter(has_text="Prospecting").first
+    assert campaign.is_visible()
+    assert campaign.inner_text().replace("\n", "").startswith(LONG_NAME)  # wrapped, not cut
     assert visit.page.get_by_text("Budget pacing, November 2026").is_visible()
 
 
