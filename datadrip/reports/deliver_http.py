@@ -51,6 +51,8 @@ class ResendProvider:
             raise TransientError(f"Resend did not answer in time ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             raise _transport_error("Resend", exc, idempotent=True) from None
+        except httpx.HTTPError as exc:  # an answer that could not be read (bad encoding, redirects)
+            raise TransientError(f"Resend's answer could not be read ({type(exc).__name__})") from None
         if response.is_success:
             body = _json(response)
             return (str(body["id"]) if isinstance(body, dict) and body.get("id") else None), ()
@@ -99,6 +101,11 @@ class SendGridProvider:
                              "the report was not marked as sent.") from None
         except httpx.TransportError as exc:
             raise _transport_error("SendGrid", exc, idempotent=False) from None
+        except httpx.HTTPError as exc:  # the request went out; its answer could not be read
+            raise UnknownOutcomeError(f"SendGrid's answer could not be read ({type(exc).__name__}); the "
+                                      "report may have been sent",
+                                      hint="Check SendGrid's Activity Feed before sending it again.") \
+                from None
         if response.is_success:
             return response.headers.get("x-message-id"), ()
         details = [self._clean(str(e.get("message") or "")) + (f" (field {e['field']})" if e.get("field")
