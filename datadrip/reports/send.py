@@ -23,9 +23,6 @@ if TYPE_CHECKING:
     from datadrip.reports.deliver import Provider
     from datadrip.reports.mail import OutgoingEmail
 
-DEFAULT_SENDER = "reports@localhost"  # the outbox needs no real address
-
-
 @dataclass(frozen=True)
 class SendRequest:
     client: str | None = None
@@ -87,10 +84,11 @@ def send_reports(loaded: Loaded, request: SendRequest,
                  on_report: Callable[[ReportSend], None] | None = None) -> SendOutcome:
     """Send (or, with dry_run, plan) the reports asked for, one client after another; a failure
     of one never stops the others."""
-    from datadrip.reports.deliver import open_provider
+    from datadrip.reports.deliver import open_provider, reply_to_address, sender_address
     from datadrip.reports.mail import check_address
 
     copies = tuple(check_address(address, "--to") for address in request.to)
+    sender_address(loaded), reply_to_address(loaded)  # a wrong [email] from/reply_to: exit 2 now
     provider = None if request.dry_run else open_provider(loaded)
     targets = _targets(loaded, request)
     outcome = SendOutcome([], request.dry_run)
@@ -147,6 +145,11 @@ def _send_one(loaded: Loaded, provider: Provider | None, client_id: str, request
             return _skip(result, f"{client.name} has no report recipients", no_recipients=True,
                          hint=f"Add them: datadrip client edit {_quoted(client.name)} "
                               "--recipients someone@example.com")
+        bad = _bad_recipient(result.recipients)
+        if bad is not None:
+            result.reason = f"{client.name}'s recipient {bad!r} is not an e-mail address"
+            result.hint = f"Fix it: datadrip client edit {_quoted(client.name)} --recipients …"
+            return result
         existing = find_report(session, client.id, plan.kind.value, plan.period.since,
                                plan.period.until)
         if existing is not None:
@@ -195,6 +198,17 @@ def _blocked(result: ReportSend, existing: Any, now: dt.datetime, loaded: Loaded
     return result
 
 
+def _bad_recipient(recipients: list[str]) -> str | None:
+    from datadrip.reports.mail import check_address
+
+    for address in recipients:
+        try:
+            check_address(address, "recipient")
+        except UsageError:
+            return address
+    return None
+
+
 def _skip(result: ReportSend, reason: str, *, hint: str | None = None,
           no_recipients: bool = False) -> ReportSend:
     result.status, result.reason, result.hint, result.no_recipients = "skipped", reason, hint, no_recipients
@@ -203,14 +217,14 @@ def _skip(result: ReportSend, reason: str, *, hint: str | None = None,
 
 def _message(loaded: Loaded, agency: Agency, composed: ComposedReport, recipients: list[str],
              now: dt.datetime) -> OutgoingEmail:
+    from datadrip.reports.deliver import reply_to_address, sender_address
     from datadrip.reports.mail import InlineImage, OutgoingEmail, new_message_id
 
-    settings = loaded.settings.email
-    sender = settings.sender or DEFAULT_SENDER
+    sender = sender_address(loaded)
     images = tuple(InlineImage(image.content_id, image.filename, image.data, image.mime_type)
                    for image in composed.images)
     return OutgoingEmail(sender_name=agency.name, sender_address=sender,
-                         reply_to=settings.reply_to or None, to=tuple(recipients),
+                         reply_to=reply_to_address(loaded), to=tuple(recipients),
                          subject=composed.subject, text=composed.rendered("txt"),
                          html=composed.rendered("html", embed=False), images=images,
                          message_id=new_message_id(sender), date=now)

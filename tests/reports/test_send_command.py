@@ -66,7 +66,7 @@ def test_send_delivers_the_report_to_the_clients_recipients_and_records_it(ready
     message = parsed(eml)
     assert message["To"] == "owner@masala.example, cfo@masala.example"
     assert message["Subject"] == "Masala Mornings — daily report, 1 Nov 2026"
-    assert message["From"] == "Spice Route Media <reports@localhost>"
+    assert message["From"] == "Spice Route Media <reports@localhost.invalid>"
     assert message["Message-ID"] == report["message_id"]
     html = message.get_body(("html",)).get_content()
     assert "₹2,031.00" in html and 'src="cid:trend@datadrip"' in html
@@ -232,3 +232,27 @@ def test_send_json_keys_are_stable(ready):
     assert list(result["reports"][0]) == [
         "client", "kind", "period", "status", "recipients", "subject", "report_id", "provider",
         "message_id", "provider_id", "attempts", "reason", "maybe_sent", "warnings"]
+
+
+def test_send_with_a_malformed_from_address_exits_2_and_keeps_nothing(ready, home, monkeypatch):
+    monkeypatch.setenv("DATADRIP_EMAIL_FROM", "Spice Route <reports@spiceroute.example>")
+
+    run = ready("report", "send", MASALA, *DAY)
+
+    assert run.exit_code == 2
+    assert "[email] from" in run.stderr and "is not an e-mail address" in run.stderr
+    assert outbox(home) == [] and ready("report", "list", "--json").json() == []
+
+
+def test_send_to_a_client_whose_stored_recipient_is_malformed_fails_that_client_only(ready, home):
+    execute("UPDATE client SET report_recipients = :bad WHERE name = 'Peak Trail'",
+            bad='["team@peaktrail.example\\nBcc: x@evil.example"]')
+
+    run = send(ready, "--all", *DAY)
+
+    assert run.exit_code == 3
+    by_client = {r["client"]: r for r in run.json()["reports"]}
+    assert by_client[MASALA]["status"] == "sent"
+    assert by_client["Peak Trail"]["status"] == "failed"
+    assert "is not an e-mail address" in by_client["Peak Trail"]["reason"]
+    assert len(outbox(home)) == 1
