@@ -184,24 +184,23 @@ def test_report_trend_of_a_longer_period_is_the_period_itself(filled):
     assert all(point["in_period"] for point in trend)
 
 
-@pytest.mark.parametrize(("budget", "expected", "pace", "status"), [
-    ("150000", "15000.00", "16.9", "under"),  # ₹2,530.50 spent where ₹15,000 was expected
-    ("25000", "2500.00", "101.2", "on_track"),  # within ±10 % of the expected spend
-    ("20000", "2000.00", "126.5", "over"),
+@pytest.mark.parametrize(("budget", "expected", "remaining", "spent_pct", "pace", "status"), [
+    # ₹2,530.50 spent in 3 of November's 30 days; expected: the budget × 3 / 30.
+    ("150000", "15000.00", "147469.50", "1.7", "16.9", "under"),
+    ("25000", "2500.00", "22469.50", "10.1", "101.2", "on_track"),  # within ±10 % of expected
+    ("20000", "2000.00", "17469.50", "12.7", "126.5", "over"),
 ])
-def test_report_pacing_measures_the_month_against_the_monthly_budget(masala, budget, expected, pace,
-                                                                     status):
+def test_report_pacing_measures_the_month_against_the_monthly_budget(masala, budget, expected, remaining,
+                                                                     spent_pct, pace, status):
     assert masala("client", "edit", MASALA, "--monthly-budget", budget).exit_code == 0
 
     pacing = build_json(masala, MASALA, *NOV_1_3)["pacing"]
 
     assert pacing == {
         "month": "2026-11-01", "through": "2026-11-03", "days_elapsed": 3, "days_in_month": 30,
-        "budget": D(budget) + D("0.00"), "spent": D("2530.50"), "expected": D(expected),
+        "budget": D(budget), "spent": D("2530.50"), "expected": D(expected),
         "projected": D("25305.00"),  # 2,530.50 over 3 days → 30 days
-        "remaining": D(budget) - D("2530.50"),
-        "spent_pct": (D("2530.50") * 100 / D(budget)).quantize(D("0.1")), "pace_pct": D(pace),
-        "status": status}
+        "remaining": D(remaining), "spent_pct": D(spent_pct), "pace_pct": D(pace), "status": status}
 
 
 def test_report_pacing_counts_the_month_up_to_the_period_last_day(masala):
