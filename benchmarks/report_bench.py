@@ -88,12 +88,12 @@ def measure(path: Path) -> tuple[dict[str, float], list[dict[str, float]]]:
 
     from datadrip.db.engine import open_workbook
     from datadrip.db.models import Agency, Client
+    from datadrip.enums import ReportKind
     from datadrip.fx import RateBook
     from datadrip.periods import Period
     from datadrip.reports.build import ReportPlan, build_content
     from datadrip.reports.charts import draw_charts
     from datadrip.reports.render import images_for, render
-    from datadrip.enums import ReportKind
 
     engine = open_workbook(str(path))
     timings = []
