@@ -79,20 +79,20 @@ def report_build(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None
         raise typer.BadParameter("--open shows the HTML report; leave out --format or use html",
                                  param_hint="--open")
     loaded = settings(ctx)
-    with workbook(ctx, write=True) as wb:
+    with workbook(ctx, write=True) as wb:  # kept only once the report is written out whole
         report = build_report(wb.session, client, agency, kind=kind, period=period, since=since,
                               until=until, template_dir=loaded.settings.reports.template_dir,
                               save=True)
-    text = dumps(report.record) + "\n" if fmt == "json" else report.rendered(fmt)
-    if open_it and out is None:
-        period_ = report.content.plan.period
-        out = loaded.paths.data_dir / "reports" / report_file_name(
-            report.content.client.name, report.content.plan.kind.value, str(period_.since),
-            str(period_.until))
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        output.message(f"Wrote {write_file(out, text)}")
+        text = dumps(report.record) + "\n" if fmt == "json" else report.rendered(fmt)
+        if open_it and out is None:
+            plan = report.content.plan
+            out = loaded.paths.data_dir / "reports" / report_file_name(
+                report.content.client.name, plan.kind.value, str(plan.period.since),
+                str(plan.period.until))
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            output.message(f"Wrote {write_file(out, text)}")
     for warning in report.content.warnings:
         output.message(f"warning: {warning}")
     if open_it and out is not None:

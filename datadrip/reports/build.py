@@ -123,7 +123,7 @@ def build_content(session: Session, agency: Agency, client: Client, plan: Report
         _accounts(session, client), _insights(session, client),
         has_data=bool(current.spend_micros or current.impressions or current.clicks),
         generated_at=now or dt.datetime.now(dt.UTC))
-    content.warnings = _freshness(content.accounts, period)
+    content.warnings = _freshness(content.accounts, period, agency.locale)
     content.summary = write_summary(content)
     return content
 
@@ -227,8 +227,10 @@ def _accounts(session: Session, client: Client) -> list[dict[str, Any]]:
     return found
 
 
-def _freshness(accounts: list[dict[str, Any]], period: Period) -> list[str]:
+def _freshness(accounts: list[dict[str, Any]], period: Period, locale: str) -> list[str]:
     """What the reader should know about numbers that may be incomplete."""
+    from datadrip.reports.formatting import day
+
     if not accounts:
         return ["No ad account is connected for this client."]
     warnings = []
@@ -239,7 +241,7 @@ def _freshness(accounts: list[dict[str, Any]], period: Period) -> list[str]:
         elif account["data_through"] is None:
             warnings.append(f"{name} has not been synced yet.")
         elif account["data_through"] < period.until:
-            warnings.append(f"{name} holds data up to {account['data_through']} only.")
+            warnings.append(f"{name} holds data up to {day(account['data_through'], locale)} only.")
     return warnings
 
 

@@ -15,6 +15,9 @@ def write_file(path: Path, text: str) -> Path:
     crash) never sees half a report; an existing file is replaced only once the new one is whole."""
     path = path.expanduser()
     folder = path.parent
+    if any(part.is_file() for part in (folder, *folder.parents)):
+        raise UsageError(f"cannot write {path}: {_first_file(folder)} is a file, not a folder",
+                         hint="Choose a path in a folder.")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -30,6 +33,10 @@ def write_file(path: Path, text: str) -> Path:
         raise UsageError(f"cannot write {path}: {exc.strerror}",
                          hint="Choose a folder you can write to.") from None
     return path
+
+
+def _first_file(folder: Path) -> Path:
+    return next(part for part in (*reversed(folder.parents), folder) if part.is_file())
 
 
 def report_file_name(client: str, kind: str, since: str, until: str) -> str:

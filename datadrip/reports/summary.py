@@ -26,9 +26,7 @@ def write_summary(content: ReportContent) -> str:
     when = f"On {f.day(period.since, locale)}" if period.days == 1 else \
         f"From {f.day_range(period.since, period.until, locale)}"
     if not content.has_data:
-        lines = [f"{when}, no ad activity was recorded for {escape(content.client.name)}."]
-        lines += [escape(warning) for warning in content.warnings]
-        return "\n\n".join(lines) + "\n"
+        return f"{when}, no ad activity was recorded for {escape(content.client.name)}.\n"
     kpi = {item["metric"]: item for item in content.kpis}
     before = "the day before" if period.days == 1 else f"the previous {period.days} days"
     spend = kpi["spend"]
@@ -47,8 +45,7 @@ def write_summary(content: ReportContent) -> str:
                      f"{f.money(best['cpa'], currency, locale)} each.")
     if content.pacing is not None:
         lines.append(_pacing_words(content.pacing, currency, locale))
-    lines += [escape(warning) for warning in content.warnings]
-    text = "\n\n".join(lines) + "\n"
+    text = "\n\n".join(lines) + "\n"  # warnings about the data stand apart, in the template
     if content.insights:
         text += "\n**Suggestions**\n\n" + "".join(
             f"- {escape(item['claim'])}" + (f" {escape(item['action'])}" if item["action"] else "") + "\n"

@@ -108,9 +108,11 @@ def test_build_out_that_cannot_be_written_fails_cleanly_and_writes_nothing(masal
     run = masala("report", "build", MASALA, *NOV_1_3, "--out", str(blocker / "nov.html"))
 
     assert_bad_input(run, "cannot write", str(blocker / "nov.html"))
-    assert "Choose a folder you can write to." in run.stderr
+    assert f"{blocker} is a file, not a folder" in run.stderr
+    assert "Choose a path in a folder." in run.stderr
     assert blocker.read_text(encoding="utf-8") == "keep me"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["home", "not a folder", "work"]
+    assert masala("report", "list", "--json").json() == []  # nothing kept of a report not written
 
 
 def test_build_out_must_be_a_file_not_a_folder(masala, tmp_path):
