@@ -4,34 +4,21 @@ the real workbook file, and a real PostgreSQL database where a server is availab
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import POSTGRES_ENV, Run
 from typer.testing import CliRunner
 
 from datadrip.cli import app
 
-POSTGRES_ENV = "DATADRIP_TEST_POSTGRES_URL"
-
-
-@dataclass
-class Run:
-    """What one `datadrip` invocation did: exit code, stdout, stderr."""
-
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
+__all__ = ["POSTGRES_ENV", "Run"]  # other test modules have imported them from here
 
 
 @pytest.fixture(autouse=True)

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+POSTGRES_ENV = "DATADRIP_TEST_POSTGRES_URL"
+
+
+@dataclass
+class Run:
+    """What one `datadrip` invocation did: exit code, stdout, stderr."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
 
 
 def assert_bad_input(run: Any, *needles: str) -> str:

@@ -70,12 +70,8 @@ class SmtpProvider:
             return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         except smtplib.SMTPConnectError as exc:
             raise self._refusal("greeted us with", exc.smtp_code, exc.smtp_error) from None
-        except ssl.SSLCertVerificationError as exc:
-            raise PermanentError(f"the certificate of {self.server} is not trusted "
-                                 f"({exc.verify_message})", hint=_tls_hint(self.port)) from None
         except ssl.SSLError as exc:
-            raise PermanentError(f"TLS with {self.server} failed ({exc.reason or exc})",
-                                 hint=_tls_hint(self.port)) from None
+            raise self._tls_failure("TLS", exc) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise TransientError(f"cannot connect to {self.server} ({_why(exc)})",
                                  hint="Check [email] smtp_host and smtp_port, and that the server "
@@ -99,12 +95,8 @@ class SmtpProvider:
             connection.starttls(context=ssl.create_default_context())
         except smtplib.SMTPResponseException as exc:
             raise self._refusal("refused STARTTLS with", exc.smtp_code, exc.smtp_error) from None
-        except ssl.SSLCertVerificationError as exc:
-            raise PermanentError(f"the certificate of {self.server} is not trusted "
-                                 f"({exc.verify_message})", hint=_tls_hint(self.port)) from None
         except ssl.SSLError as exc:
-            raise PermanentError(f"STARTTLS with {self.server} failed ({exc.reason or exc})",
-                                 hint=_tls_hint(self.port)) from None
+            raise self._tls_failure("STARTTLS", exc) from None
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise TransientError(f"{self.server} dropped the connection at STARTTLS ({_why(exc)})") \
                 from None
@@ -191,6 +183,16 @@ class SmtpProvider:
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise TransientError(f"{self.server} dropped the connection at {command} ({_why(exc)})") \
                 from None
+
+    def _tls_failure(self, what: str, exc: BaseException) -> PermanentError:
+        """An untrusted certificate or a failed handshake: retrying would not help."""
+        import ssl
+
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return PermanentError(f"the certificate of {self.server} is not trusted "
+                                  f"({exc.verify_message})", hint=_tls_hint(self.port))
+        reason = getattr(exc, "reason", None) or exc
+        return PermanentError(f"{what} with {self.server} failed ({reason})", hint=_tls_hint(self.port))
 
     def _refusal(self, what: str, code: int, reply: bytes | str) -> TransientError | PermanentError:
         text = self._said(what, code, reply)

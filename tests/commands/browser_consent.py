@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # as tests/sandbox/test_consent_browser.py
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # as tests/browser_support.py
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DEADLINE_SECONDS = 60  # never outlive the test that started it

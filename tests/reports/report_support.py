@@ -19,33 +19,20 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlmodel import select
+from support import POSTGRES_ENV, Run
 from typer.testing import CliRunner
 
 from datadrip.cli import app
 from tests.analytics.analytics_support import fill_workbook, micros
 
-POSTGRES_ENV = "DATADRIP_TEST_POSTGRES_URL"  # as tests/conftest.py, which cannot be imported by name
 DAY1 = ("--since", "2026-11-01", "--until", "2026-11-01")
 NOV_1_3 = ("--since", "2026-11-01", "--until", "2026-11-03")
-
-
-@dataclass
-class Run:
-    """What one `datadrip` invocation did, as tests/conftest.py's Run."""
-
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
 
 
 def fill_masala(dd: Callable[..., Run]) -> Callable[..., Run]:

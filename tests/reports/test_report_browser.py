@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import headless_chromium
 
 from reports.report_support import NOV_1_3, add_campaign_day, fill_masala, own_home
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # as tests/sandbox/test_consent_browser.py
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTEFACTS_ENV = "DATADRIP_TEST_ARTEFACTS"
 WIDTHS = {"desktop": 1024, "phone": 390}
 # A campaign named as ad managers name them: one long word that a phone must still fit.
@@ -51,16 +48,7 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: .ci/run installs Debian's chromium")
-        pytest.skip("no chromium here: apt-get install chromium (CI installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from headless_chromium()
 
 
 class Visit:
