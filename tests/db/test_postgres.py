@@ -434,3 +434,24 @@ def test_postgres_metrics_and_dashboard_give_the_same_figures_as_on_sqlite(dd):
     assert months.json() == [{"month": "2026-11-01", "spend": 4193.5, "currency": "INR"}]
     kpis = {kpi["metric"]: kpi["value"] for kpi in board.json()["kpis"]}
     assert (kpis["spend"], kpis["cpa"], kpis["roas"]) == (2531.5, 460.27, 2.96)
+
+
+def test_postgres_report_send_keeps_exact_numbers_and_sends_once(dd, server, home):
+    from tests.analytics.analytics_support import fill_workbook
+
+    fill_workbook(dd)
+    assert dd("fx", "set", "USD", "INR", "83.10").exit_code == 0
+    assert dd("client", "edit", "Masala Mornings", "--recipients", "owner@masala.example").exit_code == 0
+    day = ("--kind", "daily", "--since", "2026-11-01", "--until", "2026-11-01")
+
+    first = dd("report", "send", "Masala Mornings", *day, "--json")
+    again = dd("report", "send", "Masala Mornings", *day, "--json")
+
+    assert first.exit_code == again.exit_code == 0, first.stderr + again.stderr
+    assert [r["status"] for r in first.json()["reports"] + again.json()["reports"]] == ["sent", "skipped"]
+    assert len(list((home / "outbox").glob("*.eml"))) == 1
+    stored = json.loads(scalar(server, "SELECT channel_data::text FROM report"), parse_float=Decimal)
+    spend = next(kpi for kpi in stored["kpis"] if kpi["metric"] == "spend")
+    assert spend["value"] == Decimal("2031.00")  # the JSON keeps the exact digits the report showed
+    assert f"{spend['value']}" == "2031.00"
+    assert scalar(server, "SELECT count(*) FROM report_delivery WHERE status = 'sent'") == 1

@@ -4,6 +4,7 @@ blindly; nothing is kept by a dry run. Delivered here through the outbox (the de
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email
 import email.policy
@@ -20,6 +21,8 @@ from tests.analytics.analytics_support import fill_workbook
 
 DAY = ("--kind", "daily", "--since", "2026-11-01", "--until", "2026-11-01")
 MASALA = "Masala Mornings"
+LOGO = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAA"
+                        "AABJRU5ErkJggg==")  # a 1×1 PNG
 
 
 @pytest.fixture
@@ -256,3 +259,27 @@ def test_send_to_a_client_whose_stored_recipient_is_malformed_fails_that_client_
     assert by_client["Peak Trail"]["status"] == "failed"
     assert "is not an e-mail address" in by_client["Peak Trail"]["reason"]
     assert len(outbox(home)) == 1
+
+
+def test_send_shows_the_agencys_logo_inline_and_goes_on_without_it_once_the_file_is_gone(ready, home,
+                                                                                        tmp_path):
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(LOGO)
+    assert ready("agency", "edit", "Spice Route Media", "--logo", str(logo)).exit_code == 0
+
+    sent = send(ready, MASALA, *DAY)
+
+    assert sent.exit_code == 0, sent.stderr
+    message = parsed(outbox(home)[0])
+    html = message.get_body(("html",)).get_content()
+    assert 'src="cid:logo@datadrip"' in html
+    parts = {part["Content-ID"]: part for part in message.walk() if part["Content-ID"]}
+    assert parts["<logo@datadrip>"].get_content() == LOGO
+    page = ready("report", "show", sent.json()["reports"][0]["report_id"], "--html").stdout
+    assert "data:image/png;base64," + base64.b64encode(LOGO).decode() in page
+    logo.unlink()
+    copy = send(ready, MASALA, *DAY, "--to", "me@agency.example")
+    assert copy.exit_code == 0, copy.stderr
+    [mine] = [parsed(path) for path in outbox(home) if parsed(path)["To"] == "me@agency.example"]
+    assert "logo@datadrip" not in mine.get_body(("html",)).get_content()
+    assert "Spice Route Media" in mine.get_body(("html",)).get_content()
