@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from datadrip.errors import ConfigError
 
@@ -116,6 +116,36 @@ class SyncSettings(_Section):
                                    "and waiting for rate limits before its account fails")
 
 
+class ScheduleSettings(_Section):
+    refresh_tokens: str = Field("0 */6 * * *", description="When the daemon checks and renews "
+                                "logins (cron, in each agency's timezone; empty: never)")
+    sync: str = Field("30 5 * * *", description="When the daemon syncs each agency's clients")
+    reports: str = Field("0 7 * * *", description="When the daemon sends the daily reports")
+    weekly_reports: str = Field("0 7 * * 1", description="When the daemon sends last week's "
+                                "reports; empty: no weekly reports")
+    report_deadline: str = Field("10:00", description="Local time after which a client's report "
+                                 "is sent even though its sync did not succeed that day")
+    misfire_grace_minutes: int = Field(1440, ge=0, le=10080, description="How late a missed run "
+                                       "may still be caught up (once) when the daemon starts")
+
+    @field_validator("refresh_tokens", "sync", "reports", "weekly_reports")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from datadrip.schedule import parse_cron
+
+        if value.strip():
+            parse_cron(value)
+        return value
+
+    @field_validator("report_deadline")
+    @classmethod
+    def _deadline(cls, value: str) -> str:
+        from datadrip.schedule import parse_deadline
+
+        parse_deadline(value)
+        return value
+
+
 class Settings(_Section):
     workbook: WorkbookSettings = WorkbookSettings()
     user: UserSettings = UserSettings()
@@ -127,6 +157,7 @@ class Settings(_Section):
     auth: AuthSettings = AuthSettings()
     secrets: SecretsSettings = SecretsSettings()
     sync: SyncSettings = SyncSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
 
 
 SECTIONS: dict[str, type[_Section]] = {

@@ -1,0 +1,191 @@
+"""The daemon's timetable: cron expressions read in each agency's own timezone, as pure computation.
+
+Daylight saving: every local wall-clock time a job names runs once. A time the clock skips (02:30
+on a spring-forward night in New York) runs once, at the moment the clock jumps over it, read with
+the offset in force before the change (02:30 EST, that is 03:30 EDT); a time the clock passes twice
+(01:30 on a fall-back night) runs at its first occurrence only. Two wall times that land on the
+same instant run once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from datadrip.config import ScheduleSettings
+
+JOBS = ("refresh_tokens", "sync", "reports", "weekly_reports")
+# How far ahead or back a search for a matching day goes (29 February recurs within 8 years).
+_SEARCH_DAYS = 8 * 366
+
+_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12),
+           ("day of week", 0, 7))
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_NAMES = {3: {name: number for number, name in enumerate(_MONTHS, start=1)},
+          4: {name: number for number, name in enumerate(_WEEKDAYS)}}
+_ALIASES = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+            "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *",
+            "@annually": "0 0 1 1 *"}
+_TERM = re.compile(r"^(?:(\*)|([a-z0-9]+)(?:-([a-z0-9]+))?)(?:/(\d+))?$")
+
+
+@dataclass(frozen=True)
+class Cron:
+    """A parsed five-field cron expression (minute hour day-of-month month day-of-week)."""
+
+    text: str
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    days: frozenset[int]
+    months: frozenset[int]
+    weekdays: frozenset[int]  # 0 = Sunday, as cron counts
+    any_day: bool  # day of month is '*'
+    any_weekday: bool  # day of week is '*'
+
+    def matches_day(self, day: dt.date) -> bool:
+        if day.month not in self.months:
+            return False
+        in_month = day.day in self.days
+        in_week = (day.isoweekday() % 7) in self.weekdays
+        if self.any_day or self.any_weekday:
+            return in_month and in_week
+        return in_month or in_week  # both restricted: either matches, as cron does
+
+    def times(self) -> list[dt.time]:
+        return [dt.time(hour, minute) for hour in sorted(self.hours) for minute in sorted(self.minutes)]
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    """One run of a job for an agency: when it is due in the agency's time and in UTC."""
+
+    job: str
+    agency: str
+    timezone: str
+    local: dt.datetime
+    utc: dt.datetime
+
+
+def parse_cron(text: str) -> Cron:
+    """Parse a cron expression. Raises ValueError saying which field is wrong and why."""
+    expression = _ALIASES.get(text.strip().lower(), text.strip().lower())
+    parts = expression.split()
+    if len(parts) != 5:
+        raise ValueError(f"{text!r} is not a cron expression: it needs 5 fields (minute hour "
+                         f"day-of-month month day-of-week), e.g. \"30 5 * * *\"")
+    values = [_parse_field(index, part, text) for index, part in enumerate(parts)]
+    weekdays = frozenset(day % 7 for day in values[4])  # 7 is Sunday too
+    return Cron(text, frozenset(values[0]), frozenset(values[1]), frozenset(values[2]),
+                frozenset(values[3]), weekdays, parts[2] == "*", parts[4] == "*")
+
+
+def _parse_field(index: int, part: str, text: str) -> set[int]:
+    name, low, high = _FIELDS[index]
+    found: set[int] = set()
+    for term in part.split(","):
+        match = _TERM.match(term)
+        if not match:
+            raise ValueError(f"{text!r}: the {name} field has {term!r}, which cron cannot read")
+        star, first, last, step = match.groups()
+        if star:
+            start, end = low, high if index != 4 else 6
+        else:
+            start = _number(first, index, name, text)
+            end = _number(last, index, name, text) if last else (high if step else start)
+        for value in (start, end):
+            if not low <= value <= high:
+                raise ValueError(f"{text!r}: {value} is outside the {name} field's {low}-{high}")
+        if end < start:
+            raise ValueError(f"{text!r}: the {name} range {term!r} runs backwards")
+        stride = int(step) if step else 1
+        if stride < 1:
+            raise ValueError(f"{text!r}: the {name} step must be at least 1")
+        found.update(range(start, end + 1, stride))
+    return found
+
+
+def _number(token: str, index: int, name: str, text: str) -> int:
+    if token.isdigit():
+        return int(token)
+    if token[:3] in _NAMES.get(index, {}) and len(token) == 3:
+        return _NAMES[index][token]
+    raise ValueError(f"{text!r}: the {name} field has {token!r}, which is not a number")
+
+
+def parse_deadline(text: str) -> dt.time:
+    """`HH:MM` (24-hour) as a time. Raises ValueError."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise ValueError(f"{text!r} is not a time of day as HH:MM, e.g. \"10:00\"")
+    return dt.time(int(match.group(1)), int(match.group(2)))
+
+
+def to_utc(day: dt.date, at: dt.time, zone: ZoneInfo) -> dt.datetime:
+    """A local wall time as a UTC instant: a skipped time with the offset before the jump (fold 0),
+    a repeated time at its first occurrence."""
+    return dt.datetime.combine(day, at, tzinfo=zone).astimezone(dt.UTC)
+
+
+def _instants(cron: Cron, zone: ZoneInfo, day: dt.date) -> list[dt.datetime]:
+    if not cron.matches_day(day):
+        return []
+    return sorted({to_utc(day, at, zone) for at in cron.times()})
+
+
+def fire_times(cron: Cron, zone: ZoneInfo, after: dt.datetime) -> Iterator[dt.datetime]:
+    """UTC instants strictly after `after`, in order."""
+    day = after.astimezone(zone).date() - dt.timedelta(days=1)  # a jump may pull a time back a day
+    for offset in range(_SEARCH_DAYS):
+        for instant in _instants(cron, zone, day + dt.timedelta(days=offset)):
+            if instant > after:
+                yield instant
+
+
+def next_fire(cron: Cron, zone: ZoneInfo, after: dt.datetime) -> dt.datetime | None:
+    """The first run strictly after `after` (UTC), or None if the expression never matches."""
+    return next(fire_times(cron, zone, after), None)
+
+
+def latest_fire(cron: Cron, zone: ZoneInfo, at_or_before: dt.datetime,
+                not_before: dt.datetime) -> dt.datetime | None:
+    """The latest run in [not_before, at_or_before] (UTC), or None: what a catch-up would run."""
+    day = at_or_before.astimezone(zone).date() + dt.timedelta(days=1)
+    last = not_before.astimezone(zone).date() - dt.timedelta(days=1)
+    while day >= last:
+        for instant in reversed(_instants(cron, zone, day)):
+            if not_before <= instant <= at_or_before:
+                return instant
+        day -= dt.timedelta(days=1)
+    return None
+
+
+def job_crons(settings: ScheduleSettings) -> dict[str, Cron]:
+    """The enabled jobs (an empty expression turns a job off) and their parsed expressions."""
+    return {job: parse_cron(getattr(settings, job)) for job in JOBS if getattr(settings, job).strip()}
+
+
+def next_runs(agencies: Sequence[tuple[str, str]], settings: ScheduleSettings,
+              now: dt.datetime) -> list[ScheduledRun]:
+    """Each enabled job's next run after `now` for each (agency name, IANA timezone), by time."""
+    crons = job_crons(settings)
+    runs = []
+    for agency, timezone in agencies:
+        zone = ZoneInfo(timezone)
+        for job, cron in crons.items():
+            instant = next_fire(cron, zone, now)
+            if instant is not None:
+                runs.append(ScheduledRun(job, agency, timezone, instant.astimezone(zone), instant))
+    return sorted(runs, key=lambda run: (run.utc, run.agency, JOBS.index(run.job)))
+
+
+def has_dst(timezone: str, year: int) -> bool:
+    """Whether the zone's UTC offset changes during `year`."""
+    zone = ZoneInfo(timezone)
+    offsets = {dt.datetime(year, month, 1, 12, tzinfo=zone).utcoffset() for month in range(1, 13)}
+    return len(offsets) > 1
