@@ -75,11 +75,13 @@ def trend_chart(days: Sequence[dict[str, Any]], currency: str, locale: str,
     symbol = str(get_currency_symbol(currency, locale=locale))
     spend_axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v, locale, symbol)))
     conversion_axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v, locale)))
-    for axes, title in ((spend_axes, "Spend per day"), (conversion_axes, "Conversions per day")):
+    for axes, title, top in ((spend_axes, "Spend per day", 0.93), (conversion_axes,
+                                                                     "Conversions per day", 0.45)):
         _style(axes)
         axes.yaxis.set_major_locator(MaxNLocator(3))
-        axes.set_title(title, loc="left", fontsize=13, color=INK, pad=4)
-    step = max(1, len(days) // 7)
+        # A figure text, not axes.set_title: placing a title measures every tick label (+40 %).
+        figure.text(0.12, top, title, fontsize=13, color=INK)
+    step = max(1, len(days) // 4)  # four or five dates fit a phone
     ticks = positions[::-1][::step][::-1]
     conversion_axes.set_xticks(ticks, [str(format_date(days[i]["day"], "d MMM", locale=locale))
                                        for i in ticks])
@@ -109,7 +111,7 @@ def channel_chart(channels: Sequence[dict[str, Any]], colour: str | None) -> Cha
     for side in ("top", "right", "bottom", "left"):
         axes.spines[side].set_visible(False)
     axes.tick_params(colors=INK, labelsize=13, length=0)
-    axes.set_title("Share of spend", loc="left", fontsize=13, color=INK, pad=4)
+    figure.text(0.22, 0.12 + height + 0.04, "Share of spend", fontsize=13, color=INK)
     return Chart("channels", "Share of spend by channel", _png(figure))
 
 
