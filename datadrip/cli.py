@@ -26,6 +26,8 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
      "login when no other account uses it."),
     ("sync", "sync", "sync",
      "Fetch daily campaign, ad set and ad numbers of every connected account into the workbook."),
+    ("status", "status", "status",
+     "Check every active client: last sync per account, logins needed, last reports, next runs."),
     ("dashboard", "dashboard", "dashboard",
      "How a client is doing (or every client of the agency), against the previous period."),
     ("metrics", "metrics", "metrics",

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from datadrip.errors import DataDripError, UsageError
+from datadrip.reports.deliver_outbox import write_atomically
 
 
 def write_file(path: Path, text: str) -> Path:
-    """Write `text` to `path` through a temporary file in the same folder, so a reader (or a
-    crash) never sees half a report; an existing file is replaced only once the new one is whole."""
+    """Write `text` to `path` whole or not at all (an existing file is replaced only once the new
+    one is complete)."""
     path = path.expanduser()
     folder = path.parent
     if any(part.is_file() for part in (folder, *folder.parents)):
@@ -20,16 +19,8 @@ def write_file(path: Path, text: str) -> Path:
                          hint="Choose a path in a folder.")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        write_atomically(path, text.encode("utf-8"))
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}",
-                         hint="Choose a folder you can write to.") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
         raise UsageError(f"cannot write {path}: {exc.strerror}",
                          hint="Choose a folder you can write to.") from None
     return path

@@ -1,0 +1,88 @@
+"""`datadrip status`: is everything synced, logged in and sent? Exit 1 when not, for monitoring."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from datadrip import output
+from datadrip.commands._context import workbook
+from datadrip.commands._options import AgencyOpt, JsonOpt
+
+if TYPE_CHECKING:
+    from datadrip.status import Status
+
+COLUMNS = [("check", "Check"), ("who", "Who"), ("what", "What"), ("state", "State"),
+           ("when", "When"), ("note", "Note")]
+
+
+def status(ctx: typer.Context, agency: AgencyOpt = None, as_json: JsonOpt = False) -> None:
+    """Check every active client: last sync per account, logins needed, last reports, next runs.
+
+    Exit 1 when anything needs attention: an account with no successful sync for 36 hours, a
+    failed last sync or report, or a login to renew (the 'datadrip connect' command is named);
+    exit 0 when all is well. The verdict is one line on stderr.
+
+    \b
+    Example:
+      datadrip status || mail -s "DataDrip needs attention" me@agency.example
+    """
+    from datadrip.status import check_status
+
+    with workbook(ctx) as wb:
+        report = check_status(wb.session, agency_ref=agency)
+    if as_json:
+        output.print_json(report.record())
+    else:
+        output.print_table(rows(report), COLUMNS, title="DataDrip status",
+                           empty="no active client has accounts or reports yet")
+    output.message(verdict(report))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def verdict(report: Status) -> str:
+    problems = report.problems
+    if problems:
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        return f"not ok: {count}: " + "; ".join(problems)
+    synced = sum(1 for account in report.accounts if account.state == "ok")
+    sent = sum(1 for item in report.reports if item.status == "sent")
+    return (f"ok: {synced} account{'' if synced == 1 else 's'} synced within "
+            f"{report.record()['stale_after_hours']} h, {sent} latest report{'' if sent == 1 else 's'} sent")
+
+
+def rows(report: Status) -> list[dict[str, Any]]:
+    """One line per account, per latest report and per next run: a compact table, or
+    tab-separated lines whose first field says which."""
+    now = report.checked_at
+    lines: list[dict[str, Any]] = []
+    for account in report.accounts:
+        last = account.last_run or {}
+        note = account.connect or (last.get("error") if account.state == "failing" else None)
+        lines.append({"check": "sync", "who": account.client,
+                      "what": f"{account.platform} {account.account_id}", "state": account.state,
+                      "when": ago(account.last_success_at, now), "note": note or ""})
+    for item in report.reports:
+        period = str(item.since) if item.since == item.until else f"{item.since}..{item.until}"
+        lines.append({"check": "report", "who": item.client, "what": f"{item.kind} {period}",
+                      "state": item.status, "when": ago(item.sent_at or item.built_at, now),
+                      "note": item.error or ""})
+    for run in report.next_runs:
+        lines.append({"check": "next", "who": run.agency, "what": run.job, "state": "scheduled",
+                      "when": f"{run.local:%Y-%m-%d %H:%M %Z} ({run.utc:%H:%M} UTC)", "note": ""})
+    return lines
+
+
+def ago(moment: dt.datetime | None, now: dt.datetime) -> str:
+    """How long ago, as people say it at a glance: 12 min ago, 5 h ago, 3 d ago; or never."""
+    if moment is None:
+        return "never"
+    minutes = max(0, int((now - moment).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min ago"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h ago"
+    return f"{minutes // (24 * 60)} d ago"

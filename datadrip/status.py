@@ -1,0 +1,237 @@
+"""What `datadrip status` checks, as data: each active client's accounts (last sync, its age and
+outcome, a login needed), each client's latest report of every kind, and the next scheduled runs.
+Anything stale, failing or waiting for a login is a problem: monitoring alerts on it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from datadrip.connections import connect_command
+from datadrip.dashboard import STALE_AFTER
+from datadrip.db.models import AdAccount, Agency, Client, Report, SyncRun
+from datadrip.enums import AccountStatus, ReportStatus, SyncStatus
+
+_runs = SyncRun.__table__  # type: ignore[attr-defined]
+_accounts = AdAccount.__table__  # type: ignore[attr-defined]
+_clients = Client.__table__  # type: ignore[attr-defined]
+_agencies = Agency.__table__  # type: ignore[attr-defined]
+_reports = Report.__table__  # type: ignore[attr-defined]
+
+# An account's state, worst first: the order in which its problems are named.
+NEEDS_LOGIN, FAILING, STALE, NEVER_SYNCED, WAITING, DISABLED, OK = (
+    "needs_login", "failing", "stale", "never_synced", "waiting", "disabled", "ok")
+PROBLEM_STATES = (NEEDS_LOGIN, FAILING, STALE, NEVER_SYNCED)
+
+
+@dataclass(frozen=True)
+class AccountHealth:
+    agency: str
+    client: str
+    platform: str
+    account_id: str
+    name: str
+    account_status: str  # active | needs_reauth | disabled
+    state: str  # one of the states above
+    last_run: dict[str, Any] | None  # status, started_at, finished_at, rows, error
+    last_success_at: dt.datetime | None
+    hours_since_success: float | None
+    connect: str | None  # the command that logs the account in again, when one is needed
+
+    @property
+    def problem(self) -> str | None:
+        what = f"{self.client} · {self.platform} {self.account_id}"
+        if self.state == NEEDS_LOGIN:
+            return f"{what} needs a login: {self.connect}"
+        if self.state == FAILING:
+            error = (self.last_run or {}).get("error")
+            return f"{what} failed its last sync" + (f": {error}" if error else "")
+        if self.state == STALE:
+            return f"{what} has not synced since {self.last_success_at:%Y-%m-%d %H:%M} UTC"
+        if self.state == NEVER_SYNCED:
+            return f"{what} has never synced"
+        return None
+
+    def record(self) -> dict[str, Any]:
+        return {"agency": self.agency, "client": self.client, "platform": self.platform,
+                "account_id": self.account_id, "name": self.name,
+                "account_status": self.account_status, "state": self.state,
+                "last_sync": self.last_run, "last_success_at": self.last_success_at,
+                "hours_since_success": self.hours_since_success, "connect": self.connect,
+                "problem": self.problem}
+
+
+@dataclass(frozen=True)
+class ReportHealth:
+    agency: str
+    client: str
+    id: str
+    kind: str
+    since: dt.date
+    until: dt.date
+    status: str  # built | sent | failed
+    sent_at: dt.datetime | None
+    built_at: dt.datetime | None
+    error: str | None
+
+    @property
+    def problem(self) -> str | None:
+        if self.status != ReportStatus.FAILED.value:
+            return None
+        period = str(self.since) if self.since == self.until else f"{self.since}..{self.until}"
+        return f"{self.client} · {self.kind} report {period} failed" + \
+            (f": {self.error}" if self.error else "")
+
+    def record(self) -> dict[str, Any]:
+        return {"agency": self.agency, "client": self.client, "id": self.id, "kind": self.kind,
+                "period": {"since": self.since, "until": self.until}, "status": self.status,
+                "sent_at": self.sent_at, "built_at": self.built_at, "error": self.error,
+                "problem": self.problem}
+
+
+@dataclass(frozen=True)
+class NextRun:
+    job: str
+    agency: str
+    timezone: str
+    local: dt.datetime
+    utc: dt.datetime
+
+    def record(self) -> dict[str, Any]:
+        return {"job": self.job, "agency": self.agency, "timezone": self.timezone,
+                "local": self.local, "utc": self.utc}
+
+
+@dataclass(frozen=True)
+class Status:
+    checked_at: dt.datetime
+    accounts: list[AccountHealth]
+    reports: list[ReportHealth]
+    next_runs: list[NextRun] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        found = [a.problem for a in sorted(self.accounts, key=lambda a: PROBLEM_STATES.index(a.state)
+                                           if a.state in PROBLEM_STATES else len(PROBLEM_STATES))]
+        return [problem for problem in found + [r.problem for r in self.reports] if problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def counts(self) -> dict[str, int]:
+        """How many accounts are in each problem state, and how many latest reports failed."""
+        counted = {state: sum(1 for a in self.accounts if a.state == state) for state in PROBLEM_STATES}
+        counted["failed_reports"] = sum(1 for r in self.reports if r.problem)
+        return counted
+
+    def record(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checked_at": self.checked_at,
+                "stale_after_hours": int(STALE_AFTER.total_seconds() // 3600),
+                "problems": self.problems, "counts": self.counts(),
+                "accounts": [a.record() for a in self.accounts],
+                "reports": [r.record() for r in self.reports],
+                "next_runs": [run.record() for run in self.next_runs]}
+
+
+def check_status(session: Session, *, agency_ref: str | None = None,
+                 now: dt.datetime | None = None) -> Status:
+    """The state of every active client (of the agency named, else of every agency) at `now`."""
+    from datadrip.agencies import find_agency
+
+    now = now or dt.datetime.now(dt.UTC)
+    agency = find_agency(session, agency_ref) if agency_ref is not None else None
+    return Status(now, account_health(session, agency, now), latest_reports(session, agency))
+
+
+def _active_clients(query: Any, agency: Agency | None) -> Any:
+    query = query.where(_clients.c.active == sa.true())
+    return query if agency is None else query.where(_clients.c.agency_id == agency.id)
+
+
+def account_health(session: Session, agency: Agency | None, now: dt.datetime) -> list[AccountHealth]:
+    """Per account of an active client: its latest run and latest success, each found through
+    sync_run's (account, started_at) index."""
+    latest_run = (sa.select(_runs.c.id).where(_runs.c.account_id == _accounts.c.id)
+                  .order_by(_runs.c.started_at.desc()).limit(1).scalar_subquery())
+    succeeded_at = (sa.select(_runs.c.finished_at)
+                    .where(_runs.c.account_id == _accounts.c.id,
+                           _runs.c.status == SyncStatus.SUCCEEDED.value)
+                    .order_by(_runs.c.started_at.desc()).limit(1).scalar_subquery())
+    last = _runs.alias("last_run")
+    query = (sa.select(_agencies.c.name.label("agency"), _clients.c.name.label("client"),
+                       _accounts.c.platform, _accounts.c.external_id, _accounts.c.name,
+                       _accounts.c.status, _accounts.c.created_at,
+                       succeeded_at.label("succeeded_at"),
+                       last.c.status.label("run_status"), last.c.started_at.label("run_started"),
+                       last.c.finished_at.label("run_finished"), last.c.rows.label("run_rows"),
+                       last.c.error.label("run_error"))
+             .join(_clients, _clients.c.id == _accounts.c.client_id)
+             .join(_agencies, _agencies.c.id == _clients.c.agency_id)
+             .outerjoin(last, last.c.id == latest_run)
+             .order_by(sa.func.lower(_agencies.c.name), sa.func.lower(_clients.c.name),
+                       _accounts.c.platform, _accounts.c.external_id))
+    found = []
+    for row in session.execute(_active_clients(query, agency)):
+        success = _aware(row.succeeded_at)
+        last_run = None if row.run_status is None else {
+            "status": row.run_status, "started_at": _aware(row.run_started),
+            "finished_at": _aware(row.run_finished), "rows": row.run_rows, "error": row.run_error}
+        hours = None if success is None else round((now - success).total_seconds() / 3600, 1)
+        state = _state(row.status, row.run_status, success, _aware(row.created_at), now)
+        found.append(AccountHealth(
+            row.agency, row.client, row.platform, row.external_id, row.name, row.status, state,
+            last_run, success, hours,
+            connect_command(row.platform, row.client) if state == NEEDS_LOGIN else None))
+    return found
+
+
+def _state(account_status: str, run_status: str | None, success: dt.datetime | None,
+           connected_at: dt.datetime | None, now: dt.datetime) -> str:
+    if account_status == AccountStatus.DISABLED.value:
+        return DISABLED
+    if account_status == AccountStatus.NEEDS_REAUTH.value:
+        return NEEDS_LOGIN
+    if run_status in (SyncStatus.FAILED.value, SyncStatus.PARTIAL.value):
+        return FAILING
+    if success is None:
+        # Connected within the window: its first sync is still to come, not late yet.
+        recent = connected_at is not None and now - connected_at <= STALE_AFTER
+        return WAITING if recent else NEVER_SYNCED
+    return STALE if now - success > STALE_AFTER else OK
+
+
+def latest_reports(session: Session, agency: Agency | None) -> list[ReportHealth]:
+    """Each active client's latest report of each kind (by period, then when it was made)."""
+    rank = sa.func.row_number().over(partition_by=(_reports.c.client_id, _reports.c.kind),
+                                     order_by=(_reports.c.period_end.desc(),
+                                               _reports.c.created_at.desc())).label("rank")
+    ranked = (sa.select(_reports.c.id, _reports.c.client_id, _reports.c.kind, _reports.c.period_start,
+                        _reports.c.period_end, _reports.c.status, _reports.c.sent_at,
+                        _reports.c.built_at, _reports.c.error, rank)).subquery()
+    query = (sa.select(_agencies.c.name.label("agency"), _clients.c.name.label("client"), ranked)
+             .join(_clients, _clients.c.id == ranked.c.client_id)
+             .join(_agencies, _agencies.c.id == _clients.c.agency_id)
+             .where(ranked.c.rank == 1)
+             .order_by(sa.func.lower(_agencies.c.name), sa.func.lower(_clients.c.name), ranked.c.kind))
+    return [ReportHealth(row.agency, row.client, row.id, row.kind, row.period_start, row.period_end,
+                         row.status, _aware(row.sent_at), _aware(row.built_at), row.error)
+            for row in session.execute(_active_clients(query, agency))]
+
+
+def status_agencies(session: Session, agency: Agency | None) -> list[tuple[str, str]]:
+    """(name, time zone) of the agencies checked: the one asked for, else every agency."""
+    if agency is not None:
+        return [(agency.name, agency.timezone)]
+    query = sa.select(_agencies.c.name, _agencies.c.timezone).order_by(sa.func.lower(_agencies.c.name))
+    return [(row.name, row.timezone) for row in session.execute(query)]
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
