@@ -40,6 +40,14 @@ class SyncStatus(StrEnum):
     FAILED = "failed"
 
 
+class JobStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    ABANDONED = "abandoned"
+
+
 class ReportKind(StrEnum):
     DAILY = "daily"
     WEEKLY = "weekly"

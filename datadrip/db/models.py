@@ -15,6 +15,7 @@ from datadrip.enums import (
     InsightSource,
     InsightStatus,
     InsightType,
+    JobStatus,
     Level,
     Plan,
     Platform,
@@ -242,6 +243,25 @@ class SyncCursor(SQLModel, table=True):
     level: str = Field(primary_key=True, max_length=16)
     synced_through: dt.date
     updated_at: dt.datetime = _created()
+
+
+class JobRun(SQLModel, table=True):
+    """A run of one of the daemon's jobs for an agency: what ran for which scheduled time, and how."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (
+        sa.Index("ix_job_run_agency_job_scheduled", "agency_id", "job", "scheduled_for"),
+        _choice("status", JobStatus),
+    )
+
+    id: str = _id()
+    job: str = Field(max_length=32)
+    agency_id: str = _parent("agency", index=False)
+    scheduled_for: dt.datetime = Field(sa_type=UTCDateTime, nullable=False)
+    started_at: dt.datetime = _created()
+    finished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str = Field(default=JobStatus.RUNNING.value, max_length=16)
+    detail: dict[str, Any] = _json(dict)
 
 
 class Report(SQLModel, table=True):
