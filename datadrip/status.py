@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -15,6 +15,10 @@ from datadrip.connections import connect_command
 from datadrip.dashboard import STALE_AFTER
 from datadrip.db.models import AdAccount, Agency, Client, Report, SyncRun
 from datadrip.enums import AccountStatus, ReportStatus, SyncStatus
+
+if TYPE_CHECKING:
+    from datadrip.config import ScheduleSettings
+    from datadrip.schedule import ScheduledRun
 
 _runs = SyncRun.__table__  # type: ignore[attr-defined]
 _accounts = AdAccount.__table__  # type: ignore[attr-defined]
@@ -94,24 +98,11 @@ class ReportHealth:
 
 
 @dataclass(frozen=True)
-class NextRun:
-    job: str
-    agency: str
-    timezone: str
-    local: dt.datetime
-    utc: dt.datetime
-
-    def record(self) -> dict[str, Any]:
-        return {"job": self.job, "agency": self.agency, "timezone": self.timezone,
-                "local": self.local, "utc": self.utc}
-
-
-@dataclass(frozen=True)
 class Status:
     checked_at: dt.datetime
     accounts: list[AccountHealth]
     reports: list[ReportHealth]
-    next_runs: list[NextRun] = field(default_factory=list)
+    next_runs: list[ScheduledRun] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
@@ -135,17 +126,21 @@ class Status:
                 "problems": self.problems, "counts": self.counts(),
                 "accounts": [a.record() for a in self.accounts],
                 "reports": [r.record() for r in self.reports],
-                "next_runs": [run.record() for run in self.next_runs]}
+                "next_runs": [{"job": run.job, "agency": run.agency, "timezone": run.timezone,
+                               "local": run.local, "utc": run.utc} for run in self.next_runs]}
 
 
 def check_status(session: Session, *, agency_ref: str | None = None,
-                 now: dt.datetime | None = None) -> Status:
-    """The state of every active client (of the agency named, else of every agency) at `now`."""
+                 schedule: ScheduleSettings | None = None, now: dt.datetime | None = None) -> Status:
+    """The state of every active client (of the agency named, else of every agency) at `now`,
+    with each agency's next scheduled runs when `schedule` is given."""
     from datadrip.agencies import find_agency
+    from datadrip.schedule import next_runs
 
     now = now or dt.datetime.now(dt.UTC)
     agency = find_agency(session, agency_ref) if agency_ref is not None else None
-    return Status(now, account_health(session, agency, now), latest_reports(session, agency))
+    planned = [] if schedule is None else next_runs(status_agencies(session, agency), schedule, now)
+    return Status(now, account_health(session, agency, now), latest_reports(session, agency), planned)
 
 
 def _active_clients(query: Any, agency: Agency | None) -> Any:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from datadrip import output
-from datadrip.commands._context import workbook
+from datadrip.commands._context import settings, workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt
 
 if TYPE_CHECKING:
@@ -31,8 +31,9 @@ def status(ctx: typer.Context, agency: AgencyOpt = None, as_json: JsonOpt = Fals
     """
     from datadrip.status import check_status
 
+    schedule = settings(ctx).settings.schedule
     with workbook(ctx) as wb:
-        report = check_status(wb.session, agency_ref=agency)
+        report = check_status(wb.session, agency_ref=agency, schedule=schedule)
     if as_json:
         output.print_json(report.record())
     else:

@@ -234,12 +234,14 @@ def test_status_piped_is_tab_separated_lines_named_by_their_first_field(filled):
     assert run.exit_code == 1
     lines = [line.split("\t") for line in run.stdout.splitlines()]
     assert all(len(fields) == 6 for fields in lines)
-    assert [fields[:4] for fields in lines] == [
+    assert [fields[:4] for fields in lines if fields[0] != "next"] == [
         ["sync", "Masala Mornings", "google 1234567890", "ok"],
         ["sync", "Masala Mornings", "meta act_1", "ok"],
         ["sync", "Peak Trail", "meta act_2", "failing"],
         ["report", "Masala Mornings", "daily 2026-11-01", "sent"]]
     assert lines[2][5] == "Meta answered 500" and lines[0][4] == "2 h ago"
+    assert sorted(fields[2] for fields in lines if fields[0] == "next") == [
+        "refresh_tokens", "reports", "sync", "weekly_reports"]
     assert run.stderr.startswith("not ok: 1 problem: ") and len(run.stderr.splitlines()) == 1
 
 
@@ -269,3 +271,40 @@ def test_status_in_a_real_process_under_cron_has_no_ansi_and_exits_1_on_a_proble
     assert not ANSI.search(run.stdout + run.stderr)
     execute("DELETE FROM sync_run WHERE status = 'failed'")
     assert dd_process("status", env=env).exit_code == 0
+
+
+def test_status_lists_each_agencys_next_scheduled_runs_in_its_time_and_utc(filled, monkeypatch):
+    all_synced()
+    monkeypatch.setenv("DATADRIP_SCHEDULE_WEEKLY_REPORTS", "")  # turned off
+    monkeypatch.setenv("DATADRIP_SCHEDULE_SYNC", "15 4 * * *")
+
+    run = status(filled)
+
+    assert run.exit_code == 0, run.stderr
+    planned = {item["job"]: item for item in run.json()["next_runs"]}
+    assert set(planned) == {"refresh_tokens", "sync", "reports"}
+    sync = planned["sync"]
+    assert (sync["agency"], sync["timezone"]) == ("Spice Route Media", "Asia/Kolkata")
+    local, utc = dt.datetime.fromisoformat(sync["local"]), dt.datetime.fromisoformat(sync["utc"])
+    assert (local.hour, local.minute, local.utcoffset()) == (4, 15, dt.timedelta(hours=5, minutes=30))
+    assert local == utc and utc > dt.datetime.now(dt.UTC)
+    assert utc - dt.datetime.now(dt.UTC) <= dt.timedelta(days=1)
+    [line] = [line for line in filled("status").stdout.splitlines() if line.startswith("next\t")
+              and "\tsync\t" in line]
+    assert line.startswith("next\tSpice Route Media\tsync\tscheduled\t") and " IST (22:45 UTC)" in line
+
+
+def test_status_at_a_given_moment_computes_ages_and_the_next_runs_from_it(filled):
+    from datadrip.config import ScheduleSettings
+    from datadrip.status import check_status
+
+    all_synced()
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=40)
+
+    with open_session(load_settings()) as wb:
+        checked = check_status(wb.session, schedule=ScheduleSettings(), now=later)
+
+    assert {account.state for account in checked.accounts} == {"stale"}
+    assert not checked.ok and len(checked.problems) == 3
+    assert all(run.utc > later for run in checked.next_runs)
+    assert [run.job for run in checked.next_runs if run.job == "sync"] == ["sync"]
