@@ -50,6 +50,10 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
     ("config", "config", "app", "Configuration: what is in effect and where it came from."),
     ("secret", "secret", "app",
      "App secrets: stored in the OS keyring, or an encrypted file where there is none."),
+    ("daemon", "daemon", "daemon",
+     "Run the scheduled logins check, syncs and reports of every agency until stopped."),
+    ("schedule", "schedule", "app",
+     "The daemon's timetable: next runs, crontab lines, a systemd unit."),
     ("db", "db", "app", "The workbook's schema."),
     ("sandbox", "sandbox", "app", "The sandbox: Meta and Google Ads APIs emulated on 127.0.0.1."),
 )

@@ -47,6 +47,7 @@ class Cron:
     weekdays: frozenset[int]  # 0 = Sunday, as cron counts
     any_day: bool  # day of month is '*'
     any_weekday: bool  # day of week is '*'
+    fields: tuple[str, ...] = ()  # the five fields as written (aliases such as @daily expanded)
 
     def matches_day(self, day: dt.date) -> bool:
         if day.month not in self.months:
@@ -82,7 +83,7 @@ def parse_cron(text: str) -> Cron:
     values = [_parse_field(index, part, text) for index, part in enumerate(parts)]
     weekdays = frozenset(day % 7 for day in values[4])  # 7 is Sunday too
     return Cron(text, frozenset(values[0]), frozenset(values[1]), frozenset(values[2]),
-                frozenset(values[3]), weekdays, parts[2] == "*", parts[4] == "*")
+                frozenset(values[3]), weekdays, parts[2] == "*", parts[4] == "*", tuple(parts))
 
 
 def _parse_field(index: int, part: str, text: str) -> set[int]:

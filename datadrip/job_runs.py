@@ -1,0 +1,144 @@
+"""Which of the daemon's jobs are due, from the timetable and the job_run rows: what ran is kept in
+the workbook, so a restarted daemon knows. A job whose latest scheduled time within the misfire
+grace has no run is due once, however many of its times were missed (coalesced)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from datadrip.config import Loaded
+from datadrip.db.engine import session_scope
+from datadrip.db.models import Agency, JobRun
+from datadrip.enums import JobStatus
+from datadrip.schedule import job_crons, latest_fire, next_fire, parse_deadline, to_utc
+
+REPORT_JOBS = ("reports", "weekly_reports")
+# A run abandoned this often (stopped, or the daemon died during it) is not tried again for that time.
+MAX_ABANDONED = 2
+
+
+@dataclass(frozen=True)
+class DueJob:
+    job: str
+    agency_id: str
+    agency: str
+    timezone: str
+    scheduled_for: dt.datetime  # UTC
+    follow_up: bool = False  # a reports job run again at the deadline for the clients left waiting
+
+    def deadline(self, loaded: Loaded) -> dt.datetime:
+        """The report deadline on the scheduled day, in UTC."""
+        zone = ZoneInfo(self.timezone)
+        day = self.scheduled_for.astimezone(zone).date()
+        return to_utc(day, parse_deadline(loaded.settings.schedule.report_deadline), zone)
+
+    def label(self) -> str:
+        return f"{self.job} · {self.agency}" + (" (deadline)" if self.follow_up else "")
+
+
+def agencies(engine: Engine) -> list[tuple[str, str, str]]:
+    """(id, name, timezone) of every agency."""
+    with session_scope(engine) as session:
+        rows = session.exec(select(Agency).order_by(col(Agency.name)))
+        return [(agency.id, agency.name, agency.timezone) for agency in rows]
+
+
+def close_running(engine: Engine, now: dt.datetime) -> int:
+    """Runs left `running` by a daemon that died: abandoned. Returns how many."""
+    with session_scope(engine, write=True) as session:
+        rows = list(session.exec(select(JobRun).where(col(JobRun.status) == JobStatus.RUNNING.value)))
+        for row in rows:
+            row.status, row.finished_at = JobStatus.ABANDONED.value, now
+            row.detail = {**row.detail, "error": "the daemon stopped during this run"}
+            session.add(row)
+        return len(rows)
+
+
+def _runs(engine: Engine, agency_id: str, job: str, scheduled_for: dt.datetime) -> list[JobRun]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(JobRun).where(
+            col(JobRun.agency_id) == agency_id, col(JobRun.job) == job,
+            col(JobRun.scheduled_for) == scheduled_for)))
+
+
+def due_jobs(loaded: Loaded, engine: Engine, now: dt.datetime) -> list[DueJob]:
+    """Every job due at `now`, oldest first: its latest scheduled time within the misfire grace
+    has no finished run; or a reports run left clients waiting and the deadline has passed."""
+    crons = job_crons(loaded.settings.schedule)
+    grace = dt.timedelta(minutes=loaded.settings.schedule.misfire_grace_minutes)
+    found = []
+    for agency_id, name, timezone in agencies(engine):
+        zone = ZoneInfo(timezone)
+        for job, cron in crons.items():
+            latest = latest_fire(cron, zone, now, now - grace)
+            if latest is None:
+                continue
+            due = DueJob(job, agency_id, name, timezone, latest)
+            runs = _runs(engine, agency_id, job, latest)
+            if _wanted(runs):
+                found.append(due)
+            elif job in REPORT_JOBS and _waiting(runs) and now >= due.deadline(loaded):
+                found.append(DueJob(job, agency_id, name, timezone, latest, follow_up=True))
+    return sorted(found, key=lambda item: (item.scheduled_for, item.agency))
+
+
+def _wanted(runs: list[JobRun]) -> bool:
+    abandoned = sum(1 for run in runs if run.status == JobStatus.ABANDONED.value)
+    return abandoned == len(runs) and abandoned < MAX_ABANDONED
+
+
+def _waiting(runs: list[JobRun]) -> bool:
+    """The latest run left clients waiting for their sync and no deadline run has happened yet."""
+    if any(run.detail.get("follow_up") for run in runs):
+        return False
+    finished = [run for run in runs if run.status != JobStatus.ABANDONED.value]
+    return bool(finished) and bool(max(finished, key=lambda run: run.started_at).detail.get("waiting"))
+
+
+def next_wake(loaded: Loaded, engine: Engine, now: dt.datetime) -> dt.datetime | None:
+    """The earliest moment after `now` when something may become due (a run, or a deadline)."""
+    crons = job_crons(loaded.settings.schedule)
+    deadline = parse_deadline(loaded.settings.schedule.report_deadline)
+    moments = []
+    for _agency_id, _name, timezone in agencies(engine):
+        zone = ZoneInfo(timezone)
+        for cron in crons.values():
+            if (instant := next_fire(cron, zone, now)) is not None:
+                moments.append(instant)
+        local = now.astimezone(zone)
+        at = to_utc(local.date(), deadline, zone)
+        moments.append(at if at > now else to_utc(local.date() + dt.timedelta(days=1), deadline, zone))
+    return min(moments, default=None)
+
+
+def start_run(engine: Engine, due: DueJob, now: dt.datetime) -> str:
+    with session_scope(engine, write=True) as session:
+        row = JobRun(job=due.job, agency_id=due.agency_id, scheduled_for=due.scheduled_for,
+                     started_at=now, detail={"follow_up": True} if due.follow_up else {})
+        session.add(row)
+        return row.id
+
+
+def finish_run(engine: Engine, run_id: str, status: str, detail: dict[str, Any],
+               now: dt.datetime) -> None:
+    with session_scope(engine, write=True) as session:
+        row = session.get(JobRun, run_id)
+        assert row is not None
+        row.status, row.finished_at, row.detail = status, now, {**row.detail, **detail}
+        session.add(row)
+
+
+def recent_runs(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest runs, newest first, as records (for `schedule show` and `status`)."""
+    with session_scope(engine) as session:
+        rows = session.exec(select(JobRun, Agency).join(Agency, col(Agency.id) == col(JobRun.agency_id))
+                            .order_by(col(JobRun.started_at).desc()).limit(limit))
+        return [{"job": run.job, "agency": agency.name, "scheduled_for": run.scheduled_for,
+                 "started_at": run.started_at, "finished_at": run.finished_at, "status": run.status,
+                 "detail": run.detail} for run, agency in rows]

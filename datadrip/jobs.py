@@ -1,0 +1,122 @@
+"""The daemon's jobs for one agency, each through the service its command uses: logins checked and
+renewed (`account check`), a sync (`sync`, under the same lock), reports sent (`report send`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from datadrip.config import Loaded
+from datadrip.db.engine import session_scope
+from datadrip.db.models import AdAccount, Client, SyncRun
+from datadrip.enums import AccountStatus, JobStatus, ReportKind, SyncStatus
+from datadrip.errors import DataDripError, NotFoundError
+from datadrip.job_runs import DueJob
+
+
+@dataclass
+class JobOutcome:
+    status: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def run_job(loaded: Loaded, engine: Engine, due: DueJob, now: dt.datetime) -> JobOutcome:
+    """Run one due job. A DataDrip error fails the job (recorded), never the daemon."""
+    runners: dict[str, Callable[[Loaded, Engine, DueJob, dt.datetime], JobOutcome]] = {
+        "refresh_tokens": _refresh_tokens, "sync": _sync, "reports": _reports,
+        "weekly_reports": _reports}
+    try:
+        return runners[due.job](loaded, engine, due, now)
+    except DataDripError as exc:
+        return JobOutcome(JobStatus.FAILED.value, {"error": exc.message, "hint": exc.hint})
+
+
+def _clients(engine: Engine, agency_id: str, *, connected: bool = False) -> list[Client]:
+    with session_scope(engine) as session:
+        query = select(Client).where(col(Client.agency_id) == agency_id, col(Client.active))
+        if connected:
+            query = query.where(col(Client.id).in_(select(AdAccount.client_id)))
+        return list(session.exec(query.order_by(col(Client.name))))
+
+
+def _refresh_tokens(loaded: Loaded, engine: Engine, due: DueJob, _now: dt.datetime) -> JobOutcome:
+    from datadrip.connect import check_connections
+
+    needs_login: set[str] = set()
+    checked = 0
+    for client in _clients(engine, due.agency_id, connected=True):
+        result = check_connections(loaded, client.id, None)
+        checked += len(result.records)
+        needs_login.update(result.needs_login)
+    status = JobStatus.PARTIAL if needs_login else JobStatus.SUCCEEDED
+    return JobOutcome(status.value, {"accounts": checked, "needs_login": sorted(needs_login)})
+
+
+def _sync(loaded: Loaded, _engine: Engine, due: DueJob, _now: dt.datetime) -> JobOutcome:
+    from datadrip.sync import SyncInterruptedError, SyncRequest, sync_accounts
+
+    try:
+        outcome = sync_accounts(loaded, SyncRequest(agency=due.agency_id))
+    except NotFoundError:
+        return JobOutcome(JobStatus.SUCCEEDED.value, {"accounts": 0, "note": "no connected accounts"})
+    except SyncInterruptedError as exc:  # stopped after the chunks in flight, which are saved
+        return JobOutcome(JobStatus.ABANDONED.value, {"error": exc.message})
+    failed = [f"{a.client} · {a.platform} {a.account_id}: {a.error}" for a in outcome.failed]
+    status = JobStatus.SUCCEEDED if not failed else \
+        JobStatus.PARTIAL if outcome.succeeded else JobStatus.FAILED
+    return JobOutcome(status.value, {"accounts": len(outcome.accounts), "rows": outcome.rows,
+                                     "failed": failed})
+
+
+def synced_today(engine: Engine, client_id: str, since: dt.datetime) -> bool:
+    """Every enabled account of the client has a sync that succeeded since `since` (UTC)."""
+    with session_scope(engine) as session:
+        accounts = list(session.exec(select(AdAccount.id).where(
+            col(AdAccount.client_id) == client_id,
+            col(AdAccount.status) != AccountStatus.DISABLED.value)))
+        for account_id in accounts:
+            ok = session.exec(select(SyncRun.id).where(
+                col(SyncRun.account_id) == account_id,
+                col(SyncRun.status) == SyncStatus.SUCCEEDED.value,
+                col(SyncRun.finished_at) >= since).limit(1)).first()
+            if ok is None:
+                return False
+        return True
+
+
+def _reports(loaded: Loaded, engine: Engine, due: DueJob, now: dt.datetime) -> JobOutcome:
+    """Send the reports of the clients whose sync succeeded on the scheduled day; past the
+    deadline, the others' too (their warnings say up to which day each account's data goes).
+    A report already sent is skipped by send_reports' own guard."""
+    from datadrip.reports.send import SendRequest, send_reports
+
+    zone = ZoneInfo(due.timezone)
+    day_start = dt.datetime.combine(due.scheduled_for.astimezone(zone).date(), dt.time(),
+                                    tzinfo=zone).astimezone(dt.UTC)
+    past_deadline = now >= due.deadline(loaded)
+    kind = ReportKind.WEEKLY if due.job == "weekly_reports" else ReportKind.DAILY
+    detail: dict[str, list[str]] = {"sent": [], "skipped": [], "failed": [], "waiting": []}
+    late: list[str] = []
+    for client in _clients(engine, due.agency_id):
+        ready = synced_today(engine, client.id, day_start)
+        if not ready and not past_deadline:
+            detail["waiting"].append(client.name)
+            continue
+        if not ready:
+            late.append(client.name)
+        outcome = send_reports(loaded, SendRequest(client=client.id, kind=kind))
+        for report in outcome.reports:
+            bucket = report.status if report.status in detail else "failed"
+            detail[bucket].append(client.name if report.status != "failed" else
+                                  f"{client.name}: {report.reason}")
+    status = JobStatus.SUCCEEDED
+    if detail["failed"] or detail["waiting"]:
+        status = JobStatus.FAILED if not (detail["sent"] or detail["skipped"] or detail["waiting"]) \
+            else JobStatus.PARTIAL
+    return JobOutcome(status.value, {**detail, "sent_before_sync": late, "kind": kind.value})

@@ -1,0 +1,227 @@
+"""The daemon: runs each agency's jobs at their times in its timezone until SIGTERM or SIGINT.
+
+A loop over the timetable rather than APScheduler's job store: the job_run rows in the workbook
+are the record of what ran (shared with `datadrip status` and any restarted daemon), the loop wakes
+at the next due time (at most a minute later, so a laptop waking from sleep, a new agency or a
+changed clock is noticed), and each wake asks the workbook what is due, which is the catch-up
+rule too: a missed job runs once, however many of its times were missed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from datadrip.config import Loaded
+from datadrip.errors import DataDripError
+from datadrip.job_runs import DueJob
+
+LOGGER = "datadrip.daemon"
+MAX_SLEEP_SECONDS = 60.0
+
+
+class DaemonRunningError(DataDripError):
+    """Another daemon works on the same workbook."""
+
+
+@dataclass(frozen=True)
+class DaemonRequest:
+    once: bool = False
+    log_file: Path | None = None
+    json_logs: bool = False
+
+
+@dataclass
+class DaemonOutcome:
+    runs: list[tuple[DueJob, str]]
+    stopped_by: str | None = None  # the signal's name
+
+    @property
+    def worst(self) -> str:
+        statuses = {status for _, status in self.runs}
+        for status in ("failed", "abandoned", "partial"):
+            if status in statuses:
+                return status
+        return "succeeded"
+
+
+def daemon_lock_path(loaded: Loaded) -> Path:
+    digest = hashlib.sha256(loaded.workbook_target.encode()).hexdigest()[:16]
+    return loaded.paths.data_dir / f"daemon-{digest}.lock"
+
+
+@contextmanager
+def daemon_lock(path: Path) -> Iterator[None]:
+    """One daemon per workbook: an flock on a file in the data folder, released however we end."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            raise DaemonRunningError(
+                "another datadrip daemon is already running on this workbook"
+                + (f" (process {holder})" if holder.isdigit() else ""),
+                hint=f"Stop it first (kill -TERM {holder or 'PID'}); its lock is {path}.") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data = {"time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="seconds"),
+                "level": record.levelname.lower(), "message": record.getMessage(),
+                **getattr(record, "fields", {})}
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+def make_logger(request: DaemonRequest) -> logging.Logger:
+    """stderr, or a file rotated at 5 MB (five kept); one line per record, JSON with --json-logs."""
+    from logging.handlers import RotatingFileHandler
+
+    logger = logging.getLogger(LOGGER)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    for old in list(logger.handlers):
+        logger.removeHandler(old)
+        old.close()
+    handler: logging.Handler
+    if request.log_file is not None:
+        request.log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(request.log_file, maxBytes=5_000_000, backupCount=5,
+                                      encoding="utf-8")
+    else:
+        handler = logging.StreamHandler()
+    formatter: logging.Formatter = _JsonFormatter() if request.json_logs else logging.Formatter(
+        "%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z")
+    handler.setFormatter(formatter)
+    logger.addHandler(handler)
+    return logger
+
+
+def _log(logger: logging.Logger, message: str, *, level: int = logging.INFO, **fields: Any) -> None:
+    logger.log(level, message, extra={"fields": fields})
+
+
+class _Stopper:
+    """SIGTERM/SIGINT: take no more jobs. A sync under way is interrupted (it stops after its chunk
+    in flight, which is saved whole); other jobs finish, unless a second signal comes."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signal: str | None = None
+        self.interruptible = False
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        again = self.event.is_set()
+        self.signal = signal.Signals(signum).name
+        self.event.set()
+        if self.interruptible or again:
+            raise KeyboardInterrupt
+
+
+def run_daemon(loaded: Loaded, request: DaemonRequest,
+               clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> DaemonOutcome:
+    """Run due jobs (once, or until stopped by a signal). Each run is kept in job_run."""
+    from datadrip.db.engine import open_workbook
+    from datadrip.job_runs import close_running, due_jobs, next_wake
+
+    logger = make_logger(request)
+    with daemon_lock(daemon_lock_path(loaded)):
+        engine = open_workbook(loaded.workbook_target)
+        stopper = _Stopper()
+        previous = {sig: signal.signal(sig, stopper) for sig in (signal.SIGTERM, signal.SIGINT)}
+        outcome = DaemonOutcome([])
+        try:
+            closed = close_running(engine, clock())
+            _log(logger, f"daemon started (pid {os.getpid()}){' once' if request.once else ''}"
+                         + (f"; {closed} run(s) left running by a stopped daemon marked abandoned"
+                            if closed else ""), event="daemon_start", pid=os.getpid(), once=request.once)
+            while not stopper.event.is_set():
+                for due in due_jobs(loaded, engine, clock()):
+                    if stopper.event.is_set():
+                        break
+                    outcome.runs.append((due, _run_one(loaded, engine, due, clock, logger, stopper)))
+                if request.once:
+                    break
+                wake = next_wake(loaded, engine, clock())
+                seconds = MAX_SLEEP_SECONDS if wake is None else \
+                    min(MAX_SLEEP_SECONDS, max(1.0, (wake - clock()).total_seconds()))
+                stopper.event.wait(seconds)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            engine.dispose()
+        outcome.stopped_by = stopper.signal
+        _log(logger, "daemon stopped" + (f" ({stopper.signal})" if stopper.signal else ""),
+             event="daemon_stop", signal=stopper.signal)
+        return outcome
+
+
+def _run_one(loaded: Loaded, engine: Any, due: DueJob, clock: Callable[[], dt.datetime],
+             logger: logging.Logger, stopper: _Stopper) -> str:
+    from datadrip.enums import JobStatus
+    from datadrip.job_runs import finish_run, start_run
+    from datadrip.jobs import JobOutcome, run_job
+
+    fields: dict[str, Any] = {"job": due.job, "agency": due.agency,
+                              "scheduled_for": due.scheduled_for.isoformat(), "follow_up": due.follow_up}
+    run_id = start_run(engine, due, clock())
+    local = due.scheduled_for.astimezone(_zone(due.timezone)).strftime("%Y-%m-%d %H:%M")
+    _log(logger, f"start {due.label()} (scheduled {local} {due.timezone})", event="job_start",
+         run_id=run_id, **fields)
+    started = time.monotonic()
+    stopper.interruptible = due.job == "sync"
+    try:
+        result = run_job(loaded, engine, due, clock())
+    except KeyboardInterrupt:  # the stop signal, or Ctrl-C: the service left nothing half-written
+        result = JobOutcome(JobStatus.ABANDONED.value, {"error": f"stopped by {stopper.signal or 'SIGINT'}"})
+    except DataDripError as exc:  # SyncInterruptedError and the like, raised past run_job
+        status = JobStatus.ABANDONED if stopper.event.is_set() else JobStatus.FAILED
+        result = JobOutcome(status.value, {"error": exc.message})
+    finally:
+        stopper.interruptible = False
+    seconds = round(time.monotonic() - started, 3)
+    finish_run(engine, run_id, result.status, result.detail, clock())
+    level = logging.INFO if result.status == "succeeded" else logging.WARNING
+    _log(logger, f"end {due.label()}: {result.status} in {seconds}s{_summary(result.detail)}",
+         level=level, event="job_end", run_id=run_id, status=result.status, seconds=seconds,
+         detail=result.detail, **fields)
+    return result.status
+
+
+def _summary(detail: dict[str, Any]) -> str:
+    parts = []
+    for key, value in detail.items():
+        if isinstance(value, list) and value:
+            parts.append(f"{key}: {', '.join(str(item) for item in value)}")
+        elif isinstance(value, int | str) and not isinstance(value, bool) and value != "":
+            parts.append(f"{key} {value}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _zone(name: str) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)

@@ -1,0 +1,137 @@
+"""The daemon's loop in-process with an injected clock, on a real workbook file: what a restart
+catches up (once), what the misfire grace leaves alone, runs left running by a dead daemon, and
+reports held until their sync succeeded or the deadline passed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from datadrip.config import Loaded, load_settings
+from datadrip.scheduler import DaemonRequest, DaemonRunningError, daemon_lock, daemon_lock_path, run_daemon
+
+KOLKATA = ZoneInfo("Asia/Kolkata")
+ONLY_SYNC = {"DATADRIP_SCHEDULE_REFRESH_TOKENS": "", "DATADRIP_SCHEDULE_REPORTS": "",
+             "DATADRIP_SCHEDULE_WEEKLY_REPORTS": ""}
+
+
+def settings(**env: str) -> Loaded:
+    return load_settings(env={**os.environ, **env})
+
+
+def at(clock: dt.datetime) -> Callable[[], dt.datetime]:
+    return lambda: clock
+
+
+def local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=KOLKATA).astimezone(dt.UTC)
+
+
+def job_runs(workbook: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(workbook) as db:
+        return db.execute("SELECT job, scheduled_for, status, detail FROM job_run "
+                          "ORDER BY started_at, job").fetchall()
+
+
+@pytest.fixture
+def agency(dd: Callable[..., Any]) -> str:
+    assert dd("agency", "add", "Spice Route Media", "--timezone", "Asia/Kolkata").exit_code == 0
+    return "Spice Route Media"
+
+
+def test_scheduler_catch_up_after_two_days_runs_once(agency: str, workbook_path: Path) -> None:
+    loaded = settings(**ONLY_SYNC)
+    day = dt.date(2026, 12, 1)
+    first = run_daemon(loaded, DaemonRequest(once=True), clock=at(local(day, 5, 31)))
+    # The daemon was down for two days: the 2 and 3 December syncs were missed.
+    later = run_daemon(loaded, DaemonRequest(once=True), clock=at(local(day + dt.timedelta(days=2), 9)))
+    again = run_daemon(loaded, DaemonRequest(once=True), clock=at(local(day + dt.timedelta(days=2), 9, 5)))
+
+    assert [(d.job, d.scheduled_for, status) for d, status in first.runs] == \
+        [("sync", local(day, 5, 30), "succeeded")]
+    assert [(d.job, d.scheduled_for) for d, _ in later.runs] == \
+        [("sync", local(day + dt.timedelta(days=2), 5, 30))]
+    assert again.runs == []
+    assert [row[:3] for row in job_runs(workbook_path)] == [
+        ("sync", "2026-12-01 00:00:00.000000", "succeeded"),
+        ("sync", "2026-12-03 00:00:00.000000", "succeeded")]
+
+
+def test_scheduler_missed_beyond_the_grace_is_left_to_the_next_run(agency: str,
+                                                                   workbook_path: Path) -> None:
+    loaded = settings(**ONLY_SYNC, DATADRIP_SCHEDULE_MISFIRE_GRACE_MINUTES="60")
+
+    late = run_daemon(loaded, DaemonRequest(once=True), clock=at(local(dt.date(2026, 12, 3), 7)))
+    in_time = run_daemon(loaded, DaemonRequest(once=True), clock=at(local(dt.date(2026, 12, 4), 6)))
+
+    assert late.runs == []
+    assert [d.scheduled_for for d, _ in in_time.runs] == [local(dt.date(2026, 12, 4), 5, 30)]
+
+
+def test_scheduler_run_left_running_is_abandoned_and_run_again(agency: str, workbook_path: Path) -> None:
+    loaded = settings(**ONLY_SYNC)
+    clock = local(dt.date(2026, 12, 3), 6)
+    run_daemon(loaded, DaemonRequest(once=True), clock=at(clock))
+    with sqlite3.connect(workbook_path) as db:  # as a daemon killed with SIGKILL mid-job leaves it
+        db.execute("UPDATE job_run SET status = 'running', finished_at = NULL")
+
+    restarted = run_daemon(loaded, DaemonRequest(once=True), clock=at(clock + dt.timedelta(minutes=5)))
+
+    assert [status for _, status in restarted.runs] == ["succeeded"]
+    assert [row[2] for row in job_runs(workbook_path)] == ["abandoned", "succeeded"]
+    assert "the daemon stopped during this run" in job_runs(workbook_path)[0][3]
+
+
+def test_scheduler_second_daemon_on_the_workbook_is_refused(agency: str) -> None:
+    loaded = settings()
+
+    with daemon_lock(daemon_lock_path(loaded)), pytest.raises(DaemonRunningError) as refused:
+        run_daemon(loaded, DaemonRequest(once=True))
+
+    assert refused.value.exit_code == 1
+    assert f"(process {os.getpid()})" in refused.value.message
+
+
+def test_scheduler_reports_wait_for_their_sync_until_the_deadline(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from datadrip.demo import run_demo
+
+    home = tmp_path / "demo"
+    run_demo(home)  # three clients connected to the sandbox, synced, their reports sent
+    workbook = home / "workbook.db"
+    today = dt.datetime.now(KOLKATA).date()
+    with sqlite3.connect(workbook) as db:
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("DELETE FROM report")
+        db.execute("UPDATE sync_run SET finished_at = ?",
+                   (local(today, 6).replace(tzinfo=None).isoformat(sep=" "),))
+        db.execute("DELETE FROM sync_run WHERE account_id IN (SELECT a.id FROM ad_account a "
+                   "JOIN client c ON c.id = a.client_id WHERE c.name = 'Masala Mornings')")
+    monkeypatch.setenv("DATADRIP_HOME", str(home))
+    loaded = settings(DATADRIP_SCHEDULE_REFRESH_TOKENS="", DATADRIP_SCHEDULE_SYNC="",
+                      DATADRIP_SCHEDULE_WEEKLY_REPORTS="", DATADRIP_SCHEDULE_REPORT_DEADLINE="10:00")
+
+    def once(hour: int, minute: int = 0) -> list[tuple[Any, str]]:
+        return run_daemon(loaded, DaemonRequest(once=True), clock=at(local(today, hour, minute))).runs
+
+    at_seven, at_nine, at_deadline, after = once(7, 5), once(9), once(10, 1), once(11)
+
+    import json
+    details = [json.loads(row[3]) for row in job_runs(workbook)]
+    assert [status for _, status in at_seven] == ["partial"]
+    assert details[0]["waiting"] == ["Masala Mornings"]
+    assert details[0]["sent"] == ["Bloom Botanics", "Peak Trail Outfitters"]
+    assert at_nine == [] and after == []
+    assert [(d.follow_up, status) for d, status in at_deadline] == [(True, "succeeded")]
+    assert details[1]["sent"] == ["Masala Mornings"]
+    assert details[1]["sent_before_sync"] == ["Masala Mornings"]
+    assert details[1]["skipped"] == ["Bloom Botanics", "Peak Trail Outfitters"]  # sent once only
+    with sqlite3.connect(workbook) as db:
+        assert db.execute("SELECT count(*) FROM report WHERE status = 'sent'").fetchone() == (3,)
