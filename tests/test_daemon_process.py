@@ -1,0 +1,194 @@
+"""`datadrip daemon` as a real process on a real workbook: a compressed schedule (every job due this
+minute) run with --once against the sandbox over HTTP, JSON log lines, SIGTERM on an idle daemon
+and in the middle of a sync, a second daemon refused; and `datadrip schedule` as a process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from datadrip.sandbox.faults import FaultRule
+
+EVERY_MINUTE = {"DATADRIP_SCHEDULE_REFRESH_TOKENS": "* * * * *", "DATADRIP_SCHEDULE_SYNC": "* * * * *",
+                "DATADRIP_SCHEDULE_REPORTS": "* * * * *", "DATADRIP_SCHEDULE_WEEKLY_REPORTS": ""}
+NOTHING = {f"DATADRIP_SCHEDULE_{job}": "" for job in ("REFRESH_TOKENS", "SYNC", "REPORTS",
+                                                      "WEEKLY_REPORTS")}
+Process = subprocess.Popen[str]
+
+
+@pytest.fixture
+def start(home: Path) -> Iterator[Callable[..., Process]]:
+    """`python -m datadrip ARGS…` in the background with no terminal; killed at the end if alive."""
+    started: list[Process] = []
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Process:
+        process = subprocess.Popen([sys.executable, "-m", "datadrip", *args], text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env={**os.environ, **(env or {})})
+        started.append(process)
+        return process
+
+    yield run
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """A demo home (three clients connected to the sandbox and synced), made once per module."""
+    from datadrip.demo import run_demo
+
+    home = tmp_path_factory.mktemp("daemon") / "demo"
+    return home, run_demo(home).sandbox_port
+
+
+@pytest.fixture
+def demo(demo_template: tuple[Path, int], tmp_path: Path) -> Iterator[tuple[Path, Any]]:
+    """A copy of the demo home with no report sent yet, and its sandbox serving again."""
+    import shutil
+
+    from datadrip.sandbox.app import SandboxConfig
+    from datadrip.sandbox.server import SandboxServer
+
+    template, port = demo_template
+    home = tmp_path / "demo"
+    shutil.copytree(template, home)
+    shutil.rmtree(home / "outbox", ignore_errors=True)
+    with sqlite3.connect(home / "workbook.db") as db:
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("DELETE FROM report")
+    with SandboxServer(SandboxConfig(seed=7), port=port) as server:
+        yield home, server
+
+
+def _wait_for(path: Path, text: str, process: Process, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and text in path.read_text(encoding="utf-8")):
+        if process.poll() is not None:
+            pytest.fail(f"the daemon ended (exit {process.returncode}): {process.communicate()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {text!r} in {path} after {timeout:.0f} s")
+        time.sleep(0.02)
+
+
+def _rows(workbook: Path, query: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(workbook) as db:
+        return db.execute(query).fetchall()
+
+
+def test_daemon_once_syncs_then_sends_reports_with_json_logs(demo: tuple[Path, Any], start) -> None:
+    home, _server = demo
+    env = {"DATADRIP_HOME": str(home), **EVERY_MINUTE}
+
+    process = start("daemon", "--once", "--json-logs", env=env)
+    stdout, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 0, stderr
+    assert stdout == ""
+    logs = [json.loads(line) for line in stderr.splitlines()]
+    assert [(log["event"], log.get("job")) for log in logs] == [
+        ("daemon_start", None),
+        ("job_start", "refresh_tokens"), ("job_end", "refresh_tokens"),
+        ("job_start", "sync"), ("job_end", "sync"),
+        ("job_start", "reports"), ("job_end", "reports"),
+        ("daemon_stop", None)]
+    ends = {log["job"]: log for log in logs if log["event"] == "job_end"}
+    assert {job: log["status"] for job, log in ends.items()} == \
+        dict.fromkeys(("refresh_tokens", "sync", "reports"), "succeeded")
+    assert ends["sync"]["detail"]["accounts"] == 6 and ends["sync"]["detail"]["rows"] > 0
+    assert ends["reports"]["detail"]["sent"] == ["Bloom Botanics", "Masala Mornings",
+                                                 "Peak Trail Outfitters"]
+    assert all(log["agency"] == "Spice Route Media" for log in logs if "job" in log)
+    assert len(list((home / "outbox").glob("*.eml"))) == 3
+    assert _rows(home / "workbook.db", "SELECT job, status FROM job_run ORDER BY started_at") == [
+        ("refresh_tokens", "succeeded"), ("sync", "succeeded"), ("reports", "succeeded")]
+
+    again = start("daemon", "--once", env={**env, "DATADRIP_SCHEDULE_SYNC": "",
+                                           "DATADRIP_SCHEDULE_REFRESH_TOKENS": ""})
+    _out, again_err = again.communicate(timeout=60)
+    assert again.returncode == 0, again_err
+    assert len(list((home / "outbox").glob("*.eml"))) == 3  # nothing sent twice
+
+
+def test_daemon_sigterm_during_a_sync_abandons_it_cleanly_and_exits_0(demo: tuple[Path, Any],
+                                                                      start) -> None:
+    home, server = demo
+    server.app.faults.add(FaultRule("slow", rate=1.0, delay=0.3))
+    log = home / "daemon.log"
+    env = {"DATADRIP_HOME": str(home), **EVERY_MINUTE, "DATADRIP_SCHEDULE_REFRESH_TOKENS": "",
+           "DATADRIP_SYNC_CONCURRENCY": "1"}
+
+    process = start("daemon", "--log-file", str(log), env=env)
+    _wait_for(log, "start sync", process)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _out, stderr = process.communicate(timeout=30)
+
+    assert process.returncode == 0, stderr
+    text = log.read_text(encoding="utf-8")
+    assert "end sync · Spice Route Media: abandoned" in text
+    assert "daemon stopped (SIGTERM)" in text
+    assert "start reports" not in text  # no job is taken after the signal
+    workbook = home / "workbook.db"
+    assert _rows(workbook, "SELECT job, status FROM job_run") == [("sync", "abandoned")]
+    assert _rows(workbook, "SELECT count(*) FROM sync_run WHERE status = 'running'") == [(0,)]
+    assert not (home / "workbook.db.sync-lock").exists() or \
+        (home / "workbook.db.sync-lock").read_text() == ""
+
+
+def test_daemon_idle_stops_on_sigterm_and_a_second_one_is_refused(dd, home: Path, start) -> None:
+    assert dd("agency", "add", "Spice Route Media", "--timezone", "Asia/Kolkata").exit_code == 0
+    log = home / "logs" / "daemon.log"
+
+    first = start("daemon", "--log-file", str(log), env=NOTHING)
+    _wait_for(log, "daemon started", first)
+    second = start("daemon", env=NOTHING)
+    _out, refused = second.communicate(timeout=30)
+    first.send_signal(signal.SIGTERM)
+    _out, first_err = first.communicate(timeout=30)
+    after = start("daemon", "--once", env=NOTHING)
+    _out, after_err = after.communicate(timeout=30)
+
+    assert second.returncode == 1
+    assert refused.splitlines()[0] == ("error: another datadrip daemon is already running on this "
+                                       f"workbook (process {first.pid})")
+    assert first.returncode == 0, first_err
+    assert first_err == ""  # the log went to the file
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 and lines[-1].endswith("INFO daemon stopped (SIGTERM)")
+    assert after.returncode == 0, after_err  # the lock went with the first daemon
+
+
+def test_schedule_show_json_and_cron_as_processes(dd, dd_process) -> None:
+    assert dd("agency", "add", "Hudson Media", "--timezone", "America/New_York").exit_code == 0
+
+    shown = dd_process("schedule", "show", "--json")
+    cron = dd_process("schedule", "cron")
+    utc = dd_process("schedule", "cron", "--utc")
+    unit = dd_process("schedule", "systemd")
+
+    assert shown.exit_code == cron.exit_code == utc.exit_code == unit.exit_code == 0, shown.stderr
+    records = json.loads(shown.stdout)
+    assert [record["job"] for record in records if record["job"] == "sync"] == ["sync"]
+    sync = next(record for record in records if record["job"] == "sync")
+    assert sync["next_run_local"][11:] in ("05:30-05:00", "05:30-04:00")
+    assert set(sync) == {"agency", "timezone", "job", "cron", "next_run_local", "next_run_utc",
+                         "last_status", "last_started_at"}
+    assert "CRON_TZ=America/New_York\n" in cron.stdout
+    assert " sync --agency 'Hudson Media'\n" in cron.stdout
+    assert "CRON_TZ" not in utc.stdout.replace("CRON_TZ=<zone>", "")
+    assert "changes its clocks" in utc.stdout
+    assert "daemon\n" in unit.stdout and "Restart=on-failure\n" in unit.stdout
+    assert f"Environment=DATADRIP_HOME={os.environ['DATADRIP_HOME']}\n" in unit.stdout
