@@ -125,7 +125,7 @@ class ScheduleSettings(_Section):
                                 "reports; empty: no weekly reports")
     report_deadline: str = Field("10:00", description="Local time after which a client's report "
                                  "is sent even though its sync did not succeed that day")
-    misfire_grace_minutes: int = Field(1440, ge=0, le=10080, description="How late a missed run "
+    misfire_grace_minutes: int = Field(1440, ge=2, le=10080, description="How late a missed run "
                                        "may still be caught up (once) when the daemon starts")
 
     @field_validator("refresh_tokens", "sync", "reports", "weekly_reports")

@@ -14,11 +14,13 @@ from sqlmodel import col, select
 
 from datadrip.config import Loaded
 from datadrip.db.engine import session_scope
-from datadrip.db.models import Agency, JobRun
-from datadrip.enums import JobStatus
+from datadrip.db.models import AdAccount, Agency, Client, JobRun, SyncRun
+from datadrip.enums import AccountStatus, JobStatus, SyncStatus
 from datadrip.schedule import job_crons, latest_fire, next_fire, parse_deadline, to_utc
 
 REPORT_JOBS = ("reports", "weekly_reports")
+# The loop wakes a moment after a run's time; a grace this short would miss it.
+MIN_GRACE = dt.timedelta(minutes=2)
 # A run abandoned this often (stopped, or the daemon died during it) is not tried again for that time.
 MAX_ABANDONED = 2
 
@@ -38,8 +40,14 @@ class DueJob:
         day = self.scheduled_for.astimezone(zone).date()
         return to_utc(day, parse_deadline(loaded.settings.schedule.report_deadline), zone)
 
+    def day_start(self) -> dt.datetime:
+        """Midnight of the scheduled day in the agency's timezone, in UTC."""
+        zone = ZoneInfo(self.timezone)
+        return dt.datetime.combine(self.scheduled_for.astimezone(zone).date(), dt.time(),
+                                   tzinfo=zone).astimezone(dt.UTC)
+
     def label(self) -> str:
-        return f"{self.job} · {self.agency}" + (" (deadline)" if self.follow_up else "")
+        return f"{self.job} · {self.agency}" + (" (follow-up)" if self.follow_up else "")
 
 
 def agencies(engine: Engine) -> list[tuple[str, str, str]]:
@@ -69,9 +77,10 @@ def _runs(engine: Engine, agency_id: str, job: str, scheduled_for: dt.datetime) 
 
 def due_jobs(loaded: Loaded, engine: Engine, now: dt.datetime) -> list[DueJob]:
     """Every job due at `now`, oldest first: its latest scheduled time within the misfire grace
-    has no finished run; or a reports run left clients waiting and the deadline has passed."""
+    has no finished run; or a reports run left clients waiting for their sync, and one of them
+    has synced since or the report deadline has passed."""
     crons = job_crons(loaded.settings.schedule)
-    grace = dt.timedelta(minutes=loaded.settings.schedule.misfire_grace_minutes)
+    grace = max(MIN_GRACE, dt.timedelta(minutes=loaded.settings.schedule.misfire_grace_minutes))
     found = []
     for agency_id, name, timezone in agencies(engine):
         zone = ZoneInfo(timezone)
@@ -83,7 +92,10 @@ def due_jobs(loaded: Loaded, engine: Engine, now: dt.datetime) -> list[DueJob]:
             runs = _runs(engine, agency_id, job, latest)
             if _wanted(runs):
                 found.append(due)
-            elif job in REPORT_JOBS and _waiting(runs) and now >= due.deadline(loaded):
+            elif job in REPORT_JOBS and (waiting := _waiting(runs)) and (
+                    now >= due.deadline(loaded) or
+                    any(synced_today(engine, client_id, due.day_start())
+                        for client_id in _client_ids(engine, agency_id, waiting))):
                 found.append(DueJob(job, agency_id, name, timezone, latest, follow_up=True))
     return sorted(found, key=lambda item: (item.scheduled_for, item.agency))
 
@@ -93,12 +105,35 @@ def _wanted(runs: list[JobRun]) -> bool:
     return abandoned == len(runs) and abandoned < MAX_ABANDONED
 
 
-def _waiting(runs: list[JobRun]) -> bool:
-    """The latest run left clients waiting for their sync and no deadline run has happened yet."""
-    if any(run.detail.get("follow_up") for run in runs):
-        return False
-    finished = [run for run in runs if run.status != JobStatus.ABANDONED.value]
-    return bool(finished) and bool(max(finished, key=lambda run: run.started_at).detail.get("waiting"))
+def _waiting(runs: list[JobRun]) -> list[str]:
+    """The clients the latest finished run left waiting for their sync."""
+    finished = [run for run in runs if run.status not in (JobStatus.ABANDONED.value,
+                                                          JobStatus.RUNNING.value)]
+    if not finished:
+        return []
+    return list(max(finished, key=lambda run: run.started_at).detail.get("waiting") or [])
+
+
+def _client_ids(engine: Engine, agency_id: str, names: list[str]) -> list[str]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(Client.id).where(col(Client.agency_id) == agency_id,
+                                                         col(Client.name).in_(names))))
+
+
+def synced_today(engine: Engine, client_id: str, since: dt.datetime) -> bool:
+    """Every enabled account of the client has a sync that succeeded since `since` (UTC)."""
+    with session_scope(engine) as session:
+        accounts = list(session.exec(select(AdAccount.id).where(
+            col(AdAccount.client_id) == client_id,
+            col(AdAccount.status) != AccountStatus.DISABLED.value)))
+        for account_id in accounts:
+            ok = session.exec(select(SyncRun.id).where(
+                col(SyncRun.account_id) == account_id,
+                col(SyncRun.status) == SyncStatus.SUCCEEDED.value,
+                col(SyncRun.finished_at) >= since).limit(1)).first()
+            if ok is None:
+                return False
+        return True
 
 
 def next_wake(loaded: Loaded, engine: Engine, now: dt.datetime) -> dt.datetime | None:

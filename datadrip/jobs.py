@@ -7,17 +7,16 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from datadrip.config import Loaded
 from datadrip.db.engine import session_scope
-from datadrip.db.models import AdAccount, Client, SyncRun
-from datadrip.enums import AccountStatus, JobStatus, ReportKind, SyncStatus
+from datadrip.db.models import AdAccount, Client
+from datadrip.enums import JobStatus, ReportKind
 from datadrip.errors import DataDripError, NotFoundError
-from datadrip.job_runs import DueJob
+from datadrip.job_runs import DueJob, synced_today
 
 
 @dataclass
@@ -74,31 +73,13 @@ def _sync(loaded: Loaded, _engine: Engine, due: DueJob, _now: dt.datetime) -> Jo
                                      "failed": failed})
 
 
-def synced_today(engine: Engine, client_id: str, since: dt.datetime) -> bool:
-    """Every enabled account of the client has a sync that succeeded since `since` (UTC)."""
-    with session_scope(engine) as session:
-        accounts = list(session.exec(select(AdAccount.id).where(
-            col(AdAccount.client_id) == client_id,
-            col(AdAccount.status) != AccountStatus.DISABLED.value)))
-        for account_id in accounts:
-            ok = session.exec(select(SyncRun.id).where(
-                col(SyncRun.account_id) == account_id,
-                col(SyncRun.status) == SyncStatus.SUCCEEDED.value,
-                col(SyncRun.finished_at) >= since).limit(1)).first()
-            if ok is None:
-                return False
-        return True
-
-
 def _reports(loaded: Loaded, engine: Engine, due: DueJob, now: dt.datetime) -> JobOutcome:
     """Send the reports of the clients whose sync succeeded on the scheduled day; past the
     deadline, the others' too (their warnings say up to which day each account's data goes).
     A report already sent is skipped by send_reports' own guard."""
     from datadrip.reports.send import SendRequest, send_reports
 
-    zone = ZoneInfo(due.timezone)
-    day_start = dt.datetime.combine(due.scheduled_for.astimezone(zone).date(), dt.time(),
-                                    tzinfo=zone).astimezone(dt.UTC)
+    day_start = due.day_start()
     past_deadline = now >= due.deadline(loaded)
     kind = ReportKind.WEEKLY if due.job == "weekly_reports" else ReportKind.DAILY
     detail: dict[str, list[str]] = {"sent": [], "skipped": [], "failed": [], "waiting": []}

@@ -5,6 +5,7 @@ reports held until their sync succeeded or the deadline passed."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sqlite3
 from collections.abc import Callable
@@ -99,8 +100,23 @@ def test_scheduler_second_daemon_on_the_workbook_is_refused(agency: str) -> None
     assert f"(process {os.getpid()})" in refused.value.message
 
 
-def test_scheduler_reports_wait_for_their_sync_until_the_deadline(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scheduler_sync_shares_the_lock_of_datadrip_sync(agency: str, workbook_path: Path) -> None:
+    from datadrip.sync_lock import lock_path, sync_lock
+
+    loaded = settings(**ONLY_SYNC)
+    with sync_lock(lock_path(loaded.workbook_target, loaded.paths.data_dir), wait=False):
+        # `datadrip sync` from cron holds the workbook: the daemon's sync does not run beside it.
+        outcome = run_daemon(loaded, DaemonRequest(once=True), clock=at(local(dt.date(2026, 12, 3), 6)))
+
+    assert [status for _, status in outcome.runs] == ["failed"]
+    detail = json.loads(job_runs(workbook_path)[0][3])
+    assert detail["error"].startswith("another sync is already running on this workbook")
+
+
+@pytest.fixture
+def held_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dt.date]:
+    """A demo workbook whose clients synced today at 06:00, but for Masala Mornings, whose sync
+    did not succeed; no report sent yet."""
     from datadrip.demo import run_demo
 
     home = tmp_path / "demo"
@@ -110,20 +126,34 @@ def test_scheduler_reports_wait_for_their_sync_until_the_deadline(tmp_path: Path
     with sqlite3.connect(workbook) as db:
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("DELETE FROM report")
-        db.execute("UPDATE sync_run SET finished_at = ?",
-                   (local(today, 6).replace(tzinfo=None).isoformat(sep=" "),))
-        db.execute("DELETE FROM sync_run WHERE account_id IN (SELECT a.id FROM ad_account a "
-                   "JOIN client c ON c.id = a.client_id WHERE c.name = 'Masala Mornings')")
+        db.execute("UPDATE sync_run SET finished_at = ?", (_stored(local(today, 6)),))
+        db.execute(f"DELETE FROM sync_run WHERE account_id IN ({MASALA_ACCOUNTS})")
     monkeypatch.setenv("DATADRIP_HOME", str(home))
-    loaded = settings(DATADRIP_SCHEDULE_REFRESH_TOKENS="", DATADRIP_SCHEDULE_SYNC="",
-                      DATADRIP_SCHEDULE_WEEKLY_REPORTS="", DATADRIP_SCHEDULE_REPORT_DEADLINE="10:00")
+    return workbook, today
+
+
+MASALA_ACCOUNTS = ("SELECT a.id FROM ad_account a JOIN client c ON c.id = a.client_id "
+                   "WHERE c.name = 'Masala Mornings'")
+
+
+def _stored(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+
+
+def _reports_only() -> Loaded:
+    return settings(DATADRIP_SCHEDULE_REFRESH_TOKENS="", DATADRIP_SCHEDULE_SYNC="",
+                    DATADRIP_SCHEDULE_WEEKLY_REPORTS="", DATADRIP_SCHEDULE_REPORT_DEADLINE="10:00")
+
+
+def test_scheduler_reports_wait_for_their_sync_until_the_deadline(held_back: tuple[Path, dt.date]) -> None:
+    workbook, today = held_back
+    loaded = _reports_only()
 
     def once(hour: int, minute: int = 0) -> list[tuple[Any, str]]:
         return run_daemon(loaded, DaemonRequest(once=True), clock=at(local(today, hour, minute))).runs
 
     at_seven, at_nine, at_deadline, after = once(7, 5), once(9), once(10, 1), once(11)
 
-    import json
     details = [json.loads(row[3]) for row in job_runs(workbook)]
     assert [status for _, status in at_seven] == ["partial"]
     assert details[0]["waiting"] == ["Masala Mornings"]
@@ -135,3 +165,23 @@ def test_scheduler_reports_wait_for_their_sync_until_the_deadline(tmp_path: Path
     assert details[1]["skipped"] == ["Bloom Botanics", "Peak Trail Outfitters"]  # sent once only
     with sqlite3.connect(workbook) as db:
         assert db.execute("SELECT count(*) FROM report WHERE status = 'sent'").fetchone() == (3,)
+
+
+def test_scheduler_report_held_back_goes_once_its_sync_succeeds(held_back: tuple[Path, dt.date]) -> None:
+    workbook, today = held_back
+    loaded = _reports_only()
+
+    def once(hour: int, minute: int = 0) -> list[tuple[Any, str]]:
+        return run_daemon(loaded, DaemonRequest(once=True), clock=at(local(today, hour, minute))).runs
+
+    once(7, 5)
+    with sqlite3.connect(workbook) as db:  # `datadrip sync --client "Masala Mornings"` at 08:00
+        db.execute("INSERT INTO sync_run (id, account_id, started_at, finished_at, status, rows, "
+                   f"requests, warnings) SELECT lower(hex(randomblob(16))), id, ?, ?, 'succeeded', 0, 0, "
+                   f"'[]' FROM ({MASALA_ACCOUNTS})", (_stored(local(today, 8)), _stored(local(today, 8))))
+    at_eight, at_deadline = once(8, 1), once(10, 1)
+
+    details = [json.loads(row[3]) for row in job_runs(workbook)]
+    assert [(d.follow_up, status) for d, status in at_eight] == [(True, "succeeded")]
+    assert details[1]["sent"] == ["Masala Mornings"] and details[1]["sent_before_sync"] == []
+    assert at_deadline == []
