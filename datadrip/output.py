@@ -97,12 +97,23 @@ def print_one(record: Mapping[str, Any], fields: Columns, *, as_json: bool, note
     print_record(record, fields)
 
 
+def unattended(*, as_json: bool, verbose: bool) -> bool:
+    """Whether a command that does work should keep quiet about success: stdout is not a terminal
+    (cron mails whatever is printed) and neither --json nor --verbose asked for a summary."""
+    return not as_json and not verbose and not sys.stdout.isatty()
+
+
 def message(text: str) -> None:
     """A note for the person at the terminal, on stderr so that stdout stays data."""
     sys.stderr.write(text + "\n")
 
 
-def error(text: str, hint: str | None = None) -> None:
+def error(text: str, hint: str | None = None, *, one_line: bool = False) -> None:
+    """`error: …` and its `Hint: …` on the next line; `one_line` keeps both on one (under cron,
+    one line per problem)."""
+    if one_line and hint:
+        sys.stderr.write(f"error: {text.rstrip('.')}. Hint: {hint}\n")
+        return
     sys.stderr.write(f"error: {text}\n")
     if hint:
         sys.stderr.write(f"Hint: {hint}\n")

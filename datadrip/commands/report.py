@@ -10,7 +10,7 @@ import typer
 
 from datadrip import output
 from datadrip.commands._context import settings, workbook
-from datadrip.commands._options import AgencyOpt, JsonOpt
+from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
 from datadrip.commands.metrics import SinceOpt, UntilOpt
 from datadrip.enums import ReportKind
 
@@ -115,12 +115,13 @@ def report_send(ctx: typer.Context,
                     "--dry-run", help="Show what would be sent, to whom; send and keep nothing.")] = False,
                 force: Annotated[bool, typer.Option(
                     "--force", help="Send even if this report was sent already.")] = False,
-                as_json: JsonOpt = False) -> None:
+                as_json: JsonOpt = False, verbose: VerboseOpt = False) -> None:
     """Send a client's report (or every client's) to its recipients, once.
 
     Sending a report that went out already does nothing and says so (--force sends it again).
     Passing failures (a busy server, a rate limit) are retried; with --all the other clients go
-    on, and the exit code is 3 when some failed.
+    on, and the exit code is 3 when some failed. When stdout is not a terminal (cron), a success
+    prints nothing (--verbose prints the summary) and each problem is one line on stderr.
 
     \b
     Examples:
@@ -135,21 +136,22 @@ def report_send(ctx: typer.Context,
                           dry_run=dry_run, force=force)
     announce = None if as_json or not sys.stderr.isatty() else _announce
     outcome = send_reports(settings(ctx), request, announce)
-    _show_outcome(outcome, as_json=as_json, every=all_clients)
+    quiet = output.unattended(as_json=as_json, verbose=verbose) and not dry_run
+    _show_outcome(outcome, as_json=as_json, every=all_clients, quiet=quiet)
 
 
 def _announce(report: ReportSend) -> None:
     output.message(f"{report.client}: {report.status}" + (f" ({report.reason})" if report.reason else ""))
 
 
-def _show_outcome(outcome: SendOutcome, *, as_json: bool, every: bool) -> None:
+def _show_outcome(outcome: SendOutcome, *, as_json: bool, every: bool, quiet: bool) -> None:
     from datadrip.errors import DataDripError, PartialError, UsageError
 
     if not every and outcome.reports and outcome.reports[0].no_recipients:
         raise UsageError(str(outcome.reports[0].reason), hint=outcome.reports[0].hint)
     if as_json:
         output.print_json(outcome.record())
-    else:
+    elif not quiet or not outcome.reports:
         rows = [{**report.record(), "since": report.since, "until": report.until}
                 for report in outcome.reports]
         output.print_table(rows, SEND_COLUMNS, empty="no active client to send to")
@@ -160,12 +162,13 @@ def _show_outcome(outcome: SendOutcome, *, as_json: bool, every: bool) -> None:
     if not failed:
         return
     for report in failed:
-        output.error(f"{report.client}: {report.reason}", report.hint)
+        output.error(f"{report.client}: {report.reason}", report.hint, one_line=quiet)
     if len(failed) < len(outcome.reports):
         raise PartialError(f"{len(failed)} of {len(outcome.reports)} reports failed; the others "
-                           "were sent", hint="Run the same command again to retry the failed ones.")
+                           "were sent", hint=None if quiet else
+                           "Run the same command again to retry the failed ones.")
     raise DataDripError(f"{len(failed)} report{'s' if len(failed) > 1 else ''} failed",
-                        hint=failed[0].hint or "See the error above.")
+                        hint=None if quiet else failed[0].hint or "See the error above.")
 
 
 @app.command("list")

@@ -10,7 +10,7 @@ import typer
 
 from datadrip import output
 from datadrip.commands._context import settings
-from datadrip.commands._options import AgencyOpt, JsonOpt
+from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
 from datadrip.enums import Level, Platform
 
 if TYPE_CHECKING:
@@ -44,12 +44,14 @@ def sync(ctx: typer.Context,
          wait: Annotated[bool, typer.Option(
              "--wait", help="If another sync holds the workbook, wait for it instead of exiting 1.")]
          = False,
-         as_json: JsonOpt = False) -> None:
+         as_json: JsonOpt = False, verbose: VerboseOpt = False) -> None:
     """Fetch daily campaign, ad set and ad numbers of every connected account into the workbook.
 
     Incremental: each account continues from its last synced day and re-reads the lookback window
     ([meta] / [google] lookback_days) because platforms restate conversions. Exit 3 when some
-    accounts failed (the rest is saved), 4 when a login must be renewed.
+    accounts failed (the rest is saved), 4 when a login must be renewed. When stdout is not a
+    terminal (cron), a success prints nothing (--verbose prints the summary) and each problem is
+    one line on stderr.
 
     \b
     Example:
@@ -65,9 +67,10 @@ def sync(ctx: typer.Context,
                           ("campaign", "adset", "ad"),
                           since=since.date() if since else None, until=until.date() if until else None,
                           full=full, dry_run=dry_run, wait=wait)
-    with progress(enabled=not as_json and sys.stderr.isatty()) as ui:
+    quiet = output.unattended(as_json=as_json, verbose=verbose) and not dry_run
+    with progress(enabled=not as_json and sys.stderr.isatty(), notices=not quiet) as ui:
         outcome = sync_accounts(settings(ctx), request, ui)
-    _report(outcome, as_json)
+    _report(outcome, as_json, quiet=quiet)
 
 
 COLUMNS = [("client", "Client"), ("platform", "Platform"), ("account_id", "Account"),
@@ -75,7 +78,7 @@ COLUMNS = [("client", "Client"), ("platform", "Platform"), ("account_id", "Accou
            ("seconds", "Seconds")]
 
 
-def _report(outcome: SyncOutcome, as_json: bool) -> None:
+def _report(outcome: SyncOutcome, as_json: bool, *, quiet: bool) -> None:
     from datadrip.errors import AuthRequiredError, DataDripError, PartialError
 
     records = [a.record() for a in outcome.accounts]
@@ -86,7 +89,7 @@ def _report(outcome: SyncOutcome, as_json: bool) -> None:
     elif outcome.dry_run:
         output.print_table(records, [c for c in COLUMNS if c[0] not in ("rows", "seconds", "status")]
                            + [("levels", "Levels")])
-    else:
+    elif not quiet:
         output.print_table(records, COLUMNS)
     for account in outcome.accounts:
         for warning in account.warnings:
@@ -95,16 +98,17 @@ def _report(outcome: SyncOutcome, as_json: bool) -> None:
     if not failed:
         return
     for account in failed:  # with --json too: stdout stays JSON, problems go to stderr
-        output.error(f"{_label(account)}: {account.error}", account.hint)
+        output.error(f"{_label(account)}: {account.error}", account.hint, one_line=quiet)
     logins = sorted({str(a.hint) for a in failed if a.needs_login})
     summary = f"{len(failed)} of {len(outcome.accounts)} accounts failed"
     if outcome.succeeded:
-        raise PartialError(summary + "; the others are saved",
-                           hint="  and  ".join(logins) if logins else "Run datadrip sync again later.")
+        raise PartialError(summary + "; the others are saved", hint=None if quiet else
+                           "  and  ".join(logins) if logins else "Run datadrip sync again later.")
     if len(logins) and all(a.needs_login for a in failed):
-        raise AuthRequiredError(summary + ": a login is needed", hint="  and  ".join(logins))
-    raise DataDripError(summary, hint="See the errors above; saved chunks are kept, so the "
-                                      "next sync goes on from there.")
+        raise AuthRequiredError(summary + ": a login is needed",
+                                hint=None if quiet else "  and  ".join(logins))
+    raise DataDripError(summary, hint=None if quiet else "See the errors above; saved chunks are "
+                                                         "kept, so the next sync goes on from there.")
 
 
 def _label(account: AccountSync) -> str:
@@ -112,10 +116,12 @@ def _label(account: AccountSync) -> str:
 
 
 class progress:  # noqa: N801 - used as a context manager, like a function
-    """A live bar per account on a terminal; nothing otherwise (cron reads the summary)."""
+    """A live bar per account on a terminal; otherwise only notices (waiting for another sync),
+    and not even those under cron."""
 
-    def __init__(self, *, enabled: bool) -> None:
+    def __init__(self, *, enabled: bool, notices: bool = True) -> None:
         self._enabled = enabled
+        self._notices = notices
         self._progress: Any = None
         self._tasks: dict[str, Any] = {}
 
@@ -123,7 +129,7 @@ class progress:  # noqa: N801 - used as a context manager, like a function
         from datadrip.sync import SyncUi
 
         if not self._enabled:
-            return SyncUi(on_notice=output.message)
+            return SyncUi(on_notice=output.message) if self._notices else SyncUi()
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -12,16 +12,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from datadrip.config import load_settings
 from datadrip.workbook import open_session
 from tests.analytics.analytics_support import fill_workbook
+from tests.commands.status_support import ACCOUNTS, all_synced, execute, sync_run
 
 ANSI = re.compile(r"\x1b\[|\x1b\]|\x1b\(")
 DAY1 = ("--kind", "daily", "--since", "2026-11-01", "--until", "2026-11-01")
 DAY2 = ("--kind", "daily", "--since", "2026-11-02", "--until", "2026-11-02")
-ACCOUNTS = ("act_1", "1234567890", "act_2")  # the active clients' accounts (act_3 is Dormant's)
 
 
 @pytest.fixture
@@ -32,35 +31,6 @@ def filled(dd: Callable[..., Any]) -> Callable[..., Any]:
     assert dd("client", "edit", "Masala Mornings", "--recipients", "owner@masala.example").exit_code == 0
     assert dd("client", "edit", "Peak Trail", "--recipients", "team@peaktrail.example").exit_code == 0
     return dd
-
-
-def execute(sql: str, **params: Any) -> None:
-    with open_session(load_settings(), write=True) as wb:
-        wb.session.execute(sa.text(sql), params)
-
-
-def sync_run(external_id: str, status: str, hours_ago: float, error: str | None = None) -> None:
-    """A run of one account as the sync leaves it (start_run, then finish_run), `hours_ago`."""
-    from datadrip.db.engine import open_workbook
-    from datadrip.sync_store import finish_run, start_run
-
-    engine = open_workbook(load_settings().workbook_target)
-    try:
-        with engine.connect() as conn:
-            account_id = conn.execute(sa.text("SELECT id FROM ad_account WHERE external_id = :e"),
-                                      {"e": external_id}).scalar_one()
-        run_id = start_run(engine, account_id, None, ["campaign", "adset", "ad"])
-        finish_run(engine, run_id, status=status, rows=12, requests=3, warnings=[], error=error)
-    finally:
-        engine.dispose()
-    at = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=hours_ago)
-    execute("UPDATE sync_run SET started_at = :start, finished_at = :at WHERE id = :id",
-            start=at - dt.timedelta(minutes=2), at=at, id=run_id)
-
-
-def all_synced(hours_ago: float = 2) -> None:
-    for account in ACCOUNTS:
-        sync_run(account, "succeeded", hours_ago)
 
 
 def status(dd: Callable[..., Any], *args: str) -> Any:

@@ -89,8 +89,10 @@ def test_send_again_is_a_no_op_that_says_so(ready, home):
     assert report["reason"].startswith("already sent on ")
     assert report["message_id"] == first["message_id"]
     assert len(outbox(home)) == 1
-    table = ready("report", "send", MASALA, *DAY)
+    table = ready("report", "send", MASALA, *DAY, "--verbose")
     assert "skipped" in table.stdout and "already sent on" in table.stdout
+    quiet = ready("report", "send", MASALA, *DAY)  # piped, as under cron: nothing to say
+    assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (0, "", "")
 
 
 def test_send_force_sends_again_and_keeps_both_deliveries(ready, home):

@@ -265,13 +265,17 @@ def _lines(stdout: str) -> dict[str, list[str]]:
     return {line[2]: line for line in fields}
 
 
-def test_sync_piped_prints_one_plain_line_per_account_and_nothing_on_stderr(
+def test_sync_piped_prints_nothing_on_success_and_with_verbose_one_plain_line_per_account(
         connected: dict[str, Any], workbook_path: Path, dd_process: Callable[..., Any],
         plain_env: dict[str, str]) -> None:
     since = _today("Asia/Kolkata") - dt.timedelta(days=6)
 
-    run = dd_process("sync", "--level", "campaign", "--since", since.isoformat(), env=plain_env)
+    quiet = dd_process("sync", "--level", "campaign", "--since", since.isoformat(), env=plain_env)
 
+    assert quiet.exit_code == 0, quiet.stderr
+    assert (quiet.stdout, quiet.stderr) == ("", "")  # cron mails any output: a success has none
+    run = dd_process("sync", "--level", "campaign", "--since", since.isoformat(), "--verbose",
+                     env=plain_env)
     assert run.exit_code == 0, run.stderr
     assert run.stderr == ""  # no progress bar, no log without a terminal
     lines = _lines(run.stdout)
@@ -309,7 +313,7 @@ def test_sync_piped_with_one_failing_account_exits_3_keeping_json_on_stdout_and_
         set(ACCOUNTS) - {"2020000002"}
 
 
-def test_sync_piped_with_a_revoked_login_exits_4_and_names_the_connect_command(
+def test_sync_piped_with_a_revoked_login_exits_4_with_one_line_per_account_naming_the_connect_command(
         connected: dict[str, Any], sandbox: Any, dd_process: Callable[..., Any],
         plain_env: dict[str, str]) -> None:
     for token in sandbox.app.state.tokens.values():
@@ -321,12 +325,22 @@ def test_sync_piped_with_a_revoked_login_exits_4_and_names_the_connect_command(
                      env=plain_env)
 
     assert run.exit_code == 4, run.stderr
-    lines = _lines(run.stdout)
-    assert {external_id: line[3] for external_id, line in lines.items()} == {
+    assert run.stdout == ""  # under cron: the problems alone, on stderr
+    problems = run.stderr.splitlines()
+    assert len(problems) == 3, run.stderr
+    assert problems[0].startswith("error: Masala Mornings · google 2020000001: ")
+    assert problems[0].endswith('Hint: run: datadrip connect google "Masala Mornings"')
+    assert problems[1].startswith("error: Peak Trail Outfitters · google 2020000002: ")
+    assert problems[1].endswith('Hint: run: datadrip connect google "Peak Trail Outfitters"')
+    assert problems[2] == "error: 2 of 2 accounts failed: a login is needed"
+    assert "Traceback" not in run.stderr and "\x1b" not in run.stderr
+    verbose = dd_process("sync", "--level", "campaign", "--platform", "google", "--verbose",
+                         env=plain_env)
+    assert verbose.exit_code == 4
+    assert {external_id: line[3] for external_id, line in _lines(verbose.stdout).items()} == {
         "2020000001": "failed", "2020000002": "failed"}
-    assert run.stderr.splitlines()[-2] == "error: 2 of 2 accounts failed: a login is needed"
-    assert "datadrip connect google" in run.stderr.splitlines()[-1]
-    assert "Traceback" not in run.stderr
+    assert verbose.stderr.splitlines()[-2] == "error: 2 of 2 accounts failed: a login is needed"
+    assert "datadrip connect google" in verbose.stderr.splitlines()[-1]
 
 
 def test_sync_piped_with_bad_arguments_exits_2_before_touching_the_workbook(
