@@ -23,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from datadrip.config import Loaded
+from datadrip.config import Loaded, redact_url
 from datadrip.errors import DataDripError
 from datadrip.job_runs import DueJob
 
@@ -88,6 +88,29 @@ def daemon_lock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+# pg_advisory_lock's key for the daemon: "DDdaemon" as a 63-bit number (the sync's is "DDsync").
+PG_DAEMON_KEY = int.from_bytes(b"DDdaemon", "big") >> 1
+
+
+@contextmanager
+def _shared_workbook_lock(engine: Any) -> Iterator[None]:
+    """A PostgreSQL workbook may be shared by several machines: one daemon among all of them."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        if not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({PG_DAEMON_KEY})").scalar():
+            raise DaemonRunningError("another datadrip daemon is already running on this workbook "
+                                     "(from this or another machine)",
+                                     hint="Run one daemon per shared workbook.")
+        conn.commit()  # the lock belongs to the session, not to a transaction
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql(f"SELECT pg_advisory_unlock({PG_DAEMON_KEY})")
+            conn.commit()
+
+
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data = {"time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="seconds"),
@@ -126,18 +149,19 @@ def _log(logger: logging.Logger, message: str, *, level: int = logging.INFO, **f
 
 class _Stopper:
     """SIGTERM/SIGINT: take no more jobs. A sync under way is interrupted (it stops after its chunk
-    in flight, which is saved whole); other jobs finish, unless a second signal comes."""
+    in flight, which is saved whole); another job finishes, unless a second signal comes. Between
+    jobs a signal only ends the wait."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
         self.signal: str | None = None
-        self.interruptible = False
+        self.job: str | None = None  # the job under way
 
     def __call__(self, signum: int, _frame: FrameType | None) -> None:
         again = self.event.is_set()
         self.signal = signal.Signals(signum).name
         self.event.set()
-        if self.interruptible or again:
+        if self.job == "sync" or (self.job is not None and again):
             raise KeyboardInterrupt
 
 
@@ -145,7 +169,7 @@ def run_daemon(loaded: Loaded, request: DaemonRequest,
                clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> DaemonOutcome:
     """Run due jobs (once, or until stopped by a signal). Each run is kept in job_run."""
     from datadrip.db.engine import open_workbook
-    from datadrip.job_runs import close_running, due_jobs, next_wake
+    from datadrip.job_runs import close_running
 
     logger = make_logger(request)
     with daemon_lock(daemon_lock_path(loaded)):
@@ -154,21 +178,15 @@ def run_daemon(loaded: Loaded, request: DaemonRequest,
         previous = {sig: signal.signal(sig, stopper) for sig in (signal.SIGTERM, signal.SIGINT)}
         outcome = DaemonOutcome([])
         try:
-            closed = close_running(engine, clock())
-            _log(logger, f"daemon started (pid {os.getpid()}){' once' if request.once else ''}"
-                         + (f"; {closed} run(s) left running by a stopped daemon marked abandoned"
-                            if closed else ""), event="daemon_start", pid=os.getpid(), once=request.once)
-            while not stopper.event.is_set():
-                for due in due_jobs(loaded, engine, clock()):
-                    if stopper.event.is_set():
-                        break
-                    outcome.runs.append((due, _run_one(loaded, engine, due, clock, logger, stopper)))
-                if request.once:
-                    break
-                wake = next_wake(loaded, engine, clock())
-                seconds = MAX_SLEEP_SECONDS if wake is None else \
-                    min(MAX_SLEEP_SECONDS, max(1.0, (wake - clock()).total_seconds()))
-                stopper.event.wait(seconds)
+            with _shared_workbook_lock(engine):
+                closed = close_running(engine, clock())
+                where = redact_url(loaded.workbook_target)
+                _log(logger, f"daemon started (pid {os.getpid()}, workbook {where}"
+                             f"{', once' if request.once else ''})"
+                             + (f"; {closed} run(s) left running by a stopped daemon marked abandoned"
+                                if closed else ""),
+                     event="daemon_start", pid=os.getpid(), once=request.once, workbook=where)
+                _loop(loaded, engine, request, clock, logger, stopper, outcome)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -177,6 +195,24 @@ def run_daemon(loaded: Loaded, request: DaemonRequest,
         _log(logger, "daemon stopped" + (f" ({stopper.signal})" if stopper.signal else ""),
              event="daemon_stop", signal=stopper.signal)
         return outcome
+
+
+def _loop(loaded: Loaded, engine: Any, request: DaemonRequest, clock: Callable[[], dt.datetime],
+          logger: logging.Logger, stopper: _Stopper, outcome: DaemonOutcome) -> None:
+    """Run what is due, then sleep until the next run may be due (at most a minute), until stopped."""
+    from datadrip.job_runs import due_jobs, next_wake
+
+    while not stopper.event.is_set():
+        for due in due_jobs(loaded, engine, clock()):
+            if stopper.event.is_set():
+                break
+            outcome.runs.append((due, _run_one(loaded, engine, due, clock, logger, stopper)))
+        if request.once:
+            return
+        wake = next_wake(loaded, engine, clock())
+        seconds = MAX_SLEEP_SECONDS if wake is None else \
+            min(MAX_SLEEP_SECONDS, max(1.0, (wake - clock()).total_seconds()))
+        stopper.event.wait(seconds)
 
 
 def _run_one(loaded: Loaded, engine: Any, due: DueJob, clock: Callable[[], dt.datetime],
@@ -192,7 +228,7 @@ def _run_one(loaded: Loaded, engine: Any, due: DueJob, clock: Callable[[], dt.da
     _log(logger, f"start {due.label()} (scheduled {local} {due.timezone})", event="job_start",
          run_id=run_id, **fields)
     started = time.monotonic()
-    stopper.interruptible = due.job == "sync"
+    stopper.job = due.job
     try:
         result = run_job(loaded, engine, due, clock())
     except KeyboardInterrupt:  # the stop signal, or Ctrl-C: the service left nothing half-written
@@ -201,7 +237,7 @@ def _run_one(loaded: Loaded, engine: Any, due: DueJob, clock: Callable[[], dt.da
         status = JobStatus.ABANDONED if stopper.event.is_set() else JobStatus.FAILED
         result = JobOutcome(status.value, {"error": exc.message})
     finally:
-        stopper.interruptible = False
+        stopper.job = None
     seconds = round(time.monotonic() - started, 3)
     finish_run(engine, run_id, result.status, result.detail, clock())
     level = logging.INFO if result.status == "succeeded" else logging.WARNING
