@@ -365,7 +365,7 @@ def _explain(exc: ValidationError, path: Path, text: str, sources: dict[str, str
     error = exc.errors()[0]
     loc = [str(part) for part in error["loc"]]
     section, key = (loc + ["", ""])[:2]
-    what = f"[{section}] {key}: {error['msg'].lower()}"
+    what = f"[{section}] {key}: {error['msg'].lower().removeprefix('value error, ')}"
     if sources.get(f"{section}.{key}") == "env":
         return ConfigError(f"{ENV_PREFIX}{section.upper()}_{key.upper()}: {what}")
     return ConfigError(f"{path}:{_line_of(text, section, key)}: {what}")

@@ -183,3 +183,14 @@ def test_schedule_empty_expression_turns_a_job_off(tmp_path: Path) -> None:
 def test_schedule_has_dst() -> None:
     assert has_dst("America/New_York", 2026)
     assert not has_dst("Asia/Kolkata", 2026)
+
+
+def test_schedule_bad_cron_stops_the_command_with_exit_2(dd, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATADRIP_SCHEDULE_SYNC", "30 29 * * *")
+
+    run = dd("schedule", "show")
+
+    assert run.exit_code == 2
+    assert run.stdout == ""
+    assert run.stderr.splitlines()[0] == ("error: DATADRIP_SCHEDULE_SYNC: [schedule] sync: "
+                                          "'30 29 * * *': 29 is outside the hour field's 0-23")
