@@ -172,3 +172,15 @@ def test_cron_send_and_status_on_a_terminal_still_show_their_tables(filled, home
     assert "DataDrip status" in status and "daily 2026-11-01" in status and "failing" in status
     assert "not ok: 1 problem: Peak Trail · meta act_2 failed its last sync" in status
     assert not COLOUR.search(status)
+
+
+def test_cron_a_dry_run_still_shows_its_plan_when_piped(filled, dd_process, cron_env):
+    sync = dd_process("sync", "--dry-run", "--level", "campaign", env=cron_env)
+    send = dd_process("report", "send", "--all", *DAY, "--dry-run", env=cron_env)
+
+    assert sync.exit_code == 0 and send.exit_code == 0, sync.stderr + send.stderr
+    assert sorted(line.split("\t")[2] for line in sync.stdout.splitlines()) == [
+        "1234567890", "act_1", "act_2"]  # what would be fetched: asked for, so shown
+    assert [line.split("\t")[4] for line in send.stdout.splitlines()] == ["would_send", "would_send"]
+    assert_plain(sync)
+    assert_plain(send)
