@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from datadrip import output
 from datadrip.commands._context import settings, workbook
-from datadrip.commands._options import AgencyOpt, JsonOpt
+from datadrip.commands._options import JsonOpt
 
 if TYPE_CHECKING:
     from datadrip.status import Status
 
+AgencyOpt = Annotated[str | None, typer.Option(
+    "--agency", "-a", show_default=False,
+    help="Only this agency's clients (name or id); default: every agency.")]
 COLUMNS = [("check", "Check"), ("who", "Who"), ("what", "What"), ("state", "State"),
            ("when", "When"), ("note", "Note")]
 
@@ -26,8 +29,9 @@ def status(ctx: typer.Context, agency: AgencyOpt = None, as_json: JsonOpt = Fals
     exit 0 when all is well. The verdict is one line on stderr.
 
     \b
-    Example:
-      datadrip status || mail -s "DataDrip needs attention" me@agency.example
+    Examples:
+      datadrip status || echo "DataDrip needs attention"
+      datadrip status --json | jq -r '.problems[]'
     """
     from datadrip.status import check_status
 
