@@ -56,7 +56,8 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
 
 @pytest.fixture
 def demo(demo_template: tuple[Path, int], tmp_path: Path) -> Iterator[tuple[Path, Any]]:
-    """A copy of the demo home with no report sent yet, and its sandbox serving again."""
+    """A copy of the demo home with no report sent yet, pointed at a sandbox serving again (on a
+    free port: another test run may hold the demo's)."""
     import shutil
 
     from datadrip.sandbox.app import SandboxConfig
@@ -69,7 +70,12 @@ def demo(demo_template: tuple[Path, int], tmp_path: Path) -> Iterator[tuple[Path
     with sqlite3.connect(home / "workbook.db") as db:
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("DELETE FROM report")
-    with SandboxServer(SandboxConfig(seed=7), port=port) as server:
+    with SandboxServer(SandboxConfig(seed=7)) as server:
+        config = home / "datadrip.toml"
+        text = config.read_text(encoding="utf-8")
+        assert f"http://127.0.0.1:{port}/" in text
+        config.write_text(text.replace(f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{server.port}/"),
+                          encoding="utf-8")
         yield home, server
 
 
