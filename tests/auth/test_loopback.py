@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox.test_consent_browser import CHROMIUM, CHROMIUM_ARGS
+from browser_support import CHROMIUM, CHROMIUM_ARGS
 
 from datadrip.auth.loopback import DONE_TEXT, FAILED_TEXT, LoopbackReceiver, parse_pasted
 from datadrip.errors import (
