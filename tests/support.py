@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import select
 import sqlite3
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,3 +108,22 @@ def consent(url: str, decision: str = "allow") -> str:
                         data={**query_of(url), "decision": decision}, timeout=10)
     assert answer.status_code in (302, 303), answer.text
     return str(answer.headers["location"])
+
+
+def drain_terminal(leader: int, process: subprocess.Popen[bytes]) -> bytes:
+    """Everything a child wrote to its pseudo-terminal (`leader` is our end), once it exits."""
+    chunks = []
+    while True:
+        ready, _, _ = select.select([leader], [], [], 30)
+        if not ready:
+            break
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=30)
+    os.close(leader)
+    return b"".join(chunks)

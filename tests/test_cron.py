@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import pty
 import re
-import select
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import drain_terminal
 
 from tests.analytics.analytics_support import D3, fill_workbook
 from tests.commands.status_support import all_synced, sync_run, synced_through
@@ -133,21 +133,7 @@ def in_terminal(args: list[str], home: Path, **env: str) -> str:
     process = subprocess.Popen([sys.executable, "-m", "datadrip", *args], stdout=follower,
                                stderr=follower, env=environment)
     os.close(follower)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([leader], [], [], 30)
-        if not ready:
-            break
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    process.wait(timeout=30)
-    os.close(leader)
-    return b"".join(chunks).decode()
+    return drain_terminal(leader, process).decode()
 
 
 @pytest.mark.parametrize("args", [("dashboard", "--client", "Masala Mornings", *NOV),

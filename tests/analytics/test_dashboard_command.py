@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import os
 import pty
-import select
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import drain_terminal
 
 from tests.analytics.analytics_support import fill_workbook
 
@@ -165,22 +165,9 @@ def run_in_terminal(args: list[str], home: Path) -> str:
     process = subprocess.Popen([sys.executable, "-m", "datadrip", *args], stdout=follower,
                                stderr=subprocess.PIPE, env=env)
     os.close(follower)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([leader], [], [], 30)
-        if not ready:
-            break
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    process.wait(timeout=30)
-    os.close(leader)
+    output = drain_terminal(leader, process)
     assert process.returncode == 0, process.stderr.read() if process.stderr else ""
-    return b"".join(chunks).decode()
+    return output.decode()
 
 
 def test_on_a_terminal_kpi_cards_tables_and_a_daily_chart_are_drawn(rated, home):
