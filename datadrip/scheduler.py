@@ -64,28 +64,15 @@ def daemon_lock_path(loaded: Loaded) -> Path:
 @contextmanager
 def daemon_lock(path: Path) -> Iterator[None]:
     """One daemon per workbook: an flock on a file in the data folder, released however we end."""
-    import fcntl
+    from datadrip.sync_lock import holder, pid_lock
 
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-            raise DaemonRunningError(
-                "another datadrip daemon is already running on this workbook"
-                + (f" (process {holder})" if holder.isdigit() else ""),
-                hint=f"Stop it first (kill -TERM {holder or 'PID'}); its lock is {path}.") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    def refuse(pid: str) -> DaemonRunningError:
+        return DaemonRunningError("another datadrip daemon is already running on this workbook"
+                                  + holder(pid),
+                                  hint=f"Stop it first (kill -TERM {pid or 'PID'}); its lock is {path}.")
+
+    with pid_lock(path, refuse):
+        yield
 
 
 # pg_advisory_lock's key for the daemon: "DDdaemon" as a 63-bit number (the sync's is "DDsync").
@@ -98,17 +85,12 @@ def _shared_workbook_lock(engine: Any) -> Iterator[None]:
     if engine.dialect.name != "postgresql":
         yield
         return
-    with engine.connect() as conn:
-        if not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({PG_DAEMON_KEY})").scalar():
-            raise DaemonRunningError("another datadrip daemon is already running on this workbook "
-                                     "(from this or another machine)",
-                                     hint="Run one daemon per shared workbook.")
-        conn.commit()  # the lock belongs to the session, not to a transaction
-        try:
-            yield
-        finally:
-            conn.exec_driver_sql(f"SELECT pg_advisory_unlock({PG_DAEMON_KEY})")
-            conn.commit()
+    from datadrip.sync_lock import pg_session_lock
+
+    with pg_session_lock(engine, PG_DAEMON_KEY, lambda: DaemonRunningError(
+            "another datadrip daemon is already running on this workbook (from this or another "
+            "machine)", hint="Run one daemon per shared workbook.")):
+        yield
 
 
 class _JsonFormatter(logging.Formatter):

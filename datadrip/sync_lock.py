@@ -35,9 +35,11 @@ def lock_path(workbook_target: str, data_dir: Path) -> Path:
 
 
 @contextmanager
-def sync_lock(path: Path, *, wait: bool, on_wait: Callable[[str], None] = lambda _text: None,
-              poll_seconds: float = 0.5) -> Iterator[None]:
-    """Hold the lock for the block. Taken: SyncLockedError naming the holder, or wait for it."""
+def pid_lock(path: Path, refuse: Callable[[str], DataDripError], *, wait: bool = False,
+             on_wait: Callable[[str], None] = lambda _text: None,
+             poll_seconds: float = 0.5) -> Iterator[None]:
+    """Hold an flock on `path` for the block, with our pid written in it. Taken: raise
+    `refuse(pid)` (the holder's pid, or "" when unknown), or with `wait`, wait for it."""
     import fcntl
 
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -49,14 +51,10 @@ def sync_lock(path: Path, *, wait: bool, on_wait: Callable[[str], None] = lambda
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                holder = _holder(fd)
                 if not wait:
-                    raise SyncLockedError(
-                        f"another sync is already running on this workbook{holder}",
-                        hint="Let it finish, or run again with --wait to start when it is done.") \
-                        from None
+                    raise refuse(_pid(fd)) from None
                 if not announced:
-                    on_wait(f"waiting for the other sync{holder} to finish")
+                    on_wait(_pid(fd))
                     announced = True
                 time.sleep(poll_seconds)
         os.ftruncate(fd, 0)
@@ -71,6 +69,44 @@ def sync_lock(path: Path, *, wait: bool, on_wait: Callable[[str], None] = lambda
 
 
 @contextmanager
+def pg_session_lock(engine: Engine, key: int, refuse: Callable[[], DataDripError], *,
+                    wait: bool = False, on_wait: Callable[[], None] = lambda: None,
+                    poll_seconds: float = 0.5) -> Iterator[None]:
+    """Hold PostgreSQL's advisory lock `key` for the block (every machine sharing the server sees
+    it). Taken: raise `refuse()`, or with `wait`, wait for it."""
+    with engine.connect() as conn:
+        announced = False
+        while not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar():
+            conn.rollback()
+            if not wait:
+                raise refuse()
+            if not announced:
+                on_wait()
+                announced = True
+            time.sleep(poll_seconds)
+        conn.commit()  # the lock belongs to the session, not to a transaction
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
+            conn.commit()
+
+
+def _sync_taken(who: str) -> SyncLockedError:
+    return SyncLockedError(f"another sync is already running on this workbook{who}",
+                           hint="Let it finish, or run again with --wait to start when it is done.")
+
+
+@contextmanager
+def sync_lock(path: Path, *, wait: bool, on_wait: Callable[[str], None] = lambda _text: None,
+              poll_seconds: float = 0.5) -> Iterator[None]:
+    """Hold the lock for the block. Taken: SyncLockedError naming the holder, or wait for it."""
+    with pid_lock(path, lambda pid: _sync_taken(holder(pid)), wait=wait, poll_seconds=poll_seconds,
+                  on_wait=lambda pid: on_wait(f"waiting for the other sync{holder(pid)} to finish")):
+        yield
+
+
+@contextmanager
 def workbook_lock(engine: Engine, path: Path, *, wait: bool,
                   on_wait: Callable[[str], None] = lambda _text: None,
                   poll_seconds: float = 0.5) -> Iterator[None]:
@@ -79,27 +115,18 @@ def workbook_lock(engine: Engine, path: Path, *, wait: bool,
         with sync_lock(path, wait=wait, on_wait=on_wait, poll_seconds=poll_seconds):
             yield
         return
-    with engine.connect() as conn:
-        announced = False
-        while not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({PG_LOCK_KEY})").scalar():
-            conn.rollback()
-            if not wait:
-                raise SyncLockedError("another sync is already running on this workbook (from "
-                                      "this or another machine)",
-                                      hint="Let it finish, or run again with --wait to start "
-                                           "when it is done.")
-            if not announced:
-                on_wait("waiting for the other sync to finish")
-                announced = True
-            time.sleep(poll_seconds)
-        conn.commit()  # the lock belongs to the session, not to a transaction
-        try:
-            yield
-        finally:
-            conn.exec_driver_sql(f"SELECT pg_advisory_unlock({PG_LOCK_KEY})")
-            conn.commit()
+    with pg_session_lock(engine, PG_LOCK_KEY,
+                         lambda: _sync_taken(" (from this or another machine)"), wait=wait,
+                         on_wait=lambda: on_wait("waiting for the other sync to finish"),
+                         poll_seconds=poll_seconds):
+        yield
 
 
-def _holder(fd: int) -> str:
+def _pid(fd: int) -> str:
     text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-    return f" (process {text})" if text.isdigit() else ""
+    return text if text.isdigit() else ""
+
+
+def holder(pid: str) -> str:
+    """" (process 1234)", or nothing when the holder is unknown."""
+    return f" (process {pid})" if pid else ""
