@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -138,11 +139,16 @@ def test_status_a_new_account_waits_for_its_first_sync_and_an_old_one_never_sync
     assert by_account(old)["act_1"]["last_sync"] is None
 
 
-def test_status_a_failed_report_exits_1_until_it_is_sent(filled, home, monkeypatch):
-    all_synced()
+def break_outbox(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The outbox pointed at a file: a report sent there fails."""
     blocker = home / "not-a-folder"
     blocker.write_text("a file where the outbox should be")
     monkeypatch.setenv("DATADRIP_EMAIL_OUTBOX_DIR", str(blocker))
+
+
+def test_status_a_failed_report_exits_1_until_it_is_sent(filled, home, monkeypatch):
+    all_synced()
+    break_outbox(home, monkeypatch)
     assert filled("report", "send", "Peak Trail", *DAY1, "--json").exit_code == 1
 
     failed = status(filled)
@@ -159,9 +165,7 @@ def test_status_a_failed_report_exits_1_until_it_is_sent(filled, home, monkeypat
 
 def test_status_looks_at_each_clients_latest_report_of_each_kind(filled, home, monkeypatch):
     all_synced()
-    blocker = home / "not-a-folder"
-    blocker.write_text("a file where the outbox should be")
-    monkeypatch.setenv("DATADRIP_EMAIL_OUTBOX_DIR", str(blocker))
+    break_outbox(home, monkeypatch)
     assert filled("report", "send", "Peak Trail", *DAY1, "--json").exit_code == 1
     monkeypatch.setenv("DATADRIP_EMAIL_OUTBOX_DIR", str(home / "outbox"))
     assert filled("report", "send", "Peak Trail", *DAY2, "--json").exit_code == 0
