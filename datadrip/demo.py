@@ -83,8 +83,8 @@ def run_demo(home: Path, sync_ui: SyncUi | None = None) -> DemoResult:
 def _reports(loaded: Loaded, home: Path) -> list[dict[str, Any]]:
     """Every client's daily report sent to the demo's outbox (.eml files, nothing leaves the
     machine), each also kept as an HTML file to open in a browser."""
-    from datadrip.reports.files import report_file_name, write_file
-    from datadrip.reports.history import find_report
+    from datadrip.db.models import Report
+    from datadrip.reports.files import report_path, write_file
     from datadrip.reports.send import SendRequest, send_reports
     from datadrip.workbook import open_session
 
@@ -97,20 +97,12 @@ def _reports(loaded: Loaded, home: Path) -> list[dict[str, Any]]:
     with open_session(loaded) as wb:
         for sent in outcome.reports:
             assert sent.since is not None and sent.until is not None
-            html = home / "reports" / report_file_name(sent.client, sent.kind, str(sent.since),
-                                                       str(sent.until))
-            row = find_report(wb.session, _client_id(wb.session, sent.client), sent.kind,
-                              sent.since, sent.until)
+            html = report_path(home, sent.client, sent.kind, sent.since, sent.until)
+            row = wb.session.get(Report, sent.report_id)
             assert row is not None  # just sent
             write_file(html, row.html)
             reports.append({**sent.record(), "html_file": str(html), "eml_file": sent.provider_id})
     return reports
-
-
-def _client_id(session: Any, name: str) -> str:
-    from datadrip.clients import find_client
-
-    return find_client(session, name).id
 
 
 def _dashboard(loaded: Loaded) -> AgencyDashboard:

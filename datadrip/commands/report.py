@@ -71,7 +71,7 @@ def report_build(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None
     """
     from datadrip.exact_json import dumps
     from datadrip.reports.compose import build_report
-    from datadrip.reports.files import open_in_browser, report_file_name, write_file
+    from datadrip.reports.files import open_in_browser, report_path, write_file
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
@@ -86,9 +86,8 @@ def report_build(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None
         text = dumps(report.record) + "\n" if fmt == "json" else report.rendered(fmt)
         if open_it and out is None:
             plan = report.content.plan
-            out = loaded.paths.data_dir / "reports" / report_file_name(
-                report.content.client.name, plan.kind.value, str(plan.period.since),
-                str(plan.period.until))
+            out = report_path(loaded.paths.data_dir, report.content.client.name, plan.kind.value,
+                              plan.period.since, plan.period.until)
         if out is None:
             sys.stdout.write(text)
         else:
@@ -215,7 +214,7 @@ def report_show(ctx: typer.Context,
       datadrip report show 3f2a9c --open
       datadrip report show 3f2a9c --html > report.html
     """
-    from datadrip.reports.files import open_in_browser, report_file_name, write_file
+    from datadrip.reports.files import open_in_browser, report_path, write_file
     from datadrip.reports.history import deliveries, delivery_record, find_report_by_id, report_record
 
     with workbook(ctx) as wb:
@@ -225,8 +224,8 @@ def report_show(ctx: typer.Context,
         record["summary"] = report.summary
         stored = report.html
     if open_it:
-        path = settings(ctx).paths.data_dir / "reports" / report_file_name(
-            owner.name, report.kind, str(report.period_start), str(report.period_end))
+        path = report_path(settings(ctx).paths.data_dir, owner.name, report.kind,
+                           report.period_start, report.period_end)
         open_in_browser(write_file(path, stored))
     if html:
         sys.stdout.write(stored)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -30,11 +31,12 @@ def _first_file(folder: Path) -> Path:
     return next(part for part in (*reversed(folder.parents), folder) if part.is_file())
 
 
-def report_file_name(client: str, kind: str, since: str, until: str) -> str:
-    """masala-mornings-daily-2026-11-23.html (one day) or …-2026-11-16-2026-11-22.html."""
+def report_path(data_dir: Path, client: str, kind: str, since: dt.date, until: dt.date) -> Path:
+    """Where a report's HTML file goes to be opened: <data folder>/reports/masala-mornings-daily-
+    2026-11-23.html (one day) or …-2026-11-16-2026-11-22.html."""
     slug = re.sub(r"[^a-z0-9]+", "-", client.lower()).strip("-") or "client"
-    days = since if since == until else f"{since}-{until}"
-    return f"{slug}-{kind}-{days}.html"
+    days = f"{since}" if since == until else f"{since}-{until}"
+    return data_dir / "reports" / f"{slug}-{kind}-{days}.html"
 
 
 def open_in_browser(path: Path) -> None:
