@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -187,7 +188,7 @@ def client_facts(session: Session, agency: Agency, client: Client, today: dt.dat
     return facts
 
 
-def _load_entities(session: Session, facts: ClientFacts, accounts: dict[str, sa.Row[tuple[object, ...]]]) -> None:
+def _load_entities(session: Session, facts: ClientFacts, accounts: dict[str, Any]) -> None:
     query = (sa.select(_e.c.id, _e.c.account_id, _e.c.level, _e.c.external_id, _e.c.name, _e.c.parent_id,
                        _e.c.status)
              .where(_e.c.account_id.in_(list(accounts))))
@@ -213,13 +214,15 @@ def _load_sums(session: Session, facts: ClientFacts, account_ids: list[str]) -> 
              .group_by(_m.c.entity_id, window))
     by_id = facts.entities
     seen: set[str] = set()
-    for entity_id, name, spend, impressions, clicks, conversions, value, reach, days, last in session.execute(query):
+    for row in session.execute(query):
+        entity_id, name, spend, impressions, clicks, conversions, value, reach, days, last = row
         entity = by_id.get(entity_id)
         if entity is None:
             continue
         seen.add(entity_id)
         sums = entity.window(name)
-        sums.spend_micros, sums.impressions, sums.clicks = int(spend or 0), int(impressions or 0), int(clicks or 0)
+        sums.spend_micros, sums.impressions = int(spend or 0), int(impressions or 0)
+        sums.clicks = int(clicks or 0)
         # conversions are stored as REAL; a sum of hundredths is read back without float dust
         sums.conversions = Decimal(repr(float(conversions or 0))).quantize(Decimal("0.01"))
         sums.value_micros, sums.reach, sums.days = int(value or 0), int(reach or 0), int(days)
@@ -241,7 +244,8 @@ def _month_to_date(session: Session, agency: Agency, client: Client, as_of: dt.d
     scope, rates = client_scope(agency, client), RateBook.load(session)
 
     def spent(since: dt.date) -> int:
-        return breakdown(session, scope, Period(since, as_of, "custom"), "total", rates)[0].totals.spend_micros
+        lines = breakdown(session, scope, Period(since, as_of, "custom"), "total", rates)
+        return lines[0].totals.spend_micros
 
     return MonthToDate(first, as_of, (following - first).days, spent(first),
                        spent(as_of - dt.timedelta(days=RECENT_DAYS - 1)), client.monthly_budget_micros)
