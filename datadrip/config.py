@@ -7,6 +7,7 @@ import re
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -93,6 +94,23 @@ class AiSettings(_Section):
     base_url: str = Field("https://api.openai.com/v1",
                           description="Any OpenAI-compatible server (Ollama, vLLM, llama.cpp)")
     model: str = Field("gpt-4o-mini", description="Model for suggestions")
+    engine: Literal["auto", "heuristic", "llm"] = Field(
+        "auto", description="Which engine `insight generate` uses: auto (the model when a key is "
+        "set or base_url is not OpenAI's, else the heuristics), heuristic (no network) or llm")
+    max_budget_change_pct: int = Field(20, ge=1, le=100, description="The largest budget change "
+                                       "a suggestion may make, in percent up or down")
+    max_suggestions: int = Field(5, ge=1, le=20, description="Suggestions kept per client and run")
+    daily_request_limit: int = Field(50, ge=0, description="Model requests per agency per day; "
+                                     "0 stops model calls")
+    daily_token_limit: int = Field(200_000, ge=0, description="Tokens (prompt + answer) per agency "
+                                   "per day")
+    timeout_seconds: int = Field(60, ge=1, le=600, description="How long one model request may take")
+    attempts: int = Field(2, ge=1, le=10, description="Tries per request when the server is busy "
+                          "or rate limited")
+    input_usd_per_million: Decimal = Field(Decimal("0.15"), ge=0, description="Price of a million "
+                                           "prompt tokens, for the cost estimate in llm_usage")
+    output_usd_per_million: Decimal = Field(Decimal("0.60"), ge=0, description="Price of a "
+                                            "million answer tokens")
 
 
 class AuthSettings(_Section):

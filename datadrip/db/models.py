@@ -316,9 +316,14 @@ class ReportDelivery(SQLModel, table=True):
 
 
 class Insight(SQLModel, table=True):
+    """A suggestion and its lifecycle. `fingerprint` names what was found (rule, entity, direction):
+    one open insight per fingerprint, and a dismissed one is not suggested again for the same
+    evidence (a finding whose window overlaps `window_until`)."""
+
     __tablename__ = "insight"
     __table_args__ = (
         sa.Index("ix_insight_client_status", "client_id", "status"),
+        sa.Index("ix_insight_client_fingerprint", "client_id", "fingerprint"),
         sa.CheckConstraint("impact_score BETWEEN 0 AND 100", name="impact_score_range"),
         _choice("type", InsightType),
         _choice("source", InsightSource),
@@ -335,6 +340,10 @@ class Insight(SQLModel, table=True):
     created_at: dt.datetime = _created()
     resolved_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     note: str | None = None
+    fingerprint: str | None = Field(default=None, max_length=32)
+    window_since: dt.date | None = None
+    window_until: dt.date | None = None
+    updated_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class AuditLog(SQLModel, table=True):
@@ -362,3 +371,18 @@ class LlmUsage(SQLModel, table=True):
     prompt_tokens: int = Field(default=0, sa_type=sa.BigInteger)
     completion_tokens: int = Field(default=0, sa_type=sa.BigInteger)
     cost_micros: int = Field(default=0, sa_type=sa.BigInteger)  # micros of USD
+
+
+class LlmCache(SQLModel, table=True):
+    """A model's answer kept for the exact same question (model, server and prompt): asking again
+    the same day about the same data costs nothing. The key is a SHA-256 of those inputs."""
+
+    __tablename__ = "llm_cache"
+
+    key: str = Field(primary_key=True, max_length=64)
+    agency_id: str = _parent("agency")
+    model: str = Field(max_length=200)
+    created_at: dt.datetime = _created()
+    content: str
+    prompt_tokens: int = Field(default=0, sa_type=sa.BigInteger)
+    completion_tokens: int = Field(default=0, sa_type=sa.BigInteger)

@@ -30,7 +30,7 @@ PACKAGE = Path(datadrip.__file__).resolve().parent
 
 DATA_MODEL_TABLES = {"agency", "user", "client", "ad_account", "entity", "metric_daily",
                      "sync_run", "sync_cursor", "report", "insight", "audit_log", "llm_usage",
-                     "fx_rate", "report_delivery", "job_run"}
+                     "fx_rate", "report_delivery", "job_run", "llm_cache"}
 
 
 @pytest.fixture
