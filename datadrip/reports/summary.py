@@ -26,7 +26,8 @@ def write_summary(content: ReportContent) -> str:
     when = f"On {f.day(period.since, locale)}" if period.days == 1 else \
         f"From {f.day_range(period.since, period.until, locale)}"
     if not content.has_data:
-        return f"{when}, no ad activity was recorded for {escape(content.client.name)}.\n"
+        return f"{when}, no ad activity was recorded for {escape(content.client.name)}.\n" + \
+            _suggestions(content)
     kpi = {item["metric"]: item for item in content.kpis}
     before = "the day before" if period.days == 1 else f"the previous {period.days} days"
     spend = kpi["spend"]
@@ -46,11 +47,16 @@ def write_summary(content: ReportContent) -> str:
     if content.pacing is not None:
         lines.append(_pacing_words(content.pacing, currency, locale))
     text = "\n\n".join(lines) + "\n"  # warnings about the data stand apart, in the template
-    if content.insights:
-        text += "\n**Suggestions**\n\n" + "".join(
-            f"- {escape(item['claim'])}" + (f" {escape(item['action'])}" if item["action"] else "") + "\n"
-            for item in content.insights)
-    return text
+    return text + _suggestions(content)
+
+
+def _suggestions(content: ReportContent) -> str:
+    """The client's open insights, the most impactful first (see `datadrip insight list`)."""
+    if not content.insights:
+        return ""
+    return "\n**Suggestions**\n\n" + "".join(
+        f"- {escape(item['claim'])}" + (f" {escape(item['action'])}" if item["action"] else "") + "\n"
+        for item in content.insights)
 
 
 def _change_words(item: dict[str, Any], before: str) -> str:
