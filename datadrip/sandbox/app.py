@@ -1,4 +1,4 @@
-"""The sandbox as one WSGI application: Meta and Google Ads, their OAuth servers, e-mail APIs, faults.
+"""The sandbox as one WSGI application: Meta and Google Ads, their OAuth servers, e-mail APIs, OpenAI, faults.
 
 URL layout on one server (each is a setting of DataDrip's, so a config just points there):
   {base}/meta/graph     Meta Graph API            ([meta] graph_url; then /{version}/…)
@@ -7,7 +7,9 @@ URL layout on one server (each is a setting of DataDrip's, so a config just poin
   {base}/google/oauth   Google OAuth              (auth_url …/auth, token_url …/token, …/revoke)
   {base}/email/resend   Resend                    ([email] resend_url; then /emails)
   {base}/email/sendgrid SendGrid                  ([email] sendgrid_url; then /v3/mail/send)
-  {base}/_sandbox       the sandbox's own controls: faults, clock, description (JSON), e-mails sent
+  {base}/openai/v1      OpenAI chat completions   ([ai] base_url; then /chat/completions, /models)
+  {base}/_sandbox       the sandbox's own controls: faults, clock, description (JSON), e-mails sent,
+                        OpenAI requests received and answers scripted (/_sandbox/openai/…)
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from typing import Any
 
 from datadrip.sandbox.data import World, default_accounts, large_account
 from datadrip.sandbox.faults import HEADER, FaultPlan, FaultRule
-from datadrip.sandbox.state import Clock, State
+from datadrip.sandbox.state import ChatRequest, Clock, State
 from datadrip.sandbox.web import STATUS_TEXT, Request, Response, Router
 
 PLATFORM_PREFIXES = {"/meta/": "meta", "/google/": "google", "/email/resend/": "resend",
-                     "/email/sendgrid/": "sendgrid"}
+                     "/email/sendgrid/": "sendgrid", "/openai/": "openai"}
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -39,10 +41,11 @@ class SandboxConfig:
 
 
 class Sandbox:
-    """The WSGI application. `sandbox.faults` and `sandbox.state.clock` are the test controls."""
+    """The WSGI application. `sandbox.faults`, `sandbox.state.clock` and `sandbox.openai_script()`
+    are the test controls."""
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
-        from datadrip.sandbox import email, google, meta
+        from datadrip.sandbox import email, google, meta, openai_chat
 
         self.config = config or SandboxConfig()
         pinned = None
@@ -54,10 +57,12 @@ class Sandbox:
         self.faults = FaultPlan(self.config.faults, seed=self.config.seed)
         self.router = Router()
         self._fault_responders = {"meta": meta.fault_response, "google": google.fault_response,
-                                  "resend": email.resend_fault, "sendgrid": email.sendgrid_fault}
+                                  "resend": email.resend_fault, "sendgrid": email.sendgrid_fault,
+                                  "openai": openai_chat.openai_fault}
         meta.register(self.router, self)
         google.register(self.router, self)
         email.register(self.router, self)
+        openai_chat.register(self.router, self)
         self.router.add("GET", r"/_sandbox", lambda request, _: Response.json(
             self.describe(request.base_url)))
         self.router.add("POST", r"/_sandbox/faults", self._add_fault)
@@ -118,9 +123,23 @@ class Sandbox:
             "email": {"resend_url": f"{base_url}/email/resend",
                       "sendgrid_url": f"{base_url}/email/sendgrid",
                       "resend_api_key": c.resend_api_key, "sendgrid_api_key": c.sendgrid_api_key},
-            "openai": {"base_url": None},
+            "openai": {"base_url": f"{base_url}/openai/v1", "api_key": c.openai_api_key,
+                       "model": "gpt-4o-mini"},
             "stories": [vars(story) for story in self.world.stories],
         }
+
+    def openai_script(self, answers: list[str]) -> None:
+        """Answer the next chat completions with these, in order (openai_chat.ANSWERS; "slow:2.5");
+        the good answer once they are used up. Replaces what was queued; ValueError on an unknown name."""
+        from datadrip.sandbox import openai_chat
+
+        openai_chat.set_script(self, answers)
+
+    def openai_requests(self) -> list[ChatRequest]:
+        """Every request the OpenAI endpoint received, oldest first, without its Authorization header."""
+        from datadrip.sandbox import openai_chat
+
+        return openai_chat.requests(self)
 
     def _add_fault(self, request: Request, _: Any) -> Response:
         try:

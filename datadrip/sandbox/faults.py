@@ -2,24 +2,27 @@
 
 A rule names a kind and when it fires: on the n-th matching request (and the `times - 1` after
 it), or at a rate (deterministic from the seed). The header `X-Sandbox-Fault: KIND` makes the one
-request that carries it fail. Platforms: "meta", "google", and the e-mail APIs "resend" and
-"sendgrid" (the answers are each platform's own). Kinds:
+request that carries it fail. Platforms: "meta", "google", the e-mail APIs "resend" and
+"sendgrid", and "openai" (the chat endpoint); the answers are each platform's own. Kinds:
 
 - rate_limit: Meta 80000 with usage headers at 100%; Google 429 RESOURCE_EXHAUSTED + retryDelay;
   Resend 429 rate_limit_exceeded with retry-after and ratelimit-*; SendGrid 429 "too many
-  requests" with X-RateLimit-Reset (a Unix time)
+  requests" with X-RateLimit-Reset (a Unix time); OpenAI 429 type "requests", code
+  rate_limit_exceeded, with retry-after: 1 and x-ratelimit-* (remaining 0)
 - server_error: 500 (Meta code 1 "unknown error"; Google INTERNAL; Resend internal_server_error;
-  SendGrid's errors list). Kinds an e-mail API has no answer for (reduce_data, job_failed,
-  high_usage) get this one there
+  SendGrid's errors list; OpenAI type "server_error"). Kinds an e-mail API or OpenAI has no answer
+  for (reduce_data, job_failed, high_usage) get this one there
 - unavailable: 503 (Meta code 2 "temporarily unavailable", transient; Google UNAVAILABLE; Resend
-  application_error; SendGrid "Service Unavailable")
+  application_error; SendGrid "Service Unavailable"; OpenAI "The server is overloaded or not ready yet.")
 - reduce_data: Meta's "Please reduce the amount of data…" (code 1, HTTP 500)
 - expired_token: Meta 190/463; Google 401 UNAUTHENTICATED; Resend 403 invalid_api_key (an API key
-  does not expire: a dead one looks wrong); SendGrid 401 "The provided authorization grant…"
+  does not expire: a dead one looks wrong); SendGrid 401 "The provided authorization grant…";
+  OpenAI 401 invalid_api_key "Incorrect API key provided: …" (its keys do not expire either)
 - revoked_token: the token is revoked for good (Meta 190/460, Google 401 / invalid_grant); Resend
-  and SendGrid as for expired_token
+  and SendGrid and OpenAI as for expired_token
 - permission: Meta 200 (403); Google 403 USER_PERMISSION_DENIED; Resend 403 validation_error
-  "The {domain} domain is not verified…"; SendGrid 403 "access forbidden"
+  "The {domain} domain is not verified…"; SendGrid 403 "access forbidden"; OpenAI 403 model_not_found
+  "Project `proj_sandbox` does not have access to model `{model}`"
 - slow: the answer comes after `delay` seconds (the request is handled after the wait: an e-mail
   API stores the message even though the client may have given up)
 - truncated: the body is cut short (the connection closes mid-body)

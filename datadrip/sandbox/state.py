@@ -1,4 +1,5 @@
-"""What the sandbox remembers between requests: its clock, tokens, codes, report runs and e-mails."""
+"""What the sandbox remembers between requests: its clock, tokens, codes, report runs, e-mails and
+the chat requests its OpenAI endpoint received (with the answers scripted for the next ones)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class Credentials:
     google_access_token: str = "ya29.sandbox-access-token"
     resend_api_key: str = "re_sandbox_resend_api_key"
     sendgrid_api_key: str = "SG.sandbox-sendgrid.api-key"
+    openai_api_key: str = "sk-sandbox-openai-key-0001"
 
 
 class Clock:
@@ -116,6 +118,20 @@ class SentEmail:
 
 
 @dataclass
+class ChatRequest:
+    """A request the OpenAI endpoint received, as sent but for its Authorization header."""
+
+    method: str
+    path: str
+    body: Any  # the JSON body; None when there was none or it was not JSON
+    headers: dict[str, str]  # lower-case names, without "authorization"
+    received_at: dt.datetime
+    status: int = 0  # the status answered; 0 while the answer is still being made
+    answer: str | None = None  # the scripted answer served ("good" by default), or "fault:KIND"
+    total_tokens: int = 0  # of an answered chat completion: what the rate-limit headers count
+
+
+@dataclass
 class State:
     clock: Clock
     credentials: Credentials = field(default_factory=Credentials)
@@ -123,6 +139,8 @@ class State:
     codes: dict[str, CodeGrant] = field(default_factory=dict)
     report_runs: dict[str, ReportRun] = field(default_factory=dict)
     emails: list[SentEmail] = field(default_factory=list)
+    openai_requests: list[ChatRequest] = field(default_factory=list)
+    openai_script: list[str] = field(default_factory=list)  # FIFO: answers for the next completions
     lock: threading.RLock = field(default_factory=threading.RLock)
     extra: dict[str, Any] = field(default_factory=dict)
 
