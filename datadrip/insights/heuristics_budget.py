@@ -1,0 +1,202 @@
+"""Budget heuristics: month-to-date pacing against the client's budget, and moving budget between campaigns.
+
+Pacing projects the month's end as the spend so far plus the last 7 days' average daily spend for
+each remaining day (the 7-day run rate smooths weekdays) and flags a projection more than
+PACING_TOLERANCE off the budget, the tolerance the reports use. Early in the month the month so far
+says little, so until MIN_PACING_DAYS have passed only a run rate far off the budget by itself
+(RUN_RATE_ALARM) is flagged. The suggested change of daily budgets is what lands the month on its
+budget, bounded by the agency's max_budget_change_pct.
+
+Reallocation moves budget within one ad account (one currency, one lag) from a campaign whose CPA
+worsened (a performance.cpa "worse" finding) to the campaign of the account with the lowest recent
+CPA that has room to grow, when that CPA is significantly lower (the conditional count test on
+conversions per spend, whose late conversions cancel between two campaigns of one account). A
+structural gap between campaigns that were always apart is left alone: campaigns differ in purpose.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from datadrip.insights.facts import RECENT_DAYS, ClientFacts, EntityFacts
+from datadrip.insights.findings import Evidence, Finding
+from datadrip.insights.heuristics_common import (
+    ALPHA,
+    MIN_EFFECT,
+    at_minor_unit,
+    confidence,
+    days_text,
+    delivering,
+    evidence,
+    impact,
+    label,
+    lag_factor,
+    money,
+    pct,
+    spend_share,
+    whole,
+)
+from datadrip.insights.stats import compare_rates
+from datadrip.money import to_amount
+
+# The reports' tolerance: a projected month within ±10 % of the budget is on track.
+PACING_TOLERANCE = Decimal("0.10")
+# From the 3rd day the month so far plus the run rate is a fair projection.
+MIN_PACING_DAYS = 3
+# Before that, only a 7-day run rate this far off the budget's daily share is flagged by itself.
+RUN_RATE_ALARM = Decimal("0.25")
+# A projection this far off (or more) is as important as pacing gets.
+FULL_PACING_GAP = Decimal("0.50")
+# Reallocation: both campaigns need this many recent conversions for their CPAs to be compared.
+MIN_REALLOCATION_CONVERSIONS = 20
+# "Room to grow" on Meta: frequency not up by more than this against its own baseline.
+MAX_RECIPIENT_FREQUENCY_RISE = Decimal("1.15")
+_SHOWN = ("cpa", "conversions", "spend")
+
+
+def pacing_findings(facts: ClientFacts, *, max_budget_change_pct: Decimal) -> list[Finding]:
+    month = facts.month
+    if month is None or month.budget_micros <= 0:
+        return []
+    remaining = month.days_in_month - month.days_elapsed
+    if remaining <= 0:
+        return []  # the month is over: nothing left to steer
+    currency = facts.client.currency
+    daily = Decimal(month.last_7_days_micros) / RECENT_DAYS
+    budget = Decimal(month.budget_micros)
+    projected = Decimal(month.spent_micros) + daily * remaining
+    gap = projected / budget - 1
+    run_rate_gap = daily * month.days_in_month / budget - 1
+    if abs(gap) <= PACING_TOLERANCE:
+        return []
+    if month.days_elapsed < MIN_PACING_DAYS and (abs(run_rate_gap) <= RUN_RATE_ALARM
+                                                 or (run_rate_gap > 0) != (gap > 0)):
+        return []
+    over = gap > 0
+    left = budget - month.spent_micros
+    needed = (left / remaining / daily - 1) if daily > 0 else None
+    bound = abs(max_budget_change_pct)
+    change = _bounded(needed, bound) if needed is not None else None
+    action = _pacing_action(over, needed, change, bound, left, currency, remaining)
+    projected_micros, daily_micros = at_minor_unit(projected, currency), at_minor_unit(daily, currency)
+    claim = (f"At the last 7 days' rate ({money(daily_micros, currency)} a day) "
+             f"{facts.client.name} would spend {money(projected_micros, currency)} this month, "
+             f"{pct(float(gap))} {'over' if over else 'under'} its budget of "
+             f"{money(month.budget_micros, currency)} ({money(month.spent_micros, currency)} spent "
+             f"{days_text(month.first, month.through)}, {remaining} days to go)")
+    certainty = min(1.0, 0.5 + month.days_elapsed / 14)
+    stake = float(min(abs(gap) / FULL_PACING_GAP, Decimal(1))) * 0.25
+    return [Finding(
+        type="budget", rule="budget.pacing", entity_ref=None, entity_name=None,
+        direction="over" if over else "under", claim=claim, action=action,
+        impact_score=impact(stake, certainty), since=month.first, until=month.through,
+        evidence=[Evidence(None, "spent", "month", to_amount(month.spent_micros, currency)),
+                  Evidence(None, "budget", "month", to_amount(month.budget_micros, currency)),
+                  Evidence(None, "projected", "month", to_amount(projected_micros, currency)),
+                  Evidence(None, "daily_run_rate", "month", to_amount(daily_micros, currency))],
+        figures={"projected_gap_pct": _percent(gap), "run_rate_gap_pct": _percent(run_rate_gap),
+                 "days_elapsed": month.days_elapsed, "days_remaining": remaining,
+                 "needed_change_pct": None if needed is None else _percent(needed)},
+        budget_change_pct=change)]
+
+
+def _percent(fraction: Decimal) -> Decimal:
+    return (fraction * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
+def _bounded(fraction: Decimal, bound: Decimal) -> Decimal:
+    """A change as a whole percentage, within ±bound."""
+    percent = (fraction * 100).quantize(Decimal(1), ROUND_HALF_UP)
+    return max(-bound, min(bound, percent))
+
+
+def _pacing_action(over: bool, needed: Decimal | None, change: Decimal | None, bound: Decimal,
+                   left: Decimal, currency: str, remaining: int) -> str:
+    if over and left <= 0:
+        return (f"The month's budget is already spent: pause or cut campaigns for the remaining "
+                f"{remaining} days, or agree a higher budget with the client.")
+    if needed is None or change is None:
+        return "Nothing was spent in the last 7 days: check that the campaigns are running."
+    verb = "Lower" if over else "Raise"
+    step = f"{verb} the daily budgets by {abs(change)}%"
+    target = f"about {money(int(left / remaining), currency)} a day"
+    if abs(needed * 100) > bound:
+        return (f"{step}, the most one step allows; landing on budget needs {pct(float(needed))} "
+                f"({target}), so review again in a few days.")
+    return f"{step} ({target}) to land on the month's budget."
+
+
+def reallocation_findings(facts: ClientFacts, performance: list[Finding], *,
+                          max_budget_change_pct: Decimal) -> list[Finding]:
+    worsened = {finding.entity_ref for finding in performance
+                if finding.rule == "performance.cpa" and finding.direction == "worse"}
+    found = []
+    for donor in facts.at_level("campaign"):
+        if donor.ref not in worsened:
+            continue
+        recipient = _recipient(facts, donor)
+        if recipient is not None:
+            found.append(_reallocation(facts, donor, recipient, max_budget_change_pct))
+    return found
+
+
+def _recipient(facts: ClientFacts, donor: EntityFacts) -> EntityFacts | None:
+    """The account's campaign with the significantly lowest recent CPA and room to grow."""
+    best: tuple[float, EntityFacts] | None = None
+    donor_conversions = whole(donor.recent.conversions)
+    if donor_conversions < MIN_REALLOCATION_CONVERSIONS or donor.recent.spend_micros <= 0:
+        return None
+    for other in facts.at_level("campaign"):
+        if other.account_id != donor.account_id or other.ref == donor.ref or not _room(facts, other):
+            continue
+        conversions = whole(other.recent.conversions)
+        if conversions < MIN_REALLOCATION_CONVERSIONS:
+            continue
+        test = compare_rates(conversions, donor_conversions, other.recent.spend_micros,
+                             donor.recent.spend_micros)
+        if test.ratio >= MIN_EFFECT and test.p_value < ALPHA and (best is None or test.p_value < best[0]):
+            best = (test.p_value, other)
+    return None if best is None else best[1]
+
+
+def _room(facts: ClientFacts, entity: EntityFacts) -> bool:
+    """Delivered every recent day, CPA not worse than its own baseline (late conversions allowed
+    for), and on Meta a frequency that is not climbing."""
+    recent, baseline = entity.recent, entity.baseline
+    if not delivering(entity, facts) or recent.days < RECENT_DAYS or not baseline.spend_micros:
+        return False
+    if recent.frequency is not None and baseline.frequency is not None \
+            and recent.frequency > baseline.frequency * MAX_RECIPIENT_FREQUENCY_RISE:
+        return False
+    factor = lag_factor(facts, entity, "conversions", "spend") or 1.0
+    rate = float(recent.conversions) / recent.spend_micros
+    expected = float(baseline.conversions) / baseline.spend_micros * factor
+    return rate * MIN_EFFECT >= expected  # not significantly worse: within the minimum effect
+
+
+def _reallocation(facts: ClientFacts, donor: EntityFacts, recipient: EntityFacts,
+                  max_budget_change_pct: Decimal) -> Finding:
+    currency = donor.currency
+    assert donor.recent.cpa_micros is not None and recipient.recent.cpa_micros is not None
+    bound = abs(max_budget_change_pct)
+    daily = Decimal(donor.recent.spend_micros) / RECENT_DAYS
+    shift = at_minor_unit(daily * bound / 100, currency)
+    test = compare_rates(whole(recipient.recent.conversions), whole(donor.recent.conversions),
+                         recipient.recent.spend_micros, donor.recent.spend_micros)
+    gap = donor.recent.cpa_micros / recipient.recent.cpa_micros - 1
+    claim = (f"{label(donor)}'s CPA of {money(donor.recent.cpa_micros, currency)} over "
+             f"{days_text(facts.recent.since, facts.recent.until)} is {pct(gap)} above "
+             f"{recipient.name}'s {money(recipient.recent.cpa_micros, currency)} in the same account")
+    action = (f"Move {bound}% of {donor.name}'s daily spend (about {money(shift, currency)} a day) to "
+              f"{recipient.name}, which delivered every day at a steady CPA; this finding is about the "
+              f"donor, {donor.name}, whose budget changes by −{bound}%.")
+    stake = spend_share(facts, donor) * float(bound) / 100 * min(1.0, gap)
+    return Finding(
+        type="budget", rule="budget.reallocation", entity_ref=donor.ref, entity_name=donor.name,
+        direction="shift", claim=claim, action=action,
+        impact_score=impact(stake, confidence(test.p_value)),
+        since=facts.recent.since, until=facts.recent.until,
+        evidence=[*evidence(donor, _SHOWN), *evidence(recipient, _SHOWN)],
+        figures={"recipient_ref": recipient.ref, "p_value": float(f"{test.p_value:.3g}"),
+                 "cpa_ratio": round(gap + 1, 3), "daily_shift": to_amount(shift, currency)},
+        budget_change_pct=-bound)
