@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from datadrip.insights.facts import BASELINE, RECENT, ClientFacts, EntityFacts
+from datadrip.insights.facts import BASELINE, RECENT, RECENT_DAYS, ClientFacts
 from datadrip.insights.findings import LLM, Evidence, Finding
-from datadrip.insights.llm import TYPES, Suggestion
-from datadrip.money import minor_units
+from datadrip.insights.llm import MONTH, TYPES, Suggestion
+from datadrip.money import minor_units, to_amount
 
 CLAIM_CHARS, ACTION_CHARS = 300, 400
 RELATIVE_TOLERANCE = Decimal("0.01")
-PERCENT_POINTS_TOLERANCE = Decimal("1.5")  # for a change between windows the model worked out itself
-MONEY_METRICS = {"spend", "cpa"}
-COUNT_METRICS = {"impressions", "clicks"}
-SMALL_COUNT = 90  # "7 days", "top 3 ads", "28-day baseline": plain small counts need no evidence
+MONEY_METRICS = {"spend", "cpa", "spent", "budget", "projected", "daily_run_rate"}
+WHOLE_METRICS = {"impressions", "clicks", "conversions"}  # "40 conversions" for 40.37 is fair
 
 _URL = re.compile(r"(?i)\b(?:https?|ftp)://|\bwww\.|\b[a-z0-9-]+\.(?:com|net|org|io|ly|co|in|ai|me|app|xyz|"
                   r"info|biz|site|link|shop|top|ru|cn)\b(?:/|\s|$|[.,;:!?)])")
@@ -30,9 +28,18 @@ _INSTRUCTION = re.compile(
 _SECRET = re.compile(r"(?i)\bapi[\s_-]?keys?\b|\bpass(?:word|wd|phrase)s?\b|\btokens?\b|\bsecret\b"
                      r"|\bcredentials?\b|\bbearer\b|\bsk-[a-z0-9_-]{6,}")
 _PERCENT = re.compile(r"([-+−]?\d[\d,]*(?:\.\d+)?)\s*(?:%|per\s?cent\b)", re.IGNORECASE)
-_NUMBER = re.compile(r"(?<![\w.])[-+−]?\d[\d,]*(?:\.\d+)?(?![\w%])")
-_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
-_REF = re.compile(r"\b(?:campaign|adset|ad):[\w-]+")
+_NUMBER = r"(?P<number>\d[\d,]*(?:\.\d+)?)"
+# A figure the text gives a metric: "CPA of INR 1,250.00", "ROAS 3.2x", "CTR: 1.5%", "3,000 clicks".
+_METRIC_FIRST = re.compile(r"\b(?i:(?P<metric>cpa|roas|ctr|cvr|frequency|spend))\b"
+                           r"(?:\s+(?:of|is|was|at|now|reached|stands at|stood at))?\s*[:=]?\s*"
+                           r"(?:[A-Z]{3}\s?|[₹$€£¥]\s?)?" + _NUMBER + r"(?P<unit>\s*%|x\b)?")
+_METRIC_AFTER = re.compile(_NUMBER + r"\s+(?i:(?P<metric>impressions|clicks|conversions))\b")
+_BUDGET_WORDS = re.compile(r"(?i)\bbudgets?\b|\bspend\b|\bbid")
+# A change the action proposes: "raise the budget by 500%", "move 30% of the spend", "cut bids 25 per cent";
+# not a figure it explains ("landing on budget needs 67%").
+_PROPOSED_CHANGE = re.compile(
+    r"(?i)\b(?:raise|increase|lift|boost|scale|grow|double|triple|add|cut|lower|reduce|decrease|trim|drop|"
+    r"shift|move|reallocate|put|spend|up|down)\b[^.;:!?%]{0,40}?" + _PERCENT.pattern)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -68,9 +75,10 @@ def vet(suggestions: list[Suggestion], facts: ClientFacts, *, max_budget_change_
         seen.add((finding.type, finding.entity_ref or ""))
         vetted.notes += [f"{label}: {note}" for note in finding.notes]
         vetted.findings.append(finding)
-    if len(vetted.findings) > max(0, max_suggestions):
-        cut = len(vetted.findings) - max(0, max_suggestions)
-        vetted.findings = vetted.findings[:max(0, max_suggestions)]
+    keep = max(0, max_suggestions)
+    if len(vetted.findings) > keep:
+        cut = len(vetted.findings) - keep
+        vetted.findings = vetted.findings[:keep]
         vetted.notes.append(f"{cut} more suggestion{'s' if cut > 1 else ''} passed the checks but "
                             f"{'were' if cut > 1 else 'was'} cut: [ai] max_suggestions is {max_suggestions}, "
                             "so only the highest-impact ones are kept.")
@@ -81,41 +89,49 @@ def _vet_one(suggestion: Suggestion, facts: ClientFacts, limit: Decimal,
              seen: set[tuple[str, str]]) -> Finding:
     if suggestion.type not in TYPES:
         raise _Rejected(f"its type {_quote(suggestion.type)} is none of {', '.join(TYPES)}")
-    entity = facts.entities.get(suggestion.entity_ref)
-    if entity is None:
+    entity = None if suggestion.entity_ref is None else facts.entities.get(suggestion.entity_ref)
+    if suggestion.entity_ref is not None and entity is None:
         raise _Rejected("it names an entity that is not in the workbook for this client")
-    if (suggestion.type, entity.ref) in seen:
-        raise _Rejected(f"it repeats a {suggestion.type} suggestion already kept for the same entity")
+    if (suggestion.type, suggestion.entity_ref or "") in seen:
+        raise _Rejected(f"it repeats a {suggestion.type} suggestion already kept for the same "
+                        f"{'entity' if entity else 'client'}")
     claim, action = _plain(suggestion.claim, CLAIM_CHARS), _plain(suggestion.action, ACTION_CHARS)
     if not claim or not action:
         raise _Rejected("its claim or action is empty")
-    _check_text(claim, action)
+    names = _names(facts)
+    _check_text(claim, action, names)
     evidence = _check_evidence(suggestion, facts)
     notes: list[str] = []
-    pct = _check_budget(suggestion, action, limit, notes)
-    _check_numbers(claim, action, suggestion, facts, evidence, limit)
+    pct = _check_budget(suggestion, _without(action, names), limit, notes)
+    _check_quoted_figures(_without(claim + " \n " + action, names), suggestion, facts, evidence)
     impact = _clamped(suggestion.impact_score)
     if impact != suggestion.impact_score:
         notes.append(f"the model's impact score {suggestion.impact_score} was brought within 0-100")
     direction = "advice" if not pct else ("increase" if pct > 0 else "decrease")
     figures = {} if pct == suggestion.budget_change_pct else {
         "proposed_budget_change_pct": suggestion.budget_change_pct}
-    return Finding(suggestion.type, LLM, entity.ref, entity.name, direction, claim, action, impact,
-                   facts.recent.since, facts.recent.until, evidence, figures, pct, LLM, notes)
+    since, until = (facts.recent.since, facts.recent.until)
+    if entity is None and facts.month is not None:
+        since, until = facts.month.first, facts.month.through
+    return Finding(suggestion.type, LLM, suggestion.entity_ref, None if entity is None else entity.name,
+                   direction, claim, action, impact, since, until, evidence, figures, pct, LLM, notes)
 
 
-def _check_text(claim: str, action: str) -> None:
+def _check_text(claim: str, action: str, names: list[str]) -> None:
+    """Plain advice only. Planted instructions are looked for in the whole text; links, addresses
+    and markup outside the entities' own names (a campaign may be called "shop.example.in")."""
     for text in (claim, action):
-        if _URL.search(text):
-            raise _Rejected("its text holds a link or web address")
-        if _EMAIL.search(text):
-            raise _Rejected("its text holds an e-mail address")
-        if _MARKUP.search(text):
-            raise _Rejected("its text holds markup")
         if _INSTRUCTION.search(text):
             raise _Rejected("its text reads like instructions planted in the data")
         if _SECRET.search(text):
             raise _Rejected("its text mentions keys, passwords or tokens")
+        bare = _without(text, names)
+        if _URL.search(bare):
+            raise _Rejected("its text holds a link or web address")
+        if _EMAIL.search(bare):
+            raise _Rejected("its text holds an e-mail address")
+        if _MARKUP.search(bare):
+            raise _Rejected("its text holds markup")
 
 
 def _check_evidence(suggestion: Suggestion, facts: ClientFacts) -> list[Evidence]:
@@ -124,65 +140,69 @@ def _check_evidence(suggestion: Suggestion, facts: ClientFacts) -> list[Evidence
         raise _Rejected("it quotes no evidence from the workbook")
     kept: list[Evidence] = []
     for item in suggestion.evidence:
-        entity = facts.entities.get(item.entity_ref)
-        if entity is None:
-            raise _Rejected("its evidence names an entity that is not in the workbook for this client")
-        if item.window not in (RECENT, BASELINE):
+        if item.window == MONTH:
+            if item.entity_ref is not None:
+                raise _Rejected("its evidence gives an entity a month-to-date figure, which only the "
+                                "client as a whole has")
+            figures, where = _month_figures(facts), "the client's month to date"
+            if not figures:
+                raise _Rejected("it quotes month-to-date figures, but the client has no monthly budget "
+                                "to pace against")
+        elif item.window in (RECENT, BASELINE):
+            entity = facts.entities.get(item.entity_ref or "")
+            if entity is None:
+                raise _Rejected("its evidence names an entity that is not in the workbook for this client")
+            figures = entity.window(item.window).metrics(entity.currency)
+            where = f"{entity.ref} ({item.window})"
+        else:
             raise _Rejected(f"its evidence names an unknown window {_quote(item.window)}")
-        figures = entity.window(item.window).metrics(entity.currency)
         if item.metric not in figures:
             raise _Rejected(f"its evidence names an unknown metric {_quote(item.metric)}")
         actual = figures[item.metric]
         if actual is None:
-            raise _Rejected(f"it quotes {item.metric} for {entity.ref} ({item.window}), "
-                            "which the workbook cannot give (nothing to divide by)")
-        if not _close(item.value, actual, _unit(item.metric, entity.currency)):
-            raise _Rejected(f"it quotes {item.metric} {_number(item.value)} for {entity.ref} ({item.window}) "
+            raise _Rejected(f"it quotes {item.metric} for {where}, which the workbook cannot give "
+                            "(nothing to divide by)")
+        if not _close(item.value, actual, _unit(item.metric, _currency(facts, item.entity_ref))):
+            raise _Rejected(f"it quotes {item.metric} {_number(item.value)} for {where} "
                             f"but the workbook says {_number(actual)}")
-        kept.append(Evidence(entity.ref, item.metric, item.window, actual))
+        kept.append(Evidence(item.entity_ref, item.metric, item.window, actual))
     return kept
 
 
-def _check_numbers(claim: str, action: str, suggestion: Suggestion, facts: ClientFacts,
-                   evidence: list[Evidence], limit: Decimal) -> None:
-    """Numbers in the text must be figures of the entities it rests on, changes between their
-    windows, the proposed budget change, small counts (days, ads), or in the action a change
-    within the budget limit: nothing made up."""
-    entities = {ref: facts.entities[ref] for ref in {suggestion.entity_ref, *(e.entity_ref for e in evidence)}
-                if ref is not None and ref in facts.entities}
-    known = [value for entity in entities.values() for value in _figures(entity)]
-    changes = [change for entity in entities.values() for change in _changes(entity)]
-    if suggestion.budget_change_pct is not None:
-        changes.append(abs(suggestion.budget_change_pct))
-    known += [Decimal(facts.recent.days), Decimal(facts.baseline.days)]
-    text = _REF.sub(" ", _DATE.sub(" ", claim + " \n " + action))
-    action_percents = {match.group(0) for match in _PERCENT.finditer(action)}
-    for match in _PERCENT.finditer(text):
-        value = _decimal(match.group(1))
-        if value is None or (match.group(0) in action_percents and abs(value) <= limit):
-            continue
-        if not (any(_close(value, figure, Decimal("0.01")) for figure in known)
-                or any(abs(abs(value) - change) <= max(PERCENT_POINTS_TOLERANCE, change * Decimal("0.05"))
-                       for change in changes)):
-            raise _Rejected(f"its text quotes {match.group(0).strip()}, which the workbook does not back")
-    for match in _NUMBER.finditer(_PERCENT.sub(" ", text)):
-        value = _decimal(match.group(0))
-        if value is None or (value == value.to_integral_value() and abs(value) <= SMALL_COUNT):
-            continue
-        if not any(_close(abs(value), abs(figure), Decimal("0.01")) for figure in known):
-            raise _Rejected(f"its text quotes {match.group(0)}, which is not a figure in the workbook")
+def _check_quoted_figures(text: str, suggestion: Suggestion, facts: ClientFacts,
+                          evidence: list[Evidence]) -> None:
+    """A figure the text gives a metric ("CPA of 1,900") must be that metric's figure, in either
+    window, for the entity or one its evidence names. Percent changes are not recomputed here:
+    the heuristics' changes allow for late conversions, which the plain sums do not show."""
+    refs = {suggestion.entity_ref, *(item.entity_ref for item in evidence)}
+    entities = [facts.entities[ref] for ref in refs if ref is not None and ref in facts.entities]
+    month = _month_figures(facts) if None in refs else {}
+    matches = [*_METRIC_FIRST.finditer(text), *_METRIC_AFTER.finditer(text)]
+    for match in matches:
+        metric, unit = match.group("metric").lower(), (match.groupdict().get("unit") or "").strip()
+        if unit == "%" and metric not in ("ctr", "cvr"):
+            continue  # "spend 20% higher": a change, not the figure
+        value = _decimal(match.group("number"))
+        known = [(figure, entity.currency) for entity in entities
+                 for window in (entity.recent, entity.baseline)
+                 if (figure := window.metrics(entity.currency).get(metric)) is not None]
+        if metric == "spend":
+            known += [(figure, facts.client.currency) for figure in month.values() if figure is not None]
+        if value is None or not any(_close(value, figure, _unit(metric, currency))
+                                    for figure, currency in known):
+            raise _Rejected(f"its text gives {metric} as {match.group('number')}, which is not the "
+                            "workbook's figure for the entities it names")
 
 
 def _check_budget(suggestion: Suggestion, action: str, limit: Decimal, notes: list[str]) -> Decimal | None:
     """A budget change beyond the limit is capped, unless the action repeats it (contradicting the cap)."""
-    about_budget = suggestion.type == "budget" or suggestion.budget_change_pct is not None
-    if about_budget:
-        for match in _PERCENT.finditer(action):
+    pct = suggestion.budget_change_pct
+    if suggestion.type == "budget" or pct is not None or _BUDGET_WORDS.search(action):
+        for match in _PROPOSED_CHANGE.finditer(action):
             value = _decimal(match.group(1))
             if value is not None and abs(value) > limit:
-                raise _Rejected(f"its action changes a budget by {match.group(0).strip()}, beyond the "
+                raise _Rejected(f"its action changes a budget by {match.group(1)}%, beyond the "
                                 f"±{_number(limit)} % allowed by [ai] max_budget_change_pct")
-    pct = suggestion.budget_change_pct
     if pct is None or abs(pct) <= limit:
         return pct
     capped = limit if pct > 0 else -limit
@@ -191,26 +211,42 @@ def _check_budget(suggestion: Suggestion, action: str, limit: Decimal, notes: li
     return capped
 
 
-def _figures(entity: EntityFacts) -> list[Decimal]:
-    return [Decimal(value) for window in (entity.recent, entity.baseline)
-            for value in window.metrics(entity.currency).values() if value is not None]
+def _month_figures(facts: ClientFacts) -> dict[str, Decimal | int | None]:
+    """The month-to-date figures budget pacing quotes, in the client's currency, computed as it does."""
+    month, currency = facts.month, facts.client.currency
+    if month is None or month.budget_micros <= 0:
+        return {}
+    daily = Decimal(month.last_7_days_micros) / RECENT_DAYS
+    remaining = max(0, month.days_in_month - month.days_elapsed)
+    projected = int((month.spent_micros + daily * remaining).to_integral_value(ROUND_HALF_UP))
+    return {"spent": to_amount(month.spent_micros, currency),
+            "budget": to_amount(month.budget_micros, currency), "projected": to_amount(projected, currency),
+            "daily_run_rate": to_amount(int(daily), currency)}
 
 
-def _changes(entity: EntityFacts) -> list[Decimal]:
-    """Each metric's change from baseline to recent, in percent (absolute)."""
-    recent, baseline = entity.recent.metrics(entity.currency), entity.baseline.metrics(entity.currency)
-    out = []
-    for metric, now in recent.items():
-        before = baseline.get(metric)
-        if now is not None and before:
-            out.append(abs((Decimal(now) - Decimal(before)) / Decimal(before) * 100))
-    return out
+def _currency(facts: ClientFacts, ref: str | None) -> str:
+    entity = facts.entities.get(ref or "")
+    return facts.client.currency if entity is None else entity.currency
+
+
+def _names(facts: ClientFacts) -> list[str]:
+    """Names the text may repeat (the data's own), longest first so a longer one is taken whole."""
+    names = {facts.client.name, *(entity.name for entity in facts.entities.values()),
+             *(entity.account_name for entity in facts.entities.values())}
+    return sorted((name for name in names if name and len(name) >= 3), key=len, reverse=True)
+
+
+def _without(text: str, names: list[str]) -> str:
+    for name in names:
+        if name in text:
+            text = text.replace(name, " ")
+    return text
 
 
 def _unit(metric: str, currency: str) -> Decimal:
     if metric in MONEY_METRICS:
         return Decimal(1).scaleb(-minor_units(currency))
-    return Decimal(1) if metric in COUNT_METRICS else Decimal("0.01")
+    return Decimal(1) if metric in WHOLE_METRICS else Decimal("0.01")
 
 
 def _close(quoted: Decimal, actual: Decimal | int, unit: Decimal) -> bool:
@@ -238,7 +274,9 @@ def _plain(text: str, limit: int) -> str:
     return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2:] else cut).rstrip(" ,;:") + "…"
 
 
-def _safe_ref(ref: str) -> str:
+def _safe_ref(ref: str | None) -> str:
+    if ref is None:
+        return "the client as a whole"
     return ref if re.fullmatch(r"(?:campaign|adset|ad):[\w-]{1,40}", ref) else "an unrecognised entity"
 
 

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 MAX_ENTITIES = 40
 TYPES = ("performance", "budget", "creative", "audience")
-WINDOWS = (RECENT, BASELINE)
+MONTH = "month"  # the client's month to date (budget pacing): evidence with no entity
+WINDOWS = (RECENT, BASELINE, MONTH)
 KEY_HINT = "Set it with `datadrip secret set ai.api_key` or OPENAI_API_KEY."
 
 
@@ -55,7 +56,7 @@ class ModelAnswer:
 class EvidenceItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    entity_ref: str
+    entity_ref: str | None  # None: the client as a whole (month-to-date figures)
     metric: str
     window: str
     value: Decimal
@@ -67,7 +68,7 @@ class Suggestion(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: str
-    entity_ref: str
+    entity_ref: str | None  # None: the client as a whole, as budget pacing is
     claim: str
     action: str
     impact_score: int
@@ -89,13 +90,13 @@ def _strict_object(properties: dict[str, Any]) -> dict[str, Any]:
 ANSWER_SCHEMA: dict[str, Any] = _strict_object({
     "suggestions": {"type": "array", "items": _strict_object({
         "type": {"type": "string", "enum": list(TYPES)},
-        "entity_ref": {"type": "string"},
+        "entity_ref": {"type": ["string", "null"]},
         "claim": {"type": "string"},
         "action": {"type": "string"},
         "impact_score": {"type": "integer"},
         "budget_change_pct": {"type": ["number", "null"]},
         "evidence": {"type": "array", "items": _strict_object({
-            "entity_ref": {"type": "string"},
+            "entity_ref": {"type": ["string", "null"]},
             "metric": {"type": "string"},
             "window": {"type": "string", "enum": list(WINDOWS)},
             "value": {"type": "number"},
@@ -123,9 +124,10 @@ not make them again.
 
 Rules for your answer:
 - Name entities only by their "ref" (such as "campaign:123"), never by name, in entity_ref, in \
-evidence and in the text.
+evidence and in the text; entity_ref is null only for a suggestion about the client as a whole.
 - Quote numbers only from the data, exactly as written there; every suggestion lists the figures \
-it rests on in "evidence" (entity_ref, metric, window "recent" or "baseline", value).
+it rests on in "evidence": entity_ref, metric, window ("recent" or "baseline" from an entity's \
+metrics, or "month" with a null entity_ref for the month-to-date figures a finding quotes) and value.
 - A budget change stays within ±{max_pct} %: set budget_change_pct to the signed percentage \
 (within the limit) or null when you propose no budget change.
 - Return at most {max_suggestions} suggestions, the most valuable first; impact_score is 0-100.

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from datadrip.db.models import Agency, Client
-from datadrip.insights.facts import ClientFacts, EntityFacts, Sums, windows
+from datadrip.insights.facts import ClientFacts, EntityFacts, MonthToDate, Sums, windows
 from datadrip.insights.guardrails import vet
 from datadrip.insights.llm import Suggestion
 
@@ -33,6 +33,8 @@ def make_facts() -> ClientFacts:
     as_of = dt.date(2026, 11, 25)
     recent, baseline = windows(as_of)
     facts = ClientFacts(agency, client, as_of, recent, baseline)
+    # 15 lakh spent by the 25th of 30 days at 60,000 a day: 18 lakh projected against a 16 lakh budget.
+    facts.month = MonthToDate(dt.date(2026, 11, 1), as_of, 30, 1_500_000 * M, 420_000 * M, 1_600_000 * M)
     # Recent: spend 50,000.00, CPA 1,250.00, ROAS 3.00, CTR 1.50 %; baseline: CPA 1,000.00 (CPA +25 %).
     facts.entities["campaign:111"] = entity(
         "campaign:111", "Diwali Sale - Prospecting",
@@ -153,23 +155,78 @@ def test_vet_drops_a_suggestion_without_evidence() -> None:
     assert "it quotes no evidence from the workbook" in vetted.dropped[0]
 
 
-@pytest.mark.parametrize("claim", [
-    "CPA rose 25% to 1250.00, and the campaign lost 18,500.00 in wasted spend.",
-    "CPA rose 63% to 1250.00 in the last 7 days.",
+@pytest.mark.parametrize(("claim", "reason"), [
+    ("CPA rose 25% to 1250.00, a CPA of INR 1,900.00 by now.", "gives cpa as 1,900.00"),
+    ("The campaign returns ROAS 6.4x on spend.", "gives roas as 6.4"),
+    ("CTR: 3.20% in the last 7 days.", "gives ctr as 3.20"),
+    ("It drew 12,345 clicks this week.", "gives clicks as 12,345"),
+    ("A spend of ₹18,500.00 went to waste.", "gives spend as 18,500.00"),
+    ("The ad set's CPA is 1250.00.", "gives cpa as 1250.00"),  # the campaign's figure, not its own
 ])
-def test_vet_drops_a_number_in_the_text_that_the_workbook_does_not_back(claim: str) -> None:
-    vetted = run(suggestion(claim=claim))
+def test_vet_drops_a_figure_in_the_text_that_the_workbook_does_not_back(claim: str, reason: str) -> None:
+    vetted = run(suggestion(claim=claim, entity_ref="adset:222", type="performance", budget_change_pct=None,
+                            evidence=[{"entity_ref": "adset:222", "metric": "cpa", "window": "recent",
+                                       "value": "1000"}])
+                 if "ad set" in claim else suggestion(claim=claim))
 
     assert vetted.findings == []
-    assert "which the workbook does not back" in vetted.dropped[0] or "not a figure" in vetted.dropped[0]
+    assert reason in vetted.dropped[0] and "not the workbook's figure" in vetted.dropped[0]
 
 
-def test_vet_accepts_numbers_quoted_in_the_text_as_the_data_writes_them() -> None:
-    claim = ("Between 2026-11-19 and 2026-11-25 campaign:111 spent ₹50,000.00 at a CPA of 1,250.00 "
-             "(ROAS 3.00, CTR 1.50%), a 25% rise on the 28-day baseline of 1000.00.")
+def test_vet_accepts_figures_quoted_in_the_text_as_the_data_writes_them() -> None:
+    claim = ("Diwali Sale - Prospecting (Meta): CPA rose 25% to INR 1,250.00 over 19 Nov–25 Nov, against "
+             "INR 1,000.00 in the 28 days before; ROAS 3.00x, CTR 1.50%, 3,000 clicks, spend of ₹50,000.")
     vetted = run(suggestion(claim=claim))
 
     assert vetted.dropped == [] and vetted.findings[0].claim == claim
+
+
+def test_vet_lets_the_text_repeat_a_name_that_holds_a_percentage_or_an_address() -> None:
+    facts = make_facts()
+    facts.entities["adset:222"].name = "masalamornings.in · Lookalike 1%"
+    action = "Raise the daily budget of masalamornings.in · Lookalike 1% by 10%."
+    vetted = vet([suggestion(entity_ref="adset:222", action=action, budget_change_pct=Decimal(10),
+                             claim="It converts well.",
+                             evidence=[{"entity_ref": "adset:222", "metric": "roas", "window": "recent",
+                                        "value": "3.5"}])],
+                 facts, max_budget_change_pct=LIMIT, max_suggestions=5)
+
+    assert vetted.dropped == [] and vetted.findings[0].action == action
+
+
+def test_vet_keeps_a_suggestion_about_the_whole_client_backed_by_month_figures() -> None:
+    facts = make_facts()
+    month = [{"entity_ref": None, "metric": "spent", "window": "month", "value": "1500000.00"},
+             {"entity_ref": None, "metric": "projected", "window": "month", "value": "1800000"},
+             {"entity_ref": None, "metric": "daily_run_rate", "window": "month", "value": "60000.00"}]
+    vetted = vet([suggestion(entity_ref=None, evidence=month, budget_change_pct=Decimal(-10),
+                             claim="At the last 7 days' rate (INR 60,000.00 a day) the client would spend "
+                                   "INR 1,800,000.00 this month, 12% over its budget of INR 1,600,000.00.",
+                             action="Lower the daily budgets by 10% to land on the month's budget.")],
+                 facts, max_budget_change_pct=LIMIT, max_suggestions=5)
+
+    assert vetted.dropped == []
+    [finding] = vetted.findings
+    assert (finding.entity_ref, finding.entity_name) == (None, None)
+    assert (finding.since, finding.until) == (dt.date(2026, 11, 1), dt.date(2026, 11, 25))
+    assert [(e.entity_ref, e.metric, e.value) for e in finding.evidence] == [
+        (None, "spent", Decimal("1500000.00")), (None, "projected", Decimal("1800000.00")),
+        (None, "daily_run_rate", Decimal("60000.00"))]
+
+
+@pytest.mark.parametrize(("item", "reason"), [
+    ({"entity_ref": None, "metric": "spent", "window": "month", "value": "2500000"},
+     "it quotes spent 2500000 for the client's month to date but the workbook says 1500000.00"),
+    ({"entity_ref": "campaign:111", "metric": "spent", "window": "month", "value": "1500000"},
+     "gives an entity a month-to-date figure"),
+    ({"entity_ref": None, "metric": "cpa", "window": "recent", "value": "1250"},
+     "its evidence names an entity that is not in the workbook"),
+])
+def test_vet_drops_month_evidence_the_workbook_cannot_back(item: dict[str, Any], reason: str) -> None:
+    vetted = run(suggestion(entity_ref=None, evidence=[item]))
+
+    assert vetted.findings == []
+    assert reason in vetted.dropped[0]
 
 
 def test_vet_caps_a_budget_change_beyond_the_limit_and_says_so() -> None:
