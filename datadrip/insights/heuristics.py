@@ -110,6 +110,11 @@ def performance_findings(facts: ClientFacts) -> list[Finding]:
         significant = sorted((change for change in changes if change.test.p_value < threshold
                               and _large(change.test.ratio)), key=lambda change: change.test.p_value)
         if significant:
+            # CPA speaks for its family (CVR, ROAS test the same conversions) when it is significant.
+            cpa = [change for change in significant if change.metric.name == "cpa"]
+            if cpa and significant[0].metric.count != "clicks":
+                significant.remove(cpa[0])
+                significant.insert(0, cpa[0])
             found.append(_finding(facts, entity, significant))
     return found
 

@@ -8,10 +8,11 @@ says little, so until MIN_PACING_DAYS have passed only a run rate far off the bu
 budget, bounded by the agency's max_budget_change_pct.
 
 Reallocation moves budget within one ad account (one currency, one lag) from a campaign whose CPA
-worsened (a performance.cpa "worse" finding) to the campaign of the account with the lowest recent
-CPA that has room to grow, when that CPA is significantly lower (the conditional count test on
-conversions per spend, whose late conversions cancel between two campaigns of one account). A
-structural gap between campaigns that were always apart is left alone: campaigns differ in purpose.
+worsened (a "worse" performance finding whose CPA test is significant) to the campaign of the
+account with the lowest recent CPA that has room to grow, when that CPA is significantly lower
+(the conditional count test on conversions per spend, whose late conversions cancel between two
+campaigns of one account). A structural gap between campaigns that were always apart is left
+alone: campaigns differ in purpose.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def _pacing_action(over: bool, needed: Decimal | None, change: Decimal | None, b
 def reallocation_findings(facts: ClientFacts, performance: list[Finding], *,
                           max_budget_change_pct: Decimal) -> list[Finding]:
     worsened = {finding.entity_ref for finding in performance
-                if finding.rule == "performance.cpa" and finding.direction == "worse"}
+                if finding.direction == "worse" and "cpa" in finding.figures}
     found = []
     for donor in facts.at_level("campaign"):
         if donor.ref not in worsened:

@@ -28,7 +28,7 @@ def entity(ref: str, *, recent: Sums, baseline: Sums, account: str = "acc-meta",
            parent: str | None = None, status: str = "ACTIVE", name: str | None = None,
            last_day: dt.date | None = AS_OF, currency: str = "INR") -> EntityFacts:
     level, external_id = ref.split(":")
-    parent_id = None if parent is None else f"id-{parent}"
+    parent_id = None if parent is None else f"id-{parent.split(':')[1]}"
     return EntityFacts(id=f"id-{external_id}", ref=ref, level=level, external_id=external_id,
                        name=name or f"Campaign {external_id}", parent_id=parent_id,
                        account_id=account, account_name=account, platform=platform, currency=currency,
