@@ -22,6 +22,7 @@ import math
 import re
 import secrets
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from datadrip.sandbox.state import ChatRequest
@@ -121,10 +122,10 @@ def _forget(sandbox: Sandbox) -> Response:
     return Response.json({"cleared": True})
 
 
-def _logged(request: Request, sandbox: Sandbox, handle: Any) -> Response:
+def _logged(request: Request, sandbox: Sandbox, handle: Callable[[ChatRequest], Response]) -> Response:
     """Record the request before answering it, so a slow answer is visible while it is made."""
     record = _record(request, sandbox)
-    response: Response = handle(record)
+    response = handle(record)
     record.status = response.status
     return response
 
@@ -318,7 +319,7 @@ def _type_problem(param: str, value: Any, wanted: type, described: str) -> Probl
 
 
 def _json_type(value: Any) -> str:
-    return _JSON_TYPES.get(type(value), "an object")
+    return _JSON_TYPES.get(type(value), "an object")  # the words OpenAI's messages use
 
 
 def _messages_problem(messages: Any) -> Problem | None:
@@ -511,7 +512,7 @@ def _added_flaw(name: str, entity: dict[str, Any] | None) -> dict[str, Any] | No
 
 def _invent(good: list[dict[str, Any]], entities: list[dict[str, Any]]) -> None:
     """Triple the first suggestion's first evidence value, and quote it in the claim."""
-    evidence = good[0]["evidence"] if good and good[0]["evidence"] else None
+    evidence = good[0]["evidence"] if good and isinstance(good[0]["evidence"], list) else None
     item = evidence[0] if evidence and isinstance(evidence[0], dict) else None
     value = item.get("value") if item else None
     if item is None or not isinstance(value, int | float) or isinstance(value, bool):
