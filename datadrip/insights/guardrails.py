@@ -33,8 +33,9 @@ _NUMBER = r"(?P<number>\d[\d,]*(?:\.\d+)?)"
 _METRIC_FIRST = re.compile(r"\b(?i:(?P<metric>cpa|roas|ctr|cvr|frequency|spend))\b"
                            r"(?:\s+(?:of|is|was|at|now|reached|stands at|stood at))?\s*[:=]?\s*"
                            r"(?:[A-Z]{3}\s?|[₹$€£¥]\s?)?" + _NUMBER + r"(?P<unit>\s*%|x\b)?")
-_METRIC_AFTER = re.compile(_NUMBER + r"\s+(?i:(?P<metric>impressions|clicks|conversions))\b")
-_BUDGET_WORDS = re.compile(r"(?i)\bbudgets?\b|\bspend\b|\bbid")
+_METRIC_AFTER = re.compile(_NUMBER + r"\s+(?i:(?P<metric>impressions|clicks|conversions))\b"
+                           r"(?!\s*(?:a|an|per|each|every|/)\s*(?:day|week|month)|\s+daily)")  # not a rate
+_BUDGET_WORDS = re.compile(r"(?i)\bbudgets?\b|\bspend\b|\bbid|\bscal(?:e|ing)\b")
 # A change the action proposes: "raise the budget by 500%", "move 30% of the spend", "cut bids 25 per cent";
 # not a figure it explains ("landing on budget needs 67%").
 _PROPOSED_CHANGE = re.compile(

@@ -257,6 +257,33 @@ def test_vet_drops_a_budget_action_whose_text_goes_beyond_the_limit(pct: Decimal
                               "beyond the ±20 % allowed by [ai] max_budget_change_pct."]
 
 
+@pytest.mark.parametrize("action", [
+    "Move 30% of the daily spend to the best ad set.",
+    "Scale it up 45 per cent while the CPA holds.",
+    "Keep the creatives; cut spend on weekends by 25%.",
+])
+def test_vet_drops_a_budget_change_the_action_proposes_beyond_the_limit(action: str) -> None:
+    vetted = run(suggestion(type="performance", budget_change_pct=None, action=action))
+
+    assert vetted.findings == []
+    assert "beyond the ±20 % allowed by [ai] max_budget_change_pct" in vetted.dropped[0]
+
+
+def test_vet_keeps_a_percentage_the_action_explains_rather_than_proposes() -> None:
+    action = ("Lower the daily budgets by 20%, the most one step allows; landing on budget needs 67% "
+              "(about INR 4,166.67 a day), so review again in a few days.")
+    vetted = run(suggestion(action=action, budget_change_pct=Decimal(-20)))
+
+    assert vetted.dropped == [] and vetted.findings[0].action == action
+
+
+def test_vet_keeps_a_count_given_as_a_rate() -> None:
+    claim = "It drew 28,571 impressions a day over 19 Nov–25 Nov, against 32,142 per day before."
+    vetted = run(suggestion(claim=claim))
+
+    assert vetted.dropped == []
+
+
 @pytest.mark.parametrize(("action", "reason"), [
     ("Read the guide at https://ads-tips.example/cpa before changing the budget by 15%.", "link"),
     ("See www.growth-hacks.io and cut the budget by 15%.", "link"),

@@ -454,3 +454,36 @@ def test_ask_model_connection_refused_names_the_base_url() -> None:
         ask_model(settings, [{"role": "user", "content": "hi"}])
 
     assert caught.value.message == f"could not connect to the model server at http://127.0.0.1:{port}/v1"
+
+
+def test_ask_model_good_answer_on_every_heuristic_rule_passes_the_guardrails(sandbox: Any,
+                                                                             model: ModelSettings) -> None:
+    """The heuristics' own wording (lag-adjusted changes, rates a day, names holding "1%", pacing
+    figures) relayed by the model is not mistaken for invented numbers."""
+    from datadrip.insights.heuristics import heuristic_findings
+    from insights.heuristics_support import client_facts, entity, month_to_date, steady
+    from insights.heuristics_support import sums as parts
+
+    lag = Decimal("0.9")
+    ad = entity("ad:1101", parent="adset:11", name="Static Image 2",
+                recent=parts(spend=14_000, impressions=70_000, clicks=630, reach=23_000),
+                baseline=parts(spend=56_000, impressions=280_000, clicks=4_200, reach=215_000, days=28))
+    adset = entity("adset:12", parent="campaign:1", name="Broad",
+                   recent=parts(spend=14_000, impressions=70_000, clicks=1_050, reach=26_000),
+                   baseline=parts(spend=56_000, impressions=280_000, clicks=4_200, reach=175_000, days=28))
+    quiet = entity("campaign:9", platform="google", account="acc-google", name="Search 2026",
+                   recent=parts(spend=14_000, impressions=15_000, clicks=225),
+                   baseline=parts(spend=280_000, impressions=300_000, clicks=4_500, days=28))
+    facts = client_facts(steady("campaign:1", recent_factor=Decimal("0.5"), lag=lag, name="Diwali Sale"),
+                         steady("campaign:2", lag=lag, cpa=420, name="Lookalike 1%"),
+                         steady("campaign:3", lag=lag, cpa=440, name="Steady 3"), ad, adset, quiet,
+                         budget=300_000,
+                         month=month_to_date(spent=250_000, last_7_days=105_000, budget=300_000))
+    found = heuristic_findings(facts, max_budget_change_pct=LIMIT)
+    settings = dataclasses.replace(model, max_suggestions=10, max_completion_tokens=8000)
+    messages = build_messages(facts, found, [], max_suggestions=10, max_budget_change_pct=LIMIT)
+    suggestions = parse_suggestions(ask_model(settings, messages).content)
+    vetted = vet(suggestions, facts, max_budget_change_pct=LIMIT, max_suggestions=10)
+
+    assert {f.rule.split(".")[0] for f in found} == {"performance", "budget", "creative", "audience"}
+    assert vetted.dropped == [] and len(vetted.findings) == len(suggestions) == len(found) + 1
