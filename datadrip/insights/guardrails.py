@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -267,8 +268,9 @@ def _decimal(text: str) -> Decimal | None:
 
 
 def _plain(text: str, limit: int) -> str:
-    """Control and bidirectional characters out, whitespace collapsed, cut at a word near `limit`."""
-    text = " ".join(_CONTROL.sub(" ", text).split())
+    """Compatibility forms folded (fullwidth "ｈｔｔｐ" is "http"), control and bidirectional characters
+    out, whitespace collapsed, cut at a word near `limit`."""
+    text = " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFKC", text)).split())
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]

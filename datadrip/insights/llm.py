@@ -291,7 +291,9 @@ def _where(base_url: str) -> str:
 
 
 def _redact(text: str, key: str | None) -> str:
-    return text.replace(key, "***") if key else text
+    """The key, and anything shaped like an OpenAI key (masked ones too), out of a server's words."""
+    text = text.replace(key, "***") if key else text
+    return re.sub(r"\bsk-[\w*.-]+", "sk-***", text)
 
 
 def _short(text: str, limit: int) -> str:

@@ -359,3 +359,9 @@ def test_vet_reports_an_unrecognisable_reference_without_repeating_it() -> None:
 
     assert vetted.dropped[0].startswith("Suggestion 1 (an unrecognised entity) was dropped")
     assert "evil" not in vetted.dropped[0]
+
+
+def test_vet_folds_lookalike_characters_before_looking_for_links() -> None:
+    vetted = run(suggestion(action="Cut the budget by 15% and read ｈｔｔｐｓ://evil.example/x first."))
+
+    assert vetted.findings == [] and "link" in vetted.dropped[0]

@@ -487,3 +487,24 @@ def test_ask_model_good_answer_on_every_heuristic_rule_passes_the_guardrails(san
 
     assert {f.rule.split(".")[0] for f in found} == {"performance", "budget", "creative", "audience"}
     assert vetted.dropped == [] and len(vetted.findings) == len(suggestions) == len(found) + 1
+
+
+def test_ask_model_key_without_access_to_the_model_is_a_model_error(sandbox: Any,
+                                                                    model: ModelSettings) -> None:
+    from datadrip.sandbox.faults import FaultRule
+
+    sandbox.app.faults.add(FaultRule("permission", platform="openai", nth=1))
+    with pytest.raises(ModelError) as caught:
+        ask_and_vet(model)
+
+    assert caught.value.message == f"the API key may not use model 'gpt-4o-mini' at {model.base_url}"
+    assert model.api_key and model.api_key not in str(caught.value) + (caught.value.hint or "")
+
+
+def test_ask_model_request_the_server_refuses_names_its_reason(sandbox: Any, model: ModelSettings) -> None:
+    messages = [{"role": "user", "content": "hi"}, {"role": "wizard", "content": "hello"}]
+    with pytest.raises(ModelError) as caught:
+        ask_model(model, messages)
+
+    assert caught.value.message.startswith("the model server rejected the request (HTTP 400): Invalid value")
+    assert "JSON-schema" in (caught.value.hint or "")
