@@ -11,7 +11,8 @@ contract). The "good" one, served when the script is empty, has one suggestion p
 type, entity, score, budget change and evidence; reworded claim and action) and a "budget" one
 for the campaign with the best recent ROAS, cut to max_suggestions. The others in ANSWERS are the
 good one with one deterministic flaw each, for guardrail tests. A scripted answer is used up only
-by a request that gets a 200: faults, wrong keys and bad bodies leave the script as it was.
+by a request that is answered (a slow one even if its client gave up waiting): faults, wrong keys
+and bad bodies leave the script as it was. Python: Sandbox.openai_script() and openai_requests().
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ log, the good answer built from DataDrip's prompt, each hostile answer, and faul
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import time
@@ -109,8 +110,11 @@ def test_chat_completion_good_answer_follows_each_finding_with_its_values_copied
     choice = completion.choices[0]
     assert (choice.index, choice.finish_reason, choice.message.role, choice.message.refusal) == (
         0, "stop", "assistant", None)
+    assert completion.created == int(dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC).timestamp())
+    assert completion.usage.prompt_tokens > 0 and completion.usage.completion_tokens > 0
     suggestions = json.loads(choice.message.content)["suggestions"]
     findings = account()["findings"]
+    assert len(suggestions) == len(findings) + 1  # and the best-ROAS budget suggestion
     for suggestion, finding in zip(suggestions, findings, strict=False):
         for field in ("type", "entity_ref", "impact_score", "budget_change_pct", "evidence"):
             assert suggestion[field] == finding[field]
