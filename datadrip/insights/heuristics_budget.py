@@ -4,7 +4,8 @@ Pacing projects the month's end as the spend so far plus the last 7 days' averag
 each remaining day (the 7-day run rate smooths weekdays) and flags a projection more than
 PACING_TOLERANCE off the budget, the tolerance the reports use. Early in the month the month so far
 says little, so until MIN_PACING_DAYS have passed only a run rate far off the budget by itself
-(RUN_RATE_ALARM) is flagged. The suggested change of daily budgets is what lands the month on its
+(RUN_RATE_ALARM) is flagged; the day after a month closed, the run rate is held against the
+coming month in the same way. The suggested change of daily budgets is what lands the month on its
 budget, bounded by the agency's max_budget_change_pct.
 
 Reallocation moves budget within one ad account (one currency, one lag) from a campaign whose CPA
@@ -17,6 +18,7 @@ alone: campaigns differ in purpose.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 from datadrip.insights.facts import RECENT_DAYS, ClientFacts, EntityFacts
@@ -59,44 +61,51 @@ def pacing_findings(facts: ClientFacts, *, max_budget_change_pct: Decimal) -> li
     month = facts.month
     if month is None or month.budget_micros <= 0:
         return []
-    remaining = month.days_in_month - month.days_elapsed
-    if remaining <= 0:
-        return []  # the month is over: nothing left to steer
     currency = facts.client.currency
+    spent, elapsed, length = month.spent_micros, month.days_elapsed, month.days_in_month
+    remaining = length - elapsed
+    period = "this month"
+    so_far = f"{money(spent, currency)} spent {days_text(month.first, month.through)}, {remaining} days to go"
+    if remaining <= 0:
+        # The month closed yesterday: nothing of it is left to steer, so the run rate is judged
+        # against the coming month, as on its first days (only when it is far off by itself).
+        following = month.first + dt.timedelta(days=length)
+        spent, elapsed = 0, 0
+        length = remaining = ((following + dt.timedelta(days=32)).replace(day=1) - following).days
+        period = f"in {following:%B}"
+        so_far = f"{money(month.spent_micros, currency)} spent in {month.first:%B}"
     daily = Decimal(month.last_7_days_micros) / RECENT_DAYS
     budget = Decimal(month.budget_micros)
-    projected = Decimal(month.spent_micros) + daily * remaining
+    projected = Decimal(spent) + daily * remaining
     gap = projected / budget - 1
-    run_rate_gap = daily * month.days_in_month / budget - 1
+    run_rate_gap = daily * length / budget - 1
     if abs(gap) <= PACING_TOLERANCE:
         return []
-    if month.days_elapsed < MIN_PACING_DAYS and (abs(run_rate_gap) <= RUN_RATE_ALARM
-                                                 or (run_rate_gap > 0) != (gap > 0)):
+    if elapsed < MIN_PACING_DAYS and (abs(run_rate_gap) <= RUN_RATE_ALARM or (run_rate_gap > 0) != (gap > 0)):
         return []
     over = gap > 0
-    left = budget - month.spent_micros
+    left = budget - spent
     needed = (left / remaining / daily - 1) if daily > 0 else None
     bound = abs(max_budget_change_pct)
     change = _bounded(needed, bound) if needed is not None else None
     action = _pacing_action(over, needed, change, bound, left, currency, remaining)
     projected_micros, daily_micros = at_minor_unit(projected, currency), at_minor_unit(daily, currency)
     claim = (f"At the last 7 days' rate ({money(daily_micros, currency)} a day) "
-             f"{facts.client.name} would spend {money(projected_micros, currency)} this month, "
+             f"{facts.client.name} would spend {money(projected_micros, currency)} {period}, "
              f"{pct(float(gap))} {'over' if over else 'under'} its budget of "
-             f"{money(month.budget_micros, currency)} ({money(month.spent_micros, currency)} spent "
-             f"{days_text(month.first, month.through)}, {remaining} days to go)")
-    certainty = min(1.0, 0.5 + month.days_elapsed / 14)
+             f"{money(month.budget_micros, currency)} ({so_far})")
+    certainty = min(1.0, 0.5 + elapsed / 14)
     stake = float(min(abs(gap) / FULL_PACING_GAP, Decimal(1))) * 0.25
     return [Finding(
         type="budget", rule="budget.pacing", entity_ref=None, entity_name=None,
         direction="over" if over else "under", claim=claim, action=action,
         impact_score=impact(stake, certainty), since=month.first, until=month.through,
-        evidence=[Evidence(None, "spent", "month", to_amount(month.spent_micros, currency)),
+        evidence=[Evidence(None, "spent", "month", to_amount(spent, currency)),
                   Evidence(None, "budget", "month", to_amount(month.budget_micros, currency)),
                   Evidence(None, "projected", "month", to_amount(projected_micros, currency)),
                   Evidence(None, "daily_run_rate", "month", to_amount(daily_micros, currency))],
         figures={"projected_gap_pct": _percent(gap), "run_rate_gap_pct": _percent(run_rate_gap),
-                 "days_elapsed": month.days_elapsed, "days_remaining": remaining,
+                 "days_elapsed": elapsed, "days_remaining": remaining,
                  "needed_change_pct": None if needed is None else _percent(needed)},
         budget_change_pct=change)]
 

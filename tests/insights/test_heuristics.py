@@ -197,6 +197,18 @@ def test_pacing_early_in_the_month_waits_unless_the_run_rate_is_far_off() -> Non
     assert finding.direction == "over"
 
 
+def test_pacing_the_day_after_a_month_closed_holds_the_run_rate_against_the_next_month() -> None:
+    closed = dt.date(2026, 11, 30)
+    # 15,000 a day: 465,000 in December's 31 days against 300,000.
+    month = month_to_date(spent=450_000, last_7_days=105_000, budget=300_000, through=closed)
+    [finding] = findings(client_facts(month=month, as_of=closed))
+    assert finding.direction == "over" and "in December" in finding.claim
+    assert "INR 450,000.00 spent in November" in finding.claim
+    assert finding.budget_change_pct == Decimal(-30)
+    steady_rate = month_to_date(spent=300_000, last_7_days=68_000, budget=300_000, through=closed)
+    assert findings(client_facts(month=steady_rate, as_of=closed)) == []
+
+
 @pytest.mark.parametrize("bound", [Decimal(5), Decimal(20), Decimal(50)])
 def test_pacing_change_never_exceeds_the_limit(bound: Decimal) -> None:
     for spent, last_7_days in ((250_000, 105_000), (100_000, 35_000), (200_000, 110_000), (120_000, 56_000)):
