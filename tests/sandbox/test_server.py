@@ -81,7 +81,8 @@ def test_server_describes_its_urls_and_credentials(sandbox: SandboxServer,
     assert description["email"] == {
         "resend_url": f"{base}/email/resend", "sendgrid_url": f"{base}/email/sendgrid",
         "resend_api_key": "re_sandbox_resend_api_key", "sendgrid_api_key": "SG.sandbox-sendgrid.api-key"}
-    assert description["openai"] == {"base_url": None}
+    assert description["openai"] == {"base_url": f"{base}/openai/v1", "api_key": "sk-sandbox-openai-key-0001",
+                                     "model": "gpt-4o-mini"}
     assert {story["kind"] for story in description["stories"]} == {
         "cpa_doubles", "ctr_fatigue", "overspend"}
 
