@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     import openai
 
 MAX_ENTITIES = 40
+MAX_FINDINGS = 25  # the highest-impact heuristic findings; more would only cost tokens
+MAX_DISMISSED = 20
 TYPES = ("performance", "budget", "creative", "audience")
 MONTH = "month"  # the client's month to date (budget pacing): evidence with no entity
 WINDOWS = (RECENT, BASELINE, MONTH)
@@ -141,6 +143,8 @@ def build_messages(facts: ClientFacts, findings: list[Finding], dismissed: list[
                    max_suggestions: int, max_budget_change_pct: Decimal,
                    max_entities: int = MAX_ENTITIES) -> list[dict[str, str]]:
     """A system message and one user message whose only names sit, JSON-escaped, in <account_data>."""
+    findings = sorted(findings, key=lambda finding: -finding.impact_score)[:MAX_FINDINGS]
+    dismissed = dismissed[:MAX_DISMISSED]
     data = {
         "client": facts.client.name,
         "currency": facts.client.currency,
@@ -324,5 +328,5 @@ def parse_suggestions(content: str) -> list[Suggestion]:
                          hint="Run it again, or choose a model that supports JSON-schema answers.") from None
 
 
-__all__ = ["ANSWER_SCHEMA", "MAX_ENTITIES", "ModelAnswer", "ModelError", "ModelSettings", "Suggestion",
-           "ask_model", "build_messages", "data_block", "parse_suggestions"]
+__all__ = ["ANSWER_SCHEMA", "MAX_DISMISSED", "MAX_ENTITIES", "MAX_FINDINGS", "ModelAnswer", "ModelError",
+           "ModelSettings", "Suggestion", "ask_model", "build_messages", "data_block", "parse_suggestions"]

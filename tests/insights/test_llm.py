@@ -508,3 +508,13 @@ def test_ask_model_request_the_server_refuses_names_its_reason(sandbox: Any, mod
 
     assert caught.value.message.startswith("the model server rejected the request (HTTP 400): Invalid value")
     assert "JSON-schema" in (caught.value.hint or "")
+
+
+def test_build_messages_sends_only_the_highest_impact_findings() -> None:
+    facts = make_facts()
+    diwali = facts.entities["campaign:111"]
+    many = [Finding("performance", "performance.ctr", diwali.ref, diwali.name, "worse", f"Finding {n}.",
+                    "Look.", n, facts.recent.since, facts.recent.until) for n in range(40)]
+    sent = block(messages_for(facts, found=many))["findings"]
+
+    assert [item["impact_score"] for item in sent] == list(range(39, 14, -1))
