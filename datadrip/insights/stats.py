@@ -87,14 +87,10 @@ class RateTest:
     """A recent count against what its baseline rate predicts for the recent exposure."""
 
     observed: int  # the recent count
-    expected: float  # n · p0: the recent count if the rate had not changed (times the factor)
+    expected: float  # n · p0: the recent count the null hypothesis expects, given the total n
     total: int  # n: recent and baseline counts together
     p_value: float  # two-sided
-
-    @property
-    def ratio(self) -> float:
-        """Observed over expected: 0.6 means the recent rate is 40 % below the baseline's."""
-        return self.observed / self.expected if self.expected else math.inf
+    ratio: float  # the effect: the recent rate over the baseline's (times the factor); 0.6 is −40 %
 
 
 def compare_rates(recent: int, baseline: int, recent_exposure: float, baseline_exposure: float,
@@ -109,7 +105,8 @@ def compare_rates(recent: int, baseline: int, recent_exposure: float, baseline_e
     weighted = recent_exposure * factor
     p0 = weighted / (weighted + baseline_exposure)
     total = recent + baseline
-    return RateTest(recent, total * p0, total, binomial_two_sided(recent, total, p0))
+    ratio = (recent / weighted) / (baseline / baseline_exposure) if baseline else math.inf
+    return RateTest(recent, total * p0, total, binomial_two_sided(recent, total, p0), ratio)
 
 
 __all__ = ["EXACT_MAX_TRIALS", "RateTest", "binomial_cdf", "binomial_sf", "binomial_two_sided",

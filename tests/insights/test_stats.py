@@ -85,7 +85,8 @@ def test_compare_rates_equal_exposures_is_a_fair_coin() -> None:
     test = compare_rates(10, 0, 1.0, 1.0)
     assert test.expected == pytest.approx(5.0)
     assert test.p_value == pytest.approx(2 / 1024, rel=1e-12)
-    assert test.ratio == pytest.approx(2.0)
+    assert test.ratio == math.inf  # no baseline event: any recent one is an infinite rise
+    assert compare_rates(30, 10, 1.0, 1.0).ratio == pytest.approx(3.0)  # the rates' ratio, not n · p0's
 
 
 def test_compare_rates_unchanged_rate_is_not_significant() -> None:
