@@ -46,6 +46,10 @@ SATURATION_MAX_REACH_RISE = Decimal("1.05")
 DELIVERY_DROP = 0.5
 DELIVERY_MIN_BASELINE_IMPRESSIONS = 1_000
 DELIVERY_MIN_BASELINE_DAYS = 14
+# Saturation rests on no count test (frequency is a ratio of large sums, its noise is small), so its
+# confidence is fixed; its effect is the frequency's rise, a doubling counting as the full effect.
+SATURATION_CONFIDENCE = 0.75
+SATURATION_FULL_RISE = 1.0
 
 
 def creative_findings(facts: ClientFacts) -> list[Finding]:
@@ -135,7 +139,8 @@ def _saturation(facts: ClientFacts, entity: EntityFacts) -> Finding | None:
         direction="worse", claim=claim,
         action=f"Widen {entity.name}'s audience (broader interests, a larger lookalike) or cap its "
                "frequency; the same people see it more and more often.",
-        impact_score=impact(spend_share(facts, entity) * min(1.0, rise / 2), 0.75),
+        impact_score=impact(spend_share(facts, entity) * min(1.0, rise / SATURATION_FULL_RISE),
+                            SATURATION_CONFIDENCE),
         since=facts.recent.since, until=facts.recent.until,
         evidence=evidence(entity, ("frequency", "impressions", "spend")),
         figures={"frequency_ratio": _ratio(recent.frequency, baseline.frequency),

@@ -25,6 +25,7 @@ from datadrip.insights.facts import RECENT_DAYS, ClientFacts, EntityFacts
 from datadrip.insights.findings import Evidence, Finding
 from datadrip.insights.heuristics_common import (
     ALPHA,
+    FULL_STAKE,
     MIN_EFFECT,
     at_minor_unit,
     confidence,
@@ -48,8 +49,10 @@ PACING_TOLERANCE = Decimal("0.10")
 MIN_PACING_DAYS = 3
 # Before that, only a 7-day run rate this far off the budget's daily share is flagged by itself.
 RUN_RATE_ALARM = Decimal("0.25")
-# A projection this far off (or more) is as important as pacing gets.
+# A projection this far off (or more) is as important as pacing gets: its stake is then FULL_STAKE.
 FULL_PACING_GAP = Decimal("0.50")
+# Confidence in a projection grows from 0.5 on the month's first day to 1 after a week of it.
+PACING_CONFIDENT_DAYS = 7
 # Reallocation: both campaigns need this many recent conversions for their CPAs to be compared.
 MIN_REALLOCATION_CONVERSIONS = 20
 # "Room to grow" on Meta: frequency not up by more than this against its own baseline.
@@ -94,8 +97,8 @@ def pacing_findings(facts: ClientFacts, *, max_budget_change_pct: Decimal) -> li
              f"{facts.client.name} would spend {money(projected_micros, currency)} {period}, "
              f"{pct(float(gap))} {'over' if over else 'under'} its budget of "
              f"{money(month.budget_micros, currency)} ({so_far})")
-    certainty = min(1.0, 0.5 + elapsed / 14)
-    stake = float(min(abs(gap) / FULL_PACING_GAP, Decimal(1))) * 0.25
+    certainty = min(1.0, 0.5 + 0.5 * elapsed / PACING_CONFIDENT_DAYS)
+    stake = float(min(abs(gap) / FULL_PACING_GAP, Decimal(1))) * FULL_STAKE
     return [Finding(
         type="budget", rule="budget.pacing", entity_ref=None, entity_name=None,
         direction="over" if over else "under", claim=claim, action=action,

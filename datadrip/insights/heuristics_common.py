@@ -4,8 +4,9 @@ Impact score (0–100) = 100 × confidence × min(1, stake / FULL_STAKE), at lea
   stake = the entity's share of the client's recent spend in that currency × the relative effect
           (capped at 1): the part of the client's daily money the finding is about;
   confidence = 0.5 at p = 0.01, rising by 1/8 per decade of p, 1.0 from p = 10⁻⁶.
-Budget pacing uses stake = |projected − budget| / budget and a confidence that grows with the days
-of the month seen (see heuristics_budget).
+Budget pacing uses stake = FULL_STAKE × min(1, |projected − budget| / budget / 0.5) and a
+confidence from 0.5 to 1 over the month's first week; a reallocation's stake is the moved share of
+the donor's spend times the CPA gap (see heuristics_budget).
 """
 
 from __future__ import annotations
@@ -132,7 +133,9 @@ def pct(fraction: float) -> str:
 
 
 def days_text(since: dt.date, until: dt.date) -> str:
-    """'26 Nov–2 Dec'."""
+    """'26 Nov–2 Dec', or '1 Dec' for a single day."""
+    if since == until:
+        return f"{since.day} {since:%b}"
     return f"{since.day} {since:%b}–{until.day} {until:%b}"
 
 
