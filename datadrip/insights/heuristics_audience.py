@@ -42,6 +42,8 @@ FATIGUE_MIN_EXPECTED_CLICKS = 10.0
 SATURATION_FREQUENCY_RISE = Decimal("1.30")
 SATURATION_MIN_FREQUENCY = Decimal("2.0")
 SATURATION_MAX_REACH_RISE = Decimal("1.05")
+# A few hundred impressions a week make any frequency: the audience is too small to speak of.
+SATURATION_MIN_IMPRESSIONS = 1_000
 # Delivery: impressions per day down by half or more, from a baseline of real volume and length.
 DELIVERY_DROP = 0.5
 DELIVERY_MIN_BASELINE_IMPRESSIONS = 1_000
@@ -120,6 +122,8 @@ def audience_findings(facts: ClientFacts, creative: list[Finding]) -> list[Findi
 def _saturation(facts: ClientFacts, entity: EntityFacts) -> Finding | None:
     recent, baseline = entity.recent, entity.baseline
     if not delivering(entity, facts) or recent.frequency is None or baseline.frequency is None:
+        return None
+    if min(recent.impressions, baseline.impressions) < SATURATION_MIN_IMPRESSIONS:
         return None
     if recent.frequency < SATURATION_MIN_FREQUENCY \
             or recent.frequency < baseline.frequency * SATURATION_FREQUENCY_RISE:

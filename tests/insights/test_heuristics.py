@@ -119,6 +119,21 @@ def test_performance_large_change_on_small_counts_is_noise() -> None:
     assert [f for f in findings(facts) if f.entity_ref == "campaign:1"] == []
 
 
+def test_performance_rounds_fractional_google_conversions_for_the_test() -> None:
+    google = [steady(f"campaign:{n}", lag=LAG, platform="google", account="acc-google") for n in (1, 2, 3)]
+    google[0].recent.conversions = Decimal("65.63")  # half its baseline rate, in hundredths
+    found = [f for f in findings(client_facts(*google)) if f.type == "performance"]
+    assert [(f.entity_ref, f.direction) for f in found] == [("campaign:1", "worse")]
+    assert found[0].figures["cpa"]["observed"] == 66
+
+
+def test_performance_a_better_change_never_rests_on_the_lag() -> None:
+    # 10 % fewer conversions than the baseline rate, where the lag predicts 25 % fewer: not "better".
+    facts = client_facts(steady("campaign:1", lag=Decimal("0.9")),
+                         steady("campaign:2", lag=LAG), steady("campaign:3", lag=LAG))
+    assert [f for f in findings(facts) if f.entity_ref == "campaign:1"] == []
+
+
 def test_performance_flags_a_ctr_fall_on_enough_impressions() -> None:
     baseline = sums(spend=280_000, impressions=1_000_000, clicks=15_000, days=28)
     recent = sums(spend=70_000, impressions=250_000, clicks=2_250)
@@ -248,6 +263,18 @@ def test_reallocation_needs_a_recipient_with_room() -> None:
     assert [f for f in findings(facts) if f.rule == "budget.reallocation"] == []
 
 
+def test_reallocation_needs_volume_on_both_sides() -> None:
+    # The recipient's 10 conversions a week cannot show its CPA is lower.
+    facts = client_facts(steady("campaign:1", recent_factor=Decimal("0.5"), lag=LAG),
+                         steady("campaign:2", lag=LAG), steady("campaign:3", lag=LAG),
+                         steady("campaign:4", lag=LAG, daily_spend=600, cpa=300))
+    facts.entities["campaign:2"].status = facts.entities["campaign:3"].status = "PAUSED"
+    assert facts.entities["campaign:4"].recent.conversions < 20
+    found = findings(facts)
+    assert ("performance.cpa", "campaign:1", "worse") in rules(found)  # a donor there is
+    assert [f for f in found if f.rule == "budget.reallocation"] == []
+
+
 def test_reallocation_not_between_accounts() -> None:
     facts = client_facts(steady("campaign:1", recent_factor=Decimal("0.3"), lag=Decimal(1)),
                          steady("campaign:2", lag=Decimal(1), account="acc-google", platform="google"))
@@ -284,6 +311,20 @@ def test_creative_fatigue_needs_the_ctr_to_fall() -> None:
     assert [f for f in findings(facts) if f.type == "creative"] == []
 
 
+def test_creative_fatigue_on_few_clicks_is_noise() -> None:
+    ad = entity("ad:1101", parent="adset:11", name="Static Image 2",
+                recent=sums(spend=700, impressions=3_000, clicks=9, reach=1_000),
+                baseline=sums(spend=2_800, impressions=20_000, clicks=100, reach=15_000, days=28))
+    assert findings(client_facts(ad)) == []  # CTR −40 % and frequency ×2.3, on 9 clicks against 15
+
+
+def test_audience_saturation_of_a_tiny_audience_is_no_finding() -> None:
+    adset = entity("adset:11", parent="campaign:1", name="Broad",
+                   recent=sums(spend=140, impressions=700, clicks=10, reach=260),
+                   baseline=sums(spend=560, impressions=2_800, clicks=42, reach=1_750, days=28))
+    assert findings(client_facts(adset)) == []
+
+
 def test_audience_saturation_flags_an_ad_set_whose_frequency_climbs_on_flat_reach() -> None:
     adset = entity("adset:11", parent="campaign:1", name="Broad",
                    recent=sums(spend=14_000, impressions=70_000, clicks=1_050, reach=26_000),
@@ -317,6 +358,13 @@ def test_audience_delivery_drop_not_for_a_paused_campaign() -> None:
     campaign = entity("campaign:1", platform="google", status="PAUSED",
                       recent=sums(spend=14_000, impressions=15_000, clicks=225, days=2),
                       baseline=sums(spend=280_000, impressions=300_000, clicks=4_500, days=28))
+    assert findings(client_facts(campaign)) == []
+
+
+def test_audience_delivery_drop_on_a_small_baseline_is_no_finding() -> None:
+    campaign = entity("campaign:1", platform="google",
+                      recent=sums(spend=140, impressions=50, clicks=1),
+                      baseline=sums(spend=2_800, impressions=900, clicks=12, days=28))
     assert findings(client_facts(campaign)) == []
 
 
