@@ -16,10 +16,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from datadrip.analytics import agency_today
-from datadrip.db.models import AdAccount
+from datadrip.db.models import AdAccount, Agency, Client
 from datadrip.insights.facts import ClientFacts, client_facts
 from datadrip.insights.findings import Finding
 from datadrip.insights.heuristics import heuristic_findings
@@ -93,11 +93,11 @@ def _analyse(home: Path, seed: int, epoch: dt.date) -> Analysed:
     return result
 
 
-def _pre_surge_budget(session: object, agency: object, client: object, day: dt.date, seed: int) -> int:
+def _pre_surge_budget(session: Session, agency: Agency, client: Client, day: dt.date, seed: int) -> int:
     """22,000 dollars on the demo's world; elsewhere the run rate before the 1.6× surge, for a month."""
     if seed == 7:
         return PRE_SURGE_BUDGET * 1_000_000
-    facts = client_facts(session, agency, client, day)  # type: ignore[arg-type]
+    facts = client_facts(session, agency, client, day)
     assert facts.month is not None
     return int(facts.month.last_7_days_micros / 7 / 1.6 * facts.month.days_in_month)
 
