@@ -34,6 +34,8 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
      "Spend, results and rates broken down by day, week, month, platform, account, client, "
      "campaign, ad set or ad."),
     ("report", "report", "app", "Client reports: built from the workbook, e-mailed once."),
+    ("insight", "insight", "app",
+     "Suggestions for each client: what changed, the numbers behind it, what to do."),
     ("sql", "sql", "sql",
      "Run one read-only SQL query on the workbook; nothing it runs can change the workbook."),
     ("audit", "setup", "audit", "List every change made to the workbook: when, who, what."),

@@ -24,7 +24,9 @@ AGENCY_NAME = "Spice Route Media"
 CLIENTS = [
     {"name": "Masala Mornings", "currency": "INR", "monthly_budget": "600000",
      "recipients": "owner@masalamornings.example"},
-    {"name": "Peak Trail Outfitters", "currency": "USD", "monthly_budget": "33000",
+    # Set before its Google account's spend rose 60 % (the sandbox's "overspend" story): the
+    # insights and the report's pacing show the month heading over budget.
+    {"name": "Peak Trail Outfitters", "currency": "USD", "monthly_budget": "24000",
      "recipients": "marketing@peaktrail.example,ops@peaktrail.example"},
     {"name": "Bloom Botanics", "currency": "INR", "monthly_budget": "1400000.50",
      "recipients": "hello@bloombotanics.example"},
@@ -52,6 +54,7 @@ class DemoResult:
     sandbox_port: int = SANDBOX_PORT
     dashboard: AgencyDashboard | None = None  # the agency's last 7 days, once synced
     reports: list[dict[str, Any]] = field(default_factory=list)  # each client's daily report
+    insights: list[dict[str, Any]] = field(default_factory=list)  # each client's generate run
 
 
 def run_demo(home: Path, sync_ui: SyncUi | None = None) -> DemoResult:
@@ -74,6 +77,7 @@ def run_demo(home: Path, sync_ui: SyncUi | None = None) -> DemoResult:
         loaded = load_settings(home / CONFIG_FILENAME, env={"DATADRIP_HOME": str(home)})
         result.accounts = _connect(loaded, description)
         result.synced = _sync(loaded, sync_ui)
+        result.insights = _insights(loaded)  # the sandbox's model answers; reports show them
     _count_accounts(loaded, result)
     result.dashboard = _dashboard(loaded)
     result.reports = _reports(loaded, home)
@@ -103,6 +107,14 @@ def _reports(loaded: Loaded, home: Path) -> list[dict[str, Any]]:
             write_file(html, row.html)
             reports.append({**sent.record(), "html_file": str(html), "eml_file": sent.provider_id})
     return reports
+
+
+def _insights(loaded: Loaded) -> list[dict[str, Any]]:
+    """Every client's suggestions, from the sandbox's OpenAI-compatible model behind the guardrails
+    (the heuristics' when it fails, as for a real server)."""
+    from datadrip.insights.generate import GenerateRequest, generate_insights
+
+    return [run.record() for run in generate_insights(loaded, GenerateRequest()).runs]
 
 
 def _dashboard(loaded: Loaded) -> AgencyDashboard:
@@ -168,6 +180,7 @@ def _connect(loaded: Loaded, description: dict[str, Any]) -> list[dict[str, Any]
     store, _ = open_store(loaded, announce=False)
     store.set("meta.app_secret", description["meta"]["app_secret"])
     store.set("google.client_secret", description["google"]["client_secret"])
+    store.set("ai.api_key", description["openai"]["api_key"])
     tokens = {"meta": description["meta"]["access_token"],
               "google": description["google"]["refresh_token"]}
 
@@ -203,6 +216,7 @@ def _sandbox_config(example: str, description: dict[str, Any]) -> str:
                        "app_id": meta["app_id"]},
               "google": {key: google[key] for key in ("api_url", "auth_url", "token_url",
                                                       "revoke_url", "client_id")},
+              "ai": {"base_url": description["openai"]["base_url"]},
               "secrets": {"backend": "file"}, "user": {"email": ACTOR}}
     lines, section = [], ""
     for line in example.splitlines():

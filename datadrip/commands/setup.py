@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -60,7 +60,7 @@ def demo(ctx: typer.Context,
                            "clients": result.clients, "team": result.team,
                            "accounts": result.accounts, "synced": result.synced,
                            "dashboard": result.dashboard.record() if result.dashboard else None,
-                           "reports": result.reports})
+                           "insights": result.insights, "reports": result.reports})
         return
     output.message(f"Demo workbook in {result.home}\n")
     output.print_table(result.agencies, [("name", "Agency"), ("timezone", "Time zone"),
@@ -77,6 +77,7 @@ def demo(ctx: typer.Context,
 
         sys.stdout.write("\n")
         show_board(result.dashboard)
+    _show_insights(result.insights)
     if result.reports:
         output.message("\nYesterday's reports, e-mailed to the demo outbox (nothing left this machine):")
         for report in result.reports:
@@ -86,6 +87,17 @@ def demo(ctx: typer.Context,
                    "'Masala Mornings'\n"
                    f"Sync it again: datadrip sandbox serve --port {result.sandbox_port} & "
                    f"DATADRIP_HOME={result.home} datadrip sync")
+
+
+def _show_insights(runs: list[dict[str, Any]]) -> None:
+    created = [record for run in runs for record in run["created"]]
+    if created:
+        output.message("\nSuggestions (datadrip insight list; they are in the reports too):")
+    for record in created:
+        output.message(f"  {record['client']} · {record['type']}: {record['claim']}")
+    for run in runs:
+        if run["fallback"]:
+            output.message(f"  {run['client']}: the heuristics' suggestions were kept: {run['fallback']}")
 
 
 def audit(ctx: typer.Context,

@@ -217,6 +217,10 @@ def ask_model(settings: ModelSettings, messages: list[dict[str, str]]) -> ModelA
             max_completion_tokens=settings.max_completion_tokens, temperature=0.2)
     except openai.OpenAIError as exc:
         raise _model_error(exc, settings) from None
+    except ValueError:  # a 200 whose body is not JSON: the client's json.JSONDecodeError
+        raise ModelError(f"the model server at {_where(settings.base_url)} answered with a body that is "
+                         "not JSON",
+                         hint="Check [ai] base_url: it should be an OpenAI-compatible /v1 URL.") from None
     finally:
         client.close()
     choices = getattr(response, "choices", None)
@@ -229,7 +233,7 @@ def ask_model(settings: ModelSettings, messages: list[dict[str, str]]) -> ModelA
         raise ModelError(f"the model refused to answer: {_short(str(message.refusal), 200)}")
     if choice.finish_reason == "length":
         raise ModelError(f"the model's answer was cut off at {settings.max_completion_tokens} tokens",
-                         hint="Raise [ai] max_completion_tokens, or lower [ai] max_suggestions.")
+                         hint="Lower [ai] max_suggestions, or try a model that writes less.")
     if choice.finish_reason == "content_filter":
         raise ModelError("the model server's content filter withheld the answer")
     content = (message.content or "").strip()

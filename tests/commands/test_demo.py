@@ -16,7 +16,7 @@ CLIENT_KEYS = {"id", "name", "agency", "agency_id", "currency", "monthly_budget"
                "report_recipients", "active", "conversion_actions", "created_at", "ad_accounts"}
 USER_KEYS = {"id", "email", "role", "agency", "agency_id", "created_at"}
 DEMO_CLIENTS = [("Masala Mornings", "INR", Decimal("600000")),
-                ("Peak Trail Outfitters", "USD", Decimal("33000")),
+                ("Peak Trail Outfitters", "USD", Decimal("24000")),
                 ("Bloom Botanics", "INR", Decimal("1400000.50"))]
 DEMO_TEAM = [("priya@spiceroute.example", "owner"), ("arjun@spiceroute.example", "member")]
 
@@ -54,7 +54,7 @@ def test_demo_prints_the_agency_clients_and_team_as_plain_tables(dd, tmp_path):
     lines = run.stdout.splitlines()
     assert "Spice Route Media\tAsia/Kolkata\tINR\tgrowth" in lines
     assert "Masala Mornings\tINR\t600000.00\towner@masalamornings.example" in lines
-    assert ("Peak Trail Outfitters\tUSD\t33000.00\tmarketing@peaktrail.example, "
+    assert ("Peak Trail Outfitters\tUSD\t24000.00\tmarketing@peaktrail.example, "
             "ops@peaktrail.example") in lines
     assert "Bloom Botanics\tINR\t1400000.50\thello@bloombotanics.example" in lines
     assert "priya@spiceroute.example\towner" in lines
@@ -70,7 +70,7 @@ def test_demo_json_shape(dd, tmp_path):
     assert '"monthly_budget": 1400000.50,' in run.stdout
     result = exact(run.stdout)
     assert set(result) == {"home", "agencies", "clients", "team", "accounts", "synced", "dashboard",
-                           "reports"}
+                           "insights", "reports"}
     assert result["home"] == str(folder.resolve())
     board = result["dashboard"]  # the agency's last 7 days, in rupees, every sync fresh
     assert (board["agency"], board["currency"], board["period"]["name"]) == (
@@ -249,10 +249,31 @@ def test_demo_audit_names_the_demo_as_the_actor(dd, dd_process, tmp_path):
 
     assert run.exit_code == 0, run.stderr
     entries = json.loads(run.stdout)
-    assert [e["action"] for e in entries] == (["agency.add"] + ["client.add"] * 3
-                                              + ["user.add"] * 2 + ["fx.set"]
-                                              + ["account.connect"] * 6)
+    actions = [e["action"] for e in entries]
+    setup = ["agency.add"] + ["client.add"] * 3 + ["user.add"] * 2 + ["fx.set"] + ["account.connect"] * 6
+    assert actions[:len(setup)] == setup
+    assert actions[len(setup):] and set(actions[len(setup):]) == {"insight.create"}
     assert {e["actor"] for e in entries} == {"demo"}
+
+
+def test_demo_suggests_from_the_sandboxs_model_and_the_reports_show_them(dd, tmp_path):
+    folder = tmp_path / "demo"
+
+    run = dd("demo", "--dir", str(folder), "--json")
+
+    assert run.exit_code == 0, run.stderr
+    result = exact(run.stdout)
+    runs = {item["client"]: item for item in result["insights"]}
+    assert set(runs) == {"Masala Mornings", "Peak Trail Outfitters", "Bloom Botanics"}
+    assert all(item["engine"] == "llm" and item["fallback"] is None for item in runs.values())
+    masala = runs["Masala Mornings"]["created"]
+    assert "campaign:120210001001" in {item["entity"] for item in masala}  # the CPA story
+    assert "budget.pacing" not in {item["rule"] for item in masala}
+    peak = [item for item in runs["Peak Trail Outfitters"]["created"] if item["entity"] is None]
+    assert peak and "over" in peak[0]["claim"].lower()  # the overspend story, against the budget
+    masala_report = next(r for r in result["reports"] if r["client"] == "Masala Mornings")
+    html = Path(masala_report["html_file"]).read_text(encoding="utf-8")
+    assert "Suggestions" in html and "Diwali Sale" in html
 
 
 def test_demo_as_a_process_keeps_data_on_stdout_and_messages_on_stderr(dd_process, tmp_path):

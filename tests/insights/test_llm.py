@@ -440,7 +440,7 @@ def test_ask_model_cut_off_answer_is_a_model_error(sandbox: Any, model: ModelSet
         ask_and_vet(dataclasses.replace(model, max_completion_tokens=20))
 
     assert caught.value.message == "the model's answer was cut off at 20 tokens"
-    assert "max_completion_tokens" in (caught.value.hint or "")
+    assert "[ai] max_suggestions" in (caught.value.hint or "")
 
 
 def test_ask_model_connection_refused_names_the_base_url() -> None:

@@ -1,0 +1,35 @@
+"""Findings saved straight into the test's workbook, as `insight generate` would save them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from datadrip.config import load_settings
+from datadrip.db.models import Client
+from datadrip.insights.findings import Evidence, Finding
+from datadrip.insights.store import Saved, save_findings
+from datadrip.workbook import open_session
+
+WEEK = (dt.date(2026, 11, 19), dt.date(2026, 11, 25))
+
+
+def cpa_finding(*, since: dt.date = WEEK[0], until: dt.date = WEEK[1], cpa: str = "674.62",
+                entity: str = "campaign:120210001001", impact: int = 72) -> Finding:
+    return Finding(
+        type="performance", rule="performance.cpa", entity_ref=entity, entity_name="Diwali Sale",
+        direction="worse", claim=f"Diwali Sale (Meta): CPA rose to INR {cpa}.",
+        action="Check the landing page and the audience of Diwali Sale.", impact_score=impact,
+        since=since, until=until,
+        evidence=[Evidence(entity, "cpa", "recent", Decimal(cpa)),
+                  Evidence(entity, "cpa", "baseline", Decimal("364.44"))],
+        figures={"p_value": "0.00001"})
+
+
+def save(client_name: str, *findings: Finding) -> Saved:
+    loaded = load_settings()
+    with open_session(loaded, write=True) as wb:
+        client = wb.session.execute(sa.select(Client).where(Client.name == client_name)).scalars().one()
+        return save_findings(wb, client, list(findings))

@@ -1,0 +1,184 @@
+"""`insight list|show|start|apply|dismiss`: suggestions saved once, moved through their lifecycle,
+audited, and shown in the client's reports while open."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from support import assert_bad_input
+
+from insights.lifecycle_support import cpa_finding, save
+
+RECORD_KEYS = {"id", "client", "type", "source", "status", "impact_score", "entity", "entity_name",
+               "claim", "action", "rule", "window", "evidence", "budget_change_pct", "notes",
+               "created_at", "updated_at", "resolved_at", "note"}
+
+
+@pytest.fixture
+def masala(dd, agency):
+    assert dd("client", "add", "Masala Mornings").exit_code == 0
+    return "Masala Mornings"
+
+
+def only_insight(dd, *args):
+    run = dd("insight", "list", "--json", *args)
+    assert run.exit_code == 0, run.stderr
+    insights = run.json()
+    assert len(insights) == 1, insights
+    return insights[0]
+
+
+def test_insight_list_json_shape_carries_the_evidence(dd, masala):
+    save(masala, cpa_finding())
+
+    insight = only_insight(dd)
+
+    assert set(insight) == RECORD_KEYS
+    assert insight["status"] == "pending" and insight["source"] == "heuristic"
+    assert insight["entity"] == "campaign:120210001001" and insight["entity_name"] == "Diwali Sale"
+    assert insight["evidence"][0] == {"entity_ref": "campaign:120210001001", "metric": "cpa",
+                                      "window": "recent", "value": 674.62}
+    assert insight["window"] == {"since": "2026-11-19", "until": "2026-11-25"}
+
+
+def test_insight_saved_twice_is_one_insight_with_the_newer_numbers(dd, masala):
+    first = save(masala, cpa_finding())
+    again = save(masala, cpa_finding())
+    newer = save(masala, cpa_finding(since=dt.date(2026, 11, 20), until=dt.date(2026, 11, 26), cpa="701.10"))
+
+    assert (len(first.created), len(again.unchanged), len(newer.refreshed)) == (1, 1, 1)
+    insight = only_insight(dd)
+    assert insight["evidence"][0]["value"] == 701.1
+    assert insight["updated_at"] is not None
+
+
+def test_insight_show_prints_the_finding_action_and_evidence(dd, masala):
+    save(masala, cpa_finding())
+    insight = only_insight(dd)
+
+    run = dd("insight", "show", insight["id"][:8])
+
+    assert run.exit_code == 0, run.stderr
+    assert "CPA rose to INR 674.62" in run.stdout
+    assert "Check the landing page" in run.stdout
+    assert "campaign:120210001001 cpa (recent): 674.62" in run.stdout
+
+
+def test_insight_start_then_apply_keeps_the_note_and_resolves_it(dd, masala):
+    save(masala, cpa_finding())
+    insight_id = only_insight(dd)["id"]
+
+    started = dd("insight", "start", insight_id[:6], "--note", "Trying a new landing page")
+    applied = dd("insight", "apply", insight_id, "--json")
+
+    assert started.exit_code == 0, started.stderr
+    assert "pending → in progress" in started.stderr
+    assert applied.exit_code == 0, applied.stderr
+    record = applied.json()
+    assert record["status"] == "applied"
+    assert record["note"] == "Trying a new landing page"
+    assert record["resolved_at"] is not None
+    assert dd("insight", "list", "--json").json() == []
+
+
+def test_insight_every_move_is_in_the_audit_log(dd, masala):
+    save(masala, cpa_finding())
+    insight_id = only_insight(dd)["id"]
+    dd("insight", "start", insight_id)
+    dd("insight", "dismiss", insight_id, "--note", "Planned pause")
+
+    entries = [entry for entry in dd("audit", "--json").json() if entry["entity"] == "insight"]
+
+    assert [entry["action"] for entry in entries][-3:] == ["insight.create", "insight.start",
+                                                          "insight.dismiss"] or \
+        [entry["action"] for entry in entries][:3] == ["insight.dismiss", "insight.start",
+                                                      "insight.create"]
+    dismissed = next(entry for entry in entries if entry["action"] == "insight.dismiss")
+    assert dismissed["details"]["status"] == ["in_progress", "dismissed"]
+    assert dismissed["details"]["note"] == "Planned pause"
+    assert dismissed["actor"] == "tester@agency.example"
+
+
+def test_insight_dismissed_is_not_suggested_again_for_the_same_evidence(dd, masala):
+    save(masala, cpa_finding())
+    dd("insight", "dismiss", only_insight(dd)["id"], "--note", "Seasonal")
+
+    same_days = save(masala, cpa_finding(since=dt.date(2026, 11, 20), until=dt.date(2026, 11, 26)))
+    a_week_later = save(masala, cpa_finding(since=dt.date(2026, 11, 26), until=dt.date(2026, 12, 2)))
+
+    assert (len(same_days.suppressed), len(same_days.created)) == (1, 0)
+    assert len(a_week_later.created) == 1
+    statuses = sorted(i["status"] for i in dd("insight", "list", "--status", "all", "--json").json())
+    assert statuses == ["dismissed", "pending"]
+
+
+def test_insight_another_entity_or_direction_is_another_insight(dd, masala):
+    saved = save(masala, cpa_finding(), cpa_finding(entity="campaign:120210001002"))
+
+    assert len(saved.created) == 2
+
+
+@pytest.mark.parametrize(("first", "then", "message"), [
+    ("apply", "apply", "is applied: cannot apply it"),
+    ("dismiss", "start", "is dismissed: cannot start it"),
+    ("start", "start", "is in progress: cannot start it"),
+])
+def test_insight_a_move_from_the_wrong_status_exits_2_and_changes_nothing(dd, masala, first, then, message):
+    save(masala, cpa_finding())
+    insight_id = only_insight(dd, "--status", "all")["id"]
+    assert dd("insight", first, insight_id).exit_code == 0
+    before = only_insight(dd, "--status", "all")
+
+    run = dd("insight", then, insight_id, "--note", "should not be kept")
+
+    assert_bad_input(run, message)
+    assert only_insight(dd, "--status", "all") == before
+
+
+@pytest.mark.parametrize(("ref", "message"), [("ffffff", "no insight 'ffffff'"),
+                                              ("abc", "no insight 'abc'")])
+def test_insight_show_an_unknown_id_exits_2(dd, masala, ref, message):
+    save(masala, cpa_finding())
+
+    assert_bad_input(dd("insight", "show", ref), message)
+
+
+def test_insight_list_rejects_an_unknown_status(dd, masala):
+    assert_bad_input(dd("insight", "list", "--status", "done"), "'done' is not one of")
+
+
+def test_insight_list_of_an_unknown_client_exits_2(dd, masala):
+    assert_bad_input(dd("insight", "list", "--client", "Nobody"), "no client 'Nobody'")
+
+
+def test_insight_list_plain_when_piped(dd, masala):
+    save(masala, cpa_finding())
+
+    run = dd("insight", "list")
+
+    fields = run.stdout.strip().split("\t")
+    assert fields[1:6] == ["Masala Mornings", "performance", "72", "pending", "heuristic"]
+    assert "\x1b[" not in run.stdout
+
+
+def test_insight_open_ones_appear_in_the_clients_report_and_closed_ones_do_not(dd, masala):
+    save(masala, cpa_finding(), cpa_finding(entity="campaign:120210001002", impact=40))
+    second = [i for i in dd("insight", "list", "--json").json() if i["impact_score"] == 40][0]
+    dd("insight", "dismiss", second["id"])
+
+    run = dd("report", "build", masala, "--since", "2026-11-19", "--until", "2026-11-25", "--format", "md")
+
+    assert run.exit_code == 0, run.stderr
+    assert "**Suggestions**" in run.stdout
+    assert r"CPA rose to INR 674\.62\. Check the landing page" in run.stdout  # Markdown-escaped
+    assert run.stdout.count("CPA rose to") == 1
+
+
+def test_insight_evidence_keeps_money_exact(dd, masala):
+    save(masala, cpa_finding(cpa="0.10"))
+
+    value = dd("insight", "list", "--json").json()[0]["evidence"][0]["value"]
+
+    assert Decimal(str(value)) == Decimal("0.10")
