@@ -149,12 +149,11 @@ class GoogleOAuth:
 
     def revoke(self, token: str) -> bool:
         """Revoke a refresh (or access) token and its grant. False: it was already invalid."""
-        import httpx
-
+        _, http_errors = _authlib_http_errors()
         with self._client(revocation_auth="none") as client:
             try:
                 response = client.revoke_token(self.revoke_url, token=token)
-            except httpx.HTTPError as exc:
+            except http_errors as exc:
                 raise _unreachable(self.revoke_url, exc) from None
         if response.status_code == 200:
             return True
@@ -177,18 +176,18 @@ class GoogleOAuth:
 
     def _call(self, call: Callable[[], Any], *, during: str, known: Iterable[str]) -> dict[str, Any]:
         """Run one token-endpoint call; turn every failure into a DataDripError without secrets."""
-        import httpx
         from authlib.integrations.base_client.errors import OAuthError
 
+        status_errors, http_errors = _authlib_http_errors()
         hidden = (*known, self._client_secret)
         try:
             return dict(call())
         except OAuthError as exc:
             raise self._refused(str(exc.error), str(exc.description or ""), during, hidden) from None
-        except httpx.HTTPStatusError as exc:
+        except status_errors as exc:
             raise DataDripError(f"Google's token endpoint answered HTTP {exc.response.status_code}",
                                 hint="Try again later.") from None
-        except httpx.HTTPError as exc:
+        except http_errors as exc:
             raise _unreachable(self.token_url, exc) from None
         except ValueError:  # not a JSON object
             raise DataDripError("Google's token endpoint answered something that is not JSON",
@@ -221,6 +220,23 @@ class GoogleOAuth:
         scope = answer.get("scope")
         scopes = tuple(str(scope).split()) if scope else (SCOPE,)
         return GoogleAccess(str(token), self._now() + dt.timedelta(seconds=seconds), scopes)
+
+
+def _authlib_http_errors() -> tuple[tuple[type[Any], ...], tuple[type[Any], ...]]:
+    """(HTTP status errors, every HTTP error) of the library authlib's client raises them from:
+    httpx2 when it is installed (the openai package brings it), else httpx."""
+    import httpx
+
+    status: list[type[Any]] = [httpx.HTTPStatusError]
+    every: list[type[Any]] = [httpx.HTTPError]
+    try:
+        import httpx2  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        pass
+    else:
+        status.append(httpx2.HTTPStatusError)
+        every.append(httpx2.HTTPError)
+    return tuple(status), tuple(every)
 
 
 def _oauth2_client_class() -> Any:
