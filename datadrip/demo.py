@@ -28,7 +28,7 @@ CLIENTS = [
     # insights and the report's pacing show the month heading over budget.
     {"name": "Peak Trail Outfitters", "currency": "USD", "monthly_budget": "24000",
      "recipients": "marketing@peaktrail.example,ops@peaktrail.example"},
-    {"name": "Bloom Botanics", "currency": "INR", "monthly_budget": "1400000.50",
+    {"name": "Bloom Botanics", "currency": "INR", "monthly_budget": "1500000.50",
      "recipients": "hello@bloombotanics.example"},
 ]
 TEAM = [("priya@spiceroute.example", Role.OWNER), ("arjun@spiceroute.example", Role.MEMBER)]

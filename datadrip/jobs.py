@@ -1,5 +1,6 @@
 """The daemon's jobs for one agency, each through the service its command uses: logins checked and
-renewed (`account check`), a sync (`sync`, under the same lock), reports sent (`report send`)."""
+renewed (`account check`), a sync (`sync`, under the same lock) followed by new suggestions
+(`insight generate`), reports sent (`report send`)."""
 
 from __future__ import annotations
 
@@ -69,8 +70,24 @@ def _sync(loaded: Loaded, _engine: Engine, due: DueJob, _now: dt.datetime) -> Jo
     failed = [f"{a.client} · {a.platform} {a.account_id}: {a.error}" for a in outcome.failed]
     status = JobStatus.SUCCEEDED if not failed else \
         JobStatus.PARTIAL if outcome.succeeded else JobStatus.FAILED
-    return JobOutcome(status.value, {"accounts": len(outcome.accounts), "rows": outcome.rows,
-                                     "failed": failed})
+    detail: dict[str, Any] = {"accounts": len(outcome.accounts), "rows": outcome.rows, "failed": failed}
+    if outcome.succeeded:
+        detail.update(_insights(loaded, due))
+    return JobOutcome(status.value, detail)
+
+
+def _insights(loaded: Loaded, due: DueJob) -> dict[str, Any]:
+    """Suggestions from the fresh numbers, before the morning's reports (which show the open ones).
+    Their trouble is noted in the sync's detail; it never fails the sync that succeeded."""
+    from datadrip.insights.generate import GenerateRequest, generate_insights
+
+    try:
+        runs = generate_insights(loaded, GenerateRequest(agency_ref=due.agency_id)).runs
+    except DataDripError as exc:
+        return {"insight_notes": [f"insights: {exc.message}"]}
+    notes = [f"{run.client}: the heuristics' suggestions were kept: {run.fallback}"
+             for run in runs if run.fallback]
+    return {"insights": sum(len(run.created) for run in runs), "insight_notes": notes}
 
 
 def _reports(loaded: Loaded, engine: Engine, due: DueJob, now: dt.datetime) -> JobOutcome:

@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo
 from datadrip.config import ENV_PREFIX, RESERVED_ENV, SECRETS, Loaded
 from datadrip.schedule import JOBS, Cron, has_dst, job_crons, next_runs
 
-# The command each job stands for under cron ({agency} is the agency's quoted name).
+# The commands each job stands for under cron ({agency} is the agency's quoted name); the sync is
+# followed by new suggestions, as in the daemon, so the morning's reports show them.
 CRON_COMMANDS = {
-    "refresh_tokens": "account check",
-    "sync": "sync --agency {agency}",
-    "reports": "report send --all --agency {agency}",
-    "weekly_reports": "report send --all --kind weekly --agency {agency}",
+    "refresh_tokens": ("account check",),
+    "sync": ("sync --agency {agency}", "insight generate --agency {agency}"),
+    "reports": ("report send --all --agency {agency}",),
+    "weekly_reports": ("report send --all --kind weekly --agency {agency}",),
 }
 
 
@@ -116,8 +117,8 @@ def crontab_text(loaded: Loaded, now: dt.datetime, *, utc: bool = False,
         for job in JOBS:
             if job not in crons or (job == "refresh_tokens" and not first):
                 continue
-            command = CRON_COMMANDS[job].format(agency=shlex.quote(name))
-            command = _cron_escape(f"{program} {command}")
+            command = _cron_escape(" && ".join(f"{program} {step.format(agency=shlex.quote(name))}"
+                                               for step in CRON_COMMANDS[job]))
             if job == "refresh_tokens":
                 lines.append("# every agency's logins, checked and renewed")
             for when in (_to_utc(crons[job], zone, now) if utc else [crons[job].text]):

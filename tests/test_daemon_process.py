@@ -114,6 +114,8 @@ def test_daemon_once_syncs_then_sends_reports_with_json_logs(demo: tuple[Path, A
     assert {job: log["status"] for job, log in ends.items()} == \
         dict.fromkeys(("refresh_tokens", "sync", "reports"), "succeeded")
     assert ends["sync"]["detail"]["accounts"] == 6 and ends["sync"]["detail"]["rows"] > 0
+    assert ends["sync"]["detail"]["insight_notes"] == []  # suggestions made after the sync
+    assert isinstance(ends["sync"]["detail"]["insights"], int)
     assert ends["reports"]["detail"]["sent"] == ["Bloom Botanics", "Masala Mornings",
                                                  "Peak Trail Outfitters"]
     assert all(log["agency"] == "Spice Route Media" for log in logs if "job" in log)
@@ -193,7 +195,8 @@ def test_schedule_show_json_and_cron_as_processes(dd, dd_process) -> None:
     assert set(sync) == {"agency", "timezone", "job", "cron", "next_run_local", "next_run_utc",
                          "last_status", "last_started_at"}
     assert "CRON_TZ=America/New_York\n" in cron.stdout
-    assert " sync --agency 'Hudson Media'\n" in cron.stdout
+    assert " sync --agency 'Hudson Media' && " in cron.stdout
+    assert " insight generate --agency 'Hudson Media'\n" in cron.stdout
     assert "CRON_TZ" not in utc.stdout.replace("CRON_TZ=<zone>", "")
     assert "changes its clocks" in utc.stdout
     assert "daemon\n" in unit.stdout and "Restart=on-failure\n" in unit.stdout

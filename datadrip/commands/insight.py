@@ -9,7 +9,7 @@ import typer
 
 from datadrip import output
 from datadrip.commands._context import settings, workbook
-from datadrip.commands._options import AgencyOpt, JsonOpt
+from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
 from datadrip.enums import InsightStatus
 
 if TYPE_CHECKING:
@@ -54,11 +54,12 @@ def insight_generate(ctx: typer.Context, client: ClientOpt = None, agency: Agenc
                          "--engine", "-e", metavar="ENGINE",
                          help="auto (the model when one is set up, else the heuristics), heuristic "
                               "or llm; default: [ai] engine.")] = None,
-                     as_json: JsonOpt = False) -> None:
+                     as_json: JsonOpt = False, verbose: VerboseOpt = False) -> None:
     """Look at each client's last 7 days against the 28 before and save new suggestions.
 
     An open suggestion found again is updated, not repeated; a dismissed one is not suggested
-    again for the same days.
+    again for the same days. When stdout is not a terminal (cron), a success prints nothing
+    (--verbose prints the summary); a note on stderr says when the model was not used, and why.
 
     \b
     Examples:
@@ -70,17 +71,20 @@ def insight_generate(ctx: typer.Context, client: ClientOpt = None, agency: Agenc
     if engine is not None and engine not in ENGINES:
         raise typer.BadParameter(f"{engine!r} is not one of {', '.join(ENGINES)}", param_hint="--engine")
     outcome = generate_insights(settings(ctx), GenerateRequest(client, agency, engine))
-    _show_generated(outcome, as_json=as_json)
+    _show_generated(outcome, as_json=as_json, quiet=output.unattended(as_json=as_json, verbose=verbose))
 
 
-def _show_generated(outcome: GenerateOutcome, *, as_json: bool) -> None:
+def _show_generated(outcome: GenerateOutcome, *, as_json: bool, quiet: bool) -> None:
     for run in outcome.runs:
         if run.fallback:
             output.message(f"note: {run.client}: the heuristics' suggestions were kept: {run.fallback}")
-        for text in run.notes + [f"dropped: {reason}" for reason in run.dropped]:
-            output.message(f"note: {run.client}: {text}")
+        if not quiet:
+            for text in run.notes + [f"dropped: {reason}" for reason in run.dropped]:
+                output.message(f"note: {run.client}: {text}")
     if as_json:
         output.print_json({"clients": [run.record() for run in outcome.runs]})
+        return
+    if quiet:
         return
     rows = [{**run.record(), "new": len(run.created),
              "note": "from cache" if run.cached else ("fallback" if run.fallback else "")}

@@ -17,7 +17,7 @@ CLIENT_KEYS = {"id", "name", "agency", "agency_id", "currency", "monthly_budget"
 USER_KEYS = {"id", "email", "role", "agency", "agency_id", "created_at"}
 DEMO_CLIENTS = [("Masala Mornings", "INR", Decimal("600000")),
                 ("Peak Trail Outfitters", "USD", Decimal("24000")),
-                ("Bloom Botanics", "INR", Decimal("1400000.50"))]
+                ("Bloom Botanics", "INR", Decimal("1500000.50"))]
 DEMO_TEAM = [("priya@spiceroute.example", "owner"), ("arjun@spiceroute.example", "member")]
 
 
@@ -56,7 +56,7 @@ def test_demo_prints_the_agency_clients_and_team_as_plain_tables(dd, tmp_path):
     assert "Masala Mornings\tINR\t600000.00\towner@masalamornings.example" in lines
     assert ("Peak Trail Outfitters\tUSD\t24000.00\tmarketing@peaktrail.example, "
             "ops@peaktrail.example") in lines
-    assert "Bloom Botanics\tINR\t1400000.50\thello@bloombotanics.example" in lines
+    assert "Bloom Botanics\tINR\t1500000.50\thello@bloombotanics.example" in lines
     assert "priya@spiceroute.example\towner" in lines
     assert "arjun@spiceroute.example\tmember" in lines
 
@@ -67,7 +67,7 @@ def test_demo_json_shape(dd, tmp_path):
     run = dd("demo", "--dir", str(folder), "--json")
 
     assert run.exit_code == 0, run.stderr
-    assert '"monthly_budget": 1400000.50,' in run.stdout
+    assert '"monthly_budget": 1500000.50,' in run.stdout
     result = exact(run.stdout)
     assert set(result) == {"home", "agencies", "clients", "team", "accounts", "synced", "dashboard",
                            "insights", "reports"}

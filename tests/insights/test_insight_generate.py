@@ -294,12 +294,23 @@ def test_generate_a_client_without_synced_data_says_so(dd, synced):
     assert "No ad account of this client holds synced data yet." in runs["New Client"]["notes"]
 
 
-def test_generate_human_output_lists_each_new_suggestion(dd, synced):
-    run = dd("insight", "generate", "--engine", "heuristic", "--client", "Masala Mornings")
+def test_generate_verbose_lists_each_new_suggestion(dd, synced):
+    run = dd("insight", "generate", "--engine", "heuristic", "--client", "Masala Mornings", "--verbose")
 
     assert run.exit_code == 0, run.stderr
     assert run.stdout.startswith("Masala Mornings\theuristic\t")
     assert "Diwali Sale" in run.stdout and "→ " in run.stdout
+
+
+def test_generate_under_cron_is_quiet_on_success_but_says_why_the_model_was_not_used(dd_process, synced):
+    quiet = dd_process("insight", "generate", "--engine", "heuristic")
+    fallback = dd_process("insight", "generate", "--engine", "llm", "--client", "Masala Mornings")
+
+    assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (0, "", "")
+    assert fallback.exit_code == 0 and fallback.stdout == ""
+    assert fallback.stderr.splitlines() == [
+        "note: Masala Mornings: the heuristics' suggestions were kept: no API key for "
+        "https://api.openai.com/v1: set one with 'datadrip secret set ai.api_key' or OPENAI_API_KEY"]
 
 
 def test_generate_bad_engine_exits_2(dd, synced):
