@@ -16,6 +16,7 @@ REFUSAL = "I'm sorry, I can't help with that."
 MALFORMED = 'Sure! Here are my suggestions: {"suggestions": [{"type": "budget",'
 _REASONS = {"performance": "Results moved away from the baseline.", "budget": "Spend could work harder.",
             "creative": "The ads are wearing out.", "audience": "The audience is getting saturated."}
+_PLATFORMS = {"meta": "Meta", "google": "Google"}
 _ACCOUNT_DATA = re.compile(r"<account_data>\s*(.*?)\s*</account_data>", re.DOTALL)
 
 
@@ -54,7 +55,8 @@ def suggestions(name: str, data: dict[str, Any]) -> list[dict[str, Any]]:
     entities = [e for e in _list(data.get("entities")) if isinstance(e.get("ref"), str)]
     cap = data.get("max_suggestions")
     cap = cap if isinstance(cap, int) and cap >= 0 else 5
-    good = [_reworded(f) for f in _list(data.get("findings"))] + _best_roas(data, entities)
+    findings = _list(data.get("findings"))
+    good = [_reworded(f) for f in findings] + _best_roas(data, entities, findings)
     first = entities[0] if entities else None
     flaw = _added_flaw(name, first)
     if flaw is not None:  # one flaw per answer: the good part leaves room so the whole stays within the cap
@@ -93,18 +95,33 @@ def _evidence(entity: dict[str, Any], *metrics: str) -> list[dict[str, Any]]:
             for m in metrics if _recent(entity, m) is not None]
 
 
-def _best_roas(data: dict[str, Any], entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    measured = [e for e in entities if _recent(e, "roas") is not None]
-    campaigns = [e for e in measured if e.get("level") == "campaign"] or measured
-    if not campaigns:
+def _flagged(findings: list[dict[str, Any]]) -> set[Any]:
+    """Every ref a finding names, as its subject or in its evidence."""
+    return ({f.get("entity_ref") for f in findings}
+            | {item.get("entity_ref") for f in findings for item in _list(f.get("evidence"))})
+
+
+def _best_roas(data: dict[str, Any], entities: list[dict[str, Any]],
+               findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """More budget for the best-ROAS campaign no finding names, or nothing: a good answer must not
+    feed a campaign the same data calls worse (a CPA that doubled), and a ROAS without conversions
+    behind it rests on no sale."""
+    flagged = _flagged(findings)
+    scored = [(roas, e) for e in entities
+              if e.get("level") == "campaign" and e["ref"] not in flagged
+              and (roas := _recent(e, "roas")) is not None and (_recent(e, "conversions") or 0) > 0]
+    if not scored:
         return []
-    best = max(campaigns, key=lambda e: _recent(e, "roas") or 0.0)
+    roas, best = max(scored, key=lambda pair: pair[0])
     ceiling = data.get("max_budget_change_pct")
     change = min(10, ceiling) if isinstance(ceiling, int | float) else 10
-    name = best.get("name") or best["ref"]
+    name, platform = best.get("name") or best["ref"], best.get("platform")
+    # Meta and Google campaigns often share a name ("Diwali Sale" on both): the platform tells them apart.
+    if isinstance(platform, str) and platform:
+        name = f"{name} ({_PLATFORMS.get(platform, platform)})"
     return [{"type": "budget", "entity_ref": best["ref"],
-             "claim": f"{name} returns {_number(_recent(best, 'roas') or 0.0)}x on spend, the best of the "
-                      "account.",
+             "claim": f"{name} returns {_number(roas)}x on spend, the best of the account's campaigns that "
+                      "nothing flags.",
              "action": f"Raise the daily budget of {name} by {_number(change)}% and watch its CPA for a "
                        "week.",
              "impact_score": 60, "budget_change_pct": change, "evidence": _evidence(best, "roas", "spend")}]

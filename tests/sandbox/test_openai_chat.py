@@ -130,11 +130,65 @@ def test_chat_completion_good_answer_adds_a_budget_suggestion_for_the_best_roas_
     budget = suggestions[2]
     # The ad set's ROAS is higher, but only a campaign gets the budget suggestion.
     assert (budget["type"], budget["entity_ref"], budget["budget_change_pct"]) == ("budget", MONSOON, 10)
-    assert budget["claim"] == "Monsoon Brunch returns 4.2x on spend, the best of the account."
+    assert budget["claim"] == ("Monsoon Brunch (Google) returns 4.2x on spend, the best of the account's "
+                               "campaigns that nothing flags.")
+    assert budget["action"].startswith("Raise the daily budget of Monsoon Brunch (Google) by 10%")
     assert budget["evidence"] == [
         {"entity_ref": MONSOON, "metric": "roas", "window": "recent", "value": 4.2},
         {"entity_ref": MONSOON, "metric": "spend", "window": "recent", "value": 987.65}]
     assert 0 <= budget["impact_score"] <= 100
+
+
+def diwali_flagged_by(where: str) -> dict[str, Any]:
+    """A finding that names Diwali Sale as its subject, or only in its evidence (about the client)."""
+    evidence = [{"entity_ref": DIWALI, "metric": "cpa", "window": "recent", "value": 102.88}]
+    return {"type": "performance", "entity_ref": DIWALI if where == "subject" else None,
+            "claim": "CPA doubled.", "action": "Look into it.", "impact_score": 70, "budget_change_pct": None,
+            "evidence": evidence}
+
+
+@pytest.mark.parametrize("where", ["subject", "evidence"])
+def test_chat_completion_good_answer_budget_skips_a_campaign_a_finding_names(sandbox_http: httpx.Client,
+                                                                             where: str) -> None:
+    data = account(findings=[diwali_flagged_by(where)])
+    data["entities"][0]["metrics"] = metrics(1234.5, 9.5, 102.88)  # Diwali Sale now has the best ROAS
+
+    budget = suggestions_of(chat(sandbox_http, body(messages=messages(data))))[-1]
+
+    assert (budget["type"], budget["entity_ref"]) == ("budget", MONSOON)
+
+
+def test_chat_completion_good_answer_budget_names_the_platform_of_a_shared_campaign_name(
+        sandbox_http: httpx.Client) -> None:
+    google_diwali = "campaign:22334455"
+    data = account(findings=[diwali_flagged_by("subject")])
+    data["entities"][0]["metrics"] = metrics(1234.5, 9.5, 102.88)
+    data["entities"][1] = {"ref": google_diwali, "level": "campaign", "name": "Diwali Sale",
+                           "platform": "google", "metrics": metrics(2345.67, 1.89, 55.5)}
+
+    budget = suggestions_of(chat(sandbox_http, body(messages=messages(data))))[-1]
+
+    assert budget["entity_ref"] == google_diwali
+    assert budget["claim"] == ("Diwali Sale (Google) returns 1.89x on spend, the best of the account's "
+                               "campaigns that nothing flags.")
+    assert budget["evidence"] == [
+        {"entity_ref": google_diwali, "metric": "roas", "window": "recent", "value": 1.89},
+        {"entity_ref": google_diwali, "metric": "spend", "window": "recent", "value": 2345.67}]
+
+
+@pytest.mark.parametrize("monsoon", ["flagged", "without_conversions"])
+def test_chat_completion_good_answer_adds_no_budget_suggestion_without_an_unflagged_converting_campaign(
+        sandbox_http: httpx.Client, monsoon: str) -> None:
+    data = account()
+    if monsoon == "flagged":
+        data["findings"].append({**data["findings"][0], "entity_ref": MONSOON, "evidence": []})
+    else:
+        data["entities"][1]["metrics"]["recent"]["conversions"] = 0
+
+    suggestions = suggestions_of(chat(sandbox_http, body(messages=messages(data))))
+
+    assert [(s["type"], s["entity_ref"]) for s in suggestions] == [
+        (f["type"], f["entity_ref"]) for f in data["findings"]]
 
 
 def test_chat_completion_good_answer_keeps_to_the_budget_ceiling_and_max_suggestions(
