@@ -20,7 +20,7 @@ from datadrip.db import migrations
 
 DATA_MODEL_TABLES = {"agency", "user", "client", "ad_account", "entity", "metric_daily",
                      "sync_run", "sync_cursor", "report", "insight", "audit_log", "llm_usage",
-                     "fx_rate", "report_delivery", "job_run"}
+                     "fx_rate", "report_delivery", "job_run", "llm_cache"}
 
 
 @pytest.fixture(autouse=True)
@@ -455,3 +455,43 @@ def test_postgres_report_send_keeps_exact_numbers_and_sends_once(dd, server, hom
     assert spend["value"] == Decimal("2031.00")  # the JSON keeps the exact digits the report showed
     assert f"{spend['value']}" == "2031.00"
     assert scalar(server, "SELECT count(*) FROM report_delivery WHERE status = 'sent'") == 1
+
+
+def test_postgres_insight_facts_and_lifecycle_give_the_same_answers_as_on_sqlite(dd, server):
+    import datetime as dt
+
+    from datadrip.config import load_settings
+    from datadrip.db.models import Agency, Client
+    from datadrip.insights.facts import client_facts
+    from datadrip.workbook import open_session
+    from tests.analytics.analytics_support import fill_workbook
+    from tests.insights.lifecycle_support import cpa_finding, save
+
+    fill_workbook(dd)
+    assert dd("fx", "set", "USD", "INR", "83.10").exit_code == 0
+    with server.begin() as conn:  # every account synced through 3 Nov, as a sync would leave it
+        conn.execute(sa.text("INSERT INTO sync_cursor (account_id, level, synced_through, updated_at) "
+                             "SELECT id, 'campaign', '2026-11-03', now() FROM ad_account"))
+    with open_session(load_settings()) as wb:
+        client = wb.session.execute(sa.select(Client).where(Client.name == "Masala Mornings")).scalars().one()
+        agency = wb.session.get(Agency, client.agency_id)
+        assert agency is not None
+        facts = client_facts(wb.session, agency, client, dt.date(2026, 11, 4))
+    generated = dd("insight", "generate", "--engine", "heuristic", "--json")
+    save("Masala Mornings", cpa_finding())
+    listed = dd("insight", "list", "--json")
+    dismissed = dd("insight", "dismiss", listed.json()[0]["id"], "--note", "Seasonal")
+    again = save("Masala Mornings", cpa_finding())
+
+    assert (facts.as_of, str(facts.recent), str(facts.baseline)) == (
+        dt.date(2026, 11, 3), "2026-10-28..2026-11-03", "2026-09-30..2026-10-27")
+    diwali = next(e for e in facts.entities.values() if e.name == "Diwali" and e.level == "campaign")
+    assert diwali.recent.metrics("INR") == {
+        "spend": Decimal("1500.50"), "impressions": 15000, "clicks": 100, "conversions": Decimal("4.00"),
+        "cpa": Decimal("375.13"), "roas": Decimal("3.33"), "ctr": Decimal("0.67"), "cvr": Decimal("4.00"),
+        "frequency": None}
+    assert generated.exit_code == 0, generated.stderr  # too few conversions to say anything
+    assert [run["created"] for run in generated.json()["clients"]] == [[], []]
+    assert dismissed.exit_code == 0, dismissed.stderr
+    assert (len(again.suppressed), len(again.created)) == (1, 0)
+    assert scalar(server, "SELECT status FROM insight") == "dismissed"

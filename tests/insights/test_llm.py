@@ -293,7 +293,7 @@ def ask_and_vet(model: ModelSettings, facts: ClientFacts | None = None) -> Any:
 
 def test_ask_model_sends_the_schema_and_the_good_answer_passes_the_guardrails(sandbox: Any,
                                                                                model: ModelSettings) -> None:
-    vetted, answer = ask_and_vet(model)
+    vetted, answer = ask_and_vet(model, make_facts(campaigns=1))  # Extra 0: the one campaign nothing flags
 
     assert answer.model == "gpt-4o-mini" and answer.prompt_tokens > 0 and answer.completion_tokens > 0
     [request] = received(sandbox)
@@ -305,12 +305,12 @@ def test_ask_model_sends_the_schema_and_the_good_answer_passes_the_guardrails(sa
     assert request["status"] == 200 and request["answer"] == "good"
     assert vetted.dropped == []
     kept = {(f.type, f.entity_ref): f for f in vetted.findings}
-    assert set(kept) == {("performance", "campaign:111"), ("budget", None), ("budget", "campaign:111")}
-    best = kept[("budget", "campaign:111")]
-    assert (best.budget_change_pct, best.direction, best.entity_name) == (
-        Decimal(10), "increase", "Diwali Sale - Prospecting")
-    assert [(e.metric, e.value) for e in best.evidence] == [("roas", Decimal("3.00")),
-                                                             ("spend", Decimal("50000.00"))]
+    assert set(kept) == {("performance", "campaign:111"), ("budget", None), ("budget", "campaign:9000")}
+    best = kept[("budget", "campaign:9000")]
+    assert (best.budget_change_pct, best.direction, best.entity_name) == (Decimal(10), "increase", "Extra 0")
+    assert best.claim.startswith("Extra 0 (Meta) returns 2x on spend")
+    assert [(e.metric, e.value) for e in best.evidence] == [("roas", Decimal("2.00")),
+                                                             ("spend", Decimal("100.00"))]
     assert all(f.source == "llm" for f in vetted.findings)
 
 
@@ -346,7 +346,7 @@ def test_ask_model_too_many_suggestions_are_cut_to_max_suggestions(sandbox: Any,
 def test_vet_cuts_to_max_suggestions_what_the_model_sent_beyond_it(sandbox: Any,
                                                                    model: ModelSettings) -> None:
     script(sandbox, "good")
-    facts = make_facts()
+    facts = make_facts(campaigns=1)  # Extra 0 gets the budget suggestion: the Diwali campaign is flagged
     messages = build_messages(facts, findings(facts), [], max_suggestions=5, max_budget_change_pct=LIMIT)
     suggestions = parse_suggestions(ask_model(model, messages).content)
     vetted = vet(suggestions, facts, max_budget_change_pct=LIMIT, max_suggestions=1)
