@@ -17,8 +17,9 @@ from sqlmodel import Session, col
 
 from datadrip import audit
 from datadrip.db.models import Client, Insight, utcnow
+from datadrip.db.queries import find_by_id_prefix
 from datadrip.enums import InsightStatus
-from datadrip.errors import AmbiguousError, ConflictError, NotFoundError
+from datadrip.errors import ConflictError
 from datadrip.insights.findings import Finding
 from datadrip.workbook import Workbook
 
@@ -112,20 +113,7 @@ def move(wb: Workbook, ref: str, to: InsightStatus, note: str | None) -> tuple[I
 
 def find_insight(session: Session, ref: str) -> tuple[Insight, Client]:
     """An insight by its id, or an unambiguous start of it (6 characters at least)."""
-    ref = ref.strip().lower()
-    hint = "See the ids with 'datadrip insight list'."
-    if len(ref) < 6:
-        raise NotFoundError(f"no insight {ref!r}", hint="Give at least 6 characters of an id from "
-                                                        "'datadrip insight list'.")
-    query = sa.select(Insight, Client).join(Client, col(Client.id) == col(Insight.client_id)) \
-        .where(col(Insight.id).startswith(ref)).limit(2)
-    found = session.execute(query).all()
-    if not found:
-        raise NotFoundError(f"no insight {ref!r}", hint=hint)
-    if len(found) > 1:
-        raise AmbiguousError(f"more than one insight starts with {ref!r}",
-                             hint="Give more characters of the id.")
-    return found[0][0], found[0][1]
+    return find_by_id_prefix(session, Insight, ref, noun="insight", listing="datadrip insight list")
 
 
 def list_insights(session: Session, client_ids: list[str], statuses: list[str],

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from datadrip.db.models import Agency, Client, Report, ReportDelivery
+from datadrip.db.queries import find_by_id_prefix
 from datadrip.enums import ReportStatus
-from datadrip.errors import AmbiguousError, NotFoundError
 from datadrip.reports.compose import ComposedReport
 
 _r = Report.__table__  # type: ignore[attr-defined]
@@ -110,19 +110,7 @@ def list_reports_for(session: Session, client_ref: str | None, agency_ref: str |
 
 def find_report_by_id(session: Session, ref: str) -> tuple[Report, Client]:
     """A report by its id, or an unambiguous start of it (6 characters at least)."""
-    ref = ref.strip().lower()
-    if len(ref) < 6:
-        raise NotFoundError(f"no report {ref!r}", hint="Give at least 6 characters of an id from "
-                                                       "'datadrip report list'.")
-    query = sa.select(Report, Client).join(Client, col(Client.id) == col(Report.client_id)) \
-        .where(col(Report.id).startswith(ref)).limit(2)
-    found = session.execute(query).all()
-    if not found:
-        raise NotFoundError(f"no report {ref!r}", hint="See the ids with 'datadrip report list'.")
-    if len(found) > 1:
-        raise AmbiguousError(f"more than one report starts with {ref!r}",
-                             hint="Give more characters of the id.")
-    return found[0][0], found[0][1]
+    return find_by_id_prefix(session, Report, ref, noun="report", listing="datadrip report list")
 
 
 def deliveries(session: Session, report_id: str) -> list[ReportDelivery]:
