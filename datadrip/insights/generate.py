@@ -21,12 +21,11 @@ from datadrip.analytics import agency_today, resolve_scope
 from datadrip.config import Loaded
 from datadrip.db.models import Agency, Client, Insight
 from datadrip.enums import InsightStatus
-from datadrip.insights.facts import ClientFacts, client_facts
+from datadrip.insights.facts import client_facts
 from datadrip.insights.findings import Finding
 from datadrip.workbook import open_session
 
 ENGINES = ("auto", "heuristic", "llm")
-OPENAI_URL = "https://api.openai.com/v1"
 DISMISSED_SHOWN = 10  # the latest dismissed suggestions (with notes) the model is told about
 
 
@@ -125,12 +124,3 @@ def _dismissed(session: Any, client: Client) -> list[dict[str, str]]:
         .order_by(col(Insight.resolved_at).desc()).limit(DISMISSED_SHOWN)).scalars()
     return [{"type": row.type, "entity_ref": str((row.payload.get("entity") or {}).get("ref") or ""),
              "claim": str(row.payload.get("claim") or ""), "note": row.note or ""} for row in rows]
-
-
-def wants_model(loaded: Loaded, api_key: str | None) -> bool:
-    """auto: a key is set, or the server is not OpenAI's (a local server needs no key)."""
-    return bool(api_key) or loaded.settings.ai.base_url.rstrip("/") != OPENAI_URL
-
-
-__all__ = ["ClientFacts", "GenerateOutcome", "GenerateRequest", "ClientRun", "generate_insights",
-           "wants_model"]

@@ -17,6 +17,7 @@ from datadrip.insights.findings import Finding
 from datadrip.workbook import open_session
 
 MAX_COMPLETION_TOKENS = 1500
+OPENAI_URL = "https://api.openai.com/v1"
 
 
 @dataclass
@@ -31,7 +32,6 @@ class Asked:
 def ask_for_suggestions(loaded: Loaded, agency: Agency, facts: ClientFacts, heuristic: list[Finding],
                         dismissed: list[dict[str, str]], today: dt.date, *, explicit: bool) -> Asked:
     from datadrip.insights import llm, usage
-    from datadrip.insights.generate import OPENAI_URL, wants_model
     from datadrip.insights.guardrails import vet
     from datadrip.secrets import resolve_secret
 
@@ -78,6 +78,11 @@ def ask_for_suggestions(loaded: Loaded, agency: Agency, facts: ClientFacts, heur
         asked.reason = ("every suggestion of the model failed the guardrails" if vetted.dropped
                         else "the model made no suggestion")
     return asked
+
+
+def wants_model(loaded: Loaded, api_key: str | None) -> bool:
+    """auto: a key is set, or the server is not OpenAI's (a local server needs no key)."""
+    return bool(api_key) or loaded.settings.ai.base_url.rstrip("/") != OPENAI_URL
 
 
 def _count(loaded: Loaded, agency: Agency, today: dt.date, answer: object, key: str,

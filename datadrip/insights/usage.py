@@ -20,9 +20,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from datadrip.config import AiSettings
-from datadrip.db.models import Agency, LlmCache, LlmUsage
+from datadrip.db.models import Agency, LlmCache, LlmUsage, utcnow
 from datadrip.money import MICROS
 
+CACHE_DAYS = 7
 CHARS_PER_TOKEN = 4  # a common rule of thumb for English and JSON; only used to refuse early
 
 
@@ -49,6 +50,11 @@ def cached(session: Session, key: str) -> CachedAnswer | None:
 
 
 def remember(session: Session, agency: Agency, key: str, model: str, answer: CachedAnswer) -> None:
+    """Keep the answer; answers older than CACHE_DAYS go (a prompt holds its day, so they would
+    never be asked for again)."""
+    cutoff = utcnow() - dt.timedelta(days=CACHE_DAYS)
+    session.execute(sa.delete(LlmCache).where(col(LlmCache.agency_id) == agency.id,
+                                              col(LlmCache.created_at) < cutoff))
     if session.get(LlmCache, key) is None:
         session.add(LlmCache(key=key, agency_id=agency.id, model=model, content=answer.content,
                              prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens))

@@ -132,6 +132,20 @@ def test_generate_same_data_same_day_is_answered_from_the_cache(dd, synced, sand
     assert [day["requests"] for day in usage["days"]] == [1]
 
 
+def test_generate_the_cache_forgets_answers_older_than_a_week(dd, synced, sandbox, monkeypatch):
+    import sqlite3
+
+    point_at_model(sandbox, monkeypatch)
+    generate(dd, "--client", "Masala Mornings")
+    with sqlite3.connect(synced / "workbook.db") as connection:
+        connection.execute("UPDATE llm_cache SET created_at = '2026-01-01 00:00:00.000000'")
+
+    generate(dd, "--client", "Bloom Botanics")
+
+    with sqlite3.connect(synced / "workbook.db") as connection:
+        assert connection.execute("SELECT count(*) FROM llm_cache").fetchone() == (1,)
+
+
 def test_generate_counts_tokens_and_estimated_cost(dd, synced, sandbox, monkeypatch):
     point_at_model(sandbox, monkeypatch)
     generate(dd, "--client", "Masala Mornings")
