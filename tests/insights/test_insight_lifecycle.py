@@ -182,3 +182,31 @@ def test_insight_evidence_keeps_money_exact(dd, masala):
     value = dd("insight", "list", "--json").json()[0]["evidence"][0]["value"]
 
     assert Decimal(str(value)) == Decimal("0.10")
+
+
+def test_insight_usage_without_model_requests_says_so_and_names_the_limits(dd, masala):
+    run = dd("insight", "usage")
+    as_json = dd("insight", "usage", "--json")
+
+    assert run.exit_code == 0 and run.stdout == ""
+    assert "no model requests yet" in run.stderr
+    assert "Daily limits per agency: 50 requests, 200,000 tokens." in run.stderr
+    assert as_json.json() == {"limits": {"requests": 50, "tokens": 200000}, "model": "gpt-4o-mini",
+                              "base_url": "https://api.openai.com/v1", "days": []}
+
+
+def test_insight_usage_of_an_unknown_agency_exits_2(dd, masala):
+    assert_bad_input(dd("insight", "usage", "--agency", "Nobody"), "no agency 'Nobody'")
+
+
+def test_insight_list_of_an_agency_shows_its_clients_only(dd, masala):
+    assert dd("agency", "add", "Other Agency").exit_code == 0
+    assert dd("client", "add", "Other Client", "--agency", "Other Agency").exit_code == 0
+    save(masala, cpa_finding())
+    save("Other Client", cpa_finding())
+
+    ours = dd("insight", "list", "--agency", "Spice Route Media", "--json").json()
+    every = dd("insight", "list", "--json").json()
+
+    assert [i["client"] for i in ours] == ["Masala Mornings"]
+    assert sorted(i["client"] for i in every) == ["Masala Mornings", "Other Client"]
