@@ -124,7 +124,8 @@ def _best_roas(data: dict[str, Any], entities: list[dict[str, Any]],
                       "nothing flags.",
              "action": f"Raise the daily budget of {name} by {_number(change)}% and watch its CPA for a "
                        "week.",
-             "impact_score": 60, "budget_change_pct": change, "evidence": _evidence(best, "roas", "spend")}]
+             # a modest opportunity: below what the findings flag, as a careful analyst would rank it
+             "impact_score": 20, "budget_change_pct": change, "evidence": _evidence(best, "roas", "spend")}]
 
 
 def _number(value: float) -> str:
