@@ -75,3 +75,26 @@ def test_report_bench_quick_prints_every_figure_line() -> None:
     for stage in ("numbers", "charts", "html file", "e-mail html", "text", "total"):
         assert re.search(rf"^  {stage} +{NUMBER} +{NUMBER} +{NUMBER}$", out, re.M), stage
     assert re.search(rf"^all 5 reports: {NUMBER} s; target: < 100 ms a report \((met|MISSED)\)$", out, re.M)
+
+
+def test_insights_bench_quick_prints_every_figure_line() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "insights_bench.py"), "--quick"],
+                          capture_output=True, text=True, timeout=180)
+
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(rf"^sync: Mega Retail \(act_1010000099\), every level, 40 days: {NUMBER} rows in "
+                     rf"{NUMBER} s$", out, re.M)
+    assert re.search(rf"^facts: {NUMBER} entities \(\d+ campaigns, \d+ ad sets, \d+ ads\), as of "
+                     rf"\d{{4}}-\d\d-\d\d; \d+ findings$", out, re.M)
+    assert re.search(r"^median of 3 runs after a warm-up \(ms\):$", out, re.M)
+    for label in (r"a\. client_facts", r"b\. heuristic_findings", r"c\. build_messages"):
+        assert re.search(rf"^  {label} +{NUMBER}$", out, re.M), label
+    assert re.search(rf"^  a \+ b +{NUMBER}  target: < 500 ms: (met|MISSED)$", out, re.M)
+    assert re.search(rf"^  d\. generate_insights, heuristic +{NUMBER}  target: < 1,000 ms: (met|MISSED)$",
+                     out, re.M)
+    for label in ("cache miss", "cache hit"):
+        assert re.search(rf"^  e\. generate_insights, llm, {label} +{NUMBER}  \(", out, re.M), label
+    assert re.search(rf"^prompt: {NUMBER} characters, about {NUMBER} tokens \(\d+ entities at most\); "
+                     r"target: < 12,000 tokens: (met|MISSED)$", out, re.M)
+    assert re.search(r"^findings by rule:$", out, re.M)
