@@ -51,6 +51,8 @@ class Finding:
 
     def __post_init__(self) -> None:
         self.impact_score = max(0, min(100, int(self.impact_score)))
+        # Reports print the claim and the action one after the other: each is a sentence.
+        self.claim, self.action = (_sentence(text) for text in (self.claim, self.action))
 
     def fingerprint(self, client_id: str) -> str:
         key = "\x1f".join((client_id, self.type, self.rule, self.entity_ref or "", self.direction))
@@ -67,3 +69,8 @@ class Finding:
             "budget_change_pct": self.budget_change_pct,
             "notes": self.notes,
         }
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if not text or text.endswith((".", "!", "?", "…")) else f"{text}."

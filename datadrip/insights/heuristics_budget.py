@@ -201,8 +201,7 @@ def _reallocation(facts: ClientFacts, donor: EntityFacts, recipient: EntityFacts
              f"{days_text(facts.recent.since, facts.recent.until)} is {pct(gap)} above "
              f"{recipient.name}'s {money(recipient.recent.cpa_micros, currency)} in the same account")
     action = (f"Move {bound}% of {donor.name}'s daily spend (about {money(shift, currency)} a day) to "
-              f"{recipient.name}, which delivered every day at a steady CPA; this finding is about the "
-              f"donor, {donor.name}, whose budget changes by −{bound}%.")
+              f"{recipient.name}, which delivered every day at a steady CPA.")
     stake = spend_share(facts, donor) * float(bound) / 100 * min(1.0, gap)
     return Finding(
         type="budget", rule="budget.reallocation", entity_ref=donor.ref, entity_name=donor.name,
