@@ -98,8 +98,8 @@ def _generate_for(loaded: Loaded, agency: Agency, client: Client, engine: str,
         asked = ask_for_suggestions(loaded, agency, facts, heuristic, dismissed, today,
                                     explicit=engine == "llm")
         run.cached, run.dropped, run.notes = asked.cached, asked.dropped, run.notes + asked.notes
-        if asked.findings:
-            run.engine, findings = "llm", asked.findings
+        if asked.findings or (asked.answered_nothing and not heuristic):
+            run.engine, findings = "llm", asked.findings  # both engines quiet: nothing to say
         else:
             run.fallback = asked.reason
     run.found = len(findings)

@@ -25,6 +25,7 @@ class Asked:
     findings: list[Finding] = field(default_factory=list)
     reason: str | None = None  # why there are no findings from the model
     cached: bool = False
+    answered_nothing: bool = False  # a clean answer with no suggestion: a quiet day, not a failure
     dropped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -75,6 +76,7 @@ def ask_for_suggestions(loaded: Loaded, agency: Agency, facts: ClientFacts, heur
     vetted = vet(suggestions, facts, max_budget_change_pct=bound, max_suggestions=ai.max_suggestions)
     asked.findings, asked.dropped, asked.notes = vetted.findings, vetted.dropped, vetted.notes
     if not vetted.findings:
+        asked.answered_nothing = not vetted.dropped
         asked.reason = ("every suggestion of the model failed the guardrails" if vetted.dropped
                         else "the model made no suggestion")
     return asked

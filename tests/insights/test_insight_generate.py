@@ -203,6 +203,21 @@ def test_generate_an_unusable_answer_falls_back_to_the_heuristics(dd, synced, sa
     assert dd("insight", "usage", "--json").json()["days"][0]["requests"] == 1
 
 
+def test_generate_a_model_with_nothing_to_say_keeps_the_heuristics_findings(dd, synced, sandbox,
+                                                                          monkeypatch):
+    point_at_model(sandbox, monkeypatch)
+    sandbox.app.openai_script(["empty", "empty"])
+
+    runs, _ = generate(dd, "--client", "Masala Mornings")
+    quiet, run = generate(dd, "--client", "Bloom Botanics")
+
+    masala, bloom = runs["Masala Mornings"], quiet["Bloom Botanics"]
+    assert masala["engine"] == "heuristic" and masala["fallback"] == "the model made no suggestion"
+    assert MASALA_CPA in refs(masala)
+    assert (bloom["engine"], bloom["fallback"], bloom["created"]) == ("llm", None, [])
+    assert "note:" not in run.stderr  # a quiet day under cron mails nothing
+
+
 def test_generate_a_rate_limited_model_falls_back(dd, synced, sandbox, monkeypatch):
     point_at_model(sandbox, monkeypatch)
     sandbox.app.faults.add(FaultRule("rate_limit", platform="openai", nth=1, times=10))

@@ -303,6 +303,15 @@ def test_chat_completion_malformed_json_and_wrong_schema_answer_unusable_content
     assert json.loads(second) == {"ideas": ["spend more"]}
 
 
+def test_chat_completion_empty_answer_has_no_suggestion(sandbox: SandboxServer,
+                                                        sandbox_http: httpx.Client) -> None:
+    sandbox.app.openai_script(["empty"])
+
+    content = chat(sandbox_http, body()).json()["choices"][0]["message"]["content"]
+
+    assert json.loads(content) == {"suggestions": []}
+
+
 def test_chat_completion_refusal_has_no_content(sandbox: SandboxServer, client: openai.OpenAI) -> None:
     sandbox.app.openai_script(["refusal"])
 
