@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from datadrip.analytics import Scope, Totals, breakdown, client_scope, compare
 from datadrip.db.models import AdAccount, Agency, Client, Insight, SyncCursor, SyncRun
@@ -26,6 +26,7 @@ TOP_CAMPAIGNS = 5
 TREND_DAYS = 14  # the trend shows at least this many days, so a daily report has a context
 PACE_TOLERANCE = Decimal(10)  # within ±10 % of the expected spend is "on track"
 INSIGHTS_SHOWN = 3
+INSIGHT_FRESH_DAYS = 7
 # The period each kind of report covers unless one is given, and the kind a period makes.
 KIND_PERIODS = {ReportKind.DAILY: "yesterday", ReportKind.WEEKLY: "last-week",
                 ReportKind.MONTHLY: "last-month"}
@@ -120,7 +121,7 @@ def build_content(session: Session, agency: Agency, client: Client, plan: Report
     content = ReportContent(
         agency, client, plan, previous, kpis, channels, campaigns,
         _trend(session, scope, period, rates), _pacing(session, scope, period, rates),
-        _accounts(session, client), _insights(session, client),
+        _accounts(session, client), _insights(session, client, period),
         has_data=bool(current.spend_micros or current.impressions or current.clicks),
         generated_at=now or dt.datetime.now(dt.UTC))
     content.warnings = _freshness(content.accounts, period, agency.locale)
@@ -245,12 +246,17 @@ def _freshness(accounts: list[dict[str, Any]], period: Period, locale: str) -> l
     return warnings
 
 
-def _insights(session: Session, client: Client) -> list[dict[str, Any]]:
-    """Open suggestions for the client, the most impactful first."""
+def _insights(session: Session, client: Client, period: Period) -> list[dict[str, Any]]:
+    """Open suggestions for the client, the most impactful first. One whose evidence ends more
+    than INSIGHT_FRESH_DAYS before the report's last day was not found again since (a finding seen
+    again is refreshed): the numbers no longer show it, so the client is not told of it (it stays
+    in `insight list` until someone closes it)."""
+    fresh_from = period.until - dt.timedelta(days=INSIGHT_FRESH_DAYS)
     query = (sa.select(Insight)
              .where(Insight.client_id == client.id,  # type: ignore[arg-type]
                     Insight.status.in_([InsightStatus.PENDING.value,  # type: ignore[attr-defined]
-                                        InsightStatus.IN_PROGRESS.value]))
+                                        InsightStatus.IN_PROGRESS.value]),
+                    sa.or_(col(Insight.window_until).is_(None), col(Insight.window_until) >= fresh_from))
              .order_by(Insight.impact_score.desc(), Insight.created_at.desc())  # type: ignore[attr-defined]
              .limit(INSIGHTS_SHOWN))
     shown = []

@@ -176,6 +176,16 @@ def test_insight_open_ones_appear_in_the_clients_report_and_closed_ones_do_not(d
     assert run.stdout.count("CPA rose to") == 1
 
 
+def test_insight_not_found_again_for_over_a_week_leaves_the_reports_but_stays_listed(dd, masala):
+    save(masala, cpa_finding(since=dt.date(2026, 10, 1), until=dt.date(2026, 10, 7)))
+
+    run = dd("report", "build", masala, "--since", "2026-11-19", "--until", "2026-11-25", "--format", "md")
+
+    assert run.exit_code == 0, run.stderr
+    assert "Suggestions" not in run.stdout and "CPA rose" not in run.stdout
+    assert [i["status"] for i in dd("insight", "list", "--json").json()] == ["pending"]
+
+
 def test_insight_evidence_keeps_money_exact(dd, masala):
     save(masala, cpa_finding(cpa="0.10"))
 
