@@ -14,6 +14,7 @@ from datadrip.config import Loaded
 from datadrip.db.models import Agency
 from datadrip.insights.facts import ClientFacts
 from datadrip.insights.findings import Finding
+from datadrip.insights.usage import CachedAnswer
 from datadrip.workbook import open_session
 
 MAX_COMPLETION_TOKENS = 1500
@@ -51,28 +52,26 @@ def ask_for_suggestions(loaded: Loaded, agency: Agency, facts: ClientFacts, heur
     key = usage.cache_key(ai.base_url, ai.model, messages, llm.ANSWER_SCHEMA)
     with open_session(loaded) as wb:
         hit = usage.cached(wb.session, key)
-        if hit is None:
-            try:
-                usage.check_limits(usage.today_usage(wb.session, agency, today), ai, messages,
-                                   MAX_COMPLETION_TOKENS)
-            except usage.LimitReachedError as exc:
-                return Asked(reason=str(exc))
     asked = Asked(cached=hit is not None)
     if hit is None:
         try:
+            with open_session(loaded, write=True) as wb:
+                usage.reserve_request(wb.session, agency, today, ai, messages, MAX_COMPLETION_TOKENS)
+        except usage.LimitReachedError as exc:
+            return Asked(reason=str(exc))
+        try:
             answer = llm.ask_model(settings, messages)
         except llm.ModelError as exc:
-            _count(loaded, agency, today, None, key, 0, 0)
-            return Asked(reason=f"the model failed: {exc}")
+            return Asked(reason=f"the model failed: {exc}")  # counted as a request, no tokens known
         hit = usage.CachedAnswer(answer.content, answer.prompt_tokens, answer.completion_tokens)
     try:
         suggestions = llm.parse_suggestions(hit.content)
     except llm.ModelError as exc:
         if not asked.cached:
-            _count(loaded, agency, today, None, key, hit.prompt_tokens, hit.completion_tokens)
+            _count(loaded, agency, today, None, key, hit)
         return Asked(reason=f"the model's answer was unusable: {exc}")
     if not asked.cached:
-        _count(loaded, agency, today, hit, key, hit.prompt_tokens, hit.completion_tokens)
+        _count(loaded, agency, today, hit, key, hit)
     vetted = vet(suggestions, facts, max_budget_change_pct=bound, max_suggestions=ai.max_suggestions)
     asked.findings, asked.dropped, asked.notes = vetted.findings, vetted.dropped, vetted.notes
     if not vetted.findings:
@@ -87,14 +86,13 @@ def wants_model(loaded: Loaded, api_key: str | None) -> bool:
     return bool(api_key) or loaded.settings.ai.base_url.rstrip("/") != OPENAI_URL
 
 
-def _count(loaded: Loaded, agency: Agency, today: dt.date, answer: object, key: str,
-           prompt_tokens: int, completion_tokens: int) -> None:
-    """Record the request and its tokens at once, in a transaction of its own; keep a good answer."""
+def _count(loaded: Loaded, agency: Agency, today: dt.date, keep: CachedAnswer | None, key: str,
+           answer: CachedAnswer) -> None:
+    """Record the answer's tokens at once, in a transaction of its own; keep a usable answer."""
     from datadrip.insights import usage
 
     ai = loaded.settings.ai
     with open_session(loaded, write=True) as wb:
-        usage.record_call(wb.session, usage.today_usage(wb.session, agency, today), ai,
-                          prompt_tokens, completion_tokens)
-        if isinstance(answer, usage.CachedAnswer):
-            usage.remember(wb.session, agency, key, ai.model, answer)
+        usage.record_tokens(wb.session, agency, today, ai, answer.prompt_tokens, answer.completion_tokens)
+        if keep is not None:
+            usage.remember(wb.session, agency, key, ai.model, keep)

@@ -2,8 +2,10 @@
 
 The cache key is a SHA-256 of the server, the model and the exact messages: the same client's
 same data on the same day is the same prompt, so asking again costs nothing. Limits count the
-agency's requests and tokens on its own calendar day, checked before a call with the prompt's
-estimated size and the answer's token cap, so a call never starts that could overrun them.
+agency's requests and tokens on its own calendar day. A request is counted before it is made, in a
+transaction holding the agency's row, so concurrent runs cannot both take the last one; tokens are
+checked with the prompt's estimated size and the answer's token cap, and recorded as the server
+reports them (runs at the same moment may pass the token limit by one answer at most).
 Costs are estimated from `[ai]` prices per million tokens, kept as integer micros of USD.
 """
 
@@ -89,10 +91,21 @@ def cost_micros(ai: AiSettings, prompt_tokens: int, completion_tokens: int) -> i
     return int(cost.quantize(Decimal(1), ROUND_HALF_UP))
 
 
-def record_call(session: Session, usage: LlmUsage, ai: AiSettings, prompt_tokens: int,
-                completion_tokens: int) -> None:
-    """Count one request made (answered or not) and the tokens the server reported."""
+def reserve_request(session: Session, agency: Agency, day: dt.date, ai: AiSettings,
+                    messages: list[dict[str, str]], max_completion_tokens: int) -> None:
+    """Check the limits and count the request before it is made, in one write transaction that
+    holds the agency's row: two runs at the same moment cannot both take the last request."""
+    session.execute(sa.select(col(Agency.id)).where(col(Agency.id) == agency.id).with_for_update())
+    usage = today_usage(session, agency, day)
+    check_limits(usage, ai, messages, max_completion_tokens)
     usage.requests += 1
+    session.add(usage)
+
+
+def record_tokens(session: Session, agency: Agency, day: dt.date, ai: AiSettings, prompt_tokens: int,
+                  completion_tokens: int) -> None:
+    """The tokens the server reported for a request already counted, and their estimated cost."""
+    usage = today_usage(session, agency, day)
     usage.prompt_tokens += prompt_tokens
     usage.completion_tokens += completion_tokens
     usage.cost_micros += cost_micros(ai, prompt_tokens, completion_tokens)

@@ -495,3 +495,24 @@ def test_postgres_insight_facts_and_lifecycle_give_the_same_answers_as_on_sqlite
     assert dismissed.exit_code == 0, dismissed.stderr
     assert (len(again.suppressed), len(again.created)) == (1, 0)
     assert scalar(server, "SELECT status FROM insight") == "dismissed"
+
+
+def test_postgres_model_requests_are_counted_and_cached_on_the_server(dd, server, sandbox, monkeypatch):
+    from tests.analytics.analytics_support import fill_workbook
+    from tests.insights.generate_support import chat_requests, point_at_model
+
+    fill_workbook(dd)
+    with server.begin() as conn:
+        conn.execute(sa.text("INSERT INTO sync_cursor (account_id, level, synced_through, updated_at) "
+                             "SELECT id, 'campaign', current_date - 1, now() FROM ad_account"))
+    point_at_model(sandbox, monkeypatch)
+
+    first = dd("insight", "generate", "--client", "Masala Mornings", "--engine", "llm", "--json")
+    again = dd("insight", "generate", "--client", "Masala Mornings", "--engine", "llm", "--json")
+
+    assert first.exit_code == again.exit_code == 0, first.stderr + again.stderr
+    assert again.json()["clients"][0]["cached"] is True
+    assert len(chat_requests(sandbox)) == 1
+    assert scalar(server, "SELECT requests FROM llm_usage") == 1
+    assert scalar(server, "SELECT prompt_tokens FROM llm_usage") > 0
+    assert scalar(server, "SELECT count(*) FROM llm_cache") == 1
