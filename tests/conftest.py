@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -126,9 +127,27 @@ def postgres_url() -> Iterator[str]:
     try:
         yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(admin, name)
         admin.dispose()
+
+
+def _drop_database(admin: Any, name: str) -> None:
+    """DROP … WITH (FORCE) ends our own leftover connections, but fails when an autovacuum worker
+    (another role's process) happens to be on the database; a plain DROP makes autovacuum let go,
+    so try that, a few times, while the test's last connections close."""
+    import sqlalchemy as sa
+
+    plain = f'DROP DATABASE IF EXISTS "{name}"'
+    statements = [f"{plain} WITH (FORCE)", *[plain] * 20]
+    for attempt, statement in enumerate(statements):
+        try:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(statement)
+            return
+        except (sa.exc.ProgrammingError, sa.exc.OperationalError):
+            if attempt == len(statements) - 1:
+                raise
+            time.sleep(0.25)
 
 
 SANDBOX_TODAY = dt.date(2026, 11, 26)
