@@ -67,6 +67,26 @@ def dd_process(home: Path) -> Callable[..., Run]:
 
 
 @pytest.fixture
+def dd_start(home: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """`python -m datadrip ARGS…` started in the background, no terminal, with this test's
+    DATADRIP_* environment (plus `env`); whatever still runs at the end of the test is killed."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        process = subprocess.Popen([sys.executable, "-m", "datadrip", *args], text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env={**os.environ, **(env or {})})
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+
+
+@pytest.fixture
 def workbook_path(home: Path) -> Path:
     return home / "workbook.db"
 

@@ -9,9 +9,8 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +23,6 @@ EVERY_MINUTE = {"DATADRIP_SCHEDULE_REFRESH_TOKENS": "* * * * *", "DATADRIP_SCHED
 NOTHING = {f"DATADRIP_SCHEDULE_{job}": "" for job in ("REFRESH_TOKENS", "SYNC", "REPORTS",
                                                       "WEEKLY_REPORTS")}
 Process = subprocess.Popen[str]
-
-
-@pytest.fixture
-def start(home: Path) -> Iterator[Callable[..., Process]]:
-    """`python -m datadrip ARGS…` in the background with no terminal; killed at the end if alive."""
-    started: list[Process] = []
-
-    def run(*args: str, env: dict[str, str] | None = None) -> Process:
-        process = subprocess.Popen([sys.executable, "-m", "datadrip", *args], text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   env={**os.environ, **(env or {})})
-        started.append(process)
-        return process
-
-    yield run
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +74,11 @@ def _rows(workbook: Path, query: str) -> list[tuple[Any, ...]]:
         return db.execute(query).fetchall()
 
 
-def test_daemon_once_syncs_then_sends_reports_with_json_logs(demo: tuple[Path, Any], start) -> None:
+def test_daemon_once_syncs_then_sends_reports_with_json_logs(demo: tuple[Path, Any], dd_start) -> None:
     home, _server = demo
     env = {"DATADRIP_HOME": str(home), **EVERY_MINUTE}
 
-    process = start("daemon", "--once", "--json-logs", env=env)
+    process = dd_start("daemon", "--once", "--json-logs", env=env)
     stdout, stderr = process.communicate(timeout=60)
 
     assert process.returncode == 0, stderr
@@ -123,7 +103,7 @@ def test_daemon_once_syncs_then_sends_reports_with_json_logs(demo: tuple[Path, A
     assert _rows(home / "workbook.db", "SELECT job, status FROM job_run ORDER BY started_at") == [
         ("refresh_tokens", "succeeded"), ("sync", "succeeded"), ("reports", "succeeded")]
 
-    again = start("daemon", "--once", env={**env, "DATADRIP_SCHEDULE_SYNC": "",
+    again = dd_start("daemon", "--once", env={**env, "DATADRIP_SCHEDULE_SYNC": "",
                                            "DATADRIP_SCHEDULE_REFRESH_TOKENS": ""})
     _out, again_err = again.communicate(timeout=60)
     assert again.returncode == 0, again_err
@@ -131,14 +111,14 @@ def test_daemon_once_syncs_then_sends_reports_with_json_logs(demo: tuple[Path, A
 
 
 def test_daemon_sigterm_during_a_sync_abandons_it_cleanly_and_exits_0(demo: tuple[Path, Any],
-                                                                      start) -> None:
+                                                                      dd_start) -> None:
     home, server = demo
     server.app.faults.add(FaultRule("slow", rate=1.0, delay=0.3))
     log = home / "daemon.log"
     env = {"DATADRIP_HOME": str(home), **EVERY_MINUTE, "DATADRIP_SCHEDULE_REFRESH_TOKENS": "",
            "DATADRIP_SYNC_CONCURRENCY": "1"}
 
-    process = start("daemon", "--log-file", str(log), env=env)
+    process = dd_start("daemon", "--log-file", str(log), env=env)
     _wait_for(log, "start sync", process)
     time.sleep(0.5)
     process.send_signal(signal.SIGTERM)
@@ -156,17 +136,17 @@ def test_daemon_sigterm_during_a_sync_abandons_it_cleanly_and_exits_0(demo: tupl
         (home / "workbook.db.sync-lock").read_text() == ""
 
 
-def test_daemon_idle_stops_on_sigterm_and_a_second_one_is_refused(dd, home: Path, start) -> None:
+def test_daemon_idle_stops_on_sigterm_and_a_second_one_is_refused(dd, home: Path, dd_start) -> None:
     assert dd("agency", "add", "Spice Route Media", "--timezone", "Asia/Kolkata").exit_code == 0
     log = home / "logs" / "daemon.log"
 
-    first = start("daemon", "--log-file", str(log), env=NOTHING)
+    first = dd_start("daemon", "--log-file", str(log), env=NOTHING)
     _wait_for(log, "daemon started", first)
-    second = start("daemon", env=NOTHING)
+    second = dd_start("daemon", env=NOTHING)
     _out, refused = second.communicate(timeout=30)
     first.send_signal(signal.SIGTERM)
     _out, first_err = first.communicate(timeout=30)
-    after = start("daemon", "--once", env=NOTHING)
+    after = dd_start("daemon", "--once", env=NOTHING)
     _out, after_err = after.communicate(timeout=30)
 
     assert second.returncode == 1

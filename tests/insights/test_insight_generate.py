@@ -174,26 +174,21 @@ def test_generate_request_limit_stops_calls_and_falls_back(dd, synced, sandbox, 
     assert "daily limit" in run.stderr
 
 
-def test_generate_two_runs_at_once_cannot_both_take_the_last_request(synced, sandbox, monkeypatch):
-    import os
-    import subprocess
-    import sys
-
+def test_generate_two_runs_at_once_cannot_both_take_the_last_request(dd, synced, sandbox, monkeypatch,
+                                                                    dd_start):
     point_at_model(sandbox, monkeypatch)
     monkeypatch.setenv("DATADRIP_AI_DAILY_REQUEST_LIMIT", "1")
     sandbox.app.openai_script(["slow:3", "good"])  # the first call is still out when the second run starts
-    command = [sys.executable, "-m", "datadrip", "insight", "generate", "--client", "Masala Mornings",
-               "--json"]
+    command = ("insight", "generate", "--client", "Masala Mornings", "--json")
 
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=os.environ)
+    first = dd_start(*command)
     deadline = time.monotonic() + 20
     while not chat_requests(sandbox) and time.monotonic() < deadline:
         time.sleep(0.05)
-    second = subprocess.run(command, capture_output=True, text=True, timeout=60, env=os.environ)
+    second = dd(*command)
     first_out, first_err = first.communicate(timeout=60)
 
-    assert first.returncode == second.returncode == 0, first_err + second.stderr
+    assert first.returncode == second.exit_code == 0, first_err + second.stderr
     runs = [json.loads(out)["clients"][0] for out in (first_out, second.stdout)]
     assert [run["engine"] for run in runs] == ["llm", "heuristic"]
     assert "daily limit of 1 model requests" in runs[1]["fallback"]

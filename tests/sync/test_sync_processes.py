@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,26 +29,6 @@ KILL_SEED = 20261126
 KILLS = 4
 RUNS_BY_ACCOUNT = ("SELECT r.id, a.external_id, r.status, r.error, r.started_at, r.finished_at "
                    "FROM sync_run r JOIN ad_account a ON a.id = r.account_id ORDER BY r.started_at")
-
-
-@pytest.fixture
-def start_sync(home: Path) -> Iterator[Start]:
-    """`python -m datadrip ARGS…` started in the background, no terminal, with this test's
-    DATADRIP_* environment; whatever is still running at the end of the test is killed."""
-    started: list[Process] = []
-
-    def start(*args: str, env: Mapping[str, str] | None = None) -> Process:
-        process = subprocess.Popen([sys.executable, "-m", "datadrip", *args], text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   env={**os.environ, **(env or {})})
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=30)
 
 
 def _finish(process: Process) -> tuple[str, str]:
@@ -118,12 +96,12 @@ def _today(timezone: str) -> dt.date:
 
 def test_sync_killed_at_random_points_leaves_a_sound_workbook_and_the_next_sync_reaches_a_clean_runs_totals(
         connected: dict[str, Any], home: Path, workbook_path: Path, tmp_path: Path,
-        start_sync: Start) -> None:
+        dd_start: Start) -> None:
     # The same connected accounts and logins in a second home, synced once without a kill.
     clean_home = tmp_path / "clean-home"
     shutil.copytree(home, clean_home)
     clean_workbook = clean_home / "workbook.db"
-    clean_run = start_sync("sync", "--json", env={"DATADRIP_HOME": str(clean_home)})
+    clean_run = dd_start("sync", "--json", env={"DATADRIP_HOME": str(clean_home)})
     stdout, stderr = _finish(clean_run)
     assert clean_run.returncode == 0, stderr
     windows = {a["account_id"]: (dt.date.fromisoformat(a["since"]), dt.date.fromisoformat(a["until"]))
@@ -138,7 +116,7 @@ def test_sync_killed_at_random_points_leaves_a_sound_workbook_and_the_next_sync_
     left_running: list[set[str]] = []
     for target in targets:
         before = {run[0] for run in _runs(workbook_path)}
-        killed = start_sync("sync")
+        killed = dd_start("sync")
         _wait_until(lambda before=before: any(run[0] not in before for run in _runs(workbook_path)),
                     killed, "sync_run of the new sync")
         if left_running:  # the new sync closed what the killed one left running before it started
@@ -158,7 +136,7 @@ def test_sync_killed_at_random_points_leaves_a_sound_workbook_and_the_next_sync_
         left_running.append(running)
         assert _lock_holder(workbook_path) == killed.pid  # a stale pid: the OS released the lock
 
-    final = start_sync("sync", "--json")
+    final = dd_start("sync", "--json")
     stdout, stderr = _finish(final)
 
     assert final.returncode == 0, stderr
@@ -184,11 +162,11 @@ def test_sync_killed_at_random_points_leaves_a_sound_workbook_and_the_next_sync_
 
 # --- two syncs on one workbook ---------------------------------------------------------------------
 
-def _slow_meta_sync(sandbox: Any, start_sync: Start, workbook_path: Path, *extra: str) -> Process:
+def _slow_meta_sync(sandbox: Any, dd_start: Start, workbook_path: Path, *extra: str) -> Process:
     """A Meta-only sync of one account that holds the lock until the test clears the slow fault."""
     sandbox.app.faults.add(FaultRule("slow", rate=1.0, delay=0.5))
     since = _today("Asia/Kolkata") - dt.timedelta(days=41)
-    first = start_sync("sync", "--json", "--client", "Masala Mornings", "--platform", "meta",
+    first = dd_start("sync", "--json", "--client", "Masala Mornings", "--platform", "meta",
                        "--level", "campaign", "--since", since.isoformat(), *extra)
     _wait_until(lambda: _lock_holder(workbook_path) == first.pid and bool(_runs(workbook_path, "running")),
                 first, "lock held and run started by the first sync")
@@ -196,9 +174,9 @@ def _slow_meta_sync(sandbox: Any, start_sync: Start, workbook_path: Path, *extra
 
 
 def test_sync_second_process_on_a_busy_workbook_exits_1_and_leaves_the_first_alone(
-        connected: dict[str, Any], sandbox: Any, workbook_path: Path, start_sync: Start,
+        connected: dict[str, Any], sandbox: Any, workbook_path: Path, dd_start: Start,
         dd_process: Callable[..., Any]) -> None:
-    first = _slow_meta_sync(sandbox, start_sync, workbook_path)
+    first = _slow_meta_sync(sandbox, dd_start, workbook_path)
 
     second = dd_process("sync", "--level", "campaign")
 
@@ -221,10 +199,10 @@ def test_sync_second_process_on_a_busy_workbook_exits_1_and_leaves_the_first_alo
 
 
 def test_sync_with_wait_starts_when_the_running_sync_ends_and_both_succeed(
-        connected: dict[str, Any], sandbox: Any, workbook_path: Path, start_sync: Start) -> None:
-    first = _slow_meta_sync(sandbox, start_sync, workbook_path)
+        connected: dict[str, Any], sandbox: Any, workbook_path: Path, dd_start: Start) -> None:
+    first = _slow_meta_sync(sandbox, dd_start, workbook_path)
 
-    second = start_sync("sync", "--json", "--wait", "--client", "Masala Mornings", "--platform", "meta",
+    second = dd_start("sync", "--json", "--wait", "--client", "Masala Mornings", "--platform", "meta",
                         "--level", "campaign")
     assert second.stderr is not None
     notice = second.stderr.readline()  # blocks until the waiting sync says so
@@ -357,10 +335,10 @@ def test_sync_piped_with_bad_arguments_exits_2_before_touching_the_workbook(
 # --- Ctrl-C ----------------------------------------------------------------------------------------
 
 def test_sync_interrupted_with_ctrl_c_stops_before_the_accounts_not_yet_started(
-        connected: dict[str, Any], sandbox: Any, workbook_path: Path, start_sync: Start) -> None:
+        connected: dict[str, Any], sandbox: Any, workbook_path: Path, dd_start: Start) -> None:
     sandbox.app.faults.add(FaultRule("slow", rate=1.0, delay=0.1))
     since = _today("Asia/Kolkata") - dt.timedelta(days=13)
-    interrupted = start_sync("sync", "--level", "campaign", "--since", since.isoformat(),
+    interrupted = dd_start("sync", "--level", "campaign", "--since", since.isoformat(),
                              env={"DATADRIP_SYNC_CONCURRENCY": "1"})
     _wait_until(lambda: bool(_runs(workbook_path, "running")), interrupted, "first account's run")
 
