@@ -18,10 +18,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from datadrip.analytics import Totals, breakdown, client_scope
 from datadrip.db.models import AdAccount, Agency, Client, Entity, MetricDaily, SyncCursor
 from datadrip.enums import AccountStatus
 from datadrip.errors import UsageError
-from datadrip.money import MICROS, minor_units, to_amount
+from datadrip.fx import RateBook
 from datadrip.periods import Period
 
 RECENT_DAYS = 7
@@ -66,28 +67,19 @@ class Sums:
         return Decimal(self.impressions) / self.reach if self.reach else None
 
     def metrics(self, currency: str) -> dict[str, Decimal | int | None]:
-        """The figures people read: money in currency units, rates in percent, rounded for display.
+        """The figures people read, rounded as the dashboards and reports round them
+        (analytics.Totals.values), plus the average daily frequency.
 
         These exact values are what the model is shown and what guardrails check its quotes against."""
-        def rounded(value: Decimal | None, places: str) -> Decimal | None:
-            return None if value is None else value.quantize(Decimal(places), ROUND_HALF_UP)
-
-        cpa = self.cpa_micros
+        shown = Totals(self.spend_micros, self.impressions, self.clicks, self.conversions,
+                       self.value_micros).values(currency)
+        frequency = self.frequency
         return {
-            "spend": to_amount(self.spend_micros, currency),
-            "impressions": self.impressions,
-            "clicks": self.clicks,
-            "conversions": rounded(self.conversions, "0.01"),
-            "cpa": None if cpa is None else rounded(to_amount(cpa, currency), _unit(currency)),
-            "roas": rounded(self.roas, "0.01"),
-            "ctr": rounded(None if self.ctr is None else self.ctr * 100, "0.01"),
-            "cvr": rounded(None if self.cvr is None else self.cvr * 100, "0.01"),
-            "frequency": rounded(self.frequency, "0.01"),
+            "spend": shown["spend"], "impressions": self.impressions, "clicks": self.clicks,
+            "conversions": self.conversions.quantize(Decimal("0.01"), ROUND_HALF_UP),
+            "cpa": shown["cpa"], "roas": shown["roas"], "ctr": shown["ctr"], "cvr": shown["conversion_rate"],
+            "frequency": None if frequency is None else frequency.quantize(Decimal("0.01"), ROUND_HALF_UP),
         }
-
-
-def _unit(currency: str) -> str:
-    return str(Decimal(1).scaleb(-minor_units(currency)))
 
 
 @dataclass
@@ -234,9 +226,6 @@ def _load_sums(session: Session, facts: ClientFacts, account_ids: list[str]) -> 
 
 
 def _month_to_date(session: Session, agency: Agency, client: Client, as_of: dt.date) -> MonthToDate | None:
-    from datadrip.analytics import breakdown, client_scope
-    from datadrip.fx import RateBook
-
     if not client.monthly_budget_micros:
         return None
     first = as_of.replace(day=1)
@@ -249,12 +238,3 @@ def _month_to_date(session: Session, agency: Agency, client: Client, as_of: dt.d
 
     return MonthToDate(first, as_of, (following - first).days, spent(first),
                        spent(as_of - dt.timedelta(days=RECENT_DAYS - 1)), client.monthly_budget_micros)
-
-
-def amount(micros: int, currency: str) -> Decimal:
-    """Money for evidence and prompts: currency units at the currency's minor unit."""
-    return to_amount(micros, currency)
-
-
-__all__ = ["MICROS", "BASELINE", "RECENT", "ClientFacts", "EntityFacts", "MonthToDate", "Sums",
-           "amount", "client_facts", "windows"]
