@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from datadrip.analytics import agency_today, resolve_scope
 from datadrip.config import Loaded
@@ -117,7 +117,7 @@ def _save(loaded: Loaded, client: Client, findings: list[Finding], run: ClientRu
         run.suppressed = len(saved.suppressed)
 
 
-def _dismissed(session: Any, client: Client) -> list[dict[str, str]]:
+def _dismissed(session: Session, client: Client) -> list[dict[str, str]]:
     rows = session.execute(
         sa.select(Insight).where(col(Insight.client_id) == client.id,
                                  col(Insight.status) == InsightStatus.DISMISSED.value)

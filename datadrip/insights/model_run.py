@@ -68,10 +68,10 @@ def ask_for_suggestions(loaded: Loaded, agency: Agency, facts: ClientFacts, heur
         suggestions = llm.parse_suggestions(hit.content)
     except llm.ModelError as exc:
         if not asked.cached:
-            _count(loaded, agency, today, None, key, hit)
+            _count(loaded, agency, today, key, hit, keep=False)
         return Asked(reason=f"the model's answer was unusable: {exc}")
     if not asked.cached:
-        _count(loaded, agency, today, hit, key, hit)
+        _count(loaded, agency, today, key, hit, keep=True)
     vetted = vet(suggestions, facts, max_budget_change_pct=bound, max_suggestions=ai.max_suggestions)
     asked.findings, asked.dropped, asked.notes = vetted.findings, vetted.dropped, vetted.notes
     if not vetted.findings:
@@ -86,13 +86,13 @@ def wants_model(loaded: Loaded, api_key: str | None) -> bool:
     return bool(api_key) or loaded.settings.ai.base_url.rstrip("/") != OPENAI_URL
 
 
-def _count(loaded: Loaded, agency: Agency, today: dt.date, keep: CachedAnswer | None, key: str,
-           answer: CachedAnswer) -> None:
-    """Record the answer's tokens at once, in a transaction of its own; keep a usable answer."""
+def _count(loaded: Loaded, agency: Agency, today: dt.date, key: str, answer: CachedAnswer, *,
+           keep: bool) -> None:
+    """Record the answer's tokens at once, in a transaction of its own; `keep` a usable answer."""
     from datadrip.insights import usage
 
     ai = loaded.settings.ai
     with open_session(loaded, write=True) as wb:
         usage.record_tokens(wb.session, agency, today, ai, answer.prompt_tokens, answer.completion_tokens)
-        if keep is not None:
-            usage.remember(wb.session, agency, key, ai.model, keep)
+        if keep:
+            usage.remember(wb.session, agency, key, ai.model, answer)
