@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-slow lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check datadrip tests benchmarks docs
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# The sweeps CI leaves out (tests marked slow), e.g. the planted stories over a year of dates.
+test-slow: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m slow -s
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/startup.py

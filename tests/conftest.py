@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import POSTGRES_ENV, Run
+from support import PINNED_TODAY, POSTGRES_ENV, Run, pinned_clock
 from typer.testing import CliRunner
 
 from datadrip.cli import app
@@ -35,6 +35,14 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     work.mkdir()
     monkeypatch.chdir(work)
     return folder
+
+
+@pytest.fixture
+def frozen_today() -> Iterator[dt.date]:
+    """The test process's clock pinned to PINNED_TODAY (06:00 UTC, ticking on): what the services
+    and an in-process sandbox read as today, whatever the real date."""
+    with pinned_clock():
+        yield PINNED_TODAY
 
 
 @pytest.fixture

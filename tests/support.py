@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import select
 import sqlite3
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 POSTGRES_ENV = "DATADRIP_TEST_POSTGRES_URL"
+
+# The day a test that reads "today" lives on, whatever the real date: mid-month, mid-week, far
+# from a DST change. The sandbox pins its own clock to a day (SandboxConfig.today); the test
+# process is pinned with `pinned_clock`, so what the demo's services and the sandbox in the same
+# process read as "now" is this day.
+PINNED_TODAY = dt.date(2026, 11, 18)
+PINNED_HOUR_UTC = 6  # Kolkata's 11:30, New York's 01:00: the same day in the agency's zone and UTC
+
+
+@contextmanager
+def pinned_clock(day: dt.date = PINNED_TODAY, hour: int = PINNED_HOUR_UTC) -> Iterator[None]:
+    """The test process's clock at `hour`:00 UTC of `day`, ticking on from there."""
+    import time_machine
+
+    with time_machine.travel(dt.datetime.combine(day, dt.time(hour), tzinfo=dt.UTC), tick=True):
+        yield
 
 
 @dataclass
