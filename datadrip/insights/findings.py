@@ -1,9 +1,12 @@
 """A suggestion before it is stored: what was found, the numbers it rests on, what to do about it.
 
 Both engines produce `Finding`s: the heuristics directly, the model's answers once guardrails have
-vetted them. A finding's fingerprint names *what* was found (rule, entity, direction), not the
-day's exact numbers, so tomorrow's run of the same finding updates the open insight instead of
-adding a second one, and a dismissed finding stays dismissed while its evidence is the same.
+vetted them. A finding's fingerprint is its identity across both engines: the client, its type,
+its entity and its period (the month, for the client's month-to-date budget; the rolling last 7
+days against the 28 before, for an entity), never the rule or the engine that found it, nor the
+day's numbers. So tomorrow's run of the same finding, by either engine, updates the open insight
+instead of adding a second one, and a dismissed or applied one stays closed until its facts change
+materially (see identity.py).
 """
 
 from __future__ import annotations
@@ -15,6 +18,13 @@ from decimal import Decimal
 from typing import Any
 
 HEURISTIC, LLM = "heuristic", "llm"
+ROLLING = "rolling"  # an entity's period: the last 7 days against the 28 before, moving daily
+
+
+def identity(client_id: str, kind: str, entity_ref: str | None, period: str) -> str:
+    """One finding's identity whichever engine found it (the migration 0011 computes the same)."""
+    key = "\x1f".join((client_id, kind, entity_ref or "", period))
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,7 @@ class Finding:
     rule: str  # e.g. "performance.cpa", "budget.pacing", "creative.fatigue"; "llm" for the model's
     entity_ref: str | None
     entity_name: str | None
-    direction: str  # "worse" | "better" | "over" | "under" | "shift" …: part of the identity
+    direction: str  # "worse" | "better" | "over" | "under" | "shift" | "increase" | "decrease" | "advice"
     claim: str
     action: str
     impact_score: int
@@ -54,9 +64,14 @@ class Finding:
         # Reports print the claim and the action one after the other: each is a sentence.
         self.claim, self.action = (_sentence(text) for text in (self.claim, self.action))
 
+    @property
+    def period(self) -> str:
+        """A client-wide finding is about its month (budget pacing); an entity's finding about the
+        rolling comparison, whichever days it rests on today."""
+        return f"month:{self.since:%Y-%m}" if self.entity_ref is None else ROLLING
+
     def fingerprint(self, client_id: str) -> str:
-        key = "\x1f".join((client_id, self.type, self.rule, self.entity_ref or "", self.direction))
-        return hashlib.sha256(key.encode()).hexdigest()[:32]
+        return identity(client_id, self.type, self.entity_ref, self.period)
 
     def payload(self) -> dict[str, Any]:
         return {

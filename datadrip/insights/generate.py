@@ -23,6 +23,7 @@ from datadrip.db.models import Agency, Client, Insight
 from datadrip.enums import InsightStatus
 from datadrip.insights.facts import client_facts
 from datadrip.insights.findings import Finding
+from datadrip.insights.identity import Figures, known_figures
 from datadrip.workbook import open_session
 
 ENGINES = ("auto", "heuristic", "llm")
@@ -45,7 +46,8 @@ class ClientRun:
     created: list[dict[str, Any]] = field(default_factory=list)
     refreshed: int = 0
     unchanged: int = 0
-    suppressed: int = 0
+    suppressed: int = 0  # dismissed or applied before, and their facts are the same
+    set_aside: int = 0  # contradicted a kept suggestion about the same entity's budget
     cached: bool = False  # the model's answer came from the cache: no call was made
     fallback: str | None = None  # why the model's suggestions are not the ones saved
     dropped: list[str] = field(default_factory=list)  # suggestions the guardrails refused, and why
@@ -54,7 +56,8 @@ class ClientRun:
     def record(self) -> dict[str, Any]:
         return {"client": self.client, "engine": self.engine, "as_of": self.as_of, "found": self.found,
                 "created": self.created, "refreshed": self.refreshed, "unchanged": self.unchanged,
-                "suppressed": self.suppressed, "cached": self.cached, "fallback": self.fallback,
+                "suppressed": self.suppressed, "set_aside": self.set_aside, "cached": self.cached,
+                "fallback": self.fallback,
                 "dropped": self.dropped, "notes": self.notes}
 
 
@@ -103,18 +106,19 @@ def _generate_for(loaded: Loaded, agency: Agency, client: Client, engine: str,
         else:
             run.fallback = asked.reason
     run.found = len(findings)
-    _save(loaded, client, findings, run)
+    _save(loaded, client, findings, known_figures(facts if facts.as_of else None, findings), run)
     return run
 
 
-def _save(loaded: Loaded, client: Client, findings: list[Finding], run: ClientRun) -> None:
+def _save(loaded: Loaded, client: Client, findings: list[Finding], figures: Figures, run: ClientRun) -> None:
     from datadrip.insights.store import insight_record, save_findings
 
     with open_session(loaded, write=True) as wb:
-        saved = save_findings(wb, client, findings)
+        saved = save_findings(wb, client, findings, figures)
         run.created = [insight_record(row, client) for row in saved.created]
         run.refreshed, run.unchanged = len(saved.refreshed), len(saved.unchanged)
-        run.suppressed = len(saved.suppressed)
+        run.suppressed, run.set_aside = len(saved.suppressed), len(saved.set_aside)
+        run.notes += [sentence[0].upper() + sentence[1:] for sentence in saved.set_aside]
 
 
 def _dismissed(session: Session, client: Client) -> list[dict[str, str]]:

@@ -146,7 +146,7 @@ def _check_evidence(suggestion: Suggestion, facts: ClientFacts) -> list[Evidence
             if item.entity_ref is not None:
                 raise _Rejected("its evidence gives an entity a month-to-date figure, which only the "
                                 "client as a whole has")
-            figures, where = _month_figures(facts), "the client's month to date"
+            figures, where = month_figures(facts), "the client's month to date"
             if not figures:
                 raise _Rejected("it quotes month-to-date figures, but the client has no monthly budget "
                                 "to pace against")
@@ -178,7 +178,7 @@ def _check_quoted_figures(text: str, suggestion: Suggestion, facts: ClientFacts,
     the heuristics' changes allow for late conversions, which the plain sums do not show."""
     refs = {suggestion.entity_ref, *(item.entity_ref for item in evidence)}
     entities = [facts.entities[ref] for ref in refs if ref is not None and ref in facts.entities]
-    month = _month_figures(facts) if None in refs else {}
+    month = month_figures(facts) if None in refs else {}
     matches = [*_METRIC_FIRST.finditer(text), *_METRIC_AFTER.finditer(text)]
     for match in matches:
         metric, unit = match.group("metric").lower(), (match.groupdict().get("unit") or "").strip()
@@ -213,7 +213,7 @@ def _check_budget(suggestion: Suggestion, action: str, limit: Decimal, notes: li
     return capped
 
 
-def _month_figures(facts: ClientFacts) -> dict[str, Decimal | int | None]:
+def month_figures(facts: ClientFacts) -> dict[str, Decimal | int | None]:
     """The month-to-date figures budget pacing quotes, in the client's currency, computed as it does."""
     month, currency = facts.month, facts.client.currency
     if month is None or month.budget_micros <= 0:
@@ -296,4 +296,4 @@ def _signed(value: Decimal) -> str:
     return ("+" if value > 0 else "") + format(value.normalize(), "f")
 
 
-__all__ = ["Vetted", "vet"]
+__all__ = ["Vetted", "month_figures", "vet"]

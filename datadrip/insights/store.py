@@ -1,9 +1,10 @@
 """Insights in the workbook: saved without duplicates, moved through their lifecycle, audited.
 
-A finding is saved as a new `pending` insight unless its fingerprint (rule, entity, direction) is
-already open — then the open one takes the new numbers — or was dismissed or applied for the same
-evidence: a finding whose window starts on or before the last day the earlier one looked at rests
-on the same days, and is not suggested again. A week later its evidence is new, and it may be.
+A finding is saved as a new `pending` insight unless its identity (client, type, entity, period:
+findings.identity, the same for both engines) is already open — then the open one takes the new
+numbers — or was dismissed or applied and its facts have not changed materially since
+(identity.material_change). Suggestions that would leave one entity's budget both raised and cut
+are resolved to one (conflicts.resolve): the one set aside is named, with the reason, in the kept one.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from datadrip.db.models import Client, Insight, utcnow
 from datadrip.db.queries import find_by_id_prefix
 from datadrip.enums import InsightStatus
 from datadrip.errors import ConflictError
+from datadrip.insights.conflicts import NEW, Candidate, Decision, record, resolve
 from datadrip.insights.findings import Finding
+from datadrip.insights.identity import Figures, material_change
 from datadrip.workbook import Workbook
 
 OPEN = (InsightStatus.PENDING.value, InsightStatus.IN_PROGRESS.value)
@@ -43,40 +46,81 @@ class Saved:
     created: list[Insight] = field(default_factory=list)
     refreshed: list[Insight] = field(default_factory=list)
     unchanged: list[Insight] = field(default_factory=list)
-    suppressed: list[tuple[Finding, Insight]] = field(default_factory=list)  # dismissed/applied before
+    suppressed: list[tuple[Finding, Insight]] = field(default_factory=list)  # closed, facts the same
+    set_aside: list[str] = field(default_factory=list)  # contradicting suggestions, one sentence each
 
 
-def save_findings(wb: Workbook, client: Client, findings: list[Finding]) -> Saved:
+def save_findings(wb: Workbook, client: Client, findings: list[Finding], figures: Figures) -> Saved:
+    """Save one run's findings; `figures` are today's (identity.known_figures), against which a
+    closed insight's evidence is compared."""
     saved = Saved()
-    for finding in findings:
+    opened = list(wb.session.execute(
+        sa.select(Insight).where(col(Insight.client_id) == client.id, col(Insight.status).in_(OPEN))
+        .order_by(col(Insight.created_at))).scalars())
+    current = {row.id: Candidate(dict(row.payload or {}), row.impact_score, row.status, row.source,
+                                 row.type, row) for row in opened}
+    by_identity = {row.fingerprint: current[row.id] for row in opened}  # the newest open one wins
+    new: list[Candidate] = []
+    for finding in _one_per_identity(findings, client.id):
         fingerprint = finding.fingerprint(client.id)
-        earlier = list(wb.session.execute(
+        known = by_identity.get(fingerprint)
+        if known is not None:
+            known.finding, known.payload, known.impact = finding, finding.payload(), finding.impact_score
+            continue
+        closed = wb.session.execute(
             sa.select(Insight).where(col(Insight.client_id) == client.id,
-                                     col(Insight.fingerprint) == fingerprint)
-            .order_by(col(Insight.created_at).desc())).scalars())
-        open_one = next((row for row in earlier if row.status in OPEN), None)
-        if open_one is not None:
-            _refresh(wb, open_one, finding, saved)
-            continue
-        closed = next((row for row in earlier if row.status in CLOSED and row.window_until is not None
-                       and finding.since <= row.window_until), None)
+                                     col(Insight.fingerprint) == fingerprint, col(Insight.status).in_(CLOSED))
+            .order_by(col(Insight.resolved_at).desc(), col(Insight.created_at).desc()).limit(1)).scalar()
         if closed is not None:
-            saved.suppressed.append((finding, closed))
-            continue
-        row = Insight(client_id=client.id, type=finding.type, source=finding.source,
-                      payload=finding.payload(), impact_score=finding.impact_score,
-                      fingerprint=fingerprint, window_since=finding.since, window_until=finding.until)
-        wb.session.add(row)
-        wb.session.flush()
-        audit.record(wb.session, wb.actor, "insight.create", "insight", row.id, client=client.name,
-                     type=row.type, source=row.source, claim=finding.claim)
-        saved.created.append(row)
+            why = material_change(closed.payload or {}, finding, figures)
+            if why is None:
+                saved.suppressed.append((finding, closed))
+                continue
+            finding.notes.append(f"Suggested again after it was {closed.status} on "
+                                 f"{_day(closed.resolved_at or closed.created_at)}: {why}")
+        new.append(Candidate(finding.payload(), finding.impact_score, NEW, finding.source, finding.type,
+                             finding=finding))
+    decisions = resolve([*current.values(), *new])
+    losers = {id(decision.loser) for decision in decisions}
+    for candidate in current.values():
+        if id(candidate) not in losers and candidate.finding is not None and candidate.row is not None:
+            _refresh(wb, candidate.row, candidate.finding, saved)
+    for candidate in new:
+        if id(candidate) not in losers and candidate.finding is not None:
+            candidate.row = _create(wb, client, candidate.finding, saved)
+    for decision in decisions:
+        _set_aside(wb, client, decision, saved)
     return saved
+
+
+def _one_per_identity(findings: list[Finding], client_id: str) -> list[Finding]:
+    """The most impactful finding of each identity; the others' claims become its notes."""
+    kept: dict[str, Finding] = {}
+    for finding in sorted(findings, key=lambda finding: -finding.impact_score):
+        first = kept.setdefault(finding.fingerprint(client_id), finding)
+        if first is not finding:
+            first.notes.append(f"Also found: {finding.claim}")
+    return list(kept.values())
+
+
+def _create(wb: Workbook, client: Client, finding: Finding, saved: Saved) -> Insight:
+    row = Insight(client_id=client.id, type=finding.type, source=finding.source,
+                  payload=finding.payload(), impact_score=finding.impact_score,
+                  fingerprint=finding.fingerprint(client.id), window_since=finding.since,
+                  window_until=finding.until)
+    wb.session.add(row)
+    wb.session.flush()
+    audit.record(wb.session, wb.actor, "insight.create", "insight", row.id, client=client.name,
+                 type=row.type, source=row.source, claim=finding.claim)
+    saved.created.append(row)
+    return row
 
 
 def _refresh(wb: Workbook, row: Insight, finding: Finding, saved: Saved) -> None:
     payload = finding.payload()
     before = row.payload or {}
+    if before.get("set_aside"):
+        payload["set_aside"] = before["set_aside"]
     if (before.get("claim"), before.get("evidence"), row.impact_score, row.window_until, row.source) == \
             (payload["claim"], payload["evidence"], finding.impact_score, finding.until, finding.source):
         saved.unchanged.append(row)
@@ -87,6 +131,44 @@ def _refresh(wb: Workbook, row: Insight, finding: Finding, saved: Saved) -> None
     audit.record(wb.session, wb.actor, "insight.refresh", "insight", row.id, claim=finding.claim,
                  impact_score=finding.impact_score)
     saved.refreshed.append(row)
+
+
+def _set_aside(wb: Workbook, client: Client, decision: Decision, saved: Saved) -> None:
+    """The loser named in the keeper (once: the same one found again replaces its entry); an open
+    insight that loses is closed as dismissed, with the reason as its note."""
+    keeper, loser = decision.keeper.row, decision.loser
+    assert keeper is not None  # kept candidates are open insights or were just created
+    entry = record(loser, decision.reason)
+    payload = dict(keeper.payload or {})
+    same = (entry["type"], entry["entity"], entry["source"])
+    earlier = [item for item in payload.get("set_aside") or []
+               if (item.get("type"), item.get("entity"), item.get("source")) != same]
+    if [*earlier, entry] != (payload.get("set_aside") or []):
+        payload["set_aside"] = [*earlier, entry]
+        keeper.payload, keeper.updated_at = payload, utcnow()
+        wb.session.add(keeper)
+    saved.set_aside.append(f"{'an open' if loser.row is not None else 'a new'} {entry['type']} suggestion "
+                           f"from the {_engine(loser.source)} was set aside in favour of insight "
+                           f"{keeper.id[:8]}: {decision.reason}.")
+    if loser.row is None:
+        audit.record(wb.session, wb.actor, "insight.set_aside", "insight", keeper.id, client=client.name,
+                     set_aside=entry["claim"], source=loser.source, reason=decision.reason)
+        return
+    row = loser.row
+    before = row.status
+    row.status, row.resolved_at, row.updated_at = InsightStatus.DISMISSED.value, utcnow(), utcnow()
+    row.note = f"Set aside by DataDrip in favour of insight {keeper.id[:8]}: {decision.reason}."[:NOTE_MAX]
+    wb.session.add(row)
+    audit.record(wb.session, wb.actor, "insight.set_aside", "insight", row.id, client=client.name,
+                 status=[before, row.status], kept=keeper.id, reason=decision.reason)
+
+
+def _engine(source: str) -> str:
+    return "model" if source == "llm" else "heuristics"
+
+
+def _day(moment: dt.datetime) -> str:
+    return moment.date().isoformat()
 
 
 def move(wb: Workbook, ref: str, to: InsightStatus, note: str | None) -> tuple[Insight, Client, str]:
@@ -140,7 +222,8 @@ def insight_record(insight: Insight, client: Client) -> dict[str, Any]:
         "claim": payload.get("claim", ""), "action": payload.get("suggested_action", ""),
         "rule": payload.get("rule"), "window": payload.get("window"),
         "evidence": payload.get("evidence", []), "budget_change_pct": payload.get("budget_change_pct"),
-        "notes": payload.get("notes", []), "created_at": _utc(insight.created_at),
+        "notes": payload.get("notes", []), "set_aside": payload.get("set_aside", []),
+        "created_at": _utc(insight.created_at),
         "updated_at": _utc(insight.updated_at), "resolved_at": _utc(insight.resolved_at),
         "note": insight.note,
     }

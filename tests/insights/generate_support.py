@@ -3,6 +3,7 @@ the test's settings pointed at the running sandbox's OpenAI-compatible endpoint.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 from typing import Any
@@ -27,3 +28,26 @@ def point_at_model(sandbox: Any, monkeypatch: pytest.MonkeyPatch, *,
 def chat_requests(sandbox: Any) -> list[Any]:
     return [request for request in sandbox.app.openai_requests()
             if request.path.endswith("/chat/completions")]
+
+
+def pinned_workbook(home: Path, today: dt.date, *, days: int = 70) -> Path:
+    """The demo's agency, clients and accounts synced from a sandbox whose clock is pinned to
+    `today`, through that day: the same workbook whatever the real date."""
+    from datadrip import demo
+    from datadrip.config import CONFIG_FILENAME, example_text, load_settings
+    from datadrip.sandbox.app import SandboxConfig
+    from datadrip.sandbox.server import SandboxServer
+    from datadrip.sync import SyncRequest, sync_accounts
+
+    demo._reset(home)
+    with SandboxServer(SandboxConfig(seed=7, today=today)) as server:
+        description = server.app.describe(server.base_url)
+        (home / CONFIG_FILENAME).write_text(demo._sandbox_config(example_text(), description),
+                                            encoding="utf-8")
+        demo._fill(home)
+        loaded = load_settings(home / CONFIG_FILENAME, env={"DATADRIP_HOME": str(home)})
+        demo._connect(loaded, description)
+        outcome = sync_accounts(loaded, SyncRequest(since=today - dt.timedelta(days=days),
+                                                    until=today), None)
+        assert not outcome.failed, outcome.failed
+    return home

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from datadrip.config import load_settings
 from datadrip.db.models import Client
 from datadrip.insights.findings import Evidence, Finding
+from datadrip.insights.identity import known_figures
 from datadrip.insights.store import Saved, save_findings
 from datadrip.workbook import open_session
 
@@ -32,4 +33,4 @@ def save(client_name: str, *findings: Finding) -> Saved:
     loaded = load_settings()
     with open_session(loaded, write=True) as wb:
         client = wb.session.execute(sa.select(Client).where(Client.name == client_name)).scalars().one()
-        return save_findings(wb, client, list(findings))
+        return save_findings(wb, client, list(findings), known_figures(None, list(findings)))

@@ -13,7 +13,7 @@ from insights.lifecycle_support import cpa_finding, save
 
 RECORD_KEYS = {"id", "client", "type", "source", "status", "impact_score", "entity", "entity_name",
                "claim", "action", "rule", "window", "evidence", "budget_change_pct", "notes",
-               "created_at", "updated_at", "resolved_at", "note"}
+               "set_aside", "created_at", "updated_at", "resolved_at", "note"}
 
 
 @pytest.fixture
@@ -98,20 +98,47 @@ def test_insight_every_move_is_in_the_audit_log(dd, masala):
     assert dismissed["actor"] == "tester@agency.example"
 
 
-def test_insight_dismissed_is_not_suggested_again_for_the_same_evidence(dd, masala):
+def test_insight_dismissed_is_not_suggested_again_while_its_facts_are_the_same(dd, masala):
     save(masala, cpa_finding())
     dd("insight", "dismiss", only_insight(dd)["id"], "--note", "Seasonal")
 
     same_days = save(masala, cpa_finding(since=dt.date(2026, 11, 20), until=dt.date(2026, 11, 26)))
-    a_week_later = save(masala, cpa_finding(since=dt.date(2026, 11, 26), until=dt.date(2026, 12, 2)))
+    # a week later the CPA has moved, but less than x1.25 (674.62 x 1.25 = 843.28)
+    a_week_later = save(masala, cpa_finding(since=dt.date(2026, 11, 26), until=dt.date(2026, 12, 2),
+                                            cpa="843.27"))
 
     assert (len(same_days.suppressed), len(same_days.created)) == (1, 0)
-    assert len(a_week_later.created) == 1
-    statuses = sorted(i["status"] for i in dd("insight", "list", "--status", "all", "--json").json())
-    assert statuses == ["dismissed", "pending"]
+    assert (len(a_week_later.suppressed), len(a_week_later.created)) == (1, 0)
+    assert [i["status"] for i in dd("insight", "list", "--status", "all", "--json").json()] == ["dismissed"]
 
 
-def test_insight_another_entity_or_direction_is_another_insight(dd, masala):
+@pytest.mark.parametrize("closing", ["dismiss", "apply"])
+def test_insight_closed_comes_back_once_its_evidence_moves_by_the_material_change(dd, masala, closing):
+    save(masala, cpa_finding())
+    assert dd("insight", closing, only_insight(dd)["id"]).exit_code == 0
+
+    moved = save(masala, cpa_finding(since=dt.date(2026, 11, 26), until=dt.date(2026, 12, 2), cpa="843.28"))
+
+    assert len(moved.created) == 1
+    back = only_insight(dd)
+    assert back["evidence"][0]["value"] == 843.28
+    assert any("cpa (recent) of campaign:120210001001 moved from 674.62 to 843.28" in note
+               for note in back["notes"]), back["notes"]
+
+
+def test_insight_closed_comes_back_when_its_direction_flips(dd, masala):
+    save(masala, cpa_finding())
+    dd("insight", "dismiss", only_insight(dd)["id"])
+    better = cpa_finding(since=dt.date(2026, 11, 20), until=dt.date(2026, 11, 26))
+    better.direction = "better"
+
+    flipped = save(masala, better)
+
+    assert len(flipped.created) == 1
+    assert "its direction flipped (worse → better)" in only_insight(dd)["notes"][-1]
+
+
+def test_insight_another_entity_is_another_insight(dd, masala):
     saved = save(masala, cpa_finding(), cpa_finding(entity="campaign:120210001002"))
 
     assert len(saved.created) == 2
