@@ -163,6 +163,10 @@ def _print_evidence(record: dict[str, Any]) -> None:
                          f"{output.cell(item['value'])}\n")
     for note in record["notes"]:
         sys.stdout.write(f"Note: {note}\n")
+    for item in record["set_aside"]:
+        engine = "model" if item["source"] == "llm" else "heuristics"
+        where = f", insight {item['insight'][:8]}" if item["insight"] else ""
+        sys.stdout.write(f"Set aside: {item['action']} ({engine}{where}): {item['reason']}.\n")
 
 
 def _move(ctx: typer.Context, insight_id: str, to: InsightStatus, note: str | None, as_json: bool) -> None:

@@ -11,9 +11,10 @@ An answer (built in openai_answers) reads the <account_data> JSON block in the l
 per finding (same type, entity, score, budget change and evidence; reworded claim and action) and a
 "budget" one for the best-ROAS campaign with conversions that no finding names (none if there is no
 such campaign), cut to max_suggestions. The others in ANSWERS are the good one with one
-deterministic flaw each, for guardrail tests, and "empty": no suggestion at all. A scripted answer
-is used up only by a request that is answered (a slow one even if its client gave up waiting):
-faults, wrong keys and bad bodies leave the script as it was. Python: Sandbox.openai_script() and
+deterministic flaw each, for guardrail tests, "empty": no suggestion at all, and "contradicts": the
+good one plus a budget raise for the campaign a finding flags (contradicting its budget cut). A
+scripted answer is used up only by a request that is answered (a slow one even if its client gave up
+waiting): faults, wrong keys and bad bodies leave the script as it was. Python: Sandbox.openai_script() and
 openai_requests().
 """
 

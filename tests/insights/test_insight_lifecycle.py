@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from support import assert_bad_input
 
-from insights.lifecycle_support import cpa_finding, save
+from insights.lifecycle_support import cpa_finding, raise_finding, save
 
 RECORD_KEYS = {"id", "client", "type", "source", "status", "impact_score", "entity", "entity_name",
                "claim", "action", "rule", "window", "evidence", "budget_change_pct", "notes",
@@ -136,6 +136,46 @@ def test_insight_closed_comes_back_when_its_direction_flips(dd, masala):
 
     assert len(flipped.created) == 1
     assert "its direction flipped (worse → better)" in only_insight(dd)["notes"][-1]
+
+
+LOWER = "Lower the daily budget of Diwali Sale until its CPA recovers."
+
+
+def test_insight_an_open_raise_is_set_aside_when_a_cut_of_the_same_campaign_is_found(dd, masala):
+    save(masala, raise_finding())
+    raised = only_insight(dd)
+
+    saved = save(masala, cpa_finding(action=LOWER))
+
+    assert len(saved.created) == 1 and len(saved.set_aside) == 1
+    kept = only_insight(dd)
+    assert kept["claim"].startswith("Diwali Sale (Meta): CPA rose")
+    assert kept["set_aside"][0]["insight"] == raised["id"]
+    closed = dd("insight", "show", raised["id"], "--json").json()
+    assert closed["status"] == "dismissed" and closed["resolved_at"] is not None
+    assert closed["note"].startswith(f"Set aside by DataDrip in favour of insight {kept['id'][:8]}")
+    actions = [e["action"] for e in dd("audit", "--json").json() if e["entity_id"] == raised["id"]]
+    assert actions == ["insight.create", "insight.set_aside"]
+
+
+def test_insight_a_raise_in_progress_is_the_agencys_decision_and_the_cut_is_set_aside(dd, masala):
+    save(masala, raise_finding())
+    raised = only_insight(dd)
+    assert dd("insight", "start", raised["id"]).exit_code == 0
+
+    saved = save(masala, cpa_finding(action=LOWER))
+
+    assert (len(saved.created), len(saved.set_aside)) == (0, 1)
+    kept = only_insight(dd)
+    assert (kept["id"], kept["status"]) == (raised["id"], "in_progress")
+    [aside] = kept["set_aside"]
+    assert aside["action"] == LOWER and "the agency is acting on this one" in aside["reason"]
+
+
+def test_insight_a_raise_and_a_cut_of_different_campaigns_do_not_contradict(dd, masala):
+    saved = save(masala, raise_finding(entity="campaign:120210001002"), cpa_finding(action=LOWER))
+
+    assert (len(saved.created), len(saved.set_aside)) == (2, 0)
 
 
 def test_insight_another_entity_is_another_insight(dd, masala):

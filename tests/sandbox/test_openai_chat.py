@@ -312,6 +312,20 @@ def test_chat_completion_empty_answer_has_no_suggestion(sandbox: SandboxServer,
     assert json.loads(content) == {"suggestions": []}
 
 
+def test_chat_completion_contradicts_raises_the_budget_of_the_flagged_campaign(
+        sandbox: SandboxServer, sandbox_http: httpx.Client) -> None:
+    sandbox.app.openai_script(["contradicts"])
+
+    suggestions = suggestions_of(chat(sandbox_http, body()))
+
+    *good, added = suggestions
+    assert [s["entity_ref"] for s in good] == [DIWALI, LOOKALIKE, MONSOON]  # the good answer
+    assert (added["type"], added["entity_ref"], added["budget_change_pct"]) == ("budget", DIWALI, 10)
+    assert added["action"] == "Raise the daily budget of Diwali Sale by 10% to reach more buyers."
+    assert added["evidence"] == [{"entity_ref": DIWALI, "metric": "spend", "window": "recent",
+                                  "value": 1234.5}]
+
+
 def test_chat_completion_refusal_has_no_content(sandbox: SandboxServer, client: openai.OpenAI) -> None:
     sandbox.app.openai_script(["refusal"])
 
