@@ -316,9 +316,9 @@ class ReportDelivery(SQLModel, table=True):
 
 
 class Insight(SQLModel, table=True):
-    """A suggestion and its lifecycle. `fingerprint` names what was found (rule, entity, direction):
-    one open insight per fingerprint, and a dismissed one is not suggested again for the same
-    evidence (a finding whose window overlaps `window_until`)."""
+    """A suggestion and its lifecycle. `fingerprint` is the finding's identity whichever engine found
+    it (client, type, entity, period): one open insight per identity, and a dismissed or applied one
+    is not suggested again until its facts change materially (insights/identity.py)."""
 
     __tablename__ = "insight"
     __table_args__ = (

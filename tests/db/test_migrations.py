@@ -364,3 +364,41 @@ def test_migrations_0003_rekeys_metric_daily_by_day_keeping_every_row_and_back(w
             assert {"ix_metric_daily_account_date", "ix_metric_daily_entity_date"} <= indexes
     finally:
         engine.dispose()
+
+
+def test_migrations_0011_rekeys_insights_so_a_dismissal_holds_across_engines(workbook_path):
+    import datetime as dt
+    import hashlib
+    import json
+
+    from insights.lifecycle_support import cpa_finding, save
+
+    workbook_path.parent.mkdir(parents=True)
+    ref = "campaign:120210001001"
+    old_fingerprint = hashlib.sha256("\x1f".join(
+        ("c1", "performance", "performance.cpa", ref, "worse")).encode()).hexdigest()[:32]
+    engine = sa.create_engine(f"sqlite:///{workbook_path}")
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0008")
+            for statement in seed_of("0008"):
+                connection.exec_driver_sql(statement)
+            payload = cpa_finding().payload()
+            payload["evidence"] = [{**item, "value": float(item["value"])} for item in payload["evidence"]]
+            connection.exec_driver_sql(
+                "INSERT INTO insight (id, client_id, type, source, payload, impact_score, status, "
+                "created_at, resolved_at, note, fingerprint, window_since, window_until) VALUES ('i1', "
+                "'c1', 'performance', 'heuristic', ?, 72, 'dismissed', '2026-11-26 05:00:00.000000', "
+                "'2026-11-26 06:00:00.000000', 'Seasonal', ?, '2026-11-19', '2026-11-25')",
+                (json.dumps(payload), old_fingerprint))
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "head")
+    finally:
+        engine.dispose()
+    by_model = cpa_finding(since=dt.date(2026, 11, 20), until=dt.date(2026, 11, 26))
+    by_model.rule, by_model.source = "llm", "llm"
+
+    saved = save("Masala Mornings", by_model)
+
+    assert (len(saved.suppressed), len(saved.created)) == (1, 0)
+    assert saved.suppressed[0][1].id == "i1"
