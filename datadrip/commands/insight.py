@@ -57,9 +57,11 @@ def insight_generate(ctx: typer.Context, client: ClientOpt = None, agency: Agenc
                      as_json: JsonOpt = False, verbose: VerboseOpt = False) -> None:
     """Look at each client's last 7 days against the 28 before and save new suggestions.
 
-    An open suggestion found again is updated, not repeated; a dismissed one is not suggested
-    again for the same days. When stdout is not a terminal (cron), a success prints nothing
-    (--verbose prints the summary); a note on stderr says when the model was not used, and why.
+    An open suggestion found again, by either engine, is updated, not repeated; a dismissed or
+    applied one is not suggested again until its figures move materially; of a raise and a cut of
+    one campaign's budget only the cut is kept, with the reason. When stdout is not a terminal
+    (cron), a success prints nothing (--verbose prints the summary); a note on stderr says when the
+    model was not used, and why.
 
     \b
     Examples:
@@ -194,7 +196,7 @@ def insight_start(ctx: typer.Context, insight_id: IdArg, note: NoteOpt = None,
 @app.command("apply")
 def insight_apply(ctx: typer.Context, insight_id: IdArg, note: NoteOpt = None,
                   as_json: JsonOpt = False) -> None:
-    """Mark a suggestion as done (applied); it leaves the reports.
+    """Mark a suggestion as done (applied); it leaves the reports until its figures move materially.
 
     \b
     Example:
@@ -206,7 +208,7 @@ def insight_apply(ctx: typer.Context, insight_id: IdArg, note: NoteOpt = None,
 @app.command("dismiss")
 def insight_dismiss(ctx: typer.Context, insight_id: IdArg, note: NoteOpt = None,
                     as_json: JsonOpt = False) -> None:
-    """Dismiss a suggestion; it is not suggested again for the same days.
+    """Dismiss a suggestion; it is not suggested again until its figures move materially.
 
     \b
     Example:
