@@ -1,15 +1,16 @@
 """Suggestions that contradict each other about one entity's budget, resolved to one with the reason.
 
 A raise and a cut (lower or pause) of the same campaign, ad set or ad cannot both be followed. The
-cut is kept: spending less can be undone the next day, money spent cannot. One exception: a
-suggestion the agency has started (in progress) is its own decision and is never set aside by a
-finding; the contradicting one is then set aside instead. The one set aside is named, with the
-reason, in the kept suggestion (`insight show`).
+cut is kept: spending less can be undone the next day, money spent cannot. Two exceptions, in this
+order: a suggestion the agency has started (in progress) is its own decision and is never set aside
+by a finding; and an open suggestion not found again for over a week (no longer in the reports)
+gives way to one found now. The one set aside is named, with the reason, in the kept suggestion
+(`insight show`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from datadrip.db.models import Insight
@@ -19,6 +20,7 @@ from datadrip.insights.identity import CUTS, RAISE, stances
 
 IN_PROGRESS = InsightStatus.IN_PROGRESS.value
 NEW = "new"
+FRESH_DAYS = 7  # as the reports' INSIGHT_FRESH_DAYS: an older open one is no longer shown to clients
 
 
 @dataclass(eq=False)
@@ -32,7 +34,7 @@ class Candidate:
     kind: str  # its type
     row: Insight | None = None  # None until a new one is created
     finding: Finding | None = None  # this run's finding (None: an open insight not found again)
-    set_aside: list[dict[str, Any]] = field(default_factory=list)  # what it was kept over, and why
+    stale: bool = False  # open, not found again for over FRESH_DAYS: the reports no longer show it
 
 
 @dataclass
@@ -53,15 +55,14 @@ def resolve(candidates: list[Candidate]) -> list[Decision]:
         cutters = [c for c, wanted in asked if wanted.get(ref) in CUTS and id(c) not in lost]
         if not raisers or not cutters:
             continue
-        raising_started = any(c.status == IN_PROGRESS for c in raisers)
-        if raising_started and any(c.status == IN_PROGRESS for c in cutters):
+        side = _side(raisers, cutters)
+        if side is None:
             continue  # both are the agency's own decisions
-        keepers, losers = (raisers, cutters) if raising_started else (cutters, raisers)
-        keeper = max(keepers, key=lambda c: (c.status == IN_PROGRESS, c.impact))
+        keepers, losers, why = side
+        keeper = max(keepers, key=lambda c: (c.status == IN_PROGRESS, not c.stale, c.impact))
         for loser in losers:
-            reason = _reason(ref, keeper, loser, _asks(asked, keeper), _asks(asked, loser),
-                             started=raising_started)
-            decisions.append(Decision(loser, keeper, reason))
+            decisions.append(Decision(loser, keeper, _reason(ref, keeper, loser, _asks(asked, keeper),
+                                                             _asks(asked, loser), why)))
             lost.add(id(loser))
     return decisions
 
@@ -70,15 +71,35 @@ def _asks(asked: list[tuple[Candidate, dict[str, str]]], candidate: Candidate) -
     return next(wanted for c, wanted in asked if c is candidate)
 
 
+def _side(raisers: list[Candidate], cutters: list[Candidate]) -> tuple[list[Candidate], list[Candidate],
+                                                                       str] | None:
+    """(keepers, losers, why): the agency's started one, else the one found now, else the cut."""
+    raising_started = any(c.status == IN_PROGRESS for c in raisers)
+    cutting_started = any(c.status == IN_PROGRESS for c in cutters)
+    if raising_started and cutting_started:
+        return None
+    if raising_started or cutting_started:
+        return (raisers, cutters, STARTED) if raising_started else (cutters, raisers, STARTED)
+    if all(c.stale for c in cutters) and not all(c.stale for c in raisers):
+        return raisers, cutters, STALE
+    return cutters, raisers, CAUTIOUS
+
+
+STARTED, STALE, CAUTIOUS = "started", "stale", "cautious"
+
+
 def _reason(ref: str, keeper: Candidate, loser: Candidate, kept_asks: dict[str, str],
-            lost_asks: dict[str, str], *, started: bool) -> str:
+            lost_asks: dict[str, str], why: str) -> str:
     name = _name(ref, keeper) or _name(ref, loser) or ref
-    if started:
-        return (f"it asked to {lost_asks[ref]} the budget of {name}, which this suggestion, in progress, "
-                f"raises: the agency is acting on this one, so the other was set aside")
-    return (f"it asked to raise the budget of {name}, which this suggestion asks to {kept_asks[ref]}: "
-            "both cannot be followed, and the cautious one is kept (spending less can be undone, "
-            "money spent cannot)")
+    asked = (f"it asked to {lost_asks[ref]} the budget of {name}, which this suggestion asks to "
+             f"{kept_asks[ref]}")
+    if why == STARTED:
+        return f"{asked}: the agency is acting on this one (in progress), so the other was set aside"
+    if why == STALE:
+        return (f"{asked}: it had not been found again for over {FRESH_DAYS} days, and this one rests on "
+                "newer numbers")
+    return (f"{asked}: both cannot be followed, and the cautious one is kept (spending less can be "
+            "undone, money spent cannot)")
 
 
 def _name(ref: str, candidate: Candidate) -> str | None:

@@ -21,7 +21,7 @@ from datadrip.db.models import Client, Insight, utcnow
 from datadrip.db.queries import find_by_id_prefix
 from datadrip.enums import InsightStatus
 from datadrip.errors import ConflictError
-from datadrip.insights.conflicts import NEW, Candidate, Decision, record, resolve
+from datadrip.insights.conflicts import FRESH_DAYS, NEW, Candidate, Decision, record, resolve
 from datadrip.insights.findings import Finding
 from datadrip.insights.identity import Figures, material_change
 from datadrip.workbook import Workbook
@@ -80,6 +80,11 @@ def save_findings(wb: Workbook, client: Client, findings: list[Finding], figures
                                  f"{_day(closed.resolved_at or closed.created_at)}: {why}")
         new.append(Candidate(finding.payload(), finding.impact_score, NEW, finding.source, finding.type,
                              finding=finding))
+    latest = max((finding.until for finding in findings), default=None)
+    for candidate in current.values():
+        until = candidate.row.window_until if candidate.row is not None else None
+        candidate.stale = (candidate.finding is None and latest is not None and until is not None
+                           and until < latest - dt.timedelta(days=FRESH_DAYS))
     decisions = resolve([*current.values(), *new])
     losers = {id(decision.loser) for decision in decisions}
     for candidate in current.values():

@@ -172,6 +172,19 @@ def test_insight_a_raise_in_progress_is_the_agencys_decision_and_the_cut_is_set_
     assert aside["action"] == LOWER and "the agency is acting on this one" in aside["reason"]
 
 
+def test_insight_an_open_cut_not_found_for_over_a_week_gives_way_to_a_raise_found_now(dd, masala):
+    save(masala, cpa_finding(action=LOWER, since=dt.date(2026, 11, 5), until=dt.date(2026, 11, 11)))
+    stale = only_insight(dd)
+
+    saved = save(masala, raise_finding())
+
+    assert (len(saved.created), len(saved.set_aside)) == (1, 1)
+    kept = only_insight(dd)
+    assert kept["action"] == "Raise the daily budget of Diwali Sale by 10%."
+    assert kept["set_aside"][0]["insight"] == stale["id"]
+    assert "not been found again for over 7 days" in kept["set_aside"][0]["reason"]
+
+
 def test_insight_a_raise_and_a_cut_of_different_campaigns_do_not_contradict(dd, masala):
     saved = save(masala, raise_finding(entity="campaign:120210001002"), cpa_finding(action=LOWER))
 
