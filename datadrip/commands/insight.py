@@ -38,7 +38,7 @@ NoteOpt = Annotated[str | None, typer.Option(
 ClientOpt = Annotated[str | None, typer.Option("--client", "-c", help="Only this client (name or id).")]
 GENERATE_COLUMNS = [("client", "Client"), ("engine", "Engine"), ("as_of", "Data to"),
                     ("found", "Found"), ("new", "New"), ("refreshed", "Updated"),
-                    ("suppressed", "Dismissed before"), ("note", "Note")]
+                    ("suppressed", "Closed before"), ("set_aside", "Set aside"), ("note", "Note")]
 LIST_COLUMNS = [("id", "Id"), ("client", "Client"), ("type", "Type"), ("impact_score", "Impact"),
                 ("status", "Status"), ("source", "Source"), ("claim", "Suggestion")]
 SHOW_FIELDS = [("id", "Insight"), ("client", "Client"), ("type", "Type"), ("source", "Source"),
