@@ -516,3 +516,34 @@ def test_postgres_model_requests_are_counted_and_cached_on_the_server(dd, server
     assert scalar(server, "SELECT requests FROM llm_usage") == 1
     assert scalar(server, "SELECT prompt_tokens FROM llm_usage") > 0
     assert scalar(server, "SELECT count(*) FROM llm_cache") == 1
+
+
+def test_postgres_migration_0011_rekeys_insights_so_a_dismissal_holds_across_engines(server):
+    import datetime as dt
+    import hashlib
+
+    from tests.db.test_migrations import seed_of
+    from tests.insights.lifecycle_support import cpa_finding, save
+
+    old_fingerprint = hashlib.sha256("\x1f".join(
+        ("c1", "performance", "performance.cpa", "campaign:120210001001", "worse")).encode()).hexdigest()[:32]
+    payload = json.loads(json.dumps(cpa_finding().payload(), default=str))
+    with server.begin() as connection:
+        migrations.upgrade(connection, "0008")
+        for statement in seed_of("0008"):
+            connection.exec_driver_sql(statement.replace(", 1, '2026", ", true, '2026"))
+        connection.execute(sa.text(
+            "INSERT INTO insight (id, client_id, type, source, payload, impact_score, status, created_at, "
+            "resolved_at, fingerprint, window_since, window_until) VALUES ('i1', 'c1', 'performance', "
+            "'heuristic', CAST(:payload AS JSON), 72, 'dismissed', '2026-11-26 05:00', '2026-11-26 06:00', "
+            ":fingerprint, '2026-11-19', '2026-11-25')"),
+            {"payload": json.dumps(payload), "fingerprint": old_fingerprint})
+    with server.begin() as connection:
+        migrations.upgrade(connection, "head")
+    by_model = cpa_finding(since=dt.date(2026, 11, 20), until=dt.date(2026, 11, 26))
+    by_model.rule, by_model.source = "llm", "llm"
+
+    saved = save("Masala Mornings", by_model)
+
+    assert (len(saved.suppressed), len(saved.created)) == (1, 0)
+    assert saved.suppressed[0][1].id == "i1"
