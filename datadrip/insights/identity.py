@@ -29,6 +29,7 @@ CUTS = (LOWER, PAUSE)
 _PAUSE = re.compile(r"(?i)\b(?:pause|stop|switch off|turn off)\b")
 _LOWER = re.compile(r"(?i)\b(?:lower|cut|reduce|decrease|trim)\b")
 _RAISE = re.compile(r"(?i)\b(?:raise|increase|lift|boost|scale up)\b|\bmore budget\b")
+_MONEY = re.compile(r"(?i)\b(?:budgets?|spend|spending|bids?)\b")  # "reduce the frequency" is no cut
 
 Key = tuple[str | None, str, str]  # (entity ref or None for the client, metric, window)
 Figures = Mapping[Key, Decimal | int | None]
@@ -97,9 +98,9 @@ def stances(payload: dict[str, Any]) -> dict[str, str]:
         found[ref] = RAISE if Decimal(str(pct)) > 0 else LOWER
     elif _PAUSE.search(action):
         found[ref] = PAUSE
-    elif _LOWER.search(action):
+    elif _MONEY.search(action) and _LOWER.search(action):
         found[ref] = LOWER
-    elif _RAISE.search(action):
+    elif _MONEY.search(action) and _RAISE.search(action):
         found[ref] = RAISE
     recipient = (payload.get("figures") or {}).get("recipient_ref")
     if isinstance(recipient, str) and found.get(ref) in CUTS:  # a reallocation feeds its recipient

@@ -402,3 +402,16 @@ def test_migrations_0011_rekeys_insights_so_a_dismissal_holds_across_engines(wor
 
     assert (len(saved.suppressed), len(saved.created)) == (1, 0)
     assert saved.suppressed[0][1].id == "i1"
+    engine = sa.create_engine(f"sqlite:///{workbook_path}")
+    try:
+        with engine.begin() as connection:
+            from alembic import command
+
+            config = migrations.alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0008")
+        with engine.begin() as connection:
+            assert connection.exec_driver_sql(
+                "SELECT fingerprint FROM insight WHERE id = 'i1'").scalar_one() == old_fingerprint
+    finally:
+        engine.dispose()

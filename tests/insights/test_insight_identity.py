@@ -117,3 +117,20 @@ def test_identity_the_same_contradiction_the_next_day_changes_nothing(dd, workbo
 
     assert again.created == [] and again.set_aside == 1
     assert about(dd, DIWALI) == before
+
+
+@pytest.mark.parametrize(("payload", "expected"), [
+    ({"budget_change_pct": 10, "suggested_action": "Lower the bids."}, {DIWALI: "raise"}),
+    ({"budget_change_pct": -30, "suggested_action": "Move 30% of the spend.",
+      "figures": {"recipient_ref": "campaign:2"}}, {DIWALI: "lower", "campaign:2": "raise"}),
+    ({"suggested_action": "Lower its daily budget until its CPA recovers."}, {DIWALI: "lower"}),
+    ({"suggested_action": "Give Diwali Sale more budget step by step."}, {DIWALI: "raise"}),
+    ({"suggested_action": "Pause it once the new one beats it."}, {DIWALI: "pause"}),
+    ({"suggested_action": "Reduce the frequency cap to 2."}, {}),
+    ({"suggested_action": "Refresh the creatives of Stop Smoking Now.",
+      "entity": {"ref": DIWALI, "name": "Stop Smoking Now"}}, {}),
+])
+def test_identity_stances_read_the_budget_change_then_the_action(payload, expected):
+    from datadrip.insights.identity import stances
+
+    assert stances({"entity": {"ref": DIWALI, "name": "Diwali Sale"}, **payload}) == expected
