@@ -111,8 +111,9 @@ def _reports(loaded: Loaded, engine: Engine, due: DueJob, now: dt.datetime) -> J
         outcome = send_reports(loaded, SendRequest(client=client.id, kind=kind))
         for report in outcome.reports:
             bucket = report.status if report.status in detail else "failed"
-            detail[bucket].append(client.name if report.status != "failed" else
-                                  f"{client.name}: {report.reason}")
+            said = report.status == "failed" or (report.status == "skipped" and not report.already_sent)
+            detail[bucket].append(f"{client.name}: {report.reason}" if said and report.reason
+                                  else client.name)
     status = JobStatus.SUCCEEDED
     if detail["failed"] or detail["waiting"]:
         status = JobStatus.FAILED if not (detail["sent"] or detail["skipped"] or detail["waiting"]) \
