@@ -87,6 +87,7 @@ def _insights(loaded: Loaded, due: DueJob) -> dict[str, Any]:
         return {"insight_notes": [f"insights: {exc.message}"]}
     notes = [f"{run.client}: the heuristics' suggestions were kept: {run.fallback}"
              for run in runs if run.fallback]
+    notes += [f"{run.client}: insights failed: {run.error}" for run in runs if run.error]
     return {"insights": sum(len(run.created) for run in runs), "insight_notes": notes}
 
 
