@@ -263,7 +263,7 @@ def _show_report(record: dict[str, object]) -> None:
              ("Period", _days(record["period"])), ("Status", record["status"]),
              ("Recipients", record["recipients"]), ("Sent", record["sent_at"]),
              ("Message-ID", record["message_id"]), ("Provider", record["provider"]),
-             ("Error", record["error"])]
+             ("Skipped" if record["status"] == ReportStatus.SKIPPED.value else "Error", record["error"])]
     for label, value in lines:
         if value not in (None, "", []):
             sys.stdout.write(f"{label + ':':<12}{output.cell(value)}\n")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import assert_bad_input
 
 from tests.analytics.analytics_support import fill_workbook
 from tests.reports.report_support import add_campaign_day
@@ -137,6 +138,8 @@ def test_send_skips_a_client_with_no_accounts_and_records_why(ready, home):
     assert len(outbox(home)) == 2
     [row] = ready("report", "list", "--status", "skipped", "--json").json()
     assert (row["client"], row["error"]) == ("Fresh Start", "no accounts")
+    shown = ready("report", "show", row["id"]).stdout
+    assert "Status:     skipped\n" in shown and "Skipped:    no accounts\n" in shown
 
 
 def test_send_skips_a_client_whose_accounts_have_no_data_for_the_period(ready, home):
@@ -201,3 +204,7 @@ def parsed_to(path: Path) -> str:
     import email.policy
 
     return str(email.message_from_bytes(path.read_bytes(), policy=email.policy.default)["To"])
+
+
+def test_report_list_refuses_an_unknown_status(ready):
+    assert_bad_input(ready("report", "list", "--status", "lost"), "--status", "'lost'")
