@@ -88,6 +88,9 @@ class EmailSettings(_Section):
 class ReportsSettings(_Section):
     template_dir: str = Field("", description="Folder of your own templates; a file there "
                               "(report.html.j2, report.txt.j2, report.md.j2) replaces ours")
+    send_empty: bool = Field(False, description="E-mail a report with nothing in it (a client with "
+                             "no accounts, or no data for the period); else it is skipped, and why "
+                             "is recorded")
 
 
 class AiSettings(_Section):

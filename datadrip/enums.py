@@ -59,6 +59,7 @@ class ReportStatus(StrEnum):
     BUILT = "built"
     SENT = "sent"
     FAILED = "failed"
+    SKIPPED = "skipped"  # not sent, and why (no accounts, no data for the period) is in its error
 
 
 class InsightType(StrEnum):

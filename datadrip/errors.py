@@ -90,3 +90,15 @@ class SecretStoreError(DataDripError):
     """The secret store cannot be used: no usable keyring, a wrong or missing key, a damaged file."""
 
     exit_code = ExitCode.BAD_INPUT
+
+
+def run_failure(message: str, *, failed: int, total: int, needs_login: bool,
+                hint: str | None = None) -> DataDripError:
+    """How a run over several clients or accounts ends when some failed: 4 when one needs a login
+    (it wins over 3: the fix is a login, whatever else went through), 3 when the others went
+    through (sent, saved, or skipped with a reason), 1 when every one failed."""
+    if needs_login:
+        return AuthRequiredError(message, hint=hint)
+    if failed < total:
+        return PartialError(message, hint=hint)
+    return DataDripError(message, hint=hint)

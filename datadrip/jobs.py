@@ -87,6 +87,7 @@ def _insights(loaded: Loaded, due: DueJob) -> dict[str, Any]:
         return {"insight_notes": [f"insights: {exc.message}"]}
     notes = [f"{run.client}: the heuristics' suggestions were kept: {run.fallback}"
              for run in runs if run.fallback]
+    notes += [f"{run.client}: insights failed: {run.error}" for run in runs if run.error]
     return {"insights": sum(len(run.created) for run in runs), "insight_notes": notes}
 
 
@@ -111,8 +112,9 @@ def _reports(loaded: Loaded, engine: Engine, due: DueJob, now: dt.datetime) -> J
         outcome = send_reports(loaded, SendRequest(client=client.id, kind=kind))
         for report in outcome.reports:
             bucket = report.status if report.status in detail else "failed"
-            detail[bucket].append(client.name if report.status != "failed" else
-                                  f"{client.name}: {report.reason}")
+            said = report.status == "failed" or (report.status == "skipped" and not report.already_sent)
+            detail[bucket].append(f"{client.name}: {report.reason}" if said and report.reason
+                                  else client.name)
     status = JobStatus.SUCCEEDED
     if detail["failed"] or detail["waiting"]:
         status = JobStatus.FAILED if not (detail["sent"] or detail["skipped"] or detail["waiting"]) \

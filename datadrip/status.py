@@ -77,7 +77,7 @@ class ReportHealth:
     kind: str
     since: dt.date
     until: dt.date
-    status: str  # built | sent | failed
+    status: str  # built | sent | failed | skipped (not sent: no accounts, no data; why in error)
     sent_at: dt.datetime | None
     built_at: dt.datetime | None
     error: str | None
@@ -89,6 +89,13 @@ class ReportHealth:
         period = str(self.since) if self.since == self.until else f"{self.since}..{self.until}"
         return f"{self.client} · {self.kind} report {period} failed" + \
             (f": {self.error}" if self.error else "")
+
+    @property
+    def skipped(self) -> str | None:
+        """Why it was not sent, when it was skipped (nothing to report): said, not a problem."""
+        if self.status != ReportStatus.SKIPPED.value:
+            return None
+        return f"{self.client} ({self.error})" if self.error else self.client
 
     def record(self) -> dict[str, Any]:
         return {"agency": self.agency, "client": self.client, "id": self.id, "kind": self.kind,
@@ -118,6 +125,7 @@ class Status:
         """How many accounts are in each problem state, and how many latest reports failed."""
         counted = {state: sum(1 for a in self.accounts if a.state == state) for state in PROBLEM_STATES}
         counted["failed_reports"] = sum(1 for r in self.reports if r.problem)
+        counted["skipped_reports"] = sum(1 for r in self.reports if r.skipped)
         return counted
 
     def record(self) -> dict[str, Any]:

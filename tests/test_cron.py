@@ -5,6 +5,7 @@ says; nothing carries an ANSI code; on a real terminal NO_COLOR takes the colour
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import pty
 import re
@@ -19,6 +20,7 @@ from support import drain_terminal
 
 from tests.analytics.analytics_support import D3, fill_workbook
 from tests.commands.status_support import all_synced, sync_run, synced_through
+from tests.reports.report_support import add_campaign_day
 
 ANSI = re.compile(r"\x1b[\[\]()]")
 # An SGR sequence that sets a colour (30-37, 38;…, 90-97 and their backgrounds); bold is no colour.
@@ -44,6 +46,8 @@ def filled(dd: Callable[..., Any]) -> Callable[..., Any]:
     assert dd("fx", "set", "USD", "INR", "83.10").exit_code == 0
     assert dd("client", "edit", "Masala Mornings", "--recipients", "owner@masala.example").exit_code == 0
     assert dd("client", "edit", "Peak Trail", "--recipients", "team@peaktrail.example").exit_code == 0
+    # Numbers for Peak Trail on 1 Nov too: a report with none is not sent.
+    add_campaign_day("Peak Trail", "act_2", "Trail", dt.date(2026, 11, 1), "15", currency="USD")
     return dd
 
 
@@ -87,7 +91,7 @@ def test_cron_report_send_with_one_client_failing_exits_3_with_one_line_per_prob
     lines = run.stderr.splitlines()
     assert len(lines) == 2, run.stderr
     assert lines[0].startswith("error: Peak Trail: ") and "is not an e-mail address" in lines[0]
-    assert lines[1] == "error: 1 of 2 reports failed; the others were sent"
+    assert lines[1] == "error: 1 of 2 reports failed: Peak Trail; sent: Masala Mornings"
     assert_plain(run)
 
 

@@ -167,6 +167,28 @@ def test_scheduler_reports_wait_for_their_sync_until_the_deadline(held_back: tup
         assert db.execute("SELECT count(*) FROM report WHERE status = 'sent'").fetchone() == (3,)
 
 
+def test_scheduler_reports_go_on_past_a_client_that_fails_and_record_why(
+        held_back: tuple[Path, dt.date]) -> None:
+    workbook, today = held_back
+    with sqlite3.connect(workbook) as db:
+        db.execute("DELETE FROM fx_rate")  # Bloom Botanics (INR) has euro accounts
+
+    [(_, status)] = run_daemon(_reports_only(), DaemonRequest(once=True),
+                               clock=at(local(today, 10, 1))).runs
+
+    assert status == "partial"
+    [detail] = [json.loads(row[3]) for row in job_runs(workbook)]
+    assert detail["sent"] == ["Masala Mornings", "Peak Trail Outfitters"]
+    [failed] = detail["failed"]
+    assert failed.startswith("Bloom Botanics: no exchange rate from EUR to INR")
+    with sqlite3.connect(workbook) as db:
+        rows = db.execute("SELECT c.name, r.status, r.error FROM report r JOIN client c "
+                          "ON c.id = r.client_id ORDER BY c.name").fetchall()
+    assert [(name, state) for name, state, _ in rows] == [
+        ("Bloom Botanics", "failed"), ("Masala Mornings", "sent"), ("Peak Trail Outfitters", "sent")]
+    assert rows[0][2].startswith("no exchange rate from EUR to INR")
+
+
 def test_scheduler_report_held_back_goes_once_its_sync_succeeds(held_back: tuple[Path, dt.date]) -> None:
     workbook, today = held_back
     loaded = _reports_only()

@@ -59,9 +59,10 @@ def insight_generate(ctx: typer.Context, client: ClientOpt = None, agency: Agenc
 
     An open suggestion found again, by either engine, is updated, not repeated; a dismissed or
     applied one is not suggested again until its figures move materially; of a raise and a cut of
-    one campaign's budget only the cut is kept, with the reason. When stdout is not a terminal
-    (cron), a success prints nothing (--verbose prints the summary); a note on stderr says when the
-    model was not used, and why.
+    one campaign's budget only the cut is kept, with the reason. A client that fails (a missing
+    exchange rate) does not stop the others: the exit code is 3 when some failed, 1 when all did,
+    4 when one needs a login. When stdout is not a terminal (cron), a success prints nothing
+    (--verbose prints the summary); a note on stderr says when the model was not used, and why.
 
     \b
     Examples:
@@ -85,17 +86,39 @@ def _show_generated(outcome: GenerateOutcome, *, as_json: bool, quiet: bool) -> 
                 output.message(f"note: {run.client}: {text}")
     if as_json:
         output.print_json({"clients": [run.record() for run in outcome.runs]})
+    elif not quiet:
+        rows = [{**run.record(), "new": len(run.created),
+                 "note": f"failed: {run.error}" if run.error else
+                 "from cache" if run.cached else ("fallback" if run.fallback else "")}
+                for run in outcome.runs]
+        output.print_table(rows, GENERATE_COLUMNS, empty="no active client")
+        created = [record for run in outcome.runs for record in run.created]
+        for record in created:
+            sys.stdout.write(f"\n{record['id'][:8]}  {record['client']} · {record['type']} · impact "
+                             f"{record['impact_score']}\n  {record['claim']}\n  → {record['action']}\n")
+    _fail_if_any(outcome, quiet=quiet)
+
+
+def _fail_if_any(outcome: GenerateOutcome, *, quiet: bool) -> None:
+    """Each client that failed on stderr, then the exit code of the run: 3 when the others went
+    through, 1 when every client failed, 4 when one needs a login."""
+    from datadrip.errors import run_failure
+
+    failed = outcome.failed
+    if not failed:
         return
-    if quiet:
-        return
-    rows = [{**run.record(), "new": len(run.created),
-             "note": "from cache" if run.cached else ("fallback" if run.fallback else "")}
-            for run in outcome.runs]
-    output.print_table(rows, GENERATE_COLUMNS, empty="no active client")
-    created = [record for run in outcome.runs for record in run.created]
-    for record in created:
-        sys.stdout.write(f"\n{record['id'][:8]}  {record['client']} · {record['type']} · impact "
-                         f"{record['impact_score']}\n  {record['claim']}\n  → {record['action']}\n")
+    for run in failed:
+        output.error(f"{run.client}: {run.error}", run.hint, one_line=quiet)
+    done = [run.client for run in outcome.runs if run.status != "failed"]
+    names = ", ".join(run.client for run in failed)
+    summary = (f"{len(failed)} of {len(outcome.runs)} clients failed: {names}; done: {', '.join(done)}"
+               if done else f"{len(failed)} client{'' if len(failed) == 1 else 's'} failed: {names}")
+    logins = [run.hint for run in failed if run.needs_login and run.hint]
+    hint = "  and  ".join(dict.fromkeys(logins)) if logins else \
+        "Run the same command again once that is fixed." if done else failed[0].hint
+    raise run_failure(summary, failed=len(failed), total=len(outcome.runs),
+                      needs_login=any(run.needs_login for run in failed),
+                      hint=None if quiet else hint)
 
 
 @app.command("list")

@@ -12,7 +12,7 @@ from datadrip import output
 from datadrip.commands._context import settings, workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
 from datadrip.commands.metrics import SinceOpt, UntilOpt
-from datadrip.enums import ReportKind
+from datadrip.enums import ReportKind, ReportStatus
 
 if TYPE_CHECKING:
     from datadrip.reports.send import ReportSend, SendOutcome
@@ -46,7 +46,8 @@ FORMATS = ("html", "md", "txt", "json")
 SEND_COLUMNS = [("client", "Client"), ("kind", "Kind"), ("since", "From"), ("until", "To"),
                 ("status", "Status"), ("recipients", "Recipients"), ("reason", "Note")]
 LIST_COLUMNS = [("id", "Id"), ("client", "Client"), ("kind", "Kind"), ("since", "From"),
-                ("until", "To"), ("status", "Status"), ("sent_at", "Sent"), ("recipients", "Recipients")]
+                ("until", "To"), ("status", "Status"), ("sent_at", "Sent"), ("recipients", "Recipients"),
+                ("error", "Note")]
 
 
 @app.command("build")
@@ -117,10 +118,13 @@ def report_send(ctx: typer.Context,
                 as_json: JsonOpt = False, verbose: VerboseOpt = False) -> None:
     """Send a client's report (or every client's) to its recipients, once.
 
-    Sending a report that went out already does nothing and says so (--force sends it again).
-    Passing failures (a busy server, a rate limit) are retried; with --all the other clients go
-    on, and the exit code is 3 when some failed. When stdout is not a terminal (cron), a success
-    prints nothing (--verbose prints the summary) and each problem is one line on stderr.
+    Sending a report that went out already does nothing and says so (--force sends it again). A
+    report with nothing in it (no accounts, no data for the period) is skipped, and why is
+    recorded, unless [reports] send_empty. Passing failures (a busy server, a rate limit) are
+    retried; with --all every client is attempted, each failure recorded with its reason, and the
+    exit code is 3 when some failed, 1 when all did, 4 when one needs a login. When stdout is not
+    a terminal (cron), a success prints nothing (--verbose prints the summary) and each problem
+    is one line on stderr.
 
     \b
     Examples:
@@ -144,7 +148,7 @@ def _announce(report: ReportSend) -> None:
 
 
 def _show_outcome(outcome: SendOutcome, *, as_json: bool, every: bool, quiet: bool) -> None:
-    from datadrip.errors import DataDripError, PartialError, UsageError
+    from datadrip.errors import UsageError, run_failure
 
     if not every and outcome.reports and outcome.reports[0].no_recipients:
         raise UsageError(str(outcome.reports[0].reason), hint=outcome.reports[0].hint)
@@ -162,12 +166,16 @@ def _show_outcome(outcome: SendOutcome, *, as_json: bool, every: bool, quiet: bo
         return
     for report in failed:
         output.error(f"{report.client}: {report.reason}", report.hint, one_line=quiet)
-    if len(failed) < len(outcome.reports):
-        raise PartialError(f"{len(failed)} of {len(outcome.reports)} reports failed; the others "
-                           "were sent", hint=None if quiet else
-                           "Run the same command again to retry the failed ones.")
-    raise DataDripError(f"{len(failed)} report{'s' if len(failed) > 1 else ''} failed",
-                        hint=None if quiet else failed[0].hint or "See the error above.")
+    logins = [report.hint for report in failed if report.needs_login and report.hint]
+    if logins:
+        hint = "  and  ".join(dict.fromkeys(logins))
+    elif len(failed) < len(outcome.reports):
+        hint = "Run the same command again to retry the failed ones."
+    else:
+        hint = failed[0].hint or "See the error above."
+    raise run_failure(outcome.summary(), failed=len(failed), total=len(outcome.reports),
+                      needs_login=any(report.needs_login for report in failed),
+                      hint=None if quiet else hint)
 
 
 @app.command("list")
@@ -175,26 +183,33 @@ def report_list(ctx: typer.Context,
                 client: Annotated[str | None, typer.Option(
                     "--client", "-c", help="Only this client's reports.")] = None,
                 agency: AgencyOpt = None,
+                status: Annotated[list[ReportStatus] | None, typer.Option(
+                    "--status", "-s", show_default=False,
+                    help="Only reports in this state (repeatable): built, sent, failed (with "
+                         "why) or skipped (with why).")] = None,
                 limit: Annotated[int, typer.Option("--limit", "-n", min=1,
                                                    help="Show at most this many, newest first.")] = 50,
                 as_json: JsonOpt = False) -> None:
-    """List the reports kept in the workbook, newest period first: built, sent or failed.
+    """List the reports kept in the workbook, newest period first: built, sent, failed or skipped.
 
     \b
-    Example:
+    Examples:
+      datadrip report list --status failed
       datadrip report list --client "Masala Mornings" --json | jq '.[] | select(.status == "failed")'
     """
     from datadrip.reports.history import list_reports_for, report_record
 
+    statuses = [item.value for item in status or ()]
     with workbook(ctx) as wb:
-        records = [report_record(report, owner)
-                   for report, owner in list_reports_for(wb.session, client, agency, limit)]
+        records = [report_record(report, owner) for report, owner
+                   in list_reports_for(wb.session, client, agency, limit, statuses)]
     if as_json:
         output.print_json(records)
         return
     rows = [{**record, "since": record["period"]["since"], "until": record["period"]["until"],
              "id": record["id"][:8]} for record in records]
-    output.print_table(rows, LIST_COLUMNS, empty="no reports yet: datadrip report build CLIENT")
+    output.print_table(rows, LIST_COLUMNS, empty="no reports like that" if statuses else
+                       "no reports yet: datadrip report build CLIENT")
 
 
 @app.command("show")
@@ -248,7 +263,7 @@ def _show_report(record: dict[str, object]) -> None:
              ("Period", _days(record["period"])), ("Status", record["status"]),
              ("Recipients", record["recipients"]), ("Sent", record["sent_at"]),
              ("Message-ID", record["message_id"]), ("Provider", record["provider"]),
-             ("Error", record["error"])]
+             ("Skipped" if record["status"] == ReportStatus.SKIPPED.value else "Error", record["error"])]
     for label, value in lines:
         if value not in (None, "", []):
             sys.stdout.write(f"{label + ':':<12}{output.cell(value)}\n")

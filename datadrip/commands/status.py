@@ -26,7 +26,8 @@ def status(ctx: typer.Context, agency: AgencyOpt = None, as_json: JsonOpt = Fals
 
     Exit 1 when anything needs attention: an account with no successful sync for 36 hours, a
     failed last sync or report, or a login to renew (the 'datadrip connect' command is named);
-    exit 0 when all is well. The verdict is one line on stderr.
+    exit 0 when all is well. A report skipped for having nothing in it (no accounts, no data for
+    its period) is named with why, and is not a problem. The verdict is one line on stderr.
 
     \b
     Examples:
@@ -50,13 +51,17 @@ def status(ctx: typer.Context, agency: AgencyOpt = None, as_json: JsonOpt = Fals
 
 def verdict(report: Status) -> str:
     problems = report.problems
+    skipped = [item.skipped for item in report.reports if item.skipped]
+    said = f"{len(skipped)} skipped: " + ", ".join(skipped) if skipped else ""
     if problems:
         count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
-        return f"not ok: {count}: " + "; ".join(problems)
+        return f"not ok: {count}: " + "; ".join(problems) + (f"; report{'s' if len(skipped) > 1 else ''} "
+                                                             + said if said else "")
     synced = sum(1 for account in report.accounts if account.state == "ok")
     sent = sum(1 for item in report.reports if item.status == "sent")
     return (f"ok: {synced} account{'' if synced == 1 else 's'} synced within "
-            f"{report.record()['stale_after_hours']} h, {sent} latest report{'' if sent == 1 else 's'} sent")
+            f"{report.record()['stale_after_hours']} h, {sent} latest report{'' if sent == 1 else 's'} "
+            "sent" + (f", {said}" if said else ""))
 
 
 def rows(report: Status) -> list[dict[str, Any]]:

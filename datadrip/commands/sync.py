@@ -79,7 +79,7 @@ COLUMNS = [("client", "Client"), ("platform", "Platform"), ("account_id", "Accou
 
 
 def _report(outcome: SyncOutcome, as_json: bool, *, quiet: bool) -> None:
-    from datadrip.errors import AuthRequiredError, DataDripError, PartialError
+    from datadrip.errors import run_failure
 
     records = [a.record() for a in outcome.accounts]
     if as_json:
@@ -100,15 +100,13 @@ def _report(outcome: SyncOutcome, as_json: bool, *, quiet: bool) -> None:
     for account in failed:  # with --json too: stdout stays JSON, problems go to stderr
         output.error(f"{_label(account)}: {account.error}", account.hint, one_line=quiet)
     logins = sorted({str(a.hint) for a in failed if a.needs_login})
-    summary = f"{len(failed)} of {len(outcome.accounts)} accounts failed"
-    if outcome.succeeded:
-        raise PartialError(summary + "; the others are saved", hint=None if quiet else
-                           "  and  ".join(logins) if logins else "Run datadrip sync again later.")
-    if len(logins) and all(a.needs_login for a in failed):
-        raise AuthRequiredError(summary + ": a login is needed",
-                                hint=None if quiet else "  and  ".join(logins))
-    raise DataDripError(summary, hint=None if quiet else "See the errors above; saved chunks are "
-                                                         "kept, so the next sync goes on from there.")
+    summary = f"{len(failed)} of {len(outcome.accounts)} accounts failed" + \
+        (": a login is needed" if logins else "") + ("; the others are saved" if outcome.succeeded else "")
+    hint = "  and  ".join(logins) if logins else "Run datadrip sync again later." if outcome.succeeded \
+        else "See the errors above; saved chunks are kept, so the next sync goes on from there."
+    # A login needed wins over "partly done": the next step is the login, whatever else synced.
+    raise run_failure(summary, failed=len(failed), total=len(outcome.accounts),
+                      needs_login=bool(logins), hint=None if quiet else hint)
 
 
 def _label(account: AccountSync) -> str:

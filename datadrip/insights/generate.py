@@ -21,6 +21,7 @@ from datadrip.analytics import agency_today, resolve_scope
 from datadrip.config import Loaded
 from datadrip.db.models import Agency, Client, Insight
 from datadrip.enums import InsightStatus
+from datadrip.errors import AuthRequiredError, DataDripError, UsageError
 from datadrip.insights.facts import client_facts
 from datadrip.insights.findings import Finding
 from datadrip.insights.identity import Figures, known_figures
@@ -52,24 +53,30 @@ class ClientRun:
     fallback: str | None = None  # why the model's suggestions are not the ones saved
     dropped: list[str] = field(default_factory=list)  # suggestions the guardrails refused, and why
     notes: list[str] = field(default_factory=list)
+    status: str = "ok"  # ok | failed: nothing was saved for the client, `error` says why
+    error: str | None = None
+    hint: str | None = None
+    needs_login: bool = False
 
     def record(self) -> dict[str, Any]:
         return {"client": self.client, "engine": self.engine, "as_of": self.as_of, "found": self.found,
                 "created": self.created, "refreshed": self.refreshed, "unchanged": self.unchanged,
                 "suppressed": self.suppressed, "set_aside": self.set_aside, "cached": self.cached,
-                "fallback": self.fallback,
-                "dropped": self.dropped, "notes": self.notes}
+                "fallback": self.fallback, "dropped": self.dropped, "notes": self.notes,
+                "status": self.status, "error": self.error, "hint": self.hint}
 
 
 @dataclass
 class GenerateOutcome:
     runs: list[ClientRun] = field(default_factory=list)
 
+    @property
+    def failed(self) -> list[ClientRun]:
+        return [run for run in self.runs if run.status == "failed"]
+
 
 def generate_insights(loaded: Loaded, request: GenerateRequest, *,
                       now: dt.datetime | None = None) -> GenerateOutcome:
-    from datadrip.errors import UsageError
-
     engine = request.engine or loaded.settings.ai.engine
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}", hint=f"Use one of: {', '.join(ENGINES)}.")
@@ -77,8 +84,15 @@ def generate_insights(loaded: Loaded, request: GenerateRequest, *,
         scope = resolve_scope(wb.session, request.client_ref, request.agency_ref)
         agency, clients = scope.agency, list(scope.clients)
     outcome = GenerateOutcome()
-    for client in clients:
-        outcome.runs.append(_generate_for(loaded, agency, client, engine, now))
+    for client in clients:  # one client's failure (a missing exchange rate) never stops the others
+        try:
+            outcome.runs.append(_generate_for(loaded, agency, client, engine, now))
+        except UsageError:  # the call or the settings are wrong: every client would fail alike
+            raise
+        except DataDripError as exc:
+            outcome.runs.append(ClientRun(client.name, engine, None, status="failed", error=exc.message,
+                                          hint=exc.hint,
+                                          needs_login=isinstance(exc, AuthRequiredError)))
     return outcome
 
 

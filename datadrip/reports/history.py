@@ -4,6 +4,7 @@ the same report twice), and every delivery attempt in report_delivery."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -80,15 +81,35 @@ def record_delivery(session: Session, report: Report, *, provider: str, recipien
     return delivery
 
 
+def record_unsent(session: Session, client_id: str, kind: str, since: dt.date, until: dt.date, *,
+                  status: ReportStatus, reason: str, at: dt.datetime) -> Report | None:
+    """Record that a client's report was not sent (failed before a provider was asked, or skipped)
+    and why, so that `report list` and `status` show it. A report sent already, or being sent,
+    keeps its state (None)."""
+    row = find_report(session, client_id, kind, since, until)
+    if row is None:
+        row = Report(client_id=client_id, kind=kind, period_start=since, period_end=until)
+    elif row.status == ReportStatus.SENT.value or row.sending_since is not None:
+        return None
+    row.status, row.error = status.value, reason
+    if status is ReportStatus.SKIPPED:
+        row.built_at = row.built_at or at
+    session.add(row)
+    session.flush()
+    return row
+
+
 def release(session: Session, report_id: str) -> None:
     """Drop a claim made by a send that never reached a provider (nothing can have gone out)."""
     session.execute(sa.update(_r).where(_r.c.id == report_id).values(sending_since=None))
 
 
 def list_reports(session: Session, *, client: Client | None = None, agency: Agency | None = None,
-                 limit: int = 50) -> list[tuple[Report, Client]]:
+                 statuses: Sequence[str] = (), limit: int = 50) -> list[tuple[Report, Client]]:
     query = (sa.select(Report, Client).join(Client, col(Client.id) == col(Report.client_id))
              .order_by(col(Report.period_end).desc(), col(Report.created_at).desc()).limit(limit))
+    if statuses:
+        query = query.where(col(Report.status).in_(statuses))
     if client is not None:
         query = query.where(col(Report.client_id) == client.id)
     if agency is not None:
@@ -97,15 +118,16 @@ def list_reports(session: Session, *, client: Client | None = None, agency: Agen
 
 
 def list_reports_for(session: Session, client_ref: str | None, agency_ref: str | None,
-                     limit: int) -> list[tuple[Report, Client]]:
-    """`report list`: one client's reports, an agency's, or every one."""
+                     limit: int, statuses: Sequence[str] = ()) -> list[tuple[Report, Client]]:
+    """`report list`: one client's reports, an agency's, or every one (of these statuses)."""
     from datadrip.agencies import find_agency
     from datadrip.clients import find_client
 
     if client_ref is not None:
-        return list_reports(session, client=find_client(session, client_ref, agency_ref), limit=limit)
+        return list_reports(session, client=find_client(session, client_ref, agency_ref),
+                            statuses=statuses, limit=limit)
     agency = find_agency(session, agency_ref) if agency_ref is not None else None
-    return list_reports(session, agency=agency, limit=limit)
+    return list_reports(session, agency=agency, statuses=statuses, limit=limit)
 
 
 def find_report_by_id(session: Session, ref: str) -> tuple[Report, Client]:

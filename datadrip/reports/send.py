@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from datadrip.config import Loaded
 from datadrip.enums import ReportKind, ReportStatus
-from datadrip.errors import UsageError
+from datadrip.errors import AuthRequiredError, DataDripError, UsageError
 
 if TYPE_CHECKING:
     from datadrip.db.models import Agency
@@ -55,6 +55,8 @@ class ReportSend:
     hint: str | None = None
     maybe_sent: bool = False
     no_recipients: bool = False
+    already_sent: bool = False
+    needs_login: bool = False  # it failed for a login to renew (exit 4)
     warnings: list[str] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
@@ -74,6 +76,23 @@ class SendOutcome:
     def having(self, status: str) -> list[ReportSend]:
         return [report for report in self.reports if report.status == status]
 
+    def summary(self) -> str:
+        """What happened to each client, in a line: which failed, were sent, had been sent already
+        and were skipped (and why)."""
+        failed = self.having("failed")
+        if failed and len(failed) < len(self.reports):
+            head = f"{len(failed)} of {len(self.reports)} reports failed"
+        else:
+            head = f"{len(failed)} report{'' if len(failed) == 1 else 's'} failed"
+        groups = [(head, failed, False), ("sent", self.having("sent"), False),
+                  ("would send", self.having("would_send"), False),
+                  ("already sent", [r for r in self.having("skipped") if r.already_sent], False),
+                  ("skipped", [r for r in self.having("skipped") if not r.already_sent], True)]
+        return "; ".join(
+            f"{label}: " + ", ".join(r.client + (f" ({r.reason})" if why and r.reason else "")
+                                     for r in reports)
+            for label, reports, why in groups if reports)
+
     def record(self) -> dict[str, Any]:
         return {"dry_run": self.dry_run, "sent": len(self.having("sent")),
                 "skipped": len(self.having("skipped")), "failed": len(self.having("failed")),
@@ -83,7 +102,8 @@ class SendOutcome:
 def send_reports(loaded: Loaded, request: SendRequest,
                  on_report: Callable[[ReportSend], None] | None = None) -> SendOutcome:
     """Send (or, with dry_run, plan) the reports asked for, one client after another; a failure
-    of one never stops the others."""
+    of one never stops the others, and is recorded with its reason. Only a wrong call (a bad
+    period, a wrong setting: exit 2) stops the run, as it would fail every client alike."""
     from datadrip.reports.deliver import open_provider, reply_to_address, sender_address
     from datadrip.reports.mail import check_address
 
@@ -93,7 +113,7 @@ def send_reports(loaded: Loaded, request: SendRequest,
     targets = _targets(loaded, request)
     outcome = SendOutcome([], request.dry_run)
     for client_id in targets:
-        result = _send_one(loaded, provider, client_id, request, copies)
+        result = _send_client(loaded, provider, client_id, request, copies)
         outcome.reports.append(result)
         if on_report is not None:
             on_report(result)
@@ -120,13 +140,53 @@ def _targets(loaded: Loaded, request: SendRequest) -> list[str]:
         return [client.id for client in wb.session.exec(query)]
 
 
+def _send_client(loaded: Loaded, provider: Provider | None, client_id: str, request: SendRequest,
+                 copies: tuple[str, ...]) -> ReportSend:
+    try:
+        return _send_one(loaded, provider, client_id, request, copies)
+    except UsageError:
+        raise
+    except DataDripError as exc:  # this client's trouble (a missing exchange rate, say)
+        return _failed(loaded, client_id, request, copies, exc)
+
+
+def _failed(loaded: Loaded, client_id: str, request: SendRequest, copies: tuple[str, ...],
+            error: DataDripError) -> ReportSend:
+    """A client's report that could not be made: recorded as failed, with why, unless it was a
+    dry run or a copy (--to), which keep nothing."""
+    from datadrip.analytics import agency_today
+    from datadrip.db.models import Agency, Client
+    from datadrip.reports.build import plan_report
+    from datadrip.reports.history import record_unsent
+    from datadrip.workbook import open_session
+
+    now = dt.datetime.now(dt.UTC)
+    keep = not request.dry_run and not copies
+    with open_session(loaded, write=keep) as wb:
+        client = wb.session.get(Client, client_id)
+        agency = wb.session.get(Agency, client.agency_id) if client is not None else None
+        assert client is not None and agency is not None  # listed a moment ago, in one process
+        plan = plan_report(request.kind, request.period, request.since, request.until,
+                           agency_today(agency, now))
+        result = ReportSend(client.name, plan.kind.value, plan.period.since, plan.period.until,
+                            recipients=list(copies or client.report_recipients),
+                            provider=loaded.settings.email.provider, reason=error.message,
+                            hint=error.hint, needs_login=isinstance(error, AuthRequiredError))
+        if keep:
+            row = record_unsent(wb.session, client.id, plan.kind.value, plan.period.since,
+                                plan.period.until, status=ReportStatus.FAILED, reason=error.message,
+                                at=now)
+            result.report_id = row.id if row is not None else None
+    return result
+
+
 def _send_one(loaded: Loaded, provider: Provider | None, client_id: str, request: SendRequest,
               copies: tuple[str, ...]) -> ReportSend:
     from datadrip.analytics import agency_today
     from datadrip.db.models import Agency, Client
     from datadrip.reports.build import plan_report
     from datadrip.reports.compose import compose_report
-    from datadrip.reports.history import claim, find_report, save_built
+    from datadrip.reports.history import claim, find_report, record_unsent, save_built
     from datadrip.workbook import open_session
 
     settings = loaded.settings
@@ -161,6 +221,13 @@ def _send_one(loaded: Loaded, provider: Provider | None, client_id: str, request
         composed = compose_report(session, agency, client, plan,
                                   template_dir=settings.reports.template_dir, now=now)
         result.subject, result.warnings = composed.subject, list(composed.content.warnings)
+        empty = None if settings.reports.send_empty else _empty(composed, agency)
+        if empty is not None:
+            if not request.dry_run and not copies:
+                result.report_id = save_built(session, composed, now=now).id
+                record_unsent(session, client.id, plan.kind.value, plan.period.since,
+                              plan.period.until, status=ReportStatus.SKIPPED, reason=empty, at=now)
+            return _skip(result, empty)
         if request.dry_run:
             result.status = "would_send"
             return result
@@ -180,6 +247,7 @@ def _blocked(result: ReportSend, existing: Any, now: dt.datetime, loaded: Loaded
 
     if existing.status == ReportStatus.SENT.value and existing.sending_since is None:
         result.message_id, result.provider_id = existing.message_id, existing.provider_id
+        result.already_sent = True
         return _skip(result, f"already sent on {cell(existing.sent_at)} to "
                              f"{', '.join(existing.recipients)}",
                      hint="Add --force to send it again.")
@@ -196,6 +264,19 @@ def _blocked(result: ReportSend, existing: Any, now: dt.datetime, loaded: Loaded
                      "reached its recipients")
     result.hint = "Check with the recipients (or the provider's log), then send again with --force."
     return result
+
+
+def _empty(composed: ComposedReport, agency: Agency) -> str | None:
+    """Why a report has nothing to tell (no accounts, no data for its period), or None."""
+    from datadrip.reports.formatting import day_range
+
+    content = composed.content
+    if not content.accounts:
+        return "no accounts"
+    if not content.has_data:
+        period = content.plan.period
+        return f"no data for {day_range(period.since, period.until, agency.locale)}"
+    return None
 
 
 def _bad_recipient(recipients: list[str]) -> str | None:

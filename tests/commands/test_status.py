@@ -18,6 +18,7 @@ from datadrip.config import load_settings
 from datadrip.workbook import open_session
 from tests.analytics.analytics_support import fill_workbook
 from tests.commands.status_support import ACCOUNTS, all_synced, execute, sync_run
+from tests.reports.report_support import add_campaign_day
 
 ANSI = re.compile(r"\x1b\[|\x1b\]|\x1b\(")
 DAY1 = ("--kind", "daily", "--since", "2026-11-01", "--until", "2026-11-01")
@@ -31,6 +32,8 @@ def filled(dd: Callable[..., Any]) -> Callable[..., Any]:
     assert dd("fx", "set", "USD", "INR", "83.10").exit_code == 0
     assert dd("client", "edit", "Masala Mornings", "--recipients", "owner@masala.example").exit_code == 0
     assert dd("client", "edit", "Peak Trail", "--recipients", "team@peaktrail.example").exit_code == 0
+    for day in (1, 2):  # a report with no numbers is not sent
+        add_campaign_day("Peak Trail", "act_2", "Trail", dt.date(2026, 11, day), "15", currency="USD")
     return dd
 
 
@@ -163,6 +166,22 @@ def test_status_a_failed_report_exits_1_until_it_is_sent(filled, home, monkeypat
     assert status(filled).exit_code == 0
 
 
+def test_status_names_a_skipped_report_and_why_without_calling_it_a_problem(filled):
+    all_synced()
+    assert filled("client", "add", "Fresh Start", "--recipients", "hi@fresh.example").exit_code == 0
+    assert filled("report", "send", "--all", *DAY1, "--json").exit_code == 0
+
+    run = status(filled)
+
+    assert run.exit_code == 0, run.stderr
+    [fresh] = [r for r in run.json()["reports"] if r["client"] == "Fresh Start"]
+    assert (fresh["status"], fresh["error"], fresh["problem"]) == ("skipped", "no accounts", None)
+    assert run.json()["counts"]["skipped_reports"] == 1
+    assert run.stderr == ("ok: 3 accounts synced within 36 h, 2 latest reports sent, "
+                          "1 skipped: Fresh Start (no accounts)\n")
+    assert "report\tFresh Start\tdaily 2026-11-01\tskipped\t" in filled("status").stdout
+
+
 def test_status_looks_at_each_clients_latest_report_of_each_kind(filled, home, monkeypatch):
     all_synced()
     break_outbox(home, monkeypatch)
@@ -188,7 +207,7 @@ def test_status_json_keys_are_stable(filled):
     assert list(result) == ["ok", "checked_at", "stale_after_hours", "problems", "counts", "accounts",
                             "reports", "next_runs"]
     assert list(result["counts"]) == ["needs_login", "failing", "stale", "never_synced",
-                                      "failed_reports"]
+                                      "failed_reports", "skipped_reports"]
     assert list(result["accounts"][0]) == [
         "agency", "client", "platform", "account_id", "name", "account_status", "state", "last_sync",
         "last_success_at", "hours_since_success", "connect", "problem"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -415,3 +416,69 @@ def test_migrations_0011_rekeys_insights_so_a_dismissal_holds_across_engines(wor
                 "SELECT fingerprint FROM insight WHERE id = 'i1'").scalar_one() == old_fingerprint
     finally:
         engine.dispose()
+
+
+REPORT_AT_0008 = (
+    "INSERT INTO report (id, client_id, kind, period_start, period_end, channel_data, summary, html, "
+    "status, recipients, created_at) VALUES ('{id}', 'c1', 'daily', '{day}', '{day}', '{{}}', '', '', "
+    "'{status}', '[]', '2026-11-02 07:00:00.000000')")
+
+
+def test_migrations_0009_lets_a_report_be_skipped_and_back(workbook_path):
+    from alembic import command
+
+    workbook_path.parent.mkdir(parents=True)
+    engine = sa.create_engine(f"sqlite:///{workbook_path}")
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0008")
+            for statement in seed_of("0008"):
+                connection.exec_driver_sql(statement)
+            connection.exec_driver_sql(REPORT_AT_0008.format(id="r1", day="2026-11-01", status="sent"))
+        with engine.begin() as connection, pytest.raises(sa.exc.IntegrityError):
+            connection.exec_driver_sql(REPORT_AT_0008.format(id="r2", day="2026-11-02",
+                                                             status="skipped"))
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0009")
+        with engine.begin() as connection:
+            connection.exec_driver_sql(REPORT_AT_0008.format(id="r2", day="2026-11-02",
+                                                             status="skipped"))
+            assert connection.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
+        with engine.begin() as connection, pytest.raises(sa.exc.IntegrityError):
+            connection.exec_driver_sql(REPORT_AT_0008.format(id="r3", day="2026-11-03",
+                                                             status="lost"))
+        with engine.begin() as connection:
+            config = migrations.alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0008")
+        with engine.begin() as connection:
+            assert connection.exec_driver_sql("SELECT id, status FROM report ORDER BY id").all() == \
+                [("r1", "sent"), ("r2", "built")]
+    finally:
+        engine.dispose()
+
+
+def test_migrations_0009_keeps_every_reports_deliveries_when_upgraded_by_datadrip(dd, workbook_path):
+    workbook_path.parent.mkdir(parents=True)
+    old = sa.create_engine(f"sqlite:///{workbook_path}")
+    with old.begin() as connection:
+        migrations.upgrade(connection, "0008")
+        for statement in seed_of("0008"):
+            connection.exec_driver_sql(statement)
+        connection.exec_driver_sql(REPORT_AT_0008.format(id="r1a2b3c4", day="2026-11-01", status="sent"))
+        connection.exec_driver_sql(
+            "INSERT INTO report_delivery (id, report_id, at, provider, recipients, status, attempts, "
+            "forced) VALUES ('d1', 'r1a2b3c4', '2026-11-02 07:00:01.000000', 'outbox', "
+            "'[\"owner@masala.example\"]', 'sent', 1, 0)")
+    old.dispose()
+
+    run = dd("db", "upgrade", "--json")  # as DataDrip opens a workbook: foreign keys on
+
+    assert run.exit_code == 0, run.stderr
+    shown = dd("report", "show", "r1a2b3c4", "--json")
+    assert shown.exit_code == 0, shown.stderr
+    assert [(d["status"], d["recipients"]) for d in shown.json()["deliveries"]] == \
+        [("sent", ["owner@masala.example"])]
+    with sqlite3.connect(workbook_path) as db:
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

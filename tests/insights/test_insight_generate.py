@@ -376,3 +376,46 @@ def test_generate_a_budget_limit_out_of_range_is_a_config_error(dd, synced, monk
     monkeypatch.setenv("DATADRIP_AI_MAX_BUDGET_CHANGE_PCT", "500")
 
     assert_bad_input(dd("insight", "generate"), "max_budget_change_pct")
+
+
+
+def forget_rates(home):
+    import sqlite3
+
+    with sqlite3.connect(home / "workbook.db") as connection:
+        connection.execute("DELETE FROM fx_rate")  # Bloom Botanics (INR) has euro accounts
+
+
+def test_generate_goes_on_past_a_client_without_an_exchange_rate_and_exits_3(dd, synced, frozen_today):
+    forget_rates(synced)
+
+    run = dd("insight", "generate", "--engine", "heuristic", "--json")
+
+    assert run.exit_code == 3, run.stderr
+    runs = {item["client"]: item for item in run.json()["clients"]}
+    assert [runs[name]["status"] for name in ("Bloom Botanics", "Masala Mornings",
+                                              "Peak Trail Outfitters")] == ["failed", "ok", "ok"]
+    bloom = runs["Bloom Botanics"]
+    assert bloom["error"].startswith("no exchange rate from EUR to INR")
+    assert bloom["hint"].startswith("Add one: datadrip fx set EUR INR")
+    assert bloom["created"] == []
+    for name in ("Masala Mornings", "Peak Trail Outfitters"):  # attempted after it, and saved
+        assert runs[name]["as_of"] is not None and runs[name]["error"] is None
+    assert runs["Masala Mornings"]["created"]
+    lines = run.stderr.splitlines()
+    assert lines[0].startswith("error: Bloom Botanics: no exchange rate from EUR to INR")
+    assert "error: 1 of 3 clients failed: Bloom Botanics; done: Masala Mornings, Peak Trail Outfitters" \
+        in lines
+    saved = {item["client"] for item in dd("insight", "list", "--json").json()}
+    assert "Masala Mornings" in saved and "Bloom Botanics" not in saved
+
+
+def test_generate_exits_1_when_every_client_asked_for_failed(dd, synced, frozen_today):
+    forget_rates(synced)
+
+    run = dd("insight", "generate", "--client", "Bloom Botanics", "--engine", "heuristic")
+
+    assert run.exit_code == 1
+    assert "error: 1 client failed: Bloom Botanics" in run.stderr
+    assert "Hint: Add one: datadrip fx set EUR INR" in run.stderr
+    assert "Traceback" not in run.stderr

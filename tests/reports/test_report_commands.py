@@ -160,7 +160,7 @@ def test_build_keeps_the_report_for_list_and_show(masala):
     stored = masala("report", "show", kept["id"], "--html")
     assert (stored.exit_code, stored.stdout) == (0, run.stdout)  # the HTML that was built
     assert masala("report", "list").stdout.split("\t") == [
-        kept["id"][:8], MASALA, "custom", "2026-11-01", "2026-11-03", "built", "", "\n"]  # piped: plain
+        kept["id"][:8], MASALA, "custom", "2026-11-01", "2026-11-03", "built", "", "", "\n"]  # piped: plain
 
 
 def test_build_again_updates_the_same_report(masala):

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from datadrip.config import load_settings
 from datadrip.workbook import open_session
 from tests.analytics.analytics_support import fill_workbook
+from tests.reports.report_support import add_campaign_day
 
 DAY = ("--kind", "daily", "--since", "2026-11-01", "--until", "2026-11-01")
 MASALA = "Masala Mornings"
@@ -27,12 +28,14 @@ LOGO = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR
 
 @pytest.fixture
 def ready(dd: Callable[..., Any]) -> Callable[..., Any]:
-    """The hand-made workbook, with rates and recipients for Masala Mornings and Peak Trail."""
+    """The hand-made workbook, with rates and recipients for Masala Mornings and Peak Trail, and
+    numbers for Peak Trail on 1 Nov (a report with none is not sent)."""
     fill_workbook(dd)
     assert dd("fx", "set", "USD", "INR", "83.10").exit_code == 0
     assert dd("client", "edit", MASALA, "--recipients", "owner@masala.example,cfo@masala.example") \
         .exit_code == 0
     assert dd("client", "edit", "Peak Trail", "--recipients", "team@peaktrail.example").exit_code == 0
+    add_campaign_day("Peak Trail", "act_2", "Trail", dt.date(2026, 11, 1), "15", currency="USD")
     return dd
 
 

@@ -4,6 +4,7 @@ answer lost after the message was handed over is never followed by a second copy
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from tests.analytics.analytics_support import fill_workbook
 from tests.reports.mail_support import SmtpServer, start_smtp
+from tests.reports.report_support import add_campaign_day
 
 DAY = ("--kind", "daily", "--since", "2026-11-01", "--until", "2026-11-01")
 MASALA = "Masala Mornings"
@@ -33,6 +35,7 @@ def ready(dd: Callable[..., Any], smtp: SmtpServer) -> Callable[..., Any]:
     assert dd("fx", "set", "USD", "INR", "83.10").exit_code == 0
     assert dd("client", "edit", MASALA, "--recipients", "owner@masala.example").exit_code == 0
     assert dd("client", "edit", "Peak Trail", "--recipients", "team@peaktrail.example").exit_code == 0
+    add_campaign_day("Peak Trail", "act_2", "Trail", dt.date(2026, 11, 1), "15", currency="USD")
     return dd
 
 

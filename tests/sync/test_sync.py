@@ -184,9 +184,11 @@ def test_sync_revoked_login_marks_the_accounts_and_names_the_connect_command(
     assert listed["2020000001"] == listed["2020000002"] == "needs_reauth"
     assert listed["act_1010000001"] == "active"
 
-    # Later syncs do not call the platform for it again; they say what to do, and the rest syncs.
+    # Later syncs do not call the platform for it again; they say what to do, and the rest syncs:
+    # a login needed wins over "partly done" (exit 4, not 3).
     mixed = dd("sync", "--level", "campaign", "--json")
-    assert mixed.exit_code == 3
+    assert mixed.exit_code == 4
+    assert "error: 2 of 5 accounts failed: a login is needed; the others are saved" in mixed.stderr
     failed = [a for a in mixed.json()["accounts"] if a["status"] == "failed"]
     assert {a["account_id"] for a in failed} == {"2020000001", "2020000002"}
     assert all(a["needs_login"] and a["hint"].startswith("run: datadrip connect google") for a in failed)
