@@ -376,9 +376,9 @@ def test_given_a_rate_limit_that_outlasts_the_total_budget_when_fetching_then_re
     sandbox.app.faults.add(FaultRule("rate_limit", platform="meta", path=INSIGHTS, nth=1, times=10))
     notes = FetchNotes()
 
-    with pytest.raises(RetryLaterError, match=r"\(HTTP 400, Meta error 80000: rate "
-                                              r"limited\) after 3 attempts and about 10 minutes of "
-                                              r"waiting$"):
+    with pytest.raises(RetryLaterError, match=r"\(HTTP 400, Meta error 80000: rate limited, ad "
+                                              r"account usage 102%\) after 3 attempts and about 10 "
+                                              r"minutes of waiting$"):
         fetch(meta(http, meta_settings, sleeps, retry=RetryPolicy(max_wait=600, max_total=700)), INR,
               last_days(sandbox, INR, 7), "adset", notes=notes)
 
