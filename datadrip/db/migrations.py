@@ -11,7 +11,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 # Kept here as data so that opening an up-to-date workbook never imports alembic.
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008",
+                               "0009")
 HEAD = REVISIONS[-1]
 SCRIPTS = Path(__file__).parent / "alembic"
 
