@@ -438,7 +438,7 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
         account.status = "succeeded"
     except RetryLaterError as exc:
         _fail(account, exc)
-        _gave_up(engine, account, run_id, exc, ui)
+        _gave_up(loaded, engine, account, run_id, exc, ui)
     except DataDripError as exc:
         _fail(account, exc)
     except sa.exc.OperationalError as exc:  # the workbook itself: disk full, locked for too long
@@ -466,18 +466,21 @@ def _fail(account: AccountSync, exc: DataDripError) -> None:
     account.hint = reauth_hint(account.platform, account.client) if account.needs_login else exc.hint
 
 
-def _gave_up(engine: Engine, account: AccountSync, run_id: str, exc: RetryLaterError,
-             ui: SyncUi) -> None:
-    """A platform asked for a wait longer than we take: the account fails now, its error saying
-    when it may resume (in the agency's timezone), and the refused wait is kept for status."""
+def _gave_up(loaded: Loaded, engine: Engine, account: AccountSync, run_id: str,
+             exc: RetryLaterError, ui: SyncUi) -> None:
+    """A platform asked for a wait longer than we take (one wait over max_wait_seconds, or one
+    request's waits over max_retry_seconds): the account fails now, its error saying when it may
+    resume (in the agency's timezone), and the refused wait is kept for status."""
     from datadrip.sync_store import note_wait
 
     now = dt.datetime.now(dt.UTC)
     at = local_time(exc.retry_at, account.agency_timezone, now)
+    sync = loaded.settings.sync
+    limit = "max_wait_seconds" if exc.retry_after > sync.max_wait_seconds else "max_retry_seconds"
     account.resume_at = exc.retry_at
-    account.error = f"{exc.message}; longer than [sync] max_wait_seconds allows, so it may resume " \
-                    f"at {at}"
-    account.hint = f"Sync again after {at} (or raise [sync] max_wait_seconds to wait it out)."
+    account.error = f"{exc.message}; longer than [sync] {limit} ({getattr(sync, limit)} s) " \
+                    f"allows, so it may resume at {at}"
+    account.hint = f"Sync again after {at} (or raise [sync] {limit} to wait it out)."
     wait = Wait(exc.service, exc.retry_after, exc.reason, "rate_limit")
     notice = WaitNotice(account, wait, now, exc.retry_at, account.error, gave_up=True)
     account.wait = notice.record()

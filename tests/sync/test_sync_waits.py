@@ -96,8 +96,8 @@ def test_sync_wait_beyond_max_wait_seconds_fails_that_account_with_its_resume_ti
         dt.timedelta(seconds=30)
     assert failed["error"] == (
         "Meta asks to wait about 5 minutes before the next call (HTTP 400, Meta error 80000: rate "
-        "limited, ad account usage 102%); longer than [sync] max_wait_seconds allows, so it may "
-        f"resume at {resume} (Asia/Kolkata)")
+        "limited, ad account usage 102%); longer than [sync] max_wait_seconds (60 s) allows, so it "
+        f"may resume at {resume} (Asia/Kolkata)")
     assert failed["hint"].startswith(f"Sync again after {resume} (Asia/Kolkata)")
     assert failed["wait"]["gave_up"] is True and failed["wait"]["seconds"] == 300
     assert f"error: Masala Mornings · meta {MASALA}: {failed['error']}" in run.stderr
@@ -111,6 +111,26 @@ def test_sync_wait_beyond_max_wait_seconds_fails_that_account_with_its_resume_ti
     assert f"Masala Mornings · meta {MASALA} failed its last sync: {failed['error']}" in \
         status.json()["problems"]
     assert by_account(status.json()["accounts"])[MASALA]["wait"]["gave_up"] is True
+
+
+def test_sync_waits_of_one_request_beyond_max_retry_seconds_fail_it_naming_that_setting(
+        connected: dict[str, Any], dd: Callable[..., Any], sandbox: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATADRIP_SYNC_MAX_RETRY_SECONDS", "4")
+    sandbox.app.faults.add(FaultRule("rate_limit", platform="meta", path=MASALA, nth=1, times=2,
+                                     regain=3))
+
+    run = dd("sync", "--client", "Masala Mornings", "--platform", "meta", "--level", "campaign",
+             "--json")
+
+    assert run.exit_code == 1, run.stderr
+    [account] = run.json()["accounts"]
+    assert WAIT_LINE.search(run.stderr)  # the first 3 s were waited, and said
+    assert account["error"].startswith(
+        "Meta asks to wait 3 seconds before the next call (HTTP 400, Meta error 80000: rate "
+        "limited, ad account usage 102%) after 2 attempts and 3 seconds of waiting; longer than "
+        "[sync] max_retry_seconds (4 s) allows, so it may resume at ")
+    assert account["hint"].endswith("(or raise [sync] max_retry_seconds to wait it out).")
 
 
 def test_sync_google_token_endpoint_503_is_retried_not_a_new_login(
