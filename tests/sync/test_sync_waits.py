@@ -160,3 +160,29 @@ def test_sync_google_token_endpoint_down_fails_with_exit_1_not_a_login(
                                      "temporarily_unavailable)") for a in accounts)
     listed = dd("account", "list", "--json").json()
     assert {a["status"] for a in listed if a["platform"] == "google"} == {"active"}
+
+
+@pytest.mark.parametrize(("kind", "reason", "seconds", "expected"), [
+    ("rate_limit", "ad account usage 100%", 300,
+     "Meta asks us to wait about 5 minutes (ad account usage 100%); resuming at 07:15 (Asia/Kolkata)"),
+    ("pace", "ad account usage 90%", 80,
+     "Meta usage is high (ad account usage 90%); slowing down for 80 seconds, resuming at 07:11 "
+     "(Asia/Kolkata)"),
+    ("retry", "HTTP 503", 4,
+     "Meta failed (HTTP 503); trying again in 4 seconds, at 07:10 (Asia/Kolkata)"),
+    ("poll", "report run for 2026-11-01..2026-12-06, 40% done", 8,
+     "Meta is still preparing the report run for 2026-11-01..2026-12-06, 40% done; checking again "
+     "in 8 seconds, at 07:10 (Asia/Kolkata)"),
+    ("rate_limit", "ad account usage 100%", 17 * 3600,
+     "Meta asks us to wait about 17 hours (ad account usage 100%); resuming at 2026-12-08 00:10 "
+     "(Asia/Kolkata)"),  # another day there: dated
+])
+def test_wait_sentence_says_each_kind_with_its_end_in_the_agencys_timezone(
+        kind: str, reason: str, seconds: float, expected: str) -> None:
+    from datadrip.connectors.http import Wait
+    from datadrip.sync import wait_sentence
+
+    now = dt.datetime(2026, 12, 7, 1, 40, tzinfo=dt.UTC)  # 07:10 in Kolkata
+
+    assert wait_sentence(Wait("Meta", seconds, reason, kind), now + dt.timedelta(seconds=seconds),
+                         "Asia/Kolkata", now) == expected

@@ -11,7 +11,7 @@ from typing import Any
 
 from datadrip.connectors.base import DateWindow, FetchNotes
 from datadrip.connectors.http import Wait
-from datadrip.connectors.meta.graph import GraphClient
+from datadrip.connectors.meta.graph import SERVICE, GraphClient
 from datadrip.errors import DataDripError
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def _run(graph: GraphClient, act: str, form: dict[str, str], window: DateWindow,
                                 f"{RUN_TIMEOUT_SECONDS / 60:g} minutes",
                                 hint="Meta is busy; try again later, or sync a shorter window "
                                      "(datadrip sync --since).")
-        graph.tell(Wait("Meta", pause, f"report run for {window}{done}", "poll"))
+        graph.tell(Wait(SERVICE, pause, f"report run for {window}{done}", "poll"))
         graph.sleep(pause)
         waited += pause
         run = graph.get(run_id, {"fields": RUN_FIELDS}, notes=notes)
