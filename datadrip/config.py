@@ -135,6 +135,9 @@ class SyncSettings(_Section):
                             "crash loses at most one chunk, never half of one")
     max_retry_seconds: int = Field(900, ge=0, description="Longest a request may keep retrying "
                                    "and waiting for rate limits before its account fails")
+    max_wait_seconds: int = Field(900, ge=0, description="Longest single wait a platform may ask "
+                                  "for (a rate limit); a longer one fails the account at once, "
+                                  "saying when it may resume, and the others go on")
 
 
 class ScheduleSettings(_Section):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
@@ -19,6 +19,11 @@ from datadrip.enums import JobStatus, ReportKind
 from datadrip.errors import DataDripError, NotFoundError
 from datadrip.job_runs import DueJob, synced_today
 
+if TYPE_CHECKING:
+    from datadrip.sync import WaitNotice
+
+WaitLog = Callable[["WaitNotice"], None]
+
 
 @dataclass
 class JobOutcome:
@@ -26,11 +31,13 @@ class JobOutcome:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def run_job(loaded: Loaded, engine: Engine, due: DueJob, now: dt.datetime) -> JobOutcome:
-    """Run one due job. A DataDrip error fails the job (recorded), never the daemon."""
+def run_job(loaded: Loaded, engine: Engine, due: DueJob, now: dt.datetime,
+            on_wait: WaitLog | None = None) -> JobOutcome:
+    """Run one due job. A DataDrip error fails the job (recorded), never the daemon. `on_wait`
+    hears of a sync's waits over 2 seconds (the daemon logs them)."""
     runners: dict[str, Callable[[Loaded, Engine, DueJob, dt.datetime], JobOutcome]] = {
-        "refresh_tokens": _refresh_tokens, "sync": _sync, "reports": _reports,
-        "weekly_reports": _reports}
+        "refresh_tokens": _refresh_tokens, "sync": lambda *args: _sync(*args, on_wait=on_wait),
+        "reports": _reports, "weekly_reports": _reports}
     try:
         return runners[due.job](loaded, engine, due, now)
     except DataDripError as exc:
@@ -58,11 +65,13 @@ def _refresh_tokens(loaded: Loaded, engine: Engine, due: DueJob, _now: dt.dateti
     return JobOutcome(status.value, {"accounts": checked, "needs_login": sorted(needs_login)})
 
 
-def _sync(loaded: Loaded, _engine: Engine, due: DueJob, _now: dt.datetime) -> JobOutcome:
-    from datadrip.sync import SyncInterruptedError, SyncRequest, sync_accounts
+def _sync(loaded: Loaded, _engine: Engine, due: DueJob, _now: dt.datetime, *,
+          on_wait: WaitLog | None = None) -> JobOutcome:
+    from datadrip.sync import SyncInterruptedError, SyncRequest, SyncUi, sync_accounts
 
+    ui = SyncUi(on_wait=on_wait) if on_wait is not None else None
     try:
-        outcome = sync_accounts(loaded, SyncRequest(agency=due.agency_id))
+        outcome = sync_accounts(loaded, SyncRequest(agency=due.agency_id), ui)
     except NotFoundError:
         return JobOutcome(JobStatus.SUCCEEDED.value, {"accounts": 0, "note": "no connected accounts"})
     except SyncInterruptedError as exc:  # stopped after the chunks in flight, which are saved

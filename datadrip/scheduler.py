@@ -21,11 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datadrip.config import Loaded, redact_url
 from datadrip.errors import DataDripError
 from datadrip.job_runs import DueJob
+
+if TYPE_CHECKING:
+    from datadrip.sync import WaitNotice
 
 LOGGER = "datadrip.daemon"
 MAX_SLEEP_SECONDS = 60.0
@@ -212,7 +215,8 @@ def _run_one(loaded: Loaded, engine: Any, due: DueJob, clock: Callable[[], dt.da
     started = time.monotonic()
     stopper.job = due.job
     try:
-        result = run_job(loaded, engine, due, clock())
+        result = run_job(loaded, engine, due, clock(), on_wait=lambda notice: _log_wait(
+            logger, due, notice))
     except KeyboardInterrupt:  # the stop signal, or Ctrl-C: the service left nothing half-written
         result = JobOutcome(JobStatus.ABANDONED.value, {"error": f"stopped by {stopper.signal or 'SIGINT'}"})
     except DataDripError as exc:  # SyncInterruptedError and the like, raised past run_job
@@ -227,6 +231,16 @@ def _run_one(loaded: Loaded, engine: Any, due: DueJob, clock: Callable[[], dt.da
          level=level, event="job_end", run_id=run_id, status=result.status, seconds=seconds,
          detail=result.detail, **fields)
     return result.status
+
+
+def _log_wait(logger: logging.Logger, due: DueJob, notice: WaitNotice) -> None:
+    """A sync's wait over 2 seconds, or one it would not take (that account failed)."""
+    account = notice.account
+    what = f"{account.client} · {account.platform} {account.account_id}"
+    _log(logger, f"{due.label()}: {what}: {notice.text}",
+         level=logging.WARNING if notice.gave_up else logging.INFO, event="sync_wait",
+         agency=due.agency, client=account.client, platform=account.platform,
+         account_id=account.account_id, wait=notice.record())
 
 
 def _summary(detail: dict[str, Any]) -> str:

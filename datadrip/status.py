@@ -45,6 +45,9 @@ class AccountHealth:
     last_success_at: dt.datetime | None
     hours_since_success: float | None
     connect: str | None  # the command that logs the account in again, when one is needed
+    # The latest run's last wait over 2 seconds (a rate limit, a retry), with `waiting`: whether
+    # that run is still under way and the wait not over yet; None when it had none.
+    wait: dict[str, Any] | None = None
 
     @property
     def problem(self) -> str | None:
@@ -66,7 +69,7 @@ class AccountHealth:
                 "account_status": self.account_status, "state": self.state,
                 "last_sync": self.last_run, "last_success_at": self.last_success_at,
                 "hours_since_success": self.hours_since_success, "connect": self.connect,
-                "problem": self.problem}
+                "wait": self.wait, "problem": self.problem}
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,7 @@ def account_health(session: Session, agency: Agency | None, now: dt.datetime) ->
                        succeeded_at.label("succeeded_at"),
                        last.c.status.label("run_status"), last.c.started_at.label("run_started"),
                        last.c.finished_at.label("run_finished"), last.c.rows.label("run_rows"),
-                       last.c.error.label("run_error"))
+                       last.c.error.label("run_error"), last.c.wait.label("run_wait"))
              .join(_clients, _clients.c.id == _accounts.c.client_id)
              .join(_agencies, _agencies.c.id == _clients.c.agency_id)
              .outerjoin(last, last.c.id == latest_run)
@@ -189,8 +192,21 @@ def account_health(session: Session, agency: Agency | None, now: dt.datetime) ->
         found.append(AccountHealth(
             row.agency, row.client, row.platform, row.external_id, row.name, row.status, state,
             last_run, success, hours,
-            connect_command(row.platform, row.client) if state == NEEDS_LOGIN else None))
+            connect_command(row.platform, row.client) if state == NEEDS_LOGIN else None,
+            _wait(row.run_wait, row.run_status, now)))
     return found
+
+
+def _wait(stored: Any, run_status: str | None, now: dt.datetime) -> dict[str, Any] | None:
+    if not isinstance(stored, dict):
+        return None
+    try:
+        until = _aware(dt.datetime.fromisoformat(str(stored.get("until"))))
+    except ValueError:
+        until = None
+    waiting = run_status == SyncStatus.RUNNING.value and until is not None and until > now \
+        and not stored.get("gave_up")
+    return {**stored, "waiting": waiting}
 
 
 def _state(account_status: str, run_status: str | None, success: dt.datetime | None,

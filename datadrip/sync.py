@@ -6,6 +6,11 @@ reaching back the lookback window, since platforms restate conversions. The wind
 chunks of `[sync] chunk_days`, oldest first; each chunk is saved in one transaction that also
 moves the cursor, so a crash loses at most the chunk in flight. Accounts run concurrently in a
 bounded pool and fail alone; one lock keeps two syncs off the same workbook.
+
+A wait longer than a moment (a rate limit, a retry, a report run being prepared) is told to the
+UI as a sentence with the time it ends in the agency's timezone, and kept on the account's
+sync_run for `datadrip status`; one longer than `[sync] max_wait_seconds` fails the account at
+once, saying when it may resume.
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from datadrip.connections import reauth_hint
 from datadrip.connectors.base import LEVELS, DateWindow, EntityRecord, FetchNotes, MetricRow, SyncOptions
+from datadrip.connectors.http import RetryLaterError, Sleep, Wait, WaitFn, duration
 from datadrip.enums import AccountStatus, Platform, SyncStatus
 from datadrip.errors import AuthRequiredError, DataDripError, NotFoundError
 
@@ -29,6 +35,14 @@ if TYPE_CHECKING:
 
     from datadrip.config import Loaded
     from datadrip.connectors.base import TokenSource
+
+
+class LoginTokens(Protocol):
+    """A login's access tokens for every account that shares it; a refresh waits through `sleep`
+    and tells `on_wait`, the account's own."""
+
+    def __call__(self, force_refresh: bool = False, *, sleep: Sleep | None = None,
+                 on_wait: WaitFn | None = None) -> str: ...
 
 RETENTION_DAYS = 1110  # both platforms keep daily data 37 months; stay a little inside
 HTTP_TIMEOUT = 60.0
@@ -49,12 +63,14 @@ class SyncRequest:
 
 @dataclass(frozen=True)
 class SyncUi:
-    """What the command shows while accounts sync (called from worker threads)."""
+    """What the command shows while accounts sync (called from worker threads). `on_wait` hears
+    of every wait longer than a moment before it starts."""
 
     on_start: Callable[[AccountSync], None] = lambda _account: None
     on_chunk: Callable[[AccountSync, int], None] = lambda _account, _rows: None
     on_done: Callable[[AccountSync], None] = lambda _account: None
     on_notice: Callable[[str], None] = lambda _text: None
+    on_wait: Callable[[WaitNotice], None] = lambda _notice: None
 
 
 @dataclass
@@ -83,6 +99,9 @@ class AccountSync:
     needs_login: bool = False
     warnings: list[str] = field(default_factory=list)
     attribution: str | None = None
+    agency_timezone: str = "UTC"  # resume times are told in it
+    wait: dict[str, Any] | None = None  # the latest wait told (WaitNotice.record())
+    resume_at: dt.datetime | None = None  # when failed for a wait too long: when it may resume
 
     @property
     def window(self) -> DateWindow | None:
@@ -106,7 +125,53 @@ class AccountSync:
                 "levels": list(self.windows), "rows": self.rows,
                 "seconds": round(self.seconds, 3), "attribution_setting": self.attribution,
                 "warnings": list(self.warnings), "error": self.error, "hint": self.hint,
-                "needs_login": self.needs_login}
+                "needs_login": self.needs_login, "wait": self.wait, "resume_at": self.resume_at}
+
+
+@dataclass(frozen=True)
+class WaitNotice:
+    """One wait of an account's sync, as the UI shows it, the daemon logs it and status reports
+    it: `text` names the service, the reason, how long and the time it ends in the agency's
+    timezone (named)."""
+
+    account: AccountSync
+    wait: Wait
+    since: dt.datetime  # UTC
+    until: dt.datetime  # UTC
+    text: str
+    gave_up: bool = False  # longer than [sync] max_wait_seconds: the account failed instead
+
+    def record(self) -> dict[str, Any]:
+        return {"service": self.wait.service, "kind": self.wait.kind, "reason": self.wait.reason,
+                "seconds": round(self.wait.seconds, 1),
+                "since": self.since.isoformat(timespec="seconds"),
+                "until": self.until.isoformat(timespec="seconds"), "gave_up": self.gave_up,
+                "text": self.text}
+
+
+def local_time(moment: dt.datetime, timezone: str, now: dt.datetime | None = None) -> str:
+    """"07:14 (Asia/Kolkata)": a UTC moment in a timezone, named; with the date when it is not
+    today there."""
+    zone = ZoneInfo(timezone)
+    local = moment.astimezone(zone)
+    today = (now or dt.datetime.now(dt.UTC)).astimezone(zone).date()
+    shown = f"{local:%H:%M}" if local.date() == today else f"{local:%Y-%m-%d %H:%M}"
+    return f"{shown} ({timezone})"
+
+
+def wait_sentence(wait: Wait, until: dt.datetime, timezone: str, now: dt.datetime) -> str:
+    """The wait in one sentence: "Meta asks us to wait about 5 minutes (ad account usage 100%);
+    resuming at 07:14 (Asia/Kolkata)"."""
+    how_long, at = duration(wait.seconds), local_time(until, timezone, now)
+    if wait.kind == "rate_limit":
+        return f"{wait.service} asks us to wait {how_long} ({wait.reason}); resuming at {at}"
+    if wait.kind == "pace":
+        return f"{wait.service} usage is high ({wait.reason}); slowing down for {how_long}, " \
+               f"resuming at {at}"
+    if wait.kind == "poll":
+        return f"{wait.service} is still preparing the {wait.reason}; checking again in " \
+               f"{how_long}, at {at}"
+    return f"{wait.service} failed ({wait.reason}); trying again in {how_long}, at {at}"
 
 
 @dataclass(frozen=True)
@@ -173,7 +238,7 @@ def sync_accounts(loaded: Loaded, request: SyncRequest, ui: SyncUi | None = None
 
 
 def _run_pool(loaded: Loaded, engine: Engine, runnable: list[AccountSync],
-              tokens: dict[str, TokenSource], ui: SyncUi) -> None:
+              tokens: dict[str, LoginTokens], ui: SyncUi) -> None:
     """Sync the accounts `[sync] concurrency` at a time. Ctrl-C: accounts not yet started are
     dropped, running ones stop after their chunk in flight (or at once, if waiting), and the
     saved chunks stay."""
@@ -238,7 +303,7 @@ def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountS
         item = AccountSync(account.id, client.name, agency.name, account.platform, account.external_id,
                            account.name, account.currency, account.timezone, account.token_ref,
                            account.login_customer_id, account.status, tuple(client.conversion_actions),
-                           _chunk_days=sync.chunk_days)
+                           _chunk_days=sync.chunk_days, agency_timezone=agency.timezone)
         today = dt.datetime.now(ZoneInfo(account.timezone)).date()
         lookback = account.lookback_days if account.lookback_days is not None else \
             getattr(loaded.settings, account.platform).lookback_days
@@ -260,12 +325,12 @@ def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountS
     return planned
 
 
-def _token_sources(loaded: Loaded, accounts: list[AccountSync]) -> dict[str, TokenSource]:
+def _token_sources(loaded: Loaded, accounts: list[AccountSync]) -> dict[str, LoginTokens]:
     """One token source per stored login; accounts whose login cannot be loaded fail here."""
     from datadrip.auth.tokens import GoogleAccessTokens, load_login, meta_expiry_warning
     from datadrip.secrets import open_store
 
-    sources: dict[str, TokenSource] = {}
+    sources: dict[str, LoginTokens] = {}
     store = None
     for account in accounts:
         if account.status != "planned" or not account.token_ref or account.token_ref in sources:
@@ -277,8 +342,9 @@ def _token_sources(loaded: Loaded, accounts: list[AccountSync]) -> dict[str, Tok
             if account.platform == Platform.GOOGLE:
                 from datadrip.auth.google import GoogleOAuth
 
-                sources[account.token_ref] = GoogleAccessTokens(GoogleOAuth.from_settings(loaded),
-                                                                login.token, reauth_hint=hint)
+                # The token endpoint is retried as the platform's API is, within the same bounds.
+                oauth = GoogleOAuth.from_settings(loaded, retry=_retry_policy(loaded))
+                sources[account.token_ref] = GoogleAccessTokens(oauth, login.token, reauth_hint=hint)
             else:
                 sources[account.token_ref] = _static_token(login.token)
                 ending = meta_expiry_warning(login.expires_at)
@@ -297,12 +363,39 @@ def _token_sources(loaded: Loaded, accounts: list[AccountSync]) -> dict[str, Tok
     return sources
 
 
-def _static_token(token: str) -> TokenSource:
-    # A Meta token cannot be refreshed: a 401-style answer means a new login (ReauthRequiredError).
-    return lambda _force_refresh: token
+class _static_token:  # noqa: N801 - a function-like LoginTokens
+    """A Meta token cannot be refreshed: a 401-style answer means a new login (ReauthRequiredError)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, force_refresh: bool = False, *, sleep: Sleep | None = None,
+                 on_wait: WaitFn | None = None) -> str:
+        return self._token
 
 
-def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict[str, TokenSource],
+def _account_tokens(source: LoginTokens, sleep: Sleep, on_wait: WaitFn) -> TokenSource:
+    """The login's tokens as one account's connector asks for them: its refreshes wait and tell
+    as the account's own calls do."""
+    return lambda force_refresh: source(force_refresh, sleep=sleep, on_wait=on_wait)
+
+
+def _wait_teller(engine: Engine, account: AccountSync, run_id: str, ui: SyncUi) -> WaitFn:
+    """What a wait of this account does before it starts: said to the UI, kept on its sync_run."""
+    from datadrip.sync_store import note_wait
+
+    def tell(wait: Wait) -> None:
+        now = dt.datetime.now(dt.UTC)
+        until = now + dt.timedelta(seconds=wait.seconds)
+        notice = WaitNotice(account, wait, now, until,
+                            wait_sentence(wait, until, account.agency_timezone, now))
+        account.wait = notice.record()
+        note_wait(engine, run_id, account.wait)
+        ui.on_wait(notice)
+    return tell
+
+
+def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict[str, LoginTokens],
               ui: SyncUi, stop: threading.Event) -> None:
     import httpx
     import sqlalchemy as sa
@@ -319,12 +412,14 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
     ref = AccountRef(account.platform, account.account_id, account.name, account.currency,
                      account.timezone, login_customer_id=account.login_customer_id)
     options = SyncOptions(conversion_actions=account.conversion_actions)
+    sleep, on_wait = _interruptible_sleep(stop), _wait_teller(engine, account, run_id, ui)
     try:
         with httpx.Client(timeout=HTTP_TIMEOUT) as http:
             connector = open_connector(account.platform, ConnectorContext(
-                http=http, settings=loaded.settings, get_token=tokens[str(account.token_ref)],
+                http=http, settings=loaded.settings,
+                get_token=_account_tokens(tokens[str(account.token_ref)], sleep, on_wait),
                 secrets=_connector_secrets(loaded, account.platform), retry=_retry_policy(loaded),
-                sleep=_interruptible_sleep(stop)))
+                sleep=sleep, on_wait=on_wait))
             writer = AccountWriter(engine, account.id)
             for level, window in account.windows.items():
                 for chunk in window.chunks(loaded.settings.sync.chunk_days):
@@ -341,6 +436,9 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
                     account.chunks += 1
                     ui.on_chunk(account, len(rows))
         account.status = "succeeded"
+    except RetryLaterError as exc:
+        _fail(account, exc)
+        _gave_up(loaded, engine, account, run_id, exc, ui)
     except DataDripError as exc:
         _fail(account, exc)
     except sa.exc.OperationalError as exc:  # the workbook itself: disk full, locked for too long
@@ -366,6 +464,28 @@ def _fail(account: AccountSync, exc: DataDripError) -> None:
     account.error = exc.message
     account.needs_login = isinstance(exc, AuthRequiredError)
     account.hint = reauth_hint(account.platform, account.client) if account.needs_login else exc.hint
+
+
+def _gave_up(loaded: Loaded, engine: Engine, account: AccountSync, run_id: str,
+             exc: RetryLaterError, ui: SyncUi) -> None:
+    """A platform asked for a wait longer than we take (one wait over max_wait_seconds, or one
+    request's waits over max_retry_seconds): the account fails now, its error saying when it may
+    resume (in the agency's timezone), and the refused wait is kept for status."""
+    from datadrip.sync_store import note_wait
+
+    now = dt.datetime.now(dt.UTC)
+    at = local_time(exc.retry_at, account.agency_timezone, now)
+    sync = loaded.settings.sync
+    limit = "max_wait_seconds" if exc.retry_after > sync.max_wait_seconds else "max_retry_seconds"
+    account.resume_at = exc.retry_at
+    account.error = f"{exc.message}; longer than [sync] {limit} ({getattr(sync, limit)} s) " \
+                    f"allows, so it may resume at {at}"
+    account.hint = f"Sync again after {at} (or raise [sync] {limit} to wait it out)."
+    wait = Wait(exc.service, exc.retry_after, exc.reason, "rate_limit")
+    notice = WaitNotice(account, wait, now, exc.retry_at, account.error, gave_up=True)
+    account.wait = notice.record()
+    note_wait(engine, run_id, account.wait)
+    ui.on_wait(notice)
 
 
 def _after(loaded: Loaded, engine: Engine, account: AccountSync) -> None:
@@ -399,6 +519,8 @@ def _connector_secrets(loaded: Loaded, platform: str) -> dict[str, str | None]:
 def _retry_policy(loaded: Loaded) -> Any:
     from datadrip.connectors.http import RetryPolicy
 
-    # Unattended: wait out a platform's rate limit (Meta asks for minutes), within the total bound.
-    total = float(loaded.settings.sync.max_retry_seconds)
-    return RetryPolicy(attempts=8, max_wait=total, max_total=total)
+    # Unattended: wait out a platform's rate limit (Meta asks for minutes) up to max_wait_seconds
+    # at a time, within the total bound of one request's waits.
+    sync = loaded.settings.sync
+    return RetryPolicy(attempts=8, max_wait=float(sync.max_wait_seconds),
+                       max_total=float(sync.max_retry_seconds))

@@ -221,6 +221,12 @@ def start_run(engine: Engine, account_id: str, window: DateWindow | None, levels
     return run_id
 
 
+def note_wait(engine: Engine, run_id: str, wait: dict[str, Any]) -> None:
+    """Keep a run's latest wait (sync.WaitNotice.record()) for `datadrip status`."""
+    with engine.execution_options(**{WRITE: True}).begin() as conn:
+        conn.execute(_runs.update().where(_runs.c.id == run_id), {"wait": wait})
+
+
 def finish_run(engine: Engine, run_id: str, *, status: str, rows: int, requests: int,
                warnings: Sequence[str], error: str | None) -> dt.datetime:
     finished = dt.datetime.now(dt.UTC)

@@ -181,3 +181,42 @@ def test_schedule_show_json_and_cron_as_processes(dd, dd_process) -> None:
     assert "changes its clocks" in utc.stdout
     assert "daemon\n" in unit.stdout and "Restart=on-failure\n" in unit.stdout
     assert f"Environment=DATADRIP_HOME={os.environ['DATADRIP_HOME']}\n" in unit.stdout
+
+
+def test_daemon_sync_wait_is_logged_and_status_shows_it_while_it_lasts(demo: tuple[Path, Any],
+                                                                      dd_start, dd_process) -> None:
+    home, server = demo
+    # Masala Mornings' Meta account is rate limited for 8 seconds on its first insights call.
+    server.app.faults.add(FaultRule("rate_limit", platform="meta", path="act_1010000001/insights",
+                                    nth=1, regain=8))
+    env = {"DATADRIP_HOME": str(home), **NOTHING, "DATADRIP_SCHEDULE_SYNC": "* * * * *"}
+
+    process = dd_start("daemon", "--once", "--json-logs", env=env)
+    deadline = time.monotonic() + 30
+    while True:
+        status = dd_process("status", "--json", env=env)
+        waits = {a["account_id"]: a["wait"] for a in json.loads(status.stdout)["accounts"]}
+        if (waits.get("act_1010000001") or {}).get("waiting"):
+            break
+        assert process.poll() is None and time.monotonic() < deadline, "no wait seen while it lasted"
+        time.sleep(0.2)
+    _out, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 0, stderr
+    during = waits["act_1010000001"]
+    assert (during["service"], during["kind"], during["seconds"], during["gave_up"]) == \
+        ("Meta", "rate_limit", 8.0, False)
+    assert during["text"].startswith("Meta asks us to wait 8 seconds (HTTP 400, Meta error 80000: "
+                                     "rate limited, ad account usage 102%); resuming at ")
+    assert during["text"].endswith(" (Asia/Kolkata)")
+    logs = [json.loads(line) for line in stderr.splitlines()]
+    told = [log for log in logs if log["event"] == "sync_wait"]
+    assert [(log["level"], log["client"], log["account_id"], log["wait"]["text"]) for log in told] == [
+        ("info", "Masala Mornings", "act_1010000001", during["text"])]
+    assert told[0]["message"] == ("sync · Spice Route Media: Masala Mornings · meta act_1010000001: "
+                                  + during["text"])
+    end = next(log for log in logs if log["event"] == "job_end")
+    assert end["status"] == "succeeded"
+    after = dd_process("status", "--json", env=env)
+    last = {a["account_id"]: a["wait"] for a in json.loads(after.stdout)["accounts"]}["act_1010000001"]
+    assert last == {**during, "waiting": False}  # the last wait, kept after the run

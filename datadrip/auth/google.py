@@ -1,20 +1,25 @@
-"""Google OAuth 2.0 for a desktop client through authlib: consent URL, code exchange, refresh,
+"""Google OAuth 2.0 for a desktop client: consent URL (authlib, with PKCE), code exchange, refresh,
 revoke.
 
 The client id is `[google] client_id`; the client secret is the secret `google.client_secret`
 (Desktop clients still send it). The redirect is http://127.0.0.1:PORT/ on any free port, which
 Desktop-type clients accept without registration. Revocation uses `[google] revoke_url` (a
 setting of its own, like every endpoint, rather than a guess from token_url's host).
+The token and revocation endpoints are HTTP calls like any other: sent through the connectors'
+shared helper (connectors/http.py), so a 429 or a 5xx is retried with the same backoff and
+Retry-After rules, and only a real refusal (invalid_grant) means the login must be renewed.
 Token values never appear in an exception raised here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from datadrip.connectors.http import RetryPolicy, Sleep, WaitFn, oauth_retryable, send
 from datadrip.errors import ConfigError, DataDripError, LoginError, ReauthRequiredError, UsageError
 from datadrip.secrets import redact
 
@@ -26,6 +31,10 @@ SCOPE = "https://www.googleapis.com/auth/adwords"
 REAUTH_HINT = "Log in to Google again with 'datadrip connect google CLIENT'."
 ACCESS_SECONDS = 3600  # Google's documented access-token lifetime, if an answer omits expires_in
 HTTP_TIMEOUT = 30.0
+TOKEN_SERVICE = "Google's token endpoint"
+REVOKE_SERVICE = "Google's revocation endpoint"
+# A person may be waiting on a login: retries give up sooner than a sync's (which passes its own).
+AUTH_RETRY = RetryPolicy(attempts=5, timeout=HTTP_TIMEOUT, max_wait=60.0, max_total=120.0)
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,8 @@ class GoogleOAuth:
 
     def __init__(self, *, client_id: str, client_secret: str | None, auth_url: str,
                  token_url: str, revoke_url: str, http_timeout: float = HTTP_TIMEOUT,
-                 now: Callable[[], dt.datetime] | None = None) -> None:
+                 now: Callable[[], dt.datetime] | None = None, retry: RetryPolicy | None = None,
+                 sleep: Sleep = time.sleep) -> None:
         if not client_id:
             raise ConfigError("no Google OAuth client: [google] client_id is not set",
                               hint="Create a Desktop-app OAuth client in the Google Cloud console "
@@ -74,16 +84,19 @@ class GoogleOAuth:
         self.revoke_url = revoke_url
         self._http_timeout = http_timeout
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
+        self._retry = retry or AUTH_RETRY
+        self._sleep = sleep
 
     @classmethod
-    def from_settings(cls, loaded: Loaded, *, env: Mapping[str, str] | None = None) -> GoogleOAuth:
+    def from_settings(cls, loaded: Loaded, *, env: Mapping[str, str] | None = None,
+                      retry: RetryPolicy | None = None) -> GoogleOAuth:
         """The OAuth client from `[google]` settings and the secret store (or environment)."""
         from datadrip.secrets import resolve_secret
 
         google = loaded.settings.google
         secret = resolve_secret(loaded, "google.client_secret", env=env) if google.client_id else None
         return cls(client_id=google.client_id, client_secret=secret, auth_url=google.auth_url,
-                   token_url=google.token_url, revoke_url=google.revoke_url)
+                   token_url=google.token_url, revoke_url=google.revoke_url, retry=retry)
 
     # --- the login ------------------------------------------------------------------------------
 
@@ -101,11 +114,9 @@ class GoogleOAuth:
 
     def exchange_code(self, code: str, *, redirect_uri: str, code_verifier: str) -> GoogleTokens:
         """The authorization code (and PKCE verifier) for a refresh and an access token."""
-        with self._client(redirect_uri) as client:
-            answer = self._call(lambda: client.fetch_token(
-                self.token_url, grant_type="authorization_code", code=code,
-                redirect_uri=redirect_uri, code_verifier=code_verifier),
-                during="login", known=(code, code_verifier))
+        answer = self._token_call({"grant_type": "authorization_code", "code": code,
+                                   "redirect_uri": redirect_uri, "code_verifier": code_verifier},
+                                  during="login", known=(code, code_verifier))
         refresh_token = answer.get("refresh_token")
         if not refresh_token:
             raise LoginError("Google answered the login without a refresh token, so DataDrip could "
@@ -120,13 +131,15 @@ class GoogleOAuth:
 
     # --- stored refresh tokens ------------------------------------------------------------------
 
-    def refresh(self, refresh_token: str) -> GoogleAccess:
-        """A new access token. A revoked or expired refresh token → ReauthRequiredError (exit 4);
-        set its `hint` to the client's own `datadrip connect google` command."""
-        with self._client() as client:
-            answer = self._call(lambda: client.refresh_token(self.token_url,
-                                                             refresh_token=refresh_token),
-                                during="refresh", known=(refresh_token,))
+    def refresh(self, refresh_token: str, *, sleep: Sleep | None = None,
+                on_wait: WaitFn | None = None) -> GoogleAccess:
+        """A new access token. A revoked or expired refresh token (invalid_grant) →
+        ReauthRequiredError (exit 4); set its `hint` to the client's own `datadrip connect google`
+        command. A busy or failing endpoint is retried (`sleep` waits, `on_wait` hears of it) and,
+        when it keeps failing, is a plain DataDripError: the login itself may well be fine."""
+        answer = self._token_call({"grant_type": "refresh_token", "refresh_token": refresh_token},
+                                  during="refresh", known=(refresh_token,), sleep=sleep,
+                                  on_wait=on_wait)
         return self._access(answer)
 
     def adopt_refresh_token(self, refresh_token: str) -> GoogleTokens:
@@ -149,12 +162,12 @@ class GoogleOAuth:
 
     def revoke(self, token: str) -> bool:
         """Revoke a refresh (or access) token and its grant. False: it was already invalid."""
-        _, http_errors = _authlib_http_errors()
-        with self._client(revocation_auth="none") as client:
-            try:
-                response = client.revoke_token(self.revoke_url, token=token)
-            except http_errors as exc:
-                raise _unreachable(self.revoke_url, exc) from None
+        import httpx
+
+        with httpx.Client(timeout=self._http_timeout) as http:
+            response = send(http, "POST", self.revoke_url, service=REVOKE_SERVICE,
+                            classify=oauth_retryable, data={"token": token}, policy=self._retry,
+                            sleep=self._sleep)
         if response.status_code == 200:
             return True
         error = _oauth_error_name(response)
@@ -167,31 +180,39 @@ class GoogleOAuth:
 
     # --- plumbing -------------------------------------------------------------------------------
 
-    def _client(self, redirect_uri: str | None = None, *, revocation_auth: str | None = None) -> Any:
+    def _client(self, redirect_uri: str | None = None) -> Any:
         return _oauth2_client_class()(client_id=self.client_id, client_secret=self._client_secret,
                             token_endpoint_auth_method="client_secret_post",
-                            revocation_endpoint_auth_method=revocation_auth,
                             redirect_uri=redirect_uri, code_challenge_method="S256",
                             timeout=self._http_timeout)
 
-    def _call(self, call: Callable[[], Any], *, during: str, known: Iterable[str]) -> dict[str, Any]:
-        """Run one token-endpoint call; turn every failure into a DataDripError without secrets."""
-        from authlib.integrations.base_client.errors import OAuthError
+    def _token_call(self, form: Mapping[str, str], *, during: str, known: Iterable[str],
+                    sleep: Sleep | None = None, on_wait: WaitFn | None = None) -> dict[str, Any]:
+        """POST one grant to the token endpoint (client_secret_post), retried as any HTTP call;
+        turn every failure into a DataDripError without secrets."""
+        import httpx
 
-        status_errors, http_errors = _authlib_http_errors()
         hidden = (*known, self._client_secret)
+        body = {**form, "client_id": self.client_id, "client_secret": str(self._client_secret)}
+        with httpx.Client(timeout=self._http_timeout) as http:
+            response = send(http, "POST", self.token_url, service=TOKEN_SERVICE,
+                            classify=oauth_retryable, data=body,
+                            headers={"Accept": "application/json"}, policy=self._retry,
+                            sleep=sleep or self._sleep, on_wait=on_wait)
         try:
-            return dict(call())
-        except OAuthError as exc:
-            raise self._refused(str(exc.error), str(exc.description or ""), during, hidden) from None
-        except status_errors as exc:
-            raise DataDripError(f"Google's token endpoint answered HTTP {exc.response.status_code}",
-                                hint="Try again later.") from None
-        except http_errors as exc:
-            raise _unreachable(self.token_url, exc) from None
-        except ValueError:  # not a JSON object
-            raise DataDripError("Google's token endpoint answered something that is not JSON",
-                                hint="Check [google] token_url.") from None
+            answer = response.json()
+        except ValueError:  # not JSON, or not UTF-8
+            answer = None
+        if isinstance(answer, dict) and answer.get("error"):
+            raise self._refused(str(answer["error"]), str(answer.get("error_description") or ""),
+                                during, hidden)
+        if response.status_code >= 400:
+            raise DataDripError(f"{TOKEN_SERVICE} answered HTTP {response.status_code}",
+                                hint="Try again later.")
+        if not isinstance(answer, dict):
+            raise DataDripError(f"{TOKEN_SERVICE} answered something that is not a JSON object",
+                                hint="Check [google] token_url.")
+        return answer
 
     def _refused(self, error: str, description: str, during: str,
                  hidden: Iterable[str]) -> DataDripError:
@@ -222,23 +243,6 @@ class GoogleOAuth:
         return GoogleAccess(str(token), self._now() + dt.timedelta(seconds=seconds), scopes)
 
 
-def _authlib_http_errors() -> tuple[tuple[type[Any], ...], tuple[type[Any], ...]]:
-    """(HTTP status errors, every HTTP error) of the library authlib's client raises them from:
-    httpx2 when it is installed (the openai package brings it), else httpx."""
-    import httpx
-
-    status: list[type[Any]] = [httpx.HTTPStatusError]
-    every: list[type[Any]] = [httpx.HTTPError]
-    try:
-        import httpx2  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        pass
-    else:
-        status.append(httpx2.HTTPStatusError)
-        every.append(httpx2.HTTPError)
-    return tuple(status), tuple(every)
-
-
 def _oauth2_client_class() -> Any:
     """authlib's httpx OAuth2Client, imported without the notice authlib 1.9 prints on import
     (its own move to httpx2): nothing a DataDrip user could act on, and stderr is theirs."""
@@ -258,9 +262,3 @@ def _oauth_error_name(response: Any) -> str:
     except ValueError:
         return ""
     return str(body.get("error", "")) if isinstance(body, dict) else ""
-
-
-def _unreachable(url: str, exc: Exception) -> DataDripError:
-    # The exception's own text is not used: it may hold a URL with a token in it.
-    return DataDripError(f"could not reach {url} ({type(exc).__name__})",
-                         hint="Check the network connection (or the proxy) and try again.")

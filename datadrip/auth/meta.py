@@ -6,17 +6,22 @@ are Graph bodies ({"error": {"code": 190, …}}) that authlib would not read, an
 exchange and debug_token are no OAuth 2 grants. PKCE (S256) goes on the dialog and the verifier
 to the code exchange, and the app secret is sent as well (Meta's PKCE page is "still in
 testing"). The redirect is http://localhost:{[meta] redirect_port}/callback, listed in the app
-exactly. Token values never appear in an exception raised here.
+exactly. Every call goes through the connectors' shared HTTP helper (connectors/http.py), so a
+5xx, a "temporarily unavailable" or a rate limit is retried with the same backoff and wait rules
+as a sync's calls; only error 190/102 means the login must be renewed. Token values never appear
+in an exception raised here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from datadrip.connectors.http import RetryPolicy, Sleep, meta_retryable, send
 from datadrip.errors import ConfigError, DataDripError, LoginError, ReauthRequiredError, UsageError
 from datadrip.secrets import redact
 
@@ -27,6 +32,9 @@ if TYPE_CHECKING:
 SCOPES = ("ads_read", "business_management")
 REAUTH_HINT = "Log in to Meta again with 'datadrip connect meta CLIENT'."
 HTTP_TIMEOUT = 30.0
+SERVICE = "Meta's Graph API"
+# A person may be waiting on a login: retries give up sooner than a sync's.
+AUTH_RETRY = RetryPolicy(attempts=5, timeout=HTTP_TIMEOUT, max_wait=60.0, max_total=120.0)
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,8 @@ class MetaOAuth:
 
     def __init__(self, *, app_id: str, app_secret: str | None, graph_url: str, dialog_url: str,
                  api_version: str, redirect_port: int, http_timeout: float = HTTP_TIMEOUT,
-                 now: Callable[[], dt.datetime] | None = None) -> None:
+                 now: Callable[[], dt.datetime] | None = None, retry: RetryPolicy | None = None,
+                 sleep: Sleep = time.sleep) -> None:
         if not app_id:
             raise ConfigError("no Meta app: [meta] app_id is not set",
                               hint="Set [meta] app_id (or DATADRIP_META_APP_ID) to your app's ID.")
@@ -78,6 +87,8 @@ class MetaOAuth:
             "http://localhost:PORT/callback to the app's Valid OAuth Redirect URIs.")
         self._http_timeout = http_timeout
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
+        self._retry = retry or AUTH_RETRY
+        self._sleep = sleep
 
     @classmethod
     def from_settings(cls, loaded: Loaded, *, env: Mapping[str, str] | None = None) -> MetaOAuth:
@@ -182,14 +193,10 @@ class MetaOAuth:
 
         hidden = (*known, self._app_secret)
         url = f"{self.graph_url}/{self.api_version}/{path}"
-        try:
-            response = httpx.request(method, url, params=params, timeout=self._http_timeout)
-        except httpx.HTTPError as exc:
-            # The exception's own text is not used: its URL holds the secret or the code.
-            raise DataDripError(f"could not reach Meta's Graph API at {self.graph_url} "
-                                f"({type(exc).__name__})",
-                                hint="Check the network connection (or the proxy) and try again.") \
-                from None
+        with httpx.Client(timeout=self._http_timeout) as http:
+            # `send` never puts the URL (which holds the secret or the code) in a message.
+            response = send(http, method, url, service=SERVICE, classify=meta_retryable,
+                            params=params, policy=self._retry, sleep=self._sleep)
         try:
             body = response.json()
         except ValueError:

@@ -23,6 +23,7 @@ from datadrip.errors import ReauthRequiredError, SecretStoreError
 if TYPE_CHECKING:
     from datadrip.auth.google import GoogleOAuth
     from datadrip.config import Loaded
+    from datadrip.connectors.http import Sleep, WaitFn
     from datadrip.secrets import SecretStore
 
 PREFIX = "login."
@@ -89,7 +90,8 @@ def meta_expiry_warning(expires_at: dt.datetime | None, now: dt.datetime | None 
 class GoogleAccessTokens:
     """A `TokenSource` for one stored refresh token: the access token is renewed when it is
     about to end, or once when the API answered 401 (`get(force_refresh=True)`). A refresh
-    Google refuses (invalid_grant) raises ReauthRequiredError with `reauth_hint`."""
+    Google refuses (invalid_grant) raises ReauthRequiredError with `reauth_hint`; a busy token
+    endpoint is retried like any call, waiting through `sleep` and telling `on_wait`."""
 
     def __init__(self, oauth: GoogleOAuth, refresh_token: str, *, reauth_hint: str,
                  now: Callable[[], dt.datetime] | None = None) -> None:
@@ -106,12 +108,13 @@ class GoogleAccessTokens:
         """Start from an access token a login just returned (saves one refresh)."""
         self._access, self._expires_at = access_token, expires_at
 
-    def __call__(self, force_refresh: bool = False) -> str:
+    def __call__(self, force_refresh: bool = False, *, sleep: Sleep | None = None,
+                 on_wait: WaitFn | None = None) -> str:
         with self._lock:
             if force_refresh or self._access is None or \
                     self._now() + REFRESH_MARGIN >= self._expires_at:
                 try:
-                    access = self._oauth.refresh(self._refresh_token)
+                    access = self._oauth.refresh(self._refresh_token, sleep=sleep, on_wait=on_wait)
                 except ReauthRequiredError as exc:
                     raise ReauthRequiredError(exc.message, hint=self._hint) from None
                 self._access, self._expires_at = access.access_token, access.expires_at

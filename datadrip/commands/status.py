@@ -71,7 +71,8 @@ def rows(report: Status) -> list[dict[str, Any]]:
     lines: list[dict[str, Any]] = []
     for account in report.accounts:
         last = account.last_run or {}
-        note = account.connect or (last.get("error") if account.state == "failing" else None)
+        note = account.connect or (last.get("error") if account.state == "failing" else None) or \
+            (account.wait["text"] if account.wait and account.wait["waiting"] else None)
         lines.append({"check": "sync", "who": account.client,
                       "what": f"{account.platform} {account.account_id}", "state": account.state,
                       "when": ago(account.last_success_at, now), "note": note or ""})

@@ -14,7 +14,7 @@ from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
 from datadrip.enums import Level, Platform
 
 if TYPE_CHECKING:
-    from datadrip.sync import AccountSync, SyncOutcome, SyncUi
+    from datadrip.sync import AccountSync, SyncOutcome, SyncUi, WaitNotice
 
 
 def sync(ctx: typer.Context,
@@ -51,7 +51,8 @@ def sync(ctx: typer.Context,
     ([meta] / [google] lookback_days) because platforms restate conversions. Exit 3 when some
     accounts failed (the rest is saved), 4 when a login must be renewed. When stdout is not a
     terminal (cron), a success prints nothing (--verbose prints the summary) and each problem is
-    one line on stderr.
+    one line on stderr. A wait over 2 seconds (a rate limit, a retry) is always one line on
+    stderr, with the time it ends; one over [sync] max_wait_seconds fails that account.
 
     \b
     Example:
@@ -113,9 +114,21 @@ def _label(account: AccountSync) -> str:
     return f"{account.client} · {account.platform} {account.account_id}"
 
 
+def _wait_line(notice: WaitNotice) -> str | None:
+    # A wait the sync refused to take is the account's error, reported with the others.
+    return None if notice.gave_up else f"{_label(notice.account)}: {notice.text}"
+
+
+def _print_wait(notice: WaitNotice) -> None:
+    line = _wait_line(notice)
+    if line:
+        output.message(line)
+
+
 class progress:  # noqa: N801 - used as a context manager, like a function
     """A live bar per account on a terminal; otherwise only notices (waiting for another sync),
-    and not even those under cron."""
+    and not even those under cron. Waits over 2 seconds are always told: a silent stall looks
+    like a hang."""
 
     def __init__(self, *, enabled: bool, notices: bool = True) -> None:
         self._enabled = enabled
@@ -127,7 +140,8 @@ class progress:  # noqa: N801 - used as a context manager, like a function
         from datadrip.sync import SyncUi
 
         if not self._enabled:
-            return SyncUi(on_notice=output.message) if self._notices else SyncUi()
+            return SyncUi(on_notice=output.message if self._notices else lambda _text: None,
+                          on_wait=_print_wait)
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -136,11 +150,18 @@ class progress:  # noqa: N801 - used as a context manager, like a function
                                   console=Console(stderr=True), transient=True)
         self._progress.start()
         return SyncUi(on_start=self._start, on_chunk=self._chunk, on_done=self._done,
-                      on_notice=self._progress.console.print)
+                      on_notice=self._progress.console.print, on_wait=self._wait)
 
     def __exit__(self, *_exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+    def _wait(self, notice: WaitNotice) -> None:
+        line = _wait_line(notice)
+        if line:
+            from rich.text import Text
+
+            self._progress.console.print(Text(line))
 
     def _start(self, account: AccountSync) -> None:
         self._tasks[account.id] = self._progress.add_task(_label(account), total=account.total_chunks,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import httpx
 
     from datadrip.config import Settings
-    from datadrip.connectors.http import RetryPolicy, Sleep
+    from datadrip.connectors.http import RetryPolicy, Sleep, WaitFn
 
 # `get_token(force_refresh)` gives a bearer token; force_refresh=True after the platform answered
 # 401, so an expired access token is renewed once before a request is retried.
@@ -156,6 +156,8 @@ class ConnectorContext:
     secrets: Mapping[str, str | None]  # "google.developer_token" → value, when configured
     retry: RetryPolicy
     sleep: Sleep
+    # Told of every wait longer than a moment before it starts (http.Wait): a sync shows it.
+    on_wait: WaitFn | None = None
 
 
 class ConnectorFactory(Protocol):

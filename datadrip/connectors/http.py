@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], None]
 
+# A wait longer than this is told to the caller's `on_wait` (shown, logged, recorded): shorter ones
+# are the ordinary rhythm of retries and polls, not a stall anyone needs to hear about.
+NOTICEABLE_WAIT = 2.0
+
 # Meta: dlt's retry list plus the business-use-case family (reference §5).
 META_RETRY_CODES = frozenset({1, 2, 4, 17, 32, 341, 613, *range(80000, 80015)})
 META_THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
@@ -60,6 +64,29 @@ class RetryPolicy:
     max_total: float = 900.0
 
 
+@dataclass(frozen=True)
+class Wait:
+    """A pause before the next call to a service, as told to `on_wait` before it starts.
+
+    `kind`: "rate_limit" (the service asked for it), "retry" (backoff after a failure), "pace"
+    (slowing down as Meta's usage rises) or "poll" (a report run still being prepared). `reason`
+    says why in a few words ("ad account usage 100%", "HTTP 503"): never a token or a URL."""
+
+    service: str
+    seconds: float
+    reason: str
+    kind: str
+
+
+WaitFn = Callable[[Wait], None]
+
+
+def tell_wait(on_wait: WaitFn | None, wait: Wait) -> None:
+    """Tell `on_wait` about a wait, if there is one to tell and the wait is long enough to matter."""
+    if on_wait is not None and wait.seconds > NOTICEABLE_WAIT:
+        on_wait(wait)
+
+
 class TrafficLog(Protocol):
     """Where `send` counts what it did (FetchNotes is one): HTTP requests made, and seconds waited
     because the server said so (rate limits), as opposed to backoff after failures."""
@@ -86,25 +113,31 @@ class RetriesExhaustedError(DataDripError):
 
 
 class RetryLaterError(DataDripError):
-    """The remote service asked for a longer pause than we are willing to sleep."""
+    """The remote service asked for a longer pause than we are willing to sleep: `retry_after`
+    seconds, so until `retry_at` (UTC). `service` and `reason` as in a Wait."""
 
-    def __init__(self, message: str, *, retry_after: float, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, retry_after: float, hint: str | None = None,
+                 retry_at: dt.datetime | None = None, service: str = "", reason: str = "") -> None:
         super().__init__(message, hint=hint)
         self.retry_after = retry_after
+        self.retry_at = retry_at or dt.datetime.now(dt.UTC) + dt.timedelta(seconds=retry_after)
+        self.service = service
+        self.reason = reason
 
 
 def send(http: httpx.Client, method: str, url: str, *, service: str, classify: Classifier,
          params: Mapping[str, str] | None = None, json_body: Any = None,
          data: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
          policy: RetryPolicy | None = None, sleep: Sleep = time.sleep,
-         traffic: TrafficLog | None = None) -> httpx.Response:
+         traffic: TrafficLog | None = None, on_wait: WaitFn | None = None) -> httpx.Response:
     """Send one request, retrying network failures and what `classify` calls retryable.
 
     Returns the last response, successful or not (the caller reads platform errors); raises
     RetriesExhaustedError, RetryLaterError, or a DataDripError when the service cannot be reached.
     `service` names it in messages ("Meta", "Google Ads"); URLs never appear in them, since a
     URL can carry a token. `data` is a form body. The waits between attempts stop at
-    `policy.max_total` seconds in all; `traffic` counts requests and server-told waits.
+    `policy.max_total` seconds in all; `traffic` counts requests and server-told waits; `on_wait`
+    hears of every wait longer than NOTICEABLE_WAIT before it starts.
     """
     import httpx
     from tenacity import Retrying, stop_after_attempt
@@ -118,7 +151,7 @@ def send(http: httpx.Client, method: str, url: str, *, service: str, classify: C
     waited: list[float] = []
     # The wait before the next attempt is decided with the verdict (in `retry`, which tenacity
     # asks first in every version), so the budget check sees it before anything sleeps.
-    planned: list[tuple[float, bool]] = []  # (seconds, told by the server)
+    planned: list[tuple[float, bool, str]] = []  # (seconds, told by the server, why)
     over_budget: list[bool] = []
 
     def attempt() -> tuple[httpx.Response, Retryable | None]:
@@ -148,7 +181,7 @@ def send(http: httpx.Client, method: str, url: str, *, service: str, classify: C
         if sum(waited) + seconds > policy.max_total:
             over_budget.append(True)
             return False
-        planned.append((seconds, told is not None))
+        planned.append((seconds, told is not None, _what_failed(state)))
         return True
 
     def wait(state: RetryCallState) -> float:
@@ -159,8 +192,11 @@ def send(http: httpx.Client, method: str, url: str, *, service: str, classify: C
 
     def pause(seconds: float) -> None:
         waited.append(seconds)
-        if traffic is not None and planned and planned[0][1]:
+        told = bool(planned and planned[0][1])
+        if traffic is not None and told:
             traffic.throttled_seconds += seconds
+        tell_wait(on_wait, Wait(service, seconds, planned[0][2] if planned else "unknown",
+                                "rate_limit" if told else "retry"))
         sleep(seconds)
 
     retrying = Retrying(
@@ -170,28 +206,31 @@ def send(http: httpx.Client, method: str, url: str, *, service: str, classify: C
         response, verdict = retrying(attempt)
     except httpx.HTTPError as exc:
         # The exception's text is not used: it may hold the URL, and the URL a token.
-        spent = f" and {_duration(sum(waited))} of waiting" if over_budget else ""
+        spent = f" and {duration(sum(waited))} of waiting" if over_budget else ""
         raise DataDripError(f"the connection to {service} failed ({type(exc).__name__}) after "
                             f"{_attempts(len(tries))}{spent}",
                             hint="Check the network connection (or the proxy) and the configured "
                                  "URL, then try again.") from None
     if verdict is None:
         return response
-    spent = f" and {_duration(sum(waited))} of waiting" if over_budget else ""
+    spent = f" and {duration(sum(waited))} of waiting" if over_budget else ""
     if verdict.after is not None and (verdict.after > policy.max_wait or over_budget):
         after = f" after {_attempts(len(tries))}{spent}" if spent else ""
-        raise retry_later(service, verdict.after, f"({verdict.reason}){after}")
+        raise retry_later(service, verdict.after, verdict.reason, after)
     raise RetriesExhaustedError(f"{service} kept failing ({verdict.reason}) after "
                                 f"{_attempts(len(tries))}{spent}",
                                 hint="The service is having trouble; try again in a few minutes.")
 
 
-def retry_later(service: str, seconds: float, why: str) -> RetryLaterError:
-    """The error for a wait longer than we are willing to sleep; `why` follows "before the next
-    call" in the message (no URL, no token)."""
+def retry_later(service: str, seconds: float, reason: str, after: str = "") -> RetryLaterError:
+    """The error for a wait longer than we are willing to sleep; `reason` goes in brackets after
+    "before the next call", then `after` (no URL, no token)."""
     retry_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
-    return RetryLaterError(f"{service} asks to wait {_duration(seconds)} before the next call {why}",
-                           retry_after=seconds, hint=f"Try again after {retry_at:%H:%M} UTC.")
+    return RetryLaterError(f"{service} asks to wait {duration(seconds)} before the next call "
+                           f"({reason}){after}",
+                           retry_after=seconds, retry_at=retry_at, service=service,
+                           reason=reason,
+                           hint=f"Try again after {retry_at:%H:%M} UTC.")
 
 
 def _attempts(count: int) -> str:
@@ -215,7 +254,8 @@ def _what_failed(state: RetryCallState) -> str:
     return verdict.reason if verdict is not None else "unknown"
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """A wait as people say it: "40 seconds", "about 5 minutes", "about 1.5 hours"."""
     if seconds < 90:
         return f"{math.ceil(seconds)} seconds"
     if seconds < 5400:
@@ -312,7 +352,9 @@ def meta_retryable(response: httpx.Response) -> Retryable | None:
     known = isinstance(code, int) and not isinstance(code, bool)
     label = f"HTTP {response.status_code}" + (f", Meta error {code}" if known else "")
     if known and code in META_THROTTLE_CODES:
-        return Retryable(f"{label}: rate limited", wait)
+        usage = meta_usage(response.headers)
+        return Retryable(f"{label}: rate limited" + (f", {usage.describe()}" if usage.percent else ""),
+                         wait)
     if (known and code in META_RETRY_CODES) or error.get("is_transient") is True \
             or response.status_code >= 500:
         return Retryable(label, wait)
@@ -326,39 +368,54 @@ def is_meta_reduce_data(error: Mapping[str, Any]) -> bool:
 
 @dataclass(frozen=True)
 class MetaUsage:
-    """What Meta's usage headers say: the highest utilisation in percent (0 when none is given)
-    and how many seconds until access is regained (0 when not limited)."""
+    """What Meta's usage headers say: the highest utilisation in percent (0 when none is given),
+    which usage that is ("ad account usage", "ads insights usage" …), and how many seconds until
+    access is regained (0 when not limited)."""
 
     percent: float = 0.0
     regain_seconds: float = 0.0
+    what: str = ""
+
+    def describe(self) -> str:
+        """"ad account usage 100%": the highest utilisation, in words."""
+        return f"{self.what or 'usage'} {self.percent:g}%"
 
 
 def meta_usage(headers: Mapping[str, str]) -> MetaUsage:
     """Read X-Business-Use-Case-Usage, X-Ad-Account-Usage, X-App-Usage and
-    x-fb-ads-insights-throttle (JSON; every key optional; a header that is not JSON is ignored)."""
-    percents: list[float] = []
+    x-fb-ads-insights-throttle (JSON; every key optional; a header that is not JSON is ignored).
+    Of equal percentages the ad account's names the usage, then the business use case's."""
+    percents: list[tuple[float, str]] = []
     regain: list[float] = []
+    account = _json_header(headers.get("x-ad-account-usage"))
+    if isinstance(account, dict):
+        account_pct = _numbers(account, "acc_id_util_pct")
+        percents += [(pct, "ad account usage") for pct in account_pct]
+        # reset_time_duration counts down even while usage is low: it is a wait only at the limit.
+        if any(pct >= 100 for pct in account_pct):
+            regain += _numbers(account, "reset_time_duration")
     business = _json_header(headers.get("x-business-use-case-usage"))
     for entries in business.values() if isinstance(business, dict) else []:
         for entry in entries if isinstance(entries, list) else []:
             if not isinstance(entry, dict):
                 continue
-            percents += _numbers(entry, "call_count", "total_cputime", "total_time")
+            use = entry.get("type")
+            what = f"{use.replace('_', ' ')} usage" if isinstance(use, str) and \
+                re.fullmatch(r"[a-z_]{1,40}", use) else "business use case usage"
+            percents += [(pct, what) for pct in _numbers(entry, "call_count", "total_cputime",
+                                                          "total_time")]
             regain += [minutes * 60 for minutes in _numbers(entry, "estimated_time_to_regain_access")]
-    account = _json_header(headers.get("x-ad-account-usage"))
-    if isinstance(account, dict):
-        account_pct = _numbers(account, "acc_id_util_pct")
-        percents += account_pct
-        # reset_time_duration counts down even while usage is low: it is a wait only at the limit.
-        if any(pct >= 100 for pct in account_pct):
-            regain += _numbers(account, "reset_time_duration")
     app = _json_header(headers.get("x-app-usage"))
     if isinstance(app, dict):
-        percents += _numbers(app, "call_count", "total_cputime", "total_time")
+        percents += [(pct, "app usage") for pct in _numbers(app, "call_count", "total_cputime",
+                                                             "total_time")]
     throttle = _json_header(headers.get("x-fb-ads-insights-throttle"))
     if isinstance(throttle, dict):
-        percents += _numbers(throttle, "app_id_util_pct", "acc_id_util_pct")
-    return MetaUsage(max(percents, default=0.0), max(regain, default=0.0))
+        percents += [(pct, "insights usage") for pct in _numbers(throttle, "app_id_util_pct",
+                                                                 "acc_id_util_pct")]
+    top = max((pct for pct, _ in percents), default=0.0)
+    what = next((name for pct, name in percents if pct == top), "")
+    return MetaUsage(top, max(regain, default=0.0), what)
 
 
 def usage_pace(percent: float) -> float:
@@ -424,3 +481,20 @@ def google_retryable(response: httpx.Response) -> Retryable | None:
     if response.status_code in GOOGLE_RETRY_STATUSES or names & GOOGLE_RETRY_CODES:
         return Retryable(label, told)
     return None
+
+
+OAUTH_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def oauth_retryable(response: httpx.Response) -> Retryable | None:
+    """An OAuth 2 token or revocation endpoint (RFC 6749 §5.2 errors): 429 and HTTP 500/502/503/504
+    are worth another try, honouring Retry-After; a 400 (invalid_grant, invalid_client …) is an
+    answer, never retried."""
+    if response.status_code not in OAUTH_RETRY_STATUSES:
+        return None
+    body = _json(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    # An RFC 6749 error code is a short ASCII word; anything else is not repeated in messages.
+    known = isinstance(error, str) and re.fullmatch(r"[a-z_]{1,40}", error) is not None
+    label = f"HTTP {response.status_code}" + (f" {error}" if known else "")
+    return Retryable(label, retry_after(response.headers))

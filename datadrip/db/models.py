@@ -230,6 +230,9 @@ class SyncRun(SQLModel, table=True):
     levels: str | None = Field(default=None, max_length=64)  # "campaign,adset,ad"
     requests: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     warnings: list[str] = _json(list)
+    # The run's latest wait longer than a moment (sync.WaitRecord.record()): service, reason,
+    # seconds, since, until, and whether the sync gave up instead of waiting that long.
+    wait: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
 
 
 class SyncCursor(SQLModel, table=True):

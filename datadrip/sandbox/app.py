@@ -56,6 +56,7 @@ class Sandbox:
         self.world = World(self.config.seed, accounts, epoch=self.state.clock.now().date())
         self.faults = FaultPlan(self.config.faults, seed=self.config.seed)
         self.router = Router()
+        self._meta_fault = meta.fault_response
         self._fault_responders = {"meta": meta.fault_response, "google": google.fault_response,
                                   "resend": email.resend_fault, "sendgrid": email.sendgrid_fault,
                                   "openai": openai_chat.openai_fault}
@@ -87,6 +88,8 @@ class Sandbox:
             rule = self.faults.pick(platform, request.path, request.headers.get(HEADER))
         if rule is not None and platform is not None and rule.kind not in (
                 "slow", "truncated", "malformed"):
+            if platform == "meta":  # the one whose rate limit says how long it lasts
+                return self._meta_fault(rule.kind, request, self, regain=rule.regain)
             return self._fault_responders[platform](rule.kind, request, self)
         if rule is not None and rule.kind == "slow":
             time.sleep(rule.delay)

@@ -5,10 +5,12 @@ it), or at a rate (deterministic from the seed). The header `X-Sandbox-Fault: KI
 request that carries it fail. Platforms: "meta", "google", the e-mail APIs "resend" and
 "sendgrid", and "openai" (the chat endpoint); the answers are each platform's own. Kinds:
 
-- rate_limit: Meta 80000 with usage headers at 100%; Google 429 RESOURCE_EXHAUSTED + retryDelay;
-  Resend 429 rate_limit_exceeded with retry-after and ratelimit-*; SendGrid 429 "too many
-  requests" with X-RateLimit-Reset (a Unix time); OpenAI 429 type "requests", code
-  rate_limit_exceeded, with retry-after: 1 and x-ratelimit-* (remaining 0)
+- rate_limit: Meta 80000 with usage headers at 100% and the rule's `regain` seconds to regain
+  access (300 by default; estimated_time_to_regain_access in whole minutes, reset_time_duration
+  in seconds); Google 429 RESOURCE_EXHAUSTED + retryDelay; Resend 429 rate_limit_exceeded with
+  retry-after and ratelimit-*; SendGrid 429 "too many requests" with X-RateLimit-Reset (a Unix
+  time); OpenAI 429 type "requests", code rate_limit_exceeded, with retry-after: 1 and
+  x-ratelimit-* (remaining 0)
 - server_error: 500 (Meta code 1 "unknown error"; Google INTERNAL; Resend internal_server_error;
   SendGrid's errors list; OpenAI type "server_error"). Kinds an e-mail API or OpenAI has no answer
   for (reduce_data, job_failed, high_usage) get this one there
@@ -57,6 +59,7 @@ class FaultRule:
     times: int = 1  # … and on the next times - 1 as well
     rate: float | None = None  # or fire on this share of matching requests
     delay: float = 2.0  # for "slow"
+    regain: float = 300.0  # for Meta's "rate_limit": seconds until access is regained
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -66,7 +69,7 @@ class FaultRule:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultRule:
-        known = {"kind", "platform", "path", "nth", "times", "rate", "delay"}
+        known = {"kind", "platform", "path", "nth", "times", "rate", "delay", "regain"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown fault rule keys: {', '.join(sorted(unknown))}")

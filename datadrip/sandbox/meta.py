@@ -183,11 +183,12 @@ THROTTLED_CALLS = 2040
 
 
 def usage_headers(sandbox: Sandbox, account_ids: Iterable[str], use_case: str = "ads_insights",
-                  *, throttled: bool = False, busy: bool = False) -> list[tuple[str, str]]:
+                  *, throttled: bool = False, busy: bool = False,
+                  regain: float = 300.0) -> list[tuple[str, str]]:
     """X-Business-Use-Case-Usage, X-Ad-Account-Usage, X-App-Usage, x-fb-ads-insights-throttle.
 
-    `busy`: the account near its limit (90 %) but not over it; `throttled`: over it, with 5
-    minutes to regain access."""
+    `busy`: the account near its limit (90 %) but not over it; `throttled`: over it, with
+    `regain` seconds to regain access (whole minutes in the business header, as Meta counts)."""
     pinned = THROTTLED_CALLS if throttled else BUSY_CALLS if busy else None
     app_calls = _count_call(sandbox, "app") if pinned is None else pinned - 40
     business: dict[str, list[dict[str, Any]]] = {}
@@ -197,11 +198,13 @@ def usage_headers(sandbox: Sandbox, account_ids: Iterable[str], use_case: str = 
         account_pct = max(account_pct, float(round(Decimal(calls) / 20, 2)))
         business[account_id] = [{
             "type": use_case, "call_count": (calls + 19) // 20, "total_cputime": (calls + 39) // 40,
-            "total_time": (calls + 29) // 30, "estimated_time_to_regain_access": 5 if throttled else 0,
+            "total_time": (calls + 29) // 30,
+            "estimated_time_to_regain_access": int(regain // 60) if throttled else 0,
             "ads_api_access_tier": ACCESS_TIER}]
     app = {"call_count": min(100, (app_calls + 19) // 20), "total_cputime": min(100, (app_calls + 39) // 40),
            "total_time": min(100, (app_calls + 29) // 30)}
-    account_usage = {"acc_id_util_pct": account_pct, "reset_time_duration": 300 if throttled else 0,
+    account_usage = {"acc_id_util_pct": account_pct,
+                     "reset_time_duration": round(regain) if throttled else 0,
                      "ads_api_access_tier": ACCESS_TIER}
     throttle = {"app_id_util_pct": float(round(Decimal(app_calls) / 100, 2)),
                 "acc_id_util_pct": account_pct, "ads_api_access_tier": ACCESS_TIER}
@@ -363,8 +366,8 @@ def _path_account(request: Request, sandbox: Sandbox) -> str:
     return sandbox.world.of_platform("meta")[0].id
 
 
-def fault_response(kind: str, request: Request, sandbox: Sandbox) -> Response:
-    """Meta's own answer for a fault of this kind."""
+def fault_response(kind: str, request: Request, sandbox: Sandbox, regain: float = 300.0) -> Response:
+    """Meta's own answer for a fault of this kind; a rate limit lifts after `regain` seconds."""
     from datadrip.sandbox import meta_insights
 
     if kind == "rate_limit":
@@ -373,7 +376,8 @@ def fault_response(kind: str, request: Request, sandbox: Sandbox) -> Response:
             "For more info, please refer to "
             "https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
             80000, subcode=2446079, transient=True,
-            headers=usage_headers(sandbox, [_path_account(request, sandbox)], throttled=True))
+            headers=usage_headers(sandbox, [_path_account(request, sandbox)], throttled=True,
+                                  regain=regain))
     if kind == "server_error":
         # Real 500s of this kind carry no type (Airbyte test_errors.py "error_500_unknown").
         return graph_error("An unknown error occurred", 1, 500, kind=None, subcode=99)

@@ -264,14 +264,100 @@ def test_google_client_secret_comes_from_the_secret_store(described: dict[str, A
     assert google.refresh(described["refresh_token"]).access_token
 
 
-def test_google_unreachable_token_endpoint_is_a_clear_error(described: dict[str, Any]) -> None:
+def test_google_unreachable_token_endpoint_is_retried_then_a_clear_error(
+        described: dict[str, Any]) -> None:
     from test_loopback import free_port
 
+    waits: list[float] = []
     google = GoogleOAuth(client_id=described["client_id"], client_secret=described["client_secret"],
                          auth_url=described["auth_url"], token_url=f"http://127.0.0.1:{free_port()}/t",
-                         revoke_url=described["revoke_url"])
+                         revoke_url=described["revoke_url"], sleep=waits.append)
 
     with pytest.raises(DataDripError) as caught:
         google.refresh("1//some-refresh-token")
     assert type(caught.value) is DataDripError
-    assert "could not reach" in str(caught.value) and "1//some-refresh-token" not in str(caught.value)
+    assert caught.value.exit_code == ExitCode.FAILED
+    assert "Google's token endpoint failed (ConnectError) after 5 attempts" in str(caught.value)
+    assert "1//some-refresh-token" not in str(caught.value)
+    assert len(waits) == 4
+
+
+# --- a busy token endpoint is not a dead login ----------------------------------------------------
+
+def token_faults(sandbox: Any, kind: str, **when: Any) -> None:
+    from datadrip.sandbox.faults import FaultRule
+
+    sandbox.app.faults.add(FaultRule(kind, platform="google", path="/token$", **when))
+
+
+def test_google_refresh_retries_a_503_from_the_token_endpoint(described: dict[str, Any],
+                                                              sandbox: Any) -> None:
+    token_faults(sandbox, "unavailable", nth=1, times=2)
+    waits: list[float] = []
+    google = GoogleOAuth(client_id=described["client_id"], client_secret=described["client_secret"],
+                         auth_url=described["auth_url"], token_url=described["token_url"],
+                         revoke_url=described["revoke_url"], sleep=waits.append)
+
+    fresh = google.refresh(described["refresh_token"])
+
+    assert ads_status(sandbox, fresh.access_token) == 200
+    assert len(waits) == 2 and 1 <= waits[0] <= 2 and 2 <= waits[1] <= 3  # the shared backoff
+
+
+def test_google_refresh_rate_limited_is_retried_and_told(described: dict[str, Any],
+                                                         sandbox: Any) -> None:
+    from datadrip.connectors.http import Wait
+
+    token_faults(sandbox, "rate_limit", nth=1, times=3)
+    waits: list[float] = []
+    told: list[Wait] = []
+    google = GoogleOAuth(client_id=described["client_id"], client_secret=described["client_secret"],
+                         auth_url=described["auth_url"], token_url=described["token_url"],
+                         revoke_url=described["revoke_url"])
+
+    assert google.refresh(described["refresh_token"], sleep=waits.append, on_wait=told.append)
+
+    assert len(waits) == 3
+    assert [w.seconds for w in told] == [s for s in waits if s > 2] == waits[1:]  # 2+ s and 4+ s
+    assert {(w.service, w.reason, w.kind) for w in told} == {
+        ("Google's token endpoint", "HTTP 429 rate_limit_exceeded", "retry")}
+
+
+def test_google_token_endpoint_failing_for_good_is_exit_1_not_a_new_login(
+        described: dict[str, Any], sandbox: Any) -> None:
+    from datadrip.connectors.http import RetriesExhaustedError
+
+    token_faults(sandbox, "unavailable", rate=1.0)
+    google = GoogleOAuth(client_id=described["client_id"], client_secret=described["client_secret"],
+                         auth_url=described["auth_url"], token_url=described["token_url"],
+                         revoke_url=described["revoke_url"], sleep=lambda _seconds: None)
+
+    with pytest.raises(RetriesExhaustedError) as caught:
+        google.refresh(described["refresh_token"])
+
+    assert caught.value.exit_code == ExitCode.FAILED
+    assert str(caught.value) == ("Google's token endpoint kept failing (HTTP 503 "
+                                 "temporarily_unavailable) after 5 attempts")
+    assert not isinstance(caught.value, ReauthRequiredError)
+
+
+def test_google_invalid_grant_is_asked_once_and_needs_a_new_login(described: dict[str, Any],
+                                                                  sandbox: Any) -> None:
+    token_faults(sandbox, "expired_token", nth=1)
+    waits: list[float] = []
+    google = GoogleOAuth(client_id=described["client_id"], client_secret=described["client_secret"],
+                         auth_url=described["auth_url"], token_url=described["token_url"],
+                         revoke_url=described["revoke_url"], sleep=waits.append)
+
+    with pytest.raises(ReauthRequiredError, match="invalid_grant"):
+        google.refresh(described["refresh_token"])
+    assert waits == []
+    assert google.refresh(described["refresh_token"]).access_token  # the fault was one answer
+
+
+def test_google_code_exchange_retries_a_503(google: GoogleOAuth, sandbox: Any) -> None:
+    token_faults(sandbox, "unavailable", nth=1)
+
+    tokens = pasted_login(google)
+
+    assert ads_status(sandbox, tokens.access_token) == 200

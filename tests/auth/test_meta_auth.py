@@ -16,6 +16,7 @@ from datadrip.auth.flow import login, new_pkce
 from datadrip.auth.loopback import DONE_TEXT
 from datadrip.auth.meta import MetaOAuth, MetaToken
 from datadrip.config import load_settings
+from datadrip.connectors.http import RetryPolicy
 from datadrip.errors import (
     ConfigError,
     DataDripError,
@@ -225,16 +226,63 @@ def test_meta_redirect_port_setting_changes_the_redirect_uri(monkeypatch: pytest
     assert meta.redirect_uri(meta.redirect_port) == "http://localhost:9876/callback"
 
 
-def test_meta_unreachable_graph_is_a_clear_error_without_secrets(described: dict[str, Any]) -> None:
+def test_meta_unreachable_graph_is_retried_then_a_clear_error_without_secrets(
+        described: dict[str, Any]) -> None:
     from test_loopback import free_port
 
+    waits: list[float] = []
     meta = MetaOAuth(app_id=described["app_id"], app_secret=described["app_secret"],
                      graph_url=f"http://127.0.0.1:{free_port()}", dialog_url=described["dialog_url"],
-                     api_version="v26.0", redirect_port=8765)
+                     api_version="v26.0", redirect_port=8765, sleep=waits.append)
 
-    with pytest.raises(DataDripError, match="could not reach Meta's Graph API") as caught:
+    with pytest.raises(DataDripError, match="Meta's Graph API failed") as caught:
         meta.debug_token("EAAB-secret-token-value")
 
     assert type(caught.value) is DataDripError
+    assert len(waits) == 4
     text = str(caught.value)
     assert "EAAB-secret-token-value" not in text and described["app_secret"] not in text
+
+
+# --- a busy Graph API is not a dead login ---------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["unavailable", "server_error", "rate_limit"])
+def test_meta_long_lived_exchange_is_retried_like_any_call(described: dict[str, Any], sandbox: Any,
+                                                           kind: str) -> None:
+    from datadrip.sandbox.faults import FaultRule
+
+    waits: list[float] = []
+    meta = MetaOAuth(app_id=described["app_id"], app_secret=described["app_secret"],
+                     graph_url=described["graph_url"], dialog_url=described["dialog_url"],
+                     api_version="v26.0", redirect_port=8765, sleep=waits.append,
+                     retry=RetryPolicy(max_wait=600))
+    pkce = new_pkce()
+    redirect_uri = meta.redirect_uri(meta.redirect_port)
+    code = query_of(consent(meta.authorization_url(redirect_uri=redirect_uri, state="s", pkce=pkce)))[
+        "code"]
+    short = meta.exchange_short(code, redirect_uri=redirect_uri, code_verifier=pkce.verifier)
+    sandbox.app.faults.add(FaultRule(kind, platform="meta", path="oauth/access_token$", nth=1))
+
+    long_lived = meta.long_lived(short.access_token)
+
+    assert about_60_days(long_lived.expires_at)
+    assert len(waits) == 1
+    # A rate limit waits as long as Meta's usage headers say (5 minutes in the sandbox).
+    assert waits[0] == 300 if kind == "rate_limit" else 1 <= waits[0] <= 2
+
+
+def test_meta_debug_token_unavailable_is_retried_not_a_new_login(meta: MetaOAuth, sandbox: Any,
+                                                                 described: dict[str, Any]) -> None:
+    from datadrip.connectors.http import RetriesExhaustedError
+    from datadrip.sandbox.faults import FaultRule
+
+    sandbox.app.faults.add(FaultRule("unavailable", platform="meta", path="debug_token$", nth=1))
+    quick = MetaOAuth(app_id=described["app_id"], app_secret=described["app_secret"],
+                      graph_url=described["graph_url"], dialog_url=described["dialog_url"],
+                      api_version="v26.0", redirect_port=8765, sleep=lambda _seconds: None)
+    assert quick.debug_token(described["access_token"]).is_valid
+
+    sandbox.app.faults.add(FaultRule("unavailable", platform="meta", path="debug_token$", rate=1.0))
+    with pytest.raises(RetriesExhaustedError, match="kept failing") as caught:
+        quick.debug_token(described["access_token"])
+    assert caught.value.exit_code == ExitCode.FAILED

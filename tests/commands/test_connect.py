@@ -213,6 +213,24 @@ def test_account_check_passes_working_logins_and_records_the_meta_expiry(
         ("2020000002", "active", None), ("act_1010000001", "active", None)]
 
 
+def test_account_check_retries_busy_token_endpoints_and_keeps_the_logins_active(
+        connectable: dict[str, Any], dd: Callable[..., Any], sandbox: Any) -> None:
+    from datadrip.sandbox.faults import FaultRule
+
+    connect_meta_token(dd, "act_1010000001")
+    connect_google_token(dd, "2020000002")
+    # What the daemon's refresh_tokens job meets on a bad morning: one 503 from each platform.
+    sandbox.app.faults.add(FaultRule("unavailable", platform="google", path="/token$", nth=1))
+    sandbox.app.faults.add(FaultRule("unavailable", platform="meta", path="debug_token$", nth=1))
+
+    run = dd("account", "check", "--json")
+
+    assert run.exit_code == 0, run.stderr
+    assert [(r["account_id"], r["status"]) for r in run.json()] == [
+        ("2020000002", "active"), ("act_1010000001", "active")]
+    assert "account.needs_reauth" not in [e["action"] for e in dd("audit", "--json").json()]
+
+
 def test_account_check_with_a_login_missing_from_the_store_needs_reauth(
         connectable: dict[str, Any], dd: Callable[..., Any]) -> None:
     from datadrip.config import load_settings

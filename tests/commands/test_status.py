@@ -210,7 +210,7 @@ def test_status_json_keys_are_stable(filled):
                                       "failed_reports", "skipped_reports"]
     assert list(result["accounts"][0]) == [
         "agency", "client", "platform", "account_id", "name", "account_status", "state", "last_sync",
-        "last_success_at", "hours_since_success", "connect", "problem"]
+        "last_success_at", "hours_since_success", "connect", "wait", "problem"]
     assert list(result["accounts"][0]["last_sync"]) == ["status", "started_at", "finished_at", "rows",
                                                        "error"]
     assert list(result["reports"][0]) == ["agency", "client", "id", "kind", "period", "status",

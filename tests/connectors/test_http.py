@@ -89,9 +89,12 @@ def test_meta_usage_reads_every_header_and_key_it_finds() -> None:
         "x-ad-account-usage": '{"acc_id_util_pct":9.67,"reset_time_duration":120}',
         "x-app-usage": '{"call_count":12,"total_cputime":3,"total_time":5}',
         "x-fb-ads-insights-throttle": '{"app_id_util_pct":0.01,"acc_id_util_pct":10}'}
-    assert meta_usage(headers) == MetaUsage(81.0, 0.0)  # reset_time_duration is a wait only at 100 %
+    # reset_time_duration is a wait only at 100 %
+    assert meta_usage(headers) == MetaUsage(81.0, 0.0, "ads insights usage")
+    assert meta_usage(headers).describe() == "ads insights usage 81%"
     assert meta_usage({**headers, "x-ad-account-usage": '{"acc_id_util_pct":100,"reset_time_duration":120}'}
-                      ) == MetaUsage(100.0, 120.0)
+                      ) == MetaUsage(100.0, 120.0, "ad account usage")
+    assert meta_usage({"x-app-usage": '{"call_count":96}'}).describe() == "app usage 96%"
     assert meta_usage({"x-fb-ads-insights-throttle": '{"acc_id_util_pct":96.5}'}).percent == 96.5
     assert meta_usage({"x-business-use-case-usage": '{"1":[{"estimated_time_to_regain_access":3}]}'}
                       ) == MetaUsage(0.0, 180.0)
@@ -120,6 +123,9 @@ def test_meta_throttle_wait_reads_the_usage_headers() -> None:
     verdict = meta_retryable(meta_answer(400, 80000, headers={
         "X-Business-Use-Case-Usage": json.dumps(business)}))
     assert verdict == Retryable("HTTP 400, Meta error 80000: rate limited", 180.0)
+    verdict = meta_retryable(meta_answer(400, 80000, headers={
+        "X-Ad-Account-Usage": '{"acc_id_util_pct":102,"reset_time_duration":300}'}))
+    assert verdict == Retryable("HTTP 400, Meta error 80000: rate limited, ad account usage 102%", 300.0)
 
 
 # --- Google: what is retryable -------------------------------------------------------------------

@@ -25,7 +25,7 @@ from datadrip.connectors.base import (
     Record,
     SyncOptions,
 )
-from datadrip.connectors.http import RetriesExhaustedError, RetryLaterError, RetryPolicy
+from datadrip.connectors.http import RetriesExhaustedError, RetryLaterError, RetryPolicy, Wait
 from datadrip.connectors.meta import MetaAds, MetaApiError, open_connector
 from datadrip.connectors.meta.insights import SYNC_MAX_DAYS, insight_fields, parse_row
 from datadrip.connectors.meta.report_runs import RUN_TIMEOUT_SECONDS, next_pause
@@ -198,9 +198,12 @@ def test_given_a_window_longer_than_the_sync_limit_when_fetching_then_a_report_r
     window = last_days(sandbox, EUR, days)
     sent = watch(http)
 
-    records, notes = fetch(meta(http, meta_settings, sleeps), EUR, window, level)
+    told: list[Wait] = []
+    records, notes = fetch(meta(http, meta_settings, sleeps, on_wait=told.append), EUR, window, level)
 
     assert record_totals(records) == world_totals(sandbox, EUR.external_id, window)
+    # Only the poll over 2 s is told, with how far the run had got.
+    assert told == [Wait("Meta", 3.0, f"report run for {window}, 50% done", "poll")]
     assert {k: v[:5] for k, v in world_rows(sandbox, EUR, level, window).items()} == {
         k: (r.spend_micros, r.impressions, r.clicks, r.conversions, r.conversion_value_micros)
         for k, r in rows_by_key(records).items()}
@@ -329,10 +332,12 @@ def test_given_usage_above_the_threshold_when_fetching_then_pauses_before_the_ne
     sandbox.app.faults.add(FaultRule("high_usage", platform="meta", path=INSIGHTS, nth=1, times=2))
     window = last_days(sandbox, USD, 14)
 
-    records, notes = fetch(meta(http, meta_settings, sleeps, insights_page_limit=10), USD, window,
-                           "campaign")
+    told: list[Wait] = []
+    records, notes = fetch(meta(http, meta_settings, sleeps, insights_page_limit=10,
+                                on_wait=told.append), USD, window, "campaign")
 
     assert sleeps.waits == [80.0, 80.0]  # 90 %: 10 s at 75 %, doubling every 5 points
+    assert told == [Wait("Meta", 80.0, "ad account usage 90%", "pace")] * 2
     assert notes.throttled_seconds == 160.0 and notes.requests == 3  # the pauses come between them
     assert record_totals(records) == world_totals(sandbox, USD.external_id, window)
 
@@ -352,10 +357,13 @@ def test_given_a_rate_limit_the_policy_can_wait_out_when_fetching_then_waits_and
     sandbox.app.faults.add(FaultRule("rate_limit", platform="meta", path=INSIGHTS, nth=1))
     window = last_days(sandbox, INR, 7)
 
-    records, notes = fetch(meta(http, meta_settings, sleeps, retry=RetryPolicy(max_wait=600)), INR,
-                           window, "adset")
+    told: list[Wait] = []
+    records, notes = fetch(meta(http, meta_settings, sleeps, retry=RetryPolicy(max_wait=600),
+                                on_wait=told.append), INR, window, "adset")
 
     assert sleeps.waits == [300.0]  # estimated_time_to_regain_access: 5 minutes
+    assert told == [Wait("Meta", 300.0, "HTTP 400, Meta error 80000: rate limited, ad account usage "
+                                        "102%", "rate_limit")]
     assert notes.throttled_seconds == 300.0 and notes.requests == 2
     assert record_totals(records) == world_totals(sandbox, INR.external_id, window)
 
@@ -376,9 +384,9 @@ def test_given_a_rate_limit_that_outlasts_the_total_budget_when_fetching_then_re
     sandbox.app.faults.add(FaultRule("rate_limit", platform="meta", path=INSIGHTS, nth=1, times=10))
     notes = FetchNotes()
 
-    with pytest.raises(RetryLaterError, match=r"\(HTTP 400, Meta error 80000: rate "
-                                              r"limited\) after 3 attempts and about 10 minutes of "
-                                              r"waiting$"):
+    with pytest.raises(RetryLaterError, match=r"\(HTTP 400, Meta error 80000: rate limited, ad "
+                                              r"account usage 102%\) after 3 attempts and about 10 "
+                                              r"minutes of waiting$"):
         fetch(meta(http, meta_settings, sleeps, retry=RetryPolicy(max_wait=600, max_total=700)), INR,
               last_days(sandbox, INR, 7), "adset", notes=notes)
 

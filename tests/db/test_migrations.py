@@ -482,3 +482,37 @@ def test_migrations_0009_keeps_every_reports_deliveries_when_upgraded_by_datadri
     with sqlite3.connect(workbook_path) as db:
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_migrations_0012_adds_the_wait_of_a_sync_run_keeping_its_runs_and_back(workbook_path):
+    from alembic import command
+
+    workbook_path.parent.mkdir(parents=True)
+    engine = sa.create_engine(f"sqlite:///{workbook_path}")
+    run = ("INSERT INTO sync_run (id, account_id, started_at, status, rows, requests, warnings) "
+           "VALUES ('r1', 'x1', '2026-12-01 00:00:00.000000', 'succeeded', 12, 3, '[]')")
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0008")
+            for statement in seed_of("0008"):
+                connection.exec_driver_sql(statement)
+            connection.exec_driver_sql(
+                "INSERT INTO ad_account (id, client_id, platform, external_id, name, currency, "
+                "timezone, status, created_at) VALUES ('x1', 'c1', 'meta', 'act_1', 'Main', 'INR', "
+                "'Asia/Kolkata', 'active', '2026-11-01 09:33:00.000000')")
+            connection.exec_driver_sql(run)
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0012")
+        with engine.begin() as connection:
+            assert connection.exec_driver_sql("SELECT id, rows, wait FROM sync_run").fetchall() == [
+                ("r1", 12, None)]
+            connection.exec_driver_sql("UPDATE sync_run SET wait = '{\"seconds\": 300}'")
+            config = migrations.alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0011")
+        with engine.begin() as connection:
+            assert connection.exec_driver_sql("SELECT id, rows FROM sync_run").fetchall() == [("r1", 12)]
+            columns = {row[1] for row in connection.exec_driver_sql("PRAGMA table_info(sync_run)")}
+            assert "wait" not in columns
+    finally:
+        engine.dispose()

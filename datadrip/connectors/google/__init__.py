@@ -18,7 +18,7 @@ from datadrip.connectors.base import (
 from datadrip.connectors.google.accounts import list_accounts
 from datadrip.connectors.google.ads import AdsClient, GoogleAdsApiError
 from datadrip.connectors.google.metrics import daily_metrics
-from datadrip.connectors.http import RetryPolicy, Sleep
+from datadrip.connectors.http import RetryPolicy, Sleep, WaitFn
 
 if TYPE_CHECKING:
     import httpx
@@ -36,10 +36,10 @@ class GoogleAds:
 
     def __init__(self, *, http: httpx.Client, api_url: str, api_version: str, get_token: TokenSource,
                  developer_token: str | None = None, sleep: Sleep = time.sleep,
-                 retry: RetryPolicy | None = None) -> None:
+                 retry: RetryPolicy | None = None, on_wait: WaitFn | None = None) -> None:
         self._ads = AdsClient(http=http, api_url=api_url, api_version=api_version,
                               get_token=get_token, developer_token=developer_token, retry=retry,
-                              sleep=sleep)
+                              sleep=sleep, on_wait=on_wait)
 
     def __repr__(self) -> str:
         return f"GoogleAds({self._ads!r})"
@@ -63,7 +63,7 @@ def open_connector(context: ConnectorContext) -> GoogleAds:
     return GoogleAds(http=context.http, api_url=google.api_url, api_version=google.api_version,
                      get_token=context.get_token,
                      developer_token=context.secrets.get("google.developer_token") or None,
-                     sleep=context.sleep, retry=context.retry)
+                     sleep=context.sleep, retry=context.retry, on_wait=context.on_wait)
 
 
 if TYPE_CHECKING:

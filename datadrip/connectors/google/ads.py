@@ -14,6 +14,7 @@ from datadrip.connectors.base import TokenSource
 from datadrip.connectors.http import (
     RetryPolicy,
     Sleep,
+    WaitFn,
     google_error_codes,
     google_errors,
     google_retryable,
@@ -61,13 +62,14 @@ class AdsClient:
 
     def __init__(self, *, http: httpx.Client, api_url: str, api_version: str, get_token: TokenSource,
                  developer_token: str | None = None, retry: RetryPolicy | None = None,
-                 sleep: Sleep = time.sleep) -> None:
+                 sleep: Sleep = time.sleep, on_wait: WaitFn | None = None) -> None:
         self._http = http
         self._base = f"{api_url.rstrip('/')}/{api_version.strip('/')}"
         self._get_token = get_token
         self._developer_token = developer_token or None
         self._retry = retry
         self._sleep = sleep
+        self._on_wait = on_wait
         self._secrets: set[str] = {developer_token} if developer_token else set()
 
     def __repr__(self) -> str:
@@ -189,7 +191,7 @@ class AdsClient:
         # `notes` counts every HTTP attempt and the waits Google asked for (retryDelay).
         return send(self._http, method, f"{self._base}/{path}", service=SERVICE,
                     classify=google_retryable, json_body=json_body, headers=headers,
-                    policy=self._retry, sleep=self._sleep, traffic=notes)
+                    policy=self._retry, sleep=self._sleep, traffic=notes, on_wait=self._on_wait)
 
     def _raise_if_not_ads_user(self, response: httpx.Response) -> None:
         try:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from datadrip.connectors.http import RetryPolicy, Sleep
+from datadrip.connectors.http import RetryPolicy, Sleep, WaitFn
 from datadrip.connectors.meta.accounts import list_accounts
 from datadrip.connectors.meta.graph import GraphClient, MetaApiError, MetaReduceDataError
 from datadrip.connectors.meta.insights import INSIGHTS_PAGE_LIMIT, daily_metrics
@@ -31,16 +31,17 @@ class MetaAds:
 
     `page_limit` is the `limit` asked of list edges, `insights_page_limit` that of insights pages;
     `retry` how hard to try (RetryPolicy); `sleep` every pause (retries, usage pacing, report-run
-    polls) goes through it."""
+    polls) goes through it, and `on_wait` hears of each one longer than a moment."""
 
     name = "meta"
 
     def __init__(self, *, http: httpx.Client, graph_url: str, api_version: str, access_token: str,
                  sleep: Sleep = time.sleep, page_limit: int = 100,
                  insights_page_limit: int = INSIGHTS_PAGE_LIMIT,
-                 retry: RetryPolicy | None = None) -> None:
+                 retry: RetryPolicy | None = None, on_wait: WaitFn | None = None) -> None:
         self._graph = GraphClient(http=http, graph_url=graph_url, api_version=api_version,
-                                  access_token=access_token, retry=retry, sleep=sleep)
+                                  access_token=access_token, retry=retry, sleep=sleep,
+                                  on_wait=on_wait)
         self._page_limit = page_limit
         self._insights_page_limit = insights_page_limit
 
@@ -64,4 +65,5 @@ def open_connector(context: ConnectorContext) -> MetaAds:
     """The `datadrip.connectors` entry point: Meta for one login, as configured."""
     meta = context.settings.meta
     return MetaAds(http=context.http, graph_url=meta.graph_url, api_version=meta.api_version,
-                   access_token=context.get_token(False), sleep=context.sleep, retry=context.retry)
+                   access_token=context.get_token(False), sleep=context.sleep, retry=context.retry,
+                   on_wait=context.on_wait)

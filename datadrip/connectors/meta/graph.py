@@ -10,14 +10,18 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from datadrip.connectors.http import (
+    MetaUsage,
     RetryPolicy,
     Sleep,
     TrafficLog,
+    Wait,
+    WaitFn,
     is_meta_reduce_data,
     meta_retryable,
     meta_usage,
     retry_later,
     send,
+    tell_wait,
     usage_pace,
 )
 from datadrip.errors import DataDripError, ReauthRequiredError
@@ -60,13 +64,16 @@ class GraphClient:
     FetchNotes for instance) counts requests and those pauses."""
 
     def __init__(self, *, http: httpx.Client, graph_url: str, api_version: str, access_token: str,
-                 retry: RetryPolicy | None = None, sleep: Sleep = time.sleep) -> None:
+                 retry: RetryPolicy | None = None, sleep: Sleep = time.sleep,
+                 on_wait: WaitFn | None = None) -> None:
         self._http = http
         self._base = f"{graph_url.rstrip('/')}/{api_version.strip('/')}"
         self._token = access_token
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._on_wait = on_wait
         self._pause = 0.0  # before the next call, from the last answer's usage headers
+        self._pause_why = MetaUsage()
 
     def __repr__(self) -> str:
         return f"GraphClient({self._base!r})"
@@ -74,6 +81,10 @@ class GraphClient:
     @property
     def sleep(self) -> Sleep:
         return self._sleep
+
+    def tell(self, wait: Wait) -> None:
+        """Let the caller know of a wait about to start (report runs tell their polls)."""
+        tell_wait(self._on_wait, wait)
 
     def get(self, path: str, params: Mapping[str, str] | None = None, *,
             notes: TrafficLog | None = None) -> dict[str, Any]:
@@ -135,11 +146,12 @@ class GraphClient:
         response = send(self._http, method, url, service=SERVICE, classify=meta_retryable,
                         params=values if method == "GET" else None,
                         data=values if method != "GET" else None, policy=self._retry,
-                        sleep=self._sleep, traffic=notes)
+                        sleep=self._sleep, traffic=notes, on_wait=self._on_wait)
         usage = meta_usage(response.headers)
         # Our own pace never waits longer than the policy allows; Meta's regain time may, and
         # then the next call gives up (RetryLaterError) instead of sleeping.
         self._pause = max(min(usage_pace(usage.percent), self._retry.max_wait), usage.regain_seconds)
+        self._pause_why = usage
         try:
             body = response.json()
         except ValueError:  # not JSON, or not UTF-8
@@ -156,9 +168,14 @@ class GraphClient:
         pause, self._pause = self._pause, 0.0
         if pause <= 0:
             return
+        usage = self._pause_why
         if pause > self._retry.max_wait:
-            raise retry_later(SERVICE, pause, "(its usage headers say access is limited)")
-        log.info("Meta: usage is high; pausing %.1f s before the next call", pause)
+            raise retry_later(SERVICE, pause, f"{usage.describe()}: its usage headers say access is "
+                                              "limited")
+        log.info("Meta: usage is high (%s); pausing %.1f s before the next call", usage.describe(),
+                 pause)
+        regained = usage.regain_seconds > 0 and pause == usage.regain_seconds
+        self.tell(Wait(SERVICE, pause, usage.describe(), "rate_limit" if regained else "pace"))
         self._sleep(pause)
         if notes is not None:
             notes.throttled_seconds += pause

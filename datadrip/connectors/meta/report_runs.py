@@ -10,7 +10,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from datadrip.connectors.base import DateWindow, FetchNotes
-from datadrip.connectors.meta.graph import GraphClient
+from datadrip.connectors.http import Wait
+from datadrip.connectors.meta.graph import SERVICE, GraphClient
 from datadrip.errors import DataDripError
 
 log = logging.getLogger(__name__)
@@ -88,17 +89,21 @@ def _run(graph: GraphClient, act: str, form: dict[str, str], window: DateWindow,
         raise DataDripError(f"Meta did not start a report run for {act} ({window}): no "
                             "report_run_id in its answer",
                             hint="Check [meta] graph_url and api_version.")
-    waited, pause = 0.0, POLL_FIRST_SECONDS
+    waited, pause, done = 0.0, POLL_FIRST_SECONDS, ""
     while True:
         if waited + pause > RUN_TIMEOUT_SECONDS:
             raise DataDripError(f"Meta's report run for {act} ({window}) did not finish within "
                                 f"{RUN_TIMEOUT_SECONDS / 60:g} minutes",
                                 hint="Meta is busy; try again later, or sync a shorter window "
                                      "(datadrip sync --since).")
+        graph.tell(Wait(SERVICE, pause, f"report run for {window}{done}", "poll"))
         graph.sleep(pause)
         waited += pause
         run = graph.get(run_id, {"fields": RUN_FIELDS}, notes=notes)
         status = run.get("async_status")
+        percent = run.get("async_percent_completion")
+        done = f", {percent:g}% done" if isinstance(percent, int | float) and \
+            not isinstance(percent, bool) else ""
         pause = next_pause(pause, waited, run.get("async_percent_completion"))
         if status == COMPLETED or status in GAVE_UP:
             log.info("Meta: report run for %s (%s): %s after %.0f s", act, window, status, waited)
