@@ -26,6 +26,7 @@ from typing import Any
 from datadrip.config import Loaded, redact_url
 from datadrip.errors import DataDripError
 from datadrip.job_runs import DueJob
+from datadrip.private_files import make_folder
 
 LOGGER = "datadrip.daemon"
 MAX_SLEEP_SECONDS = 60.0
@@ -113,7 +114,7 @@ def make_logger(request: DaemonRequest) -> logging.Logger:
         old.close()
     handler: logging.Handler
     if request.log_file is not None:
-        request.log_file.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(request.log_file.parent)
         handler = RotatingFileHandler(request.log_file, maxBytes=5_000_000, backupCount=5,
                                       encoding="utf-8")
     else:

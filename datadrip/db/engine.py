@@ -17,6 +17,7 @@ from datadrip import exact_json
 from datadrip.config import redact_url
 from datadrip.db import migrations
 from datadrip.errors import WorkbookError
+from datadrip.private_files import make_folder
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 15_000
@@ -123,7 +124,7 @@ def _prepare_sqlite_file(path: Path) -> None:
                                      "away; DataDrip left it untouched.")
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_folder(path.parent)
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
         pass
