@@ -156,7 +156,8 @@ def run_daemon(loaded: Loaded, request: DaemonRequest,
 
     logger = make_logger(request)
     with daemon_lock(daemon_lock_path(loaded)):
-        engine = open_workbook(loaded.workbook_target)
+        engine = open_workbook(loaded.workbook_target,
+                               busy_timeout_seconds=loaded.settings.workbook.busy_timeout_seconds)
         stopper = _Stopper()
         previous = {sig: signal.signal(sig, stopper) for sig in (signal.SIGTERM, signal.SIGINT)}
         outcome = DaemonOutcome([])
