@@ -243,7 +243,7 @@ def _reset(home: Path) -> None:
     except OSError as exc:
         raise UsageError(f"cannot make the demo folder {home}: {exc.strerror}",
                          hint="Name another folder with --dir.") from None
-    (home / MARKER).write_text("Made by `datadrip demo`; it resets this folder.\n")
+    write_new(home / MARKER, b"Made by `datadrip demo`; it resets this folder.\n")
     for folder in ("outbox", "reports"):
         shutil.rmtree(home / folder, ignore_errors=True)
     for name in (WORKBOOK_FILENAME, f"{WORKBOOK_FILENAME}-wal", f"{WORKBOOK_FILENAME}-shm",

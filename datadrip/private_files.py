@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -51,21 +52,21 @@ def write_atomically(path: Path, data: bytes) -> None:
     A regular file (or a new one) is replaced by renaming a complete temporary file over it: a
     reader sees the old file or the new one, and a crash leaves no half-written file. Its
     permissions are kept; a new file is 0600. A symbolic link is followed (the file it points to is
-    written, the link stays). A character device or a FIFO (/dev/stdout, /dev/null, a named pipe)
-    is written to directly, never replaced. Anything else (a folder, a socket, a block device) is
-    refused with an OSError."""
-    target = Path(os.path.realpath(path))
+    written, the link stays). A character device, a FIFO (/dev/null, a named pipe) or one of the
+    process's own streams (/dev/stdout, /dev/fd/N) is written to directly, as a shell's `>>` does,
+    never replaced. Anything else (a folder, a socket, a block device) is refused with an OSError."""
     try:
-        mode: int | None = os.stat(target).st_mode
+        mode: int | None = os.stat(path).st_mode
     except FileNotFoundError:
         mode = None
     if mode is not None and stat.S_ISDIR(mode):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-    if mode is not None and (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
-        _write_through(target, data)
+    if mode is not None and (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or _is_stream(path)):
+        _write_through(path, data)
         return
     if mode is not None and not stat.S_ISREG(mode):
         raise OSError(errno.EINVAL, "not a regular file, character device or pipe", str(path))
+    target = Path(os.path.realpath(path))
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
                                          suffix=".part")
     renamed = False
@@ -84,9 +85,19 @@ def write_atomically(path: Path, data: bytes) -> None:
                 os.unlink(temporary)
 
 
+def _is_stream(path: Path) -> bool:
+    """/dev/stdout, /dev/stderr, /dev/fd/N or /proc/<pid>/fd/N: an open file of a process (when
+    stdout is redirected to a file, that file: written where the shell put it, not replaced)."""
+    absolute = os.path.abspath(path)
+    if absolute in ("/dev/stdout", "/dev/stderr"):
+        return True
+    return re.fullmatch(r"/proc/(self|\d+)/fd", os.path.realpath(os.path.dirname(absolute))) \
+        is not None
+
+
 def _write_through(target: Path, data: bytes) -> None:
-    """Write to a device or pipe as a shell's `>` does (a pipe waits for its reader)."""
-    handle = os.open(target, os.O_WRONLY | getattr(os, "O_NOCTTY", 0))
+    """Write to a device, pipe or stream as a shell's `>>` does (a pipe waits for its reader)."""
+    handle = os.open(target, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOCTTY", 0))
     try:
         _write_all(handle, data)
     finally:

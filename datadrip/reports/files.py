@@ -38,10 +38,9 @@ def write_file(path: Path, text: str, *, own_folder: bool = False) -> Path:
         if exc.errno in _NOT_YOURS:
             raise UsageError(f"cannot write {path}: {reason}",
                              hint="Choose a folder you can write to.") from None
-        # A full disk or a failing device: the path was fine, the write failed (nothing kept).
-        raise DataDripError(f"cannot write {path}: {reason}; the report was not kept",
-                            hint="Free some space or write somewhere else, then build it "
-                                 "again.") from None
+        # A full disk or a failing device: the path was fine, the write failed.
+        raise DataDripError(f"cannot write {path}: {reason}",
+                            hint="Free some space, or write somewhere else.") from None
     return path
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import sqlite3
 import stat
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -149,8 +150,7 @@ def test_build_out_to_a_full_device_fails_clearly_and_leaves_the_device(masala, 
 
     assert run.exit_code == 1, run.stderr
     assert run.stdout == ""
-    assert run.stderr.splitlines()[0] == (f"error: cannot write {full_device}: No space left on "
-                                          f"device; the report was not kept")
+    assert run.stderr.splitlines()[0] == f"error: cannot write {full_device}: No space left on device"
     assert "Traceback" not in run.stderr
     assert stat.S_ISCHR(full_device.stat().st_mode)  # still the device, not a regular file
     assert [p.name for p in full_device.parent.iterdir() if p.name.startswith(".")] == []
@@ -171,6 +171,24 @@ def test_build_out_to_a_named_pipe_writes_into_it_and_leaves_the_pipe(masala, tm
     assert received[0].decode().startswith("# Masala Mornings: Report, 1–3 Nov 2026\n")
     assert stat.S_ISFIFO(pipe.stat().st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "pipe", "work"]
+
+
+def test_build_out_dev_stdout_writes_to_the_pipe_or_appends_to_the_redirected_file(
+        masala, dd_process, tmp_path):
+    piped = dd_process("report", "build", MASALA, *NOV_1_3, "--format", "md", "--out", "/dev/stdout")
+    kept = tmp_path / "kept.md"
+    kept.write_text("notes before\n", encoding="utf-8")
+    with kept.open("ab") as appended:  # as a shell's >> opens it
+        done = subprocess.run([sys.executable, "-m", "datadrip", "report", "build", MASALA,
+                               *NOV_1_3, "--format", "md", "--out", "/dev/stdout"],
+                              stdout=appended, stderr=subprocess.PIPE, timeout=60)
+
+    assert piped.exit_code == 0, piped.stderr
+    assert piped.stdout.startswith("# Masala Mornings: Report, 1–3 Nov 2026\n")
+    assert done.returncode == 0, done.stderr
+    assert kept.read_text(encoding="utf-8").startswith(
+        "notes before\n# Masala Mornings: Report, 1–3 Nov 2026\n")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_build_out_through_a_symlink_writes_the_file_it_points_to(masala, tmp_path):
