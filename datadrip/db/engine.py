@@ -134,7 +134,8 @@ def _prepare_sqlite_file(path: Path) -> None:
         if header != SQLITE_MAGIC:
             raise WorkbookError(f"{path} is not a DataDrip workbook (not an SQLite file)",
                                 hint="Point [workbook] url at another file, or move this one "
-                                     "away; DataDrip left it untouched.")
+                                     "away; if it was your workbook, it is damaged: restore it "
+                                     "from your backup. DataDrip left it untouched.")
         return
     try:
         make_folder(path.parent)

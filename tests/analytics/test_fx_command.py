@@ -113,6 +113,8 @@ def test_a_csv_is_imported_whole(dd, tmp_path: Path):
     ("base,quote,rate\nUSD,INR,83.10\nUSD,INR,83.20\n", "line 3: USD/INR (undated) appears twice"),
     ("from,to,rate\nUSD,INR,83.10\n", "has no column base, quote"),
     ("base,quote,rate\n", "holds no rates"),
+    ("base,quote,rate\nUSD,INR,83.10\nEUR,INR,1e400\n", "line 3: rate '1e400' is out of range"),
+    ("base,quote,rate\nUSD,INR,-83\n", "line 2: rate '-83' must be a positive number"),
 ])
 def test_a_bad_csv_keeps_nothing(dd, tmp_path: Path, text, message):
     assert dd("fx", "set", "GBP", "INR", "105").exit_code == 0
