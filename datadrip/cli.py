@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from datadrip import __version__
 from datadrip.commands._context import Invocation
 from datadrip.errors import DataDripError, ExitCode
+from datadrip.output import printable
 
 # Every command: (name, module of datadrip.commands, its function or Typer there, the first sentence
 # of its help). A command's module is imported, and its options built, only when the command runs:
@@ -155,9 +156,9 @@ def _report(message: str, hint: str | None, exc: BaseException, argv: list[str],
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)
-    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.write(f"error: {printable(message)}\n")
     if hint:
-        sys.stderr.write(f"Hint: {hint}\n")
+        sys.stderr.write(f"Hint: {printable(hint)}\n")
 
 
 app = typer.Typer(

@@ -29,6 +29,9 @@ class _Section(BaseModel):
 class WorkbookSettings(_Section):
     url: str = Field("", description="SQLAlchemy URL or file path of the workbook; empty: "
                      "workbook.db in the data folder. PostgreSQL: postgresql+psycopg://user@host/db")
+    busy_timeout_seconds: int = Field(15, ge=0, le=3600, description="How long a command waits "
+                                      "for another process's write to a SQLite workbook to end "
+                                      "before it fails saying the workbook is busy")
 
 
 class UserSettings(_Section):

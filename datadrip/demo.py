@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from datadrip.config import CONFIG_FILENAME, WORKBOOK_FILENAME, example_text, load_settings
 from datadrip.enums import Plan, Role
 from datadrip.errors import DataDripError, UsageError
+from datadrip.private_files import make_folder, write_new
 from datadrip.secret_file import KEY_FILENAME, STORE_FILENAME
 
 if TYPE_CHECKING:
@@ -70,8 +71,8 @@ def run_demo(home: Path, sync_ui: SyncUi | None = None) -> DemoResult:
         server = SandboxServer(SandboxConfig(seed=7))
     with server:
         description = server.app.describe(server.base_url)
-        (home / CONFIG_FILENAME).write_text(_sandbox_config(example_text(), description),
-                                            encoding="utf-8")
+        write_new(home / CONFIG_FILENAME,
+                  _sandbox_config(example_text(), description).encode("utf-8"))
         result = _fill(home)
         result.sandbox_port = server.port
         loaded = load_settings(home / CONFIG_FILENAME, env={"DATADRIP_HOME": str(home)})
@@ -104,7 +105,7 @@ def _reports(loaded: Loaded, home: Path) -> list[dict[str, Any]]:
             html = report_path(home, sent.client, sent.kind, sent.since, sent.until)
             row = wb.session.get(Report, sent.report_id)
             assert row is not None  # just sent
-            write_file(html, row.html)
+            write_file(html, row.html, own_folder=True)
             reports.append({**sent.record(), "html_file": str(html), "eml_file": sent.provider_id})
     return reports
 
@@ -238,11 +239,11 @@ def _reset(home: Path) -> None:
         raise UsageError(f"{home} is not empty and is not a demo folder",
                          hint="Name a new folder with --dir; the demo never touches other files.")
     try:
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_folder(home)
     except OSError as exc:
         raise UsageError(f"cannot make the demo folder {home}: {exc.strerror}",
                          hint="Name another folder with --dir.") from None
-    (home / MARKER).write_text("Made by `datadrip demo`; it resets this folder.\n")
+    write_new(home / MARKER, b"Made by `datadrip demo`; it resets this folder.\n")
     for folder in ("outbox", "reports"):
         shutil.rmtree(home / folder, ignore_errors=True)
     for name in (WORKBOOK_FILENAME, f"{WORKBOOK_FILENAME}-wal", f"{WORKBOOK_FILENAME}-shm",

@@ -54,6 +54,14 @@ class WorkbookError(DataDripError):
     exit_code = ExitCode.BAD_INPUT
 
 
+class WorkbookDamagedError(WorkbookError):
+    """The workbook file is damaged (an empty file, corrupted pages): nothing is written to it."""
+
+
+class WorkbookBusyError(DataDripError):
+    """Another process held the workbook longer than [workbook] busy_timeout_seconds."""
+
+
 class AuthRequiredError(DataDripError):
     """A login is needed; the hint names the `datadrip connect` command."""
 

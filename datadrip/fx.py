@@ -22,7 +22,15 @@ from datadrip.db.models import FxRate
 from datadrip.errors import DataDripError, UsageError
 from datadrip.periods import parse_day
 
-MAX_DIGITS = 30
+# A rate is kept within these bounds, with at most this many significant digits: enough for any
+# pair of real currencies (1 USD is about 1,000,000 IRR on the open market, 1 IRR 0.000001 USD),
+# and small enough that every amount converted with it stays exact to the micro (a sum of micros
+# times the rate never overflows the 28 digits of a Decimal).
+MIN_RATE = Decimal("0.0000001")
+MAX_RATE = Decimal("10000000")
+MAX_SIGNIFICANT_DIGITS = 15
+RANGE_HINT = (f"A rate is units of TO per unit of FROM, between {MIN_RATE:f} and {MAX_RATE:,f} "
+              f"with at most {MAX_SIGNIFICANT_DIGITS} significant digits, e.g. 83.10.")
 
 
 class MissingRateError(DataDripError):
@@ -35,10 +43,20 @@ def parse_rate(text: str) -> Decimal:
     except InvalidOperation:
         raise UsageError(f"rate {text!r} is not a number", hint="Write it like 83.10.") from None
     if not value.is_finite() or value <= 0:
-        raise UsageError(f"rate {text!r} must be a positive number")
-    if len(value.as_tuple().digits) > MAX_DIGITS:
-        raise UsageError(f"rate {text!r} has more than {MAX_DIGITS} digits")
-    return value
+        raise UsageError(f"rate {text!r} must be a positive number", hint=RANGE_HINT)
+    problem = rate_problem(value)
+    if problem:
+        raise UsageError(f"rate {text!r} {problem}", hint=RANGE_HINT)
+    return Decimal(format(value, "f"))  # 1e3 is kept, shown and audited as 1000
+
+
+def rate_problem(value: Decimal) -> str | None:
+    """Why a positive rate cannot be kept (out of range, too many digits), or None."""
+    if not MIN_RATE <= value <= MAX_RATE:
+        return f"is out of range ({MIN_RATE:f} to {MAX_RATE:,f})"
+    if len(value.normalize().as_tuple().digits) > MAX_SIGNIFICANT_DIGITS:
+        return f"has more than {MAX_SIGNIFICANT_DIGITS} significant digits"
+    return None
 
 
 def _pair(base: str, quote: str) -> tuple[str, str]:
@@ -139,7 +157,10 @@ class RateBook:
         # (from, to) → [(valid_from or None, rate)], dated ones newest first
         self._pairs: dict[tuple[str, str], list[tuple[dt.date | None, Decimal]]] = {}
         for rate in rates:
-            value = Decimal(rate.rate)
+            try:
+                value = Decimal(rate.rate)
+            except InvalidOperation:
+                value = Decimal("NaN")  # refused by _check_kept if a conversion needs it
             self._pairs.setdefault((rate.base, rate.quote), []).append((rate.valid_from, value))
         for entries in self._pairs.values():
             entries.sort(key=lambda entry: entry[0] or dt.date.min, reverse=True)
@@ -169,6 +190,7 @@ class RateBook:
     def _find(self, pair: tuple[str, str], day: dt.date | None) -> Decimal | None:
         for valid_from, value in self._pairs.get(pair, ()):
             if valid_from is None or day is None or valid_from <= day:
+                _check_kept(pair, valid_from, value)
                 return value
         return None
 
@@ -177,3 +199,16 @@ class RateBook:
             return micros
         exact = Decimal(micros) * self.rate(source, target, day)
         return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def _check_kept(pair: tuple[str, str], valid_from: dt.date | None, value: Decimal) -> None:
+    """A rate kept before rates were checked (or written by hand) is refused where it is used,
+    naming the command that replaces it, instead of converting with it."""
+    problem = "is not a positive number" if not value.is_finite() or value <= 0 \
+        else rate_problem(value)
+    if problem:
+        base, quote = pair
+        when = f" --date {valid_from}" if valid_from else ""
+        raise UsageError(f"the kept rate {base}/{quote}{f' from {valid_from}' if valid_from else ''}"
+                         f" ({value}) {problem}",
+                         hint=f"Replace it: datadrip fx set {base} {quote} RATE{when}. {RANGE_HINT}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from datadrip.config import Loaded, example_text
+from datadrip.private_files import make_folder, write_new
 from datadrip.workbook import Upgrade, upgrade_workbook
 
 
@@ -29,9 +30,9 @@ def write_config_once(path: Path, text: str) -> bool:
     if path.exists():
         return False
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(text, encoding="utf-8")
+        write_new(temporary, text.encode("utf-8"))  # 0600: only its owner reads the settings
         try:
             os.link(temporary, path)  # fails if another process wrote the file meanwhile
         except FileExistsError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -25,6 +26,28 @@ def print_json_line(data: Any) -> None:
     sys.stdout.write(to_json(data, indent=None) + "\n")
 
 
+# What must never reach a terminal raw: C0 and C1 control characters (ESC starts the sequences
+# that recolour, move the cursor or retitle the window), and the invisible marks that reorder text
+# (bidi embeddings, overrides and isolates, LRM/RLM/ALM, line and paragraph separators).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+_UNSAFE_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f"
+                                 "\u2028-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """`text` safe to print on a terminal: each control character, terminal escape or bidi mark
+    written out as Python writes it (ESC as \\x1b, RIGHT-TO-LEFT OVERRIDE as \\u202e), so that
+    a name from an ad platform cannot recolour, rewrite or reorder what is shown."""
+    pattern = _UNSAFE_BUT_NEWLINE if keep_newlines else _UNSAFE
+    return pattern.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or \
+        (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
 def cell(value: Any) -> str:
     """One value as people read it in a table or a `show` listing."""
     if value is None:
@@ -42,7 +65,7 @@ def cell(value: Any) -> str:
         return ", ".join(cell(item) for item in value)
     if isinstance(value, Mapping):
         return ", ".join(f"{key}={cell(item)}" for key, item in value.items() if item is not None)
-    return str(value)
+    return printable(str(value).replace("\t", " "))
 
 
 def print_table(rows: Sequence[Mapping[str, Any]], columns: Columns, *, title: str = "",
@@ -54,8 +77,7 @@ def print_table(rows: Sequence[Mapping[str, Any]], columns: Columns, *, title: s
         return
     if not sys.stdout.isatty():
         for row in rows:
-            sys.stdout.write("\t".join(_cell_or(row.get(key), missing).replace("\t", " ")
-                                       for key, _ in columns) + "\n")
+            sys.stdout.write("\t".join(_cell_or(row.get(key), missing) for key, _ in columns) + "\n")
         return
     from rich.console import Console
     from rich.table import Table
@@ -105,12 +127,13 @@ def unattended(*, as_json: bool, verbose: bool) -> bool:
 
 def message(text: str) -> None:
     """A note for the person at the terminal, on stderr so that stdout stays data."""
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(printable(text, keep_newlines=True) + "\n")
 
 
 def error(text: str, hint: str | None = None, *, one_line: bool = False) -> None:
     """`error: …` and its `Hint: …` on the next line; `one_line` keeps both on one (under cron,
     one line per problem)."""
+    text, hint = printable(text), printable(hint) if hint else hint
     if one_line and hint:
         sys.stderr.write(f"error: {text.rstrip('.')}. Hint: {hint}\n")
         return

@@ -29,7 +29,8 @@ def _agencies(loaded: Loaded) -> list[tuple[str, str, str]]:
     from datadrip.db.engine import open_workbook
     from datadrip.job_runs import agencies
 
-    engine = open_workbook(loaded.workbook_target)
+    engine = open_workbook(loaded.workbook_target,
+                           busy_timeout_seconds=loaded.settings.workbook.busy_timeout_seconds)
     try:
         return agencies(engine)
     finally:
@@ -40,7 +41,8 @@ def _last_runs(loaded: Loaded) -> dict[tuple[str, str], dict[str, Any]]:
     from datadrip.db.engine import open_workbook
     from datadrip.job_runs import recent_runs
 
-    engine = open_workbook(loaded.workbook_target)
+    engine = open_workbook(loaded.workbook_target,
+                           busy_timeout_seconds=loaded.settings.workbook.busy_timeout_seconds)
     try:
         last: dict[tuple[str, str], dict[str, Any]] = {}
         for run in reversed(recent_runs(engine, limit=500)):

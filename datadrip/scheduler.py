@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from datadrip.config import Loaded, redact_url
 from datadrip.errors import DataDripError
 from datadrip.job_runs import DueJob
+from datadrip.private_files import make_folder
 
 if TYPE_CHECKING:
     from datadrip.sync import WaitNotice
@@ -116,7 +117,7 @@ def make_logger(request: DaemonRequest) -> logging.Logger:
         old.close()
     handler: logging.Handler
     if request.log_file is not None:
-        request.log_file.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(request.log_file.parent)
         handler = RotatingFileHandler(request.log_file, maxBytes=5_000_000, backupCount=5,
                                       encoding="utf-8")
     else:
@@ -158,7 +159,8 @@ def run_daemon(loaded: Loaded, request: DaemonRequest,
 
     logger = make_logger(request)
     with daemon_lock(daemon_lock_path(loaded)):
-        engine = open_workbook(loaded.workbook_target)
+        engine = open_workbook(loaded.workbook_target,
+                               busy_timeout_seconds=loaded.settings.workbook.busy_timeout_seconds)
         stopper = _Stopper()
         previous = {sig: signal.signal(sig, stopper) for sig in (signal.SIGTERM, signal.SIGINT)}
         outcome = DaemonOutcome([])

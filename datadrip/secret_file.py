@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from datadrip.errors import SecretStoreError
+from datadrip.private_files import make_folder
 
 KEY_ENV = "DATADRIP_SECRET_KEY"
 STORE_FILENAME = "secrets.enc"
@@ -221,7 +222,7 @@ class FileStore:
 
 def ensure_folder(folder: Path) -> None:
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_folder(folder)
     except OSError as exc:
         raise SecretStoreError(f"cannot create the folder {folder}: {exc.strerror}") from None
 

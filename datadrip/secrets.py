@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from datadrip.config import SECRETS
 from datadrip.errors import NotFoundError, SecretStoreError, UsageError
+from datadrip.private_files import write_new
 from datadrip.secret_file import FileStore, ensure_folder
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ def _notice_once(store: FileStore) -> str | None:
               f'Set [secrets] backend = "file" to choose this for good.')
     with suppress(OSError):  # not remembering only means saying it again next time
         ensure_folder(store.folder)
-        marker.write_text(notice + "\n", encoding="utf-8")
+        write_new(marker, (notice + "\n").encode("utf-8"))
     return notice
 
 

@@ -217,7 +217,8 @@ def sync_accounts(loaded: Loaded, request: SyncRequest, ui: SyncUi | None = None
     from datadrip.sync_store import close_interrupted_runs
 
     ui = ui or SyncUi()
-    engine = open_workbook(loaded.workbook_target)
+    engine = open_workbook(loaded.workbook_target,
+                           busy_timeout_seconds=loaded.settings.workbook.busy_timeout_seconds)
     try:
         if request.dry_run:
             return SyncOutcome(_plan(loaded, engine, request), dry_run=True)

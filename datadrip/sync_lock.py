@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from datadrip.errors import DataDripError
+from datadrip.private_files import make_folder
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -42,7 +43,7 @@ def pid_lock(path: Path, refuse: Callable[[str], DataDripError], *, wait: bool =
     `refuse(pid)` (the holder's pid, or "" when unknown), or with `wait`, wait for it."""
     import fcntl
 
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_folder(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         announced = False

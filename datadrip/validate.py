@@ -50,6 +50,7 @@ def locale(name: str) -> str:
 
 
 def email(address: str) -> str:
+    plain_text(address, what="e-mail address")
     candidate = address.strip()
     if len(candidate) > 254 or not _EMAIL.match(candidate):
         raise UsageError(f"{address!r} is not an e-mail address",
@@ -88,7 +89,29 @@ def action_types(text: str) -> list[str]:
     return found
 
 
+# Control characters (ESC opens the sequences that recolour or rewrite a terminal), and the
+# invisible marks that reorder text on screen (bidi embeddings, overrides, isolates, LRM/RLM/ALM,
+# line and paragraph separators). Tabs and line breaks are plain whitespace, allowed.
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f"
+                     "\u2028-\u202e\u2066-\u2069]")
+
+
+def plain_text(value: str, *, what: str) -> str:
+    """`value` unchanged, unless it holds a control character, a terminal escape or a bidi mark:
+    then a UsageError naming the first one (shown escaped, as \\x1b or \\u202e)."""
+    found = _HIDDEN.search(value)
+    if found:
+        code = ord(found.group())
+        shown = f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+        raise UsageError(f"{what} holds an invisible control character ({shown} at position "
+                         f"{found.start() + 1})",
+                         hint="Type it again without terminal escapes, control characters or "
+                              "text-direction marks.")
+    return value
+
+
 def name(value: str, *, what: str) -> str:
+    plain_text(value, what=f"{what} name")
     cleaned = " ".join(value.split())
     if not cleaned:
         raise UsageError(f"{what} name cannot be empty")

@@ -31,7 +31,8 @@ def actor_name(loaded: Loaded) -> str:
 @contextmanager
 def open_session(loaded: Loaded, *, write: bool = False) -> Iterator[Workbook]:
     """Open (creating and migrating on first use) the workbook for one command's work."""
-    engine = open_workbook(loaded.workbook_target)
+    engine = open_workbook(loaded.workbook_target,
+                           busy_timeout_seconds=loaded.settings.workbook.busy_timeout_seconds)
     try:
         with session_scope(engine, write=write) as session:
             yield Workbook(session, actor_name(loaded))
@@ -49,7 +50,8 @@ class Upgrade:
 def upgrade_workbook(loaded: Loaded) -> Upgrade:
     """Create the workbook if needed and bring its schema to the newest revision."""
     target = loaded.workbook_target
-    engine = open_workbook(target, migrate=False)
+    engine = open_workbook(target, migrate=False,
+                           busy_timeout_seconds=loaded.settings.workbook.busy_timeout_seconds)
     try:
         url = workbook_url(target)
         where = url.database if url.get_backend_name() == "sqlite" else \

@@ -186,3 +186,41 @@ def test_output_error_goes_to_stderr_as_one_line_and_a_hint(capsys: pytest.Captu
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "error: no client 'Masala'\nHint: See 'datadrip client list'.\nnote\n"
+
+
+# --- names from the ad platforms, shown on a terminal ---------------------------------------------
+
+@pytest.mark.parametrize(("value", "text"), [
+    ("Sale\x1b[31m red \x1b[0m", "Sale\\x1b[31m red \\x1b[0m"),
+    ("gpj.\u202eexe", "gpj.\\u202eexe"),
+    ("two\nlines\r", "two\\nlines\\r"),
+    ("bell\x07 and C1\x9b", "bell\\x07 and C1\\x9b"),
+    ("iso\u2067late\u2069", "iso\\u2067late\\u2069"),
+    ("tab\there", "tab here"),
+    ("Diwali दीवाली 🎆", "Diwali दीवाली 🎆"),  # letters of any script and emoji stay as they are
+    (["ok", "\x1b[2J"], "ok, \\x1b[2J"),
+])
+def test_output_cell_escapes_control_characters_and_bidi_marks(value: object, text: str) -> None:
+    assert output.cell(value) == text
+
+
+def test_output_print_table_and_record_never_print_a_terminal_escape(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"name": "Evil\x1b]0;owned\x07\u202e", "budget": None, "active": True, "tags": None}]
+
+    output.print_table(rows, COLUMNS)
+    output.print_record(rows[0], COLUMNS)
+    output.print_csv(rows, COLUMNS)
+
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert out.splitlines()[0] == "Evil\\x1b]0;owned\\x07\\u202e\t\tyes\t"
+
+
+def test_output_messages_and_errors_escape_what_they_quote(capsys: pytest.CaptureFixture[str]
+                                                           ) -> None:
+    output.message("Synced campaign \x1b[31mred\nsecond line")
+    output.error("no client 'a\u202eb'", hint="See \x1b[2J")
+
+    assert capsys.readouterr().err == ("Synced campaign \\x1b[31mred\nsecond line\n"
+                                       "error: no client 'a\\u202eb'\nHint: See \\x1b[2J\n")

@@ -180,3 +180,22 @@ def test_validate_image_file_rejects_missing_and_other_files(tmp_path: Path) -> 
         validate.image_file(str(text))
     with pytest.raises(UsageError, match="is not a file"):
         validate.image_file(str(tmp_path))
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("a\x1b[31mb", "\\x1b at position 2"), ("\u202eabc", "\\u202e at position 1"),
+    ("x\x7f", "\\x7f"), ("x\x85", "\\x85"), ("l\u200fr", "\\u200f"), ("p\u2029", "\\u2029"),
+    ("v\x0bt", "\\x0b")])
+def test_validate_plain_text_refuses_control_characters_and_bidi_marks(text: str, shown: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        validate.plain_text(text, what="note")
+
+    assert refused.value.message.startswith("note holds an invisible control character (")
+    assert shown in refused.value.message
+    assert refused.value.exit_code == 2
+
+
+@pytest.mark.parametrize("text", ["Masala Mornings", "tab\tand\nnew line\r\n", "दीवाली", "مرحبا",
+                                  "Café ☕ 🎆", "zero\u200dwidth joiner"])
+def test_validate_plain_text_keeps_ordinary_text_of_any_script(text: str) -> None:
+    assert validate.plain_text(text, what="note") == text

@@ -69,7 +69,7 @@ def _plain(board: ClientDashboard | AgencyDashboard) -> None:
 
     record = board.record()
     write = sys.stdout.write
-    who = record.get("client") or record.get("agency")
+    who = output.cell(record.get("client") or record.get("agency"))
     write(f"{who} · {board.period} ({board.period.name}) against {board.previous} · {board.scope.currency}\n")
     for change in board.kpis if isinstance(board, ClientDashboard) else board.total:
         write(f"{LABELS[change.metric]}\t{_value(change.current)}\t{_delta(change)}\n")
@@ -120,7 +120,7 @@ def _rich(board: ClientDashboard | AgencyDashboard) -> None:
     from datadrip.dashboard import ClientDashboard
 
     console = Console(highlight=False)
-    who = board.scope.label
+    who = output.cell(board.scope.label)
     console.print(Text(f"{who}", style="bold"), Text(
         f"  {board.period} ({board.period.name}) against {board.previous} · {board.scope.currency}",
         style="dim"))

@@ -29,13 +29,15 @@ app = typer.Typer(help="""Exchange rates, for totals over accounts in several cu
 COLUMNS = [("base", "From"), ("quote", "To"), ("rate", "Rate"), ("valid_from", "From day")]
 
 
-@app.command("set")
+# A negative rate ("-5") is a value to refuse as not positive, not an unknown option.
+@app.command("set", context_settings={"ignore_unknown_options": True})
 def fx_set(ctx: typer.Context,
            base: Annotated[str, typer.Argument(help="The currency converted from, e.g. USD.",
                                                metavar="FROM", show_default=False)],
            quote: Annotated[str, typer.Argument(help="The currency converted to, e.g. INR.",
                                                 metavar="TO", show_default=False)],
-           rate: Annotated[str, typer.Argument(help="Units of TO per unit of FROM, e.g. 83.10.",
+           rate: Annotated[str, typer.Argument(help="Units of TO per unit of FROM, e.g. 83.10 "
+                                                    "(0.0000001 to 10,000,000).",
                                                metavar="RATE", show_default=False)],
            date: Annotated[str | None, typer.Option(
                "--date", metavar="DATE",
@@ -56,7 +58,7 @@ def fx_set(ctx: typer.Context,
     record = {"base": given.base, "quote": given.quote, "rate": given.rate,
               "valid_from": given.valid_from}
     output.print_one(record, COLUMNS, as_json=as_json,
-                     note=f"1 {given.base} = {given.rate} {given.quote}"
+                     note=f"1 {given.base} = {given.rate:f} {given.quote}"
                           f"{f' from {given.valid_from}' if given.valid_from else ''}.")
 
 

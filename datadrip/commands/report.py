@@ -59,7 +59,8 @@ def report_build(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None
                      help="html (charts inside), md, txt or json (every number).")] = "html",
                  out: Annotated[Path | None, typer.Option(
                      "--out", "-o", metavar="FILE", dir_okay=False,
-                     help="Write to FILE (whole or not at all) instead of stdout.")] = None,
+                     help="Write to FILE (whole or not at all; its folder must exist) instead of "
+                          "stdout.")] = None,
                  open_it: Annotated[bool, typer.Option(
                      "--open", help="Open the HTML report in your browser.")] = False) -> None:
     """Build a client's report from the workbook and keep it; nothing is sent.
@@ -85,14 +86,15 @@ def report_build(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None
                               until=until, template_dir=loaded.settings.reports.template_dir,
                               save=True)
         text = dumps(report.record) + "\n" if fmt == "json" else report.rendered(fmt)
-        if open_it and out is None:
+        own_folder = open_it and out is None
+        if own_folder:
             plan = report.content.plan
             out = report_path(loaded.paths.data_dir, report.content.client.name, plan.kind.value,
                               plan.period.since, plan.period.until)
         if out is None:
             sys.stdout.write(text)
         else:
-            output.message(f"Wrote {write_file(out, text)}")
+            output.message(f"Wrote {write_file(out, text, own_folder=own_folder)}")
     for warning in report.content.warnings:
         output.message(f"warning: {warning}")
     if open_it and out is not None:
@@ -241,7 +243,7 @@ def report_show(ctx: typer.Context,
     if open_it:
         path = report_path(settings(ctx).paths.data_dir, owner.name, report.kind,
                            report.period_start, report.period_end)
-        open_in_browser(write_file(path, stored))
+        open_in_browser(write_file(path, stored, own_folder=True))
     if html:
         sys.stdout.write(stored)
     elif as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,8 +18,10 @@ from datadrip import exact_json
 from datadrip.config import redact_url
 from datadrip.db import migrations
 from datadrip.errors import WorkbookError
+from datadrip.private_files import make_folder
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+APPLICATION_ID = 0x44447270  # "DDrp" in the header of workbooks DataDrip creates
 BUSY_TIMEOUT_MS = 15_000
 # Execution option that makes a SQLite transaction take the write lock up front (BEGIN IMMEDIATE),
 # so a writer waits politely for another instead of failing half-way with "database is locked".
@@ -37,8 +40,12 @@ def workbook_url(target: str) -> sa.URL:
                                  "postgresql+psycopg://user@host/db.") from None
 
 
-def open_workbook(target: str, *, migrate: bool = True) -> Engine:
-    """An engine on the workbook, created and migrated to the newest schema if needed."""
+def open_workbook(target: str, *, migrate: bool = True,
+                  busy_timeout_seconds: float = BUSY_TIMEOUT_MS / 1000) -> Engine:
+    """An engine on the workbook, created and migrated to the newest schema if needed.
+
+    On SQLite, a write waits up to `busy_timeout_seconds` for another process's write to end, then
+    fails with WorkbookBusyError; a damaged file fails with WorkbookDamagedError."""
     url = workbook_url(target)
     is_sqlite = url.get_backend_name() == "sqlite"
     if is_sqlite and url.database not in (None, "", ":memory:"):
@@ -50,7 +57,8 @@ def open_workbook(target: str, *, migrate: bool = True) -> Engine:
         raise WorkbookError(f"no database driver for {url.drivername}: {exc}",
                             hint="For PostgreSQL: pip install 'datadrip[postgres]'.") from None
     if is_sqlite:
-        _install_sqlite_behaviour(engine)
+        _install_sqlite_behaviour(engine, Path(url.database or ":memory:"),
+                                  round(busy_timeout_seconds * 1000))
     if migrate:
         ensure_current(engine, where=_describe(url))
     return engine
@@ -117,27 +125,54 @@ def _prepare_sqlite_file(path: Path) -> None:
                 header = handle.read(len(SQLITE_MAGIC))
         except OSError as exc:
             raise WorkbookError(f"cannot read workbook {path}: {exc.strerror}") from None
-        if header and header != SQLITE_MAGIC:
+        if not header:
+            # DataDrip never leaves an empty workbook (see below): this one was emptied or cut
+            # short, and starting afresh in it would hide that its data is gone.
+            raise WorkbookError(f"workbook {path} is empty (0 bytes): its data is gone",
+                                hint="Restore it from your backup; or, to start a new workbook, "
+                                     "move this file away. DataDrip left it untouched.")
+        if header != SQLITE_MAGIC:
             raise WorkbookError(f"{path} is not a DataDrip workbook (not an SQLite file)",
                                 hint="Point [workbook] url at another file, or move this one "
-                                     "away; DataDrip left it untouched.")
+                                     "away; if it was your workbook, it is damaged: restore it "
+                                     "from your backup. DataDrip left it untouched.")
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except FileExistsError:
-        pass
+        make_folder(path.parent)
+        _create_sqlite_file(path)
     except OSError as exc:
         raise WorkbookError(f"cannot create workbook {path}: {exc.strerror}") from None
 
 
-def _install_sqlite_behaviour(engine: Engine) -> None:
+def _create_sqlite_file(path: Path) -> None:
+    """A new, empty SQLite database at `path` (0600), never an empty file: it is made beside it
+    with its header written, then linked into place, so two first uses at once make one file."""
+    import sqlite3
+
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        os.close(os.open(temporary, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600))
+        connection = sqlite3.connect(temporary)
+        try:
+            connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # writes page 1
+            connection.commit()
+        finally:
+            connection.close()
+        with contextlib.suppress(FileExistsError):  # another DataDrip made it meanwhile: theirs
+            os.link(temporary, path)
+    except sqlite3.Error as exc:
+        raise OSError(0, str(exc)) from None
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _install_sqlite_behaviour(engine: Engine, path: Path, busy_timeout_ms: int) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN itself, so DDL is transactional too.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA synchronous = NORMAL")
         # 64 MiB of page cache (the default is 2 MiB): a sync's chunk of rows and the pages it
@@ -149,6 +184,15 @@ def _install_sqlite_behaviour(engine: Engine) -> None:
     def _on_begin(conn: sa.Connection) -> None:
         immediate = conn.get_execution_options().get(WRITE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _on_error(context: sa.engine.ExceptionContext) -> None:
+        # Every caller of the workbook gets our words for a busy or damaged file, not SQLite's.
+        from datadrip.db.workbook_errors import explain_sqlite_error
+
+        explained = explain_sqlite_error(context.original_exception, path, busy_timeout_ms / 1000)
+        if explained is not None:
+            raise explained from None
 
 
 def _describe(url: sa.URL) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from datadrip import audit
+from datadrip import audit, validate
 from datadrip.db.models import Client, Insight, utcnow
 from datadrip.db.queries import find_by_id_prefix
 from datadrip.enums import InsightStatus
@@ -188,7 +188,7 @@ def move(wb: Workbook, ref: str, to: InsightStatus, note: str | None) -> tuple[I
                             hint=hint)
     insight.status = to.value
     if note is not None and note.strip():
-        insight.note = note.strip()[:NOTE_MAX]
+        insight.note = validate.plain_text(note, what="note").strip()[:NOTE_MAX]
     if to in (InsightStatus.APPLIED, InsightStatus.DISMISSED):
         insight.resolved_at = utcnow()
     insight.updated_at = utcnow()

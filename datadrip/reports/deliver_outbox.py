@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import re
-import tempfile
 import unicodedata
 from pathlib import Path
 
+from datadrip.private_files import make_folder, write_atomically
 from datadrip.reports.deliver import PermanentError
 from datadrip.reports.mail import OutgoingEmail, build_mime
 
@@ -30,7 +28,7 @@ class OutboxProvider:
         raw = build_mime(message).as_bytes()
         path = self.folder / eml_name(message)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            make_folder(self.folder)
             write_atomically(path, raw)
         except OSError as exc:
             # A full disk or a read-only folder does not fix itself between attempts.
@@ -54,21 +52,3 @@ def slugify(text: str) -> str:
     SLUG_LENGTH characters: safe in a file name on every system."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:SLUG_LENGTH].strip("-")
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write a temporary file next to `path`, flush it to disk, then rename it over `path`: a
-    reader sees the whole file or none, and a crash leaves no half-written .eml."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".eml.part")
-    renamed = False
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-        renamed = True
-    finally:
-        if not renamed:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)

@@ -157,6 +157,40 @@ def test_a_blend_without_a_rate_fails_like_metrics(dd):
     assert "no exchange rate from USD to INR" in run.stderr and run.stdout == ""
 
 
+HOSTILE = "Diwali\x1b[31m\x1b]0;owned\x07\u202elaes"
+SHOWN = "Diwali\\x1b[31m\\x1b]0;owned\\x07\\u202elaes"
+
+
+@pytest.fixture
+def hostile(rated: Callable[..., Any], home: Path) -> Callable[..., Any]:
+    """The workbook after a sync stored a campaign name with terminal escapes and a bidi override,
+    as an ad platform may send it."""
+    import sqlite3
+
+    with sqlite3.connect(home / "workbook.db") as db:
+        db.execute("UPDATE entity SET name = ? WHERE name = 'Diwali'", (HOSTILE,))
+    return rated
+
+
+def test_a_campaign_name_with_terminal_escapes_is_shown_escaped_when_piped(hostile):
+    board = hostile("dashboard", *MASALA, *NOV)
+    table = hostile("metrics", *MASALA, *NOV, "--by", "campaign")
+    as_json = hostile("dashboard", *MASALA, *NOV, "--json")
+
+    for run in (board, table):
+        assert run.exit_code == 0, run.stderr
+        assert SHOWN in run.stdout
+        assert not any(char in run.stdout for char in "\x1b\x07\u202e")
+    assert HOSTILE in [row["campaign"] for row in json.loads(as_json.stdout)["top_campaigns"]]  # data, exact
+
+
+def test_on_a_terminal_a_campaign_name_with_terminal_escapes_is_shown_escaped(hostile, home):
+    screen = run_in_terminal(["dashboard", *MASALA, *NOV], home)
+
+    assert "\x1b]0;" not in screen and "\u202e" not in screen and "\x1b[31mlaes" not in screen
+    assert "Diwali\\x1b[31m" in screen
+
+
 def run_in_terminal(args: list[str], home: Path) -> str:
     """`datadrip ARGS` with a pseudo-terminal as stdout, as a person at a terminal runs it."""
     leader, follower = pty.openpty()

@@ -43,6 +43,14 @@ def test_an_empty_list_says_how_to_add_a_rate(dd):
     (("USD", "USD", "1"), "two different currencies"),
     (("USD", "XYZ", "83"), "XYZ"),
     (("--", "USD", "INR", "-83"), "must be a positive number"),
+    (("USD", "INR", "-5"), "rate '-5' must be a positive number"),
+    (("USD", "INR", "-0.5", "--date", "2026-11-01"), "rate '-0.5' must be a positive number"),
+    (("USD", "INR", "1e400"), "rate '1e400' is out of range (0.0000001 to 10,000,000)"),
+    (("USD", "INR", "1e-300"), "rate '1e-300' is out of range"),
+    (("USD", "INR", "10000000.1"), "is out of range"),
+    (("USD", "INR", "0.00000009"), "is out of range"),
+    (("USD", "INR", "83.12345678901234"), "has more than 15 significant digits"),
+    (("USD", "INR", "Infinity"), "must be a positive number"),
     (("USD", "INR", "0"), "must be a positive number"),
     (("USD", "INR", "eighty"), "is not a number"),
     (("USD", "INR", "NaN"), "must be a positive number"),
@@ -53,7 +61,39 @@ def test_bad_rates_are_refused_with_exit_2_and_nothing_kept(dd, args, message):
 
     assert run.exit_code == 2
     assert message in run.stderr
+    assert "Traceback" not in run.stderr
     assert rates(dd) == []
+
+
+@pytest.mark.parametrize(("given", "kept"), [
+    ("0.0000001", "0.0000001"), ("10000000", "10000000"), ("1e3", "1000"),
+    ("83.1234567890120", "83.1234567890120"), ("  90.45 ", "90.45")])
+def test_rates_at_the_edges_of_the_range_are_kept_written_out_in_full(dd, given, kept):
+    run = dd("fx", "set", "USD", "INR", given)
+
+    assert run.exit_code == 0, run.stderr
+    assert run.stderr == f"1 USD = {kept} INR.\n"
+    assert f'"rate": {kept}' in dd("fx", "list", "--json").stdout  # JSON without an exponent
+
+
+def test_a_kept_rate_out_of_range_is_refused_where_it_is_used_naming_the_fix(dd, home):
+    import sqlite3
+
+    from tests.analytics.analytics_support import fill_workbook
+
+    fill_workbook(dd)
+    assert dd("fx", "set", "USD", "INR", "83.10", "--date", "2026-10-01").exit_code == 0
+    with sqlite3.connect(home / "workbook.db") as db:  # as an older DataDrip could keep it
+        db.execute("UPDATE fx_rate SET rate = '1E+400'")
+
+    run = dd("dashboard", "--client", "Masala Mornings", "--since", "2026-11-01",
+             "--until", "2026-11-03")
+
+    assert run.exit_code == 2, run.stderr
+    assert run.stderr.splitlines()[0] == ("error: the kept rate USD/INR from 2026-10-01 (1E+400) "
+                                          "is out of range (0.0000001 to 10,000,000)")
+    assert "Hint: Replace it: datadrip fx set USD INR RATE --date 2026-10-01." in run.stderr
+    assert "InvalidOperation" not in run.stderr and run.stdout == ""
 
 
 def test_a_csv_is_imported_whole(dd, tmp_path: Path):
@@ -73,6 +113,8 @@ def test_a_csv_is_imported_whole(dd, tmp_path: Path):
     ("base,quote,rate\nUSD,INR,83.10\nUSD,INR,83.20\n", "line 3: USD/INR (undated) appears twice"),
     ("from,to,rate\nUSD,INR,83.10\n", "has no column base, quote"),
     ("base,quote,rate\n", "holds no rates"),
+    ("base,quote,rate\nUSD,INR,83.10\nEUR,INR,1e400\n", "line 3: rate '1e400' is out of range"),
+    ("base,quote,rate\nUSD,INR,-83\n", "line 2: rate '-83' must be a positive number"),
 ])
 def test_a_bad_csv_keeps_nothing(dd, tmp_path: Path, text, message):
     assert dd("fx", "set", "GBP", "INR", "105").exit_code == 0

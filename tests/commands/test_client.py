@@ -202,6 +202,53 @@ def test_client_add_rejects_bad_input_and_changes_nothing(dd, agency, args, need
     assert workbook_state(dd) == before
 
 
+HOSTILE_NAMES = [("Evil\x1b[31mRed", "\\x1b at position 5"),
+                 ("Mal\u202eicious", "\\u202e at position 4"),
+                 ("Bell\x07", "\\x07"), ("Null\x00byte", "\\x00"), ("Iso\u2066late", "\\u2066"),
+                 ("C1\x9bcontrol", "\\x9b"), ("Line\u2028sep", "\\u2028")]
+
+
+@pytest.mark.parametrize(("name", "shown"), HOSTILE_NAMES)
+def test_client_add_and_edit_refuse_control_characters_and_bidi_marks_in_names(dd, agency, name,
+                                                                               shown):
+    add_client(dd, "Existing Client")
+    before = workbook_state(dd)
+
+    added = dd("client", "add", name)
+    renamed = dd("client", "edit", "Existing Client", "--name", name)
+
+    for run in (added, renamed):
+        error = assert_bad_input(run, "client name holds an invisible control character", shown)
+        assert "\x1b" not in run.stderr and "\u202e" not in run.stderr  # shown escaped, not raw
+        assert error.isprintable()
+    assert workbook_state(dd) == before
+
+
+def test_client_add_folds_tabs_and_line_breaks_in_a_name_into_spaces(dd, agency):
+    run = dd("client", "add", "Masala\tMornings\n", "--json")
+
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["name"] == "Masala Mornings"
+
+
+@pytest.mark.parametrize(("name", "shown"), HOSTILE_NAMES[:2])
+def test_agency_add_and_edit_refuse_control_characters_and_bidi_marks(dd, agency, name, shown):
+    before = workbook_state(dd)
+
+    for run in (dd("agency", "add", name), dd("agency", "edit", "Spice Route Media", "--name", name)):
+        assert_bad_input(run, "agency name holds an invisible control character", shown)
+    assert workbook_state(dd) == before
+
+
+def test_client_recipients_and_user_emails_refuse_control_characters(dd, agency):
+    before = workbook_state(dd)
+
+    assert_bad_input(dd("client", "add", "Masala Mornings", "--recipients", "own\x1b[2Jer@masala.example"),
+                     "e-mail address holds an invisible control character (\\x1b")
+    assert_bad_input(dd("user", "add", "a\u202e@agency.example"), "\\u202e")
+    assert workbook_state(dd) == before
+
+
 def test_client_add_rejects_an_empty_name(dd, agency):
     assert_bad_input(dd("client", "add", "  "), "empty")
     assert dd("client", "list", "--json").json() == []

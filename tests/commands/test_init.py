@@ -147,3 +147,42 @@ def test_init_existing_config_file_with_a_mistake_is_named_and_left_alone(dd, ho
     assert "invalid TOML" in run.stderr
     assert config.read_text(encoding="utf-8") == broken
     assert not workbook_path.exists()
+
+
+def mode_of(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_init_makes_the_home_folder_config_and_workbook_private(dd, home, workbook_path):
+    run = dd("init")
+
+    assert run.exit_code == 0, run.stderr
+    assert mode_of(home) == 0o700
+    assert mode_of(home / "datadrip.toml") == 0o600
+    assert mode_of(workbook_path) == 0o600
+
+
+def test_init_makes_every_missing_folder_private_and_leaves_existing_ones_alone(dd, tmp_path,
+                                                                               monkeypatch):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    mine.chmod(0o755)
+    monkeypatch.setenv("DATADRIP_HOME", str(mine / "new" / "home"))
+
+    run = dd("init")
+
+    assert run.exit_code == 0, run.stderr
+    assert mode_of(mine) == 0o755  # the person's own folder keeps its permissions
+    assert mode_of(mine / "new") == mode_of(mine / "new" / "home") == 0o700
+    assert mode_of(mine / "new" / "home" / "datadrip.toml") == 0o600
+
+
+def test_init_in_a_home_folder_made_beforehand_keeps_its_permissions(dd, home):
+    home.mkdir()
+    home.chmod(0o750)
+
+    run = dd("init")
+
+    assert run.exit_code == 0, run.stderr
+    assert mode_of(home) == 0o750
+    assert mode_of(home / "datadrip.toml") == 0o600

@@ -395,3 +395,144 @@ def test_engine_bad_workbook_url_error_never_shows_the_password(dd, monkeypatch)
     assert run.exit_code == 2
     assert "not a database URL" in run.stderr
     assert "hunter2-secret" not in run.stderr + run.stdout
+
+
+# --- an empty or damaged workbook --------------------------------------------------------------
+
+@pytest.mark.parametrize("command", [("client", "list"), ("agency", "add", "Spice Route Media"),
+                                     ("db", "upgrade")], ids=" ".join)
+def test_engine_refuses_an_empty_workbook_file_and_leaves_it_empty(dd, workbook_path, command):
+    workbook_path.parent.mkdir(parents=True)
+    workbook_path.write_bytes(b"")
+
+    run = dd(*command)
+
+    assert run.exit_code == 2, run.stderr
+    assert run.stderr.splitlines()[0] == (f"error: workbook {workbook_path} is empty (0 bytes): "
+                                          f"its data is gone")
+    assert "backup" in run.stderr and "Traceback" not in run.stderr
+    assert workbook_path.stat().st_size == 0
+    assert side_files(workbook_path) == []
+
+
+def test_engine_a_new_workbook_is_never_an_empty_file(workbook_path):
+    from datadrip.db.engine import APPLICATION_ID
+
+    engine = open_workbook(str(workbook_path), migrate=False)
+    engine.dispose()
+
+    assert workbook_path.stat().st_size > 0  # a crash now leaves a database, not 0 bytes
+    assert query(workbook_path, "PRAGMA application_id") == [(APPLICATION_ID,)]
+    assert sorted(p.name for p in workbook_path.parent.iterdir()) == ["workbook.db"]
+
+
+def corrupt(path: Path, *, table: str | None) -> None:
+    """Overwrite pages of a workbook with garbage: every page after the first, or only the
+    first page of `table` (its schema, on page 1, still reads)."""
+    if table is None:
+        first, count = 2, path.stat().st_size // 4096 - 1
+    else:
+        [(first,)] = query(path, "SELECT rootpage FROM sqlite_master WHERE name = ?", table)
+        count = 1
+    with path.open("r+b") as handle:
+        handle.seek((first - 1) * 4096)
+        handle.write(b"\xa5" * 4096 * count)
+
+
+@pytest.mark.parametrize("table", [None, "client"], ids=["every page", "the client table"])
+@pytest.mark.parametrize("command", [("client", "list"), ("client", "add", "Peak Trail")],
+                         ids=" ".join)
+def test_engine_a_workbook_with_damaged_pages_is_called_damaged_and_left_untouched(
+        dd, agency, workbook_path, table, command):
+    assert dd("client", "add", "Masala Mornings").exit_code == 0
+    assert side_files(workbook_path) == []  # checkpointed: the file holds everything
+    corrupt(workbook_path, table=table)
+    before = digest(workbook_path)
+
+    run = dd(*command)
+
+    assert run.exit_code == 2, run.stderr
+    assert run.stdout == ""
+    assert run.stderr.splitlines()[0] == (f"error: the workbook {workbook_path} is damaged "
+                                          f"(database disk image is malformed)")
+    assert f"Hint: Check it with: sqlite3 '{workbook_path}' 'PRAGMA integrity_check'." in run.stderr
+    assert "backup" in run.stderr
+    assert "not a DataDrip workbook" not in run.stderr and "Traceback" not in run.stderr
+    assert digest(workbook_path) == before
+
+
+# --- a workbook another process holds -----------------------------------------------------------
+
+HOLD = """
+import sqlite3, sys, time
+from pathlib import Path
+from datadrip.sync_lock import sync_lock
+
+path = Path(sys.argv[1])
+def hold():
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("BEGIN IMMEDIATE")
+    print("held", flush=True)
+    sys.stdin.readline()
+    connection.execute("ROLLBACK")
+if sys.argv[2] == "sync":
+    with sync_lock(path.with_name(path.name + ".sync-lock"), wait=False):
+        hold()
+else:
+    hold()
+"""
+
+
+@pytest.fixture
+def holder(workbook_path: Path) -> Iterator[Callable[[str], subprocess.Popen[str]]]:
+    """A process that holds the workbook's write lock (as a plain SQLite program, or inside a
+    DataDrip sync's lock) until the test ends."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(kind: str) -> subprocess.Popen[str]:
+        process = subprocess.Popen([sys.executable, "-c", HOLD, str(workbook_path), kind],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        started.append(process)
+        assert process.stdout is not None and process.stdout.readline() == "held\n"
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.communicate("\n", timeout=30)
+
+
+@pytest.mark.parametrize(("kind", "named"), [("sqlite", "process {pid} (python"),
+                                             ("sync", "a DataDrip sync (process {pid})")])
+def test_engine_a_workbook_held_by_another_process_is_busy_after_the_configured_wait(
+        dd, dd_process, agency, workbook_path, holder, kind, named):
+    held = holder(kind)
+    started = time.monotonic()
+
+    run = dd_process("client", "add", "Masala Mornings",
+                     env={"DATADRIP_WORKBOOK_BUSY_TIMEOUT_SECONDS": "1"})
+
+    took = time.monotonic() - started
+    assert run.exit_code == 1, run.stderr
+    assert run.stdout == ""
+    [line, hint] = run.stderr.splitlines()
+    assert line.startswith(f"error: the workbook {workbook_path} is busy (held by ")
+    assert named.format(pid=held.pid) in line
+    assert line.endswith("): gave up after waiting 1 s")
+    assert hint.startswith("Hint: Try again once that is done, or wait longer: [workbook] "
+                           "busy_timeout_seconds")
+    assert "sqlalche.me" not in run.stderr and "report it" not in run.stderr
+    assert took < 15  # the setting, not the default 15 s
+    held.communicate("\n", timeout=30)
+    assert dd("client", "list", "--json").json() == []  # nothing was half-written
+
+
+def test_engine_busy_timeout_comes_from_the_setting(workbook_path, monkeypatch):
+    from datadrip.config import load_settings
+    from datadrip.workbook import open_session
+
+    monkeypatch.setenv("DATADRIP_WORKBOOK_BUSY_TIMEOUT_SECONDS", "3")
+    with open_session(load_settings()) as wb:
+        timeout = wb.session.connection().exec_driver_sql("PRAGMA busy_timeout").scalar()
+
+    assert timeout == 3000

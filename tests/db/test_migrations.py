@@ -59,10 +59,18 @@ def test_migrations_revisions_equal_the_alembic_script_chain_in_order():
         previous = revision
 
 
-def test_migrations_an_empty_workbook_file_migrates_to_head(dd, workbook_path):
+def test_migrations_an_empty_workbook_file_is_refused_not_initialised(dd, workbook_path):
     workbook_path.parent.mkdir(parents=True)
-    workbook_path.touch()  # an empty file is an empty SQLite database
+    workbook_path.touch()  # SQLite would take it for a new database: its lost data would go unseen
 
+    run = dd("db", "upgrade", "--json")
+
+    assert run.exit_code == 2, run.stderr
+    assert "is empty (0 bytes)" in run.stderr
+    assert workbook_path.stat().st_size == 0
+
+
+def test_migrations_a_new_workbook_migrates_to_head(dd, workbook_path):
     run = dd("db", "upgrade", "--json")
 
     assert run.exit_code == 0, run.stderr

@@ -83,6 +83,17 @@ def test_insight_start_then_apply_keeps_the_note_and_resolves_it(dd, masala):
     assert dd("insight", "list", "--json").json() == []
 
 
+def test_insight_note_with_a_terminal_escape_is_refused_and_nothing_moves(dd, masala):
+    save(masala, cpa_finding())
+    insight_id = only_insight(dd)["id"]
+
+    run = dd("insight", "dismiss", insight_id, "--note", "done\x1b]0;pwned\x07")
+
+    assert run.exit_code == 2, run.stderr
+    assert run.stderr.startswith("error: note holds an invisible control character (\\x1b")
+    assert only_insight(dd)["status"] == "pending"
+
+
 def test_insight_every_move_is_in_the_audit_log(dd, masala):
     save(masala, cpa_finding())
     insight_id = only_insight(dd)["id"]

@@ -36,6 +36,19 @@ def test_outbox_writes_one_parseable_eml_and_no_temporary_file(home: Path,
     assert [p.get_content() for p in parsed.walk() if p.get_content_type() == "image/png"] == [PNG]
 
 
+def test_outbox_folder_it_makes_is_private_and_one_made_beforehand_keeps_its_mode(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    deliver(open_from_settings(monkeypatch), report_email(), attempts=1)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    theirs.chmod(0o755)
+    deliver(open_from_settings(monkeypatch, outbox_dir=theirs), report_email(), attempts=1)
+
+    assert (home / "outbox").stat().st_mode & 0o777 == 0o700
+    assert theirs.stat().st_mode & 0o777 == 0o755
+    assert [path.stat().st_mode & 0o777 for path in theirs.iterdir()] == [0o600]
+
+
 def test_outbox_sending_the_same_message_again_rewrites_its_file(home: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     provider = open_from_settings(monkeypatch)

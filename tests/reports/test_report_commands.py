@@ -7,7 +7,10 @@ import datetime as dt
 import json
 import os
 import sqlite3
+import stat
+import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -77,7 +80,8 @@ def test_build_names_an_unknown_client_and_how_to_find_one(masala):
 
 
 def test_build_out_writes_the_file_whole_and_leaves_no_temporary_file(masala, tmp_path):
-    out = tmp_path / "new folder" / "nov.html"
+    out = tmp_path / "a folder" / "nov.html"
+    out.parent.mkdir()
 
     run = masala("report", "build", MASALA, *NOV_1_3, "--out", str(out))
 
@@ -119,6 +123,89 @@ def test_build_out_must_be_a_file_not_a_folder(masala, tmp_path):
     assert_bad_input(masala("report", "build", MASALA, "--out", str(tmp_path)), "--out", "is a directory")
 
 
+def test_build_out_into_a_missing_folder_is_refused_and_keeps_nothing(masala, tmp_path):
+    out = tmp_path / "no such folder" / "nov.html"
+
+    run = masala("report", "build", MASALA, *NOV_1_3, "--out", str(out))
+
+    assert_bad_input(run, f"cannot write {out}: there is no folder {out.parent}")
+    assert "mkdir -p" in run.stderr
+    assert not out.parent.exists()
+    assert masala("report", "list", "--json").json() == []
+
+
+@pytest.fixture
+def full_device(tmp_path: Path) -> Path:
+    """A character device that refuses every write with ENOSPC: as root, a node of our own with
+    /dev/full's numbers (so a failing DataDrip can only replace that one); else /dev/full."""
+    if os.geteuid() != 0:
+        return Path("/dev/full")
+    node = tmp_path / "full"
+    os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    return node
+
+
+def test_build_out_to_a_full_device_fails_clearly_and_leaves_the_device(masala, full_device):
+    run = masala("report", "build", MASALA, *NOV_1_3, "--out", str(full_device))
+
+    assert run.exit_code == 1, run.stderr
+    assert run.stdout == ""
+    assert run.stderr.splitlines()[0] == f"error: cannot write {full_device}: No space left on device"
+    assert "Traceback" not in run.stderr
+    assert stat.S_ISCHR(full_device.stat().st_mode)  # still the device, not a regular file
+    assert [p.name for p in full_device.parent.iterdir() if p.name.startswith(".")] == []
+    assert masala("report", "list", "--json").json() == []
+
+
+def test_build_out_to_a_named_pipe_writes_into_it_and_leaves_the_pipe(masala, tmp_path):
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+
+    run = masala("report", "build", MASALA, *NOV_1_3, "--format", "md", "--out", str(pipe))
+    reader.join(timeout=10)
+
+    assert run.exit_code == 0, run.stderr
+    assert received[0].decode().startswith("# Masala Mornings: Report, 1–3 Nov 2026\n")
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "pipe", "work"]
+
+
+def test_build_out_dev_stdout_writes_to_the_pipe_or_appends_to_the_redirected_file(
+        masala, dd_process, tmp_path):
+    piped = dd_process("report", "build", MASALA, *NOV_1_3, "--format", "md", "--out", "/dev/stdout")
+    kept = tmp_path / "kept.md"
+    kept.write_text("notes before\n", encoding="utf-8")
+    with kept.open("ab") as appended:  # as a shell's >> opens it
+        done = subprocess.run([sys.executable, "-m", "datadrip", "report", "build", MASALA,
+                               *NOV_1_3, "--format", "md", "--out", "/dev/stdout"],
+                              stdout=appended, stderr=subprocess.PIPE, timeout=60)
+
+    assert piped.exit_code == 0, piped.stderr
+    assert piped.stdout.startswith("# Masala Mornings: Report, 1–3 Nov 2026\n")
+    assert done.returncode == 0, done.stderr
+    assert kept.read_text(encoding="utf-8").startswith(
+        "notes before\n# Masala Mornings: Report, 1–3 Nov 2026\n")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_build_out_through_a_symlink_writes_the_file_it_points_to(masala, tmp_path):
+    real = tmp_path / "real.md"
+    real.write_text("old\n", encoding="utf-8")
+    real.chmod(0o644)
+    link = tmp_path / "link.md"
+    link.symlink_to(real)
+
+    run = masala("report", "build", MASALA, *NOV_1_3, "--format", "md", "--out", str(link))
+
+    assert run.exit_code == 0, run.stderr
+    assert link.is_symlink() and link.resolve() == real
+    assert real.read_text(encoding="utf-8").startswith("# Masala Mornings: Report")
+    assert real.stat().st_mode & 0o777 == 0o644  # the file keeps its permissions
+
+
 @pytest.fixture
 def browser_log(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
     """$BROWSER set to a script that writes the address it is given to a file, as `webbrowser`
@@ -144,6 +231,7 @@ def test_build_open_writes_the_report_under_home_and_opens_it_in_the_browser(mas
     assert log.read_text() == path.resolve().as_uri()
     assert "Masala Mornings" in path.read_text(encoding="utf-8")
     assert sorted(os.listdir(path.parent)) == [path.name]
+    assert path.parent.stat().st_mode & 0o777 == 0o700  # reports/ is private
 
 
 def test_build_keeps_the_report_for_list_and_show(masala):
