@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-slow lint bench clean
+.PHONY: demo test test-slow test-at lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check datadrip tests benchmarks docs
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# The whole suite with every process's clock moved to AT (UTC), e.g.
+# make test-at AT='2027-02-28 23:30': it must pass on any date and at any hour.
+test-at: $(VENV)/.installed-test
+	@test -n "$(AT)" || { echo "error: say when, e.g. make test-at AT='2027-02-28 23:30'" >&2; exit 2; }
+	TEST_CLOCK_SHIFT_SECONDS=$$($(BIN)/python -c 'import datetime as d, sys, time; \
+	print(d.datetime.fromisoformat(sys.argv[1]).replace(tzinfo=d.UTC).timestamp() - time.time())' \
+	"$(AT)") PYTHONPATH=$(CURDIR)/tests/shifted_clock $(BIN)/python -m pytest
 
 # The sweeps CI leaves out (tests marked slow), e.g. the planted stories over a year of dates.
 test-slow: $(VENV)/.installed-test
