@@ -173,6 +173,11 @@ class ScheduleSettings(_Section):
         return value
 
 
+class SqlSettings(_Section):
+    timeout_seconds: float = Field(30.0, gt=0, le=86400, description="Longest a `datadrip sql` "
+                                   "query may run before it is stopped")
+
+
 class Settings(_Section):
     workbook: WorkbookSettings = WorkbookSettings()
     user: UserSettings = UserSettings()
@@ -185,6 +190,7 @@ class Settings(_Section):
     secrets: SecretsSettings = SecretsSettings()
     sync: SyncSettings = SyncSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    sql: SqlSettings = SqlSettings()
 
 
 SECTIONS: dict[str, type[_Section]] = {

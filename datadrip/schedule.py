@@ -26,6 +26,7 @@ _SEARCH_DAYS = 8 * 366
 _FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12),
            ("day of week", 0, 7))
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 29 February: leap years
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _NAMES = {3: {name: number for number, name in enumerate(_MONTHS, start=1)},
           4: {name: number for number, name in enumerate(_WEEKDAYS)}}
@@ -82,8 +83,22 @@ def parse_cron(text: str) -> Cron:
                          f"day-of-month month day-of-week), e.g. \"30 5 * * *\"")
     values = [_parse_field(index, part, text) for index, part in enumerate(parts)]
     weekdays = frozenset(day % 7 for day in values[4])  # 7 is Sunday too
+    if parts[4] == "*" and not any(day <= _MONTH_DAYS[month - 1] for month in values[3]
+                                   for day in values[2]):
+        raise ValueError(f"{text!r} can never run: {_month_list(values[3])} "
+                         f"{'has' if len(values[3]) == 1 else 'have'} no day {_day_list(values[2])}")
     return Cron(text, frozenset(values[0]), frozenset(values[1]), frozenset(values[2]),
                 frozenset(values[3]), weekdays, parts[2] == "*", parts[4] == "*", tuple(parts))
+
+
+def _month_list(months: set[int]) -> str:
+    names = [_MONTHS[month - 1] for month in sorted(months)]  # as cron spells them
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _day_list(days: set[int]) -> str:
+    numbers = [str(day) for day in sorted(days)]
+    return numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + " or " + numbers[-1]
 
 
 def _parse_field(index: int, part: str, text: str) -> set[int]:

@@ -1,9 +1,11 @@
 """`datadrip sql`: one query on a read-only connection to the workbook, which it cannot change.
 
-Three locks, each enough on its own for a plain write: only a query is accepted (its first word);
-SQLite opens the file read-only (`mode=ro`, `query_only`) with an authorizer that denies every
-action but reading; PostgreSQL runs it as one prepared statement (so never two) in a READ ONLY
-transaction that is rolled back."""
+Three locks, each enough on its own for a plain write: no statement that is not a query is
+accepted (its first word: a word that begins no statement at all is left to the database, whose
+parser refuses it with its own message); SQLite opens the file read-only (`mode=ro`,
+`query_only`) with an authorizer that denies every action but reading; PostgreSQL runs it as one
+prepared statement (so never two) in a READ ONLY transaction that is rolled back. A query runs at
+most `[sql] timeout_seconds`: SQLite's progress handler, PostgreSQL's statement_timeout."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import datetime as dt
 import math
 import re
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,10 +28,26 @@ VIEWS_HINT = ("Query the views " + ", ".join(VIEWS) + "; their columns: "
               "datadrip sql 'SELECT * FROM daily_metrics LIMIT 0' --format csv (docs/sql.md).")
 QUERY_WORDS = {"sqlite": ("SELECT", "WITH", "VALUES", "EXPLAIN", "PRAGMA"),
                "postgresql": ("SELECT", "WITH", "VALUES", "EXPLAIN", "TABLE")}
+# The words that begin every other statement each database knows: refused before anything runs.
+# Any other first word begins no statement, so the database's parser refuses it (a typo gets the
+# database's own message).
+STATEMENT_WORDS = {
+    "sqlite": frozenset({"ALTER", "ANALYZE", "ATTACH", "BEGIN", "COMMIT", "CREATE", "DELETE",
+                         "DETACH", "DROP", "END", "INSERT", "REINDEX", "RELEASE", "REPLACE",
+                         "ROLLBACK", "SAVEPOINT", "UPDATE", "UPSERT", "VACUUM"}),
+    "postgresql": frozenset({"ABORT", "ALTER", "ANALYSE", "ANALYZE", "BEGIN", "CALL", "CHECKPOINT",
+                             "CLOSE", "CLUSTER", "COMMENT", "COMMIT", "COPY", "CREATE", "DEALLOCATE",
+                             "DECLARE", "DELETE", "DISCARD", "DO", "DROP", "END", "EXECUTE", "FETCH",
+                             "GRANT", "IMPORT", "INSERT", "LISTEN", "LOAD", "LOCK", "MERGE", "MOVE",
+                             "NOTIFY", "PREPARE", "REASSIGN", "REFRESH", "REINDEX", "RELEASE",
+                             "RESET", "REVOKE", "ROLLBACK", "SAVEPOINT", "SECURITY", "SET", "SHOW",
+                             "START", "TRUNCATE", "UNLISTEN", "UPDATE", "VACUUM"})}
 READ_ONLY_HINT = ("Write a query: SELECT, WITH … SELECT, VALUES or EXPLAIN (on SQLite also a "
                   "PRAGMA that reads); the workbook changes only through DataDrip's commands.")
 ONE_STATEMENT_HINT = "Leave out the ';' and what follows it: run each statement on its own."
 BUSY_TIMEOUT_S = 15.0
+# SQLite calls the progress handler every this many virtual-machine steps (well under 1 ms).
+PROGRESS_STEPS = 10_000
 # A double holds 15 significant decimal digits exactly; the sqlite3 shell prints floats so too.
 FLOAT_DIGITS = 15
 
@@ -65,8 +84,19 @@ class QueryResult:
                 for row in self.rows]
 
 
-def run_query(target: str, statement: str) -> QueryResult:
-    """Run one query on the workbook at `target` (a path or a URL) without changing it.
+class QueryTimeoutError(DataDripError):
+    """A query ran longer than [sql] timeout_seconds and was stopped."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the query was stopped after {seconds:g} s ([sql] timeout_seconds)",
+                         hint="Narrow it (a date range, a LIMIT; a recursive WITH needs a condition "
+                              "that ends it), or raise [sql] timeout_seconds.")
+        self.seconds = seconds
+
+
+def run_query(target: str, statement: str, *, timeout_seconds: float = 30.0) -> QueryResult:
+    """Run one query on the workbook at `target` (a path or a URL) without changing it, for at
+    most `timeout_seconds` (QueryTimeoutError after that).
 
     Like every command, an older workbook is first brought to the current schema; a missing or
     empty one is an error (nothing is created); one from a newer DataDrip is refused."""
@@ -82,13 +112,13 @@ def run_query(target: str, statement: str) -> QueryResult:
         path = _existing_file(url.database)
         _ensure_schema(str(path), where=f"workbook {path}")
         with sqlite_read_only(path) as connection:
-            return _run_sqlite(connection, statement)
+            return _run_sqlite(connection, statement, timeout_seconds)
     if url.get_driver_name() != "psycopg":
         raise UsageError(f"datadrip sql needs the psycopg driver, not {url.get_driver_name()}",
                          hint="Write [workbook] url as postgresql+psycopg://user@host/db.")
     where = f"workbook {url.render_as_string(hide_password=True)}"
     _ensure_schema(target, where=where)
-    return _run_postgres(target, statement, where=where)
+    return _run_postgres(target, statement, timeout_seconds, where=where)
 
 
 def require_query(statement: str, backend: str) -> None:
@@ -97,11 +127,14 @@ def require_query(statement: str, backend: str) -> None:
         raise UsageError("no SQL statement given",
                          hint="datadrip sql \"SELECT * FROM campaign_daily LIMIT 10\"")
     start = _LEADING.match(statement)
-    word = re.match(r"[A-Za-z_]+", statement[start.end() if start else 0:])
+    rest = statement[start.end() if start else 0:]
+    if not rest:
+        raise UsageError("no SQL statement given",
+                         hint="datadrip sql \"SELECT * FROM campaign_daily LIMIT 10\"")
+    word = re.match(r"[A-Za-z_]+", rest)
     first = word.group().upper() if word else ""
-    if first not in QUERY_WORDS[backend]:
-        what = f"{first} statements are" if first else "a statement without a keyword is"
-        raise UsageError(f"datadrip sql only reads the workbook: {what} refused",
+    if first in STATEMENT_WORDS[backend]:
+        raise UsageError(f"datadrip sql only reads the workbook: {first} statements are refused",
                          hint=READ_ONLY_HINT)
 
 
@@ -116,10 +149,19 @@ def sqlite_read_only(path: Path) -> Iterator[ReadOnlyConnection]:
         raise WorkbookError(f"cannot open workbook {path}: {exc}") from None
     try:
         connection.execute("PRAGMA query_only = ON")
+        _declare_pragma_tables(connection)
         connection.set_authorizer(connection.authorizer)
         yield connection
     finally:
         connection.close()
+
+
+def _declare_pragma_tables(connection: sqlite3.Connection) -> None:
+    """Declare the reporting pragmas' tables (pragma_database_list, pragma_table_info…) before the
+    authorizer is set: on a table's first use in a connection, SQLite checks its declaration as an
+    UPDATE of sqlite_master, which the authorizer would refuse. LIMIT 0 runs nothing."""
+    for name in sorted(_PRAGMAS_WITH_NAME | _PRAGMAS_WITHOUT_VALUE):
+        connection.execute(f"SELECT * FROM pragma_{name} LIMIT 0")
 
 
 class _Authorizer:
@@ -152,8 +194,10 @@ def _reads(pragma: str | None, value: str | None) -> bool:
     return name in _PRAGMAS_WITH_NAME or (name in _PRAGMAS_WITHOUT_VALUE and value is None)
 
 
-def _run_sqlite(connection: ReadOnlyConnection, statement: str) -> QueryResult:
+def _run_sqlite(connection: ReadOnlyConnection, statement: str, timeout_seconds: float) -> QueryResult:
     connection.authorizer.denied.clear()
+    deadline = time.monotonic() + timeout_seconds
+    connection.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
     try:
         cursor = connection.execute(statement)
         rows = cursor.fetchall()
@@ -161,7 +205,12 @@ def _run_sqlite(connection: ReadOnlyConnection, statement: str) -> QueryResult:
         raise UsageError("datadrip sql runs one statement at a time",
                          hint=ONE_STATEMENT_HINT) from None
     except sqlite3.Error as exc:
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_INTERRUPT \
+                and time.monotonic() > deadline:
+            raise QueryTimeoutError(timeout_seconds) from None
         raise _sqlite_error(exc, connection.authorizer.denied) from None
+    finally:
+        connection.set_progress_handler(None, 0)
     return QueryResult(unique_names([d[0] for d in cursor.description or ()]), rows)
 
 
@@ -181,7 +230,7 @@ def _sqlite_error(exc: sqlite3.Error, denied: Sequence[str]) -> DataDripError:
     return WorkbookError(f"cannot read the workbook: {exc}")
 
 
-def _run_postgres(target: str, statement: str, *, where: str) -> QueryResult:
+def _run_postgres(target: str, statement: str, timeout_seconds: float, *, where: str) -> QueryResult:
     import psycopg
     import sqlalchemy as sa
     from sqlalchemy.pool import NullPool
@@ -197,12 +246,17 @@ def _run_postgres(target: str, statement: str, *, where: str) -> QueryResult:
         connection.read_only = True  # every transaction starts BEGIN READ ONLY
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION READ ONLY")
+            # For this transaction only (is_local): the rollback below forgets it.
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)",
+                           (f"{max(1, round(timeout_seconds * 1000))}ms",))
             try:
                 # Prepared, so sent by the extended protocol, which refuses two statements.
                 cursor.execute(statement, prepare=True)
                 columns = unique_names([d.name for d in cursor.description or ()])
                 rows = cursor.fetchall() if cursor.description else []
             except psycopg.Error as exc:
+                if exc.sqlstate == "57014" and "statement timeout" in str(exc):  # query_canceled
+                    raise QueryTimeoutError(timeout_seconds) from None
                 raise _postgres_error(exc) from None
             finally:
                 connection.rollback()

@@ -28,7 +28,7 @@ from datadrip.connections import reauth_hint
 from datadrip.connectors.base import LEVELS, DateWindow, EntityRecord, FetchNotes, MetricRow, SyncOptions
 from datadrip.connectors.http import RetryLaterError, Sleep, Wait, WaitFn, duration
 from datadrip.enums import AccountStatus, Platform, SyncStatus
-from datadrip.errors import AuthRequiredError, DataDripError, NotFoundError
+from datadrip.errors import AuthRequiredError, DataDripError, NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -59,6 +59,7 @@ class SyncRequest:
     full: bool = False
     dry_run: bool = False
     wait: bool = False
+    now: dt.datetime | None = None  # the moment (aware) each account's today is read at; default: the clock
 
 
 @dataclass(frozen=True)
@@ -300,12 +301,18 @@ def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountS
                             hint="Connect one first: datadrip connect meta|google CLIENT.")
     planned = []
     sync = loaded.settings.sync
+    now = request.now or dt.datetime.now(dt.UTC)
+    _refuse_a_future_window(request, {account.timezone: now.astimezone(ZoneInfo(account.timezone)).date()
+                                      for account, _client, _agency in rows})
     for account, client, agency in rows:
         item = AccountSync(account.id, client.name, agency.name, account.platform, account.external_id,
                            account.name, account.currency, account.timezone, account.token_ref,
                            account.login_customer_id, account.status, tuple(client.conversion_actions),
                            _chunk_days=sync.chunk_days, agency_timezone=agency.timezone)
-        today = dt.datetime.now(ZoneInfo(account.timezone)).date()
+        today = now.astimezone(ZoneInfo(account.timezone)).date()
+        if request.since is not None and request.since > today:
+            item.warnings.append(f"nothing to fetch: --since {request.since} is after today "
+                                 f"({today} in {account.timezone})")
         lookback = account.lookback_days if account.lookback_days is not None else \
             getattr(loaded.settings, account.platform).lookback_days
         done = cursors(engine, account.id)
@@ -324,6 +331,18 @@ def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountS
             item.status = "succeeded"  # up to date: nothing to fetch
         planned.append(item)
     return planned
+
+
+def _refuse_a_future_window(request: SyncRequest, todays: dict[str, dt.date]) -> None:
+    """A window after today in every account's time zone has nothing to fetch: bad input, not an
+    empty success."""
+    if request.since is None or request.since <= max(todays.values()):
+        return
+    zone, today = max(todays.items(), key=lambda item: (item[1], item[0]))
+    latest = ", the latest of the accounts' time zones" if len(todays) > 1 else ""
+    raise UsageError(f"--since {request.since} is in the future: today is {today} in {zone}{latest}, "
+                     "so there is nothing to fetch yet",
+                     hint=f"Give a --since up to {today}, or leave it out.")
 
 
 def _token_sources(loaded: Loaded, accounts: list[AccountSync]) -> dict[str, LoginTokens]:

@@ -215,7 +215,7 @@ def test_config_unknown_section_names_file_line_and_section(dd, tmp_path: Path) 
     first = run.stderr.splitlines()[0]
     assert first == f"error: {path}:4: unknown section [facebook]"
     assert ("Hint: Known sections: workbook, user, meta, google, email, reports, ai, auth, secrets, "
-            "sync, schedule.") in run.stderr
+            "sync, schedule, sql.") in run.stderr
 
 
 def test_config_unknown_key_names_file_line_and_key(dd, tmp_path: Path) -> None:

@@ -137,10 +137,35 @@ def test_schedule_latest_fire_within_grace_is_the_one_catch_up_runs() -> None:
     ("0 5 * * funday", "not a number"),
     ("0 10-5 * * *", "runs backwards"),
     ("0 5 * * */0", "at least 1"),
+    ("0 5 30 2 *", "can never run: feb has no day 30"),
+    ("0 5 30-31 feb *", "can never run: feb has no day 30 or 31"),
+    ("0 5 31 4,6,9,11 *", "can never run: apr, jun, sep and nov have no day 31"),
 ])
 def test_schedule_bad_cron_says_what_is_wrong(expression: str, words: str) -> None:
     with pytest.raises(ValueError, match=words):
         parse_cron(expression)
+
+
+@pytest.mark.parametrize("expression, first", [
+    ("0 5 29 2 *", utc(2028, 2, 29, 5)),  # leap years only
+    ("0 5 30 2 mon", utc(2027, 2, 1, 5)),  # day of month or day of week: Mondays in February
+    ("0 5 31 2,3 *", utc(2027, 3, 31, 5)),
+])
+def test_schedule_rare_but_possible_days_are_accepted(expression: str, first: dt.datetime) -> None:
+    assert next_fire(parse_cron(expression), ZoneInfo("UTC"), utc(2026, 12, 7)) == first
+
+
+def test_schedule_expression_that_never_runs_stops_the_command_naming_the_key(dd, home: Path) -> None:
+    home.mkdir(exist_ok=True)
+    (home / "datadrip.toml").write_text('[schedule]\nsync = "0 5 30 2 *"\n', encoding="utf-8")
+
+    run = dd("schedule", "show")
+
+    assert run.exit_code == 2
+    assert run.stdout == ""
+    assert run.stderr.splitlines() == [
+        f"error: {home / 'datadrip.toml'}:2: [schedule] sync: '0 5 30 2 *' can never run: "
+        "feb has no day 30"]
 
 
 def test_schedule_aliases_and_names() -> None:

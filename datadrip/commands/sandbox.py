@@ -27,7 +27,8 @@ def sandbox_serve(
         large: Annotated[bool, typer.Option(
             "--large", help="Add a large account (40 campaigns, 2 years), for benchmarks.")] = False,
         print_config: Annotated[bool, typer.Option(
-            "--print-config", help="Print the datadrip.toml snippet instead.")] = False,
+            "--print-config", help="Print the datadrip.toml snippet for a sandbox on --port, and "
+                                   "exit without serving (serve it with the same --port).")] = False,
         as_json: Annotated[bool, typer.Option(
             "--json", help="First line of stdout: URLs and credentials as one JSON object.")] = False,
 ) -> None:
@@ -35,7 +36,8 @@ def sandbox_serve(
 
     \b
     Example:
-      datadrip sandbox serve --print-config > sandbox.toml
+      datadrip sandbox serve --port 8900 --print-config > sandbox.toml
+      datadrip sandbox serve --port 8900
       datadrip sandbox serve --json | head -n 1 | jq .meta.graph_url
     """
     import signal
@@ -43,11 +45,17 @@ def sandbox_serve(
     import threading
 
     from datadrip.sandbox.app import SandboxConfig
-    from datadrip.sandbox.serve import config_snippet, serve_until
+    from datadrip.sandbox.serve import config_snippet, describe_at, serve_until
 
     if print_config and as_json:
         raise typer.BadParameter("--print-config and --json cannot go together")
+    if print_config and port == 0:
+        raise typer.BadParameter("--print-config needs the port the sandbox will serve on, "
+                                 "e.g. --port 8900", param_hint="--port")
     config = SandboxConfig(seed=seed, today=_day(today), large_account=large)
+    if print_config:
+        sys.stdout.write(config_snippet(describe_at(config, port)))
+        return
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -55,8 +63,6 @@ def sandbox_serve(
     def ready(description: dict[str, Any]) -> None:
         if as_json:
             sys.stdout.write(output.to_json(description, indent=None) + "\n")
-        elif print_config:
-            sys.stdout.write(config_snippet(description))
         else:
             sys.stdout.write(_human(description))
         sys.stdout.flush()

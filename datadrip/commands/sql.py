@@ -35,7 +35,8 @@ def sql(ctx: typer.Context,
     Views with names, currencies and dates resolved: daily_metrics (every synced row),
     campaign_daily, adset_daily, ad_daily (one level each) and account_daily (an account's
     campaigns summed per day). Money is integer *_micros; spend and conversion_value are
-    currency units. Every column: docs/sql.md.
+    currency units. Every column: docs/sql.md. A query still running after [sql] timeout_seconds
+    (default 30) is stopped (exit 1).
 
     \b
     Examples:
@@ -53,7 +54,8 @@ def sql(ctx: typer.Context,
         raise typer.BadParameter("choose one of --format, --json and --csv", param_hint="--format")
     shape = chosen.pop() if chosen else SqlFormat.TABLE
     text = sys.stdin.read() if statement == "-" else statement
-    result = run_query(settings(ctx).workbook_target, text)
+    loaded = settings(ctx)
+    result = run_query(loaded.workbook_target, text, timeout_seconds=loaded.settings.sql.timeout_seconds)
     records, columns = result.records(), [(name, name) for name in result.columns]
     if shape is SqlFormat.JSON:
         output.print_json(records)

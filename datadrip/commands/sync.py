@@ -29,8 +29,9 @@ def sync(ctx: typer.Context,
              show_default=False)] = None,
          since: Annotated[dt.datetime | None, typer.Option(
              formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", show_default=False,
-             help="First day to fetch (the account's calendar day); default: the day after the "
-                  "last sync, minus the lookback window, or [sync] initial_days back.")] = None,
+             help="First day to fetch (the account's calendar day; a day after today is refused); "
+                  "default: the day after the last sync, minus the lookback window, or [sync] "
+                  "initial_days back.")] = None,
          until: Annotated[dt.datetime | None, typer.Option(
              formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", show_default=False,
              help="Last day to fetch; default: today in the account's time zone (still partial).")]

@@ -9,7 +9,9 @@ URL layout on one server (each is a setting of DataDrip's, so a config just poin
   {base}/email/sendgrid SendGrid                  ([email] sendgrid_url; then /v3/mail/send)
   {base}/openai/v1      OpenAI chat completions   ([ai] base_url; then /chat/completions, /models)
   {base}/_sandbox       the sandbox's own controls: faults, clock, description (JSON), e-mails sent,
-                        OpenAI requests received and answers scripted (/_sandbox/openai/…)
+                        OpenAI requests received and answers scripted (/_sandbox/openai/…), and
+                        POST /_sandbox/grants/restore ({"token": …}, or {} for all): a revoked
+                        grant works again (what a fresh login would give, with the same tokens)
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class Sandbox:
         self.router.add("POST", r"/_sandbox/faults", self._add_fault)
         self.router.add("DELETE", r"/_sandbox/faults", self._clear_faults)
         self.router.add("POST", r"/_sandbox/clock", self._advance_clock)
+        self.router.add("POST", r"/_sandbox/grants/restore", self._restore_grants)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = Request.from_environ(environ)
@@ -143,6 +146,42 @@ class Sandbox:
         from datadrip.sandbox import openai_chat
 
         return openai_chat.requests(self)
+
+    def restore_grants(self, token: str | None = None) -> list[str]:
+        """Undo a revocation (a revoked_token fault, an app removed, a Google revoke): the grant
+        `token` belongs to (Google: its refresh token and every access token from it; Meta: the
+        token), or every revoked one. Returns the tokens made live again; KeyError: no such token."""
+        from datadrip.sandbox import google_oauth, meta
+
+        state = self.state
+        with state.lock:
+            if token is None:
+                chosen = [value for value, found in state.tokens.items() if found.revoked]
+            elif token not in state.tokens:
+                raise KeyError(token)
+            elif state.tokens[token].platform == "google":
+                chosen = google_oauth.grant_of(self, token)
+            else:
+                chosen = [token]
+            restored = [value for value in chosen if value in state.tokens and state.tokens[value].revoked]
+            for value in restored:
+                state.tokens[value].revoked = False
+                meta.forget_revocation(self, value)
+        return restored
+
+    def _restore_grants(self, request: Request, _: Any) -> Response:
+        try:
+            body = request.json() or {}
+            token = body.get("token")
+            if token is not None and not isinstance(token, str):
+                raise TypeError("token must be a string")
+        except (ValueError, TypeError, AttributeError) as exc:
+            return Response.json({"error": str(exc)}, 400)
+        try:
+            restored = self.restore_grants(token)
+        except KeyError:
+            return Response.json({"error": "no such token"}, 404)
+        return Response.json({"restored": len(restored)})
 
     def _add_fault(self, request: Request, _: Any) -> Response:
         try:

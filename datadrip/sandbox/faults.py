@@ -20,8 +20,9 @@ request that carries it fail. Platforms: "meta", "google", the e-mail APIs "rese
 - expired_token: Meta 190/463; Google 401 UNAUTHENTICATED; Resend 403 invalid_api_key (an API key
   does not expire: a dead one looks wrong); SendGrid 401 "The provided authorization grant…";
   OpenAI 401 invalid_api_key "Incorrect API key provided: …" (its keys do not expire either)
-- revoked_token: the token is revoked for good (Meta 190/460, Google 401 / invalid_grant); Resend
-  and SendGrid and OpenAI as for expired_token
+- revoked_token: the request's token is revoked (Meta 190/460, Google 401 / invalid_grant), that
+  token alone (Google: its grant, the refresh token and its access tokens) until POST
+  /_sandbox/grants/restore brings it back; Resend and SendGrid and OpenAI as for expired_token
 - permission: Meta 200 (403); Google 403 USER_PERMISSION_DENIED; Resend 403 validation_error
   "The {domain} domain is not verified…"; SendGrid 403 "access forbidden"; OpenAI 403 model_not_found
   "Project `proj_sandbox` does not have access to model `{model}`"

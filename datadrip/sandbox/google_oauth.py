@@ -65,6 +65,15 @@ def revoke_grant(sandbox: Sandbox, value: str) -> bool:
     return True
 
 
+def grant_of(sandbox: Sandbox, value: str) -> list[str]:
+    """Every token of the grant `value` belongs to: its refresh token and that one's access tokens."""
+    refresh = value if (token := sandbox.state.token(value, "google")) is not None and \
+        token.kind == "refresh" else parents(sandbox).get(value)
+    if refresh is None:
+        return [value]
+    return [refresh, *(access for access, parent in parents(sandbox).items() if parent == refresh)]
+
+
 # --- consent ---------------------------------------------------------------------------------
 
 def _error_page(code: str, detail: str, status: int = 400) -> Response:

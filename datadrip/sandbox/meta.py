@@ -106,6 +106,10 @@ def revoke(sandbox: Sandbox, token: Token, reason: int) -> None:
         sandbox.state.extra.setdefault(REVOKED_REASONS, {})[token.value] = reason
 
 
+def forget_revocation(sandbox: Sandbox, value: str) -> None:
+    sandbox.state.extra.get(REVOKED_REASONS, {}).pop(value, None)
+
+
 def request_token_value(request: Request) -> str | None:
     params = request.form() if request.method == "POST" else request.query
     return params.get("access_token") or request.bearer()

@@ -6,8 +6,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from datadrip.sandbox.app import SandboxConfig
-from datadrip.sandbox.server import SandboxServer
+from datadrip.sandbox.app import Sandbox, SandboxConfig
+from datadrip.sandbox.server import HOST, SandboxServer
 
 
 def serve_until(stop: threading.Event, config: SandboxConfig, *, port: int,
@@ -27,11 +27,18 @@ def serve_until(stop: threading.Event, config: SandboxConfig, *, port: int,
             pass
 
 
+def describe_at(config: SandboxConfig, port: int) -> dict[str, Any]:
+    """What a sandbox serving on 127.0.0.1:port would describe, without serving it."""
+    return Sandbox(config).describe(f"http://{HOST}:{port}")
+
+
 def config_snippet(description: dict[str, Any]) -> str:
     """The datadrip.toml lines (and environment secrets) that point DataDrip at this sandbox."""
     meta, google = description["meta"], description["google"]
+    port = description["base_url"].rsplit(":", 1)[-1]
     return "\n".join([
         "# DataDrip sandbox: paste into datadrip.toml",
+        f"# It must be serving at {description['base_url']}: datadrip sandbox serve --port {port}",
         "[meta]",
         f'graph_url = "{meta["graph_url"]}"',
         f'dialog_url = "{meta["dialog_url"]}"',

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import sqlite3
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -288,6 +289,30 @@ def test_sql_a_read_only_pragma_and_a_with_query_are_allowed(dd, synced):
     assert totals == [{"currency": "INR", "s": 2_734_560_000}, {"currency": "USD", "s": 19_990_000}]
 
 
+def test_sql_pragma_table_functions_are_read_like_tables(dd, synced, workbook_path):
+    # The first use of such a table in a connection: SQLite checks its declaration as a write of
+    # sqlite_master, which is not the query's doing.
+    databases = rows(dd, "SELECT name, file FROM pragma_database_list")
+    columns = rows(dd, "SELECT name FROM pragma_table_info('account_daily') ORDER BY cid")
+    joined = rows(dd, "SELECT m.name, count(*) AS n FROM sqlite_master AS m, pragma_table_info(m.name) "
+                      "WHERE m.name = 'agency' GROUP BY m.name")
+
+    assert databases == [{"name": "main", "file": str(workbook_path.resolve())}]
+    assert [c["name"] for c in columns] == ACCOUNT_COLUMNS
+    assert joined == [{"name": "agency", "n": 9}]
+
+
+def test_sql_a_pragma_table_function_cannot_set_anything(dd, synced, workbook_path):
+    before = digest(workbook_path)
+
+    for statement in ("SELECT * FROM pragma_journal_mode('delete')",
+                      "SELECT * FROM pragma_user_version(7)"):
+        assert_bad_input(dd("sql", statement), "the statement failed: ")  # SQLite's own refusal
+
+    assert digest(workbook_path) == before
+    assert rows(dd, "PRAGMA journal_mode") == [{"journal_mode": "wal"}]
+
+
 def test_sql_more_than_one_output_format_is_a_usage_error(dd, synced):
     run = dd("sql", "SELECT 1", "--json", "--format", "csv")
 
@@ -314,7 +339,6 @@ WRITES = {
     "pragma-journal-mode": "PRAGMA journal_mode = DELETE",
     "pragma-query-only-off": "PRAGMA query_only = OFF",
     "pragma-user-version": "PRAGMA user_version = 7",
-    "pragma-function-write": "SELECT * FROM pragma_journal_mode('delete')",
     "with-delete": "WITH old AS (SELECT date FROM metric_daily) DELETE FROM metric_daily "
                    "WHERE date IN (SELECT date FROM old)",
     "with-insert": "WITH x AS (SELECT 1) INSERT INTO audit_log (at, actor, action, entity, "
@@ -411,6 +435,53 @@ def test_sql_an_unknown_table_is_a_clear_error_naming_the_views(dd, synced):
                                        "WHERE nosuchcolumn = 1", "SELECT 'unterminated"])
 def test_sql_bad_sql_is_a_clear_error(dd, synced, statement):
     assert_bad_input(dd("sql", statement), "the statement failed")
+
+
+@pytest.mark.parametrize("statement, message", [
+    ("SELEC * FROM daily_metrics", 'near "SELEC": syntax error'),
+    ("SLECT 1", 'near "SLECT": syntax error'),
+    ("1 + 1", 'near "1": syntax error'),
+    ("/* note */ FROM daily_metrics SELECT *", 'near "FROM": syntax error'),
+])
+def test_sql_a_typo_in_the_first_word_gets_the_database_message(dd, synced, workbook_path,
+                                                                statement, message):
+    before = digest(workbook_path)
+
+    run = dd("sql", statement)
+
+    assert assert_bad_input(run) == f"error: the statement failed: {message}"
+    assert run.stderr.splitlines()[1].startswith("Hint: Query the views daily_metrics")
+    assert digest(workbook_path) == before
+
+
+def test_sql_a_query_that_never_ends_is_stopped_at_the_time_limit(dd_process, synced, workbook_path):
+    before = digest(workbook_path)
+    endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+    started = time.monotonic()
+
+    run = dd_process("sql", endless, env={"DATADRIP_SQL_TIMEOUT_SECONDS": "0.5"})
+
+    assert run.exit_code == 1, run.stderr
+    assert run.stdout == ""
+    assert run.stderr.splitlines() == [
+        "error: the query was stopped after 0.5 s ([sql] timeout_seconds)",
+        "Hint: Narrow it (a date range, a LIMIT; a recursive WITH needs a condition that ends it), "
+        "or raise [sql] timeout_seconds."]
+    assert time.monotonic() - started < 20  # a process start, the migration check, and 0.5 s
+    assert digest(workbook_path) == before
+    # The same connection's limit is a duration, not a count of rows: a long finite query passes.
+    finite = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) " \
+             "SELECT count(*) AS c FROM n"
+    assert rows(lambda *args: dd_process(*args, env={"DATADRIP_SQL_TIMEOUT_SECONDS": "20"}),
+                finite) == [{"c": 200000}]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_sql_a_time_limit_that_is_not_a_positive_number_is_a_config_error(dd, synced, monkeypatch,
+                                                                          value):
+    monkeypatch.setenv("DATADRIP_SQL_TIMEOUT_SECONDS", value)
+
+    assert_bad_input(dd("sql", "SELECT 1"), "DATADRIP_SQL_TIMEOUT_SECONDS", "[sql] timeout_seconds")
 
 
 @pytest.mark.parametrize("statement", ["", "   ", ";", "/* only a comment */"])

@@ -415,6 +415,30 @@ def test_postgres_sql_an_unknown_table_is_a_clear_error(dd, synced_on_server):
     assert "daily_metrics" in run.stderr.splitlines()[1]
 
 
+def test_postgres_sql_a_typo_gets_the_server_message(dd, synced_on_server):
+    run = dd("sql", "SELEC * FROM daily_metrics")
+
+    assert run.exit_code == 2
+    assert run.stderr.splitlines()[0] == 'error: the statement failed: syntax error at or near "SELEC"'
+
+
+def test_postgres_sql_a_query_that_never_ends_is_stopped_by_the_server(dd_process, server,
+                                                                        synced_on_server):
+    before = _server_state(server)
+
+    run = dd_process("sql", "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+                            "SELECT count(*) FROM n", env={"DATADRIP_SQL_TIMEOUT_SECONDS": "0.5"})
+
+    assert run.exit_code == 1, run.stderr
+    assert run.stdout == ""
+    assert run.stderr.splitlines()[0] == "error: the query was stopped after 0.5 s ([sql] timeout_seconds)"
+    assert _server_state(server) == before
+    # The limit was that transaction's only; a query within it runs.
+    slow = dd_process("sql", "SELECT count(*) AS n FROM pg_sleep(1)", "--json",
+                      env={"DATADRIP_SQL_TIMEOUT_SECONDS": "30"})
+    assert slow.json() == [{"n": 1}]
+
+
 def test_postgres_metrics_and_dashboard_give_the_same_figures_as_on_sqlite(dd):
     from tests.analytics.analytics_support import fill_workbook
 

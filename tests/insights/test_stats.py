@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal, localcontext
+from fractions import Fraction
 
 import pytest
 
 from datadrip.insights.stats import (
-    EXACT_MAX_TRIALS,
+    EXACT_MAX_VARIANCE,
     binomial_cdf,
     binomial_sf,
     binomial_two_sided,
@@ -56,15 +58,84 @@ def test_binomial_rejects_impossible_arguments() -> None:
         binomial_sf(1, -1, 0.5)
 
 
-def test_binomial_normal_approximation_agrees_with_the_exact_sum_at_the_switch() -> None:
-    n, p = EXACT_MAX_TRIALS, 0.3
-    k = int(n * p - 2.5 * math.sqrt(n * p * (1 - p)))
-    exact = binomial_cdf(k, n, p)
-    approximate = normal_cdf((k + 0.5 - n * p) / math.sqrt(n * p * (1 - p)))
-    assert exact == pytest.approx(approximate, rel=0.05)
-    # Past the switch the tail is the approximation, and it stays monotone and continuous.
-    big = binomial_cdf(k + 60, n + 200, p)
-    assert 0.0 < big < 1.0
+def _exact_tails(n: int, p: Fraction, ks: range) -> dict[int, tuple[float, float]]:
+    """(P(X <= k), P(X >= k)) from exact integers: C(n, i)·a^i·(b − a)^(n − i) over b^n for p = a/b,
+    divided once at the end (int / int rounds correctly)."""
+    a, b = p.numerator, p.denominator
+    terms = [(b - a) ** n]
+    for i in range(max(ks)):
+        terms.append(terms[-1] * (n - i) * a // ((i + 1) * (b - a)))
+    total = b**n
+    tails = {}
+    for k in ks:
+        below = sum(terms[: k + 1])
+        tails[k] = (below / total, (total - below + terms[k]) / total)
+    return tails
+
+
+def _decimal_lower_tail(k: int, n: int, p: Decimal) -> float:
+    """P(X <= k) to 40 significant digits: exact binomial coefficients, decimal powers."""
+    with localcontext() as context:
+        context.prec = 40
+        return float(sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1)))
+
+
+@pytest.mark.parametrize("n", [10_240, 20_470, 20_480, 40_000])
+def test_binomial_tails_of_rare_events_over_many_trials_are_exact(n: int) -> None:
+    # p = 1/2048 is exact in binary; n·p·(1−p) runs from 5 to 19.5, across the textbook's rule of
+    # thumb (10) for the normal approximation, which would overstate these p-values up to 4 times.
+    p = Fraction(1, 2048)
+    mean = n / 2048
+    ks = range(0, int(mean * 2.5) + 1)
+    for k, (cdf, sf) in _exact_tails(n, p, ks).items():
+        assert binomial_cdf(k, n, float(p)) == pytest.approx(cdf, rel=1e-11), k
+        assert binomial_sf(k, n, float(p)) == pytest.approx(sf, rel=1e-11), k
+        assert binomial_two_sided(k, n, float(p)) == pytest.approx(min(1.0, 2 * min(cdf, sf)), rel=1e-11), k
+
+
+def test_compare_rates_handful_of_conversions_over_a_long_baseline_is_exact() -> None:
+    # 3 conversions in 1 day against 9,997 over the 999 before: 10 expected. n = 10,000 is past the
+    # old switch to the normal approximation, which gave 0.040 where the exact p-value is 0.021.
+    test = compare_rates(3, 9_997, 1.0, 999.0)
+    exact = _exact_tails(10_000, Fraction(1, 1000), range(4))[3]
+    assert test.expected == pytest.approx(10.0)
+    assert test.p_value == pytest.approx(2 * min(exact), rel=1e-11)
+    assert test.p_value == pytest.approx(0.0207, abs=0.0001)
+
+
+def test_binomial_exact_tails_stay_precise_for_millions_of_trials() -> None:
+    n, p = 4_000_000, Decimal(2) / Decimal(1_000_000)  # 8 expected
+    for k in (0, 1, 3, 8):
+        assert binomial_cdf(k, n, float(p)) == pytest.approx(_decimal_lower_tail(k, n, p), rel=1e-11)
+    assert binomial_sf(20, n, float(p)) == pytest.approx(1 - _decimal_lower_tail(19, n, p), rel=1e-9)
+    # Far out in a tail the terms underflow a float one by one, yet their sum in log space does not.
+    assert 0.0 < binomial_sf(250, n, float(p)) < 1e-250
+
+
+@pytest.mark.parametrize("n", [53_328, 53_334])  # n·p·(1−p) = 9,999 and 10,000.1
+def test_binomial_tails_at_the_switch_to_the_normal_approximation(n: int) -> None:
+    # p = 1/4: exact terms C(n, i)·3^(n−i) / 4^n, summed as integers from 40 standard deviations
+    # below (the terms beyond are below 10^-300 of the tail).
+    p = Fraction(1, 4)
+    sd = math.sqrt(n * 3 / 16)
+    variance_exact = n * 3 / 16 < EXACT_MAX_VARIANCE
+    low = int(n / 4 - 40 * sd)
+    term = math.comb(n, low) * 3 ** (n - low)
+    terms = {}
+    for i in range(low, int(n / 4) + 1):
+        terms[i] = term
+        term = term * (n - i) // (3 * (i + 1))
+    total = 4**n
+    running = 0
+    for i in range(low, int(n / 4 - 1.5 * sd)):
+        running += terms[i]
+        exact = running / total
+        if exact < 1e-4:
+            continue
+        if variance_exact:
+            assert binomial_cdf(i, n, float(p)) == pytest.approx(exact, rel=1e-9), i
+        else:  # the approximation's error at a skewness of 0.005: under 5 % down to p = 10^-4
+            assert binomial_cdf(i, n, float(p)) == pytest.approx(exact, rel=0.05), i
 
 
 def test_binomial_large_n_tail_is_tiny_far_from_the_mean_and_a_half_at_it() -> None:

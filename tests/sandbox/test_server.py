@@ -16,6 +16,7 @@ import pytest
 from datadrip.sandbox.app import Sandbox, SandboxConfig
 from datadrip.sandbox.faults import FaultPlan, FaultRule
 from datadrip.sandbox.server import SandboxServer
+from sandbox.meta_support import GRAPH, INR, TOKEN, insights
 
 # --- fault rules ------------------------------------------------------------------------------
 
@@ -202,26 +203,43 @@ def test_serve_stops_on_sigint_too() -> None:
     assert process.returncode == 0
 
 
-def test_serve_print_config_gives_a_toml_snippet_datadrip_reads(tmp_path: Any) -> None:
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_serve_print_config_prints_and_exits_then_serve_on_that_port_answers_it(
+        tmp_path: Any, dd_process: Any) -> None:
     import tomllib
 
     from datadrip.config import load_settings
 
-    process = _serve("--print-config")
+    port = _free_port()
+    printed = dd_process("sandbox", "serve", "--port", str(port), "--print-config")  # no hang
+
+    assert printed.exit_code == 0, printed.stderr
+    assert printed.stderr == ""
+    assert f"datadrip sandbox serve --port {port}" in printed.stdout.splitlines()[1]
+    (tmp_path / "datadrip.toml").write_text(printed.stdout)
+    loaded = load_settings(tmp_path / "datadrip.toml", env={"DATADRIP_HOME": str(tmp_path)})
+    assert loaded.settings.meta.graph_url == tomllib.loads(printed.stdout)["meta"]["graph_url"] \
+        == f"http://127.0.0.1:{port}/meta/graph"
+    assert loaded.settings.google.token_url == f"http://127.0.0.1:{port}/google/oauth/token"
+
+    # The second step: serve there; the printed config then reaches it.
+    process = _serve("--port", str(port), "--json")
     try:
         assert process.stdout is not None
-        lines = []
-        while not lines or not lines[-1].startswith("# export DATADRIP_GOOGLE_CLIENT_SECRET"):
-            lines.append(process.stdout.readline())
+        assert json.loads(process.stdout.readline())["base_url"] == f"http://127.0.0.1:{port}"
+        answer = httpx.get(f"{loaded.settings.meta.graph_url}/{GRAPH.rsplit('/', 1)[-1]}/{INR}/insights",
+                           params={"access_token": TOKEN}, timeout=5)
+        assert answer.status_code == 200, answer.text
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=10)
-    snippet = "".join(lines)
-    (tmp_path / "datadrip.toml").write_text(snippet)
-
-    loaded = load_settings(tmp_path / "datadrip.toml", env={"DATADRIP_HOME": str(tmp_path)})
-    assert loaded.settings.meta.graph_url == tomllib.loads(snippet)["meta"]["graph_url"]
-    assert loaded.settings.google.token_url.endswith("/google/oauth/token")
 
 
 def test_serve_busy_port_is_bad_input(sandbox: SandboxServer, dd_process: Any) -> None:
@@ -232,10 +250,61 @@ def test_serve_busy_port_is_bad_input(sandbox: SandboxServer, dd_process: Any) -
 
 
 @pytest.mark.parametrize("args", [("--today", "26/11/2026"), ("--json", "--print-config"),
-                                  ("--port", "70000")])
+                                  ("--port", "70000"), ("--print-config",)])
 def test_serve_bad_options_are_bad_input(dd_process: Any, args: tuple[str, ...]) -> None:
     run = dd_process("sandbox", "serve", *args)
 
     assert run.exit_code == 2
     assert run.stdout == ""
     assert run.stderr.startswith("error: ")
+
+
+# --- revoked grants and their restoration -----------------------------------------------------
+
+
+def test_revoked_token_fault_revokes_only_the_token_it_targets_and_restore_brings_it_back(
+        sandbox: Any, sandbox_http: httpx.Client) -> None:
+    other = sandbox.app.state.issue("meta", "USER", lifetime=None, prefix="EAAB").value
+    faulted = sandbox_http.get(f"{GRAPH}/{INR}/insights", params={"access_token": other},
+                               headers={"X-Sandbox-Fault": "revoked_token"})
+    assert faulted.json()["error"]["error_subcode"] == 460
+    assert insights(sandbox_http, access_token=other).json()["error"]["error_subcode"] == 460
+    assert insights(sandbox_http).status_code == 200  # the shared system-user token still works
+
+    sandbox_http.get(f"{GRAPH}/{INR}/insights", params={"access_token": TOKEN},  # now the shared one
+                     headers={"X-Sandbox-Fault": "revoked_token"})
+    assert insights(sandbox_http).status_code == 400
+    restored = sandbox_http.post("/_sandbox/grants/restore", json={"token": TOKEN})
+
+    assert restored.json() == {"restored": 1}
+    assert insights(sandbox_http).status_code == 200
+    assert insights(sandbox_http, access_token=other).status_code == 400  # only the one named
+    assert sandbox_http.post("/_sandbox/grants/restore", json={}).json() == {"restored": 1}
+    assert insights(sandbox_http, access_token=other).status_code == 200
+
+
+def test_restore_brings_back_a_whole_google_grant(sandbox_http: httpx.Client) -> None:
+    from sandbox.test_google_ads import DAILY, search
+
+    google_token = {"Authorization": "Bearer ya29.sandbox-access-token"}
+    refresh = {"grant_type": "refresh_token", "refresh_token": "1//sandbox-refresh-token",
+               "client_id": "sandbox-client.apps.googleusercontent.com",
+               "client_secret": "sandbox-google-client-secret"}
+    fresh = sandbox_http.post("/google/oauth/token", data=refresh).json()["access_token"]
+    assert search(sandbox_http, "2020000002", DAILY, {**google_token, "X-Sandbox-Fault": "revoked_token"}
+                  ).status_code == 401
+    assert sandbox_http.post("/google/oauth/token", data=refresh).json()["error"] == "invalid_grant"
+
+    # Named by any token of the grant: the refresh token and every access token from it return.
+    restored = sandbox_http.post("/_sandbox/grants/restore", json={"token": "ya29.sandbox-access-token"})
+
+    assert restored.json() == {"restored": 3}
+    assert search(sandbox_http, "2020000002", DAILY, google_token).status_code == 200
+    assert search(sandbox_http, "2020000002", DAILY, {"Authorization": f"Bearer {fresh}"}).status_code == 200
+    assert sandbox_http.post("/google/oauth/token", data=refresh).status_code == 200
+
+
+@pytest.mark.parametrize("body, status", [({"token": "nobody"}, 404), ({"token": 7}, 400)])
+def test_restore_refuses_an_unknown_token_or_a_bad_body(sandbox_http: httpx.Client, body: Any,
+                                                        status: int) -> None:
+    assert sandbox_http.post("/_sandbox/grants/restore", json=body).status_code == status

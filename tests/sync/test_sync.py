@@ -8,8 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support import assert_bad_input
 from sync_support import ACCOUNTS, LEVELS, metric_snapshot, sql, workbook_totals, world_totals
+
+from datadrip.connectors.base import DateWindow
 
 
 def _synced(run: Any) -> dict[str, dict[str, Any]]:
@@ -248,3 +251,43 @@ def test_account_edit_default_lookback_goes_back_to_the_platform_setting(
     assert run.json()["lookback_days"] is None
     actions = [e["action"] for e in dd("audit", "--json").json()]
     assert actions.count("account.edit") == 2
+
+
+def test_sync_a_window_wholly_in_the_future_is_refused(connected: dict[str, Any], dd: Callable[..., Any],
+                                                       workbook_path: Path) -> None:
+    # No account's calendar reaches 9999: the window is after today wherever the test runs.
+    for extra in ((), ("--dry-run",), ("--client", "Masala Mornings", "--json")):
+        error = assert_bad_input(dd("sync", "--since", "9999-12-01", *extra),
+                                 "--since 9999-12-01 is in the future: today is ",
+                                 "so there is nothing to fetch yet")
+        if "--client" in extra:  # both of Masala's accounts keep Kolkata's calendar
+            assert error.endswith(" in Asia/Kolkata, so there is nothing to fetch yet")
+    assert sql(workbook_path, "SELECT count(*) FROM sync_run") == [(0,)]
+    assert sql(workbook_path, "SELECT count(*) FROM metric_daily") == [(0,)]
+
+
+def test_sync_since_after_today_is_judged_in_each_account_time_zone(connected: dict[str, Any]) -> None:
+    from datadrip.config import load_settings
+    from datadrip.errors import UsageError
+    from datadrip.sync import SyncRequest, sync_accounts
+
+    loaded = load_settings()
+    # 20:00 UTC on 7 December: already the 8th in Kolkata, still the 7th in New York and Berlin.
+    now = dt.datetime(2026, 12, 7, 20, 0, tzinfo=dt.UTC)
+
+    with pytest.raises(UsageError) as caught:
+        sync_accounts(loaded, SyncRequest(since=dt.date(2026, 12, 9), now=now, dry_run=True))
+    assert caught.value.message == (
+        "--since 2026-12-09 is in the future: today is 2026-12-08 in Asia/Kolkata, the latest of the "
+        "accounts' time zones, so there is nothing to fetch yet")
+    assert caught.value.hint == "Give a --since up to 2026-12-08, or leave it out."
+
+    outcome = sync_accounts(loaded, SyncRequest(since=dt.date(2026, 12, 8), now=now, dry_run=True))
+    windows = {a.account_id: (a.window, a.warnings) for a in outcome.accounts}
+    today_in_kolkata = DateWindow(dt.date(2026, 12, 8), dt.date(2026, 12, 8))
+    assert windows["act_1010000001"] == (today_in_kolkata, [])
+    assert windows["2020000001"] == (today_in_kolkata, [])
+    for external_id, zone in (("act_1010000002", "America/New_York"), ("act_1010000003", "Europe/Berlin"),
+                              ("2020000002", "America/New_York")):
+        assert windows[external_id] == (None, [
+            f"nothing to fetch: --since 2026-12-08 is after today (2026-12-07 in {zone})"])

@@ -164,7 +164,8 @@ def test_sync_killed_at_random_points_leaves_a_sound_workbook_and_the_next_sync_
 
 def _slow_meta_sync(sandbox: Any, dd_start: Start, workbook_path: Path, *extra: str) -> Process:
     """A Meta-only sync of one account that holds the lock until the test clears the slow fault."""
-    sandbox.app.faults.add(FaultRule("slow", rate=1.0, delay=0.5))
+    # Each request takes 2 s, so the sync outlasts a second process starting on a loaded machine.
+    sandbox.app.faults.add(FaultRule("slow", rate=1.0, delay=2.0))
     since = _today("Asia/Kolkata") - dt.timedelta(days=41)
     first = dd_start("sync", "--json", "--client", "Masala Mornings", "--platform", "meta",
                        "--level", "campaign", "--since", since.isoformat(), *extra)
