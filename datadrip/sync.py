@@ -195,18 +195,24 @@ class SyncOutcome:
 
 def plan_window(*, today: dt.date, cursor: dt.date | None, lookback_days: int, initial_days: int,
                 since: dt.date | None = None, until: dt.date | None = None,
-                full: bool = False) -> DateWindow | None:
+                full: bool = False, first_held: dt.date | None = None) -> DateWindow | None:
     """The days to fetch for one account level; None when there is nothing to do.
 
-    Incremental: from the day after the cursor, but never later than `lookback_days` before
-    today (restated conversions). Never before the platforms' retention, never after today."""
+    Incremental: from the day after the cursor, and the lookback window (restated conversions)
+    before today. When the last sync is older than yesterday (syncs failed in between), the
+    lookback is counted back from the day after the cursor instead, down to the first day held
+    (`first_held`), so the days it read while they were still young are read again once they are
+    final. Never before the platforms' retention, never after today."""
     last = min(until or today, today)
     if since is not None:
         first = since
     elif full or cursor is None:
         first = today - dt.timedelta(days=initial_days - 1)
     else:
-        first = min(cursor + dt.timedelta(days=1), today - dt.timedelta(days=lookback_days))
+        lookback = dt.timedelta(days=lookback_days)
+        first = min(cursor + dt.timedelta(days=1), today - lookback)
+        if first_held is not None:
+            first = min(first, max(min(cursor + dt.timedelta(days=1), today) - lookback, first_held))
     first = max(first, today - dt.timedelta(days=RETENTION_DAYS))
     return DateWindow(first, last) if first <= last else None
 
@@ -280,7 +286,7 @@ def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountS
     from datadrip.clients import find_client
     from datadrip.connections import list_connections
     from datadrip.db.engine import session_scope
-    from datadrip.sync_store import cursors
+    from datadrip.sync_store import cursors, first_days
 
     with session_scope(engine) as session:
         scope = find_agency(session, request.agency) if request.agency and not request.clients else None
@@ -315,11 +321,11 @@ def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountS
                                  f"({today} in {account.timezone})")
         lookback = account.lookback_days if account.lookback_days is not None else \
             getattr(loaded.settings, account.platform).lookback_days
-        done = cursors(engine, account.id)
+        done, held = cursors(engine, account.id), first_days(engine, account.id)
         for level in request.levels:
             window = plan_window(today=today, cursor=done.get(level), lookback_days=lookback,
                                  initial_days=sync.initial_days, since=request.since,
-                                 until=request.until, full=request.full)
+                                 until=request.until, full=request.full, first_held=held.get(level))
             if window is not None:
                 item.windows[level] = window
         if account.status == AccountStatus.DISABLED:

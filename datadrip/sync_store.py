@@ -210,6 +210,14 @@ def cursors(engine: Engine, account_id: str) -> dict[str, dt.date]:
             .where(_cursors.c.account_id == account_id))}
 
 
+def first_days(engine: Engine, account_id: str) -> dict[str, dt.date]:
+    """Each level's first day held in the workbook for an account (where its history starts)."""
+    with engine.connect() as conn:
+        return {row.level: row.first for row in conn.execute(
+            sa.select(_metrics.c.level, sa.func.min(_metrics.c.date).label("first"))
+            .where(_metrics.c.account_id == account_id).group_by(_metrics.c.level))}
+
+
 def start_run(engine: Engine, account_id: str, window: DateWindow | None, levels: Sequence[str]) -> str:
     run_id = uuid.uuid4().hex
     with engine.execution_options(**{WRITE: True}).begin() as conn:

@@ -26,8 +26,28 @@ def test_plan_window_next_sync_re_reads_the_lookback_window():
     assert plan(cursor=TODAY) == DateWindow(dt.date(2026, 10, 29), TODAY)
 
 
-def test_plan_window_after_a_long_pause_continues_from_the_cursor():
-    assert plan(cursor=dt.date(2026, 9, 1)) == DateWindow(dt.date(2026, 9, 2), TODAY)
+def test_plan_window_after_a_long_pause_re_reads_the_lookback_before_the_cursor_too():
+    # Days up to 1 Sep were last read on 1 Sep, too young to be final: read again with the new ones.
+    assert plan(cursor=dt.date(2026, 9, 1), first_held=dt.date(2026, 6, 1)) == \
+        DateWindow(dt.date(2026, 8, 5), TODAY)
+
+
+@pytest.mark.parametrize("failed_days", [1, 3, 10, 40])
+def test_plan_window_after_failed_syncs_reaches_back_as_far_as_the_failures_lasted(failed_days):
+    """The last good sync read up to its today; each day since then failed. Every day that sync
+    read younger than the lookback is read again, so a restatement is never missed."""
+    last_good = TODAY - dt.timedelta(days=failed_days)
+
+    window = plan(cursor=last_good, first_held=dt.date(2026, 1, 1))
+
+    assert window == DateWindow(last_good + dt.timedelta(days=1) - dt.timedelta(days=28), TODAY)
+
+
+def test_plan_window_re_reads_nothing_before_the_first_day_held():
+    # A first sync cut short on 20 Sep: its days from 29 Aug are read again, none before.
+    assert plan(cursor=dt.date(2026, 9, 20), first_held=dt.date(2026, 8, 29)) == \
+        DateWindow(dt.date(2026, 8, 29), TODAY)
+    assert plan(cursor=dt.date(2026, 9, 1)) == DateWindow(dt.date(2026, 9, 2), TODAY)  # nothing held
 
 
 def test_plan_window_lookback_zero_fetches_only_new_days():
