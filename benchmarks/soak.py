@@ -246,7 +246,6 @@ class Soak:
     server: Any  # SandboxServer
     smtp: Smtp
     rng: random.Random
-    kills_left: int
     env: dict[str, str]
     kills_done: int = 0
     daemon_runs: int = 0
@@ -646,7 +645,7 @@ def run(args: argparse.Namespace) -> int:
                    if not key.startswith("DATADRIP_") and key != "OPENAI_API_KEY"}
             # DATADRIP_DEBUG: an unexpected error comes with its traceback (where it came from).
             env.update(DATADRIP_HOME=str(home), TZ="UTC", PYTHONUNBUFFERED="1", DATADRIP_DEBUG="1")
-            soak = Soak(home, server, smtp, rng, args.kills, env)
+            soak = Soak(home, server, smtp, rng, env)
             # Kills fall on the morning runs (sync, logins, reports) of the days between the first
             # and the last; several may fall on one morning.
             soak.kill_days = Counter(rng.randrange(1, args.days - 1) for _ in range(args.kills)) \
