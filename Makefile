@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-slow test-at lint bench clean
+.PHONY: demo test test-slow test-at lint bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/analytics_bench.py
 	$(BIN)/python benchmarks/report_bench.py
 	$(BIN)/python benchmarks/insights_bench.py
+
+# The daemon over 90 simulated days with faults and 20 SIGKILLs; `make test-slow` runs a week of
+# it (tests/test_soak.py).
+soak: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/soak.py --days 90 --kills 20
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from datadrip.sandbox.data import World, default_accounts, large_account
+from datadrip.sandbox.data import World, default_accounts, extra_accounts, large_account
 from datadrip.sandbox.faults import HEADER, FaultPlan, FaultRule
 from datadrip.sandbox.state import ChatRequest, Clock, State
 from datadrip.sandbox.web import STATUS_TEXT, Request, Response, Router
@@ -38,6 +38,7 @@ class SandboxConfig:
     today: dt.date | None = None  # pin the clock (noon UTC of that day); None: real time
     access_token_seconds: int = 3599  # lifetime of Google access and Meta short-lived tokens
     large_account: bool = False  # add a 40-campaign, two-year Meta account (benchmarks)
+    extra_clients: int = 0  # add a Meta and a Google account for each of this many more clients
     async_polls: int = 2  # polls before a Meta report run completes
     faults: tuple[FaultRule, ...] = field(default_factory=tuple)
 
@@ -54,7 +55,8 @@ class Sandbox:
         if self.config.today is not None:
             pinned = dt.datetime.combine(self.config.today, dt.time(12), tzinfo=dt.UTC)
         self.state = State(Clock(pinned))
-        accounts = default_accounts() + ((large_account(),) if self.config.large_account else ())
+        accounts = default_accounts() + extra_accounts(self.config.extra_clients) + \
+            ((large_account(),) if self.config.large_account else ())
         self.world = World(self.config.seed, accounts, epoch=self.state.clock.now().date())
         self.faults = FaultPlan(self.config.faults, seed=self.config.seed)
         self.router = Router()

@@ -127,6 +127,23 @@ def default_accounts() -> tuple[Account, ...]:
     )
 
 
+_EXTRA_LOOKS = (("INR", "Asia/Kolkata", 700.0), ("USD", "America/New_York", 35.0),
+                ("EUR", "Europe/Berlin", 20.0))
+
+
+def extra_accounts(clients: int) -> tuple[Account, ...]:
+    """A Meta and a Google account for each of `clients` more clients (soaks, benchmarks):
+    "Client 04" has act_1010000104 and 2020000104, in the currencies and zones of the others."""
+    found: list[Account] = []
+    for n in range(4, 4 + clients):
+        currency, timezone, scale = _EXTRA_LOOKS[n % 3]
+        found.append(Account("meta", f"10100001{n:02d}", f"Client {n:02d}", currency, timezone,
+                             scale=scale, campaigns=3))
+        found.append(Account("google", f"20200001{n:02d}", f"Client {n:02d} Search", currency,
+                             timezone, scale=scale * 1.2, campaigns=3))
+    return tuple(found)
+
+
 def large_account() -> Account:
     """A big Meta account for benchmarks: 40 campaigns × 5 ad sets × 4 ads, two years."""
     return Account("meta", "1010000099", "Mega Retail", "USD", "America/New_York", scale=60.0,

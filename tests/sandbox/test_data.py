@@ -205,3 +205,19 @@ def test_data_large_account_streams_two_years_without_building_a_list() -> None:
     assert [r.date for r in first] == sorted(r.date for r in first)
     assert first[-1].date < since + 60 * DAY  # the first rows come from the start of the window
     assert len(world.entities("1010000099", "ad")) == 800
+
+
+def test_data_extra_clients_get_a_meta_and_a_google_account_each_with_ids_of_their_own() -> None:
+    from datadrip.sandbox.app import Sandbox, SandboxConfig
+    from datadrip.sandbox.data import extra_accounts
+
+    world = Sandbox(SandboxConfig(seed=7, today=TODAY, extra_clients=5)).world
+    extra = extra_accounts(5)
+    ads = [ad.id for account in world.accounts for ad in world.entities(account.id, "ad")]
+
+    assert [a.id for a in extra[:4]] == ["1010000104", "2020000104", "1010000105", "2020000105"]
+    assert world.accounts == default_accounts() + extra
+    assert {(a.currency, a.timezone) for a in extra} == {
+        ("INR", "Asia/Kolkata"), ("USD", "America/New_York"), ("EUR", "Europe/Berlin")}
+    assert len(ads) == len(set(ads))  # an ad's numbers are keyed by its id: none is shared
+    assert rows(world, "2020000108", "campaign", TODAY - 6 * DAY, TODAY)  # they deliver

@@ -1,0 +1,41 @@
+"""The soak (benchmarks/soak.py) over a simulated week: the daemon as real processes whose clocks
+start at simulated moments, with platform, SMTP and model faults, a revoked login and SIGKILLs; every
+check of the 90-day soak, on a smaller agency."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _soak() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("soak", ROOT / "benchmarks" / "soak.py")
+    assert spec is not None and spec.loader is not None
+    module = sys.modules["soak"] = importlib.util.module_from_spec(spec)  # its dataclasses need it
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow  # about 9 minutes, mostly real waits: over CI's budget for the whole suite
+def test_soak_a_week_with_kills_loses_nothing_and_sends_each_report_once(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    soak = _soak()
+    code = soak.main(["--days", "7", "--kills", "3", "--clients", "1", "--seed", "7",
+                      "--keep", str(tmp_path / "soak")])
+
+    out = capsys.readouterr().out
+    assert re.search(r"^  daemon runs \d+ .*kills 3/3", out, re.M), out
+    assert re.search(r"^  integrity_check: ok; daemon crashes 0$", out, re.M), out
+    assert re.search(r"^  data: rows checked [1-9]\d*, lost 0, doubled 0, different 0$", out, re.M), out
+    assert re.search(r"^  e-mail: scheduled 8, .* duplicates 0, missing 0, .* unknown to the workbook 0$",
+                     out, re.M), out
+    assert re.search(r"^  failures: standing after a day \d+, not named by status 0, named twice 0, "
+                     r"status exit 0 with failures 0;", out, re.M), out
+    assert code == 0 and out.rstrip().endswith("no misses"), out
