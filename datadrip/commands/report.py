@@ -169,8 +169,15 @@ def _show_outcome(outcome: SendOutcome, *, as_json: bool, every: bool, quiet: bo
     for report in failed:
         output.error(f"{report.client}: {report.reason}", report.hint, one_line=quiet)
     logins = [report.hint for report in failed if report.needs_login and report.hint]
+    uncertain = [report.force_command for report in failed if report.force_command]
     if logins:
         hint = "  and  ".join(dict.fromkeys(logins))
+    elif uncertain and len(failed) == 1:
+        hint = failed[0].hint or uncertain[0]  # the Message-ID to ask about, and the --force
+    elif uncertain:  # never retried by the same command: each names its own --force
+        hint = ("Run the same command again to retry the failed ones; s" if len(uncertain) < len(failed)
+                else "S") + ("end an uncertain report again only once you know it did not arrive: "
+                             + "  and  ".join(uncertain))
     elif len(failed) < len(outcome.reports):
         hint = "Run the same command again to retry the failed ones."
     else:
@@ -188,11 +195,12 @@ def report_list(ctx: typer.Context,
                 status: Annotated[list[ReportStatus] | None, typer.Option(
                     "--status", "-s", show_default=False,
                     help="Only reports in this state (repeatable): built, sent, failed (with "
-                         "why) or skipped (with why).")] = None,
+                         "why), skipped (with why) or uncertain (may have been sent).")] = None,
                 limit: Annotated[int, typer.Option("--limit", "-n", min=1,
                                                    help="Show at most this many, newest first.")] = 50,
                 as_json: JsonOpt = False) -> None:
-    """List the reports kept in the workbook, newest period first: built, sent, failed or skipped.
+    """List the reports kept in the workbook, newest period first: built, sent, failed, skipped
+    or uncertain.
 
     \b
     Examples:

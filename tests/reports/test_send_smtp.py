@@ -103,8 +103,13 @@ def test_send_by_smtp_whose_answer_is_lost_is_not_sent_twice(ready, smtp):
     smtp.handler.hang_after_data = 0
     again = ready("report", "send", MASALA, *DAY)
     assert again.exit_code == 1
-    assert "did not finish; the report may have reached its recipients" in again.stderr
+    assert "uncertain: the SMTP server" in again.stderr and "took the whole message" in again.stderr
+    assert ('datadrip report send "Masala Mornings" --kind daily --since 2026-11-01 --until 2026-11-01 '
+            "--force") in again.stderr
     assert len(smtp.handler.received) == 1
+    [listed] = ready("report", "list", "--json").json()
+    assert (listed["status"], listed["sending_since"]) == ("uncertain", None)
+    assert ready("status").exit_code == 1
     forced = ready("report", "send", MASALA, *DAY, "--force")
     assert forced.exit_code == 0, forced.stderr
     assert len(smtp.handler.received) == 2
