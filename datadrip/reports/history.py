@@ -150,6 +150,17 @@ def release(session: Session, report_id: str) -> None:
     session.execute(sa.update(_r).where(_r.c.id == report_id).values(sending_since=None))
 
 
+def cut_short_sends(session: Session, agency_id: str, kind: str) -> list[tuple[str, str, dt.date, dt.date]]:
+    """(client id, client name, since, until) of an agency's active clients' reports of `kind`
+    that still carry a send's claim, oldest first."""
+    query = (sa.select(col(Client.id), col(Client.name), col(Report.period_start), col(Report.period_end))
+             .join(Client, col(Client.id) == col(Report.client_id))
+             .where(col(Client.agency_id) == agency_id, col(Client.active), col(Report.kind) == kind,
+                    col(Report.sending_since).is_not(None))
+             .order_by(col(Report.period_end), col(Client.name)))
+    return [(row[0], row[1], row[2], row[3]) for row in session.execute(query).all()]
+
+
 def list_reports(session: Session, *, client: Client | None = None, agency: Agency | None = None,
                  statuses: Sequence[str] = (), limit: int = 50) -> list[tuple[Report, Client]]:
     query = (sa.select(Report, Client).join(Client, col(Client.id) == col(Report.client_id))
