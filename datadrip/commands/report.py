@@ -116,17 +116,20 @@ def report_send(ctx: typer.Context,
                 dry_run: Annotated[bool, typer.Option(
                     "--dry-run", help="Show what would be sent, to whom; send and keep nothing.")] = False,
                 force: Annotated[bool, typer.Option(
-                    "--force", help="Send even if this report was sent already.")] = False,
+                    "--force", help="Send even if this report was sent already, or may have been "
+                                    "(uncertain).")] = False,
                 as_json: JsonOpt = False, verbose: VerboseOpt = False) -> None:
     """Send a client's report (or every client's) to its recipients, once.
 
-    Sending a report that went out already does nothing and says so (--force sends it again). A
+    Sending a report that went out already does nothing and says so (--force sends it again);
+    one whose send may have reached its recipients is "uncertain" and is not repeated without
+    --force either. A send cut short before its message left is finished by the next one. A
     report with nothing in it (no accounts, no data for the period) is skipped, and why is
     recorded, unless [reports] send_empty. Passing failures (a busy server, a rate limit) are
     retried; with --all every client is attempted, each failure recorded with its reason, and the
-    exit code is 3 when some failed, 1 when all did, 4 when one needs a login. When stdout is not
-    a terminal (cron), a success prints nothing (--verbose prints the summary) and each problem
-    is one line on stderr.
+    exit code is 3 when some failed (or are uncertain), 1 when all did, 4 when one needs a login.
+    When stdout is not a terminal (cron), a success prints nothing (--verbose prints the summary)
+    and each problem is one line on stderr.
 
     \b
     Examples:

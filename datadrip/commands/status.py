@@ -25,9 +25,10 @@ def status(ctx: typer.Context, agency: AgencyOpt = None, as_json: JsonOpt = Fals
     """Check every active client: last sync per account, logins needed, last reports, next runs.
 
     Exit 1 when anything needs attention: an account with no successful sync for 36 hours, a
-    failed last sync or report, or a login to renew (the 'datadrip connect' command is named);
-    exit 0 when all is well. A report skipped for having nothing in it (no accounts, no data for
-    its period) is named with why, and is not a problem. The verdict is one line on stderr.
+    failed last sync or report, a report whose send was cut short or may have gone out
+    (uncertain), or a login to renew (the command to run is named); exit 0 when all is well. A
+    report skipped for having nothing in it (no accounts, no data for its period) is named with
+    why, and is not a problem. The verdict is one line on stderr.
 
     \b
     Examples:

@@ -89,6 +89,7 @@ class Recorder:
     busy_rcpt: int = 0  # answer the next n RCPTs with 451
     busy_mail: int = 0  # answer the next n MAIL FROMs with 451
     hang_after_data: float = 0.0  # keep the message, then say nothing for this long
+    refuse_data: list[str] = field(default_factory=list)  # answers to the next messages, not taken
     rcpt_seen: int = 0
     # Hold the dialogue at "rcpt" (before the message) or "data" (message kept, reply not yet
     # given): `held` is set when a client gets there, and the server waits for `release`.
@@ -130,6 +131,8 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse_data:
+            return self.refuse_data.pop(0)
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         await self._hold("data")
         if self.hang_after_data:

@@ -5,6 +5,7 @@ handed its message over is sent by the rerun; one that did is "uncertain", named
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
@@ -32,12 +33,16 @@ def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
         server.handler.let_go()
 
 
-@pytest.fixture
-def ready(dd: Callable[..., Any], smtp: SmtpServer) -> Callable[..., Any]:
+def prepared(dd: Callable[..., Any]) -> Callable[..., Any]:
     fill_workbook(dd)
     assert dd("fx", "set", "USD", "INR", "83.10").exit_code == 0
     assert dd("client", "edit", MASALA, "--recipients", "owner@masala.example").exit_code == 0
     return dd
+
+
+@pytest.fixture
+def ready(dd: Callable[..., Any], smtp: SmtpServer) -> Callable[..., Any]:
+    return prepared(dd)
 
 
 def held_sender(dd_start: Callable[..., subprocess.Popen[str]], smtp: SmtpServer,
@@ -150,3 +155,26 @@ def test_send_all_counts_an_uncertain_report_as_a_failure_naming_its_force_comma
     assert "error: 1 of 2 reports uncertain (may have been sent): Masala Mornings; skipped: Peak" \
         in alone.stderr
     assert alone.stderr.rstrip().splitlines()[-1].endswith(FORCE)  # the run's own hint names it too
+
+
+def test_send_on_a_shared_postgresql_workbook_is_held_by_the_server_and_let_go_by_a_killed_sender(
+        dd, smtp, dd_start, postgres_url, monkeypatch, tmp_path):
+    """Two data folders stand for two machines sharing the workbook: the claim is the server's
+    advisory lock, seen by both, and dropped when the killed sender's connection goes."""
+    monkeypatch.setenv("DATADRIP_WORKBOOK_URL", postgres_url)
+    prepared(dd)
+    first = held_sender(dd_start, smtp, "rcpt")
+    other_machine = {"DATADRIP_HOME": str(tmp_path / "other-machine")}
+    second = dd_start("report", "send", MASALA, *DAY, "--json", env=other_machine)
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    assert json.loads(out)["reports"][0]["reason"].startswith("another DataDrip has been sending")
+
+    kill(first)
+    smtp.handler.let_go()
+    rerun = dd_start("report", "send", MASALA, *DAY, "--json", env=other_machine)
+    out, err = rerun.communicate(timeout=60)
+
+    assert rerun.returncode == 0, err
+    assert json.loads(out)["reports"][0]["status"] == "sent"
+    assert len(smtp.handler.received) == 1
