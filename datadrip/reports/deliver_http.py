@@ -102,7 +102,7 @@ class SendGridProvider:
             raise UnknownOutcomeError(
                 "SendGrid did not answer in time after taking the request; the report may have been "
                 "sent", hint="Check SendGrid's Activity Feed for the subject before sending it again; "
-                             "the report was not marked as sent.") from None
+                             "the report is recorded as uncertain.") from None
         except httpx.TransportError as exc:
             raise _transport_error("SendGrid", exc, idempotent=False) from None
         except httpx.HTTPError as exc:  # the request went out; its answer could not be read

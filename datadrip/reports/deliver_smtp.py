@@ -168,7 +168,7 @@ class SmtpProvider:
             raise UnknownOutcomeError(
                 f"{self.server} took the whole message but did not answer ({_why(exc)}); it may "
                 "have been delivered", hint="Ask a recipient whether it arrived before sending it "
-                                            "again; the report was not marked as sent.") from None
+                                            "again; the report is recorded as uncertain.") from None
         if code != 250:
             raise self._refusal("did not accept the message:", code, reply)
 

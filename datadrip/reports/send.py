@@ -351,6 +351,7 @@ def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result:
              to_client: bool, forced: bool) -> ReportSend:
     """Hand the message over (retrying what may be retried), then record how it went."""
     from datadrip.db.models import Report
+    from datadrip.reports.claims import resend_command
     from datadrip.reports.deliver import DeliveryError, deliver
     from datadrip.reports.history import mark_handover, record_delivery, undo_handover
     from datadrip.workbook import open_session
@@ -391,6 +392,11 @@ def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result:
             return result
         result.status, result.reason, result.hint = "failed", error.message, error.hint
         result.attempts, result.maybe_sent = error.attempts, error.maybe_sent
+        if error.maybe_sent and to_client and result.since is not None and result.until is not None:
+            command = resend_command(result.client, result.kind, result.since, result.until)
+            result.force_command = command
+            result.reason = f"uncertain: {error.message}"
+            result.hint = f"{error.hint or ''} Only if it did not arrive: {command}".strip()
         record_delivery(wb.session, row, provider=provider.name, recipients=result.recipients, at=at,
                         to_client=to_client, forced=forced, message_id=message.message_id,
                         provider_id=None, attempts=error.attempts, error=error.message,
