@@ -96,24 +96,26 @@ class ReportHealth:
     def problem(self) -> str | None:
         period = str(self.since) if self.since == self.until else f"{self.since}..{self.until}"
         what = f"{self.client} · {self.kind} report {period}"
-        if self.state == CUT_SHORT:
+        state = self.state or self.status
+        if state == CUT_SHORT:
             return (f"{what} was not sent: its sender stopped before handing it over; send it: "
                     + resend_command(self.client, self.kind, self.since, self.until).removesuffix(" --force"))
-        if self.state == ReportStatus.UNCERTAIN.value:
+        if state == ReportStatus.UNCERTAIN.value:
             return (f"{what} may have been sent: {self.error or 'its hand-over was cut short'}; ask a "
                     f"recipient whether Message-ID {self.message_id} arrived, and only if not: "
                     + resend_command(self.client, self.kind, self.since, self.until))
-        if self.state != ReportStatus.FAILED.value:
+        if state != ReportStatus.FAILED.value:
             return None
         return f"{what} failed" + (f": {self.error}" if self.error else "")
 
     @property
     def command(self) -> str | None:
         """What to run about it: the send to finish, or the forced send once it is checked."""
-        if self.state not in (CUT_SHORT, ReportStatus.UNCERTAIN.value):
+        state = self.state or self.status
+        if state not in (CUT_SHORT, ReportStatus.UNCERTAIN.value):
             return None
         forced = resend_command(self.client, self.kind, self.since, self.until)
-        return forced if self.state == ReportStatus.UNCERTAIN.value else forced.removesuffix(" --force")
+        return forced if state == ReportStatus.UNCERTAIN.value else forced.removesuffix(" --force")
 
     @property
     def skipped(self) -> str | None:

@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,9 @@ from datadrip.config import Loaded
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
+
+TAKE_PATIENCE = 1.0  # seconds a sender waits for a lock that a passing look may hold
+POLL_SECONDS = 0.05
 
 
 def report_key(client_id: str, kind: str, since: dt.date, until: dt.date) -> str:
@@ -74,8 +78,17 @@ class SendLocks:
 
     # --- taking and letting go -------------------------------------------------------------------
 
-    def take(self, key: str) -> bool:
-        """Take the report's lock without waiting: False when a live sender holds it."""
+    def take(self, key: str, *, patience: float = TAKE_PATIENCE) -> bool:
+        """Take the report's lock: False when a live sender holds it. A holder that lets go
+        within `patience` seconds (a `status` looking at it, a send just ending) is waited for."""
+        deadline = time.monotonic() + patience
+        while not self._try(key):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_SECONDS)
+        return True
+
+    def _try(self, key: str) -> bool:
         assert self._held is None, "one send at a time"
         if self.postgres:
             taken = bool(self._pg().exec_driver_sql(
@@ -110,7 +123,7 @@ class SendLocks:
             return False
         if self.folder is not None and not self._path(key).exists():
             return False  # nobody has sent it since its last sender let go
-        if not self.take(key):
+        if not self.take(key, patience=0):
             return True
         self.release()
         return False
