@@ -244,7 +244,7 @@ def _reset(home: Path) -> None:
         raise UsageError(f"cannot make the demo folder {home}: {exc.strerror}",
                          hint="Name another folder with --dir.") from None
     write_new(home / MARKER, b"Made by `datadrip demo`; it resets this folder.\n")
-    for folder in ("outbox", "reports"):
+    for folder in ("outbox", "reports", f"{WORKBOOK_FILENAME}.send-locks"):
         shutil.rmtree(home / folder, ignore_errors=True)
     for name in (WORKBOOK_FILENAME, f"{WORKBOOK_FILENAME}-wal", f"{WORKBOOK_FILENAME}-shm",
                  f"{WORKBOOK_FILENAME}.sync-lock", STORE_FILENAME, KEY_FILENAME):

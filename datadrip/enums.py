@@ -60,6 +60,7 @@ class ReportStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"  # not sent, and why (no accounts, no data for the period) is in its error
+    UNCERTAIN = "uncertain"  # handed over to the provider, but whether it went out is unknown
 
 
 class InsightType(StrEnum):

@@ -20,6 +20,7 @@ from datadrip.errors import DataDripError, NotFoundError
 from datadrip.job_runs import DueJob, synced_today
 
 if TYPE_CHECKING:
+    from datadrip.reports.send import ReportSend
     from datadrip.sync import WaitNotice
 
 WaitLog = Callable[["WaitNotice"], None]
@@ -120,12 +121,36 @@ def _reports(loaded: Loaded, engine: Engine, due: DueJob, now: dt.datetime) -> J
             late.append(client.name)
         outcome = send_reports(loaded, SendRequest(client=client.id, kind=kind))
         for report in outcome.reports:
-            bucket = report.status if report.status in detail else "failed"
-            said = report.status == "failed" or (report.status == "skipped" and not report.already_sent)
-            detail[bucket].append(f"{client.name}: {report.reason}" if said and report.reason
-                                  else client.name)
+            _note(detail, client.name, report)
+    _resume_cut_short(loaded, engine, due.agency_id, kind, detail)
     status = JobStatus.SUCCEEDED
     if detail["failed"] or detail["waiting"]:
         status = JobStatus.FAILED if not (detail["sent"] or detail["skipped"] or detail["waiting"]) \
             else JobStatus.PARTIAL
     return JobOutcome(status.value, {**detail, "sent_before_sync": late, "kind": kind.value})
+
+
+def _resume_cut_short(loaded: Loaded, engine: Engine, agency_id: str, kind: ReportKind,
+                      detail: dict[str, list[str]]) -> None:
+    """Reports of this kind whose send was cut short (a claim still on the row after this run's
+    own sends: its sender died, on an earlier day, say): each is sent now if its message never
+    left, or named as uncertain; a live sender's is left to it."""
+    from datadrip.reports.history import cut_short_sends
+    from datadrip.reports.send import SendRequest, send_reports
+
+    with session_scope(engine) as session:
+        found = cut_short_sends(session, agency_id, kind.value)
+    for client_id, name, since, until in found:
+        label = f"{name} ({since.isoformat()}" + ("" if since == until else f"..{until.isoformat()}") + ")"
+        outcome = send_reports(loaded, SendRequest(client=client_id, kind=kind, since=since.isoformat(),
+                                                   until=until.isoformat()))
+        for report in outcome.reports:
+            _note(detail, label, report)
+
+
+def _note(detail: dict[str, list[str]], label: str, report: ReportSend) -> None:
+    """A report under its outcome: with why when it failed (or may have been sent), or was skipped
+    for another reason than being sent already."""
+    bucket = report.status if report.status in detail else "failed"
+    said = report.status == "failed" or (report.status == "skipped" and not report.already_sent)
+    detail[bucket].append(f"{label}: {report.reason}" if said and report.reason else label)

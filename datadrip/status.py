@@ -15,6 +15,7 @@ from datadrip.connections import connect_command
 from datadrip.dashboard import STALE_AFTER
 from datadrip.db.models import AdAccount, Agency, Client, Report, SyncRun
 from datadrip.enums import AccountStatus, ReportStatus, SyncStatus
+from datadrip.reports.claims import SendLocks, report_key, resend_command
 
 if TYPE_CHECKING:
     from datadrip.config import ScheduleSettings
@@ -30,6 +31,8 @@ _reports = Report.__table__  # type: ignore[attr-defined]
 NEEDS_LOGIN, FAILING, STALE, NEVER_SYNCED, WAITING, DISABLED, OK = (
     "needs_login", "failing", "stale", "never_synced", "waiting", "disabled", "ok")
 PROBLEM_STATES = (NEEDS_LOGIN, FAILING, STALE, NEVER_SYNCED)
+# A report's states beside its status: a live sender holds it, or its sender died before the hand-over.
+SENDING, CUT_SHORT = "sending", "cut_short"
 
 
 @dataclass(frozen=True)
@@ -80,18 +83,39 @@ class ReportHealth:
     kind: str
     since: dt.date
     until: dt.date
-    status: str  # built | sent | failed | skipped (not sent: no accounts, no data; why in error)
+    status: str  # built | sent | failed | skipped (not sent: no accounts, no data; why in error) | uncertain
     sent_at: dt.datetime | None
     built_at: dt.datetime | None
     error: str | None
+    message_id: str | None = None
+    # sending: a live sender holds it now; cut_short: its sender died before the hand-over
+    # (the next send sends it); else the status.
+    state: str = ""
 
     @property
     def problem(self) -> str | None:
-        if self.status != ReportStatus.FAILED.value:
-            return None
         period = str(self.since) if self.since == self.until else f"{self.since}..{self.until}"
-        return f"{self.client} · {self.kind} report {period} failed" + \
-            (f": {self.error}" if self.error else "")
+        what = f"{self.client} · {self.kind} report {period}"
+        state = self.state or self.status
+        if state == CUT_SHORT:
+            return (f"{what} was not sent: its sender stopped before handing it over; send it: "
+                    + resend_command(self.client, self.kind, self.since, self.until).removesuffix(" --force"))
+        if state == ReportStatus.UNCERTAIN.value:
+            return (f"{what} may have been sent: {self.error or 'its hand-over was cut short'}; ask a "
+                    f"recipient whether Message-ID {self.message_id} arrived, and only if not: "
+                    + resend_command(self.client, self.kind, self.since, self.until))
+        if state != ReportStatus.FAILED.value:
+            return None
+        return f"{what} failed" + (f": {self.error}" if self.error else "")
+
+    @property
+    def command(self) -> str | None:
+        """What to run about it: the send to finish, or the forced send once it is checked."""
+        state = self.state or self.status
+        if state not in (CUT_SHORT, ReportStatus.UNCERTAIN.value):
+            return None
+        forced = resend_command(self.client, self.kind, self.since, self.until)
+        return forced if state == ReportStatus.UNCERTAIN.value else forced.removesuffix(" --force")
 
     @property
     def skipped(self) -> str | None:
@@ -103,7 +127,8 @@ class ReportHealth:
     def record(self) -> dict[str, Any]:
         return {"agency": self.agency, "client": self.client, "id": self.id, "kind": self.kind,
                 "period": {"since": self.since, "until": self.until}, "status": self.status,
-                "sent_at": self.sent_at, "built_at": self.built_at, "error": self.error,
+                "state": self.state, "sent_at": self.sent_at, "built_at": self.built_at,
+                "error": self.error, "message_id": self.message_id, "command": self.command,
                 "problem": self.problem}
 
 
@@ -125,7 +150,8 @@ class Status:
         return not self.problems
 
     def counts(self) -> dict[str, int]:
-        """How many accounts are in each problem state, and how many latest reports failed."""
+        """How many accounts are in each problem state, how many latest reports need attention
+        (failed, uncertain, or cut short) and how many were skipped (not a problem)."""
         counted = {state: sum(1 for a in self.accounts if a.state == state) for state in PROBLEM_STATES}
         counted["failed_reports"] = sum(1 for r in self.reports if r.problem)
         counted["skipped_reports"] = sum(1 for r in self.reports if r.skipped)
@@ -142,16 +168,19 @@ class Status:
 
 
 def check_status(session: Session, *, agency_ref: str | None = None,
-                 schedule: ScheduleSettings | None = None, now: dt.datetime | None = None) -> Status:
+                 schedule: ScheduleSettings | None = None, now: dt.datetime | None = None,
+                 locks: SendLocks | None = None) -> Status:
     """The state of every active client (of the agency named, else of every agency) at `now`,
-    with each agency's next scheduled runs when `schedule` is given."""
+    with each agency's next scheduled runs when `schedule` is given; with `locks`, whether the
+    sender of a report being sent still lives."""
     from datadrip.agencies import find_agency
     from datadrip.schedule import next_runs
 
     now = now or dt.datetime.now(dt.UTC)
     agency = find_agency(session, agency_ref) if agency_ref is not None else None
     planned = [] if schedule is None else next_runs(status_agencies(session, agency), schedule, now)
-    return Status(now, account_health(session, agency, now), latest_reports(session, agency), planned)
+    return Status(now, account_health(session, agency, now), latest_reports(session, agency, locks),
+                  planned)
 
 
 def _active_clients(query: Any, agency: Agency | None) -> Any:
@@ -224,22 +253,35 @@ def _state(account_status: str, run_status: str | None, success: dt.datetime | N
     return STALE if now - success > STALE_AFTER else OK
 
 
-def latest_reports(session: Session, agency: Agency | None) -> list[ReportHealth]:
+def latest_reports(session: Session, agency: Agency | None,
+                   locks: SendLocks | None = None) -> list[ReportHealth]:
     """Each active client's latest report of each kind (by period, then when it was made)."""
     rank = sa.func.row_number().over(partition_by=(_reports.c.client_id, _reports.c.kind),
                                      order_by=(_reports.c.period_end.desc(),
                                                _reports.c.created_at.desc())).label("rank")
     ranked = (sa.select(_reports.c.id, _reports.c.client_id, _reports.c.kind, _reports.c.period_start,
                         _reports.c.period_end, _reports.c.status, _reports.c.sent_at,
-                        _reports.c.built_at, _reports.c.error, rank)).subquery()
+                        _reports.c.built_at, _reports.c.error, _reports.c.message_id,
+                        _reports.c.sending_since, rank)).subquery()
     query = (sa.select(_agencies.c.name.label("agency"), _clients.c.name.label("client"), ranked)
              .join(_clients, _clients.c.id == ranked.c.client_id)
              .join(_agencies, _agencies.c.id == _clients.c.agency_id)
              .where(ranked.c.rank == 1)
              .order_by(sa.func.lower(_agencies.c.name), sa.func.lower(_clients.c.name), ranked.c.kind))
     return [ReportHealth(row.agency, row.client, row.id, row.kind, row.period_start, row.period_end,
-                         row.status, _aware(row.sent_at), _aware(row.built_at), row.error)
+                         row.status, _aware(row.sent_at), _aware(row.built_at), row.error,
+                         row.message_id, _report_state(row, locks))
             for row in session.execute(_active_clients(query, agency))]
+
+
+def _report_state(row: Any, locks: SendLocks | None) -> str:
+    if row.sending_since is None or locks is None:
+        return str(row.status)
+    if locks.in_flight(report_key(row.client_id, row.kind, row.period_start, row.period_end)):
+        return SENDING
+    # Its sender died: a message handed over is uncertain; one that never left is still to send.
+    return str(row.status) if row.status in (ReportStatus.UNCERTAIN.value, ReportStatus.SENT.value) \
+        else CUT_SHORT
 
 
 def status_agencies(session: Session, agency: Agency | None) -> list[tuple[str, str]]:

@@ -220,3 +220,111 @@ def test_daemon_sync_wait_is_logged_and_status_shows_it_while_it_lasts(demo: tup
     after = dd_process("status", "--json", env=env)
     last = {a["account_id"]: a["wait"] for a in json.loads(after.stdout)["accounts"]}["act_1010000001"]
     assert last == {**during, "waiting": False}  # the last wait, kept after the run
+
+
+# --- the daemon killed while it sends the reports ----------------------------------------------------
+
+REPORTS_ONLY = {**NOTHING, "DATADRIP_SCHEDULE_REPORTS": "* * * * *"}
+
+
+@pytest.fixture
+def held_smtp() -> Iterator[Any]:
+    """A real SMTP server on 127.0.0.1 that can hold a dialogue (see Recorder.hold_at)."""
+    from tests.reports.mail_support import start_smtp
+
+    for server in start_smtp():
+        yield server
+        server.handler.let_go()
+
+
+def _smtp_env(home: Path, server: Any) -> dict[str, str]:
+    return {"DATADRIP_HOME": str(home), **REPORTS_ONLY, "DATADRIP_EMAIL_PROVIDER": "smtp",
+            "DATADRIP_EMAIL_FROM": "reports@spiceroute.example", "DATADRIP_EMAIL_SMTP_HOST": server.host,
+            "DATADRIP_EMAIL_SMTP_PORT": str(server.port), "DATADRIP_EMAIL_SMTP_STARTTLS": "false",
+            "DATADRIP_EMAIL_TIMEOUT_SECONDS": "60"}
+
+
+def _killed_when_held(process: Process, server: Any) -> None:
+    """SIGKILL the process once the SMTP server holds its dialogue, then let the server go on."""
+    while not server.handler.held.wait(0.05):
+        assert process.poll() is None, process.communicate()
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    server.handler.let_go()
+
+
+def _json_lines(stderr: str) -> list[dict[str, Any]]:
+    """The daemon's JSON log lines (its last words, "error: …", are for people)."""
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+
+
+def _subjects(server: Any) -> list[str]:
+    return sorted(str(received.message()["Subject"]).split(" — ")[0] for received in server.handler.received)
+
+
+def test_daemon_killed_before_a_report_is_handed_over_sends_it_when_restarted(
+        demo: tuple[Path, Any], dd_start, held_smtp) -> None:
+    home, _server = demo
+    env = _smtp_env(home, held_smtp)
+    held_smtp.handler.hold_at = "rcpt"  # the first client's message, before it is handed over
+    _killed_when_held(dd_start("daemon", "--once", env=env), held_smtp)
+    assert held_smtp.handler.received == []
+    status = dd_start("status", "--json", env=env)
+    out, _err = status.communicate(timeout=60)
+    assert status.returncode == 1
+    assert [r["state"] for r in json.loads(out)["reports"]] == ["cut_short"]
+
+    again = dd_start("daemon", "--once", env=env)
+    _out, err = again.communicate(timeout=60)
+
+    assert again.returncode == 0, err
+    assert _subjects(held_smtp) == ["Bloom Botanics", "Masala Mornings", "Peak Trail Outfitters"]
+    assert _rows(home / "workbook.db", "SELECT job, status FROM job_run ORDER BY started_at") == [
+        ("reports", "abandoned"), ("reports", "succeeded")]
+    assert _rows(home / "workbook.db", "SELECT DISTINCT status FROM report") == [("sent",)]
+    status = dd_start("status", env=env)
+    _out, err = status.communicate(timeout=60)
+    assert status.returncode == 0, err
+
+
+def test_daemon_killed_after_a_report_is_handed_over_never_sends_it_twice_and_says_so(
+        demo: tuple[Path, Any], dd_start, held_smtp) -> None:
+    home, _server = demo
+    env = _smtp_env(home, held_smtp)
+    held_smtp.handler.hold_at = "data"  # the server has the first message; its answer never comes
+    _killed_when_held(dd_start("daemon", "--once", env=env), held_smtp)
+
+    again = dd_start("daemon", "--once", "--json-logs", env=env)
+    _out, err = again.communicate(timeout=60)
+
+    assert again.returncode == 3  # partly done
+    assert _subjects(held_smtp) == ["Bloom Botanics", "Masala Mornings", "Peak Trail Outfitters"]
+    [end] = [log for log in _json_lines(err) if log["event"] == "job_end"]
+    assert end["status"] == "partial"
+    assert end["detail"]["sent"] == ["Masala Mornings", "Peak Trail Outfitters"]
+    assert [item.split(":")[0] for item in end["detail"]["failed"]] == ["Bloom Botanics"]
+    status = dd_start("status", env=env)
+    _out, err = status.communicate(timeout=60)
+    assert status.returncode == 1
+    assert "Bloom Botanics · daily report" in err and "may have been sent" in err
+    assert 'datadrip report send "Bloom Botanics" --kind daily --since ' in err and "--force" in err
+
+
+def test_daemon_next_run_sends_a_report_whose_send_was_cut_short_on_an_earlier_day(
+        demo: tuple[Path, Any], dd_start, held_smtp) -> None:
+    home, _server = demo
+    env = _smtp_env(home, held_smtp)
+    held_smtp.handler.hold_at = "rcpt"
+    _killed_when_held(dd_start("report", "send", "Bloom Botanics", "--kind", "daily", "--since",
+                               "2026-11-01", "--until", "2026-11-01", env=env), held_smtp)
+
+    daemon = dd_start("daemon", "--once", "--json-logs", env=env)
+    _out, err = daemon.communicate(timeout=60)
+
+    assert daemon.returncode == 0, err
+    [end] = [log for log in _json_lines(err) if log["event"] == "job_end"]
+    assert end["detail"]["sent"] == ["Bloom Botanics", "Masala Mornings", "Peak Trail Outfitters",
+                                     "Bloom Botanics (2026-11-01)"]
+    assert len(held_smtp.handler.received) == 4
+    assert _rows(home / "workbook.db", "SELECT count(*) FROM report WHERE sending_since IS NOT NULL") \
+        == [(0,)]

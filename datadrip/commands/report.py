@@ -116,17 +116,20 @@ def report_send(ctx: typer.Context,
                 dry_run: Annotated[bool, typer.Option(
                     "--dry-run", help="Show what would be sent, to whom; send and keep nothing.")] = False,
                 force: Annotated[bool, typer.Option(
-                    "--force", help="Send even if this report was sent already.")] = False,
+                    "--force", help="Send even if this report was sent already, or may have been "
+                                    "(uncertain).")] = False,
                 as_json: JsonOpt = False, verbose: VerboseOpt = False) -> None:
     """Send a client's report (or every client's) to its recipients, once.
 
-    Sending a report that went out already does nothing and says so (--force sends it again). A
+    Sending a report that went out already does nothing and says so (--force sends it again);
+    one whose send may have reached its recipients is "uncertain" and is not repeated without
+    --force either. A send cut short before its message left is finished by the next one. A
     report with nothing in it (no accounts, no data for the period) is skipped, and why is
     recorded, unless [reports] send_empty. Passing failures (a busy server, a rate limit) are
     retried; with --all every client is attempted, each failure recorded with its reason, and the
-    exit code is 3 when some failed, 1 when all did, 4 when one needs a login. When stdout is not
-    a terminal (cron), a success prints nothing (--verbose prints the summary) and each problem
-    is one line on stderr.
+    exit code is 3 when some failed (or are uncertain), 1 when all did, 4 when one needs a login.
+    When stdout is not a terminal (cron), a success prints nothing (--verbose prints the summary)
+    and each problem is one line on stderr.
 
     \b
     Examples:
@@ -169,8 +172,15 @@ def _show_outcome(outcome: SendOutcome, *, as_json: bool, every: bool, quiet: bo
     for report in failed:
         output.error(f"{report.client}: {report.reason}", report.hint, one_line=quiet)
     logins = [report.hint for report in failed if report.needs_login and report.hint]
+    uncertain = [report.force_command for report in failed if report.force_command]
     if logins:
         hint = "  and  ".join(dict.fromkeys(logins))
+    elif uncertain and len(failed) == 1:
+        hint = failed[0].hint or uncertain[0]  # the Message-ID to ask about, and the --force
+    elif uncertain:  # never retried by the same command: each names its own --force
+        hint = ("Run the same command again to retry the failed ones; s" if len(uncertain) < len(failed)
+                else "S") + ("end an uncertain report again only once you know it did not arrive: "
+                             + "  and  ".join(uncertain))
     elif len(failed) < len(outcome.reports):
         hint = "Run the same command again to retry the failed ones."
     else:
@@ -188,11 +198,12 @@ def report_list(ctx: typer.Context,
                 status: Annotated[list[ReportStatus] | None, typer.Option(
                     "--status", "-s", show_default=False,
                     help="Only reports in this state (repeatable): built, sent, failed (with "
-                         "why) or skipped (with why).")] = None,
+                         "why), skipped (with why) or uncertain (may have been sent).")] = None,
                 limit: Annotated[int, typer.Option("--limit", "-n", min=1,
                                                    help="Show at most this many, newest first.")] = 50,
                 as_json: JsonOpt = False) -> None:
-    """List the reports kept in the workbook, newest period first: built, sent, failed or skipped.
+    """List the reports kept in the workbook, newest period first: built, sent, failed, skipped
+    or uncertain.
 
     \b
     Examples:

@@ -25,20 +25,22 @@ def status(ctx: typer.Context, agency: AgencyOpt = None, as_json: JsonOpt = Fals
     """Check every active client: last sync per account, logins needed, last reports, next runs.
 
     Exit 1 when anything needs attention: an account with no successful sync for 36 hours, a
-    failed last sync or report, or a login to renew (the 'datadrip connect' command is named);
-    exit 0 when all is well. A report skipped for having nothing in it (no accounts, no data for
-    its period) is named with why, and is not a problem. The verdict is one line on stderr.
+    failed last sync or report, a report whose send was cut short or may have gone out
+    (uncertain), or a login to renew (the command to run is named); exit 0 when all is well. A
+    report skipped for having nothing in it (no accounts, no data for its period) is named with
+    why, and is not a problem. The verdict is one line on stderr.
 
     \b
     Examples:
       datadrip status || echo "DataDrip needs attention"
       datadrip status --json | jq -r '.problems[]'
     """
+    from datadrip.reports.claims import send_locks
     from datadrip.status import check_status
 
     schedule = settings(ctx).settings.schedule
-    with workbook(ctx) as wb:
-        report = check_status(wb.session, agency_ref=agency, schedule=schedule)
+    with workbook(ctx) as wb, send_locks(settings(ctx)) as locks:
+        report = check_status(wb.session, agency_ref=agency, schedule=schedule, locks=locks)
     if as_json:
         output.print_json(report.record())
     else:
@@ -79,8 +81,9 @@ def rows(report: Status) -> list[dict[str, Any]]:
     for item in report.reports:
         period = str(item.since) if item.since == item.until else f"{item.since}..{item.until}"
         lines.append({"check": "report", "who": item.client, "what": f"{item.kind} {period}",
-                      "state": item.status, "when": ago(item.sent_at or item.built_at, now),
-                      "note": item.error or ""})
+                      "state": item.state or item.status,
+                      "when": ago(item.sent_at or item.built_at, now),
+                      "note": item.command or item.error or ""})
     for run in report.next_runs:
         lines.append({"check": "next", "who": run.agency, "what": run.job, "state": "scheduled",
                       "when": f"{run.local:%Y-%m-%d %H:%M %Z} ({run.utc:%H:%M} UTC)", "note": ""})

@@ -294,8 +294,9 @@ class Report(SQLModel, table=True):
     built_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     provider: str | None = Field(default=None, max_length=16)
     provider_id: str | None = Field(default=None, max_length=300)
-    # Set while a send is under way: a second sender (cron overlapping itself) backs off, and a
-    # send cut short by a crash is not repeated blindly (its outcome is unknown: see `--force`).
+    # Set while a send is under way. Whether its sender still lives is told by the send lock it
+    # holds (reports/claims.py): a live one makes a second sender back off; a dead one's claim is
+    # taken over at once, and its report is sent unless it was handed over (status "uncertain").
     sending_since: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 

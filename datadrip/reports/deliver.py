@@ -91,33 +91,47 @@ class UnknownOutcomeError(ProviderError):
     """The provider may have accepted the message: it must not be sent again automatically."""
 
 
+def _nothing() -> None:
+    return None
+
+
 class Provider(Protocol):
     name: str
 
-    def send(self, message: OutgoingEmail) -> tuple[str | None, tuple[str, ...]]:
-        """Send once: (provider id, refused recipients). Raises TransientError, PermanentError or
-        UnknownOutcomeError."""
+    def send(self, message: OutgoingEmail,
+             handover: Callable[[], None] = _nothing) -> tuple[str | None, tuple[str, ...]]:
+        """Send once: (provider id, refused recipients). Calls `handover` just before the point
+        after which the provider may have the message (the SMTP body, the HTTP request, the
+        outbox file). Raises TransientError, PermanentError or UnknownOutcomeError."""
         ...
 
 
 def deliver(provider: Provider, message: OutgoingEmail, *, attempts: int,
-            sleep: Callable[[float], None] = time.sleep, max_wait: float = 60.0) -> Delivery:
+            sleep: Callable[[float], None] = time.sleep, max_wait: float = 60.0,
+            on_handover: Callable[[bool], None] | None = None) -> Delivery:
     """Send `message` through `provider`, trying up to `attempts` times while failures are
-    transient. Raises DeliveryError (permanent, maybe_sent, attempts) otherwise."""
+    transient. Raises DeliveryError (permanent, maybe_sent, attempts) otherwise.
+
+    `on_handover(True)` is called before each attempt's point of no return, and
+    `on_handover(False)` when that attempt then failed in a way that delivered nothing (a
+    transient or a permanent error), so that a process killed in between leaves a true record."""
     from datadrip.reports.mail import check_message
 
     check_message(message)
     attempts = max(1, attempts)
     last: TransientError | None = None
     for attempt in range(1, attempts + 1):
+        handover = _Handover(on_handover)
         try:
-            provider_id, refused = provider.send(message)
+            provider_id, refused = provider.send(message, handover)
         except PermanentError as exc:
+            handover.taken_back()
             raise DeliveryError(exc.message, hint=exc.hint, permanent=True, attempts=attempt) from None
         except UnknownOutcomeError as exc:
             raise DeliveryError(exc.message, hint=exc.hint or _unknown_hint(message), permanent=False,
                                 attempts=attempt, maybe_sent=True) from None
         except TransientError as exc:
+            handover.taken_back()
             last = exc
             if attempt == attempts:
                 break
@@ -137,6 +151,24 @@ def deliver(provider: Provider, message: OutgoingEmail, *, attempts: int,
     raise DeliveryError(f"{last.message} (gave up after {_attempts(attempts)})",
                         hint=last.hint or "The provider is having trouble; try again in a few minutes.",
                         permanent=False, attempts=attempts)
+
+
+class _Handover:
+    """One attempt's hand-over, told to `deliver`'s caller once each way."""
+
+    def __init__(self, tell: Callable[[bool], None] | None) -> None:
+        self.tell = tell
+        self.out = False
+
+    def __call__(self) -> None:
+        if self.tell is not None and not self.out:
+            self.tell(True)
+        self.out = True
+
+    def taken_back(self) -> None:
+        if self.tell is not None and self.out:
+            self.tell(False)
+        self.out = False
 
 
 def backoff(attempt: int) -> float:

@@ -12,7 +12,7 @@ import base64
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from datadrip.reports.deliver import PermanentError, TransientError, UnknownOutcomeError
@@ -40,10 +40,12 @@ class ResendProvider:
     def __repr__(self) -> str:  # never the key
         return f"ResendProvider({self.url!r})"
 
-    def send(self, message: OutgoingEmail) -> tuple[str | None, tuple[str, ...]]:
+    def send(self, message: OutgoingEmail,
+             handover: Callable[[], None] = lambda: None) -> tuple[str | None, tuple[str, ...]]:
         import httpx
 
         headers = {"Authorization": f"Bearer {self._key}", "Idempotency-Key": message.message_id}
+        handover()
         try:
             response = _post(self.url, resend_payload(message), headers, self.timeout)
         except httpx.TimeoutException as exc:
@@ -84,10 +86,12 @@ class SendGridProvider:
     def __repr__(self) -> str:  # never the key
         return f"SendGridProvider({self.url!r})"
 
-    def send(self, message: OutgoingEmail) -> tuple[str | None, tuple[str, ...]]:
+    def send(self, message: OutgoingEmail,
+             handover: Callable[[], None] = lambda: None) -> tuple[str | None, tuple[str, ...]]:
         import httpx
 
         headers = {"Authorization": f"Bearer {self._key}"}
+        handover()
         try:
             response = _post(self.url, sendgrid_payload(message), headers, self.timeout)
         except (httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteTimeout) as exc:
@@ -98,7 +102,7 @@ class SendGridProvider:
             raise UnknownOutcomeError(
                 "SendGrid did not answer in time after taking the request; the report may have been "
                 "sent", hint="Check SendGrid's Activity Feed for the subject before sending it again; "
-                             "the report was not marked as sent.") from None
+                             "the report is recorded as uncertain.") from None
         except httpx.TransportError as exc:
             raise _transport_error("SendGrid", exc, idempotent=False) from None
         except httpx.HTTPError as exc:  # the request went out; its answer could not be read

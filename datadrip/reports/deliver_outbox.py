@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 from datadrip.private_files import make_folder, write_atomically
@@ -24,11 +25,13 @@ class OutboxProvider:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def send(self, message: OutgoingEmail) -> tuple[str | None, tuple[str, ...]]:
+    def send(self, message: OutgoingEmail,
+             handover: Callable[[], None] = lambda: None) -> tuple[str | None, tuple[str, ...]]:
         raw = build_mime(message).as_bytes()
         path = self.folder / eml_name(message)
         try:
             make_folder(self.folder)
+            handover()
             write_atomically(path, raw)
         except OSError as exc:
             # A full disk or a read-only folder does not fix itself between attempts.

@@ -45,14 +45,15 @@ class SmtpProvider:
     def __repr__(self) -> str:  # never the password
         return f"SmtpProvider({self.host!r}, {self.port}, user={self.username!r})"
 
-    def send(self, message: OutgoingEmail) -> tuple[str | None, tuple[str, ...]]:
+    def send(self, message: OutgoingEmail,
+             handover: Callable[[], None] = lambda: None) -> tuple[str | None, tuple[str, ...]]:
         body = _dot_stuffed(build_mime(message).as_bytes())
         connection = self._connect()
         try:
             self._greet(connection)
             self._login(connection)
             refused = self._envelope(connection, message)
-            self._data(connection, body)
+            self._data(connection, body, handover)
         finally:
             _close(connection)
         return None, refused
@@ -147,13 +148,14 @@ class SmtpProvider:
             raise self._refusal(f"refused every recipient ({address}) with", code, reply)
         return tuple(address for address, _, _ in refused)
 
-    def _data(self, connection: smtplib.SMTP, body: bytes) -> None:
+    def _data(self, connection: smtplib.SMTP, body: bytes, handover: Callable[[], None]) -> None:
         import smtplib
 
         connection.putcmd("data")
         code, reply = self._step(connection.getreply, "DATA")
         if code != 354:
             raise self._refusal("refused DATA with", code, reply)
+        handover()  # up to here the server cannot have the message; from here it may
         try:
             connection.send(body)
         except smtplib.SMTPServerDisconnected as exc:
@@ -166,7 +168,7 @@ class SmtpProvider:
             raise UnknownOutcomeError(
                 f"{self.server} took the whole message but did not answer ({_why(exc)}); it may "
                 "have been delivered", hint="Ask a recipient whether it arrived before sending it "
-                                            "again; the report was not marked as sent.") from None
+                                            "again; the report is recorded as uncertain.") from None
         if code != 250:
             raise self._refusal("did not accept the message:", code, reply)
 

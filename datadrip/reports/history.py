@@ -16,6 +16,8 @@ from datadrip.enums import ReportStatus
 from datadrip.reports.compose import ComposedReport
 
 _r = Report.__table__  # type: ignore[attr-defined]
+# A report that went out (or may have) keeps the numbers and HTML that were sent.
+KEPT = (ReportStatus.SENT.value, ReportStatus.UNCERTAIN.value)
 
 
 def find_report(session: Session, client_id: str, kind: str, since: dt.date,
@@ -33,7 +35,7 @@ def save_built(session: Session, report: ComposedReport, *, now: dt.datetime) ->
     if row is None:
         row = Report(client_id=content.client.id, kind=content.plan.kind.value,
                      period_start=period.since, period_end=period.until)
-    elif row.status == ReportStatus.SENT.value or row.sending_since is not None:
+    elif row.status in KEPT or row.sending_since is not None:
         return row
     row.channel_data = dict(report.record)  # the workbook's JSON columns keep decimals exact
     row.summary = content.summary
@@ -54,20 +56,64 @@ def claim(session: Session, report_id: str, now: dt.datetime, *, force: bool) ->
     return bool(claimed.rowcount)
 
 
+def take_over(session: Session, report: Report, at: dt.datetime) -> bool:
+    """End the claim of a sender that died (its send lock is free). True when its message had
+    been handed over (the report is "uncertain": that is kept, with a line in its history);
+    False when nothing can have gone out, so the report may be sent now."""
+    handed_over = report.status == ReportStatus.UNCERTAIN.value
+    if handed_over:
+        session.add(ReportDelivery(report_id=report.id, at=at, provider=report.provider or "",
+                                   recipients=list(report.recipients),
+                                   status=ReportStatus.UNCERTAIN.value, message_id=report.message_id,
+                                   provider_id=report.provider_id, attempts=1, error=report.error))
+    report.sending_since = None
+    session.add(report)
+    session.flush()
+    return handed_over
+
+
+def mark_handover(session: Session, report_id: str, *, provider: str, message_id: str,
+                  recipients: list[str], at: dt.datetime) -> tuple[str, str | None]:
+    """The message is about to leave for the provider: from now on, until its answer is recorded,
+    the report is "uncertain" (so a sender killed now is never followed by a blind second copy).
+    Returns the status and error to put back if the provider then takes nothing."""
+    report = session.get(Report, report_id)
+    assert report is not None  # claimed by this sender, and reports are never deleted by a send
+    before = (report.status, report.error)
+    report.status = ReportStatus.UNCERTAIN.value
+    report.recipients, report.message_id, report.provider = recipients, message_id, provider
+    report.provider_id = None
+    report.error = (f"handed over to {provider} at {at:%Y-%m-%d %H:%M:%S} UTC, and the sender stopped "
+                    "before the answer was recorded: it may have reached its recipients")
+    session.add(report)
+    session.flush()
+    return before
+
+
+def undo_handover(session: Session, report_id: str, before: tuple[str, str | None]) -> None:
+    """The provider took nothing (a passing failure before the point of no return)."""
+    report = session.get(Report, report_id)
+    assert report is not None
+    report.status, report.error = before
+    session.add(report)
+    session.flush()
+
+
 def record_delivery(session: Session, report: Report, *, provider: str, recipients: list[str],
                     at: dt.datetime, to_client: bool, forced: bool, message_id: str | None,
                     provider_id: str | None, attempts: int, error: str | None,
                     maybe_sent: bool = False) -> ReportDelivery:
-    """Keep the attempt; for the client's own recipients, the report's status follows it. A send
-    whose outcome is unknown keeps its claim, so it is not repeated without --force."""
+    """Keep the attempt; for the client's own recipients, the report's status follows it and the
+    claim ends. A send whose outcome is unknown (maybe_sent) is "uncertain": it is not repeated
+    without --force."""
     sent = error is None
+    status = ReportStatus.SENT if sent else ReportStatus.UNCERTAIN if maybe_sent else ReportStatus.FAILED
     delivery = ReportDelivery(report_id=report.id, at=at, provider=provider, recipients=recipients,
-                              status=ReportStatus.SENT.value if sent else ReportStatus.FAILED.value,
-                              message_id=message_id, provider_id=provider_id, attempts=attempts,
-                              forced=forced, error=error)
+                              status=status.value, message_id=message_id, provider_id=provider_id,
+                              attempts=attempts, forced=forced, error=error)
     session.add(delivery)
     if to_client:
-        report.status = ReportStatus.SENT.value if sent else ReportStatus.FAILED.value
+        report.status = status.value
         report.recipients = recipients
         report.message_id = message_id
         report.provider = provider
@@ -75,7 +121,7 @@ def record_delivery(session: Session, report: Report, *, provider: str, recipien
         report.error = error
         if sent:
             report.sent_at = at
-        report.sending_since = report.sending_since if maybe_sent else None
+        report.sending_since = None
         session.add(report)
     session.flush()
     return delivery
@@ -84,12 +130,12 @@ def record_delivery(session: Session, report: Report, *, provider: str, recipien
 def record_unsent(session: Session, client_id: str, kind: str, since: dt.date, until: dt.date, *,
                   status: ReportStatus, reason: str, at: dt.datetime) -> Report | None:
     """Record that a client's report was not sent (failed before a provider was asked, or skipped)
-    and why, so that `report list` and `status` show it. A report sent already, or being sent,
-    keeps its state (None)."""
+    and why, so that `report list` and `status` show it. A report sent already, perhaps sent
+    (uncertain: only a person may say it was not) or being sent keeps its state (None)."""
     row = find_report(session, client_id, kind, since, until)
     if row is None:
         row = Report(client_id=client_id, kind=kind, period_start=since, period_end=until)
-    elif row.status == ReportStatus.SENT.value or row.sending_since is not None:
+    elif row.status in KEPT or row.sending_since is not None:
         return None
     row.status, row.error = status.value, reason
     if status is ReportStatus.SKIPPED:
@@ -102,6 +148,17 @@ def record_unsent(session: Session, client_id: str, kind: str, since: dt.date, u
 def release(session: Session, report_id: str) -> None:
     """Drop a claim made by a send that never reached a provider (nothing can have gone out)."""
     session.execute(sa.update(_r).where(_r.c.id == report_id).values(sending_since=None))
+
+
+def cut_short_sends(session: Session, agency_id: str, kind: str) -> list[tuple[str, str, dt.date, dt.date]]:
+    """(client id, client name, since, until) of an agency's active clients' reports of `kind`
+    that still carry a send's claim, oldest first."""
+    query = (sa.select(col(Client.id), col(Client.name), col(Report.period_start), col(Report.period_end))
+             .join(Client, col(Client.id) == col(Report.client_id))
+             .where(col(Client.agency_id) == agency_id, col(Client.active), col(Report.kind) == kind,
+                    col(Report.sending_since).is_not(None))
+             .order_by(col(Report.period_end), col(Client.name)))
+    return [(row[0], row[1], row[2], row[3]) for row in session.execute(query).all()]
 
 
 def list_reports(session: Session, *, client: Client | None = None, agency: Agency | None = None,

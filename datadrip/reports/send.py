@@ -1,10 +1,12 @@
 """`report send`: build each client's report from the workbook and deliver it once.
 
-A send claims the report's row (report.sending_since) in the workbook before it talks to the
-provider and records the outcome after, each in its own transaction, so the workbook is never
-locked during the network's time. A report already sent is not sent again unless forced; a send
-cut short (killed, or an answer lost after the message was handed over) keeps its claim and is
-not repeated blindly: its outcome is unknown, and `--force` is the person's decision."""
+A send takes the report's send lock (reports/claims.py: held by the live process for the whole
+send, let go by its death), claims the report's row (report.sending_since) in the workbook before
+it talks to the provider, marks the moment the message is handed over, and records the outcome
+after, each in its own transaction, so the workbook is never locked during the network's time. A
+report already sent is not sent again unless forced. A claim whose sender died is taken over at
+once: sent now if its message never left, else (and when an answer is lost after the hand-over)
+the report is "uncertain" and is not repeated blindly: `--force` is the person's decision."""
 
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from datadrip.enums import ReportKind, ReportStatus
 from datadrip.errors import AuthRequiredError, DataDripError, UsageError
 
 if TYPE_CHECKING:
-    from datadrip.db.models import Agency
+    from datadrip.db.models import Agency, Report
+    from datadrip.reports.claims import SendLocks
     from datadrip.reports.compose import ComposedReport
     from datadrip.reports.deliver import Provider
     from datadrip.reports.mail import OutgoingEmail
@@ -57,7 +60,15 @@ class ReportSend:
     no_recipients: bool = False
     already_sent: bool = False
     needs_login: bool = False  # it failed for a login to renew (exit 4)
+    # Uncertain (it may have reached the client's recipients): the `report send … --force` to run
+    # only once it is known not to have arrived.
+    force_command: str | None = None
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def uncertain(self) -> bool:
+        """A failure that may have reached the recipients: never sent again without --force."""
+        return self.status == "failed" and self.force_command is not None
 
     def record(self) -> dict[str, Any]:
         return {"client": self.client, "kind": self.kind,
@@ -77,14 +88,18 @@ class SendOutcome:
         return [report for report in self.reports if report.status == status]
 
     def summary(self) -> str:
-        """What happened to each client, in a line: which failed, were sent, had been sent already
-        and were skipped (and why)."""
-        failed = self.having("failed")
-        if failed and len(failed) < len(self.reports):
-            head = f"{len(failed)} of {len(self.reports)} reports failed"
-        else:
-            head = f"{len(failed)} report{'' if len(failed) == 1 else 's'} failed"
-        groups = [(head, failed, False), ("sent", self.having("sent"), False),
+        """What happened to each client, in a line: which failed, may have been sent (uncertain),
+        were sent, had been sent already and were skipped (and why). The first of the failed and
+        the uncertain is counted."""
+        failed = [report for report in self.having("failed") if not report.uncertain]
+        uncertain = [report for report in self.having("failed") if report.uncertain]
+        first = failed or uncertain
+        count = (f"{len(first)} of {len(self.reports)} reports" if first and len(first) < len(self.reports)
+                 else f"{len(first)} report{'' if len(first) == 1 else 's'}")
+        groups = [(f"{count} failed", failed, False),
+                  (f"{'uncertain' if failed else count + ' uncertain'} (may have been sent)", uncertain,
+                   False),
+                  ("sent", self.having("sent"), False),
                   ("would send", self.having("would_send"), False),
                   ("already sent", [r for r in self.having("skipped") if r.already_sent], False),
                   ("skipped", [r for r in self.having("skipped") if not r.already_sent], True)]
@@ -104,6 +119,7 @@ def send_reports(loaded: Loaded, request: SendRequest,
     """Send (or, with dry_run, plan) the reports asked for, one client after another; a failure
     of one never stops the others, and is recorded with its reason. Only a wrong call (a bad
     period, a wrong setting: exit 2) stops the run, as it would fail every client alike."""
+    from datadrip.reports.claims import send_locks
     from datadrip.reports.deliver import open_provider, reply_to_address, sender_address
     from datadrip.reports.mail import check_address
 
@@ -112,11 +128,12 @@ def send_reports(loaded: Loaded, request: SendRequest,
     provider = None if request.dry_run else open_provider(loaded)
     targets = _targets(loaded, request)
     outcome = SendOutcome([], request.dry_run)
-    for client_id in targets:
-        result = _send_client(loaded, provider, client_id, request, copies)
-        outcome.reports.append(result)
-        if on_report is not None:
-            on_report(result)
+    with send_locks(loaded) as locks:
+        for client_id in targets:
+            result = _send_one(loaded, provider, locks, client_id, request, copies)
+            outcome.reports.append(result)
+            if on_report is not None:
+                on_report(result)
     return outcome
 
 
@@ -140,14 +157,18 @@ def _targets(loaded: Loaded, request: SendRequest) -> list[str]:
         return [client.id for client in wb.session.exec(query)]
 
 
-def _send_client(loaded: Loaded, provider: Provider | None, client_id: str, request: SendRequest,
-                 copies: tuple[str, ...]) -> ReportSend:
+def _send_one(loaded: Loaded, provider: Provider | None, locks: SendLocks, client_id: str,
+              request: SendRequest, copies: tuple[str, ...]) -> ReportSend:
+    """One client's send. Its trouble (a missing exchange rate, say) is recorded as its failure;
+    its send lock, if taken, is let go once the outcome is recorded."""
     try:
-        return _send_one(loaded, provider, client_id, request, copies)
+        return _send_locked(loaded, provider, locks, client_id, request, copies)
     except UsageError:
         raise
-    except DataDripError as exc:  # this client's trouble (a missing exchange rate, say)
+    except DataDripError as exc:
         return _failed(loaded, client_id, request, copies, exc)
+    finally:
+        locks.release()
 
 
 def _failed(loaded: Loaded, client_id: str, request: SendRequest, copies: tuple[str, ...],
@@ -180,13 +201,14 @@ def _failed(loaded: Loaded, client_id: str, request: SendRequest, copies: tuple[
     return result
 
 
-def _send_one(loaded: Loaded, provider: Provider | None, client_id: str, request: SendRequest,
-              copies: tuple[str, ...]) -> ReportSend:
+def _send_locked(loaded: Loaded, provider: Provider | None, locks: SendLocks, client_id: str,
+                 request: SendRequest, copies: tuple[str, ...]) -> ReportSend:
     from datadrip.analytics import agency_today
     from datadrip.db.models import Agency, Client
     from datadrip.reports.build import plan_report
+    from datadrip.reports.claims import report_key
     from datadrip.reports.compose import compose_report
-    from datadrip.reports.history import claim, find_report, record_unsent, save_built
+    from datadrip.reports.history import claim, find_report, record_unsent, save_built, take_over
     from datadrip.workbook import open_session
 
     settings = loaded.settings
@@ -214,8 +236,15 @@ def _send_one(loaded: Loaded, provider: Provider | None, client_id: str, request
                                plan.period.until)
         if existing is not None:
             result.report_id = existing.id
+        if not copies:
+            key = report_key(client.id, plan.kind.value, plan.period.since, plan.period.until)
+            live = locks.in_flight(key) if request.dry_run else not locks.take(key)
+            if live:
+                return _skip(result, _in_flight(existing, locks.holder(key)))
+            if existing is not None and existing.sending_since is not None and not request.dry_run:
+                take_over(session, existing, now)  # its sender died: the lock was free
         if not copies and existing is not None and not request.force:
-            blocked = _blocked(result, existing, now, loaded)
+            blocked = _blocked(result, existing, client.name)
             if blocked is not None:
                 return blocked
         composed = compose_report(session, agency, client, plan,
@@ -241,28 +270,35 @@ def _send_one(loaded: Loaded, provider: Provider | None, client_id: str, request
     return _deliver(loaded, provider, message, result, to_client=not copies, forced=request.force)
 
 
-def _blocked(result: ReportSend, existing: Any, now: dt.datetime, loaded: Loaded) -> ReportSend | None:
-    """Why a report must not be sent again now, or None."""
+def _in_flight(existing: Report | None, holder: str) -> str:
     from datadrip.output import cell
 
-    if existing.status == ReportStatus.SENT.value and existing.sending_since is None:
+    since = existing.sending_since if existing is not None else None
+    if since is None:
+        return f"another DataDrip{holder} is sending this report now"
+    return f"another DataDrip{holder} has been sending this report since {cell(since)}"
+
+
+def _blocked(result: ReportSend, existing: Report, client: str) -> ReportSend | None:
+    """Why a report must not be sent again now, or None."""
+    from datadrip.output import cell
+    from datadrip.reports.claims import resend_command
+
+    if existing.status == ReportStatus.SENT.value:
         result.message_id, result.provider_id = existing.message_id, existing.provider_id
         result.already_sent = True
         return _skip(result, f"already sent on {cell(existing.sent_at)} to "
                              f"{', '.join(existing.recipients)}",
                      hint="Add --force to send it again.")
-    if existing.sending_since is None:
+    if existing.status != ReportStatus.UNCERTAIN.value:
         return None
-    email = loaded.settings.email
-    in_flight = dt.timedelta(seconds=(email.timeout_seconds + 60) * email.attempts + 60)
-    since = existing.sending_since
-    unknown = existing.status == ReportStatus.FAILED.value  # the provider's answer was lost
-    if not unknown and now - since < in_flight:
-        return _skip(result, f"another DataDrip has been sending this report since {cell(since)}")
     result.status, result.maybe_sent = "failed", True
-    result.reason = (f"a send started at {cell(since)} did not finish; the report may have "
-                     "reached its recipients")
-    result.hint = "Check with the recipients (or the provider's log), then send again with --force."
+    result.message_id, result.provider = existing.message_id, existing.provider or result.provider
+    result.reason = f"uncertain: {existing.error or 'the report may have reached its recipients'}"
+    command = resend_command(client, existing.kind, existing.period_start, existing.period_end)
+    result.force_command = command
+    result.hint = (f"Ask a recipient whether Message-ID {existing.message_id} arrived (or check the "
+                   f"provider's log); only if it did not, send it again: {command}")
     return result
 
 
@@ -315,13 +351,29 @@ def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result:
              to_client: bool, forced: bool) -> ReportSend:
     """Hand the message over (retrying what may be retried), then record how it went."""
     from datadrip.db.models import Report
+    from datadrip.reports.claims import resend_command
     from datadrip.reports.deliver import DeliveryError, deliver
-    from datadrip.reports.history import record_delivery
+    from datadrip.reports.history import mark_handover, record_delivery, undo_handover
     from datadrip.workbook import open_session
+
+    before: tuple[str, str | None] = ("built", None)
+
+    def handover(leaving: bool) -> None:
+        """Keep in the workbook, before the point of no return, that the message may be out."""
+        nonlocal before
+        assert result.report_id is not None
+        with open_session(loaded, write=True) as wb:
+            if leaving:
+                before = mark_handover(wb.session, result.report_id, provider=provider.name,
+                                       message_id=message.message_id, recipients=result.recipients,
+                                       at=dt.datetime.now(dt.UTC))
+            else:
+                undo_handover(wb.session, result.report_id, before)
 
     error: DeliveryError | None = None
     try:
-        delivery = deliver(provider, message, attempts=loaded.settings.email.attempts)
+        delivery = deliver(provider, message, attempts=loaded.settings.email.attempts,
+                           on_handover=handover if to_client else None)
     except DeliveryError as exc:
         error = exc
     with open_session(loaded, write=True) as wb:
@@ -340,6 +392,11 @@ def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result:
             return result
         result.status, result.reason, result.hint = "failed", error.message, error.hint
         result.attempts, result.maybe_sent = error.attempts, error.maybe_sent
+        if error.maybe_sent and to_client and result.since is not None and result.until is not None:
+            command = resend_command(result.client, result.kind, result.since, result.until)
+            result.force_command = command
+            result.reason = f"uncertain: {error.message}"
+            result.hint = f"{error.hint or ''} Only if it did not arrive: {command}".strip()
         record_delivery(wb.session, row, provider=provider.name, recipients=result.recipients, at=at,
                         to_client=to_client, forced=forced, message_id=message.message_id,
                         provider_id=None, attempts=error.attempts, error=error.message,

@@ -214,7 +214,8 @@ def test_status_json_keys_are_stable(filled):
     assert list(result["accounts"][0]["last_sync"]) == ["status", "started_at", "finished_at", "rows",
                                                        "error"]
     assert list(result["reports"][0]) == ["agency", "client", "id", "kind", "period", "status",
-                                          "sent_at", "built_at", "error", "problem"]
+                                          "state", "sent_at", "built_at", "error", "message_id",
+                                          "command", "problem"]
 
 
 def test_status_piped_is_tab_separated_lines_named_by_their_first_field(filled):

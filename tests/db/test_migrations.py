@@ -12,6 +12,7 @@ import zipfile
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -466,18 +467,80 @@ def test_migrations_0009_lets_a_report_be_skipped_and_back(workbook_path):
         engine.dispose()
 
 
-def test_migrations_0009_keeps_every_reports_deliveries_when_upgraded_by_datadrip(dd, workbook_path):
+DELIVERY_AT_0008 = (
+    "INSERT INTO report_delivery (id, report_id, at, provider, recipients, status, attempts, forced) "
+    "VALUES ('{id}', '{report}', '2026-11-02 07:00:01.000000', 'outbox', '[\"owner@masala.example\"]', "
+    "'{status}', 1, 0)")
+
+
+def _foreign_keys_on(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    dbapi_connection.execute("PRAGMA foreign_keys = ON")
+
+
+def test_migrations_0010_lets_a_report_be_uncertain_keeping_skipped_and_deliveries_and_back(
+        workbook_path):
+    """With foreign keys on (as DataDrip opens a workbook), both ways: rebuilding the report table
+    must not take the deliveries with it."""
+    from alembic import command
+
+    workbook_path.parent.mkdir(parents=True)
+    engine = sa.create_engine(f"sqlite:///{workbook_path}")
+    sa.event.listen(engine, "connect", _foreign_keys_on)
+
+    def rows(connection: sa.Connection, table: str) -> list[Any]:
+        return connection.exec_driver_sql(f"SELECT id, status FROM {table} ORDER BY id").all()
+
+    try:
+        with engine.begin() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+            migrations.upgrade(connection, "0009")
+            for statement in seed_of("0009"):
+                connection.exec_driver_sql(statement)
+            for report, day, status in (("r1", "2026-11-01", "sent"), ("r2", "2026-11-02", "failed"),
+                                        ("r3", "2026-11-03", "skipped")):
+                connection.exec_driver_sql(REPORT_AT_0008.format(id=report, day=day, status=status))
+            connection.exec_driver_sql(DELIVERY_AT_0008.format(id="d1", report="r1", status="sent"))
+            connection.exec_driver_sql(DELIVERY_AT_0008.format(id="d2", report="r2", status="failed"))
+        with engine.begin() as connection, pytest.raises(sa.exc.IntegrityError):
+            connection.exec_driver_sql("UPDATE report SET status = 'uncertain' WHERE id = 'r2'")
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0010")
+        with engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE report SET status = 'uncertain' WHERE id = 'r2'")
+            connection.exec_driver_sql(REPORT_AT_0008.format(id="r4", day="2026-11-04", status="skipped"))
+            assert rows(connection, "report") == [("r1", "sent"), ("r2", "uncertain"), ("r3", "skipped"),
+                                                  ("r4", "skipped")]
+            assert rows(connection, "report_delivery") == [("d1", "sent"), ("d2", "failed")]
+            assert connection.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
+            assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        with engine.begin() as connection, pytest.raises(sa.exc.IntegrityError):
+            connection.exec_driver_sql("UPDATE report SET status = 'maybe' WHERE id = 'r1'")
+        with engine.begin() as connection:
+            config = migrations.alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0009")
+        with engine.begin() as connection:  # an uncertain send stays one nobody repeats blindly
+            assert rows(connection, "report") == [("r1", "sent"), ("r2", "failed"), ("r3", "skipped"),
+                                                  ("r4", "skipped")]
+            assert rows(connection, "report_delivery") == [("d1", "sent"), ("d2", "failed")]
+            assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        with engine.begin() as connection, pytest.raises(sa.exc.IntegrityError):
+            connection.exec_driver_sql("UPDATE report SET status = 'uncertain' WHERE id = 'r2'")
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("start", ["0008", "0009"])
+def test_migrations_0009_and_0010_keep_every_reports_deliveries_when_upgraded_by_datadrip(
+        dd, workbook_path, start):
     workbook_path.parent.mkdir(parents=True)
     old = sa.create_engine(f"sqlite:///{workbook_path}")
     with old.begin() as connection:
-        migrations.upgrade(connection, "0008")
-        for statement in seed_of("0008"):
+        migrations.upgrade(connection, start)
+        for statement in seed_of(start):
             connection.exec_driver_sql(statement)
         connection.exec_driver_sql(REPORT_AT_0008.format(id="r1a2b3c4", day="2026-11-01", status="sent"))
-        connection.exec_driver_sql(
-            "INSERT INTO report_delivery (id, report_id, at, provider, recipients, status, attempts, "
-            "forced) VALUES ('d1', 'r1a2b3c4', '2026-11-02 07:00:01.000000', 'outbox', "
-            "'[\"owner@masala.example\"]', 'sent', 1, 0)")
+        connection.exec_driver_sql(DELIVERY_AT_0008.format(id="d1", report="r1a2b3c4", status="sent"))
     old.dispose()
 
     run = dd("db", "upgrade", "--json")  # as DataDrip opens a workbook: foreign keys on

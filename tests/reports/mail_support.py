@@ -9,6 +9,7 @@ import email
 import email.policy
 import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -88,7 +89,25 @@ class Recorder:
     busy_rcpt: int = 0  # answer the next n RCPTs with 451
     busy_mail: int = 0  # answer the next n MAIL FROMs with 451
     hang_after_data: float = 0.0  # keep the message, then say nothing for this long
+    refuse_data: list[str] = field(default_factory=list)  # answers to the next messages, not taken
     rcpt_seen: int = 0
+    # Hold the dialogue at "rcpt" (before the message) or "data" (message kept, reply not yet
+    # given): `held` is set when a client gets there, and the server waits for `release`.
+    hold_at: str = ""
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    async def _hold(self, point: str) -> None:
+        if self.hold_at != point:
+            return
+        self.held.set()
+        while not self.release.is_set():
+            await asyncio.sleep(0.01)
+
+    def let_go(self) -> None:
+        """Hold no more, and let a held dialogue go on."""
+        self.hold_at = ""
+        self.release.set()
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
                           options: list[str]) -> str:
@@ -102,6 +121,7 @@ class Recorder:
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           options: list[str]) -> str:
         self.rcpt_seen += 1
+        await self._hold("rcpt")
         if self.busy_rcpt > 0:
             self.busy_rcpt -= 1
             return "451 4.3.0 Mailbox busy, try again later"
@@ -111,7 +131,10 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse_data:
+            return self.refuse_data.pop(0)
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        await self._hold("data")
         if self.hang_after_data:
             await asyncio.sleep(self.hang_after_data)
         return "250 2.0.0 Message accepted for delivery"

@@ -3,6 +3,7 @@ server that goes quiet after taking the message."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -219,6 +220,28 @@ def test_smtp_server_silent_after_the_message_is_maybe_sent_and_never_retried(
     assert failure.value.attempts == 1 and sleep.waits == []
     assert "may have been delivered" in failure.value.message
     assert len(smtp.handler.received) == 1  # it did arrive: a retry would have sent it twice
+
+
+@pytest.mark.parametrize(("server", "told", "sent"), [
+    ({}, [True], 1),
+    ({"busy_mail": 1}, [True], 1),  # the first attempt stopped before DATA: nothing to take back
+    ({"refuse_data": ["451 4.3.0 Try again later"]}, [True, False, True], 1),
+    ({"refuse_data": ["554 5.6.0 Message refused"]}, [True, False], 0),
+    ({"hang_after_data": 3.0}, [True], 1),  # no answer: it may be out, so never taken back
+], ids=["accepted", "busy-before-data", "deferred-after-data", "refused-after-data", "silent"])
+def test_smtp_hand_over_is_told_before_the_message_and_taken_back_only_when_nothing_was_taken(
+        smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch, server: dict[str, Any], told: list[bool],
+        sent: int) -> None:
+    for key, value in server.items():
+        setattr(smtp.handler, key, value)
+    heard: list[bool] = []
+
+    with contextlib.suppress(DeliveryError):
+        deliver(smtp_provider(monkeypatch, smtp, timeout_seconds=1), report_email(), attempts=3,
+                sleep=RecordedSleep(), on_handover=heard.append)
+
+    assert heard == told
+    assert len(smtp.handler.received) == sent
 
 
 def test_open_provider_smtp_login_without_the_password_secret_is_a_config_error(

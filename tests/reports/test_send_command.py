@@ -174,33 +174,67 @@ def test_send_to_a_bad_address_exits_2_before_anything_is_built(ready, home):
     assert ready("report", "list", "--json").json() == []
 
 
-def test_send_left_unfinished_by_a_crash_is_not_repeated_without_force(ready, home):
-    built = ready("report", "build", MASALA, *DAY, "--format", "json")
-    assert built.exit_code == 0
-    long_ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=3)
-    execute("UPDATE report SET sending_since = :at", at=long_ago)
-
-    run = ready("report", "send", MASALA, *DAY)
-
-    assert run.exit_code == 1
-    assert "did not finish; the report may have reached its recipients" in run.stderr
-    assert "--force" in run.stderr
-    assert outbox(home) == []
-    forced = send(ready, MASALA, *DAY, "--force")
-    assert forced.exit_code == 0 and forced.json()["reports"][0]["status"] == "sent"
-
-
-def test_send_skips_a_report_another_datadrip_is_sending_now(ready, home):
+def test_send_claim_of_a_dead_sender_that_never_handed_over_is_taken_over_and_sent(ready, home):
     assert ready("report", "build", MASALA, *DAY, "--format", "json").exit_code == 0
+    # A claim made a moment ago by a sender that holds no send lock: it died before the hand-over.
     execute("UPDATE report SET sending_since = :at", at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
 
     run = send(ready, MASALA, *DAY)
 
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["reports"][0]["status"] == "sent"
+    assert len(outbox(home)) == 1
+    [listed] = ready("report", "list", "--json").json()
+    assert (listed["status"], listed["sending_since"]) == ("sent", None)
+
+
+def test_send_claim_of_a_dead_sender_after_the_hand_over_is_uncertain_until_forced(ready, home):
+    assert ready("report", "build", MASALA, *DAY, "--format", "json").exit_code == 0
+    execute("UPDATE report SET sending_since = :at, status = 'uncertain', message_id = '<m.1@x>', "
+            "provider = 'outbox', error = 'handed over to outbox at 2026-11-02 03:30:00 UTC, and the "
+            "sender stopped before the answer was recorded: it may have reached its recipients'",
+            at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    command = (f'datadrip report send "{MASALA}" --kind daily --since 2026-11-01 --until 2026-11-01 '
+               "--force")
+
+    run = ready("report", "send", MASALA, *DAY)
+
+    assert run.exit_code == 1
+    assert "uncertain: handed over to outbox at 2026-11-02 03:30:00 UTC" in run.stderr
+    assert "<m.1@x>" in run.stderr and command in run.stderr
+    assert outbox(home) == []
+    [listed] = ready("report", "list", "--json").json()
+    assert (listed["status"], listed["sending_since"]) == ("uncertain", None)
+    status = ready("status")
+    assert status.exit_code == 1
+    assert "may have been sent" in status.stderr and command in status.stderr
+    forced = send(ready, MASALA, *DAY, "--force")
+    assert forced.exit_code == 0 and forced.json()["reports"][0]["status"] == "sent"
+    assert len(outbox(home)) == 1
+    assert ready("status").exit_code == 0
+
+
+def test_send_skips_a_report_another_live_datadrip_is_sending_now(ready, home):
+    from datadrip.reports.claims import report_key, send_locks
+
+    assert ready("report", "build", MASALA, *DAY, "--format", "json").exit_code == 0
+    [(report_id, client_id)] = execute("SELECT id, client_id FROM report")
+    execute("UPDATE report SET sending_since = :at", at=dt.datetime(2026, 11, 2, 3, 30))
+    key = report_key(client_id, "daily", dt.date(2026, 11, 1), dt.date(2026, 11, 1))
+
+    with send_locks(load_settings()) as locks:  # another sender, alive: it holds the send lock
+        assert locks.take(key)
+        run = send(ready, MASALA, *DAY)
+        status = ready("status", "--json")
+
     assert run.exit_code == 0
     report = run.json()["reports"][0]
     assert report["status"] == "skipped"
-    assert report["reason"].startswith("another DataDrip has been sending this report since")
+    assert report["reason"].startswith("another DataDrip (process ")
+    assert report["reason"].endswith("has been sending this report since 2026-11-02 03:30 UTC")
     assert outbox(home) == []
+    assert [r["state"] for r in status.json()["reports"] if r["id"] == report_id] == ["sending"]
+    assert send(ready, MASALA, *DAY).json()["reports"][0]["status"] == "sent"  # let go: taken over
 
 
 def test_send_to_an_unwritable_outbox_records_the_failure_and_a_later_send_succeeds(ready, home,

@@ -98,13 +98,21 @@ def test_send_by_smtp_whose_answer_is_lost_is_not_sent_twice(ready, smtp):
     run = ready("report", "send", MASALA, *DAY)
 
     assert run.exit_code == 1
-    assert "may have" in run.stderr
+    assert "error: Masala Mornings: uncertain: the SMTP server" in run.stderr and "may have" in run.stderr
+    assert ('Only if it did not arrive: datadrip report send "Masala Mornings" --kind daily --since '
+            "2026-11-01 --until 2026-11-01 --force") in run.stderr
+    assert "error: 1 report uncertain (may have been sent): Masala Mornings" in run.stderr
     assert len(smtp.handler.received) == 1
     smtp.handler.hang_after_data = 0
     again = ready("report", "send", MASALA, *DAY)
     assert again.exit_code == 1
-    assert "did not finish; the report may have reached its recipients" in again.stderr
+    assert "uncertain: the SMTP server" in again.stderr and "took the whole message" in again.stderr
+    assert ('datadrip report send "Masala Mornings" --kind daily --since 2026-11-01 --until 2026-11-01 '
+            "--force") in again.stderr
     assert len(smtp.handler.received) == 1
+    [listed] = ready("report", "list", "--json").json()
+    assert (listed["status"], listed["sending_since"]) == ("uncertain", None)
+    assert ready("status").exit_code == 1
     forced = ready("report", "send", MASALA, *DAY, "--force")
     assert forced.exit_code == 0, forced.stderr
     assert len(smtp.handler.received) == 2
