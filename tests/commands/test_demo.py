@@ -256,7 +256,9 @@ def test_demo_audit_names_the_demo_as_the_actor(dd, dd_process, tmp_path):
     assert {e["actor"] for e in entries} == {"demo"}
 
 
-def test_demo_suggests_from_the_sandboxs_model_and_the_reports_show_them(dd, tmp_path):
+def test_demo_suggests_from_the_sandboxs_model_and_the_reports_show_them(dd, tmp_path, frozen_today):
+    """The stories end on the sandbox's first day, today: a pinned one, so the findings are the same
+    on any date (near a month's end a budget's pacing is a finding of its own)."""
     folder = tmp_path / "demo"
 
     run = dd("demo", "--dir", str(folder), "--json")
