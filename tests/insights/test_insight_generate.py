@@ -386,7 +386,7 @@ def forget_rates(home):
         connection.execute("DELETE FROM fx_rate")  # Bloom Botanics (INR) has euro accounts
 
 
-def test_generate_goes_on_past_a_client_without_an_exchange_rate_and_exits_3(dd, synced, frozen_today):
+def test_generate_goes_on_past_a_client_without_an_exchange_rate_and_exits_3(dd, synced):
     forget_rates(synced)
 
     run = dd("insight", "generate", "--engine", "heuristic", "--json")
@@ -410,7 +410,7 @@ def test_generate_goes_on_past_a_client_without_an_exchange_rate_and_exits_3(dd,
     assert "Masala Mornings" in saved and "Bloom Botanics" not in saved
 
 
-def test_generate_exits_1_when_every_client_asked_for_failed(dd, synced, frozen_today):
+def test_generate_exits_1_when_every_client_asked_for_failed(dd, synced):
     forget_rates(synced)
 
     run = dd("insight", "generate", "--client", "Bloom Botanics", "--engine", "heuristic")
