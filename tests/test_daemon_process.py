@@ -4,6 +4,7 @@ and in the middle of a sync, a second daemon refused; and `datadrip schedule` as
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -315,8 +317,10 @@ def test_daemon_next_run_sends_a_report_whose_send_was_cut_short_on_an_earlier_d
     home, _server = demo
     env = _smtp_env(home, held_smtp)
     held_smtp.handler.hold_at = "rcpt"
+    # A week ago in the agency's zone: a day the demo (synced on today's clock) has data for.
+    day = (dt.datetime.now(ZoneInfo("Asia/Kolkata")) - dt.timedelta(days=7)).date().isoformat()
     _killed_when_held(dd_start("report", "send", "Bloom Botanics", "--kind", "daily", "--since",
-                               "2026-11-01", "--until", "2026-11-01", env=env), held_smtp)
+                               day, "--until", day, env=env), held_smtp)
 
     daemon = dd_start("daemon", "--once", "--json-logs", env=env)
     _out, err = daemon.communicate(timeout=60)
@@ -324,7 +328,7 @@ def test_daemon_next_run_sends_a_report_whose_send_was_cut_short_on_an_earlier_d
     assert daemon.returncode == 0, err
     [end] = [log for log in _json_lines(err) if log["event"] == "job_end"]
     assert end["detail"]["sent"] == ["Bloom Botanics", "Masala Mornings", "Peak Trail Outfitters",
-                                     "Bloom Botanics (2026-11-01)"]
+                                     f"Bloom Botanics ({day})"]
     assert len(held_smtp.handler.received) == 4
     assert _rows(home / "workbook.db", "SELECT count(*) FROM report WHERE sending_since IS NOT NULL") \
         == [(0,)]
