@@ -338,6 +338,15 @@ def metric_rows(connection: sa.Connection) -> list[tuple]:
         "conversion_value_micros, reach, synced_at FROM metric_daily ORDER BY 1, 3, 4").all()
 
 
+def downgrade(connection: sa.Connection, revision: str) -> None:
+    """Alembic's downgrade to `revision`, inside the caller's transaction (as migrations.upgrade)."""
+    from alembic import command
+
+    config = migrations.alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+
+
 def test_migrations_0003_rekeys_metric_daily_by_day_keeping_every_row_and_back(workbook_path):
     workbook_path.parent.mkdir(parents=True)
     engine = sa.create_engine(f"sqlite:///{workbook_path}")
@@ -363,11 +372,8 @@ def test_migrations_0003_rekeys_metric_daily_by_day_keeping_every_row_and_back(w
             assert {row[0] for row in metric_rows(connection)} == {"x2"}
             remaining = metric_rows(connection)
         with engine.begin() as connection:
-            from alembic import command
 
-            config = migrations.alembic_config()
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0002")
+            downgrade(connection, "0002")
         with engine.begin() as connection:
             assert metric_rows(connection) == remaining
             indexes = {row[1] for row in connection.exec_driver_sql("PRAGMA index_list(metric_daily)")}
@@ -415,11 +421,8 @@ def test_migrations_0011_rekeys_insights_so_a_dismissal_holds_across_engines(wor
     engine = sa.create_engine(f"sqlite:///{workbook_path}")
     try:
         with engine.begin() as connection:
-            from alembic import command
 
-            config = migrations.alembic_config()
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0008")
+            downgrade(connection, "0008")
         with engine.begin() as connection:
             assert connection.exec_driver_sql(
                 "SELECT fingerprint FROM insight WHERE id = 'i1'").scalar_one() == old_fingerprint
@@ -434,7 +437,6 @@ REPORT_AT_0008 = (
 
 
 def test_migrations_0009_lets_a_report_be_skipped_and_back(workbook_path):
-    from alembic import command
 
     workbook_path.parent.mkdir(parents=True)
     engine = sa.create_engine(f"sqlite:///{workbook_path}")
@@ -457,9 +459,7 @@ def test_migrations_0009_lets_a_report_be_skipped_and_back(workbook_path):
             connection.exec_driver_sql(REPORT_AT_0008.format(id="r3", day="2026-11-03",
                                                              status="lost"))
         with engine.begin() as connection:
-            config = migrations.alembic_config()
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0008")
+            downgrade(connection, "0008")
         with engine.begin() as connection:
             assert connection.exec_driver_sql("SELECT id, status FROM report ORDER BY id").all() == \
                 [("r1", "sent"), ("r2", "built")]
@@ -481,7 +481,6 @@ def test_migrations_0010_lets_a_report_be_uncertain_keeping_skipped_and_deliveri
         workbook_path):
     """With foreign keys on (as DataDrip opens a workbook), both ways: rebuilding the report table
     must not take the deliveries with it."""
-    from alembic import command
 
     workbook_path.parent.mkdir(parents=True)
     engine = sa.create_engine(f"sqlite:///{workbook_path}")
@@ -516,9 +515,7 @@ def test_migrations_0010_lets_a_report_be_uncertain_keeping_skipped_and_deliveri
         with engine.begin() as connection, pytest.raises(sa.exc.IntegrityError):
             connection.exec_driver_sql("UPDATE report SET status = 'maybe' WHERE id = 'r1'")
         with engine.begin() as connection:
-            config = migrations.alembic_config()
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0009")
+            downgrade(connection, "0009")
         with engine.begin() as connection:  # an uncertain send stays one nobody repeats blindly
             assert rows(connection, "report") == [("r1", "sent"), ("r2", "failed"), ("r3", "skipped"),
                                                   ("r4", "skipped")]
@@ -556,7 +553,6 @@ def test_migrations_0009_and_0010_keep_every_reports_deliveries_when_upgraded_by
 
 
 def test_migrations_0012_adds_the_wait_of_a_sync_run_keeping_its_runs_and_back(workbook_path):
-    from alembic import command
 
     workbook_path.parent.mkdir(parents=True)
     engine = sa.create_engine(f"sqlite:///{workbook_path}")
@@ -578,9 +574,7 @@ def test_migrations_0012_adds_the_wait_of_a_sync_run_keeping_its_runs_and_back(w
             assert connection.exec_driver_sql("SELECT id, rows, wait FROM sync_run").fetchall() == [
                 ("r1", 12, None)]
             connection.exec_driver_sql("UPDATE sync_run SET wait = '{\"seconds\": 300}'")
-            config = migrations.alembic_config()
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0011")
+            downgrade(connection, "0011")
         with engine.begin() as connection:
             assert connection.exec_driver_sql("SELECT id, rows FROM sync_run").fetchall() == [("r1", 12)]
             columns = {row[1] for row in connection.exec_driver_sql("PRAGMA table_info(sync_run)")}
