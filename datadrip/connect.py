@@ -27,6 +27,7 @@ from datadrip.connections import (
     remove_accounts,
     select_accounts,
 )
+from datadrip.connectors.http import http_client
 from datadrip.enums import Platform
 from datadrip.errors import DataDripError, LoginError, NotFoundError, UsageError
 
@@ -125,7 +126,6 @@ def _existing(session: Any, client_id: str, platform: str, chosen: Sequence[Acco
 
 def _meta_login(loaded: Loaded, request: ConnectRequest, ui: ConnectUi,
                 hint: str) -> tuple[StoredLogin, list[AccountRef]]:
-    import httpx
 
     from datadrip.auth.flow import login
     from datadrip.auth.meta import MetaOAuth
@@ -148,7 +148,7 @@ def _meta_login(loaded: Loaded, request: ConnectRequest, ui: ConnectUi,
         stored = StoredLogin(Platform.META.value, token.access_token, "browser",
                              token.expires_at or info.expires_at, info.user_id)
     meta = loaded.settings.meta
-    with httpx.Client(timeout=HTTP_TIMEOUT) as http:
+    with http_client(HTTP_TIMEOUT) as http:
         ads = MetaAds(http=http, graph_url=meta.graph_url, api_version=meta.api_version,
                       access_token=stored.token)
         return stored, _visible(ads.list_accounts, hint)
@@ -156,7 +156,6 @@ def _meta_login(loaded: Loaded, request: ConnectRequest, ui: ConnectUi,
 
 def _google_login(loaded: Loaded, request: ConnectRequest, ui: ConnectUi,
                   hint: str) -> tuple[StoredLogin, list[AccountRef]]:
-    import httpx
 
     from datadrip.auth.flow import login
     from datadrip.auth.google import GoogleOAuth
@@ -176,7 +175,7 @@ def _google_login(loaded: Loaded, request: ConnectRequest, ui: ConnectUi,
     access = GoogleAccessTokens(oauth, tokens.refresh_token, reauth_hint=hint)
     access.seed(tokens.access_token, tokens.expires_at)
     google = loaded.settings.google
-    with httpx.Client(timeout=HTTP_TIMEOUT) as http:
+    with http_client(HTTP_TIMEOUT) as http:
         ads = GoogleAds(http=http, api_url=google.api_url, api_version=google.api_version,
                         get_token=access,
                         developer_token=resolve_secret(loaded, "google.developer_token"))

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from datadrip.connections import reauth_hint
 from datadrip.connectors.base import LEVELS, DateWindow, EntityRecord, FetchNotes, MetricRow, SyncOptions
-from datadrip.connectors.http import RetryLaterError, Sleep, Wait, WaitFn, duration
+from datadrip.connectors.http import RetryLaterError, Sleep, Wait, WaitFn, duration, http_client
 from datadrip.enums import AccountStatus, Platform, SyncStatus
 from datadrip.errors import AuthRequiredError, DataDripError, NotFoundError, UsageError
 
@@ -423,7 +423,6 @@ def _wait_teller(engine: Engine, account: AccountSync, run_id: str, ui: SyncUi) 
 
 def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict[str, LoginTokens],
               ui: SyncUi, stop: threading.Event) -> None:
-    import httpx
     import sqlalchemy as sa
 
     from datadrip.connectors.base import AccountRef, ConnectorContext
@@ -440,7 +439,7 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
     options = SyncOptions(conversion_actions=account.conversion_actions)
     sleep, on_wait = _interruptible_sleep(stop), _wait_teller(engine, account, run_id, ui)
     try:
-        with httpx.Client(timeout=HTTP_TIMEOUT) as http:
+        with http_client(HTTP_TIMEOUT) as http:
             connector = open_connector(account.platform, ConnectorContext(
                 http=http, settings=loaded.settings,
                 get_token=_account_tokens(tokens[str(account.token_ref)], sleep, on_wait),

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from datadrip.connectors.http import RetryPolicy, Sleep, WaitFn, oauth_retryable, send
+from datadrip.connectors.http import RetryPolicy, Sleep, WaitFn, http_client, oauth_retryable, send
 from datadrip.errors import ConfigError, DataDripError, LoginError, ReauthRequiredError, UsageError
 from datadrip.secrets import redact
 
@@ -162,9 +162,8 @@ class GoogleOAuth:
 
     def revoke(self, token: str) -> bool:
         """Revoke a refresh (or access) token and its grant. False: it was already invalid."""
-        import httpx
 
-        with httpx.Client(timeout=self._http_timeout) as http:
+        with http_client(self._http_timeout) as http:
             response = send(http, "POST", self.revoke_url, service=REVOKE_SERVICE,
                             classify=oauth_retryable, data={"token": token}, policy=self._retry,
                             sleep=self._sleep)
@@ -190,11 +189,10 @@ class GoogleOAuth:
                     sleep: Sleep | None = None, on_wait: WaitFn | None = None) -> dict[str, Any]:
         """POST one grant to the token endpoint (client_secret_post), retried as any HTTP call;
         turn every failure into a DataDripError without secrets."""
-        import httpx
 
         hidden = (*known, self._client_secret)
         body = {**form, "client_id": self.client_id, "client_secret": str(self._client_secret)}
-        with httpx.Client(timeout=self._http_timeout) as http:
+        with http_client(self._http_timeout) as http:
             response = send(http, "POST", self.token_url, service=TOKEN_SERVICE,
                             classify=oauth_retryable, data=body,
                             headers={"Accept": "application/json"}, policy=self._retry,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from datadrip.connectors.http import RetryPolicy, Sleep, meta_retryable, send
+from datadrip.connectors.http import RetryPolicy, Sleep, http_client, meta_retryable, send
 from datadrip.errors import ConfigError, DataDripError, LoginError, ReauthRequiredError, UsageError
 from datadrip.secrets import redact
 
@@ -189,11 +189,10 @@ class MetaOAuth:
 
     def _send(self, method: str, path: str, params: dict[str, str], *, during: str,
               known: Iterable[str]) -> dict[str, Any]:
-        import httpx
 
         hidden = (*known, self._app_secret)
         url = f"{self.graph_url}/{self.api_version}/{path}"
-        with httpx.Client(timeout=self._http_timeout) as http:
+        with http_client(self._http_timeout) as http:
             # `send` never puts the URL (which holds the secret or the code) in a message.
             response = send(http, method, url, service=SERVICE, classify=meta_retryable,
                             params=params, policy=self._retry, sleep=self._sleep)

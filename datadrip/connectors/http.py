@@ -4,6 +4,7 @@ and pacing by Meta's usage headers."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import math
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from datadrip.errors import DataDripError
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
     from tenacity import RetryCallState
 
@@ -79,6 +82,23 @@ class Wait:
 
 
 WaitFn = Callable[[Wait], None]
+
+
+def http_client(timeout: float, **options: Any) -> httpx.Client:
+    """An HTTP client as every part of DataDrip opens one: with the process's one TLS context."""
+    import httpx
+
+    return httpx.Client(timeout=timeout, verify=tls_context(), **options)
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The certificate store, loaded once per process (it takes ~15 ms, and a sync opens a client
+    per account, a report run one per message): httpx's default context (certifi, or
+    SSL_CERT_FILE / SSL_CERT_DIR), shared by every client, which TLS contexts allow."""
+    import httpx
+
+    return httpx.create_ssl_context()
 
 
 def tell_wait(on_wait: WaitFn | None, wait: Wait) -> None:

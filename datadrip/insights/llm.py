@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from datadrip import exact_json
+from datadrip.connectors.http import tls_context
 from datadrip.errors import DataDripError
 from datadrip.insights.facts import BASELINE, RECENT, ClientFacts, EntityFacts
 from datadrip.insights.findings import Finding
@@ -210,7 +211,8 @@ def ask_model(settings: ModelSettings, messages: list[dict[str, str]]) -> ModelA
     import openai
 
     client = openai.OpenAI(base_url=settings.base_url, api_key=settings.api_key or "not-needed",
-                           timeout=settings.timeout_seconds, max_retries=max(0, settings.attempts - 1))
+                           timeout=settings.timeout_seconds, max_retries=max(0, settings.attempts - 1),
+                           http_client=openai.DefaultHttpxClient(verify=tls_context()))
     try:
         response = client.chat.completions.create(
             model=settings.model, messages=cast(Any, messages), response_format=cast(Any, RESPONSE_FORMAT),

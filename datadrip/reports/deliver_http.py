@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from datadrip.connectors.http import http_client, retry_after
 from datadrip.reports.deliver import PermanentError, TransientError, UnknownOutcomeError
 from datadrip.reports.mail import OutgoingEmail, check_message, one_line, unique_recipients
 from datadrip.secrets import redact
@@ -195,11 +196,10 @@ def _base64(data: bytes) -> str:
 # --- HTTP --------------------------------------------------------------------------------------------
 
 def _post(url: str, payload: dict[str, Any], headers: Mapping[str, str], timeout: float) -> httpx.Response:
-    import httpx
 
     from datadrip import __version__
 
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+    with http_client(timeout, follow_redirects=False) as client:
         return client.post(url, content=json.dumps(payload, ensure_ascii=False).encode(),
                            headers={**headers, "Content-Type": "application/json",
                                     "User-Agent": f"datadrip/{__version__}"})
@@ -236,7 +236,6 @@ def _sendgrid_errors(response: httpx.Response) -> list[dict[str, Any]]:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    from datadrip.connectors.http import retry_after
 
     return retry_after(response.headers)
 
