@@ -13,12 +13,18 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from datadrip.config import Loaded
+from datadrip.connections import shell_quoted
 from datadrip.db.engine import session_scope
 from datadrip.db.models import AdAccount, Agency, Client, JobRun, SyncRun
 from datadrip.enums import AccountStatus, JobStatus, SyncStatus
 from datadrip.schedule import job_crons, latest_fire, next_fire, parse_deadline, to_utc
 
 REPORT_JOBS = ("reports", "weekly_reports")
+# What runs each job by hand, for one agency (`status` names it when the daemon's run went wrong).
+HAND_COMMANDS = {"sync": "datadrip sync --agency {agency}",
+                 "refresh_tokens": "datadrip account check --agency {agency}",
+                 "reports": "datadrip report send --all --kind daily --agency {agency}",
+                 "weekly_reports": "datadrip report send --all --kind weekly --agency {agency}"}
 # The loop wakes a moment after a run's time; a grace this short would miss it.
 MIN_GRACE = dt.timedelta(minutes=2)
 # A run abandoned this often (stopped, or the daemon died during it) is not tried again for that time.
@@ -48,6 +54,11 @@ class DueJob:
 
     def label(self) -> str:
         return f"{self.job} · {self.agency}" + (" (follow-up)" if self.follow_up else "")
+
+
+def hand_command(due: DueJob) -> str:
+    """The command that does what this job does, for its agency."""
+    return HAND_COMMANDS[due.job].format(agency=shell_quoted(due.agency))
 
 
 def agencies(engine: Engine) -> list[tuple[str, str, str]]:

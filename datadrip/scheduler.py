@@ -16,6 +16,7 @@ import os
 import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from datadrip.config import Loaded, redact_url
 from datadrip.errors import DataDripError
-from datadrip.job_runs import DueJob
+from datadrip.job_runs import DueJob, hand_command
 from datadrip.private_files import make_folder
 
 if TYPE_CHECKING:
@@ -224,6 +225,16 @@ def _run_one(loaded: Loaded, engine: Any, due: DueJob, clock: Callable[[], dt.da
     except DataDripError as exc:  # SyncInterruptedError and the like, raised past run_job
         status = JobStatus.ABANDONED if stopper.event.is_set() else JobStatus.FAILED
         result = JobOutcome(status.value, {"error": exc.message})
+    except Exception as exc:  # a bug: this run fails (recorded, named by `status`); the others go on
+        where = _where(exc)
+        # The frames, not the message: an unexpected error's text may hold a URL with a token.
+        _log(logger, f"{due.label()}: unexpected {type(exc).__name__} {where}:\n"
+                     + "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+             level=logging.ERROR, event="job_error", error=type(exc).__name__, **fields)
+        result = JobOutcome(JobStatus.FAILED.value, {
+            "error": f"unexpected {type(exc).__name__} {where}",
+            "hint": f"Run it by hand with --debug to see the whole error ({hand_command(due)} --debug), "
+                    "and report it."})
     finally:
         stopper.job = None
     seconds = round(time.monotonic() - started, 3)
@@ -233,6 +244,18 @@ def _run_one(loaded: Loaded, engine: Any, due: DueJob, clock: Callable[[], dt.da
          level=level, event="job_end", run_id=run_id, status=result.status, seconds=seconds,
          detail=result.detail, **fields)
     return result.status
+
+
+def _where(exc: BaseException) -> str:
+    """Where an error was raised, as "in datadrip/sync.py line 443 (_sync_one)": the innermost
+    frame of our own code."""
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
+              if f"{os.sep}datadrip{os.sep}" in frame.filename]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    path = frame.filename[frame.filename.rindex(f"{os.sep}datadrip{os.sep}") + 1:]
+    return f"in {path} line {frame.lineno} ({frame.name})"
 
 
 def _log_wait(logger: logging.Logger, due: DueJob, notice: WaitNotice) -> None:

@@ -1,21 +1,27 @@
 """What `datadrip status` checks, as data: each active client's accounts (last sync, its age and
-outcome, a login needed), each client's latest report of every kind, and the next scheduled runs.
-Anything stale, failing or waiting for a login is a problem: monitoring alerts on it."""
+outcome, a login needed), each client's latest report of every kind, the reports the daemon's
+latest scheduled run should have sent by the deadline, the daemon's runs that went wrong as a
+whole, and the next scheduled runs. Anything stale, failing, unsent or waiting for a login is a
+problem: monitoring alerts on it."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from datadrip.connections import connect_command
+from datadrip.connections import connect_command, shell_quoted
 from datadrip.dashboard import STALE_AFTER
-from datadrip.db.models import AdAccount, Agency, Client, Report, SyncRun
-from datadrip.enums import AccountStatus, ReportStatus, SyncStatus
+from datadrip.db.models import AdAccount, Agency, Client, JobRun, Report, SyncRun
+from datadrip.enums import AccountStatus, JobStatus, ReportKind, ReportStatus, SyncStatus
+from datadrip.job_runs import HAND_COMMANDS, REPORT_JOBS
+from datadrip.reports.build import plan_report
 from datadrip.reports.claims import SendLocks, report_key, resend_command
+from datadrip.schedule import job_crons, latest_fire, parse_deadline, to_utc
 
 if TYPE_CHECKING:
     from datadrip.config import ScheduleSettings
@@ -26,6 +32,7 @@ _accounts = AdAccount.__table__  # type: ignore[attr-defined]
 _clients = Client.__table__  # type: ignore[attr-defined]
 _agencies = Agency.__table__  # type: ignore[attr-defined]
 _reports = Report.__table__  # type: ignore[attr-defined]
+_job_runs = JobRun.__table__  # type: ignore[attr-defined]
 
 # An account's state, worst first: the order in which its problems are named.
 NEEDS_LOGIN, FAILING, STALE, NEVER_SYNCED, WAITING, DISABLED, OK = (
@@ -33,6 +40,9 @@ NEEDS_LOGIN, FAILING, STALE, NEVER_SYNCED, WAITING, DISABLED, OK = (
 PROBLEM_STATES = (NEEDS_LOGIN, FAILING, STALE, NEVER_SYNCED)
 # A report's states beside its status: a live sender holds it, or its sender died before the hand-over.
 SENDING, CUT_SHORT = "sending", "cut_short"
+# The daemon sends an agency's reports when one of its runs of that job is this recent (a weekly
+# job runs every 7 days); an agency whose reports go out by hand is not held to the timetable.
+DAEMON_IN_USE = dt.timedelta(days=8)
 
 
 @dataclass(frozen=True)
@@ -133,17 +143,77 @@ class ReportHealth:
 
 
 @dataclass(frozen=True)
+class MissedReport:
+    """A report the daemon's latest scheduled run should have sent by the deadline, and did not:
+    there is no such report, or it was built and never sent."""
+
+    agency: str
+    client: str
+    kind: str
+    since: dt.date
+    until: dt.date
+    scheduled_for: dt.datetime  # the run's time, UTC
+    timezone: str  # the agency's
+
+    @property
+    def command(self) -> str:
+        return resend_command(self.client, self.kind, self.since, self.until).removesuffix(" --force")
+
+    @property
+    def problem(self) -> str:
+        period = str(self.since) if self.since == self.until else f"{self.since}..{self.until}"
+        local = self.scheduled_for.astimezone(ZoneInfo(self.timezone))
+        return (f"{self.client} · {self.kind} report {period} was not sent by the daemon's run of "
+                f"{local:%Y-%m-%d %H:%M}; send it: {self.command}")
+
+    def record(self) -> dict[str, Any]:
+        return {"agency": self.agency, "client": self.client, "kind": self.kind, "since": self.since,
+                "until": self.until, "scheduled_for": self.scheduled_for, "command": self.command,
+                "problem": self.problem}
+
+
+@dataclass(frozen=True)
+class DaemonRunHealth:
+    """The latest run of one of the daemon's jobs for an agency, when it went wrong as a whole
+    (stopped, or failed with an error of its own; the accounts and reports a run failed for are
+    named by their own lines)."""
+
+    agency: str
+    job: str
+    scheduled_for: dt.datetime  # UTC
+    timezone: str
+    status: str  # failed | abandoned
+    error: str
+    command: str  # what does the job by hand
+
+    @property
+    def problem(self) -> str:
+        local = self.scheduled_for.astimezone(ZoneInfo(self.timezone))
+        return (f"{self.agency} · the daemon's {self.job} run of {local:%Y-%m-%d %H:%M} {self.status}: "
+                f"{self.error}; do it by hand: {self.command}")
+
+    def record(self) -> dict[str, Any]:
+        return {"agency": self.agency, "job": self.job, "scheduled_for": self.scheduled_for,
+                "status": self.status, "error": self.error, "command": self.command,
+                "problem": self.problem}
+
+
+@dataclass(frozen=True)
 class Status:
     checked_at: dt.datetime
     accounts: list[AccountHealth]
     reports: list[ReportHealth]
     next_runs: list[ScheduledRun] = field(default_factory=list)
+    missed_reports: list[MissedReport] = field(default_factory=list)
+    daemon_runs: list[DaemonRunHealth] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
         found = [a.problem for a in sorted(self.accounts, key=lambda a: PROBLEM_STATES.index(a.state)
                                            if a.state in PROBLEM_STATES else len(PROBLEM_STATES))]
-        return [problem for problem in found + [r.problem for r in self.reports] if problem]
+        found += [r.problem for r in self.reports]
+        found += [m.problem for m in self.missed_reports] + [d.problem for d in self.daemon_runs]
+        return [problem for problem in found if problem]
 
     @property
     def ok(self) -> bool:
@@ -155,6 +225,8 @@ class Status:
         counted = {state: sum(1 for a in self.accounts if a.state == state) for state in PROBLEM_STATES}
         counted["failed_reports"] = sum(1 for r in self.reports if r.problem)
         counted["skipped_reports"] = sum(1 for r in self.reports if r.skipped)
+        counted["missed_reports"] = len(self.missed_reports)
+        counted["failed_daemon_runs"] = len(self.daemon_runs)
         return counted
 
     def record(self) -> dict[str, Any]:
@@ -164,7 +236,9 @@ class Status:
                 "accounts": [a.record() for a in self.accounts],
                 "reports": [r.record() for r in self.reports],
                 "next_runs": [{"job": run.job, "agency": run.agency, "timezone": run.timezone,
-                               "local": run.local, "utc": run.utc} for run in self.next_runs]}
+                               "local": run.local, "utc": run.utc} for run in self.next_runs],
+                "missed_reports": [m.record() for m in self.missed_reports],
+                "daemon_runs": [d.record() for d in self.daemon_runs]}
 
 
 def check_status(session: Session, *, agency_ref: str | None = None,
@@ -179,8 +253,9 @@ def check_status(session: Session, *, agency_ref: str | None = None,
     now = now or dt.datetime.now(dt.UTC)
     agency = find_agency(session, agency_ref) if agency_ref is not None else None
     planned = [] if schedule is None else next_runs(status_agencies(session, agency), schedule, now)
+    missed = [] if schedule is None else missed_reports(session, agency, schedule, now)
     return Status(now, account_health(session, agency, now), latest_reports(session, agency, locks),
-                  planned)
+                  planned, missed, daemon_runs(session, agency))
 
 
 def _active_clients(query: Any, agency: Agency | None) -> Any:
@@ -284,12 +359,87 @@ def _report_state(row: Any, locks: SendLocks | None) -> str:
         else CUT_SHORT
 
 
+def missed_reports(session: Session, agency: Agency | None, schedule: ScheduleSettings,
+                   now: dt.datetime) -> list[MissedReport]:
+    """For each agency whose reports the daemon sends, the reports of its latest scheduled run
+    whose deadline has passed that were not sent: no report for an active client (one added
+    before that run), or one built and never handed over."""
+    crons = {job: cron for job, cron in job_crons(schedule).items() if job in REPORT_JOBS}
+    deadline = parse_deadline(schedule.report_deadline)
+    found = []
+    for agency_id, name, timezone in _agencies_checked(session, agency):
+        zone = ZoneInfo(timezone)
+        for job, cron in crons.items():
+            fired = latest_fire(cron, zone, now, now - DAEMON_IN_USE)
+            # The latest run whose deadline has passed (a run after the deadline: once it has run).
+            while fired is not None and now < max(fired, to_utc(fired.astimezone(zone).date(),
+                                                                deadline, zone)):
+                fired = latest_fire(cron, zone, fired - dt.timedelta(minutes=1), now - DAEMON_IN_USE)
+            if fired is None or not _daemon_runs_job(session, agency_id, job, fired):
+                continue
+            kind = ReportKind.WEEKLY if job == "weekly_reports" else ReportKind.DAILY
+            period = plan_report(kind, None, None, None, fired.astimezone(zone).date()).period
+            sent = sa.select(_reports.c.id).where(
+                _reports.c.client_id == _clients.c.id, _reports.c.kind == kind.value,
+                _reports.c.period_start == period.since, _reports.c.period_end == period.until,
+                sa.or_(_reports.c.status != ReportStatus.BUILT.value, _reports.c.sending_since.is_not(None)))
+            query = (sa.select(_clients.c.name).where(
+                _clients.c.agency_id == agency_id, _clients.c.active == sa.true(),
+                _clients.c.created_at <= fired, ~sa.exists(sent)).order_by(sa.func.lower(_clients.c.name)))
+            found += [MissedReport(name, client, kind.value, period.since, period.until, fired, timezone)
+                      for client in session.scalars(query)]
+    return found
+
+
+def _daemon_runs_job(session: Session, agency_id: str, job: str, fired: dt.datetime) -> bool:
+    """Whether the daemon runs this job for the agency: it has a run of it for a time near `fired`,
+    and none is under way for `fired` itself."""
+    runs = sa.select(_job_runs.c.status, _job_runs.c.scheduled_for).where(
+        _job_runs.c.agency_id == agency_id, _job_runs.c.job == job,
+        _job_runs.c.scheduled_for > fired - DAEMON_IN_USE)
+    rows = session.execute(runs).all()
+    running = any(row.status == JobStatus.RUNNING.value and _aware(row.scheduled_for) == fired
+                  for row in rows)
+    return bool(rows) and not running
+
+
+def daemon_runs(session: Session, agency: Agency | None) -> list[DaemonRunHealth]:
+    """Each agency's latest run of each job, when it was stopped or failed with an error of its own."""
+    rank = sa.func.row_number().over(partition_by=(_job_runs.c.agency_id, _job_runs.c.job),
+                                     order_by=_job_runs.c.started_at.desc()).label("rank")
+    ranked = sa.select(_job_runs.c.agency_id, _job_runs.c.job, _job_runs.c.scheduled_for,
+                       _job_runs.c.status, _job_runs.c.detail, rank).subquery()
+    query = (sa.select(_agencies.c.name, _agencies.c.timezone, ranked)
+             .join(_agencies, _agencies.c.id == ranked.c.agency_id)
+             .where(ranked.c.rank == 1, ranked.c.status.in_([JobStatus.FAILED.value,
+                                                             JobStatus.ABANDONED.value]))
+             .order_by(sa.func.lower(_agencies.c.name), ranked.c.job))
+    if agency is not None:
+        query = query.where(ranked.c.agency_id == agency.id)
+    found = []
+    for row in session.execute(query):
+        detail = row.detail if isinstance(row.detail, dict) else {}
+        error = detail.get("error")
+        if not error or row.job not in HAND_COMMANDS:
+            continue  # failed for some accounts or clients only: their own lines say which
+        found.append(DaemonRunHealth(row.name, row.job, _aware(row.scheduled_for) or row.scheduled_for,
+                                     row.timezone, row.status, str(error),
+                                     HAND_COMMANDS[row.job].format(agency=shell_quoted(row.name))))
+    return found
+
+
+def _agencies_checked(session: Session, agency: Agency | None) -> list[tuple[str, str, str]]:
+    """(id, name, time zone) of the agencies checked."""
+    if agency is not None:
+        return [(agency.id, agency.name, agency.timezone)]
+    query = sa.select(_agencies.c.id, _agencies.c.name, _agencies.c.timezone) \
+        .order_by(sa.func.lower(_agencies.c.name))
+    return [(row.id, row.name, row.timezone) for row in session.execute(query)]
+
+
 def status_agencies(session: Session, agency: Agency | None) -> list[tuple[str, str]]:
     """(name, time zone) of the agencies checked: the one asked for, else every agency."""
-    if agency is not None:
-        return [(agency.name, agency.timezone)]
-    query = sa.select(_agencies.c.name, _agencies.c.timezone).order_by(sa.func.lower(_agencies.c.name))
-    return [(row.name, row.timezone) for row in session.execute(query)]
+    return [(name, timezone) for _, name, timezone in _agencies_checked(session, agency)]
 
 
 def _aware(moment: dt.datetime | None) -> dt.datetime | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -207,3 +208,89 @@ def test_scheduler_report_held_back_goes_once_its_sync_succeeds(held_back: tuple
     assert [(d.follow_up, status) for d, status in at_eight] == [(True, "succeeded")]
     assert details[1]["sent"] == ["Masala Mornings"] and details[1]["sent_before_sync"] == []
     assert at_deadline == []
+
+
+def _added_at_midnight(workbook: Path, today: dt.date) -> None:
+    """The clients were there before the morning's run (the demo made them a moment ago)."""
+    with sqlite3.connect(workbook) as db:
+        db.execute("UPDATE client SET created_at = ?", (_stored(local(today, 0)),))
+
+
+def _status_at(loaded: Loaded, moment: dt.datetime) -> Any:
+    from datadrip.status import check_status
+    from datadrip.workbook import open_session
+
+    with open_session(loaded) as wb:
+        return check_status(wb.session, schedule=loaded.settings.schedule, now=moment)
+
+
+def test_status_names_each_report_the_daemon_left_unsent_past_the_deadline(
+        held_back: tuple[Path, dt.date]) -> None:
+    workbook, today = held_back
+    loaded = _reports_only()
+    _added_at_midnight(workbook, today)
+    # 07:05: Masala Mornings waits for its sync; no daemon is running at the 10:00 deadline.
+    run_daemon(loaded, DaemonRequest(once=True), clock=at(local(today, 7, 5)))
+    yesterday = today - dt.timedelta(days=1)
+
+    before_deadline = _status_at(loaded, local(today, 9, 30))
+    after_deadline = _status_at(loaded, local(today, 10, 30))
+    run_daemon(loaded, DaemonRequest(once=True), clock=at(local(today, 10, 31)))  # the follow-up
+    once_sent = _status_at(loaded, local(today, 10, 40))
+
+    assert before_deadline.missed_reports == []
+    [missed] = after_deadline.missed_reports
+    assert (missed.client, missed.kind, missed.since, missed.until) == \
+        ("Masala Mornings", "daily", yesterday, yesterday)
+    assert missed.problem == (
+        f'Masala Mornings · daily report {yesterday} was not sent by the daemon\'s run of {today} 07:00; '
+        f'send it: datadrip report send "Masala Mornings" --kind daily --since {yesterday} '
+        f'--until {yesterday}')
+    assert missed.problem in after_deadline.problems and not after_deadline.ok
+    assert after_deadline.record()["counts"]["missed_reports"] == 1
+    assert once_sent.missed_reports == []
+
+
+def test_status_holds_only_the_daemons_own_agencies_to_the_timetable(held_back: tuple[Path, dt.date]) -> None:
+    workbook, today = held_back
+    _added_at_midnight(workbook, today)
+
+    # No run of the reports job in the workbook: these reports go out by hand (or by cron).
+    checked = _status_at(_reports_only(), local(today, 10, 30))
+
+    assert checked.missed_reports == []
+
+
+def test_daemon_a_bug_in_one_job_fails_that_run_and_the_others_go_on(
+        agency: str, workbook_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug is planted in the login check (the one place a test replaces our code: there is no
+    input that makes DataDrip raise an unexpected error, which is what this is about)."""
+    import datadrip.jobs
+
+    secret = "https://graph.example/v24.0/me?access_token=EAAB-not-for-logs"
+
+    def bug(*_args: Any) -> Any:
+        raise KeyError(secret)
+
+    monkeypatch.setattr(datadrip.jobs, "_refresh_tokens", bug)
+    loaded = settings(DATADRIP_SCHEDULE_REPORTS="", DATADRIP_SCHEDULE_WEEKLY_REPORTS="")
+    log = tmp_path / "daemon.log"
+    day = dt.date(2026, 12, 1)
+
+    outcome = run_daemon(loaded, DaemonRequest(once=True, log_file=log), clock=at(local(day, 6, 5)))
+    checked = _status_at(loaded, local(day, 6, 10))
+
+    assert [(d.job, status) for d, status in outcome.runs] == [("sync", "succeeded"),
+                                                              ("refresh_tokens", "failed")]
+    [(_, _, _, detail)] = [row for row in job_runs(workbook_path) if row[0] == "refresh_tokens"]
+    error = json.loads(detail)["error"]
+    assert re.fullmatch(r"unexpected KeyError in datadrip/jobs\.py line \d+ \(run_job\)", error), error
+    text = log.read_text(encoding="utf-8")
+    assert "ERROR refresh_tokens · Spice Route Media: unexpected KeyError in datadrip/jobs.py" in text
+    assert 'File "' in text and "in run_job" in text  # the frames, for the bug report
+    assert secret not in text and secret not in detail and "EAAB" not in text
+    [run] = checked.daemon_runs
+    assert run.problem == (
+        f"Spice Route Media · the daemon's refresh_tokens run of 2026-12-01 06:00 failed: {error}; "
+        'do it by hand: datadrip account check --agency "Spice Route Media"')
+    assert run.problem in checked.problems and not checked.ok

@@ -26,7 +26,9 @@ def status(ctx: typer.Context, agency: AgencyOpt = None, as_json: JsonOpt = Fals
 
     Exit 1 when anything needs attention: an account with no successful sync for 36 hours, a
     failed last sync or report, a report whose send was cut short or may have gone out
-    (uncertain), or a login to renew (the command to run is named); exit 0 when all is well. A
+    (uncertain), a report the daemon's latest run should have sent by [schedule]
+    report_deadline and did not, a daemon run stopped or failed as a whole, or a login to renew
+    (the command to run is named); exit 0 when all is well. A
     report skipped for having nothing in it (no accounts, no data for its period) is named with
     why, and is not a problem. The verdict is one line on stderr.
 
@@ -84,6 +86,14 @@ def rows(report: Status) -> list[dict[str, Any]]:
                       "state": item.state or item.status,
                       "when": ago(item.sent_at or item.built_at, now),
                       "note": item.command or item.error or ""})
+    for missed in report.missed_reports:
+        period = str(missed.since) if missed.since == missed.until else f"{missed.since}..{missed.until}"
+        lines.append({"check": "report", "who": missed.client, "what": f"{missed.kind} {period}",
+                      "state": "not sent", "when": "never", "note": missed.command})
+    for daemon_run in report.daemon_runs:
+        lines.append({"check": "daemon", "who": daemon_run.agency, "what": daemon_run.job,
+                      "state": daemon_run.status, "when": ago(daemon_run.scheduled_for, now),
+                      "note": f"{daemon_run.error}; {daemon_run.command}"})
     for run in report.next_runs:
         lines.append({"check": "next", "who": run.agency, "what": run.job, "state": "scheduled",
                       "when": f"{run.local:%Y-%m-%d %H:%M %Z} ({run.utc:%H:%M} UTC)", "note": ""})

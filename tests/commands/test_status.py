@@ -205,9 +205,10 @@ def test_status_json_keys_are_stable(filled):
     result = status(filled).json()
 
     assert list(result) == ["ok", "checked_at", "stale_after_hours", "problems", "counts", "accounts",
-                            "reports", "next_runs"]
+                            "reports", "next_runs", "missed_reports", "daemon_runs"]
     assert list(result["counts"]) == ["needs_login", "failing", "stale", "never_synced",
-                                      "failed_reports", "skipped_reports"]
+                                      "failed_reports", "skipped_reports", "missed_reports",
+                                      "failed_daemon_runs"]
     assert list(result["accounts"][0]) == [
         "agency", "client", "platform", "account_id", "name", "account_status", "state", "last_sync",
         "last_success_at", "hours_since_success", "connect", "wait", "problem"]
