@@ -22,7 +22,7 @@
 
     python benchmarks/insights_bench.py [--days 90] [--repeat 5] [--keep PATH] [--quick]
 
---quick: 40 days and 3 runs (the smoke test).
+--quick: 14 days and 2 runs (the smoke test).
 """
 
 from __future__ import annotations
@@ -204,14 +204,14 @@ def engines(loaded: Loaded, repeat: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=None, help="days synced (default 90; --quick: 40)")
-    parser.add_argument("--repeat", type=int, default=None, help="timed runs (default 5; --quick: 3)")
+    parser.add_argument("--days", type=int, default=None, help="days synced (default 90; --quick: 14)")
+    parser.add_argument("--repeat", type=int, default=None, help="timed runs (default 5; --quick: 2)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="build the workbook in this folder and keep it (reused when it exists)")
-    parser.add_argument("--quick", action="store_true", help="40 days, 3 runs: the smoke test")
+    parser.add_argument("--quick", action="store_true", help="14 days, 2 runs: the smoke test")
     args = parser.parse_args()
-    days = args.days or (40 if args.quick else 90)
-    repeat = args.repeat or (3 if args.quick else 5)
+    days = args.days or (14 if args.quick else 90)
+    repeat = args.repeat or (2 if args.quick else 5)
 
     from datadrip.config import WORKBOOK_FILENAME
     from datadrip.sandbox.app import SandboxConfig

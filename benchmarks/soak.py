@@ -16,26 +16,28 @@ and one Google account of the sandbox (the demo's three clients, then the sandbo
   11:00  on the planned day, the scripted re-login of the revoked Google login
 
 The clock. Each DataDrip process is a real process (the daemon, `status`, `connect`), started
-at the simulated moment: a two-line bootstrap sets its wall clock there with time-machine (the
-tool the suite pins its clock with), ticking on at the real rate, then runs the command line as
-`datadrip` does. Its monotonic clock and its sleeps stay real, so timeouts, retries, backoff and
-lock waits behave as in production, and nothing in the product knows it is being tested (no
-clock hook, no setting that exists only for tests). libfaketime was tried first and left out:
-with the monotonic clock faked, Python's timed waits (Event.wait, lock timeouts) hand the kernel
-deadlines days away and never wake; with it real, time.sleep fails with EINVAL (libfaketime
-0.9.10 shifts clock_nanosleep's absolute deadline all the same). The sandbox's clock
-(`Clock.advance`) is moved to the same moment before each step, so the platforms' "today", the
-token lifetimes and the late-arriving conversions follow the same calendar. `--once` is the
-daemon's own loop, run once: the due jobs come from the timetable and the job_run history, as
-for a daemon that was asleep, so no real hour is slept between the steps.
+at the simulated moment by a short bootstrap (`boot`) that sets its wall clock there with
+time-machine (the tool the suite pins its clock with), ticking on at the real rate, and then runs
+the command line as `datadrip` does. Nothing sleeps: a wait of half a second or more (time.sleep, a
+timed Event.wait: backoffs, Retry-After, Meta's usage pacing, "wait 5 minutes") is jumped over by
+the process's wall and monotonic clocks and by the sandbox's clock together, so the waits happen in
+simulated time, with the product's default limits, and cost no real time. The product itself knows
+nothing of this (no clock hook, no setting that exists only for tests). libfaketime was tried first
+and left out: with the monotonic clock faked, Python's timed waits hand the kernel deadlines days
+away and never wake; with it real, time.sleep fails with EINVAL. The soak moves the sandbox's clock
+(`Clock.advance`) to each step's moment, so the platforms' "today", the token lifetimes and the
+late-arriving conversions follow the same calendar. `--once` is the daemon's own loop, run once:
+the due jobs come from the timetable and the job_run history, as for a daemon that was asleep, so
+no real hour passes between the steps.
 
 Faults, on a schedule drawn from `--seed` (the first and the last day are quiet, so the first
 sync lays the history down and the last one is compared with the sandbox's final truth):
-  - platforms: Meta rate limits (code 80000 with usage headers at 100 %, 5 minutes to regain
-    access), Google 429 RESOURCE_EXHAUSTED with retryDelay, 500s and 503s, slow answers, high
+  - platforms: Meta rate limits (code 80000 with usage headers at 100 %, 5 minutes or an hour
+    to regain access), Google 429 RESOURCE_EXHAUSTED with retryDelay, 500s and 503s, slow answers, high
     usage, "reduce the amount of data", cut-off and malformed bodies, a 503 from Google's token
-    endpoint; waits are capped at 15 s (`[sync] max_retry_seconds`), so a 5-minute rate limit
-    fails the account for the day and the next day's sync makes the days up
+    endpoint; a 5-minute rate limit is waited out (in simulated time), an hour's is longer than
+    `[sync] max_wait_seconds` allows, so the account fails for the day and the next day's sync
+    makes the days up
   - a Google login revoked (the real revoke endpoint) on a planned day, and logged in again by
     `datadrip connect google … --refresh-token-stdin` after that day's status check
   - restatements: the sandbox's conversions arrive late (Meta 28 days, Google 30), so every
@@ -58,6 +60,7 @@ At the end it checks, and exits 1 on any miss:
     needs a login, a scheduled report not sent) is named exactly once by that day's
     `datadrip status`, which then exits non-zero; no daemon run crashes (an error other than
     "some jobs failed"; the soak restarts a crashed daemon, as systemd's Restart=on-failure would)
+    and no job run fails with an unexpected error (a bug: the daemon records it and goes on)
   - the workbook passes `PRAGMA integrity_check`
 It prints those counts, the wall time and the peak RSS (this process, and the largest DataDrip
 process). `--keep DIR` keeps the home (workbook, logs) for a look afterwards.
@@ -102,7 +105,6 @@ FX_RATES = [("USD", "INR", "83.10"), ("EUR", "INR", "90.45")]
 INITIAL_DAYS = 35  # more than the 30-day restatement window
 SMTP_TIMEOUT = 2  # [email] timeout_seconds: a "hang" day answers later than this
 HANG_SECONDS = 3.0
-MAX_RETRY_SECONDS = 15
 # The local times of a day's steps (agency's timezone).
 FIRST_RUN, FOLLOW_UP, STATUS_AT, RELOGIN_AT = dt.time(7, 1), dt.time(10, 1), dt.time(10, 30), dt.time(11)
 SMTP_MODES = ("busy", "refuse", "drop", "hang")
@@ -184,8 +186,9 @@ def plan_days(rng: random.Random, days: int, clients: int) -> list[DayPlan]:
     busy = plans[1:-1]
     for plan in busy:
         faults: list[dict[str, Any]] = []
-        if rng.random() < 0.25:
-            faults.append({"kind": "rate_limit", "platform": "meta", "nth": rng.randint(1, 40)})
+        if rng.random() < 0.25:  # 5 minutes is waited out; an hour is over [sync] max_wait_seconds
+            faults.append({"kind": "rate_limit", "platform": "meta", "nth": rng.randint(1, 40),
+                           "regain": rng.choice([300, 300, 3600])})
         if rng.random() < 0.2:
             faults.append({"kind": "rate_limit", "platform": "google", "nth": rng.randint(1, 40)})
         for kind in ("server_error", "unavailable"):
@@ -255,12 +258,18 @@ class Soak:
     kill_days: Counter[int] = field(default_factory=Counter)
     peak_child_kib: int = 0
 
+    def now(self) -> dt.datetime:
+        """The sandbox's clock: where the soak last set it, moved on by the waits DataDrip jumped."""
+        moment: dt.datetime = self.server.app.state.clock.now()
+        return moment
+
     def set_clock(self, when: dt.datetime) -> None:
         clock = self.server.app.state.clock
         clock.advance(when - clock.now())
 
     def datadrip(self, when: dt.datetime, *args: str,
                  stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        when = max(when, self.now())  # never back: the morning's jumped waits may have gone past
         self.set_clock(when)
         done = subprocess.run(at_moment(when, *args), input=stdin, capture_output=True, text=True,
                               env=self.env, timeout=600)
@@ -274,14 +283,20 @@ class Soak:
         """`daemon --once` at `when`; for each kill planned on this day (a morning run), SIGKILL it
         at a random moment of its run and start it again at once (at the moment the clock has
         reached). A kill that comes after the run ended moves to the next day."""
+        when = max(when, self.now())
         self.set_clock(when)
         kills = self.kill_days.pop(day, 0) if day is not None else 0
         started = time.monotonic()
         killed = False
         restarts = 0
+        launched = started
         while True:
             log = self.home / "logs" / "daemon.log"
-            now = when + dt.timedelta(seconds=time.monotonic() - started)
+            # A restart comes at the moment the clock has reached: the sandbox's (which the killed
+            # run's jumped waits moved on) plus the real time the run took.
+            now = self.now() + dt.timedelta(seconds=time.monotonic() - launched)
+            self.set_clock(now)
+            launched = time.monotonic()
             process = subprocess.Popen(at_moment(now, "daemon", "--once", "--log-file", str(log)),
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                        env=self.env)
@@ -349,26 +364,85 @@ def waiting_for_deadline(home: Path, day: dt.date) -> bool:
     return not finished or bool(finished[-1][1].get("waiting"))
 
 
-# How each DataDrip process starts: its wall clock set to the moment given (time-machine, ticking
-# on from there; the monotonic clock and sleeps stay real), then the command line as `datadrip`
-# runs it, or the soak's set-up.
-BOOT = """import datetime, importlib.util, json, sys, time_machine
-time_machine.travel(datetime.datetime.fromisoformat(sys.argv[1]), tick=True).start()
-if sys.argv[2] == "--setup":
-    spec = importlib.util.spec_from_file_location("soak", sys.argv[3])
-    soak = sys.modules["soak"] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(soak)
-    soak.setup_home(json.loads(sys.argv[4]))
-else:
-    sys.argv = ["datadrip", *sys.argv[2:]]
-    from datadrip.cli import main
-    main()
+# How each DataDrip process starts: this file loaded as a module, then `boot` (below) with the
+# moment, the sandbox's address and the command line.
+BOOT = """import importlib.util, sys
+spec = importlib.util.spec_from_file_location("soak", sys.argv[1])
+soak = sys.modules["soak"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(soak)
+soak.boot(sys.argv[2:])
 """
+SANDBOX_URL = "SOAK_SANDBOX_URL"  # the environment variable that tells each process where the sandbox is
+# A wait at least this long (time.sleep, a timed Event.wait) is jumped over, not slept; shorter ones
+# (a poll, a first backoff) are slept as they are.
+JUMP_FROM = 0.5
+
+
+def boot(argv: list[str]) -> None:
+    """In a process the soak starts: the fast clock from the moment argv[0], then `datadrip
+    argv[1:]` as the command line runs it, or the soak's set-up (`--setup SPEC`)."""
+    start_fast_clock(dt.datetime.fromisoformat(argv[0]), os.environ[SANDBOX_URL])
+    if argv[1] == "--setup":
+        setup_home(json.loads(argv[2]))
+        return
+    sys.argv = ["datadrip", *argv[1:]]
+    from datadrip.cli import main  # after the clock: `sleep=time.sleep` defaults bind the fast one
+
+    main()
+
+
+def start_fast_clock(when: dt.datetime, sandbox_url: str) -> None:
+    """The process's wall clock starts at `when` and ticks on at the real rate (time-machine); a
+    wait of JUMP_FROM seconds or more is not slept: the wall clock, the monotonic clock and the
+    sandbox's clock jump over it together, so a platform's "wait 5 minutes" or a backoff costs no
+    real time and the sandbox sees the time pass (its rate limit regained, its "today" moved on).
+    Waits of threads running side by side add up, so a simulated morning can run a little long,
+    never short."""
+    import threading
+    import urllib.request
+
+    import time_machine
+
+    traveller = time_machine.travel(when, tick=True).start()
+    real_sleep, real_monotonic, real_wait = time.sleep, time.monotonic, threading.Event.wait
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    jumped = [0.0]
+    lock = threading.Lock()
+
+    def jump(seconds: float) -> None:
+        with lock:
+            traveller.shift(seconds)
+            jumped[0] += seconds
+            tell = urllib.request.Request(f"{sandbox_url}/_sandbox/clock", method="POST",
+                                          data=json.dumps({"seconds": seconds}).encode(),
+                                          headers={"Content-Type": "application/json"})
+            with opener.open(tell, timeout=10) as answer:
+                answer.read()
+
+    def sleep(seconds: float) -> None:
+        if seconds < JUMP_FROM:
+            real_sleep(seconds)
+        else:
+            jump(seconds)
+
+    def monotonic() -> float:
+        return real_monotonic() + jumped[0]
+
+    def wait(self: threading.Event, timeout: float | None = None) -> bool:
+        if timeout is None or timeout < JUMP_FROM or real_wait(self, 0):
+            return real_wait(self, timeout)
+        jump(timeout)
+        return self.is_set()
+
+    time.sleep = sleep  # type: ignore[assignment]
+    time.monotonic = monotonic  # type: ignore[assignment]
+    threading.Event.wait = wait  # type: ignore[method-assign]
 
 
 def at_moment(when: dt.datetime, *args: str) -> list[str]:
     """The command that runs `datadrip ARGS…` (or the set-up) in a process whose clock reads `when`."""
-    return [sys.executable, "-c", BOOT, when.astimezone(dt.UTC).isoformat(), *args]
+    return [sys.executable, "-c", BOOT, str(Path(__file__).resolve()), when.astimezone(dt.UTC).isoformat(),
+            *args]
 
 
 def new_google_token(server: Any) -> str:
@@ -409,7 +483,6 @@ attempts = 2
 
 [sync]
 initial_days = {INITIAL_DAYS}
-max_retry_seconds = {MAX_RETRY_SECONDS}
 concurrency = 8
 
 [schedule]
@@ -645,6 +718,7 @@ def run(args: argparse.Namespace) -> int:
                    if not key.startswith("DATADRIP_") and key != "OPENAI_API_KEY"}
             # DATADRIP_DEBUG: an unexpected error comes with its traceback (where it came from).
             env.update(DATADRIP_HOME=str(home), TZ="UTC", PYTHONUNBUFFERED="1", DATADRIP_DEBUG="1")
+            env[SANDBOX_URL] = server.base_url
             soak = Soak(home, server, smtp, rng, env)
             # Kills fall on the morning runs (sync, logins, reports) of the days between the first
             # and the last; several may fall on one morning.
@@ -661,7 +735,7 @@ def run(args: argparse.Namespace) -> int:
             first_sync = moment(START, FIRST_RUN)
             at = first_sync - dt.timedelta(hours=2)
             soak.set_clock(at)
-            done = subprocess.run(at_moment(at, "--setup", str(Path(__file__).resolve()), json.dumps(spec)),
+            done = subprocess.run(at_moment(at, "--setup", json.dumps(spec)),
                                   capture_output=True, text=True, env=env, timeout=300)
             if done.returncode != 0:
                 print(f"error: the soak's set-up failed:\n{done.stderr}", file=sys.stderr)
@@ -734,6 +808,12 @@ def run(args: argparse.Namespace) -> int:
                 data = check_data(db, server, first_sync, misses)
                 mail = check_email(db, smtp, expected, misses)
                 integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+                # A bug fails its job's run (the daemon goes on): each one is a miss, like a crash.
+                for job, scheduled, detail in db.execute(
+                        "SELECT job, scheduled_for, detail FROM job_run WHERE status = 'failed'"):
+                    error = str(json.loads(detail or "{}").get("error") or "")
+                    if error.startswith("unexpected "):
+                        soak.crashes.append(f"{job} run of {scheduled[:16]} UTC: {error}")
                 failed_reports = db.execute("SELECT count(*) FROM report WHERE status = 'failed'"
                                             ).fetchone()[0]
                 failed_syncs = db.execute("SELECT count(*) FROM sync_run "
@@ -749,7 +829,7 @@ def run(args: argparse.Namespace) -> int:
             if integrity != "ok":
                 misses.add(f"PRAGMA integrity_check: {integrity}")
             for line in soak.crashes:
-                misses.add(f"the daemon crashed: {line}")
+                misses.add(f"the daemon crashed or met a bug: {line}")
     finally:
         controller.stop()
     elapsed = time.monotonic() - wall

@@ -83,11 +83,11 @@ def test_insights_bench_quick_prints_every_figure_line() -> None:
 
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert re.search(rf"^sync: Mega Retail \(act_1010000099\), every level, 40 days: {NUMBER} rows in "
+    assert re.search(rf"^sync: Mega Retail \(act_1010000099\), every level, 14 days: {NUMBER} rows in "
                      rf"{NUMBER} s$", out, re.M)
     assert re.search(rf"^facts: {NUMBER} entities \(\d+ campaigns, \d+ ad sets, \d+ ads\), as of "
                      rf"\d{{4}}-\d\d-\d\d; \d+ findings$", out, re.M)
-    assert re.search(r"^median of 3 runs after a warm-up \(ms\):$", out, re.M)
+    assert re.search(r"^median of 2 runs after a warm-up \(ms\):$", out, re.M)
     for label in (r"a\. client_facts", r"b\. heuristic_findings", r"c\. build_messages"):
         assert re.search(rf"^  {label} +{NUMBER}$", out, re.M), label
     assert re.search(rf"^  a \+ b +{NUMBER}  target: < 500 ms: (met|MISSED)$", out, re.M)

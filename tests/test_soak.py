@@ -1,6 +1,6 @@
 """The soak (benchmarks/soak.py) over a simulated week: the daemon as real processes whose clocks
-start at simulated moments, with platform, SMTP and model faults, a revoked login and SIGKILLs; every
-check of the 90-day soak, on a smaller agency."""
+start at simulated moments and jump over every wait, with platform, SMTP and model faults, a
+revoked login and SIGKILLs; every check of the 90-day soak, on a smaller agency."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ def _soak() -> ModuleType:
     return module
 
 
-@pytest.mark.slow  # about 9 minutes, mostly real waits: over CI's budget for the whole suite
 def test_soak_a_week_with_kills_loses_nothing_and_sends_each_report_once(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     soak = _soak()
