@@ -49,8 +49,8 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/report_bench.py
 	$(BIN)/python benchmarks/insights_bench.py
 
-# The daemon over 90 simulated days with faults and 20 SIGKILLs; `make test-slow` runs a week of
-# it (tests/test_soak.py).
+# The daemon over 90 simulated days with faults and 20 SIGKILLs; `make test` runs a week of it
+# (tests/test_soak.py).
 soak: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/soak.py --days 90 --kills 20
 
