@@ -233,8 +233,8 @@ def _run_one(loaded: Loaded, engine: Any, due: DueJob, clock: Callable[[], dt.da
              level=logging.ERROR, event="job_error", error=type(exc).__name__, **fields)
         result = JobOutcome(JobStatus.FAILED.value, {
             "error": f"unexpected {type(exc).__name__} {where}",
-            "hint": f"Run it by hand with --debug to see the whole error ({hand_command(due)} --debug), "
-                    "and report it."})
+            "hint": "Run it by hand to see the whole error, and report it: datadrip --debug "
+                    + hand_command(due).removeprefix("datadrip ")})
     finally:
         stopper.job = None
     seconds = round(time.monotonic() - started, 3)

@@ -284,6 +284,8 @@ def test_daemon_a_bug_in_one_job_fails_that_run_and_the_others_go_on(
                                                               ("refresh_tokens", "failed")]
     [(_, _, _, detail)] = [row for row in job_runs(workbook_path) if row[0] == "refresh_tokens"]
     error = json.loads(detail)["error"]
+    assert json.loads(detail)["hint"] == ('Run it by hand to see the whole error, and report it: '
+                                          'datadrip --debug account check --agency "Spice Route Media"')
     assert re.fullmatch(r"unexpected KeyError in datadrip/jobs\.py line \d+ \(run_job\)", error), error
     text = log.read_text(encoding="utf-8")
     assert "ERROR refresh_tokens · Spice Route Media: unexpected KeyError in datadrip/jobs.py" in text
