@@ -56,9 +56,9 @@ class DueJob:
         return f"{self.job} · {self.agency}" + (" (follow-up)" if self.follow_up else "")
 
 
-def hand_command(due: DueJob) -> str:
-    """The command that does what this job does, for its agency."""
-    return HAND_COMMANDS[due.job].format(agency=shell_quoted(due.agency))
+def hand_command(job: str, agency: str) -> str:
+    """The command that does what this job of the daemon does, for one agency."""
+    return HAND_COMMANDS[job].format(agency=shell_quoted(agency))
 
 
 def agencies(engine: Engine) -> list[tuple[str, str, str]]:

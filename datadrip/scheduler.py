@@ -234,7 +234,7 @@ def _run_one(loaded: Loaded, engine: Any, due: DueJob, clock: Callable[[], dt.da
         result = JobOutcome(JobStatus.FAILED.value, {
             "error": f"unexpected {type(exc).__name__} {where}",
             "hint": "Run it by hand to see the whole error, and report it: datadrip --debug "
-                    + hand_command(due).removeprefix("datadrip ")})
+                    + hand_command(due.job, due.agency).removeprefix("datadrip ")})
     finally:
         stopper.job = None
     seconds = round(time.monotonic() - started, 3)

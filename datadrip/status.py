@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from datadrip.connections import connect_command, shell_quoted
+from datadrip.connections import connect_command
 from datadrip.dashboard import STALE_AFTER
 from datadrip.db.models import AdAccount, Agency, Client, JobRun, Report, SyncRun
 from datadrip.enums import AccountStatus, JobStatus, ReportKind, ReportStatus, SyncStatus
-from datadrip.job_runs import HAND_COMMANDS, REPORT_JOBS
+from datadrip.job_runs import HAND_COMMANDS, REPORT_JOBS, hand_command
 from datadrip.reports.build import plan_report
 from datadrip.reports.claims import SendLocks, report_key, resend_command
 from datadrip.schedule import job_crons, latest_fire, parse_deadline, to_utc
@@ -424,7 +424,7 @@ def daemon_runs(session: Session, agency: Agency | None) -> list[DaemonRunHealth
             continue  # failed for some accounts or clients only: their own lines say which
         found.append(DaemonRunHealth(row.name, row.job, _aware(row.scheduled_for) or row.scheduled_for,
                                      row.timezone, row.status, str(error),
-                                     HAND_COMMANDS[row.job].format(agency=shell_quoted(row.name))))
+                                     hand_command(row.job, row.name)))
     return found
 
 
