@@ -93,7 +93,7 @@ class ReportsSettings(_Section):
                               "(report.html.j2, report.txt.j2, report.md.j2) replaces ours")
     send_empty: bool = Field(False, description="E-mail a report with nothing in it (a client with "
                              "no accounts, or no data for the period); else it is skipped, and why "
-                             "is recorded")
+                             "is recorded (failed, when an account has not synced that far)")
 
 
 class AiSettings(_Section):

@@ -125,7 +125,8 @@ def report_send(ctx: typer.Context,
     one whose send may have reached its recipients is "uncertain" and is not repeated without
     --force either. A send cut short before its message left is finished by the next one. A
     report with nothing in it (no accounts, no data for the period) is skipped, and why is
-    recorded, unless [reports] send_empty. Passing failures (a busy server, a rate limit) are
+    recorded, unless [reports] send_empty; one without numbers because an account has not
+    synced that far fails, naming the account. Passing failures (a busy server, a rate limit) are
     retried; with --all every client is attempted, each failure recorded with its reason, and the
     exit code is 3 when some failed (or are uncertain), 1 when all did, 4 when one needs a login.
     When stdout is not a terminal (cron), a success prints nothing (--verbose prints the summary)

@@ -206,7 +206,7 @@ def _send_locked(loaded: Loaded, provider: Provider | None, locks: SendLocks, cl
     from datadrip.analytics import agency_today
     from datadrip.db.models import Agency, Client
     from datadrip.reports.build import plan_report
-    from datadrip.reports.claims import report_key
+    from datadrip.reports.claims import report_key, resend_command
     from datadrip.reports.compose import compose_report
     from datadrip.reports.history import claim, find_report, record_unsent, save_built, take_over
     from datadrip.workbook import open_session
@@ -250,13 +250,20 @@ def _send_locked(loaded: Loaded, provider: Provider | None, locks: SendLocks, cl
         composed = compose_report(session, agency, client, plan,
                                   template_dir=settings.reports.template_dir, now=now)
         result.subject, result.warnings = composed.subject, list(composed.content.warnings)
-        empty = None if settings.reports.send_empty else _empty(composed, agency)
-        if empty is not None:
+        unsent = None if settings.reports.send_empty else _nothing_to_send(composed, agency)
+        if unsent is not None:
+            status, reason = unsent
             if not request.dry_run and not copies:
                 result.report_id = save_built(session, composed, now=now).id
                 record_unsent(session, client.id, plan.kind.value, plan.period.since,
-                              plan.period.until, status=ReportStatus.SKIPPED, reason=empty, at=now)
-            return _skip(result, empty)
+                              plan.period.until, status=status, reason=reason, at=now)
+            if status is ReportStatus.SKIPPED:
+                return _skip(result, reason)
+            send = resend_command(client.name, plan.kind.value, plan.period.since, plan.period.until)
+            result.reason = reason
+            result.hint = (f"Sync its accounts (datadrip sync --client {_quoted(client.name)}), then "
+                           f"send it: {send.removesuffix(' --force')}")
+            return result
         if request.dry_run:
             result.status = "would_send"
             return result
@@ -302,17 +309,23 @@ def _blocked(result: ReportSend, existing: Report, client: str) -> ReportSend | 
     return result
 
 
-def _empty(composed: ComposedReport, agency: Agency) -> str | None:
-    """Why a report has nothing to tell (no accounts, no data for its period), or None."""
+def _nothing_to_send(composed: ComposedReport, agency: Agency) -> tuple[ReportStatus, str] | None:
+    """Why a report without numbers is not sent, or None when it has numbers. Skipped when there
+    is nothing to tell (no accounts; accounts synced through the period without a figure in it);
+    failed when the numbers are missing because an account has not synced that far (its last
+    sync failed, it needs a login): that is not an empty period, and `status` names it."""
     from datadrip.reports.formatting import day_range
 
     content = composed.content
     if not content.accounts:
-        return "no accounts"
-    if not content.has_data:
-        period = content.plan.period
-        return f"no data for {day_range(period.since, period.until, agency.locale)}"
-    return None
+        return ReportStatus.SKIPPED, "no accounts"
+    if content.has_data:
+        return None
+    period = content.plan.period
+    empty = f"no data for {day_range(period.since, period.until, agency.locale)}"
+    if content.warnings:  # an account behind the period's end: its numbers are missing, not zero
+        return ReportStatus.FAILED, f"{empty}: {' '.join(content.warnings)}"
+    return ReportStatus.SKIPPED, empty
 
 
 def _bad_recipient(recipients: list[str]) -> str | None:

@@ -5,6 +5,7 @@ handed its message over is sent by the rerun; one that did is "uncertain", named
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.analytics.analytics_support import fill_workbook
+from tests.commands.status_support import synced_through
 from tests.reports.mail_support import SmtpServer, start_smtp
 
 DAY = ("--kind", "daily", "--since", "2026-11-01", "--until", "2026-11-01")
@@ -34,7 +36,10 @@ def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
 
 
 def prepared(dd: Callable[..., Any]) -> Callable[..., Any]:
+    """The hand-made workbook, every account synced up to 30 November (a day without numbers is
+    empty), with a rate, and recipients for Masala Mornings."""
     fill_workbook(dd)
+    synced_through(dt.date(2026, 11, 30))
     assert dd("fx", "set", "USD", "INR", "83.10").exit_code == 0
     assert dd("client", "edit", MASALA, "--recipients", "owner@masala.example").exit_code == 0
     return dd
@@ -139,7 +144,7 @@ def test_send_all_counts_an_uncertain_report_as_a_failure_naming_its_force_comma
 
     run = ready("report", "send", "--all", *DAY)  # piped, as under cron: one line per problem
 
-    assert run.exit_code == 3, run.stderr  # the other client went through
+    assert run.exit_code == 3, run.stderr  # the other client's turn ended well: skipped, empty
     [line] = [line for line in run.stderr.splitlines() if line.startswith("error: Masala")]
     assert line.startswith("error: Masala Mornings: uncertain: handed over to smtp at ")
     assert line.endswith(FORCE)

@@ -16,6 +16,7 @@ import pytest
 from support import assert_bad_input
 
 from tests.analytics.analytics_support import fill_workbook
+from tests.commands.status_support import synced_through
 from tests.reports.report_support import add_campaign_day
 from tests.reports.test_send_command import execute, outbox
 
@@ -120,7 +121,9 @@ def test_send_all_summary_names_what_happened_to_each_client(no_rate, home):
 
 @pytest.fixture
 def ready(no_rate: Callable[..., Any]) -> Callable[..., Any]:
+    """With the rate, every account synced up to 30 November: a day without numbers is empty."""
     assert no_rate("fx", "set", "USD", "INR", "83").exit_code == 0
+    synced_through(dt.date(2026, 11, 30))
     return no_rate
 
 
@@ -197,6 +200,30 @@ def test_send_a_skipped_report_goes_out_once_its_data_arrives(ready, home):
     assert run.json()["reports"][0]["status"] == "sent"
     [row] = ready("report", "list", "--client", "Peak Trail", "--json").json()
     assert (row["status"], row["error"]) == ("sent", None)
+
+
+def test_send_fails_a_report_whose_numbers_are_missing_because_its_account_is_behind(no_rate, home):
+    """Not an empty period: Peak Trail's account has synced up to 31 October only (its syncs since
+    failed), so its report for 1 November is failed, named by status, and sent once synced."""
+    assert no_rate("fx", "set", "USD", "INR", "83").exit_code == 0
+    synced_through(dt.date(2026, 10, 31))
+
+    run = no_rate("report", "send", "Peak Trail", *DAY1, "--json")
+
+    assert run.exit_code == 1, run.stderr
+    [report] = run.json()["reports"]
+    assert (report["status"], report["reason"]) == (
+        "failed", "no data for 1 Nov 2026: Meta act_2 holds data up to 31 Oct 2026 only.")
+    assert ('Hint: Sync its accounts (datadrip sync --client "Peak Trail"), then send it: datadrip '
+            'report send "Peak Trail" --kind daily --since 2026-11-01 --until 2026-11-01') in run.stderr
+    assert outbox(home) == []
+    problems = no_rate("status", "--json").json()["problems"]
+    assert "Peak Trail · daily report 2026-11-01 failed: no data for 1 Nov 2026: Meta act_2 holds data " \
+           "up to 31 Oct 2026 only." in problems
+    execute("UPDATE sync_cursor SET synced_through = :day", day=dt.date(2026, 11, 1))  # a sync at last
+    add_campaign_day("Peak Trail", "act_2", "Trail", dt.date(2026, 11, 1), "12", currency="USD")
+    assert no_rate("report", "send", "Peak Trail", *DAY1).exit_code == 0
+    assert [parsed_to(path) for path in outbox(home)] == ["team@peaktrail.example"]
 
 
 def parsed_to(path: Path) -> str:
