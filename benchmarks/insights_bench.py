@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from datadrip.config import Loaded
+    from datadrip.core.config import Loaded
 
 ACCOUNT = "act_1010000099"  # the sandbox's large Meta account
 CLIENT = "Mega Retail"
@@ -58,7 +58,7 @@ def verdict(met: bool) -> str:
 def write_config(home: Path, description: dict[str, Any], days: int) -> None:
     """The settings the demo writes (the sandbox's URLs, the file secret store), plus the sync's
     first window."""
-    from datadrip.config import CONFIG_FILENAME
+    from datadrip.core.config import CONFIG_FILENAME
 
     meta = description["meta"]
     (home / CONFIG_FILENAME).write_text(
@@ -71,7 +71,7 @@ def write_config(home: Path, description: dict[str, Any], days: int) -> None:
 
 
 def load(home: Path) -> Loaded:
-    from datadrip.config import CONFIG_FILENAME, load_settings
+    from datadrip.core.config import CONFIG_FILENAME, load_settings
 
     return load_settings(home / CONFIG_FILENAME, env={"DATADRIP_HOME": str(home)})
 
@@ -89,7 +89,7 @@ def build(loaded: Loaded, description: dict[str, Any]) -> tuple[float, int]:
     from datadrip.agencies import AgencyChanges, add_agency
     from datadrip.clients import ClientChanges, add_client
     from datadrip.connect import ConnectRequest, ConnectUi, connect_accounts
-    from datadrip.errors import DataDripError, UsageError
+    from datadrip.core.errors import DataDripError, UsageError
     from datadrip.sync import SyncRequest, sync_accounts
     from datadrip.workbook import Workbook, open_session
 
@@ -213,7 +213,7 @@ def main() -> None:
     days = args.days or (14 if args.quick else 90)
     repeat = args.repeat or (2 if args.quick else 5)
 
-    from datadrip.config import WORKBOOK_FILENAME
+    from datadrip.core.config import WORKBOOK_FILENAME
     from datadrip.sandbox.app import SandboxConfig
     from datadrip.sandbox.server import SandboxServer
 

@@ -86,11 +86,11 @@ def generate(path: Path, clients: int, campaigns: int, days: int) -> None:
 def measure(path: Path) -> tuple[dict[str, float], list[dict[str, float]]]:
     from sqlmodel import Session, select
 
+    from datadrip.core.enums import ReportKind
+    from datadrip.core.periods import Period
     from datadrip.db.engine import open_workbook
     from datadrip.db.models import Agency, Client
-    from datadrip.enums import ReportKind
     from datadrip.fx import RateBook
-    from datadrip.periods import Period
     from datadrip.reports.build import ReportPlan, build_content
     from datadrip.reports.charts import draw_charts
     from datadrip.reports.render import images_for, render

@@ -506,10 +506,10 @@ def setup_home(spec: dict[str, Any]) -> None:
     the secrets and the connections, through the services the commands use (as the demo does)."""
     from datadrip.agencies import AgencyChanges, add_agency
     from datadrip.clients import ClientChanges, add_client
-    from datadrip.config import load_settings
     from datadrip.connect import ConnectRequest, ConnectUi, connect_accounts
-    from datadrip.enums import Plan
-    from datadrip.errors import UsageError
+    from datadrip.core.config import load_settings
+    from datadrip.core.enums import Plan
+    from datadrip.core.errors import UsageError
     from datadrip.fx import rate_input, set_rates
     from datadrip.secrets import open_store
     from datadrip.workbook import Workbook, open_session

@@ -8,11 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from datadrip import audit, validate
+from datadrip import audit
+from datadrip.core import validate
+from datadrip.core.enums import Plan
+from datadrip.core.errors import ConflictError, NotFoundError, UsageError
 from datadrip.db.models import Agency, Client, User, utcnow
 from datadrip.db.queries import count_client_data
-from datadrip.enums import Plan
-from datadrip.errors import ConflictError, NotFoundError, UsageError
 from datadrip.workbook import Workbook
 
 

@@ -25,11 +25,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from datadrip.core.errors import UsageError
+from datadrip.core.money import MICROS, minor_units, to_amount
+from datadrip.core.periods import Period
 from datadrip.db.models import AdAccount, Agency, Client, Entity, MetricDaily
-from datadrip.errors import UsageError
 from datadrip.fx import RateBook
-from datadrip.money import MICROS, minor_units, to_amount
-from datadrip.periods import Period
 
 DIMENSIONS = ("total", "day", "week", "month", "platform", "account", "client", "campaign", "adset", "ad")
 BASE_METRICS = ("spend", "impressions", "clicks", "conversions", "conversion_value")

@@ -40,7 +40,7 @@ def parse_since(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
     """'2026-11-01', '2026-11-01T09:30', or a span back from now: '90m', '24h', '7d', '2w'."""
     import re
 
-    from datadrip.errors import UsageError
+    from datadrip.core.errors import UsageError
 
     now = now or dt.datetime.now(dt.UTC)
     span = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)

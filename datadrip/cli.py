@@ -13,8 +13,8 @@ from typer.core import TyperGroup
 
 from datadrip import __version__
 from datadrip.commands._context import Invocation
-from datadrip.errors import DataDripError, ExitCode
-from datadrip.output import printable
+from datadrip.core.errors import DataDripError, ExitCode
+from datadrip.core.text import printable
 
 # Every command: (name, module of datadrip.commands, its function or Typer there, the first sentence
 # of its help). A command's module is imported, and its options built, only when the command runs:

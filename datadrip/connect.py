@@ -28,12 +28,12 @@ from datadrip.connections import (
     select_accounts,
 )
 from datadrip.connectors.http import http_client
-from datadrip.enums import Platform
-from datadrip.errors import DataDripError, LoginError, NotFoundError, UsageError
+from datadrip.core.enums import Platform
+from datadrip.core.errors import DataDripError, LoginError, NotFoundError, UsageError
 
 if TYPE_CHECKING:
-    from datadrip.config import Loaded
     from datadrip.connectors.base import AccountRef
+    from datadrip.core.config import Loaded
     from datadrip.secrets import SecretStore
 
 HTTP_TIMEOUT = 30.0

@@ -16,9 +16,9 @@ from sqlmodel import Session, col, func, select
 
 from datadrip import audit
 from datadrip.auth.tokens import meta_expiry_warning
+from datadrip.core.enums import AccountStatus, Platform
+from datadrip.core.errors import ConflictError, NotFoundError, UsageError
 from datadrip.db.models import AdAccount, Agency, Client, MetricDaily, utcnow
-from datadrip.enums import AccountStatus, Platform
-from datadrip.errors import ConflictError, NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from datadrip.connectors.base import AccountRef

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from datadrip.analytics import Change, Line, Scope, Totals, breakdown, client_totals, compare
+from datadrip.core.enums import AccountStatus, SyncStatus
+from datadrip.core.periods import Period
 from datadrip.db.models import AdAccount, SyncRun
-from datadrip.enums import AccountStatus, SyncStatus
 from datadrip.fx import RateBook
-from datadrip.periods import Period
 
 KPIS = ("spend", "conversions", "cpa", "roas", "conversion_value", "clicks", "ctr", "cpc")
 RANKED = 5  # campaigns in each of the best and worst lists

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datadrip.config import CONFIG_FILENAME, WORKBOOK_FILENAME, example_text, load_settings
-from datadrip.enums import Plan, Role
-from datadrip.errors import DataDripError, UsageError
-from datadrip.private_files import make_folder, write_new
+from datadrip.core.config import CONFIG_FILENAME, WORKBOOK_FILENAME, example_text, load_settings
+from datadrip.core.enums import Plan, Role
+from datadrip.core.errors import DataDripError, UsageError
+from datadrip.core.private_files import make_folder, write_new
 from datadrip.secret_file import KEY_FILENAME, STORE_FILENAME
 
 if TYPE_CHECKING:
-    from datadrip.config import Loaded
+    from datadrip.core.config import Loaded
     from datadrip.dashboard import AgencyDashboard
     from datadrip.sync import SyncUi
 
@@ -122,8 +122,8 @@ def _dashboard(loaded: Loaded) -> AgencyDashboard:
     """The demo agency's dashboard over the last 7 days, as `datadrip dashboard` shows it."""
     from datadrip.agencies import agency_or_only
     from datadrip.analytics import agency_scope, agency_today
+    from datadrip.core.periods import preset_period
     from datadrip.dashboard import agency_dashboard
-    from datadrip.periods import preset_period
     from datadrip.workbook import open_session
 
     with open_session(loaded) as wb:

@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from datadrip.config import Loaded, example_text
-from datadrip.private_files import make_folder, write_new
+from datadrip.core.config import Loaded, example_text
+from datadrip.core.private_files import make_folder, write_new
 from datadrip.workbook import Upgrade, upgrade_workbook
 
 
@@ -25,7 +25,7 @@ def initialise(loaded: Loaded) -> InitResult:
 
 def write_config_once(path: Path, text: str) -> bool:
     """Write `text` to a new file at `path`; an existing file is never touched."""
-    from datadrip.errors import ConfigError
+    from datadrip.core.errors import ConfigError
 
     if path.exists():
         return False

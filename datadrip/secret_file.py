@@ -31,8 +31,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from datadrip.errors import SecretStoreError
-from datadrip.private_files import make_folder
+from datadrip.core.errors import SecretStoreError
+from datadrip.core.private_files import make_folder
 
 KEY_ENV = "DATADRIP_SECRET_KEY"
 STORE_FILENAME = "secrets.enc"

@@ -19,15 +19,15 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from datadrip.config import SECRETS
-from datadrip.errors import NotFoundError, SecretStoreError, UsageError
-from datadrip.private_files import write_new
+from datadrip.core.config import SECRETS
+from datadrip.core.errors import NotFoundError, SecretStoreError, UsageError
+from datadrip.core.private_files import write_new
 from datadrip.secret_file import FileStore, ensure_folder
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
-    from datadrip.config import Loaded
+    from datadrip.core.config import Loaded
     from datadrip.workbook import Workbook
 
 SERVICE = "datadrip"

@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
-from datadrip.errors import DataDripError, UsageError, WorkbookError
+from datadrip.core.errors import DataDripError, UsageError, WorkbookError
 
 VIEWS = ("daily_metrics", "campaign_daily", "adset_daily", "ad_daily", "account_daily")
 VIEWS_HINT = ("Query the views " + ", ".join(VIEWS) + "; their columns: "

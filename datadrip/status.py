@@ -15,17 +15,18 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from datadrip.connections import connect_command
+from datadrip.core.cron import parse_deadline
+from datadrip.core.enums import AccountStatus, JobStatus, ReportKind, ReportStatus, SyncStatus
 from datadrip.dashboard import STALE_AFTER
 from datadrip.db.models import AdAccount, Agency, Client, JobRun, Report, SyncRun
-from datadrip.enums import AccountStatus, JobStatus, ReportKind, ReportStatus, SyncStatus
-from datadrip.job_runs import HAND_COMMANDS, REPORT_JOBS, hand_command
 from datadrip.reports.build import plan_report
 from datadrip.reports.claims import SendLocks, report_key, resend_command
-from datadrip.schedule import job_crons, latest_fire, parse_deadline, to_utc
+from datadrip.scheduling.runs import HAND_COMMANDS, REPORT_JOBS, hand_command
+from datadrip.scheduling.timetable import job_crons, latest_fire, to_utc
 
 if TYPE_CHECKING:
-    from datadrip.config import ScheduleSettings
-    from datadrip.schedule import ScheduledRun
+    from datadrip.core.config import ScheduleSettings
+    from datadrip.scheduling.timetable import ScheduledRun
 
 _runs = SyncRun.__table__  # type: ignore[attr-defined]
 _accounts = AdAccount.__table__  # type: ignore[attr-defined]
@@ -248,7 +249,7 @@ def check_status(session: Session, *, agency_ref: str | None = None,
     with each agency's next scheduled runs when `schedule` is given; with `locks`, whether the
     sender of a report being sent still lives."""
     from datadrip.agencies import find_agency
-    from datadrip.schedule import next_runs
+    from datadrip.scheduling.timetable import next_runs
 
     now = now or dt.datetime.now(dt.UTC)
     agency = find_agency(session, agency_ref) if agency_ref is not None else None

@@ -27,14 +27,14 @@ from zoneinfo import ZoneInfo
 from datadrip.connections import reauth_hint
 from datadrip.connectors.base import LEVELS, DateWindow, EntityRecord, FetchNotes, MetricRow, SyncOptions
 from datadrip.connectors.http import RetryLaterError, Sleep, Wait, WaitFn, duration, http_client
-from datadrip.enums import AccountStatus, Platform, SyncStatus
-from datadrip.errors import AuthRequiredError, DataDripError, NotFoundError, UsageError
+from datadrip.core.enums import AccountStatus, Platform, SyncStatus
+from datadrip.core.errors import AuthRequiredError, DataDripError, NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from datadrip.config import Loaded
     from datadrip.connectors.base import TokenSource
+    from datadrip.core.config import Loaded
 
 
 class LoginTokens(Protocol):

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from datadrip.errors import DataDripError
-from datadrip.private_files import make_folder
+from datadrip.core.errors import DataDripError
+from datadrip.core.private_files import make_folder
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from datadrip.connectors.base import DateWindow, EntityRecord, MetricRow
+from datadrip.core.enums import SyncStatus
 from datadrip.db.engine import WRITE
 from datadrip.db.models import Entity, MetricDaily, SyncCursor, SyncRun
-from datadrip.enums import SyncStatus
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -7,11 +7,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from datadrip import audit, validate
+from datadrip import audit
 from datadrip.agencies import agency_or_only, find_agency
+from datadrip.core import validate
+from datadrip.core.enums import Role
+from datadrip.core.errors import ConflictError, NotFoundError
 from datadrip.db.models import Agency, User
-from datadrip.enums import Role
-from datadrip.errors import ConflictError, NotFoundError
 from datadrip.workbook import Workbook
 
 

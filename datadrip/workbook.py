@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from datadrip.config import Loaded
+from datadrip.core.config import Loaded
 from datadrip.db.engine import ensure_current, open_workbook, session_scope, workbook_url
 
 

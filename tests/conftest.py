@@ -113,7 +113,7 @@ def give_client_data(home: Path) -> Callable[[str], None]:
     client (by id), as later syncs and reports will: the data that removal must warn about."""
 
     def attach(client_id: str) -> None:
-        from datadrip.config import load_settings
+        from datadrip.core.config import load_settings
         from datadrip.db.models import AdAccount, Entity, Insight, MetricDaily, Report
         from datadrip.workbook import open_session
 

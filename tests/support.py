@@ -79,7 +79,7 @@ def revision_of(path: Path) -> str:
 
 def stored_logins() -> dict[str, str]:
     """The logins (login.*) in the encrypted secret file, decrypted as DataDrip reads them."""
-    from datadrip.config import load_settings
+    from datadrip.core.config import load_settings
     from datadrip.secret_file import FileStore
 
     store = FileStore(load_settings().paths.data_dir)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from datadrip.config import SECRETS, SECTIONS, Settings, example_text, load_settings, section_keys
-from datadrip.errors import ConfigError, ExitCode
+from datadrip.core.config import SECRETS, SECTIONS, Settings, example_text, load_settings, section_keys
+from datadrip.core.errors import ConfigError, ExitCode
 
 PACKAGE_EXAMPLE = Path(__file__).resolve().parents[1] / "datadrip" / "datadrip.toml.example"
 ROOT_EXAMPLE = Path(__file__).resolve().parents[1] / "datadrip.toml.example"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from datadrip.errors import ExitCode, run_failure
+from datadrip.core.errors import ExitCode, run_failure
 
 
 @pytest.mark.parametrize(("failed", "total", "needs_login", "code"), [

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from datadrip.errors import ExitCode, UsageError
-from datadrip.money import MICROS, minor_units, parse_amount, to_amount
+from datadrip.core.errors import ExitCode, UsageError
+from datadrip.core.money import MICROS, minor_units, parse_amount, to_amount
 
 INT64_MAX = 2**63 - 1
 

@@ -10,7 +10,7 @@ from enum import Enum
 
 import pytest
 
-from datadrip import output
+from datadrip.commands import output
 
 ANSI = re.compile(r"\x1b\[")
 COLUMNS = [("name", "Name"), ("budget", "Budget"), ("active", "Active"), ("tags", "Tags")]

@@ -7,10 +7,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from datadrip.core.cron import parse_cron, parse_deadline
 
-from datadrip.config import ScheduleSettings, load_settings
-from datadrip.errors import ConfigError
-from datadrip.schedule import has_dst, latest_fire, next_fire, next_runs, parse_cron, parse_deadline
+from datadrip.core.config import ScheduleSettings, load_settings
+from datadrip.core.errors import ConfigError
+from datadrip.scheduling.timetable import has_dst, latest_fire, next_fire, next_runs
 
 UTC = dt.UTC
 NY = ZoneInfo("America/New_York")

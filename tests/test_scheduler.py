@@ -16,8 +16,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from datadrip.config import Loaded, load_settings
-from datadrip.scheduler import DaemonRequest, DaemonRunningError, daemon_lock, daemon_lock_path, run_daemon
+from datadrip.core.config import Loaded, load_settings
+from datadrip.scheduling.daemon import (
+    DaemonRequest,
+    DaemonRunningError,
+    daemon_lock,
+    daemon_lock_path,
+    run_daemon,
+)
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 ONLY_SYNC = {"DATADRIP_SCHEDULE_REFRESH_TOKENS": "", "DATADRIP_SCHEDULE_REPORTS": "",
@@ -265,14 +271,14 @@ def test_daemon_a_bug_in_one_job_fails_that_run_and_the_others_go_on(
         agency: str, workbook_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug is planted in the login check (the one place a test replaces our code: there is no
     input that makes DataDrip raise an unexpected error, which is what this is about)."""
-    import datadrip.jobs
+    import datadrip.scheduling.jobs
 
     secret = "https://graph.example/v24.0/me?access_token=EAAB-not-for-logs"
 
     def bug(*_args: Any) -> Any:
         raise KeyError(secret)
 
-    monkeypatch.setattr(datadrip.jobs, "_refresh_tokens", bug)
+    monkeypatch.setattr(datadrip.scheduling.jobs, "_refresh_tokens", bug)
     loaded = settings(DATADRIP_SCHEDULE_REPORTS="", DATADRIP_SCHEDULE_WEEKLY_REPORTS="")
     log = tmp_path / "daemon.log"
     day = dt.date(2026, 12, 1)
@@ -286,9 +292,9 @@ def test_daemon_a_bug_in_one_job_fails_that_run_and_the_others_go_on(
     error = json.loads(detail)["error"]
     assert json.loads(detail)["hint"] == ('Run it by hand to see the whole error, and report it: '
                                           'datadrip --debug account check --agency "Spice Route Media"')
-    assert re.fullmatch(r"unexpected KeyError in datadrip/jobs\.py line \d+ \(run_job\)", error), error
+    assert re.fullmatch(r"unexpected KeyError in datadrip/scheduling/jobs\.py line \d+ \(run_job\)", error), error
     text = log.read_text(encoding="utf-8")
-    assert "ERROR refresh_tokens · Spice Route Media: unexpected KeyError in datadrip/jobs.py" in text
+    assert "ERROR refresh_tokens · Spice Route Media: unexpected KeyError in datadrip/scheduling/jobs.py" in text
     assert 'File "' in text and "in run_job" in text  # the frames, for the bug report
     assert secret not in text and secret not in detail and "EAAB" not in text
     [run] = checked.daemon_runs

@@ -16,8 +16,8 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.errors import KeyringLocked, PasswordSetError
 
-from datadrip.config import load_settings
-from datadrip.errors import ExitCode, SecretStoreError, UsageError
+from datadrip.core.config import load_settings
+from datadrip.core.errors import ExitCode, SecretStoreError, UsageError
 from datadrip.secret_file import KEY_FILENAME, STORE_FILENAME, FileStore
 from datadrip.secrets import (
     NOTICE_MARKER,

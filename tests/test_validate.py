@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from datadrip import validate
-from datadrip.errors import ExitCode, UsageError
+from datadrip.core import validate
+from datadrip.core.errors import ExitCode, UsageError
 
 # --- time zones ---------------------------------------------------------------------------------
 

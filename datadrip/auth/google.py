@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from datadrip.connectors.http import RetryPolicy, Sleep, WaitFn, http_client, oauth_retryable, send
-from datadrip.errors import ConfigError, DataDripError, LoginError, ReauthRequiredError, UsageError
+from datadrip.core.errors import ConfigError, DataDripError, LoginError, ReauthRequiredError, UsageError
 from datadrip.secrets import redact
 
 if TYPE_CHECKING:
     from datadrip.auth.flow import Pkce
-    from datadrip.config import Loaded
+    from datadrip.core.config import Loaded
 
 SCOPE = "https://www.googleapis.com/auth/adwords"
 REAUTH_HINT = "Log in to Google again with 'datadrip connect google CLIENT'."

@@ -18,13 +18,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from datadrip.errors import (
-    DataDripError,
-    LoginCancelledError,
-    LoginError,
-    LoginTimeoutError,
-    UsageError,
-)
+from datadrip.core.errors import DataDripError, LoginCancelledError, LoginError, LoginTimeoutError, UsageError
 
 HOST = "127.0.0.1"
 DONE_TEXT = "You can close this tab and return to the terminal."

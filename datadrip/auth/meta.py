@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from datadrip.connectors.http import RetryPolicy, Sleep, http_client, meta_retryable, send
-from datadrip.errors import ConfigError, DataDripError, LoginError, ReauthRequiredError, UsageError
+from datadrip.core.errors import ConfigError, DataDripError, LoginError, ReauthRequiredError, UsageError
 from datadrip.secrets import redact
 
 if TYPE_CHECKING:
     from datadrip.auth.flow import Pkce
-    from datadrip.config import Loaded
+    from datadrip.core.config import Loaded
 
 SCOPES = ("ads_read", "business_management")
 REAUTH_HINT = "Log in to Meta again with 'datadrip connect meta CLIENT'."

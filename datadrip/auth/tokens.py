@@ -18,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from datadrip.errors import ReauthRequiredError, SecretStoreError
+from datadrip.core.errors import ReauthRequiredError, SecretStoreError
 
 if TYPE_CHECKING:
     from datadrip.auth.google import GoogleOAuth
-    from datadrip.config import Loaded
     from datadrip.connectors.http import Sleep, WaitFn
+    from datadrip.core.config import Loaded
     from datadrip.secrets import SecretStore
 
 PREFIX = "login."

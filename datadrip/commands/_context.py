@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from datadrip.errors import ConfirmationRequiredError
+from datadrip.core.errors import ConfirmationRequiredError
 
 if TYPE_CHECKING:
-    from datadrip.config import Loaded
+    from datadrip.core.config import Loaded
     from datadrip.workbook import Workbook
 
 
@@ -25,7 +25,7 @@ class Invocation:
 
 
 def settings(ctx: typer.Context) -> Loaded:
-    from datadrip.config import load_settings
+    from datadrip.core.config import load_settings
 
     invocation = ctx.find_object(Invocation) or Invocation()
     return load_settings(invocation.config_path)

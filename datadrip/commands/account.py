@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 from datadrip.commands._context import settings, workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt
 
@@ -60,7 +60,7 @@ def account_check(ctx: typer.Context, client: ClientOpt = None, agency: AgencyOp
       datadrip account check --client "Masala Mornings" || echo "a login is needed"
     """
     from datadrip.connect import check_connections
-    from datadrip.errors import AuthRequiredError
+    from datadrip.core.errors import AuthRequiredError
 
     checked = check_connections(settings(ctx), client, agency)
     if as_json:

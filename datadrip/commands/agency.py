@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 from datadrip.commands._context import confirm_removal, settings, workbook
 from datadrip.commands._options import CurrencyOpt, JsonOpt, TimezoneOpt, YesOpt
-from datadrip.enums import Plan
+from datadrip.core.enums import Plan
 
 app = typer.Typer(help="""Agencies: yours, with time zone, currency and branding.
 

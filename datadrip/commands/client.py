@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 from datadrip.commands._context import confirm_removal, settings, workbook
 from datadrip.commands._options import AgencyOpt, CurrencyOpt, JsonOpt, YesOpt
 

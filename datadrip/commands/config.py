@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 from datadrip.commands._context import settings
 from datadrip.commands._options import JsonOpt
 
@@ -25,8 +25,8 @@ def config_show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     Example:
       DATADRIP_META_API_VERSION=v25.0 datadrip config show
     """
-    from datadrip.config import describe
-    from datadrip.errors import SecretStoreError
+    from datadrip.core.config import describe
+    from datadrip.core.errors import SecretStoreError
     from datadrip.secrets import stored_names
 
     loaded = settings(ctx)

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 from datadrip.commands._context import confirm_removal, settings
 from datadrip.commands._options import AgencyOpt, JsonOpt, YesOpt
-from datadrip.enums import Platform
+from datadrip.core.enums import Platform
 
 if TYPE_CHECKING:
     from datadrip.connect import ConnectOutcome, ConnectUi
@@ -115,7 +115,7 @@ def _read_token(platform: str) -> str:
 
 def _pick(platform: str, visible: list[AccountRef]) -> list[AccountRef]:
     """The accounts to connect, chosen on the terminal; elsewhere --account is required."""
-    from datadrip.errors import UsageError
+    from datadrip.core.errors import UsageError
 
     if not visible:
         raise UsageError("this login reaches no ad account; nothing was stored",

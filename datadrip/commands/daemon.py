@@ -28,8 +28,8 @@ def daemon(ctx: typer.Context,
     Example:
       datadrip daemon --log-file ~/datadrip.log
     """
-    from datadrip.errors import DataDripError, PartialError
-    from datadrip.scheduler import DaemonRequest, run_daemon
+    from datadrip.core.errors import DataDripError, PartialError
+    from datadrip.scheduling.daemon import DaemonRequest, run_daemon
 
     outcome = run_daemon(settings(ctx), DaemonRequest(once=once, log_file=log_file, json_logs=json_logs))
     if not once or outcome.stopped_by:

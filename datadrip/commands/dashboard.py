@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 from datadrip.commands._context import workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt
 from datadrip.commands.metrics import ClientOpt, PeriodOpt, SinceOpt, UntilOpt
@@ -40,8 +40,8 @@ def dashboard(ctx: typer.Context, client: ClientOpt = None, agency: AgencyOpt = 
       datadrip dashboard --period last-month --json | jq '.clients[] | select(.flags != [])'
     """
     from datadrip.analytics import agency_today, resolve_scope
+    from datadrip.core.periods import resolve_period
     from datadrip.dashboard import agency_dashboard, client_dashboard
-    from datadrip.periods import resolve_period
 
     with workbook(ctx) as wb:
         scope = resolve_scope(wb.session, client, agency)
@@ -160,7 +160,7 @@ def _shower(currency: str, locale: str) -> Shower:
     """Money in the agency's locale (₹1,23,456.78) and the row's currency, or else `currency`;
     anything else as in plain output."""
     from datadrip.analytics import MONEY_METRICS
-    from datadrip.money import show_money
+    from datadrip.core.money import show_money
 
     def show(metric: str, value: Any, row: Mapping[str, Any] = {}) -> str:  # noqa: B006 (read only)
         if metric in MONEY_METRICS and isinstance(value, Decimal):

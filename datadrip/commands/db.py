@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 from datadrip.commands._context import settings
 from datadrip.commands._options import JsonOpt
 

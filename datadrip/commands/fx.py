@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 from datadrip.commands._context import workbook
 from datadrip.commands._options import JsonOpt
 

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 from datadrip.commands._context import settings, workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
-from datadrip.enums import InsightStatus
+from datadrip.core.enums import InsightStatus
 
 if TYPE_CHECKING:
     from datadrip.insights.generate import GenerateOutcome
@@ -102,7 +102,7 @@ def _show_generated(outcome: GenerateOutcome, *, as_json: bool, quiet: bool) -> 
 def _fail_if_any(outcome: GenerateOutcome, *, quiet: bool) -> None:
     """Each client that failed on stderr, then the exit code of the run: 3 when the others went
     through, 1 when every client failed, 4 when one needs a login."""
-    from datadrip.errors import run_failure
+    from datadrip.core.errors import run_failure
 
     failed = outcome.failed
     if not failed:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 from datadrip.commands._context import workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt
 
@@ -63,8 +63,8 @@ def metrics(ctx: typer.Context,
         record_columns,
         resolve_scope,
     )
-    from datadrip.errors import UsageError
-    from datadrip.periods import resolve_period
+    from datadrip.core.errors import UsageError
+    from datadrip.core.periods import resolve_period
 
     if by not in DIMENSIONS:
         raise UsageError(f"--by {by!r} is not a dimension", hint=f"Use one of: {', '.join(BY)}.")

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 from datadrip.commands._context import settings, workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
 from datadrip.commands.metrics import SinceOpt, UntilOpt
-from datadrip.enums import ReportKind, ReportStatus
+from datadrip.core.enums import ReportKind, ReportStatus
 
 if TYPE_CHECKING:
     from datadrip.reports.send import ReportSend, SendOutcome
@@ -71,7 +71,7 @@ def report_build(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None
       datadrip report build "Masala Mornings" --period last-week --format md --out week.md
       datadrip report build "Masala Mornings" --since 2026-11-01 --until 2026-11-15 --format json
     """
-    from datadrip.exact_json import dumps
+    from datadrip.core.exact_json import dumps
     from datadrip.reports.compose import build_report
     from datadrip.reports.files import open_in_browser, report_path, write_file
 
@@ -154,7 +154,7 @@ def _announce(report: ReportSend) -> None:
 
 
 def _show_outcome(outcome: SendOutcome, *, as_json: bool, every: bool, quiet: bool) -> None:
-    from datadrip.errors import UsageError, run_failure
+    from datadrip.core.errors import UsageError, run_failure
 
     if not every and outcome.reports and outcome.reports[0].no_recipients:
         raise UsageError(str(outcome.reports[0].reason), hint=outcome.reports[0].hint)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 
 app = typer.Typer(help="""The sandbox: Meta and Google Ads APIs emulated on 127.0.0.1.
 

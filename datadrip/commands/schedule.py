@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 from datadrip.commands._context import settings
 from datadrip.commands._options import JsonOpt
 
@@ -36,7 +36,7 @@ def schedule_show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """
     import datetime as dt
 
-    from datadrip.schedule_export import schedule_records
+    from datadrip.scheduling.export import schedule_records
 
     records = schedule_records(settings(ctx), dt.datetime.now(dt.UTC))
     if as_json:
@@ -57,7 +57,7 @@ def schedule_cron(ctx: typer.Context, utc: Annotated[bool, typer.Option(
     """
     import datetime as dt
 
-    from datadrip.schedule_export import crontab_text
+    from datadrip.scheduling.export import crontab_text
 
     typer.echo(crontab_text(settings(ctx), dt.datetime.now(dt.UTC), utc=utc), nl=False)
 
@@ -70,6 +70,6 @@ def schedule_systemd(ctx: typer.Context) -> None:
     Example:
       datadrip schedule systemd > ~/.config/systemd/user/datadrip.service
     """
-    from datadrip.schedule_export import systemd_unit
+    from datadrip.scheduling.export import systemd_unit
 
     typer.echo(systemd_unit(settings(ctx)), nl=False)

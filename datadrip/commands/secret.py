@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 from datadrip.commands._context import settings, workbook
 from datadrip.commands._options import JsonOpt
 
@@ -24,7 +24,7 @@ app = typer.Typer(help="""App secrets: stored in the OS keyring, or an encrypted
     """,
                   no_args_is_help=True)
 
-# Spelled out (not read from datadrip.config) so that building the CLI imports no pydantic.
+# Spelled out (not read from datadrip.core.config) so that building the CLI imports no pydantic.
 NameArg = Annotated[str, typer.Argument(
     help="The secret: meta.app_secret, google.client_secret, google.developer_token, "
          "email.smtp_password, email.resend_api_key, email.sendgrid_api_key or ai.api_key.",
@@ -46,7 +46,7 @@ def secret_set(ctx: typer.Context, name: NameArg) -> None:
     from datadrip.secrets import check_name, store_secret
 
     if ctx.args:
-        from datadrip.errors import UsageError
+        from datadrip.core.errors import UsageError
 
         raise UsageError("got an unexpected extra argument: secret values are never taken from "
                          "the command line (it would stay in your shell history)",
@@ -99,7 +99,7 @@ def secret_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 def _read_value(name: str) -> str:
     """The value from a hidden, confirmed prompt on a terminal, else all of stdin."""
-    from datadrip.errors import UsageError
+    from datadrip.core.errors import UsageError
 
     if sys.stdin.isatty():
         return str(typer.prompt(f"Value for {name}", hide_input=True, confirmation_prompt=True,

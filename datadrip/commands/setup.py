@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 from datadrip.commands._context import Invocation, settings, workbook
 from datadrip.commands._options import JsonOpt
 
@@ -21,7 +21,7 @@ def init(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     Example:
       datadrip init && datadrip agency add "My Agency"
     """
-    from datadrip.config import load_settings
+    from datadrip.core.config import load_settings
     from datadrip.initialise import initialise
 
     invocation = ctx.find_object(Invocation) or Invocation()

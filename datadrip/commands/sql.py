@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 from datadrip.commands._context import settings
 from datadrip.commands._options import JsonOpt
 

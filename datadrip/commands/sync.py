@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 from datadrip.commands._context import settings
 from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
-from datadrip.enums import Level, Platform
+from datadrip.core.enums import Level, Platform
 
 if TYPE_CHECKING:
     from datadrip.sync import AccountSync, SyncOutcome, SyncUi, WaitNotice
@@ -81,7 +81,7 @@ COLUMNS = [("client", "Client"), ("platform", "Platform"), ("account_id", "Accou
 
 
 def _report(outcome: SyncOutcome, as_json: bool, *, quiet: bool) -> None:
-    from datadrip.errors import run_failure
+    from datadrip.core.errors import run_failure
 
     records = [a.record() for a in outcome.accounts]
     if as_json:

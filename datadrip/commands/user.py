@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from datadrip import output
+from datadrip.commands import output
 from datadrip.commands._context import workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt
-from datadrip.enums import Role
+from datadrip.core.enums import Role
 
 app = typer.Typer(help="""Team members: the owners and members of an agency.
 

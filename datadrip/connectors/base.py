@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import httpx
 
-    from datadrip.config import Settings
     from datadrip.connectors.http import RetryPolicy, Sleep, WaitFn
+    from datadrip.core.config import Settings
 
 # `get_token(force_refresh)` gives a bearer token; force_refresh=True after the platform answered
 # 401, so an expired access token is renewed once before a request is retried.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from datadrip.errors import DataDripError
+from datadrip.core.errors import DataDripError
 
 if TYPE_CHECKING:
     import ssl

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from datadrip.errors import DataDripError
+from datadrip.core.errors import DataDripError
 
 if TYPE_CHECKING:
     from datadrip.connectors.base import Connector, ConnectorContext, ConnectorFactory

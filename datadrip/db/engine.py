@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from datadrip import exact_json
-from datadrip.config import redact_url
+from datadrip.core import exact_json
+from datadrip.core.config import redact_url
+from datadrip.core.errors import WorkbookError
+from datadrip.core.private_files import make_folder
 from datadrip.db import migrations
-from datadrip.errors import WorkbookError
-from datadrip.private_files import make_folder
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 APPLICATION_ID = 0x44447270  # "DDrp" in the header of workbooks DataDrip creates

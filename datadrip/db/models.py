@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from datadrip.enums import (
+from datadrip.core.enums import (
     AccountStatus,
     InsightSource,
     InsightStatus,

@@ -7,8 +7,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from datadrip.core.errors import AmbiguousError, NotFoundError
 from datadrip.db.models import AdAccount, Client, Insight, MetricDaily, Report
-from datadrip.errors import AmbiguousError, NotFoundError
 
 Owned = TypeVar("Owned", Report, Insight)
 ID_PREFIX = 6  # the fewest characters of an id that name a report or an insight

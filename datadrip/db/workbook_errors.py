@@ -7,7 +7,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from datadrip.errors import DataDripError, WorkbookBusyError, WorkbookDamagedError
+from datadrip.core.errors import DataDripError, WorkbookBusyError, WorkbookDamagedError
 
 _BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}

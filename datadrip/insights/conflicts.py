@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from datadrip.core.enums import InsightStatus
 from datadrip.db.models import Insight
-from datadrip.enums import InsightStatus
 from datadrip.insights.findings import Finding
 from datadrip.insights.identity import CUTS, RAISE, stances
 

@@ -19,11 +19,11 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from datadrip.analytics import Totals, breakdown, client_scope
+from datadrip.core.enums import AccountStatus
+from datadrip.core.errors import UsageError
+from datadrip.core.periods import Period
 from datadrip.db.models import AdAccount, Agency, Client, Entity, MetricDaily, SyncCursor
-from datadrip.enums import AccountStatus
-from datadrip.errors import UsageError
 from datadrip.fx import RateBook
-from datadrip.periods import Period
 
 RECENT_DAYS = 7
 BASELINE_DAYS = 28

@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from datadrip.analytics import agency_today, resolve_scope
-from datadrip.config import Loaded
+from datadrip.core.config import Loaded
+from datadrip.core.enums import InsightStatus
+from datadrip.core.errors import AuthRequiredError, DataDripError, UsageError
 from datadrip.db.models import Agency, Client, Insight
-from datadrip.enums import InsightStatus
-from datadrip.errors import AuthRequiredError, DataDripError, UsageError
 from datadrip.insights.facts import client_facts
 from datadrip.insights.findings import Finding
 from datadrip.insights.identity import Figures, known_figures

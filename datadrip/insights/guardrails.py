@@ -7,10 +7,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from datadrip.core.money import minor_units, to_amount
 from datadrip.insights.facts import BASELINE, RECENT, RECENT_DAYS, ClientFacts
 from datadrip.insights.findings import LLM, Evidence, Finding
 from datadrip.insights.llm import MONTH, TYPES, Suggestion
-from datadrip.money import minor_units, to_amount
 
 CLAIM_CHARS, ACTION_CHARS = 300, 400
 RELATIVE_TOLERANCE = Decimal("0.01")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
+from datadrip.core.money import to_amount
 from datadrip.insights.facts import RECENT_DAYS, ClientFacts, EntityFacts
 from datadrip.insights.findings import Evidence, Finding
 from datadrip.insights.heuristics_common import (
@@ -41,7 +42,6 @@ from datadrip.insights.heuristics_common import (
     whole,
 )
 from datadrip.insights.stats import compare_rates
-from datadrip.money import to_amount
 
 # The reports' tolerance: a projected month within ±10 % of the budget is on track.
 PACING_TOLERANCE = Decimal("0.10")

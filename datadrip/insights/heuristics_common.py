@@ -16,9 +16,9 @@ import math
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
+from datadrip.core.money import minor_units, to_amount
 from datadrip.insights.facts import BASELINE, RECENT, ClientFacts, EntityFacts, Sums
 from datadrip.insights.findings import Evidence
-from datadrip.money import minor_units, to_amount
 
 # Family-wise significance per entity: a p-value must be below ALPHA / (families of tests run on
 # the entity), a Bonferroni correction. CPA, CVR and ROAS all test the same conversion count, so

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from datadrip import exact_json
 from datadrip.connectors.http import tls_context
-from datadrip.errors import DataDripError
+from datadrip.core import exact_json
+from datadrip.core.errors import DataDripError
 from datadrip.insights.facts import BASELINE, RECENT, ClientFacts, EntityFacts
 from datadrip.insights.findings import Finding
 

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from datadrip.config import Loaded
+from datadrip.core.config import Loaded
 from datadrip.db.models import Agency
 from datadrip.insights.facts import ClientFacts
 from datadrip.insights.findings import Finding

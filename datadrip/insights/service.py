@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from datadrip.agencies import list_agencies
 from datadrip.analytics import agency_today, resolve_scope
-from datadrip.config import AiSettings, redact_url
+from datadrip.core.config import AiSettings, redact_url
 from datadrip.insights.store import insight_record, list_insights
 from datadrip.insights.usage import usage_days
 

@@ -16,11 +16,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from datadrip import audit, validate
+from datadrip import audit
+from datadrip.core import validate
+from datadrip.core.enums import InsightStatus
+from datadrip.core.errors import ConflictError
 from datadrip.db.models import Client, Insight, utcnow
 from datadrip.db.queries import find_by_id_prefix
-from datadrip.enums import InsightStatus
-from datadrip.errors import ConflictError
 from datadrip.insights.conflicts import FRESH_DAYS, NEW, Candidate, Decision, record, resolve
 from datadrip.insights.findings import Finding
 from datadrip.insights.identity import Figures, material_change

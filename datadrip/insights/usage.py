@@ -21,9 +21,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from datadrip.config import AiSettings
+from datadrip.core.config import AiSettings
+from datadrip.core.money import MICROS
 from datadrip.db.models import Agency, LlmCache, LlmUsage, utcnow
-from datadrip.money import MICROS
 
 CACHE_DAYS = 7
 CHARS_PER_TOKEN = 4  # a common rule of thumb for English and JSON; only used to refuse early

@@ -15,11 +15,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from datadrip.analytics import Scope, Totals, breakdown, client_scope, compare
+from datadrip.core.enums import AccountStatus, InsightStatus, ReportKind, SyncStatus
+from datadrip.core.money import to_amount
+from datadrip.core.periods import Period, preset_period
 from datadrip.db.models import AdAccount, Agency, Client, Insight, SyncCursor, SyncRun
-from datadrip.enums import AccountStatus, InsightStatus, ReportKind, SyncStatus
 from datadrip.fx import RateBook
-from datadrip.money import to_amount
-from datadrip.periods import Period, preset_period
 
 KPIS = ("spend", "conversions", "cpa", "roas", "conversion_value", "clicks", "ctr", "cpc")
 TOP_CAMPAIGNS = 5
@@ -47,7 +47,7 @@ def plan_report(kind: ReportKind | None, period_name: str | None, since: str | N
                 until: str | None, today: dt.date) -> ReportPlan:
     """--kind and --period/--since/--until: each defaults from the other (daily ↔ yesterday,
     weekly ↔ last-week, monthly ↔ last-month); a range of its own is a custom report."""
-    from datadrip.periods import resolve_period
+    from datadrip.core.periods import resolve_period
 
     if period_name is None and since is None and until is None:
         period = preset_period(KIND_PERIODS.get(kind or ReportKind.DAILY, "yesterday"), today)

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datadrip.config import Loaded
+from datadrip.core.config import Loaded
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine

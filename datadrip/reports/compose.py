@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlmodel import Session
 
+from datadrip.core.enums import ReportKind
 from datadrip.db.models import Agency, Client
-from datadrip.enums import ReportKind
 from datadrip.fx import RateBook
 from datadrip.reports.build import ReportContent, ReportPlan, build_content
 from datadrip.reports.charts import Chart, draw_charts

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from datadrip.errors import ConfigError, DataDripError, ExitCode, UsageError
+from datadrip.core.errors import ConfigError, DataDripError, ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from datadrip.config import EmailSettings, Loaded
+    from datadrip.core.config import EmailSettings, Loaded
     from datadrip.reports.mail import OutgoingEmail
 
 log = logging.getLogger(__name__)

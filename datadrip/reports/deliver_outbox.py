@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
-from datadrip.private_files import make_folder, write_atomically
+from datadrip.core.private_files import make_folder, write_atomically
 from datadrip.reports.deliver import PermanentError
 from datadrip.reports.mail import OutgoingEmail, build_mime
 

@@ -7,8 +7,8 @@ import errno
 import re
 from pathlib import Path
 
-from datadrip.errors import DataDripError, UsageError
-from datadrip.private_files import make_folder, write_atomically
+from datadrip.core.errors import DataDripError, UsageError
+from datadrip.core.private_files import make_folder, write_atomically
 
 
 def write_file(path: Path, text: str, *, own_folder: bool = False) -> Path:

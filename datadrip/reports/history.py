@@ -10,9 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from datadrip.core.enums import ReportStatus
 from datadrip.db.models import Agency, Client, Report, ReportDelivery
 from datadrip.db.queries import find_by_id_prefix
-from datadrip.enums import ReportStatus
 from datadrip.reports.compose import ComposedReport
 
 _r = Report.__table__  # type: ignore[attr-defined]

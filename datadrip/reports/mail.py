@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from datadrip.errors import UsageError
+from datadrip.core.errors import UsageError
 
 if TYPE_CHECKING:
     import email.message

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from datadrip.errors import ConfigError, UsageError
+from datadrip.core.errors import ConfigError, UsageError
 from datadrip.reports import formatting as f
 from datadrip.reports.charts import Chart
 from datadrip.reports.summary import escape, plain

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from datadrip.config import Loaded
-from datadrip.enums import ReportKind, ReportStatus
-from datadrip.errors import AuthRequiredError, DataDripError, UsageError
+from datadrip.core.config import Loaded
+from datadrip.core.enums import ReportKind, ReportStatus
+from datadrip.core.errors import AuthRequiredError, DataDripError, UsageError
 
 if TYPE_CHECKING:
     from datadrip.db.models import Agency, Report
@@ -278,7 +278,7 @@ def _send_locked(loaded: Loaded, provider: Provider | None, locks: SendLocks, cl
 
 
 def _in_flight(existing: Report | None, holder: str) -> str:
-    from datadrip.output import cell
+    from datadrip.core.text import cell
 
     since = existing.sending_since if existing is not None else None
     if since is None:
@@ -288,7 +288,7 @@ def _in_flight(existing: Report | None, holder: str) -> str:
 
 def _blocked(result: ReportSend, existing: Report, client: str) -> ReportSend | None:
     """Why a report must not be sent again now, or None."""
-    from datadrip.output import cell
+    from datadrip.core.text import cell
     from datadrip.reports.claims import resend_command
 
     if existing.status == ReportStatus.SENT.value:

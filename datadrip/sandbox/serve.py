@@ -17,7 +17,7 @@ def serve_until(stop: threading.Event, config: SandboxConfig, *, port: int,
     try:
         server = SandboxServer(config, port=port)
     except OSError as exc:
-        from datadrip.errors import UsageError
+        from datadrip.core.errors import UsageError
 
         raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}",
                          hint="Pick another --port, or 0 for any free one.") from None

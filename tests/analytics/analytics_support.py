@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from datadrip.config import load_settings
+from datadrip.core.config import load_settings
 from datadrip.db.models import AdAccount, Client, Entity, MetricDaily
 from datadrip.workbook import open_session
 

@@ -96,7 +96,7 @@ def test_without_revenue_campaigns_are_ranked_by_cpa(rated):
 def _sync_run(account: str, status: str, finished: dt.datetime) -> None:
     from sqlmodel import select
 
-    from datadrip.config import load_settings
+    from datadrip.core.config import load_settings
     from datadrip.db.models import AdAccount, SyncRun
     from datadrip.workbook import open_session
 

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 
 from datadrip.analytics import agency_today
+from datadrip.core.errors import UsageError
+from datadrip.core.periods import Period, preset_period, resolve_period
 from datadrip.db.models import Agency
-from datadrip.errors import UsageError
-from datadrip.periods import Period, preset_period, resolve_period
 
 D = dt.date
 

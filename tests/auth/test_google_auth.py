@@ -16,8 +16,8 @@ from test_loopback import Chromium, sandbox_tokens
 from datadrip.auth.flow import login
 from datadrip.auth.google import SCOPE, GoogleOAuth, GoogleTokens
 from datadrip.auth.loopback import DONE_TEXT
-from datadrip.config import load_settings
-from datadrip.errors import (
+from datadrip.core.config import load_settings
+from datadrip.core.errors import (
     ConfigError,
     DataDripError,
     ExitCode,

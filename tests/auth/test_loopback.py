@@ -14,13 +14,7 @@ import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS
 
 from datadrip.auth.loopback import DONE_TEXT, FAILED_TEXT, LoopbackReceiver, parse_pasted
-from datadrip.errors import (
-    ExitCode,
-    LoginCancelledError,
-    LoginError,
-    LoginTimeoutError,
-    UsageError,
-)
+from datadrip.core.errors import ExitCode, LoginCancelledError, LoginError, LoginTimeoutError, UsageError
 
 STATE = "expected-state-123"
 

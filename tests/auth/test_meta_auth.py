@@ -15,9 +15,9 @@ from test_loopback import Chromium, sandbox_tokens
 from datadrip.auth.flow import login, new_pkce
 from datadrip.auth.loopback import DONE_TEXT
 from datadrip.auth.meta import MetaOAuth, MetaToken
-from datadrip.config import load_settings
 from datadrip.connectors.http import RetryPolicy
-from datadrip.errors import (
+from datadrip.core.config import load_settings
+from datadrip.core.errors import (
     ConfigError,
     DataDripError,
     ExitCode,

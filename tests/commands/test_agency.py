@@ -19,7 +19,7 @@ AGENCY_KEYS = {"id": str, "name": str, "timezone": str, "currency": str, "locale
 def row_counts() -> dict[str, int]:
     from sqlmodel import func, select
 
-    from datadrip.config import load_settings
+    from datadrip.core.config import load_settings
     from datadrip.db.models import AdAccount, Agency, Client, Entity, Insight, MetricDaily, Report, User
     from datadrip.workbook import open_session
 

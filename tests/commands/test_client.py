@@ -29,7 +29,7 @@ def exact(run: Any) -> Any:
 def row_counts() -> dict[str, int]:
     from sqlmodel import func, select
 
-    from datadrip.config import load_settings
+    from datadrip.core.config import load_settings
     from datadrip.db.models import AdAccount, Client, Entity, Insight, MetricDaily, Report
     from datadrip.workbook import open_session
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from datadrip.config import SECRETS, SECTIONS, section_keys
+from datadrip.core.config import SECRETS, SECTIONS, section_keys
 
 SECRET_VALUE = "s3cr3t-value-123"
 API_KEY = "sk-test-abc"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from support import assert_bad_input
 
-from datadrip.config import SECRETS
+from datadrip.core.config import SECRETS
 from datadrip.secret_file import KEY_FILENAME, STORE_FILENAME, FileStore
 
 NO_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}

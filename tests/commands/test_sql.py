@@ -66,7 +66,7 @@ def synced(dd, agency) -> dict[str, str]:
     """Two clients as a sync leaves them: Masala Mornings' Meta account (INR) with a campaign,
     its ad set and ad, and a second campaign; Peak Trail's Google account (USD) with one
     campaign. Written through the models, as the sync writes them. Returns ids by name."""
-    from datadrip.config import load_settings
+    from datadrip.core.config import load_settings
     from datadrip.db.models import AdAccount, Entity, MetricDaily
     from datadrip.workbook import open_session
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from datadrip.config import load_settings
+from datadrip.core.config import load_settings
 from datadrip.workbook import open_session
 from tests.analytics.analytics_support import fill_workbook
 from tests.commands.status_support import ACCOUNTS, all_synced, execute, sync_run
@@ -290,7 +290,7 @@ def test_status_lists_each_agencys_next_scheduled_runs_in_its_time_and_utc(fille
 
 
 def test_status_at_a_given_moment_computes_ages_and_the_next_runs_from_it(filled):
-    from datadrip.config import ScheduleSettings
+    from datadrip.core.config import ScheduleSettings
     from datadrip.status import check_status
 
     all_synced()

@@ -15,7 +15,7 @@ from datadrip.auth.google import REAUTH_HINT
 from datadrip.connectors.base import AccountRef
 from datadrip.connectors.google import GoogleAds, GoogleAdsApiError
 from datadrip.connectors.http import RetriesExhaustedError
-from datadrip.errors import AuthRequiredError, DataDripError, ExitCode, ReauthRequiredError
+from datadrip.core.errors import AuthRequiredError, DataDripError, ExitCode, ReauthRequiredError
 from datadrip.sandbox.data import Account, World
 from datadrip.sandbox.faults import FaultRule
 

@@ -14,7 +14,6 @@ import pytest
 from connector_support import RecordedSleep, RefreshingTokens, google, watch
 
 from datadrip.auth.google import REAUTH_HINT
-from datadrip.config import GoogleSettings, Settings
 from datadrip.connectors.base import (
     AccountRef,
     Connector,
@@ -29,7 +28,8 @@ from datadrip.connectors.base import (
 from datadrip.connectors.google import GoogleAds, GoogleAdsApiError, open_connector
 from datadrip.connectors.http import RetriesExhaustedError, RetryPolicy
 from datadrip.connectors.registry import connector_factory
-from datadrip.errors import DataDripError, ExitCode, ReauthRequiredError
+from datadrip.core.config import GoogleSettings, Settings
+from datadrip.core.errors import DataDripError, ExitCode, ReauthRequiredError
 from datadrip.sandbox.faults import FaultRule
 
 MCC = "9000000001"

@@ -29,7 +29,7 @@ from datadrip.connectors.http import (
     send,
     usage_pace,
 )
-from datadrip.errors import DataDripError
+from datadrip.core.errors import DataDripError
 from datadrip.sandbox.faults import FaultRule
 
 

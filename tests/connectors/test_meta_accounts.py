@@ -12,7 +12,7 @@ from datadrip.auth.meta import REAUTH_HINT
 from datadrip.connectors.base import AccountRef
 from datadrip.connectors.http import RetriesExhaustedError, RetryLaterError, RetryPolicy
 from datadrip.connectors.meta import MetaAds, MetaApiError
-from datadrip.errors import DataDripError, ExitCode, ReauthRequiredError
+from datadrip.core.errors import DataDripError, ExitCode, ReauthRequiredError
 from datadrip.sandbox.faults import FaultRule
 
 ACCOUNTS = [

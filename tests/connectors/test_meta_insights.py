@@ -14,7 +14,6 @@ import pytest
 from connector_support import RecordedSleep, record_totals, watch, world_totals
 
 from datadrip.auth.meta import REAUTH_HINT
-from datadrip.config import MetaSettings, Settings
 from datadrip.connectors.base import (
     AccountRef,
     ConnectorContext,
@@ -30,7 +29,8 @@ from datadrip.connectors.meta import MetaAds, MetaApiError, open_connector
 from datadrip.connectors.meta.insights import SYNC_MAX_DAYS, insight_fields, parse_row
 from datadrip.connectors.meta.report_runs import RUN_TIMEOUT_SECONDS, next_pause
 from datadrip.connectors.registry import open_connector as open_registered
-from datadrip.errors import DataDripError, ExitCode, ReauthRequiredError, UsageError
+from datadrip.core.config import MetaSettings, Settings
+from datadrip.core.errors import DataDripError, ExitCode, ReauthRequiredError, UsageError
 from datadrip.sandbox.faults import FaultRule
 
 INR = AccountRef("meta", "act_1010000001", "Masala Mornings", "INR", "Asia/Kolkata")

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from datadrip.config import load_settings
+from datadrip.core.config import load_settings
 from datadrip.db.models import Client
 from datadrip.insights.findings import Evidence, Finding
 from datadrip.insights.identity import known_figures

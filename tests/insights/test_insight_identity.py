@@ -29,7 +29,7 @@ def workbook(pinned_home, home, dd):
 
 
 def generate(engine, now, client=MASALA):
-    from datadrip.config import load_settings
+    from datadrip.core.config import load_settings
     from datadrip.insights.generate import GenerateRequest, generate_insights
 
     outcome = generate_insights(load_settings(), GenerateRequest(client, None, engine), now=now)

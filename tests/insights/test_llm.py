@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from datadrip import exact_json
+from datadrip.core import exact_json
+from datadrip.core.errors import DataDripError
 from datadrip.db.models import Agency, Client
-from datadrip.errors import DataDripError
 from datadrip.insights.facts import ClientFacts, EntityFacts, MonthToDate, Sums, windows
 from datadrip.insights.findings import Evidence, Finding
 from datadrip.insights.guardrails import vet

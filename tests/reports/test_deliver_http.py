@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from datadrip.errors import ConfigError
+from datadrip.core.errors import ConfigError
 from datadrip.reports.deliver import DeliveryError, deliver
 from datadrip.sandbox.faults import FaultRule
 from datadrip.sandbox.server import SandboxServer

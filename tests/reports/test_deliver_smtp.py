@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from datadrip.errors import ConfigError
+from datadrip.core.errors import ConfigError
 from datadrip.reports.deliver import DeliveryError, deliver
 from reports.mail_support import (
     PNG,

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from datadrip.errors import UsageError
+from datadrip.core.errors import UsageError
 from datadrip.reports.mail import (
     InlineImage,
     build_mime,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from datadrip.config import load_settings
+from datadrip.core.config import load_settings
 from datadrip.reports.deliver import (
     OUTBOX_SENDER,
     DeliveryError,

@@ -20,7 +20,7 @@ from datadrip.connectors.http import (
     google_retryable,
     send,
 )
-from datadrip.errors import AuthRequiredError, DataDripError, ReauthRequiredError
+from datadrip.core.errors import AuthRequiredError, DataDripError, ReauthRequiredError
 
 if TYPE_CHECKING:
     import httpx

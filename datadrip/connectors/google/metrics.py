@@ -19,7 +19,7 @@ from datadrip.connectors.base import (
     Record,
 )
 from datadrip.connectors.google.ads import NOT_ENABLED, AdsClient, GoogleAdsApiError, customer_id
-from datadrip.errors import DataDripError
+from datadrip.core.errors import DataDripError
 
 FOR_MANAGER = "queryError.REQUESTED_METRICS_FOR_MANAGER"
 OLD_DATES = "dateRangeError.REQUESTED_DATE_GRANULARITY_NOT_SUPPORTED"

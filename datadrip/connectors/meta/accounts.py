@@ -6,7 +6,7 @@ from typing import Any
 
 from datadrip.connectors.base import AccountRef
 from datadrip.connectors.meta.graph import GraphClient
-from datadrip.errors import DataDripError
+from datadrip.core.errors import DataDripError
 
 ACCOUNT_FIELDS = "id,account_id,name,currency,timezone_name,account_status"
 DISABLED_STATUSES = frozenset({2, 101})  # DISABLED, CLOSED; the rest can still hold metrics

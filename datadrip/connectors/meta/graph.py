@@ -24,7 +24,7 @@ from datadrip.connectors.http import (
     tell_wait,
     usage_pace,
 )
-from datadrip.errors import DataDripError, ReauthRequiredError
+from datadrip.core.errors import DataDripError, ReauthRequiredError
 
 if TYPE_CHECKING:
     import httpx

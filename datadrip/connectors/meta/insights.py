@@ -28,7 +28,7 @@ from datadrip.connectors.base import (
 )
 from datadrip.connectors.meta.graph import GraphClient, MetaReduceDataError
 from datadrip.connectors.meta.report_runs import report_rows, time_range
-from datadrip.errors import DataDripError, UsageError
+from datadrip.core.errors import DataDripError, UsageError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 from datadrip.connectors.base import DateWindow, FetchNotes
 from datadrip.connectors.http import Wait
 from datadrip.connectors.meta.graph import SERVICE, GraphClient
-from datadrip.errors import DataDripError
+from datadrip.core.errors import DataDripError
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from datadrip.errors import ConfigError
+from datadrip.core.errors import ConfigError
 
 CONFIG_FILENAME = "datadrip.toml"
 WORKBOOK_FILENAME = "workbook.db"
@@ -158,7 +158,7 @@ class ScheduleSettings(_Section):
     @field_validator("refresh_tokens", "sync", "reports", "weekly_reports")
     @classmethod
     def _cron(cls, value: str) -> str:
-        from datadrip.schedule import parse_cron
+        from datadrip.core.cron import parse_cron
 
         if value.strip():
             parse_cron(value)
@@ -167,7 +167,7 @@ class ScheduleSettings(_Section):
     @field_validator("report_deadline")
     @classmethod
     def _deadline(cls, value: str) -> str:
-        from datadrip.schedule import parse_deadline
+        from datadrip.core.cron import parse_deadline
 
         parse_deadline(value)
         return value

@@ -24,10 +24,10 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from datadrip.config import Loaded, redact_url
-from datadrip.errors import DataDripError
-from datadrip.job_runs import DueJob, hand_command
-from datadrip.private_files import make_folder
+from datadrip.core.config import Loaded, redact_url
+from datadrip.core.errors import DataDripError
+from datadrip.core.private_files import make_folder
+from datadrip.scheduling.runs import DueJob, hand_command
 
 if TYPE_CHECKING:
     from datadrip.sync import WaitNotice
@@ -156,7 +156,7 @@ def run_daemon(loaded: Loaded, request: DaemonRequest,
                clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> DaemonOutcome:
     """Run due jobs (once, or until stopped by a signal). Each run is kept in job_run."""
     from datadrip.db.engine import open_workbook
-    from datadrip.job_runs import close_running
+    from datadrip.scheduling.runs import close_running
 
     logger = make_logger(request)
     with daemon_lock(daemon_lock_path(loaded)):
@@ -188,7 +188,7 @@ def run_daemon(loaded: Loaded, request: DaemonRequest,
 def _loop(loaded: Loaded, engine: Any, request: DaemonRequest, clock: Callable[[], dt.datetime],
           logger: logging.Logger, stopper: _Stopper, outcome: DaemonOutcome) -> None:
     """Run what is due, then sleep until the next run may be due (at most a minute), until stopped."""
-    from datadrip.job_runs import due_jobs, next_wake
+    from datadrip.scheduling.runs import due_jobs, next_wake
 
     while not stopper.event.is_set():
         for due in due_jobs(loaded, engine, clock()):
@@ -205,9 +205,9 @@ def _loop(loaded: Loaded, engine: Any, request: DaemonRequest, clock: Callable[[
 
 def _run_one(loaded: Loaded, engine: Any, due: DueJob, clock: Callable[[], dt.datetime],
              logger: logging.Logger, stopper: _Stopper) -> str:
-    from datadrip.enums import JobStatus
-    from datadrip.job_runs import finish_run, start_run
-    from datadrip.jobs import JobOutcome, run_job
+    from datadrip.core.enums import JobStatus
+    from datadrip.scheduling.jobs import JobOutcome, run_job
+    from datadrip.scheduling.runs import finish_run, start_run
 
     fields: dict[str, Any] = {"job": due.job, "agency": due.agency,
                               "scheduled_for": due.scheduled_for.isoformat(), "follow_up": due.follow_up}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from datadrip.config import ScheduleSettings
+    from datadrip.core.config import ScheduleSettings
 
 JOBS = ("refresh_tokens", "sync", "reports", "weekly_reports")
 # How far ahead or back a search for a matching day goes (29 February recurs within 8 years).

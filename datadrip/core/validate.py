@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from datadrip.errors import UsageError
+from datadrip.core.errors import UsageError
 
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
                     r"[A-Za-z]{2,63}$")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from datadrip.errors import UsageError
+from datadrip.core.errors import UsageError
 
 PRESETS = ("today", "yesterday", "last-7-days", "last-30-days", "this-week", "last-week",
            "month-to-date", "last-month")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from datadrip.errors import UsageError
+from datadrip.core.errors import UsageError
 
 MICROS = 1_000_000
 

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from datadrip.config import ENV_PREFIX, RESERVED_ENV, SECRETS, Loaded
-from datadrip.schedule import JOBS, Cron, has_dst, job_crons, next_runs
+from datadrip.core.config import ENV_PREFIX, RESERVED_ENV, SECRETS, Loaded
+from datadrip.core.cron import Cron
+from datadrip.scheduling.timetable import JOBS, has_dst, job_crons, next_runs
 
 # The commands each job stands for under cron ({agency} is the agency's quoted name); the sync is
 # followed by new suggestions, as in the daemon, so the morning's reports show them.
@@ -27,7 +28,7 @@ CRON_COMMANDS = {
 
 def _agencies(loaded: Loaded) -> list[tuple[str, str, str]]:
     from datadrip.db.engine import open_workbook
-    from datadrip.job_runs import agencies
+    from datadrip.scheduling.runs import agencies
 
     engine = open_workbook(loaded.workbook_target,
                            busy_timeout_seconds=loaded.settings.workbook.busy_timeout_seconds)
@@ -39,7 +40,7 @@ def _agencies(loaded: Loaded) -> list[tuple[str, str, str]]:
 
 def _last_runs(loaded: Loaded) -> dict[tuple[str, str], dict[str, Any]]:
     from datadrip.db.engine import open_workbook
-    from datadrip.job_runs import recent_runs
+    from datadrip.scheduling.runs import recent_runs
 
     engine = open_workbook(loaded.workbook_target,
                            busy_timeout_seconds=loaded.settings.workbook.busy_timeout_seconds)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from datadrip import exact_json
+from datadrip.core import exact_json
 
 Columns = Sequence[tuple[str, str]]  # (record key, header)
 to_json = exact_json.dumps  # JSON with exact decimals

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from datadrip.config import Loaded
+from datadrip.core.config import Loaded
+from datadrip.core.enums import JobStatus, ReportKind
+from datadrip.core.errors import DataDripError, NotFoundError
 from datadrip.db.engine import session_scope
 from datadrip.db.models import AdAccount, Client
-from datadrip.enums import JobStatus, ReportKind
-from datadrip.errors import DataDripError, NotFoundError
-from datadrip.job_runs import DueJob, synced_today
+from datadrip.scheduling.runs import DueJob, synced_today
 
 if TYPE_CHECKING:
     from datadrip.reports.send import ReportSend

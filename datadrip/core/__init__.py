@@ -1,0 +1,1 @@
+"""The leaves: settings, errors, enums, money, periods, cron, exact JSON, checks, files, text."""

@@ -1,0 +1,1 @@
+"""The daemon: its timetable, jobs and job runs, and the crontab and systemd export."""
