@@ -7,9 +7,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from datadrip.core.cron import parse_cron, parse_deadline
 
 from datadrip.core.config import ScheduleSettings, load_settings
+from datadrip.core.cron import parse_cron, parse_deadline
 from datadrip.core.errors import ConfigError
 from datadrip.scheduling.timetable import has_dst, latest_fire, next_fire, next_runs
 
