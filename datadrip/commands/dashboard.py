@@ -13,6 +13,7 @@ from datadrip.commands import output
 from datadrip.commands._context import workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt
 from datadrip.commands.metrics import ClientOpt, PeriodOpt, SinceOpt, UntilOpt
+from datadrip.core.text import cell
 
 if TYPE_CHECKING:
     from datadrip.analytics import Change
@@ -69,7 +70,7 @@ def _plain(board: ClientDashboard | AgencyDashboard) -> None:
 
     record = board.record()
     write = sys.stdout.write
-    who = output.cell(record.get("client") or record.get("agency"))
+    who = cell(record.get("client") or record.get("agency"))
     write(f"{who} · {board.period} ({board.period.name}) against {board.previous} · {board.scope.currency}\n")
     for change in board.kpis if isinstance(board, ClientDashboard) else board.total:
         write(f"{LABELS[change.metric]}\t{_value(change.current)}\t{_delta(change)}\n")
@@ -98,7 +99,7 @@ def _value(value: Any) -> str:
         return "n/a"
     if isinstance(value, list):
         return "; ".join(value) if value else "ok"
-    return output.cell(value)
+    return cell(value)
 
 
 def _delta(change: Change) -> str:
@@ -120,7 +121,7 @@ def _rich(board: ClientDashboard | AgencyDashboard) -> None:
     from datadrip.dashboard import ClientDashboard
 
     console = Console(highlight=False)
-    who = output.cell(board.scope.label)
+    who = cell(board.scope.label)
     console.print(Text(f"{who}", style="bold"), Text(
         f"  {board.period} ({board.period.name}) against {board.previous} · {board.scope.currency}",
         style="dim"))
@@ -201,5 +202,5 @@ def _chart(days: Sequence[dict[str, Any]], key: str, title: str) -> Any:
                    for value in values)
     text = Text(f"{title}  ", style="bold")
     text.append(bars, style="cyan")
-    text.append(f"  max {output.cell(top)}", style="dim")
+    text.append(f"  max {cell(top)}", style="dim")
     return text

@@ -11,6 +11,7 @@ from datadrip.commands import output
 from datadrip.commands._context import settings, workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
 from datadrip.core.enums import InsightStatus
+from datadrip.core.text import cell
 
 if TYPE_CHECKING:
     from datadrip.insights.generate import GenerateOutcome
@@ -185,7 +186,7 @@ def _print_evidence(record: dict[str, Any]) -> None:
         sys.stdout.write("Evidence:\n")
     for item in record["evidence"]:
         sys.stdout.write(f"  {item['entity_ref'] or 'client'} {item['metric']} ({item['window']}): "
-                         f"{output.cell(item['value'])}\n")
+                         f"{cell(item['value'])}\n")
     for note in record["notes"]:
         sys.stdout.write(f"Note: {note}\n")
     for item in record["set_aside"]:

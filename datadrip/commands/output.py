@@ -4,14 +4,12 @@ messages, warnings and errors on stderr."""
 from __future__ import annotations
 
 import csv
-import datetime as dt
-import re
 import sys
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 from datadrip.core import exact_json
+from datadrip.core.text import cell, printable
 
 Columns = Sequence[tuple[str, str]]  # (record key, header)
 to_json = exact_json.dumps  # JSON with exact decimals
@@ -24,48 +22,6 @@ def print_json(data: Any) -> None:
 def print_json_line(data: Any) -> None:
     """One JSON document on one line (NDJSON)."""
     sys.stdout.write(to_json(data, indent=None) + "\n")
-
-
-# What must never reach a terminal raw: C0 and C1 control characters (ESC starts the sequences
-# that recolour, move the cursor or retitle the window), and the invisible marks that reorder text
-# (bidi embeddings, overrides and isolates, LRM/RLM/ALM, line and paragraph separators).
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
-_UNSAFE_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f"
-                                 "\u2028-\u202e\u2066-\u2069]")
-
-
-def printable(text: str, *, keep_newlines: bool = False) -> str:
-    """`text` safe to print on a terminal: each control character, terminal escape or bidi mark
-    written out as Python writes it (ESC as \\x1b, RIGHT-TO-LEFT OVERRIDE as \\u202e), so that
-    a name from an ad platform cannot recolour, rewrite or reorder what is shown."""
-    pattern = _UNSAFE_BUT_NEWLINE if keep_newlines else _UNSAFE
-    return pattern.sub(_escaped, text)
-
-
-def _escaped(match: re.Match[str]) -> str:
-    char = match.group()
-    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or \
-        (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
-
-
-def cell(value: Any) -> str:
-    """One value as people read it in a table or a `show` listing."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC") if value.utcoffset() == dt.timedelta(0) \
-            else value.isoformat(timespec="minutes")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return ", ".join(cell(item) for item in value)
-    if isinstance(value, Mapping):
-        return ", ".join(f"{key}={cell(item)}" for key, item in value.items() if item is not None)
-    return printable(str(value).replace("\t", " "))
 
 
 def print_table(rows: Sequence[Mapping[str, Any]], columns: Columns, *, title: str = "",

@@ -13,6 +13,7 @@ from datadrip.commands._context import settings, workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
 from datadrip.commands.metrics import SinceOpt, UntilOpt
 from datadrip.core.enums import ReportKind, ReportStatus
+from datadrip.core.text import cell
 
 if TYPE_CHECKING:
     from datadrip.reports.send import ReportSend, SendOutcome
@@ -280,7 +281,7 @@ def _show_report(record: dict[str, object]) -> None:
              ("Skipped" if record["status"] == ReportStatus.SKIPPED.value else "Error", record["error"])]
     for label, value in lines:
         if value not in (None, "", []):
-            sys.stdout.write(f"{label + ':':<12}{output.cell(value)}\n")
+            sys.stdout.write(f"{label + ':':<12}{cell(value)}\n")
     sys.stdout.write("\n" + plain(str(record["summary"])).strip() + "\n")
     deliveries = record["deliveries"]
     assert isinstance(deliveries, list)
@@ -288,5 +289,5 @@ def _show_report(record: dict[str, object]) -> None:
         sys.stdout.write("\nDeliveries:\n")
     for item in deliveries:
         outcome = item["status"] if item["error"] is None else f"{item['status']}: {item['error']}"
-        sys.stdout.write(f"  {output.cell(item['at'])}  {item['provider']}  "
-                         f"{output.cell(item['recipients'])}  {outcome}\n")
+        sys.stdout.write(f"  {cell(item['at'])}  {item['provider']}  "
+                         f"{cell(item['recipients'])}  {outcome}\n")
