@@ -237,9 +237,9 @@ def replay(execute: Callable[[str, Sequence[Any]], Any],
 def measure_datadrip(path: Path, shape: Shape, repeat: int) -> list[Measured]:
     import sqlalchemy as sa
 
-    from datadrip.analytics import agency_scope, breakdown, client_scope
+    from datadrip.analytics.dashboard import agency_dashboard, client_dashboard
+    from datadrip.analytics.totals import agency_scope, breakdown, client_scope
     from datadrip.core.periods import Period
-    from datadrip.dashboard import agency_dashboard, client_dashboard
     from datadrip.db.engine import open_workbook, session_scope
     from datadrip.db.models import Agency, Client
 

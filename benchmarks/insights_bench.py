@@ -77,7 +77,7 @@ def load(home: Path) -> Loaded:
 
 
 def store_secrets(loaded: Loaded, description: dict[str, Any]) -> None:
-    from datadrip.secrets import open_store
+    from datadrip.secrets.store import open_store
 
     store, _ = open_store(loaded, announce=False)
     store.set("meta.app_secret", description["meta"]["app_secret"])
@@ -86,12 +86,12 @@ def store_secrets(loaded: Loaded, description: dict[str, Any]) -> None:
 
 def build(loaded: Loaded, description: dict[str, Any]) -> tuple[float, int]:
     """The agency, the client, its connection and the first sync; (sync seconds, rows saved)."""
-    from datadrip.agencies import AgencyChanges, add_agency
-    from datadrip.clients import ClientChanges, add_client
-    from datadrip.connect import ConnectRequest, ConnectUi, connect_accounts
     from datadrip.core.errors import DataDripError, UsageError
-    from datadrip.sync import SyncRequest, sync_accounts
-    from datadrip.workbook import Workbook, open_session
+    from datadrip.sync.run import SyncRequest, sync_accounts
+    from datadrip.workbook.agencies import AgencyChanges, add_agency
+    from datadrip.workbook.clients import ClientChanges, add_client
+    from datadrip.workbook.connect import ConnectRequest, ConnectUi, connect_accounts
+    from datadrip.workbook.session import Workbook, open_session
 
     with open_session(loaded, write=True) as opened:
         wb = Workbook(opened.session, "bench")
@@ -116,7 +116,7 @@ def stored_rows(loaded: Loaded) -> int:
     import sqlalchemy as sa
 
     from datadrip.db.models import MetricDaily
-    from datadrip.workbook import open_session
+    from datadrip.workbook.session import open_session
 
     with open_session(loaded) as wb:
         return int(wb.session.execute(sa.select(sa.func.count()).select_from(MetricDaily)).scalar_one())
@@ -131,7 +131,7 @@ def median_ms(run: Callable[[], float], repeat: int) -> float:
 def engines(loaded: Loaded, repeat: int) -> None:
     from sqlmodel import Session
 
-    from datadrip.analytics import agency_today, resolve_scope
+    from datadrip.analytics.totals import agency_today, resolve_scope
     from datadrip.db.engine import open_workbook
     from datadrip.insights.facts import client_facts
     from datadrip.insights.generate import GenerateRequest, generate_insights

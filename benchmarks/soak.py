@@ -504,15 +504,15 @@ email = "soak@spiceroute.example"
 def setup_home(spec: dict[str, Any]) -> None:
     """Run at the first day's moment, in a process of its own: the agency, its clients, the exchange rates,
     the secrets and the connections, through the services the commands use (as the demo does)."""
-    from datadrip.agencies import AgencyChanges, add_agency
-    from datadrip.clients import ClientChanges, add_client
-    from datadrip.connect import ConnectRequest, ConnectUi, connect_accounts
     from datadrip.core.config import load_settings
     from datadrip.core.enums import Plan
     from datadrip.core.errors import UsageError
-    from datadrip.fx import rate_input, set_rates
-    from datadrip.secrets import open_store
-    from datadrip.workbook import Workbook, open_session
+    from datadrip.secrets.store import open_store
+    from datadrip.workbook.agencies import AgencyChanges, add_agency
+    from datadrip.workbook.clients import ClientChanges, add_client
+    from datadrip.workbook.connect import ConnectRequest, ConnectUi, connect_accounts
+    from datadrip.workbook.fx import rate_input, set_rates
+    from datadrip.workbook.session import Workbook, open_session
 
     home = Path(spec["home"])
     loaded = load_settings(home / "datadrip.toml", env={"DATADRIP_HOME": str(home)})

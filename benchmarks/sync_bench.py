@@ -128,7 +128,7 @@ def datadrip_pass(path: Path, account_id: str, ads: list[EntityRecord], rows: li
                   window: DateWindow, chunk_days: int) -> float:
     """Seconds to save `rows` with AccountWriter.write_chunk, chunk by chunk, as a sync does."""
     from datadrip.db.engine import open_workbook
-    from datadrip.sync_store import AccountWriter
+    from datadrip.sync.store import AccountWriter
 
     by_day: dict[dt.date, list[MetricRow]] = defaultdict(list)
     for row in rows:
@@ -357,12 +357,12 @@ def end_to_end(target_rows: int, days: int, chunk_days: int, folder: Path) -> No
 
 GROUPS = ("pauses (report-run polls, usage pacing)", "waiting on the sandbox (socket)",
           "httpx / httpcore / tenacity", "JSON parsing", "our connector parsing",
-          "storage (sync_store, SQLAlchemy, sqlite3)", "sync loop (datadrip/sync.py)",
+          "storage (sync_store, SQLAlchemy, sqlite3)", "sync loop (datadrip/sync/run.py)",
           "imports on first use", "other")
 SOCKET_CALLS = ("recv", "send", "connect", "select", "poll", "accept")
 HTTP_PARTS = ("/httpx/", "/httpcore/", "/h11/", "/anyio/", "/tenacity/", "/idna/", "/certifi/",
               "/socket.py", "/ssl.py", "/selectors.py", "/http/", "/urllib/", "/email/")
-STORAGE_PARTS = ("datadrip/sync_store.py", "datadrip/db/", "/sqlalchemy/", "/sqlite3/")
+STORAGE_PARTS = ("datadrip/sync/store.py", "datadrip/db/", "/sqlalchemy/", "/sqlite3/")
 
 Key = tuple[str, int, str]
 
@@ -386,7 +386,7 @@ def group_of(key: Key) -> str | None:
         return GROUPS[4]
     if any(part in path for part in STORAGE_PARTS):
         return GROUPS[5]
-    if path.endswith("datadrip/sync.py"):
+    if path.endswith("datadrip/sync/run.py"):
         return GROUPS[6]
     if "importlib" in path:
         return GROUPS[7]
@@ -421,7 +421,7 @@ def assigned(stats: dict[Key, Any]) -> dict[Key, dict[str, float]]:
 
 def profiled_sync(env: dict[str, str], token: str, days: int) -> tuple[pstats.Stats, float, int]:
     """A sync of `days` at ad level in this process; the account's worker thread is profiled."""
-    import datadrip.sync as sync_module
+    import datadrip.sync.run as sync_module
     from datadrip.core.config import load_settings
 
     connect(env, token)

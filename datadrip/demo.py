@@ -11,12 +11,12 @@ from datadrip.core.config import CONFIG_FILENAME, WORKBOOK_FILENAME, example_tex
 from datadrip.core.enums import Plan, Role
 from datadrip.core.errors import DataDripError, UsageError
 from datadrip.core.private_files import make_folder, write_new
-from datadrip.secret_file import KEY_FILENAME, STORE_FILENAME
+from datadrip.secrets.file import KEY_FILENAME, STORE_FILENAME
 
 if TYPE_CHECKING:
+    from datadrip.analytics.dashboard import AgencyDashboard
     from datadrip.core.config import Loaded
-    from datadrip.dashboard import AgencyDashboard
-    from datadrip.sync import SyncUi
+    from datadrip.sync.run import SyncUi
 
 MARKER = ".datadrip-demo"
 ACTOR = "demo"
@@ -91,7 +91,7 @@ def _reports(loaded: Loaded, home: Path) -> list[dict[str, Any]]:
     from datadrip.db.models import Report
     from datadrip.reports.files import report_path, write_file
     from datadrip.reports.send import SendRequest, send_reports
-    from datadrip.workbook import open_session
+    from datadrip.workbook.session import open_session
 
     outcome = send_reports(loaded, SendRequest(all_clients=True))
     failed = outcome.having("failed")
@@ -120,11 +120,11 @@ def _insights(loaded: Loaded) -> list[dict[str, Any]]:
 
 def _dashboard(loaded: Loaded) -> AgencyDashboard:
     """The demo agency's dashboard over the last 7 days, as `datadrip dashboard` shows it."""
-    from datadrip.agencies import agency_or_only
-    from datadrip.analytics import agency_scope, agency_today
+    from datadrip.analytics.dashboard import agency_dashboard
+    from datadrip.analytics.totals import agency_scope, agency_today
     from datadrip.core.periods import preset_period
-    from datadrip.dashboard import agency_dashboard
-    from datadrip.workbook import open_session
+    from datadrip.workbook.agencies import agency_or_only
+    from datadrip.workbook.session import open_session
 
     with open_session(loaded) as wb:
         agency = agency_or_only(wb.session, AGENCY_NAME)
@@ -134,8 +134,8 @@ def _dashboard(loaded: Loaded) -> AgencyDashboard:
 
 def _count_accounts(loaded: Loaded, result: DemoResult) -> None:
     """The client records as they are now, with their connected accounts counted."""
-    from datadrip.connections import list_connections
-    from datadrip.workbook import open_session
+    from datadrip.workbook.accounts import list_connections
+    from datadrip.workbook.session import open_session
 
     with open_session(loaded) as wb:
         counts: dict[str, int] = {}
@@ -147,11 +147,11 @@ def _count_accounts(loaded: Loaded, result: DemoResult) -> None:
 
 def _fill(home: Path) -> DemoResult:
     """The demo agency, its clients and team."""
-    from datadrip.agencies import AgencyChanges, add_agency, agency_counts, agency_record
-    from datadrip.clients import ClientChanges, add_client, client_record
-    from datadrip.fx import rate_input, set_rates
-    from datadrip.team import add_user, user_record
-    from datadrip.workbook import Workbook, open_session
+    from datadrip.workbook.agencies import AgencyChanges, add_agency, agency_counts, agency_record
+    from datadrip.workbook.clients import ClientChanges, add_client, client_record
+    from datadrip.workbook.fx import rate_input, set_rates
+    from datadrip.workbook.session import Workbook, open_session
+    from datadrip.workbook.team import add_user, user_record
 
     loaded = load_settings(home / CONFIG_FILENAME, env={"DATADRIP_HOME": str(home)})
     result = DemoResult(home)
@@ -175,8 +175,8 @@ def _fill(home: Path) -> DemoResult:
 
 def _connect(loaded: Loaded, description: dict[str, Any]) -> list[dict[str, Any]]:
     """Store the sandbox apps' secrets, then connect every demo client with the sandbox's tokens."""
-    from datadrip.connect import ConnectRequest, ConnectUi, connect_accounts
-    from datadrip.secrets import open_store
+    from datadrip.secrets.store import open_store
+    from datadrip.workbook.connect import ConnectRequest, ConnectUi, connect_accounts
 
     store, _ = open_store(loaded, announce=False)
     store.set("meta.app_secret", description["meta"]["app_secret"])
@@ -200,7 +200,7 @@ def _connect(loaded: Loaded, description: dict[str, Any]) -> list[dict[str, Any]
 
 
 def _sync(loaded: Loaded, ui: SyncUi | None) -> list[dict[str, Any]]:
-    from datadrip.sync import SyncRequest, sync_accounts
+    from datadrip.sync.run import SyncRequest, sync_accounts
 
     outcome = sync_accounts(loaded, SyncRequest(), ui)
     if outcome.failed:

@@ -14,15 +14,15 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from datadrip.connections import connect_command
+from datadrip.analytics.dashboard import STALE_AFTER
 from datadrip.core.cron import parse_deadline
 from datadrip.core.enums import AccountStatus, JobStatus, ReportKind, ReportStatus, SyncStatus
-from datadrip.dashboard import STALE_AFTER
 from datadrip.db.models import AdAccount, Agency, Client, JobRun, Report, SyncRun
 from datadrip.reports.build import plan_report
 from datadrip.reports.claims import SendLocks, report_key, resend_command
 from datadrip.scheduling.runs import HAND_COMMANDS, REPORT_JOBS, hand_command
 from datadrip.scheduling.timetable import job_crons, latest_fire, to_utc
+from datadrip.workbook.accounts import connect_command
 
 if TYPE_CHECKING:
     from datadrip.core.config import ScheduleSettings
@@ -248,8 +248,8 @@ def check_status(session: Session, *, agency_ref: str | None = None,
     """The state of every active client (of the agency named, else of every agency) at `now`,
     with each agency's next scheduled runs when `schedule` is given; with `locks`, whether the
     sender of a report being sent still lives."""
-    from datadrip.agencies import find_agency
     from datadrip.scheduling.timetable import next_runs
+    from datadrip.workbook.agencies import find_agency
 
     now = now or dt.datetime.now(dt.UTC)
     agency = find_agency(session, agency_ref) if agency_ref is not None else None

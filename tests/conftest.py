@@ -115,7 +115,7 @@ def give_client_data(home: Path) -> Callable[[str], None]:
     def attach(client_id: str) -> None:
         from datadrip.core.config import load_settings
         from datadrip.db.models import AdAccount, Entity, Insight, MetricDaily, Report
-        from datadrip.workbook import open_session
+        from datadrip.workbook.session import open_session
 
         with open_session(load_settings(), write=True) as wb:
             account = AdAccount(client_id=client_id, platform="meta", external_id="act_1",

@@ -80,7 +80,7 @@ def revision_of(path: Path) -> str:
 def stored_logins() -> dict[str, str]:
     """The logins (login.*) in the encrypted secret file, decrypted as DataDrip reads them."""
     from datadrip.core.config import load_settings
-    from datadrip.secret_file import FileStore
+    from datadrip.secrets.file import FileStore
 
     store = FileStore(load_settings().paths.data_dir)
     return {name: value for name, value in store._read().items() if name.startswith("login.")}

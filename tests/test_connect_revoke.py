@@ -10,9 +10,9 @@ import httpx
 import pytest
 from support import consent, stored_token
 
-from datadrip.connect import ConnectOutcome, ConnectRequest, ConnectUi, connect_accounts
 from datadrip.connectors.base import AccountRef
 from datadrip.core.config import load_settings
+from datadrip.workbook.connect import ConnectOutcome, ConnectRequest, ConnectUi, connect_accounts
 
 CLIENT = "Masala Mornings"
 OTHER = "Peak Trail Outfitters"

@@ -108,7 +108,7 @@ def test_scheduler_second_daemon_on_the_workbook_is_refused(agency: str) -> None
 
 
 def test_scheduler_sync_shares_the_lock_of_datadrip_sync(agency: str, workbook_path: Path) -> None:
-    from datadrip.sync_lock import lock_path, sync_lock
+    from datadrip.sync.lock import lock_path, sync_lock
 
     loaded = settings(**ONLY_SYNC)
     with sync_lock(lock_path(loaded.workbook_target, loaded.paths.data_dir), wait=False):
@@ -224,7 +224,7 @@ def _added_at_midnight(workbook: Path, today: dt.date) -> None:
 
 def _status_at(loaded: Loaded, moment: dt.datetime) -> Any:
     from datadrip.status import check_status
-    from datadrip.workbook import open_session
+    from datadrip.workbook.session import open_session
 
     with open_session(loaded) as wb:
         return check_status(wb.session, schedule=loaded.settings.schedule, now=moment)

@@ -18,8 +18,8 @@ from keyring.errors import KeyringLocked, PasswordSetError
 
 from datadrip.core.config import load_settings
 from datadrip.core.errors import ExitCode, SecretStoreError, UsageError
-from datadrip.secret_file import KEY_FILENAME, STORE_FILENAME, FileStore
-from datadrip.secrets import (
+from datadrip.secrets.file import KEY_FILENAME, STORE_FILENAME, FileStore
+from datadrip.secrets.store import (
     NOTICE_MARKER,
     KeyringStore,
     open_store,
@@ -78,7 +78,7 @@ def test_file_store_survives_a_new_process(home: Path) -> None:
     FileStore(home, env={}).set("email.smtp_password", "smtp-pass-9")
     FileStore(home, env={}).set("google.developer_token", "dev-token-7")
 
-    script = ("import sys; from pathlib import Path; from datadrip.secret_file import FileStore; "
+    script = ("import sys; from pathlib import Path; from datadrip.secrets.file import FileStore; "
               "s = FileStore(Path(sys.argv[1]), env={}); "
               "print(s.get('email.smtp_password'), s.get('google.developer_token')); "
               "s.set('ai.api_key', 'from-the-child')")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from datadrip.connectors.http import RetryPolicy, Sleep, WaitFn, http_client, oauth_retryable, send
 from datadrip.core.errors import ConfigError, DataDripError, LoginError, ReauthRequiredError, UsageError
-from datadrip.secrets import redact
+from datadrip.secrets.store import redact
 
 if TYPE_CHECKING:
     from datadrip.auth.flow import Pkce
@@ -91,7 +91,7 @@ class GoogleOAuth:
     def from_settings(cls, loaded: Loaded, *, env: Mapping[str, str] | None = None,
                       retry: RetryPolicy | None = None) -> GoogleOAuth:
         """The OAuth client from `[google]` settings and the secret store (or environment)."""
-        from datadrip.secrets import resolve_secret
+        from datadrip.secrets.store import resolve_secret
 
         google = loaded.settings.google
         secret = resolve_secret(loaded, "google.client_secret", env=env) if google.client_id else None

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 from datadrip.connectors.http import RetryPolicy, Sleep, http_client, meta_retryable, send
 from datadrip.core.errors import ConfigError, DataDripError, LoginError, ReauthRequiredError, UsageError
-from datadrip.secrets import redact
+from datadrip.secrets.store import redact
 
 if TYPE_CHECKING:
     from datadrip.auth.flow import Pkce
@@ -93,7 +93,7 @@ class MetaOAuth:
     @classmethod
     def from_settings(cls, loaded: Loaded, *, env: Mapping[str, str] | None = None) -> MetaOAuth:
         """The app from `[meta]` settings and the secret store (or environment)."""
-        from datadrip.secrets import resolve_secret
+        from datadrip.secrets.store import resolve_secret
 
         meta = loaded.settings.meta
         secret = resolve_secret(loaded, "meta.app_secret", env=env) if meta.app_id else None

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from datadrip.auth.google import GoogleOAuth
     from datadrip.connectors.http import Sleep, WaitFn
     from datadrip.core.config import Loaded
-    from datadrip.secrets import SecretStore
+    from datadrip.secrets.store import SecretStore
 
 PREFIX = "login."
 REFRESH_MARGIN = dt.timedelta(minutes=5)  # renew a Google access token this long before it ends

@@ -15,7 +15,7 @@ from datadrip.core.errors import ConfirmationRequiredError
 
 if TYPE_CHECKING:
     from datadrip.core.config import Loaded
-    from datadrip.workbook import Workbook
+    from datadrip.workbook.session import Workbook
 
 
 @dataclass
@@ -34,7 +34,7 @@ def settings(ctx: typer.Context) -> Loaded:
 @contextmanager
 def workbook(ctx: typer.Context, *, write: bool = False) -> Iterator[Workbook]:
     """A session on the workbook, committed when the command's work succeeds."""
-    from datadrip.workbook import open_session
+    from datadrip.workbook.session import open_session
 
     with open_session(settings(ctx), write=write) as wb:
         yield wb

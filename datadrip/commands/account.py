@@ -36,9 +36,9 @@ def account_list(ctx: typer.Context, client: ClientOpt = None, agency: AgencyOpt
     Example:
       datadrip account list --json | jq -r '.[] | select(.status != "active") | .account_id'
     """
-    from datadrip.agencies import find_agency
-    from datadrip.clients import find_client
-    from datadrip.connections import connection_record, list_connections
+    from datadrip.workbook.accounts import connection_record, list_connections
+    from datadrip.workbook.agencies import find_agency
+    from datadrip.workbook.clients import find_client
 
     with workbook(ctx) as wb:
         owner = find_client(wb.session, client, agency) if client else None
@@ -59,8 +59,8 @@ def account_check(ctx: typer.Context, client: ClientOpt = None, agency: AgencyOp
     Example:
       datadrip account check --client "Masala Mornings" || echo "a login is needed"
     """
-    from datadrip.connect import check_connections
     from datadrip.core.errors import AuthRequiredError
+    from datadrip.workbook.connect import check_connections
 
     checked = check_connections(settings(ctx), client, agency)
     if as_json:
@@ -91,7 +91,7 @@ def account_edit(ctx: typer.Context,
     Example:
       datadrip account edit 123-456-7890 --lookback-days 90
     """
-    from datadrip.connections import connection_record, edit_account
+    from datadrip.workbook.accounts import connection_record, edit_account
 
     with workbook(ctx, write=True) as wb:
         found, owner, agency_ = edit_account(wb, account, lookback_days=lookback_days,

@@ -45,7 +45,7 @@ def agency_add(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Age
     Example:
       datadrip agency add "Spice Route Media" --timezone Asia/Kolkata --currency INR
     """
-    from datadrip.agencies import AgencyChanges, add_agency, agency_counts, agency_record
+    from datadrip.workbook.agencies import AgencyChanges, add_agency, agency_counts, agency_record
 
     changes = AgencyChanges(timezone=timezone, currency=currency, locale=locale, plan=plan,
                             logo=logo, colour=colour)
@@ -63,7 +63,7 @@ def agency_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     Example:
       datadrip agency list --json | jq -r '.[].name'
     """
-    from datadrip.agencies import agency_counts, agency_record, list_agencies
+    from datadrip.workbook.agencies import agency_counts, agency_record, list_agencies
 
     with workbook(ctx) as wb:
         rows = [agency_record(a, agency_counts(wb.session, a.id))
@@ -82,7 +82,7 @@ def agency_show(ctx: typer.Context, agency: NameArg, as_json: JsonOpt = False) -
     Example:
       datadrip agency show "Spice Route Media"
     """
-    from datadrip.agencies import agency_counts, agency_record, find_agency
+    from datadrip.workbook.agencies import agency_counts, agency_record, find_agency
 
     with workbook(ctx) as wb:
         found = find_agency(wb.session, agency)
@@ -102,7 +102,7 @@ def agency_edit(ctx: typer.Context, agency: NameArg,
     Example:
       datadrip agency edit "Spice Route Media" --plan growth --colour "#E4572E"
     """
-    from datadrip.agencies import AgencyChanges, agency_counts, agency_record, edit_agency
+    from datadrip.workbook.agencies import AgencyChanges, agency_counts, agency_record, edit_agency
 
     changes = AgencyChanges(name=name, timezone=timezone, currency=currency, locale=locale,
                             plan=plan, logo=logo, colour=colour)
@@ -121,9 +121,9 @@ def agency_remove(ctx: typer.Context, agency: NameArg, yes: YesOpt = False,
     Example:
       datadrip agency remove "Old Agency" --yes
     """
-    from datadrip.agencies import agency_counts, find_agency, remove_agency
-    from datadrip.connect import forget_logins
-    from datadrip.connections import login_refs
+    from datadrip.workbook.accounts import login_refs
+    from datadrip.workbook.agencies import agency_counts, find_agency, remove_agency
+    from datadrip.workbook.connect import forget_logins
 
     with workbook(ctx) as wb:  # ask before taking the write lock
         found = find_agency(wb.session, agency)

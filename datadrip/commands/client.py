@@ -52,8 +52,8 @@ def client_add(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Cli
       datadrip client add "Masala Mornings" --agency "Spice Route Media" \\
         --recipients owner@masala.example --monthly-budget 150000
     """
-    from datadrip.clients import ClientChanges, add_client, client_record
     from datadrip.db.models import Agency
+    from datadrip.workbook.clients import ClientChanges, add_client, client_record
 
     changes = ClientChanges(recipients=recipients, currency=currency,
                             monthly_budget=monthly_budget, conversion_actions=conversion_actions)
@@ -71,7 +71,7 @@ def client_list(ctx: typer.Context, agency: AgencyOpt = None, as_json: JsonOpt =
     Example:
       datadrip client list --json | jq -r '.[] | select(.active) | .name'
     """
-    from datadrip.clients import account_counts, client_record, list_clients
+    from datadrip.workbook.clients import account_counts, client_record, list_clients
 
     with workbook(ctx) as wb:
         accounts = account_counts(wb.session)
@@ -92,8 +92,8 @@ def client_show(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None,
     Example:
       datadrip client show "Masala Mornings" --json
     """
-    from datadrip.clients import client_counts, client_record, find_client
     from datadrip.db.models import Agency
+    from datadrip.workbook.clients import client_counts, client_record, find_client
 
     with workbook(ctx) as wb:
         found = find_client(wb.session, client, agency)
@@ -121,8 +121,8 @@ def client_edit(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None,
     Example:
       datadrip client edit "Masala Mornings" --recipients a@masala.example,b@masala.example
     """
-    from datadrip.clients import ClientChanges, client_counts, client_record, edit_client
     from datadrip.db.models import Agency
+    from datadrip.workbook.clients import ClientChanges, client_counts, client_record, edit_client
 
     changes = ClientChanges(name=name, recipients=recipients, currency=currency,
                             monthly_budget=monthly_budget, clear_budget=no_monthly_budget,
@@ -143,9 +143,9 @@ def client_remove(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = Non
     Example:
       datadrip client remove "Masala Mornings" --yes
     """
-    from datadrip.clients import client_counts, find_client, remove_client
-    from datadrip.connect import forget_logins
-    from datadrip.connections import login_refs
+    from datadrip.workbook.accounts import login_refs
+    from datadrip.workbook.clients import client_counts, find_client, remove_client
+    from datadrip.workbook.connect import forget_logins
 
     with workbook(ctx) as wb:  # ask before taking the write lock
         found = find_client(wb.session, client, agency)

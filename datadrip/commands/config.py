@@ -27,7 +27,7 @@ def config_show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """
     from datadrip.core.config import describe
     from datadrip.core.errors import SecretStoreError
-    from datadrip.secrets import stored_names
+    from datadrip.secrets.store import stored_names
 
     loaded = settings(ctx)
     try:

@@ -13,8 +13,8 @@ from datadrip.commands._options import AgencyOpt, JsonOpt, YesOpt
 from datadrip.core.enums import Platform
 
 if TYPE_CHECKING:
-    from datadrip.connect import ConnectOutcome, ConnectUi
     from datadrip.connectors.base import AccountRef
+    from datadrip.workbook.connect import ConnectOutcome, ConnectUi
 
 app = typer.Typer(help="""Connect a client's Meta or Google Ads accounts: log in once in the browser.
 
@@ -73,7 +73,7 @@ def connect_google(ctx: typer.Context, client: ClientArg, account: AccountOpt = 
 
 def _connect(ctx: typer.Context, platform: str, client: str, accounts: list[str] | None,
              agency: str | None, no_browser: bool, token_stdin: bool, as_json: bool) -> None:
-    from datadrip.connect import ConnectRequest, connect_accounts
+    from datadrip.workbook.connect import ConnectRequest, connect_accounts
 
     if token_stdin and no_browser:
         raise typer.BadParameter("a token read from stdin needs no login: drop --no-browser")
@@ -85,7 +85,7 @@ def _connect(ctx: typer.Context, platform: str, client: str, accounts: list[str]
 
 
 def _terminal_ui(platform: str) -> ConnectUi:
-    from datadrip.connect import ConnectUi
+    from datadrip.workbook.connect import ConnectUi
 
     name = "Meta" if platform == "meta" else "Google"
 
@@ -180,7 +180,7 @@ def disconnect(ctx: typer.Context,
     Example:
       datadrip disconnect meta "Masala Mornings" --account act_1010000001 --yes
     """
-    from datadrip.connect import disconnect_accounts
+    from datadrip.workbook.connect import disconnect_accounts
 
     done = disconnect_accounts(settings(ctx), platform.value, client, agency, account or (),
                                revoke=not keep_grant,

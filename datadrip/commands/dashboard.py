@@ -16,8 +16,8 @@ from datadrip.commands.metrics import ClientOpt, PeriodOpt, SinceOpt, UntilOpt
 from datadrip.core.text import cell
 
 if TYPE_CHECKING:
-    from datadrip.analytics import Change
-    from datadrip.dashboard import AgencyDashboard, ClientDashboard
+    from datadrip.analytics.dashboard import AgencyDashboard, ClientDashboard
+    from datadrip.analytics.totals import Change
 
 LABELS = {"spend": "Spend", "conversions": "Conversions", "cpa": "CPA", "roas": "ROAS",
           "conversion_value": "Revenue", "clicks": "Clicks", "ctr": "CTR %", "cpc": "CPC"}
@@ -40,9 +40,9 @@ def dashboard(ctx: typer.Context, client: ClientOpt = None, agency: AgencyOpt = 
       datadrip dashboard --client "Masala Mornings" --period last-30-days
       datadrip dashboard --period last-month --json | jq '.clients[] | select(.flags != [])'
     """
-    from datadrip.analytics import agency_today, resolve_scope
+    from datadrip.analytics.dashboard import agency_dashboard, client_dashboard
+    from datadrip.analytics.totals import agency_today, resolve_scope
     from datadrip.core.periods import resolve_period
-    from datadrip.dashboard import agency_dashboard, client_dashboard
 
     with workbook(ctx) as wb:
         scope = resolve_scope(wb.session, client, agency)
@@ -66,7 +66,7 @@ def show_board(board: ClientDashboard | AgencyDashboard) -> None:
 # --- plain text (piped) --------------------------------------------------------------------------
 
 def _plain(board: ClientDashboard | AgencyDashboard) -> None:
-    from datadrip.dashboard import ClientDashboard
+    from datadrip.analytics.dashboard import ClientDashboard
 
     record = board.record()
     write = sys.stdout.write
@@ -118,7 +118,7 @@ def _rich(board: ClientDashboard | AgencyDashboard) -> None:
     from rich.panel import Panel
     from rich.text import Text
 
-    from datadrip.dashboard import ClientDashboard
+    from datadrip.analytics.dashboard import ClientDashboard
 
     console = Console(highlight=False)
     who = cell(board.scope.label)
@@ -160,7 +160,7 @@ Shower = Callable[[str, Any, Mapping[str, Any]], str]
 def _shower(currency: str, locale: str) -> Shower:
     """Money in the agency's locale (₹1,23,456.78) and the row's currency, or else `currency`;
     anything else as in plain output."""
-    from datadrip.analytics import MONEY_METRICS
+    from datadrip.analytics.totals import MONEY_METRICS
     from datadrip.core.money import show_money
 
     def show(metric: str, value: Any, row: Mapping[str, Any] = {}) -> str:  # noqa: B006 (read only)

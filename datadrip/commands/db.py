@@ -24,7 +24,7 @@ def db_upgrade(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     Example:
       datadrip db upgrade
     """
-    from datadrip.workbook import upgrade_workbook
+    from datadrip.workbook.session import upgrade_workbook
 
     done = upgrade_workbook(settings(ctx))
     if as_json:

@@ -50,7 +50,7 @@ def fx_set(ctx: typer.Context,
     Example:
       datadrip fx set USD INR 83.10 --date 2026-11-01
     """
-    from datadrip.fx import rate_input, set_rates
+    from datadrip.workbook.fx import rate_input, set_rates
 
     given = rate_input(base, quote, rate, date)
     with workbook(ctx, write=True) as wb:
@@ -79,7 +79,7 @@ def fx_import(ctx: typer.Context,
       USD,INR,83.10,2026-11-01
       EUR,INR,90.45,
     """
-    from datadrip.fx import read_rates_csv, set_rates
+    from datadrip.workbook.fx import read_rates_csv, set_rates
 
     rates = read_rates_csv(path)
     with workbook(ctx, write=True) as wb:
@@ -98,7 +98,7 @@ def fx_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     Example:
       datadrip fx list --json | jq '.[] | select(.quote == "INR")'
     """
-    from datadrip.fx import list_rates, rate_record
+    from datadrip.workbook.fx import list_rates, rate_record
 
     with workbook(ctx) as wb:
         rows = [rate_record(rate) for rate in list_rates(wb.session)]

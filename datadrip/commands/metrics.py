@@ -54,7 +54,7 @@ def metrics(ctx: typer.Context,
       datadrip metrics --by client --period last-month --metrics spend,cpa,roas --format csv
       datadrip metrics --by day --since 2026-11-01 --format json | jq '.[] | .spend'
     """
-    from datadrip.analytics import (
+    from datadrip.analytics.totals import (
         DIMENSIONS,
         agency_today,
         breakdown,

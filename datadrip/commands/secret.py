@@ -43,7 +43,7 @@ def secret_set(ctx: typer.Context, name: NameArg) -> None:
     Example:
       datadrip secret set ai.api_key < ~/openai-key.txt
     """
-    from datadrip.secrets import check_name, store_secret
+    from datadrip.secrets.store import check_name, store_secret
 
     if ctx.args:
         from datadrip.core.errors import UsageError
@@ -69,7 +69,7 @@ def secret_delete(ctx: typer.Context, name: NameArg) -> None:
     Example:
       datadrip secret delete google.developer_token
     """
-    from datadrip.secrets import check_name, delete_secret
+    from datadrip.secrets.store import check_name, delete_secret
 
     loaded = settings(ctx)
     with workbook(ctx, write=True) as wb:
@@ -87,7 +87,7 @@ def secret_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     Example:
       datadrip secret list --json | jq -r '.[] | select(.set | not) | .name'
     """
-    from datadrip.secrets import list_secrets
+    from datadrip.secrets.store import list_secrets
 
     location, rows = list_secrets(settings(ctx))
     if as_json:

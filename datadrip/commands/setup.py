@@ -22,7 +22,7 @@ def init(ctx: typer.Context, as_json: JsonOpt = False) -> None:
       datadrip init && datadrip agency add "My Agency"
     """
     from datadrip.core.config import load_settings
-    from datadrip.initialise import initialise
+    from datadrip.workbook.init import initialise
 
     invocation = ctx.find_object(Invocation) or Invocation()
     done = initialise(load_settings(invocation.config_path, must_exist=False))
@@ -112,7 +112,7 @@ def audit(ctx: typer.Context,
     Example:
       datadrip audit --since 7d --json | jq '.[] | select(.action == "client.remove")'
     """
-    from datadrip.audit import entry_record, list_entries, parse_since
+    from datadrip.workbook.audit import entry_record, list_entries, parse_since
 
     start = parse_since(since) if since else None
     with workbook(ctx) as wb:

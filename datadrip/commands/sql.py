@@ -46,7 +46,7 @@ def sql(ctx: typer.Context,
       datadrip sql --format csv "SELECT * FROM account_daily" > accounts.csv
       datadrip sql - --json < report.sql | jq '.[0]'
     """
-    from datadrip.sql_console import run_query
+    from datadrip.workbook.sql_console import run_query
 
     chosen = {choice for choice, given in ((fmt, fmt is not None), (SqlFormat.JSON, as_json),
                                            (SqlFormat.CSV, as_csv)) if given}

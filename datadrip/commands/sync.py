@@ -14,7 +14,7 @@ from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
 from datadrip.core.enums import Level, Platform
 
 if TYPE_CHECKING:
-    from datadrip.sync import AccountSync, SyncOutcome, SyncUi, WaitNotice
+    from datadrip.sync.run import AccountSync, SyncOutcome, SyncUi, WaitNotice
 
 
 def sync(ctx: typer.Context,
@@ -59,7 +59,7 @@ def sync(ctx: typer.Context,
     Example:
       datadrip sync --client "Masala Mornings" --since 2026-09-01
     """
-    from datadrip.sync import SyncRequest, sync_accounts
+    from datadrip.sync.run import SyncRequest, sync_accounts
 
     if since and until and until < since:
         raise typer.BadParameter("--until is before --since", param_hint="--until")
@@ -138,7 +138,7 @@ class progress:  # noqa: N801 - used as a context manager, like a function
         self._tasks: dict[str, Any] = {}
 
     def __enter__(self) -> SyncUi:
-        from datadrip.sync import SyncUi
+        from datadrip.sync.run import SyncUi
 
         if not self._enabled:
             return SyncUi(on_notice=output.message if self._notices else lambda _text: None,

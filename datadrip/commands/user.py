@@ -35,7 +35,7 @@ def user_add(ctx: typer.Context,
     Example:
       datadrip user add priya@spiceroute.example --agency "Spice Route Media" --role owner
     """
-    from datadrip.team import add_user, user_record
+    from datadrip.workbook.team import add_user, user_record
 
     with workbook(ctx, write=True) as wb:
         user, found = add_user(wb, email, agency, role)
@@ -54,7 +54,7 @@ def user_list(ctx: typer.Context, agency: AgencyOpt = None, as_json: JsonOpt = F
     Example:
       datadrip user list --agency "Spice Route Media"
     """
-    from datadrip.team import list_users, user_record
+    from datadrip.workbook.team import list_users, user_record
 
     with workbook(ctx) as wb:
         rows = [user_record(u, a) for u, a in list_users(wb.session, agency)]
@@ -74,7 +74,7 @@ def user_remove(ctx: typer.Context,
     Example:
       datadrip user remove priya@spiceroute.example
     """
-    from datadrip.team import remove_user
+    from datadrip.workbook.team import remove_user
 
     with workbook(ctx, write=True) as wb:
         removed = remove_user(wb, user)

@@ -18,12 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from datadrip.analytics import Totals, breakdown, client_scope
+from datadrip.analytics.totals import Totals, breakdown, client_scope
 from datadrip.core.enums import AccountStatus
 from datadrip.core.errors import UsageError
 from datadrip.core.periods import Period
 from datadrip.db.models import AdAccount, Agency, Client, Entity, MetricDaily, SyncCursor
-from datadrip.fx import RateBook
+from datadrip.workbook.fx import RateBook
 
 RECENT_DAYS = 7
 BASELINE_DAYS = 28

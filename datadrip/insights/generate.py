@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from datadrip.analytics import agency_today, resolve_scope
+from datadrip.analytics.totals import agency_today, resolve_scope
 from datadrip.core.config import Loaded
 from datadrip.core.enums import InsightStatus
 from datadrip.core.errors import AuthRequiredError, DataDripError, UsageError
@@ -25,7 +25,7 @@ from datadrip.db.models import Agency, Client, Insight
 from datadrip.insights.facts import client_facts
 from datadrip.insights.findings import Finding
 from datadrip.insights.identity import Figures, known_figures
-from datadrip.workbook import open_session
+from datadrip.workbook.session import open_session
 
 ENGINES = ("auto", "heuristic", "llm")
 DISMISSED_SHOWN = 10  # the latest dismissed suggestions (with notes) the model is told about

@@ -15,7 +15,7 @@ from datadrip.db.models import Agency
 from datadrip.insights.facts import ClientFacts
 from datadrip.insights.findings import Finding
 from datadrip.insights.usage import CachedAnswer
-from datadrip.workbook import open_session
+from datadrip.workbook.session import open_session
 
 MAX_COMPLETION_TOKENS = 1500
 OPENAI_URL = "https://api.openai.com/v1"
@@ -35,7 +35,7 @@ def ask_for_suggestions(loaded: Loaded, agency: Agency, facts: ClientFacts, heur
                         dismissed: list[dict[str, str]], today: dt.date, *, explicit: bool) -> Asked:
     from datadrip.insights import llm, usage
     from datadrip.insights.guardrails import vet
-    from datadrip.secrets import resolve_secret
+    from datadrip.secrets.store import resolve_secret
 
     ai = loaded.settings.ai
     api_key = resolve_secret(loaded, "ai.api_key")

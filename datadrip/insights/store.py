@@ -16,7 +16,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from datadrip import audit
 from datadrip.core import validate
 from datadrip.core.enums import InsightStatus
 from datadrip.core.errors import ConflictError
@@ -25,7 +24,8 @@ from datadrip.db.queries import find_by_id_prefix
 from datadrip.insights.conflicts import FRESH_DAYS, NEW, Candidate, Decision, record, resolve
 from datadrip.insights.findings import Finding
 from datadrip.insights.identity import Figures, material_change
-from datadrip.workbook import Workbook
+from datadrip.workbook import audit
+from datadrip.workbook.session import Workbook
 
 OPEN = (InsightStatus.PENDING.value, InsightStatus.IN_PROGRESS.value)
 CLOSED = (InsightStatus.APPLIED.value, InsightStatus.DISMISSED.value)

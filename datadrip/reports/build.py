@@ -14,12 +14,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from datadrip.analytics import Scope, Totals, breakdown, client_scope, compare
+from datadrip.analytics.totals import Scope, Totals, breakdown, client_scope, compare
 from datadrip.core.enums import AccountStatus, InsightStatus, ReportKind, SyncStatus
 from datadrip.core.money import to_amount
 from datadrip.core.periods import Period, preset_period
 from datadrip.db.models import AdAccount, Agency, Client, Insight, SyncCursor, SyncRun
-from datadrip.fx import RateBook
+from datadrip.workbook.fx import RateBook
 
 KPIS = ("spend", "conversions", "cpa", "roas", "conversion_value", "clicks", "ctr", "cpc")
 TOP_CAMPAIGNS = 5

@@ -203,7 +203,7 @@ def _same_file(fd: int, path: Path) -> bool:
 
 def resend_command(client: str, kind: str, since: dt.date, until: dt.date) -> str:
     """The `report send … --force` that sends this one report again."""
-    from datadrip.connections import shell_quoted
+    from datadrip.workbook.accounts import shell_quoted
 
     return (f"datadrip report send {shell_quoted(client)} --kind {kind} --since {since.isoformat()} "
             f"--until {until.isoformat()} --force")

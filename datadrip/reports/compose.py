@@ -10,10 +10,10 @@ from sqlmodel import Session
 
 from datadrip.core.enums import ReportKind
 from datadrip.db.models import Agency, Client
-from datadrip.fx import RateBook
 from datadrip.reports.build import ReportContent, ReportPlan, build_content
 from datadrip.reports.charts import Chart, draw_charts
 from datadrip.reports.render import Image, images_for, render, subject
+from datadrip.workbook.fx import RateBook
 
 
 @dataclass
@@ -53,10 +53,10 @@ def build_report(session: Session, client_ref: str, agency_ref: str | None, *,
                  until: str | None, template_dir: str, save: bool) -> ComposedReport:
     """`report build`: one client's report, stored in the workbook (unless it was sent: what was
     sent is kept)."""
-    from datadrip.analytics import agency_today
-    from datadrip.clients import find_client
+    from datadrip.analytics.totals import agency_today
     from datadrip.reports.build import plan_report
     from datadrip.reports.history import save_built  # history stores what compose makes
+    from datadrip.workbook.clients import find_client
 
     client = find_client(session, client_ref, agency_ref)
     agency = session.get(Agency, client.agency_id)

@@ -200,7 +200,7 @@ def open_provider(loaded: Loaded, *, env: Mapping[str, str] | None = None) -> Pr
     from datadrip.reports.deliver_http import ResendProvider, SendGridProvider
     from datadrip.reports.deliver_outbox import OutboxProvider
     from datadrip.reports.deliver_smtp import SmtpProvider
-    from datadrip.secrets import resolve_secret
+    from datadrip.secrets.store import resolve_secret
 
     settings = loaded.settings.email
     timeout = float(settings.timeout_seconds)

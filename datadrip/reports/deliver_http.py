@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from datadrip.connectors.http import http_client, retry_after
 from datadrip.reports.deliver import PermanentError, TransientError, UnknownOutcomeError
 from datadrip.reports.mail import OutgoingEmail, check_message, one_line, unique_recipients
-from datadrip.secrets import redact
+from datadrip.secrets.store import redact
 
 if TYPE_CHECKING:
     import httpx

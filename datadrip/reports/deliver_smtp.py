@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from datadrip.reports.deliver import PermanentError, TransientError, UnknownOutcomeError, is_loopback
 from datadrip.reports.mail import OutgoingEmail, build_mime, one_line, unique_recipients
-from datadrip.secrets import redact
+from datadrip.secrets.store import redact
 
 if TYPE_CHECKING:
     import smtplib

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from datadrip.analytics import MONEY_METRICS
+from datadrip.analytics.totals import MONEY_METRICS
 
 KPI_LABELS = {"spend": "Spend", "conversions": "Conversions", "cpa": "Cost per conversion",
               "roas": "ROAS", "conversion_value": "Revenue", "clicks": "Clicks", "ctr": "CTR",

@@ -177,8 +177,8 @@ def list_reports(session: Session, *, client: Client | None = None, agency: Agen
 def list_reports_for(session: Session, client_ref: str | None, agency_ref: str | None,
                      limit: int, statuses: Sequence[str] = ()) -> list[tuple[Report, Client]]:
     """`report list`: one client's reports, an agency's, or every one (of these statuses)."""
-    from datadrip.agencies import find_agency
-    from datadrip.clients import find_client
+    from datadrip.workbook.agencies import find_agency
+    from datadrip.workbook.clients import find_client
 
     if client_ref is not None:
         return list_reports(session, client=find_client(session, client_ref, agency_ref),

@@ -140,10 +140,10 @@ def send_reports(loaded: Loaded, request: SendRequest,
 def _targets(loaded: Loaded, request: SendRequest) -> list[str]:
     from sqlmodel import col, select
 
-    from datadrip.agencies import find_agency
-    from datadrip.clients import find_client
     from datadrip.db.models import Client
-    from datadrip.workbook import open_session
+    from datadrip.workbook.agencies import find_agency
+    from datadrip.workbook.clients import find_client
+    from datadrip.workbook.session import open_session
 
     if request.all_clients == (request.client is not None):
         raise UsageError("name a client, or give --all for every active client",
@@ -175,11 +175,11 @@ def _failed(loaded: Loaded, client_id: str, request: SendRequest, copies: tuple[
             error: DataDripError) -> ReportSend:
     """A client's report that could not be made: recorded as failed, with why, unless it was a
     dry run or a copy (--to), which keep nothing."""
-    from datadrip.analytics import agency_today
+    from datadrip.analytics.totals import agency_today
     from datadrip.db.models import Agency, Client
     from datadrip.reports.build import plan_report
     from datadrip.reports.history import record_unsent
-    from datadrip.workbook import open_session
+    from datadrip.workbook.session import open_session
 
     now = dt.datetime.now(dt.UTC)
     keep = not request.dry_run and not copies
@@ -203,13 +203,13 @@ def _failed(loaded: Loaded, client_id: str, request: SendRequest, copies: tuple[
 
 def _send_locked(loaded: Loaded, provider: Provider | None, locks: SendLocks, client_id: str,
                  request: SendRequest, copies: tuple[str, ...]) -> ReportSend:
-    from datadrip.analytics import agency_today
+    from datadrip.analytics.totals import agency_today
     from datadrip.db.models import Agency, Client
     from datadrip.reports.build import plan_report
     from datadrip.reports.claims import report_key, resend_command
     from datadrip.reports.compose import compose_report
     from datadrip.reports.history import claim, find_report, record_unsent, save_built, take_over
-    from datadrip.workbook import open_session
+    from datadrip.workbook.session import open_session
 
     settings = loaded.settings
     now = dt.datetime.now(dt.UTC)
@@ -367,7 +367,7 @@ def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result:
     from datadrip.reports.claims import resend_command
     from datadrip.reports.deliver import DeliveryError, deliver
     from datadrip.reports.history import mark_handover, record_delivery, undo_handover
-    from datadrip.workbook import open_session
+    from datadrip.workbook.session import open_session
 
     before: tuple[str, str | None] = ("built", None)
 
@@ -418,6 +418,6 @@ def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result:
 
 
 def _quoted(name: str) -> str:
-    from datadrip.connections import shell_quoted
+    from datadrip.workbook.accounts import shell_quoted
 
     return shell_quoted(name)

@@ -30,7 +30,7 @@ from datadrip.core.private_files import make_folder
 from datadrip.scheduling.runs import DueJob, hand_command
 
 if TYPE_CHECKING:
-    from datadrip.sync import WaitNotice
+    from datadrip.sync.run import WaitNotice
 
 LOGGER = "datadrip.daemon"
 MAX_SLEEP_SECONDS = 60.0
@@ -69,7 +69,7 @@ def daemon_lock_path(loaded: Loaded) -> Path:
 @contextmanager
 def daemon_lock(path: Path) -> Iterator[None]:
     """One daemon per workbook: an flock on a file in the data folder, released however we end."""
-    from datadrip.sync_lock import holder, pid_lock
+    from datadrip.sync.lock import holder, pid_lock
 
     def refuse(pid: str) -> DaemonRunningError:
         return DaemonRunningError("another datadrip daemon is already running on this workbook"
@@ -90,7 +90,7 @@ def _shared_workbook_lock(engine: Any) -> Iterator[None]:
     if engine.dialect.name != "postgresql":
         yield
         return
-    from datadrip.sync_lock import pg_session_lock
+    from datadrip.sync.lock import pg_session_lock
 
     with pg_session_lock(engine, PG_DAEMON_KEY, lambda: DaemonRunningError(
             "another datadrip daemon is already running on this workbook (from this or another "
@@ -247,7 +247,7 @@ def _run_one(loaded: Loaded, engine: Any, due: DueJob, clock: Callable[[], dt.da
 
 
 def _where(exc: BaseException) -> str:
-    """Where an error was raised, as "in datadrip/sync.py line 443 (_sync_one)": the innermost
+    """Where an error was raised, as "in datadrip/sync/run.py line 443 (_sync_one)": the innermost
     frame of our own code."""
     frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
               if f"{os.sep}datadrip{os.sep}" in frame.filename]

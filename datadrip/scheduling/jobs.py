@@ -21,7 +21,7 @@ from datadrip.scheduling.runs import DueJob, synced_today
 
 if TYPE_CHECKING:
     from datadrip.reports.send import ReportSend
-    from datadrip.sync import WaitNotice
+    from datadrip.sync.run import WaitNotice
 
 WaitLog = Callable[["WaitNotice"], None]
 
@@ -54,7 +54,7 @@ def _clients(engine: Engine, agency_id: str, *, connected: bool = False) -> list
 
 
 def _refresh_tokens(loaded: Loaded, engine: Engine, due: DueJob, _now: dt.datetime) -> JobOutcome:
-    from datadrip.connect import check_connections
+    from datadrip.workbook.connect import check_connections
 
     needs_login: set[str] = set()
     checked = 0
@@ -68,7 +68,7 @@ def _refresh_tokens(loaded: Loaded, engine: Engine, due: DueJob, _now: dt.dateti
 
 def _sync(loaded: Loaded, _engine: Engine, due: DueJob, _now: dt.datetime, *,
           on_wait: WaitLog | None = None) -> JobOutcome:
-    from datadrip.sync import SyncInterruptedError, SyncRequest, SyncUi, sync_accounts
+    from datadrip.sync.run import SyncInterruptedError, SyncRequest, SyncUi, sync_accounts
 
     ui = SyncUi(on_wait=on_wait) if on_wait is not None else None
     try:

@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from datadrip.connections import shell_quoted
 from datadrip.core.config import Loaded
 from datadrip.core.cron import parse_deadline
 from datadrip.core.enums import AccountStatus, JobStatus, SyncStatus
 from datadrip.db.engine import session_scope
 from datadrip.db.models import AdAccount, Agency, Client, JobRun, SyncRun
 from datadrip.scheduling.timetable import job_crons, latest_fire, next_fire, to_utc
+from datadrip.workbook.accounts import shell_quoted
 
 REPORT_JOBS = ("reports", "weekly_reports")
 # What runs each job by hand, for one agency (`status` names it when the daemon's run went wrong).

@@ -23,7 +23,7 @@ from sqlmodel import select
 
 from datadrip.core.config import load_settings
 from datadrip.db.models import AdAccount, Client, Entity, MetricDaily
-from datadrip.workbook import open_session
+from datadrip.workbook.session import open_session
 
 D1, D2, D3 = dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 3)
 M = 1_000_000

@@ -56,7 +56,7 @@ def test_kpis_compare_with_the_previous_period_and_say_whether_the_change_is_goo
 
 
 def test_a_falling_cpa_is_good_and_a_falling_roas_is_bad():
-    from datadrip.analytics import Totals, compare
+    from datadrip.analytics.totals import Totals, compare
 
     cheaper = compare(Totals(spend_micros=100 * 10**6, conversions=Decimal(10)),
                       Totals(spend_micros=100 * 10**6, conversions=Decimal(5)), "INR", ["cpa", "spend"])
@@ -98,7 +98,7 @@ def _sync_run(account: str, status: str, finished: dt.datetime) -> None:
 
     from datadrip.core.config import load_settings
     from datadrip.db.models import AdAccount, SyncRun
-    from datadrip.workbook import open_session
+    from datadrip.workbook.session import open_session
 
     with open_session(load_settings(), write=True) as wb:
         found = wb.session.exec(select(AdAccount).where(AdAccount.external_id == account)).one()

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from datadrip.analytics import agency_today
+from datadrip.analytics.totals import agency_today
 from datadrip.core.errors import UsageError
 from datadrip.core.periods import Period, preset_period, resolve_period
 from datadrip.db.models import Agency

@@ -252,7 +252,7 @@ def test_google_without_client_id_or_secret_says_what_to_set(monkeypatch: pytest
 def test_google_client_secret_comes_from_the_secret_store(described: dict[str, Any], sandbox: Any,
                                                           memory_keyring: Any,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from datadrip.secrets import SERVICE
+    from datadrip.secrets.store import SERVICE
 
     monkeypatch.setenv("DATADRIP_GOOGLE_CLIENT_ID", described["client_id"])
     monkeypatch.setenv("DATADRIP_GOOGLE_TOKEN_URL", described["token_url"])

@@ -15,7 +15,7 @@ from datadrip.auth.google import GoogleOAuth
 from datadrip.auth.tokens import GoogleAccessTokens, StoredLogin, load_login, meta_expiry_warning
 from datadrip.connectors.google import GoogleAds
 from datadrip.core.errors import ExitCode, ReauthRequiredError, SecretStoreError
-from datadrip.secret_file import FileStore
+from datadrip.secrets.file import FileStore
 
 HINT = 'run: datadrip connect google "Masala Mornings"'
 

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from datadrip.core.config import load_settings
-from datadrip.workbook import open_session
+from datadrip.workbook.session import open_session
 
 ACCOUNTS = ("act_1", "1234567890", "act_2")  # the active clients' accounts (act_3 is Dormant's)
 
@@ -21,7 +21,7 @@ def execute(sql: str, **params: Any) -> None:
 def sync_run(external_id: str, status: str, hours_ago: float, error: str | None = None) -> None:
     """A run of one account as the sync leaves it (start_run, then finish_run), `hours_ago`."""
     from datadrip.db.engine import open_workbook
-    from datadrip.sync_store import finish_run, start_run
+    from datadrip.sync.store import finish_run, start_run
 
     engine = open_workbook(load_settings().workbook_target)
     try:

@@ -21,7 +21,7 @@ def row_counts() -> dict[str, int]:
 
     from datadrip.core.config import load_settings
     from datadrip.db.models import AdAccount, Agency, Client, Entity, Insight, MetricDaily, Report, User
-    from datadrip.workbook import open_session
+    from datadrip.workbook.session import open_session
 
     with open_session(load_settings()) as wb:
         return {model.__tablename__: int(wb.session.exec(select(func.count()).select_from(model)).one())

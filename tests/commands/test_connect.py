@@ -234,7 +234,7 @@ def test_account_check_retries_busy_token_endpoints_and_keeps_the_logins_active(
 def test_account_check_with_a_login_missing_from_the_store_needs_reauth(
         connectable: dict[str, Any], dd: Callable[..., Any]) -> None:
     from datadrip.core.config import load_settings
-    from datadrip.secret_file import FileStore
+    from datadrip.secrets.file import FileStore
 
     connect_meta_token(dd, "act_1010000001")
     [ref] = stored_logins()
@@ -353,7 +353,7 @@ def test_removing_the_client_forgets_its_logins(connectable: dict[str, Any], dd:
 def test_the_connect_command_in_hints_survives_a_shell_for_any_client_name() -> None:
     import subprocess
 
-    from datadrip.connections import connect_command
+    from datadrip.workbook.accounts import connect_command
 
     name = "Bob's \"Best\" $HOME `Bakery`"
     command = connect_command("google", name)

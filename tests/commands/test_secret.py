@@ -16,7 +16,7 @@ import pytest
 from support import assert_bad_input
 
 from datadrip.core.config import SECRETS
-from datadrip.secret_file import KEY_FILENAME, STORE_FILENAME, FileStore
+from datadrip.secrets.file import KEY_FILENAME, STORE_FILENAME, FileStore
 
 NO_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 CANARY = "sk-leak-canary-123"

@@ -68,7 +68,7 @@ def synced(dd, agency) -> dict[str, str]:
     campaign. Written through the models, as the sync writes them. Returns ids by name."""
     from datadrip.core.config import load_settings
     from datadrip.db.models import AdAccount, Entity, MetricDaily
-    from datadrip.workbook import open_session
+    from datadrip.workbook.session import open_session
 
     masala = ok(dd("client", "add", "Masala Mornings", "--json")).json()["id"]
     peak = ok(dd("client", "add", "Peak Trail Outfitters", "--currency", "USD", "--json")).json()["id"]
@@ -395,7 +395,7 @@ CONNECTION_WRITES = [
 @pytest.mark.parametrize("statement", CONNECTION_WRITES)
 def test_sql_the_read_only_connection_itself_refuses_writes(synced, workbook_path, statement):
     """Without the first-word check in front: the connection alone keeps the workbook whole."""
-    from datadrip.sql_console import sqlite_read_only
+    from datadrip.workbook.sql_console import sqlite_read_only
 
     before, rows_before = digest(workbook_path), counts(workbook_path)
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from datadrip.core.config import load_settings
-from datadrip.workbook import open_session
+from datadrip.workbook.session import open_session
 from tests.analytics.analytics_support import fill_workbook
 from tests.commands.status_support import ACCOUNTS, all_synced, execute, sync_run
 from tests.reports.report_support import add_campaign_day

@@ -365,10 +365,10 @@ def test_engine_a_command_that_fails_half_way_leaves_nothing(dd, agency, workboo
 
 
 def test_engine_a_unit_of_work_that_fails_after_writing_leaves_nothing(dd, agency, workbook_path):
-    from datadrip.audit import record
     from datadrip.core.config import load_settings
     from datadrip.db.models import Client
-    from datadrip.workbook import open_session
+    from datadrip.workbook.audit import record
+    from datadrip.workbook.session import open_session
 
     audit_before = query(workbook_path, "SELECT count(*) FROM audit_log")
 
@@ -466,7 +466,7 @@ def test_engine_a_workbook_with_damaged_pages_is_called_damaged_and_left_untouch
 HOLD = """
 import sqlite3, sys, time
 from pathlib import Path
-from datadrip.sync_lock import sync_lock
+from datadrip.sync.lock import sync_lock
 
 path = Path(sys.argv[1])
 def hold():
@@ -529,7 +529,7 @@ def test_engine_a_workbook_held_by_another_process_is_busy_after_the_configured_
 
 def test_engine_busy_timeout_comes_from_the_setting(workbook_path, monkeypatch):
     from datadrip.core.config import load_settings
-    from datadrip.workbook import open_session
+    from datadrip.workbook.session import open_session
 
     monkeypatch.setenv("DATADRIP_WORKBOOK_BUSY_TIMEOUT_SECONDS", "3")
     with open_session(load_settings()) as wb:

@@ -275,7 +275,7 @@ def test_postgres_sync_lock_is_shared_by_every_machine_on_the_workbook(postgres_
     """Two engines stand for two machines: each has its own data folder, one lock between them."""
     import sqlalchemy as sa
 
-    from datadrip.sync_lock import SyncLockedError, workbook_lock
+    from datadrip.sync.lock import SyncLockedError, workbook_lock
 
     first, second = sa.create_engine(postgres_url), sa.create_engine(postgres_url)
     try:
@@ -487,7 +487,7 @@ def test_postgres_insight_facts_and_lifecycle_give_the_same_answers_as_on_sqlite
     from datadrip.core.config import load_settings
     from datadrip.db.models import Agency, Client
     from datadrip.insights.facts import client_facts
-    from datadrip.workbook import open_session
+    from datadrip.workbook.session import open_session
     from tests.analytics.analytics_support import fill_workbook
     from tests.insights.lifecycle_support import cpa_finding, save
 

@@ -37,7 +37,7 @@ def pinned_workbook(home: Path, today: dt.date, *, days: int = 70) -> Path:
     from datadrip.core.config import CONFIG_FILENAME, example_text, load_settings
     from datadrip.sandbox.app import SandboxConfig
     from datadrip.sandbox.server import SandboxServer
-    from datadrip.sync import SyncRequest, sync_accounts
+    from datadrip.sync.run import SyncRequest, sync_accounts
 
     demo._reset(home)
     with SandboxServer(SandboxConfig(seed=7, today=today)) as server:

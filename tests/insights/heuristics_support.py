@@ -102,7 +102,7 @@ def sandbox_workbook(home: Path, seed: int) -> Sandboxed:
 @contextmanager
 def workbook_session(home: Path) -> Iterator[Session]:
     from datadrip.core.config import CONFIG_FILENAME, load_settings
-    from datadrip.workbook import open_session
+    from datadrip.workbook.session import open_session
 
     loaded = load_settings(home / CONFIG_FILENAME, env={"DATADRIP_HOME": str(home)})
     with open_session(loaded) as wb:

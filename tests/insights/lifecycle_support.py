@@ -12,7 +12,7 @@ from datadrip.db.models import Client
 from datadrip.insights.findings import Evidence, Finding
 from datadrip.insights.identity import known_figures
 from datadrip.insights.store import Saved, save_findings
-from datadrip.workbook import open_session
+from datadrip.workbook.session import open_session
 
 WEEK = (dt.date(2026, 11, 19), dt.date(2026, 11, 25))
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 from support import pinned_clock
 
-from datadrip.analytics import agency_today
+from datadrip.analytics.totals import agency_today
 from datadrip.db.models import AdAccount, Agency, Client
 from datadrip.insights.facts import ClientFacts, client_facts
 from datadrip.insights.findings import Finding

@@ -215,7 +215,7 @@ def test_sync_without_connected_accounts_says_how_to_connect(agency: dict[str, A
 def test_sync_a_second_sync_reports_the_lock_and_exits_1(connected: dict[str, Any],
                                                          dd: Callable[..., Any],
                                                          workbook_path: Path) -> None:
-    from datadrip.sync_lock import lock_path, sync_lock
+    from datadrip.sync.lock import lock_path, sync_lock
 
     with sync_lock(lock_path(str(workbook_path), workbook_path.parent), wait=False):
         run = dd("sync")
@@ -269,7 +269,7 @@ def test_sync_a_window_wholly_in_the_future_is_refused(connected: dict[str, Any]
 def test_sync_since_after_today_is_judged_in_each_account_time_zone(connected: dict[str, Any]) -> None:
     from datadrip.core.config import load_settings
     from datadrip.core.errors import UsageError
-    from datadrip.sync import SyncRequest, sync_accounts
+    from datadrip.sync.run import SyncRequest, sync_accounts
 
     loaded = load_settings()
     # 20:00 UTC on 7 December: already the 8th in Kolkata, still the 7th in New York and Berlin.

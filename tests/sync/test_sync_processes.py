@@ -21,7 +21,7 @@ import pytest
 from sync_support import ACCOUNTS, LEVELS, metric_snapshot, sql, workbook_totals
 
 from datadrip.sandbox.faults import FaultRule
-from datadrip.sync_store import INTERRUPTED
+from datadrip.sync.store import INTERRUPTED
 
 Process = subprocess.Popen[str]
 Start = Callable[..., Process]

@@ -205,7 +205,7 @@ class AdsClient:
                                          "google CLIENT'.")
 
     def _error(self, status: int, body: Any, what: str) -> DataDripError:
-        from datadrip.secrets import redact
+        from datadrip.secrets.store import redact
 
         rpc, errors = google_errors(body)
         if not rpc:

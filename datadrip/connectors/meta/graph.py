@@ -183,7 +183,7 @@ class GraphClient:
 
 def graph_error(status: int, body: Any, token: str, path: str) -> DataDripError:
     """The exception for a Graph error body {"error": {code, error_subcode, message, …}}."""
-    from datadrip.secrets import redact
+    from datadrip.secrets.store import redact
 
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from datadrip.core.config import Loaded, example_text
 from datadrip.core.private_files import make_folder, write_new
-from datadrip.workbook import Upgrade, upgrade_workbook
+from datadrip.workbook.session import Upgrade, upgrade_workbook
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from datadrip.auth.tokens import StoredLogin, load_login, new_token_ref
-from datadrip.connections import (
+from datadrip.connectors.http import http_client
+from datadrip.core.enums import Platform
+from datadrip.core.errors import DataDripError, LoginError, NotFoundError, UsageError
+from datadrip.workbook.accounts import (
     attach_accounts,
     client_accounts,
     connection_record,
@@ -27,14 +30,11 @@ from datadrip.connections import (
     remove_accounts,
     select_accounts,
 )
-from datadrip.connectors.http import http_client
-from datadrip.core.enums import Platform
-from datadrip.core.errors import DataDripError, LoginError, NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from datadrip.connectors.base import AccountRef
     from datadrip.core.config import Loaded
-    from datadrip.secrets import SecretStore
+    from datadrip.secrets.store import SecretStore
 
 HTTP_TIMEOUT = 30.0
 
@@ -70,10 +70,10 @@ class ConnectOutcome:
 
 def connect_accounts(loaded: Loaded, request: ConnectRequest, ui: ConnectUi) -> ConnectOutcome:
     """Log in, attach the chosen accounts to the client, and keep the login."""
-    from datadrip.clients import find_client
     from datadrip.db.models import Agency, Client
-    from datadrip.secrets import open_store
-    from datadrip.workbook import open_session
+    from datadrip.secrets.store import open_store
+    from datadrip.workbook.clients import find_client
+    from datadrip.workbook.session import open_session
 
     platform = request.platform
     wanted = [normalise_account_id(platform, text) for text in request.accounts]
@@ -161,7 +161,7 @@ def _google_login(loaded: Loaded, request: ConnectRequest, ui: ConnectUi,
     from datadrip.auth.google import GoogleOAuth
     from datadrip.auth.tokens import GoogleAccessTokens
     from datadrip.connectors.google import GoogleAds
-    from datadrip.secrets import resolve_secret
+    from datadrip.secrets.store import resolve_secret
 
     oauth = GoogleOAuth.from_settings(loaded)
     if request.stdin_token is not None:
@@ -209,9 +209,9 @@ def disconnect_accounts(loaded: Loaded, platform: str, client_ref: str, agency_r
                         confirm: Callable[[str, dict[str, int]], None]) -> Disconnected:
     """Remove the client's accounts on a platform (all, or the named ones) with their metrics,
     then forget the logins nothing uses any more, revoking those DataDrip obtained itself."""
-    from datadrip.clients import find_client
-    from datadrip.secrets import open_store
-    from datadrip.workbook import open_session
+    from datadrip.secrets.store import open_store
+    from datadrip.workbook.clients import find_client
+    from datadrip.workbook.session import open_session
 
     wanted = [normalise_account_id(platform, text) for text in account_ids]
     with open_session(loaded) as wb:
@@ -280,8 +280,8 @@ def _revoke(loaded: Loaded, store: SecretStore, login: StoredLogin,
 def forget_logins(loaded: Loaded, refs: set[str]) -> int:
     """Delete from the secret store the logins among `refs` that no account uses any more (after
     a client or agency was removed). They are not revoked: the same grant may serve elsewhere."""
-    from datadrip.secrets import open_store
-    from datadrip.workbook import open_session
+    from datadrip.secrets.store import open_store
+    from datadrip.workbook.session import open_session
 
     if not refs:
         return 0
@@ -304,10 +304,10 @@ def check_connections(loaded: Loaded, client_ref: str | None, agency_ref: str | 
     """Try every stored login once (Google: a refresh; Meta: debug_token): mark those the
     platform refuses `needs_reauth`, put working ones back to active, refresh Meta expiries."""
     from datadrip.auth.tokens import login_problem
-    from datadrip.clients import find_client
-    from datadrip.connections import connect_command, list_connections, set_login_state
-    from datadrip.secrets import open_store
-    from datadrip.workbook import open_session
+    from datadrip.secrets.store import open_store
+    from datadrip.workbook.accounts import connect_command, list_connections, set_login_state
+    from datadrip.workbook.clients import find_client
+    from datadrip.workbook.session import open_session
 
     with open_session(loaded) as wb:
         client = find_client(wb.session, client_ref, agency_ref) if client_ref else None

@@ -8,13 +8,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from datadrip import audit
 from datadrip.core import validate
 from datadrip.core.enums import Plan
 from datadrip.core.errors import ConflictError, NotFoundError, UsageError
 from datadrip.db.models import Agency, Client, User, utcnow
 from datadrip.db.queries import count_client_data
-from datadrip.workbook import Workbook
+from datadrip.workbook import audit
+from datadrip.workbook.session import Workbook
 
 
 @dataclass(frozen=True)

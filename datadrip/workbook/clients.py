@@ -8,13 +8,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from datadrip import audit
-from datadrip.agencies import agency_or_only, find_agency
 from datadrip.core import money, validate
 from datadrip.core.errors import AmbiguousError, ConflictError, NotFoundError, UsageError
 from datadrip.db.models import AdAccount, Agency, Client, utcnow
 from datadrip.db.queries import count_client_data
-from datadrip.workbook import Workbook
+from datadrip.workbook import audit
+from datadrip.workbook.agencies import agency_or_only, find_agency
+from datadrip.workbook.session import Workbook
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, func, select
 
-from datadrip import audit
 from datadrip.auth.tokens import meta_expiry_warning
 from datadrip.core.enums import AccountStatus, Platform
 from datadrip.core.errors import ConflictError, NotFoundError, UsageError
 from datadrip.db.models import AdAccount, Agency, Client, MetricDaily, utcnow
+from datadrip.workbook import audit
 
 if TYPE_CHECKING:
     from datadrip.connectors.base import AccountRef
-    from datadrip.workbook import Workbook
+    from datadrip.workbook.session import Workbook
 
 
 def connect_command(platform: str, client_name: str) -> str:

@@ -12,11 +12,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from datadrip.analytics import Change, Line, Scope, Totals, breakdown, client_totals, compare
+from datadrip.analytics.totals import Change, Line, Scope, Totals, breakdown, client_totals, compare
 from datadrip.core.enums import AccountStatus, SyncStatus
 from datadrip.core.periods import Period
 from datadrip.db.models import AdAccount, SyncRun
-from datadrip.fx import RateBook
+from datadrip.workbook.fx import RateBook
 
 KPIS = ("spend", "conversions", "cpa", "roas", "conversion_value", "clicks", "ctr", "cpc")
 RANKED = 5  # campaigns in each of the best and worst lists

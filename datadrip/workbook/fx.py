@@ -17,11 +17,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from datadrip import audit
 from datadrip.core import validate
 from datadrip.core.errors import DataDripError, UsageError
 from datadrip.core.periods import parse_day
 from datadrip.db.models import FxRate
+from datadrip.workbook import audit
 
 # A rate is kept within these bounds, with at most this many significant digits: enough for any
 # pair of real currencies (1 USD is about 1,000,000 IRR on the open market, 1 IRR 0.000001 USD),

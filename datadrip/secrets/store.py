@@ -5,7 +5,7 @@ the OS keyring when keyring's chosen backend is a real one (not its fail or null
 priority above 0) and a harmless probe read works; otherwise the encrypted file, and the user
 is told so once (a marker file in the data folder remembers that they were).
 
-The encrypted file and its key are described in datadrip/secret_file.py.
+The encrypted file and its key are described in datadrip/secrets/file.py.
 
 Values never appear in messages or exceptions raised here; `redact` hides them in other text.
 """
@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from datadrip.core.config import SECRETS
 from datadrip.core.errors import NotFoundError, SecretStoreError, UsageError
 from datadrip.core.private_files import write_new
-from datadrip.secret_file import FileStore, ensure_folder
+from datadrip.secrets.file import FileStore, ensure_folder
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
     from datadrip.core.config import Loaded
-    from datadrip.workbook import Workbook
+    from datadrip.workbook.session import Workbook
 
 SERVICE = "datadrip"
 NOTICE_MARKER = ".secrets-fallback-noticed"
@@ -196,7 +196,7 @@ class SecretChange:
 def store_secret(loaded: Loaded, wb: Workbook, name: str, value: str, *,
                  on_notice: Callable[[str], None] | None = None) -> SecretChange:
     """Store an app secret and write "secret.set" to the audit log (never the value)."""
-    from datadrip import audit
+    from datadrip.workbook import audit
 
     check_name(name)
     if not value.strip():
@@ -212,7 +212,7 @@ def store_secret(loaded: Loaded, wb: Workbook, name: str, value: str, *,
 
 def delete_secret(loaded: Loaded, wb: Workbook, name: str) -> SecretChange:
     """Delete an app secret from the store and write "secret.delete" to the audit log."""
-    from datadrip import audit
+    from datadrip.workbook import audit
 
     check_name(name)
     store, _ = open_store(loaded, announce=False)

@@ -7,13 +7,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from datadrip import audit
-from datadrip.agencies import agency_or_only, find_agency
 from datadrip.core import validate
 from datadrip.core.enums import Role
 from datadrip.core.errors import ConflictError, NotFoundError
 from datadrip.db.models import Agency, User
-from datadrip.workbook import Workbook
+from datadrip.workbook import audit
+from datadrip.workbook.agencies import agency_or_only, find_agency
+from datadrip.workbook.session import Workbook
 
 
 def add_user(wb: Workbook, email: str, agency_ref: str | None, role: Role) -> tuple[User, Agency]:

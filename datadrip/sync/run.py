@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
-from datadrip.connections import reauth_hint
 from datadrip.connectors.base import LEVELS, DateWindow, EntityRecord, FetchNotes, MetricRow, SyncOptions
 from datadrip.connectors.http import RetryLaterError, Sleep, Wait, WaitFn, duration, http_client
 from datadrip.core.enums import AccountStatus, Platform, SyncStatus
 from datadrip.core.errors import AuthRequiredError, DataDripError, NotFoundError, UsageError
+from datadrip.workbook.accounts import reauth_hint
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -220,8 +220,8 @@ def plan_window(*, today: dt.date, cursor: dt.date | None, lookback_days: int, i
 def sync_accounts(loaded: Loaded, request: SyncRequest, ui: SyncUi | None = None) -> SyncOutcome:
     """Plan and run the sync of every matching account; per-account failures are in the outcome."""
     from datadrip.db.engine import open_workbook
-    from datadrip.sync_lock import lock_path, workbook_lock
-    from datadrip.sync_store import close_interrupted_runs
+    from datadrip.sync.lock import lock_path, workbook_lock
+    from datadrip.sync.store import close_interrupted_runs
 
     ui = ui or SyncUi()
     engine = open_workbook(loaded.workbook_target,
@@ -282,11 +282,11 @@ def _interruptible_sleep(stop: threading.Event) -> Callable[[float], None]:
 
 
 def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountSync]:
-    from datadrip.agencies import find_agency
-    from datadrip.clients import find_client
-    from datadrip.connections import list_connections
     from datadrip.db.engine import session_scope
-    from datadrip.sync_store import cursors, first_days
+    from datadrip.sync.store import cursors, first_days
+    from datadrip.workbook.accounts import list_connections
+    from datadrip.workbook.agencies import find_agency
+    from datadrip.workbook.clients import find_client
 
     with session_scope(engine) as session:
         scope = find_agency(session, request.agency) if request.agency and not request.clients else None
@@ -354,7 +354,7 @@ def _refuse_a_future_window(request: SyncRequest, todays: dict[str, dt.date]) ->
 def _token_sources(loaded: Loaded, accounts: list[AccountSync]) -> dict[str, LoginTokens]:
     """One token source per stored login; accounts whose login cannot be loaded fail here."""
     from datadrip.auth.tokens import GoogleAccessTokens, load_login, meta_expiry_warning
-    from datadrip.secrets import open_store
+    from datadrip.secrets.store import open_store
 
     sources: dict[str, LoginTokens] = {}
     store = None
@@ -408,7 +408,7 @@ def _account_tokens(source: LoginTokens, sleep: Sleep, on_wait: WaitFn) -> Token
 
 def _wait_teller(engine: Engine, account: AccountSync, run_id: str, ui: SyncUi) -> WaitFn:
     """What a wait of this account does before it starts: said to the UI, kept on its sync_run."""
-    from datadrip.sync_store import note_wait
+    from datadrip.sync.store import note_wait
 
     def tell(wait: Wait) -> None:
         now = dt.datetime.now(dt.UTC)
@@ -427,7 +427,7 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
 
     from datadrip.connectors.base import AccountRef, ConnectorContext
     from datadrip.connectors.registry import open_connector
-    from datadrip.sync_store import AccountWriter, finish_run, start_run
+    from datadrip.sync.store import AccountWriter, finish_run, start_run
 
     started = time.monotonic()
     account.status = "running"
@@ -496,7 +496,7 @@ def _gave_up(loaded: Loaded, engine: Engine, account: AccountSync, run_id: str,
     """A platform asked for a wait longer than we take (one wait over max_wait_seconds, or one
     request's waits over max_retry_seconds): the account fails now, its error saying when it may
     resume (in the agency's timezone), and the refused wait is kept for status."""
-    from datadrip.sync_store import note_wait
+    from datadrip.sync.store import note_wait
 
     now = dt.datetime.now(dt.UTC)
     at = local_time(exc.retry_at, account.agency_timezone, now)
@@ -515,10 +515,10 @@ def _gave_up(loaded: Loaded, engine: Engine, account: AccountSync, run_id: str,
 
 def _after(loaded: Loaded, engine: Engine, account: AccountSync) -> None:
     """Record what the run taught: a dead login marks its accounts; Meta's attribution setting."""
-    from datadrip.connections import mark_needs_reauth
     from datadrip.db.engine import session_scope
     from datadrip.db.models import AdAccount
-    from datadrip.workbook import Workbook, actor_name
+    from datadrip.workbook.accounts import mark_needs_reauth
+    from datadrip.workbook.session import Workbook, actor_name
 
     if not (account.needs_login and account.token_ref) and account.attribution is None:
         return
@@ -534,7 +534,7 @@ def _after(loaded: Loaded, engine: Engine, account: AccountSync) -> None:
 
 
 def _connector_secrets(loaded: Loaded, platform: str) -> dict[str, str | None]:
-    from datadrip.secrets import resolve_secret
+    from datadrip.secrets.store import resolve_secret
 
     if platform == Platform.GOOGLE:
         return {"google.developer_token": resolve_secret(loaded, "google.developer_token")}

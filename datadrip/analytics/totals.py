@@ -8,7 +8,7 @@ breakdown but the ad set and ad ones read the campaign level: an account's campa
 
 Amounts are blended into one reporting currency (the client's, or the agency's for several
 clients). An account in another currency is summed per day, and each day's sum converted with the
-rate of that day (datadrip.fx); a missing rate is an error naming the pair, never a sum of rupees
+rate of that day (datadrip.workbook.fx); a missing rate is an error naming the pair, never a sum of rupees
 and dollars. Rates (CTR, CPC, CPA, ROAS…) are computed
 from the summed parts, so they are never an average of daily rates, and rounded half up as a
 person (or a spreadsheet) would; a rate over zero is None ("n/a"), not a division by zero.
@@ -29,7 +29,7 @@ from datadrip.core.errors import UsageError
 from datadrip.core.money import MICROS, minor_units, to_amount
 from datadrip.core.periods import Period
 from datadrip.db.models import AdAccount, Agency, Client, Entity, MetricDaily
-from datadrip.fx import RateBook
+from datadrip.workbook.fx import RateBook
 
 DIMENSIONS = ("total", "day", "week", "month", "platform", "account", "client", "campaign", "adset", "ad")
 BASE_METRICS = ("spend", "impressions", "clicks", "conversions", "conversion_value")
@@ -315,8 +315,8 @@ def compare(current: Totals, previous: Totals, currency: str,
 
 def resolve_scope(session: Session, client_ref: str | None, agency_ref: str | None) -> Scope:
     """--client C (optionally within --agency A), or --agency A (or the only agency)."""
-    from datadrip.agencies import agency_or_only
-    from datadrip.clients import find_client
+    from datadrip.workbook.agencies import agency_or_only
+    from datadrip.workbook.clients import find_client
 
     if client_ref is not None:
         client = find_client(session, client_ref, agency_ref)

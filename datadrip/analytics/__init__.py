@@ -1,0 +1,1 @@
+"""KPIs from the workbook: totals, breakdowns and the dashboard."""

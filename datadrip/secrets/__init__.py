@@ -1,0 +1,1 @@
+"""Where secrets live: the OS keyring, or an encrypted file where there is none."""

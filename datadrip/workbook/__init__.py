@@ -1,0 +1,1 @@
+"""What people manage, audited: agencies, clients, team, accounts, rates, the SQL console."""
