@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from datadrip.connectors.base import DateWindow, EntityRecord, MetricRow
+from datadrip.platforms.base import DateWindow, EntityRecord, MetricRow
 
 ACCOUNT = "act_1010000099"  # the sandbox's large Meta account
 ACCOUNT_TIMEZONE = "America/New_York"
@@ -382,7 +382,7 @@ def group_of(key: Key) -> str | None:
         return GROUPS[2]
     if "/json/" in path:
         return GROUPS[3]
-    if "datadrip/connectors/" in path:
+    if "datadrip/platforms/" in path:
         return GROUPS[4]
     if any(part in path for part in STORAGE_PARTS):
         return GROUPS[5]

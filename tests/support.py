@@ -88,7 +88,7 @@ def stored_logins() -> dict[str, str]:
 
 def stored_token(ref: str | None = None) -> str:
     """The token of the one stored login (or of `ref`)."""
-    from datadrip.auth.tokens import StoredLogin
+    from datadrip.platforms.tokens import StoredLogin
 
     logins = stored_logins()
     if ref is None:

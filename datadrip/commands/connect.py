@@ -13,7 +13,7 @@ from datadrip.commands._options import AgencyOpt, JsonOpt, YesOpt
 from datadrip.core.enums import Platform
 
 if TYPE_CHECKING:
-    from datadrip.connectors.base import AccountRef
+    from datadrip.platforms.base import AccountRef
     from datadrip.workbook.connect import ConnectOutcome, ConnectUi
 
 app = typer.Typer(help="""Connect a client's Meta or Google Ads accounts: log in once in the browser.

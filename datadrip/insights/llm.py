@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from datadrip.connectors.http import tls_context
 from datadrip.core import exact_json
 from datadrip.core.errors import DataDripError
 from datadrip.insights.facts import BASELINE, RECENT, ClientFacts, EntityFacts
 from datadrip.insights.findings import Finding
+from datadrip.platforms.http import tls_context
 
 if TYPE_CHECKING:
     import openai

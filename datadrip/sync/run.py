@@ -24,17 +24,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
-from datadrip.connectors.base import LEVELS, DateWindow, EntityRecord, FetchNotes, MetricRow, SyncOptions
-from datadrip.connectors.http import RetryLaterError, Sleep, Wait, WaitFn, duration, http_client
 from datadrip.core.enums import AccountStatus, Platform, SyncStatus
 from datadrip.core.errors import AuthRequiredError, DataDripError, NotFoundError, UsageError
+from datadrip.platforms.base import LEVELS, DateWindow, EntityRecord, FetchNotes, MetricRow, SyncOptions
+from datadrip.platforms.http import RetryLaterError, Sleep, Wait, WaitFn, duration, http_client
 from datadrip.workbook.accounts import reauth_hint
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from datadrip.connectors.base import TokenSource
     from datadrip.core.config import Loaded
+    from datadrip.platforms.base import TokenSource
 
 
 class LoginTokens(Protocol):
@@ -353,7 +353,7 @@ def _refuse_a_future_window(request: SyncRequest, todays: dict[str, dt.date]) ->
 
 def _token_sources(loaded: Loaded, accounts: list[AccountSync]) -> dict[str, LoginTokens]:
     """One token source per stored login; accounts whose login cannot be loaded fail here."""
-    from datadrip.auth.tokens import GoogleAccessTokens, load_login, meta_expiry_warning
+    from datadrip.platforms.tokens import GoogleAccessTokens, load_login, meta_expiry_warning
     from datadrip.secrets.store import open_store
 
     sources: dict[str, LoginTokens] = {}
@@ -366,7 +366,7 @@ def _token_sources(loaded: Loaded, accounts: list[AccountSync]) -> dict[str, Log
             store = store or open_store(loaded, announce=False)[0]
             login = load_login(store, account.token_ref, reauth_hint=hint)
             if account.platform == Platform.GOOGLE:
-                from datadrip.auth.google import GoogleOAuth
+                from datadrip.platforms.google.login import GoogleOAuth
 
                 # The token endpoint is retried as the platform's API is, within the same bounds.
                 oauth = GoogleOAuth.from_settings(loaded, retry=_retry_policy(loaded))
@@ -425,8 +425,8 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
               ui: SyncUi, stop: threading.Event) -> None:
     import sqlalchemy as sa
 
-    from datadrip.connectors.base import AccountRef, ConnectorContext
-    from datadrip.connectors.registry import open_connector
+    from datadrip.platforms.base import AccountRef, ConnectorContext
+    from datadrip.platforms.registry import open_connector
     from datadrip.sync.store import AccountWriter, finish_run, start_run
 
     started = time.monotonic()
@@ -542,7 +542,7 @@ def _connector_secrets(loaded: Loaded, platform: str) -> dict[str, str | None]:
 
 
 def _retry_policy(loaded: Loaded) -> Any:
-    from datadrip.connectors.http import RetryPolicy
+    from datadrip.platforms.http import RetryPolicy
 
     # Unattended: wait out a platform's rate limit (Meta asks for minutes) up to max_wait_seconds
     # at a time, within the total bound of one request's waits.

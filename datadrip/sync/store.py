@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from datadrip.connectors.base import DateWindow, EntityRecord, MetricRow
 from datadrip.core.enums import SyncStatus
 from datadrip.db.engine import WRITE
 from datadrip.db.models import Entity, MetricDaily, SyncCursor, SyncRun
+from datadrip.platforms.base import DateWindow, EntityRecord, MetricRow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

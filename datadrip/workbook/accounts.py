@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, func, select
 
-from datadrip.auth.tokens import meta_expiry_warning
 from datadrip.core.enums import AccountStatus, Platform
 from datadrip.core.errors import ConflictError, NotFoundError, UsageError
 from datadrip.db.models import AdAccount, Agency, Client, MetricDaily, utcnow
+from datadrip.platforms.tokens import meta_expiry_warning
 from datadrip.workbook import audit
 
 if TYPE_CHECKING:
-    from datadrip.connectors.base import AccountRef
+    from datadrip.platforms.base import AccountRef
     from datadrip.workbook.session import Workbook
 
 

@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from datadrip.auth.tokens import StoredLogin, load_login, new_token_ref
-from datadrip.connectors.http import http_client
 from datadrip.core.enums import Platform
 from datadrip.core.errors import DataDripError, LoginError, NotFoundError, UsageError
+from datadrip.platforms.http import http_client
+from datadrip.platforms.tokens import StoredLogin, load_login, new_token_ref
 from datadrip.workbook.accounts import (
     attach_accounts,
     client_accounts,
@@ -32,8 +32,8 @@ from datadrip.workbook.accounts import (
 )
 
 if TYPE_CHECKING:
-    from datadrip.connectors.base import AccountRef
     from datadrip.core.config import Loaded
+    from datadrip.platforms.base import AccountRef
     from datadrip.secrets.store import SecretStore
 
 HTTP_TIMEOUT = 30.0
@@ -127,9 +127,9 @@ def _existing(session: Any, client_id: str, platform: str, chosen: Sequence[Acco
 def _meta_login(loaded: Loaded, request: ConnectRequest, ui: ConnectUi,
                 hint: str) -> tuple[StoredLogin, list[AccountRef]]:
 
-    from datadrip.auth.flow import login
-    from datadrip.auth.meta import MetaOAuth
-    from datadrip.connectors.meta import MetaAds
+    from datadrip.platforms.meta.connector import MetaAds
+    from datadrip.platforms.meta.login import MetaOAuth
+    from datadrip.platforms.oauth.flow import login
 
     oauth = MetaOAuth.from_settings(loaded)
     if request.stdin_token is not None:
@@ -157,10 +157,10 @@ def _meta_login(loaded: Loaded, request: ConnectRequest, ui: ConnectUi,
 def _google_login(loaded: Loaded, request: ConnectRequest, ui: ConnectUi,
                   hint: str) -> tuple[StoredLogin, list[AccountRef]]:
 
-    from datadrip.auth.flow import login
-    from datadrip.auth.google import GoogleOAuth
-    from datadrip.auth.tokens import GoogleAccessTokens
-    from datadrip.connectors.google import GoogleAds
+    from datadrip.platforms.google.connector import GoogleAds
+    from datadrip.platforms.google.login import GoogleOAuth
+    from datadrip.platforms.oauth.flow import login
+    from datadrip.platforms.tokens import GoogleAccessTokens
     from datadrip.secrets.store import resolve_secret
 
     oauth = GoogleOAuth.from_settings(loaded)
@@ -265,11 +265,11 @@ def _revoke(loaded: Loaded, store: SecretStore, login: StoredLogin,
                    "login (revoking would end theirs too)")
     try:
         if login.platform == Platform.META:
-            from datadrip.auth.meta import MetaOAuth
+            from datadrip.platforms.meta.login import MetaOAuth
 
             MetaOAuth.from_settings(loaded).revoke(login.token)
         else:
-            from datadrip.auth.google import GoogleOAuth
+            from datadrip.platforms.google.login import GoogleOAuth
 
             GoogleOAuth.from_settings(loaded).revoke(login.token)
     except DataDripError as exc:
@@ -303,7 +303,7 @@ def check_connections(loaded: Loaded, client_ref: str | None, agency_ref: str | 
                       now: dt.datetime | None = None) -> Checked:
     """Try every stored login once (Google: a refresh; Meta: debug_token): mark those the
     platform refuses `needs_reauth`, put working ones back to active, refresh Meta expiries."""
-    from datadrip.auth.tokens import login_problem
+    from datadrip.platforms.tokens import login_problem
     from datadrip.secrets.store import open_store
     from datadrip.workbook.accounts import connect_command, list_connections, set_login_state
     from datadrip.workbook.clients import find_client

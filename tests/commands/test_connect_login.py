@@ -30,11 +30,11 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pytest
-from auth.test_loopback import need_chromium, sandbox_tokens
+from platforms.test_loopback import need_chromium, sandbox_tokens
 from support import assert_bad_input, consent, query_of
 from test_connect import CLIENT, SYSTEM_TOKEN, accounts_in, stored_logins
 
-from datadrip.auth.loopback import DONE_TEXT, FAILED_TEXT
+from datadrip.platforms.oauth.loopback import DONE_TEXT, FAILED_TEXT
 
 SCRIPT = Path(__file__).with_name("browser_consent.py")
 TIMEOUT = 60.0  # seconds any one run may take before the test fails instead of hanging

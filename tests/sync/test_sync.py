@@ -12,7 +12,7 @@ import pytest
 from support import assert_bad_input
 from sync_support import ACCOUNTS, LEVELS, metric_snapshot, sql, workbook_totals, world_totals
 
-from datadrip.connectors.base import DateWindow
+from datadrip.platforms.base import DateWindow
 
 
 def _synced(run: Any) -> dict[str, dict[str, Any]]:

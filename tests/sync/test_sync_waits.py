@@ -179,7 +179,7 @@ def test_sync_google_token_endpoint_down_fails_with_exit_1_not_a_login(
 ])
 def test_wait_sentence_says_each_kind_with_its_end_in_the_agencys_timezone(
         kind: str, reason: str, seconds: float, expected: str) -> None:
-    from datadrip.connectors.http import Wait
+    from datadrip.platforms.http import Wait
     from datadrip.sync.run import wait_sentence
 
     now = dt.datetime(2026, 12, 7, 1, 40, tzinfo=dt.UTC)  # 07:10 in Kolkata

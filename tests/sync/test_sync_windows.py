@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from datadrip.connectors.base import DateWindow
+from datadrip.platforms.base import DateWindow
 from datadrip.sync.run import RETENTION_DAYS, plan_window
 
 TODAY = dt.date(2026, 11, 26)

@@ -1,1 +1,0 @@
-"""Connectors: they speak to the ad platforms and yield plain records; they never touch the workbook."""

@@ -1,0 +1,1 @@
+"""The ad platforms: connector protocol, registry, HTTP helper, OAuth, tokens, one package each."""

@@ -1,0 +1,1 @@
+"""Google Ads: the REST API connector, its accounts, metrics and login."""

@@ -1,0 +1,1 @@
+"""Meta: the Marketing API connector, Graph client, insights, report runs and login."""

@@ -1,0 +1,69 @@
+"""The Meta Marketing API connector."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
+from datadrip.platforms.meta.accounts import list_accounts
+from datadrip.platforms.meta.graph import GraphClient, MetaApiError, MetaReduceDataError
+from datadrip.platforms.meta.insights import INSIGHTS_PAGE_LIMIT, daily_metrics
+
+if TYPE_CHECKING:
+    import httpx
+
+    from datadrip.platforms.base import (
+        AccountRef,
+        ConnectorContext,
+        DateWindow,
+        FetchNotes,
+        Record,
+        SyncOptions,
+    )
+
+__all__ = ["MetaAds", "MetaApiError", "MetaReduceDataError", "open_connector"]
+
+
+class MetaAds:
+    """Meta ads through the Graph API with one access token (a user or system-user token).
+
+    `page_limit` is the `limit` asked of list edges, `insights_page_limit` that of insights pages;
+    `retry` how hard to try (RetryPolicy); `sleep` every pause (retries, usage pacing, report-run
+    polls) goes through it, and `on_wait` hears of each one longer than a moment."""
+
+    name = "meta"
+
+    def __init__(self, *, http: httpx.Client, graph_url: str, api_version: str, access_token: str,
+                 sleep: Sleep = time.sleep, page_limit: int = 100,
+                 insights_page_limit: int = INSIGHTS_PAGE_LIMIT,
+                 retry: RetryPolicy | None = None, on_wait: WaitFn | None = None) -> None:
+        self._graph = GraphClient(http=http, graph_url=graph_url, api_version=api_version,
+                                  access_token=access_token, retry=retry, sleep=sleep,
+                                  on_wait=on_wait)
+        self._page_limit = page_limit
+        self._insights_page_limit = insights_page_limit
+
+    def __repr__(self) -> str:
+        return f"MetaAds({self._graph!r})"
+
+    def list_accounts(self) -> list[AccountRef]:
+        """The ad accounts this login can read; DISABLED and CLOSED ones come back "disabled"."""
+        return list_accounts(self._graph, page_limit=self._page_limit)
+
+    def daily_metrics(self, account: AccountRef, window: DateWindow, level: str,
+                      options: SyncOptions, notes: FetchNotes) -> Iterator[Record]:
+        """Entity records and daily rows of `account` at `level` over `window` from the insights
+        edge: synchronously for short windows, through report runs for long ones or when Meta asks
+        for less data. `notes` gets the attribution setting, requests, pauses and warnings."""
+        return daily_metrics(self._graph, account, window, level, options, notes,
+                             page_limit=self._insights_page_limit)
+
+
+def open_connector(context: ConnectorContext) -> MetaAds:
+    """The `datadrip.connectors` entry point: Meta for one login, as configured."""
+    meta = context.settings.meta
+    return MetaAds(http=context.http, graph_url=meta.graph_url, api_version=meta.api_version,
+                   access_token=context.get_token(False), sleep=context.sleep, retry=context.retry,
+                   on_wait=context.on_wait)

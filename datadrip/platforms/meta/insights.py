@@ -1,0 +1,293 @@
+"""Meta daily insights: the request, its rows read into EntityRecords and MetricRows, synchronously
+or through a report run.
+
+Every number arrives as a JSON string (reference §3) and is read exactly: money into integer
+micros with integer arithmetic (a value finer than a micro is an error, never rounded), counts
+into int; a float never takes part.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from datadrip.core.errors import DataDripError, UsageError
+from datadrip.platforms.base import (
+    LEVELS,
+    AccountRef,
+    DateWindow,
+    EntityRecord,
+    FetchNotes,
+    MetricRow,
+    Record,
+    SyncOptions,
+)
+from datadrip.platforms.meta.graph import GraphClient, MetaReduceDataError
+from datadrip.platforms.meta.report_runs import report_rows, time_range
+
+log = logging.getLogger(__name__)
+
+# Windows longer than this many days go straight to a report run: long synchronous ranges, at ad
+# level above all, are what Meta answers with "reduce the amount of data" (reference §4, §8).
+# Shorter ones are asked synchronously and switch to a report run only if Meta asks for less.
+SYNC_MAX_DAYS = {"campaign": 92, "adset": 92, "ad": 31}
+INSIGHTS_PAGE_LIMIT = 500
+# One purchase count, never a sum: these report the same purchases (reference §3). The first one
+# a row has wins.
+PURCHASE_TYPES = ("omni_purchase", "purchase", "offsite_conversion.fb_pixel_purchase",
+                  "onsite_web_purchase")
+MIXED = "mixed"  # notes.attribution when rows name different attribution settings
+PARENTS = {"campaign": ("campaign",), "adset": ("campaign", "adset"),
+           "ad": ("campaign", "adset", "ad")}
+METRIC_FIELDS = ("spend", "impressions", "clicks", "reach", "actions", "action_values",
+                 "attribution_setting", "date_start", "date_stop")
+MICRO_PLACES = 6
+LARGEST = 2 ** 63 - 1  # a signed 64-bit column: what the workbook stores
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # no "NaN", "Infinity" or "1_000"
+BAD_DATA_HINT = ("Meta sent something DataDrip cannot read; try again, and report it with your "
+                 "[meta] api_version if it persists.")
+
+
+def insight_fields(level: str) -> str:
+    """The `fields` of a request at `level`: ids and names down to the level, then the numbers."""
+    names = [f"{part}_{what}" for part in PARENTS[level] for what in ("id", "name")]
+    return ",".join([*names, *METRIC_FIELDS])
+
+
+def insight_params(window: DateWindow, level: str, page_limit: int) -> dict[str, str]:
+    """The parameters of `act_…/insights` for daily rows of `level` over `window`."""
+    return {"level": level, "fields": insight_fields(level), "time_range": time_range(window),
+            "time_increment": "1", "use_account_attribution_setting": "true",
+            "limit": str(page_limit)}
+
+
+def daily_metrics(graph: GraphClient, account: AccountRef, window: DateWindow, level: str,
+                  options: SyncOptions, notes: FetchNotes, *,
+                  page_limit: int = INSIGHTS_PAGE_LIMIT) -> Iterator[Record]:
+    """EntityRecords and MetricRows of `account` at `level` over `window`, as they arrive: each
+    entity (and its parents) once, before the first row naming it."""
+    if level not in LEVELS:
+        raise UsageError(f"unknown level {level!r}; use one of {', '.join(LEVELS)}")
+    act = account.external_id
+    if not act.startswith("act_") or not act[4:].isdigit():
+        raise UsageError(f"{act!r} is not a Meta ad account id (act_ and digits)")
+    params = insight_params(window, level, page_limit)
+    if window.days > SYNC_MAX_DAYS[level]:
+        rows = report_rows(graph, act, params, window, notes=notes, page_limit=page_limit)
+    else:
+        rows = _sync_rows(graph, act, params, window, level, notes, page_limit)
+    seen: set[tuple[str, str]] = set()
+    skipped = 0
+    for item in rows:
+        row = parse_row(item, level, options.conversion_actions)
+        if not window.since <= row.metrics.date <= window.until:
+            skipped += 1
+            continue
+        for entity in row.entities:
+            if (entity.level, entity.external_id) not in seen:
+                seen.add((entity.level, entity.external_id))
+                yield entity
+        if row.attribution is not None:
+            notes.attribution = row.attribution if notes.attribution in (None, row.attribution) \
+                else MIXED
+        yield row.metrics
+    if skipped:
+        notes.warnings.append(f"Meta sent {skipped} {level} row(s) of {act} outside {window}; "
+                              "they were left out")
+
+
+def _sync_rows(graph: GraphClient, act: str, params: dict[str, str], window: DateWindow,
+               level: str, notes: FetchNotes, page_limit: int) -> Iterator[dict[str, Any]]:
+    """Rows of a synchronous request; when Meta asks to reduce the data, the rest from a report
+    run over the same window (rows already passed on are not passed on again)."""
+    sent: set[tuple[Any, Any]] = set()
+    try:
+        for item in graph.get_all(f"{act}/insights", params, notes=notes, shrink=False):
+            sent.add((item.get(f"{level}_id"), item.get("date_start")))
+            yield item
+        return
+    except MetaReduceDataError:
+        log.info("Meta asks to reduce the data of %s (%s, %s); using a report run", act, level,
+                 window)
+    for item in report_rows(graph, act, params, window, notes=notes, page_limit=page_limit):
+        if (item.get(f"{level}_id"), item.get("date_start")) not in sent:
+            yield item
+
+
+# --- reading one row -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InsightRow:
+    """One insights row read: the entities it names (campaign first, each with its parent's id),
+    its numbers, and the attribution setting Meta applied (None when the row does not say)."""
+
+    entities: tuple[EntityRecord, ...]
+    metrics: MetricRow
+    attribution: str | None
+
+
+def parse_row(item: Mapping[str, Any], level: str,
+              conversion_actions: Sequence[str] = ()) -> InsightRow:
+    """Read one row of daily insights at `level`; a clear DataDripError for anything unreadable.
+
+    Conversions are the `conversion_actions` added up, or, when there are none, the first
+    purchase type the row has (PURCHASE_TYPES); their value comes from `action_values` alike."""
+    entities: list[EntityRecord] = []
+    parent: str | None = None
+    for part in PARENTS[level]:
+        entity_id = item.get(f"{part}_id")
+        if not isinstance(entity_id, str) or not entity_id:
+            raise DataDripError(f"Meta sent a {level} insights row without {part}_id",
+                                hint=BAD_DATA_HINT)
+        name = item.get(f"{part}_name")
+        entities.append(EntityRecord(part, entity_id, name if isinstance(name, str) and name
+                                     else entity_id, parent))
+        parent = entity_id
+    assert parent is not None  # PARENTS has at least one level
+    where = f"{level} {parent}"
+    day = _day(item, where)
+    where = f"{where} on {day}"
+    conversions, value = _conversions(item, conversion_actions, where)
+    reach = item.get("reach")
+    metrics = MetricRow(level=level, entity_id=parent, date=day,
+                        spend_micros=to_micros(item.get("spend", "0"), "spend", where),
+                        impressions=to_count(item.get("impressions", "0"), "impressions", where),
+                        clicks=to_count(item.get("clicks", "0"), "clicks", where),
+                        conversions=conversions, conversion_value_micros=value,
+                        reach=None if reach is None else to_count(reach, "reach", where))
+    attribution = item.get("attribution_setting")
+    return InsightRow(tuple(entities), metrics,
+                      attribution if isinstance(attribution, str) and attribution else None)
+
+
+def _day(item: Mapping[str, Any], where: str) -> dt.date:
+    start, stop = item.get("date_start"), item.get("date_stop")
+    try:
+        day = dt.date.fromisoformat(start) if isinstance(start, str) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise DataDripError(f"Meta sent date_start = {_show(start)} for {where}: not a date",
+                            hint=BAD_DATA_HINT)
+    if stop != start:
+        raise DataDripError(f"Meta sent a row for {where} covering {_show(start)} to {_show(stop)}, "
+                            "not one day", hint=BAD_DATA_HINT)
+    return day
+
+
+def _conversions(item: Mapping[str, Any], wanted: Sequence[str], where: str) -> tuple[Decimal, int]:
+    counts = _by_type(item.get("actions"), "actions", where)
+    values = _by_type(item.get("action_values"), "action_values", where)
+    if wanted:
+        types = list(dict.fromkeys(wanted))
+        count_types = [t for t in types if t in counts]
+        value_types = [t for t in types if t in values]
+    else:
+        count_types = [t for t in PURCHASE_TYPES if t in counts][:1]
+        value_types = [t for t in PURCHASE_TYPES if t in values][:1]
+    total = sum((to_decimal(counts[t], f"actions[{t}]", where) for t in count_types), Decimal(0))
+    value = sum(to_micros(values[t], f"action_values[{t}]", where) for t in value_types)
+    if value > LARGEST:
+        raise DataDripError(f"Meta sent conversion values too large to store for {where}",
+                            hint=BAD_DATA_HINT)
+    return total, value
+
+
+def _by_type(actions: Any, field: str, where: str) -> dict[str, Any]:
+    """{action_type: value} from [{"action_type": …, "value": …}, …]; the first of a type counts."""
+    if actions is None:
+        return {}
+    if not isinstance(actions, list):
+        raise DataDripError(f"Meta sent {field} for {where} that is not a list", hint=BAD_DATA_HINT)
+    found: dict[str, Any] = {}
+    for action in actions:
+        kind = action.get("action_type") if isinstance(action, dict) else None
+        if not isinstance(kind, str) or "value" not in action:
+            raise DataDripError(f"Meta sent an item of {field} for {where} without action_type and "
+                                "value", hint=BAD_DATA_HINT)
+        found.setdefault(kind, action["value"])
+    return found
+
+
+# --- numbers -------------------------------------------------------------------------------------
+
+def to_decimal(value: Any, field: str, where: str) -> Decimal:
+    """A Graph number (a JSON string; an int is taken too) as an exact, finite, non-negative
+    Decimal. Floats are refused: they may have lost digits before we see them."""
+    number: Decimal | None = None
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:  # a guard: the pattern already keeps these out
+            number = None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = Decimal(value)
+    if number is None or not number.is_finite():
+        raise DataDripError(f"Meta sent {field} = {_show(value)} for {where}: not a number",
+                            hint=BAD_DATA_HINT)
+    if number < 0:
+        raise DataDripError(f"Meta sent {field} = {_show(value)} for {where}: a negative number",
+                            hint=BAD_DATA_HINT)
+    return number
+
+
+# The common case, read without Decimal: no sign, no exponent, no leading zero, few enough digits
+# to stay below 2^63 (12 integer digits of money, 18 of a count); the rest goes through Decimal.
+_PLAIN_MONEY = re.compile(r"(0|[1-9][0-9]{0,11})(?:\.([0-9]{1,6}))?")
+_PLAIN_COUNT = re.compile(r"0|[1-9][0-9]{0,17}")
+_PER_UNIT: int = 10 ** MICRO_PLACES
+
+
+def to_micros(value: Any, field: str, where: str) -> int:
+    """Major units ("1234.56") as integer micros (1234560000), exactly."""
+    if isinstance(value, str):
+        plain = _PLAIN_MONEY.fullmatch(value)
+        if plain is not None:
+            whole, fraction = plain.groups()
+            return int(whole) * _PER_UNIT + (int(fraction.ljust(MICRO_PLACES, "0")) if fraction else 0)
+    return _scaled(to_decimal(value, field, where), MICRO_PLACES, value, field, where,
+                   f"more than {MICRO_PLACES} decimals")
+
+
+def to_count(value: Any, field: str, where: str) -> int:
+    """A count ("10450") as int; "10450.0" is fine, "10450.5" is not."""
+    if isinstance(value, str) and _PLAIN_COUNT.fullmatch(value):
+        return int(value)
+    return _scaled(to_decimal(value, field, where), 0, value, field, where, "not a whole number")
+
+
+def _scaled(number: Decimal, places: int, raw: Any, field: str, where: str, finer: str) -> int:
+    """number × 10^places as an int, with integer arithmetic only: exact or an error."""
+    _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # finite, checked by to_decimal
+    if len(digits) + exponent + places > 19:  # ≥ 10^19: beyond 64 bits whatever the digits
+        raise DataDripError(f"Meta sent {field} = {_show(raw)} for {where}: too large",
+                            hint=BAD_DATA_HINT)
+    coefficient = int("".join(map(str, digits)))
+    shift = exponent + places
+    if coefficient == 0:
+        return 0
+    if -shift > len(digits):  # finer than the unit whatever the digits (and 10^-shift may be huge)
+        raise DataDripError(f"Meta sent {field} = {_show(raw)} for {where}: {finer}",
+                            hint=BAD_DATA_HINT)
+    if shift >= 0:
+        scaled = coefficient * int(10 ** shift)
+    else:
+        scaled, rest = divmod(coefficient, int(10 ** -shift))
+        if rest:
+            raise DataDripError(f"Meta sent {field} = {_show(raw)} for {where}: {finer}",
+                                hint=BAD_DATA_HINT)
+    if scaled > LARGEST:
+        raise DataDripError(f"Meta sent {field} = {_show(raw)} for {where}: too large",
+                            hint=BAD_DATA_HINT)
+    return scaled  # never negative: to_decimal refuses those ("-0" is 0)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,1 @@
+"""The OAuth login flow on a loopback address, shared by the platforms."""
