@@ -135,7 +135,7 @@ def engines(loaded: Loaded, repeat: int) -> None:
     from datadrip.db.engine import open_workbook
     from datadrip.insights.facts import client_facts
     from datadrip.insights.generate import GenerateRequest, generate_insights
-    from datadrip.insights.heuristics import heuristic_findings
+    from datadrip.insights.heuristics.engine import heuristic_findings
     from datadrip.insights.llm import MAX_ENTITIES, build_messages
     from datadrip.insights.usage import estimated_tokens
 

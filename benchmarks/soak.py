@@ -447,7 +447,7 @@ def at_moment(when: dt.datetime, *args: str) -> list[str]:
 
 def new_google_token(server: Any) -> str:
     """What a person's consent gives: a fresh refresh token of the sandbox's Google app."""
-    from datadrip.sandbox.google_oauth import ADWORDS
+    from datadrip.sandbox.google.oauth import ADWORDS
 
     token: str = server.app.state.issue("google", "refresh", lifetime=None, prefix="1//0g",
                                         scopes=(ADWORDS,)).value

@@ -98,7 +98,7 @@ def generate_insights(loaded: Loaded, request: GenerateRequest, *,
 
 def _generate_for(loaded: Loaded, agency: Agency, client: Client, engine: str,
                   now: dt.datetime | None) -> ClientRun:
-    from datadrip.insights.heuristics import heuristic_findings
+    from datadrip.insights.heuristics.engine import heuristic_findings
 
     ai = loaded.settings.ai
     bound = Decimal(ai.max_budget_change_pct)

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from datadrip.db.models import Agency, Report
     from datadrip.reports.claims import SendLocks
     from datadrip.reports.compose import ComposedReport
-    from datadrip.reports.deliver import Provider
-    from datadrip.reports.mail import OutgoingEmail
+    from datadrip.reports.delivery.base import Provider
+    from datadrip.reports.delivery.mail import OutgoingEmail
 
 @dataclass(frozen=True)
 class SendRequest:
@@ -120,8 +120,8 @@ def send_reports(loaded: Loaded, request: SendRequest,
     of one never stops the others, and is recorded with its reason. Only a wrong call (a bad
     period, a wrong setting: exit 2) stops the run, as it would fail every client alike."""
     from datadrip.reports.claims import send_locks
-    from datadrip.reports.deliver import open_provider, reply_to_address, sender_address
-    from datadrip.reports.mail import check_address
+    from datadrip.reports.delivery.base import open_provider, reply_to_address, sender_address
+    from datadrip.reports.delivery.mail import check_address
 
     copies = tuple(check_address(address, "--to") for address in request.to)
     sender_address(loaded), reply_to_address(loaded)  # a wrong [email] from/reply_to: exit 2 now
@@ -329,7 +329,7 @@ def _nothing_to_send(composed: ComposedReport, agency: Agency) -> tuple[ReportSt
 
 
 def _bad_recipient(recipients: list[str]) -> str | None:
-    from datadrip.reports.mail import check_address
+    from datadrip.reports.delivery.mail import check_address
 
     for address in recipients:
         try:
@@ -347,8 +347,8 @@ def _skip(result: ReportSend, reason: str, *, hint: str | None = None,
 
 def _message(loaded: Loaded, agency: Agency, composed: ComposedReport, recipients: list[str],
              now: dt.datetime) -> OutgoingEmail:
-    from datadrip.reports.deliver import reply_to_address, sender_address
-    from datadrip.reports.mail import InlineImage, OutgoingEmail, new_message_id
+    from datadrip.reports.delivery.base import reply_to_address, sender_address
+    from datadrip.reports.delivery.mail import InlineImage, OutgoingEmail, new_message_id
 
     sender = sender_address(loaded)
     images = tuple(InlineImage(image.content_id, image.filename, image.data, image.mime_type)
@@ -365,7 +365,7 @@ def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result:
     """Hand the message over (retrying what may be retried), then record how it went."""
     from datadrip.db.models import Report
     from datadrip.reports.claims import resend_command
-    from datadrip.reports.deliver import DeliveryError, deliver
+    from datadrip.reports.delivery.base import DeliveryError, deliver
     from datadrip.reports.history import mark_handover, record_delivery, undo_handover
     from datadrip.workbook.session import open_session
 

@@ -48,7 +48,10 @@ class Sandbox:
     are the test controls."""
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
-        from datadrip.sandbox import email, google, meta, openai_chat
+        from datadrip.sandbox import email
+        from datadrip.sandbox.google import ads as google
+        from datadrip.sandbox.meta import graph as meta
+        from datadrip.sandbox.openai import chat as openai_chat
 
         self.config = config or SandboxConfig()
         pinned = None
@@ -139,13 +142,13 @@ class Sandbox:
     def openai_script(self, answers: list[str]) -> None:
         """Answer the next chat completions with these, in order (openai_chat.ANSWERS; "slow:2.5");
         the good answer once they are used up. Replaces what was queued; ValueError on an unknown name."""
-        from datadrip.sandbox import openai_chat
+        from datadrip.sandbox.openai import chat as openai_chat
 
         openai_chat.set_script(self, answers)
 
     def openai_requests(self) -> list[ChatRequest]:
         """Every request the OpenAI endpoint received, oldest first, without its Authorization header."""
-        from datadrip.sandbox import openai_chat
+        from datadrip.sandbox.openai import chat as openai_chat
 
         return openai_chat.requests(self)
 
@@ -153,7 +156,8 @@ class Sandbox:
         """Undo a revocation (a revoked_token fault, an app removed, a Google revoke): the grant
         `token` belongs to (Google: its refresh token and every access token from it; Meta: the
         token), or every revoked one. Returns the tokens made live again; KeyError: no such token."""
-        from datadrip.sandbox import google_oauth, meta
+        from datadrip.sandbox.google import oauth as google_oauth
+        from datadrip.sandbox.meta import graph as meta
 
         state = self.state
         with state.lock:

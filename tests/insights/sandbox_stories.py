@@ -21,7 +21,7 @@ from datadrip.analytics.totals import agency_today
 from datadrip.db.models import AdAccount, Agency, Client
 from datadrip.insights.facts import ClientFacts, client_facts
 from datadrip.insights.findings import Finding
-from datadrip.insights.heuristics import heuristic_findings
+from datadrip.insights.heuristics.engine import heuristic_findings
 from datadrip.sandbox.data import World
 from insights.heuristics_support import (
     agency_and_clients,

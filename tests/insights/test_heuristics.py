@@ -9,7 +9,7 @@ import pytest
 
 from datadrip.insights.facts import ClientFacts, EntityFacts
 from datadrip.insights.findings import Finding
-from datadrip.insights.heuristics import heuristic_findings
+from datadrip.insights.heuristics.engine import heuristic_findings
 from insights.heuristics_support import (
     AS_OF,
     client_facts,

@@ -460,7 +460,7 @@ def test_ask_model_good_answer_on_every_heuristic_rule_passes_the_guardrails(san
                                                                              model: ModelSettings) -> None:
     """The heuristics' own wording (lag-adjusted changes, rates a day, names holding "1%", pacing
     figures) relayed by the model is not mistaken for invented numbers."""
-    from datadrip.insights.heuristics import heuristic_findings
+    from datadrip.insights.heuristics.engine import heuristic_findings
     from insights.heuristics_support import client_facts, entity, month_to_date, steady
     from insights.heuristics_support import sums as parts
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from datadrip.reports.mail import InlineImage, OutgoingEmail
+from datadrip.reports.delivery.mail import InlineImage, OutgoingEmail
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
        b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d"
@@ -250,7 +250,7 @@ def make_ca(folder: Path) -> OwnCA:
 def open_from_settings(monkeypatch: pytest.MonkeyPatch, **email_settings: Any) -> Any:
     """`open_provider` after setting DATADRIP_EMAIL_<KEY> for each keyword (secrets too)."""
     from datadrip.core.config import load_settings
-    from datadrip.reports.deliver import open_provider
+    from datadrip.reports.delivery.base import open_provider
 
     for key, value in email_settings.items():
         monkeypatch.setenv(f"DATADRIP_EMAIL_{key.upper()}", str(value).lower() if isinstance(value, bool)

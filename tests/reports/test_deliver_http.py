@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from datadrip.core.errors import ConfigError
-from datadrip.reports.deliver import DeliveryError, deliver
+from datadrip.reports.delivery.base import DeliveryError, deliver
 from datadrip.sandbox.faults import FaultRule
 from datadrip.sandbox.server import SandboxServer
 from reports.mail_support import RecordedSleep, open_from_settings, report_email

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from datadrip.core.errors import ConfigError
-from datadrip.reports.deliver import DeliveryError, deliver
+from datadrip.reports.delivery.base import DeliveryError, deliver
 from reports.mail_support import (
     PNG,
     SMTP_PASSWORD,

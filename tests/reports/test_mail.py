@@ -8,7 +8,7 @@ import re
 import pytest
 
 from datadrip.core.errors import UsageError
-from datadrip.reports.mail import (
+from datadrip.reports.delivery.mail import (
     InlineImage,
     build_mime,
     check_address,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from datadrip.core.config import load_settings
-from datadrip.reports.deliver import (
+from datadrip.reports.delivery.base import (
     OUTBOX_SENDER,
     DeliveryError,
     deliver,
@@ -15,7 +15,7 @@ from datadrip.reports.deliver import (
     reply_to_address,
     sender_address,
 )
-from datadrip.reports.deliver_outbox import eml_name, slugify
+from datadrip.reports.delivery.outbox import eml_name, slugify
 from reports.mail_support import PNG, RecordedSleep, open_from_settings, parse, report_email, text_of
 
 

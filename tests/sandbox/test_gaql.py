@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from datadrip.sandbox.gaql import Condition, GaqlError, Value, during, parse, parse_date, tokenize
+from datadrip.sandbox.google.gaql import Condition, GaqlError, Value, during, parse, parse_date, tokenize
 
 TOKEN = {"Authorization": "Bearer ya29.sandbox-access-token"}
 SEARCH = "/google/ads/v26/customers/2020000002/googleAds:search"

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from datadrip.sandbox import google
 from datadrip.sandbox.app import Sandbox, SandboxConfig
 from datadrip.sandbox.faults import FaultRule
+from datadrip.sandbox.google import ads as google
 
 TOKEN = {"Authorization": "Bearer ya29.sandbox-access-token"}
 VIA_MANAGER = {**TOKEN, "login-customer-id": "9000000001"}

@@ -12,7 +12,7 @@ import pytest
 
 from datadrip.sandbox.app import Sandbox, SandboxConfig
 from datadrip.sandbox.faults import FaultRule
-from datadrip.sandbox.meta_insights import REDUCE_DATA_ROWS
+from datadrip.sandbox.meta.insights import REDUCE_DATA_ROWS
 from sandbox.meta_support import EUR, GRAPH, INR, TOKEN, USD, all_rows, insights, run_report
 
 ACCOUNT_FIELDS = "id,account_id,name,currency,timezone_name,timezone_offset_hours_utc,account_status," \

@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from datadrip.sandbox.faults import FaultRule
-from datadrip.sandbox.openai_chat import INJECTED_ACTION, MALFORMED, REFUSAL, UNKNOWN_REF
+from datadrip.sandbox.openai.chat import INJECTED_ACTION, MALFORMED, REFUSAL, UNKNOWN_REF
 from datadrip.sandbox.server import SandboxServer
 
 KEY = "sk-sandbox-openai-key-0001"

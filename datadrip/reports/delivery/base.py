@@ -1,7 +1,7 @@
 """Sending a report e-mail through the configured provider, retrying only what is safe to retry.
 
-Providers (outbox, smtp, resend, sendgrid) live in deliver_outbox.py, deliver_smtp.py and
-deliver_http.py; each raises one of three errors, and `deliver` decides:
+Providers (outbox, smtp, resend, sendgrid) live in outbox.py, smtp.py and
+http.py; each raises one of three errors, and `deliver` decides:
 
 - TransientError: nothing was delivered (refused connection, 4xx before DATA, HTTP 429/5xx, or
   a timeout where the provider de-duplicates by idempotency key): tried again after a backoff
@@ -31,7 +31,7 @@ from datadrip.core.errors import ConfigError, DataDripError, ExitCode, UsageErro
 
 if TYPE_CHECKING:
     from datadrip.core.config import EmailSettings, Loaded
-    from datadrip.reports.mail import OutgoingEmail
+    from datadrip.reports.delivery.mail import OutgoingEmail
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def deliver(provider: Provider, message: OutgoingEmail, *, attempts: int,
     `on_handover(True)` is called before each attempt's point of no return, and
     `on_handover(False)` when that attempt then failed in a way that delivered nothing (a
     transient or a permanent error), so that a process killed in between leaves a true record."""
-    from datadrip.reports.mail import check_message
+    from datadrip.reports.delivery.mail import check_message
 
     check_message(message)
     attempts = max(1, attempts)
@@ -197,9 +197,9 @@ def _seconds(value: float) -> str:
 def open_provider(loaded: Loaded, *, env: Mapping[str, str] | None = None) -> Provider:
     """The provider `[email] provider` names, checked: ConfigError (exit 2) names the setting or the
     secret that is missing or wrong. Reads secrets (from env first, then the secret store)."""
-    from datadrip.reports.deliver_http import ResendProvider, SendGridProvider
-    from datadrip.reports.deliver_outbox import OutboxProvider
-    from datadrip.reports.deliver_smtp import SmtpProvider
+    from datadrip.reports.delivery.http import ResendProvider, SendGridProvider
+    from datadrip.reports.delivery.outbox import OutboxProvider
+    from datadrip.reports.delivery.smtp import SmtpProvider
     from datadrip.secrets.store import resolve_secret
 
     settings = loaded.settings.email
@@ -271,7 +271,7 @@ def reply_to_address(loaded: Loaded) -> str | None:
 
 
 def _configured_address(value: str, key: str) -> str:
-    from datadrip.reports.mail import check_address
+    from datadrip.reports.delivery.mail import check_address
 
     try:
         return check_address(value, f"[email] {key}")

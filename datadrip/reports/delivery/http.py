@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from datadrip.platforms.http import http_client, retry_after
-from datadrip.reports.deliver import PermanentError, TransientError, UnknownOutcomeError
-from datadrip.reports.mail import OutgoingEmail, check_message, one_line, unique_recipients
+from datadrip.reports.delivery.base import PermanentError, TransientError, UnknownOutcomeError
+from datadrip.reports.delivery.mail import OutgoingEmail, check_message, one_line, unique_recipients
 from datadrip.secrets.store import redact
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from datadrip.sandbox.data import MICROS, MINOR_UNITS, Account, Entity, Row
-from datadrip.sandbox.meta import (
+from datadrip.sandbox.meta.graph import (
     decode_cursor,
     encode_cursor,
     graph_error,
@@ -26,7 +26,7 @@ from datadrip.sandbox.meta import (
     reduce_data_error,
     usage_headers,
 )
-from datadrip.sandbox.meta_query import Query, months_back, parse_query
+from datadrip.sandbox.meta.query import Query, months_back, parse_query
 from datadrip.sandbox.state import ReportRun
 from datadrip.sandbox.web import Request, Response
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from datadrip.sandbox.gaql import GaqlError, Query
+from datadrip.sandbox.google.gaql import GaqlError, Query
 
 INT64, DOUBLE, STRING, ENUM, BOOL, DATE = "int64", "double", "string", "enum", "bool", "date"
 

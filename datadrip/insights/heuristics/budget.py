@@ -24,7 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from datadrip.core.money import to_amount
 from datadrip.insights.facts import RECENT_DAYS, ClientFacts, EntityFacts
 from datadrip.insights.findings import Evidence, Finding
-from datadrip.insights.heuristics_common import (
+from datadrip.insights.heuristics.common import (
     ALPHA,
     FULL_STAKE,
     MIN_EFFECT,

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from datadrip.sandbox import google_fields as fields
 from datadrip.sandbox.data import Account, Entity, Row, World
-from datadrip.sandbox.gaql import Condition, GaqlError, Query, during, parse_date
+from datadrip.sandbox.google import fields
+from datadrip.sandbox.google.gaql import Condition, GaqlError, Query, during, parse_date
 
 LEVELS = {"campaign": "campaign", "ad_group": "adset", "ad_group_ad": "ad"}
 STATUS = {"active": "ENABLED", "paused": "PAUSED", "removed": "REMOVED"}

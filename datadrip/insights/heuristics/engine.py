@@ -25,7 +25,7 @@ from typing import Any
 
 from datadrip.insights.facts import ClientFacts, EntityFacts, Sums
 from datadrip.insights.findings import Finding
-from datadrip.insights.heuristics_common import (
+from datadrip.insights.heuristics.common import (
     ALPHA,
     LAG_FLOOR,
     MIN_EFFECT,
@@ -84,8 +84,8 @@ class _Change:
 
 def heuristic_findings(facts: ClientFacts, *, max_budget_change_pct: Decimal) -> list[Finding]:
     """Every rule's findings for one client, the most important first."""
-    from datadrip.insights.heuristics_audience import audience_findings, creative_findings
-    from datadrip.insights.heuristics_budget import pacing_findings, reallocation_findings
+    from datadrip.insights.heuristics.audience import audience_findings, creative_findings
+    from datadrip.insights.heuristics.budget import pacing_findings, reallocation_findings
 
     if facts.as_of is None:
         return []

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from datadrip.insights.facts import ClientFacts, EntityFacts
 from datadrip.insights.findings import Finding
-from datadrip.insights.heuristics_common import (
+from datadrip.insights.heuristics.common import (
     ALPHA,
     MAX_SILENT_DAYS,
     MIN_EFFECT,

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from datadrip.core.private_files import make_folder, write_atomically
-from datadrip.reports.deliver import PermanentError
-from datadrip.reports.mail import OutgoingEmail, build_mime
+from datadrip.reports.delivery.base import PermanentError
+from datadrip.reports.delivery.mail import OutgoingEmail, build_mime
 
 SLUG_LENGTH = 40
 

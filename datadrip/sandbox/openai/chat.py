@@ -29,15 +29,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 # The answers live in openai_answers; the names are kept here too, where callers and tests find them.
-from datadrip.sandbox.openai_answers import ANSWERS as ANSWERS
-from datadrip.sandbox.openai_answers import INJECTED_ACTION as INJECTED_ACTION
-from datadrip.sandbox.openai_answers import MALFORMED as MALFORMED
-from datadrip.sandbox.openai_answers import REFUSAL as REFUSAL
-from datadrip.sandbox.openai_answers import UNKNOWN_REF as UNKNOWN_REF
-from datadrip.sandbox.openai_answers import account_data as account_data
-from datadrip.sandbox.openai_answers import answer as answer
-from datadrip.sandbox.openai_answers import message_text
-from datadrip.sandbox.openai_answers import suggestions as suggestions
+from datadrip.sandbox.openai.answers import ANSWERS as ANSWERS
+from datadrip.sandbox.openai.answers import INJECTED_ACTION as INJECTED_ACTION
+from datadrip.sandbox.openai.answers import MALFORMED as MALFORMED
+from datadrip.sandbox.openai.answers import REFUSAL as REFUSAL
+from datadrip.sandbox.openai.answers import UNKNOWN_REF as UNKNOWN_REF
+from datadrip.sandbox.openai.answers import account_data as account_data
+from datadrip.sandbox.openai.answers import answer as answer
+from datadrip.sandbox.openai.answers import message_text
+from datadrip.sandbox.openai.answers import suggestions as suggestions
 from datadrip.sandbox.state import ChatRequest
 from datadrip.sandbox.web import Request, Response, Router
 

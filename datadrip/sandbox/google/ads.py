@@ -2,7 +2,7 @@
 
 Auth, versions, login-customer-id and account rules, paging and error bodies follow
 docs/…/google-ads-api.md (the reference); GAQL is parsed for real (gaql.py) and run against the
-synthetic world (google_query.py). The OAuth server is in google_oauth.py.
+synthetic world (query.py). The OAuth server is in oauth.py.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from datadrip.sandbox import gaql, google_oauth, google_query
 from datadrip.sandbox.data import Account
-from datadrip.sandbox.google_errors import (
+from datadrip.sandbox.google import gaql
+from datadrip.sandbox.google import oauth as google_oauth
+from datadrip.sandbox.google import query as google_query
+from datadrip.sandbox.google.errors import (
     NOT_ENABLED,
     AdsError,
     for_fault,

@@ -13,7 +13,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from datadrip.sandbox.meta import UNPARSEABLE, graph_error, token_error, token_problem
+from datadrip.sandbox.meta.graph import UNPARSEABLE, graph_error, token_error, token_problem
 from datadrip.sandbox.state import CodeGrant, Token
 from datadrip.sandbox.web import Request, Response, Router
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-from datadrip.reports.deliver import PermanentError, TransientError, UnknownOutcomeError, is_loopback
-from datadrip.reports.mail import OutgoingEmail, build_mime, one_line, unique_recipients
+from datadrip.reports.delivery.base import PermanentError, TransientError, UnknownOutcomeError, is_loopback
+from datadrip.reports.delivery.mail import OutgoingEmail, build_mime, one_line, unique_recipients
 from datadrip.secrets.store import redact
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """The sandbox's Meta Graph API: versions, tokens, errors, ad accounts, usage headers and faults.
 
-Insights and report runs live in meta_insights.py, the login dialog and token endpoints in
-meta_dialog.py; this module routes every `/meta/graph/{version}/…` request to them.
+Insights and report runs live in insights.py, the login dialog and token endpoints in
+dialog.py; this module routes every `/meta/graph/{version}/…` request to them.
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ def _compact(value: Any) -> str:
 
 def account_object(sandbox: Sandbox, account: Account, fields: list[str]) -> dict[str, Any]:
     """An AdAccount node with the asked fields (id always), typed as Graph types them."""
-    from datadrip.sandbox import meta_insights
+    from datadrip.sandbox.meta import insights as meta_insights
 
     now = sandbox.state.clock.now().astimezone(ZoneInfo(account.timezone))
     offset = Decimal((now.utcoffset() or dt.timedelta(0)).total_seconds()) / 3600
@@ -289,7 +289,8 @@ def _positive_int(raw: str | None, default: int) -> int | None:
 
 
 def _graph(request: Request, match: re.Match[str], sandbox: Sandbox) -> Response:
-    from datadrip.sandbox import meta_dialog, meta_insights
+    from datadrip.sandbox.meta import dialog as meta_dialog
+    from datadrip.sandbox.meta import insights as meta_insights
 
     rest = match.group("rest")
     head, _, path = rest.partition("/")
@@ -347,7 +348,7 @@ def _graph(request: Request, match: re.Match[str], sandbox: Sandbox) -> Response
 
 def register(router: Router, sandbox: Sandbox) -> None:
     """Add the Graph API and the login dialog; the system-user token exists from the start."""
-    from datadrip.sandbox import meta_dialog
+    from datadrip.sandbox.meta import dialog as meta_dialog
 
     credentials = sandbox.state.credentials
     sandbox.state.issue("meta", "SYSTEM_USER", lifetime=None, prefix="",
@@ -372,7 +373,7 @@ def _path_account(request: Request, sandbox: Sandbox) -> str:
 
 def fault_response(kind: str, request: Request, sandbox: Sandbox, regain: float = 300.0) -> Response:
     """Meta's own answer for a fault of this kind; a rate limit lifts after `regain` seconds."""
-    from datadrip.sandbox import meta_insights
+    from datadrip.sandbox.meta import insights as meta_insights
 
     if kind == "rate_limit":
         return graph_error(

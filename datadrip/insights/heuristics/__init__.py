@@ -1,0 +1,1 @@
+"""The local heuristic insight engine and its rules."""

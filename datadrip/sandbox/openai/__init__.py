@@ -1,0 +1,1 @@
+"""The sandbox's OpenAI-compatible chat endpoint and its model's answers."""
