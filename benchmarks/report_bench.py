@@ -90,8 +90,9 @@ def measure(path: Path) -> tuple[dict[str, float], list[dict[str, float]]]:
     from datadrip.core.periods import Period
     from datadrip.db.engine import open_workbook
     from datadrip.db.models import Agency, Client
-    from datadrip.reports.build import ReportPlan, build_content
+    from datadrip.reports.build import build_content
     from datadrip.reports.charts import draw_charts
+    from datadrip.reports.content import ReportPlan
     from datadrip.reports.render import images_for, render
     from datadrip.workbook.fx import RateBook
 

@@ -7,7 +7,6 @@ The record (`ReportContent.record()`) is what the templates read and what `repor
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -19,6 +18,8 @@ from datadrip.core.enums import AccountStatus, InsightStatus, ReportKind, SyncSt
 from datadrip.core.money import to_amount
 from datadrip.core.periods import Period, preset_period
 from datadrip.db.models import AdAccount, Agency, Client, Insight, SyncCursor, SyncRun
+from datadrip.reports.content import ReportContent, ReportPlan
+from datadrip.reports.summary import write_summary
 from datadrip.workbook.fx import RateBook
 
 KPIS = ("spend", "conversions", "cpa", "roas", "conversion_value", "clicks", "ctr", "cpc")
@@ -33,14 +34,6 @@ KIND_PERIODS = {ReportKind.DAILY: "yesterday", ReportKind.WEEKLY: "last-week",
 PERIOD_KINDS = {"yesterday": ReportKind.DAILY, "last-week": ReportKind.WEEKLY,
                 "last-7-days": ReportKind.WEEKLY, "last-month": ReportKind.MONTHLY}
 PLATFORM_LABELS = {"meta": "Meta", "google": "Google Ads"}
-
-
-@dataclass(frozen=True)
-class ReportPlan:
-    """Which report: its kind and the days it covers."""
-
-    kind: ReportKind
-    period: Period
 
 
 def plan_report(kind: ReportKind | None, period_name: str | None, since: str | None,
@@ -58,53 +51,9 @@ def plan_report(kind: ReportKind | None, period_name: str | None, since: str | N
     return ReportPlan(kind, period)
 
 
-@dataclass
-class ReportContent:
-    agency: Agency
-    client: Client
-    plan: ReportPlan
-    previous: Period
-    kpis: list[dict[str, Any]]
-    channels: list[dict[str, Any]]
-    campaigns: list[dict[str, Any]]
-    trend: list[dict[str, Any]]
-    pacing: dict[str, Any] | None
-    accounts: list[dict[str, Any]]
-    insights: list[dict[str, Any]]
-    has_data: bool
-    generated_at: dt.datetime
-    summary: str = ""  # Markdown, written from the numbers (datadrip.reports.summary)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def currency(self) -> str:
-        return self.client.currency
-
-    def record(self) -> dict[str, Any]:
-        branding = self.agency.settings or {}
-        return {
-            "client": {"id": self.client.id, "name": self.client.name, "currency": self.currency},
-            "agency": {"name": self.agency.name, "locale": self.agency.locale,
-                       "timezone": self.agency.timezone, "colour": branding.get("colour"),
-                       "logo": branding.get("logo")},
-            "kind": self.plan.kind.value, "currency": self.currency,
-            "period": _period(self.plan.period), "previous_period": _period(self.previous),
-            "has_data": self.has_data, "summary": self.summary, "kpis": self.kpis,
-            "channels": self.channels, "top_campaigns": self.campaigns, "trend": self.trend,
-            "pacing": self.pacing, "accounts": self.accounts, "insights": self.insights,
-            "warnings": self.warnings, "generated_at": self.generated_at,
-        }
-
-
-def _period(period: Period) -> dict[str, Any]:
-    return {"name": period.name, "since": period.since, "until": period.until, "days": period.days}
-
-
 def build_content(session: Session, agency: Agency, client: Client, plan: ReportPlan, *,
                   rates: RateBook | None = None, now: dt.datetime | None = None) -> ReportContent:
     """Every number of one client's report, read from the workbook."""
-    from datadrip.reports.summary import write_summary
-
     scope = client_scope(agency, client)
     rates = rates if rates is not None else RateBook.load(session)
     period, previous = plan.period, plan.period.previous()

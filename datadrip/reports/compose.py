@@ -10,8 +10,9 @@ from sqlmodel import Session
 
 from datadrip.core.enums import ReportKind
 from datadrip.db.models import Agency, Client
-from datadrip.reports.build import ReportContent, ReportPlan, build_content
+from datadrip.reports.build import build_content
 from datadrip.reports.charts import Chart, draw_charts
+from datadrip.reports.content import ReportContent, ReportPlan
 from datadrip.reports.render import Image, images_for, render, subject
 from datadrip.workbook.fx import RateBook
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from datadrip.reports import formatting as f
-
-if TYPE_CHECKING:
-    from datadrip.reports.build import ReportContent
+from datadrip.reports.content import ReportContent
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~])")
 
