@@ -73,8 +73,8 @@ def report_build(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None
       datadrip report build "Masala Mornings" --since 2026-11-01 --until 2026-11-15 --format json
     """
     from datadrip.core.exact_json import dumps
-    from datadrip.reports.compose import build_report
     from datadrip.reports.files import open_in_browser, report_path, write_file
+    from datadrip.reports.history import build_report
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")

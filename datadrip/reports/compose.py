@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlmodel import Session
 
-from datadrip.core.enums import ReportKind
 from datadrip.db.models import Agency, Client
 from datadrip.reports.build import build_content
 from datadrip.reports.charts import Chart, draw_charts
@@ -47,24 +46,3 @@ def compose_report(session: Session, agency: Agency, client: Client, plan: Repor
     record = content.record()
     drawn = draw_charts(record) if charts else []
     return ComposedReport(content, record, drawn, images_for(record, drawn), template_dir)
-
-
-def build_report(session: Session, client_ref: str, agency_ref: str | None, *,
-                 kind: ReportKind | None, period: str | None, since: str | None,
-                 until: str | None, template_dir: str, save: bool) -> ComposedReport:
-    """`report build`: one client's report, stored in the workbook (unless it was sent: what was
-    sent is kept)."""
-    from datadrip.analytics.totals import agency_today
-    from datadrip.reports.build import plan_report
-    from datadrip.reports.history import save_built  # history stores what compose makes
-    from datadrip.workbook.clients import find_client
-
-    client = find_client(session, client_ref, agency_ref)
-    agency = session.get(Agency, client.agency_id)
-    assert agency is not None  # a client always belongs to an agency
-    now = dt.datetime.now(dt.UTC)
-    plan = plan_report(kind, period, since, until, agency_today(agency, now))
-    composed = compose_report(session, agency, client, plan, template_dir=template_dir, now=now)
-    if save:
-        save_built(session, composed, now=now)
-    return composed

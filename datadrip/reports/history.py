@@ -10,10 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from datadrip.core.enums import ReportStatus
+from datadrip.core.enums import ReportKind, ReportStatus
 from datadrip.db.models import Agency, Client, Report, ReportDelivery
 from datadrip.db.queries import find_by_id_prefix
-from datadrip.reports.compose import ComposedReport
+from datadrip.reports.compose import ComposedReport, compose_report
 
 _r = Report.__table__  # type: ignore[attr-defined]
 # A report that went out (or may have) keeps the numbers and HTML that were sent.
@@ -213,3 +213,23 @@ def delivery_record(delivery: ReportDelivery) -> dict[str, Any]:
             "status": delivery.status, "message_id": delivery.message_id,
             "provider_id": delivery.provider_id, "attempts": delivery.attempts,
             "forced": delivery.forced, "error": delivery.error}
+
+
+def build_report(session: Session, client_ref: str, agency_ref: str | None, *,
+                 kind: ReportKind | None, period: str | None, since: str | None,
+                 until: str | None, template_dir: str, save: bool) -> ComposedReport:
+    """`report build`: one client's report, stored in the workbook (unless it was sent: what was
+    sent is kept)."""
+    from datadrip.analytics.totals import agency_today
+    from datadrip.reports.build import plan_report
+    from datadrip.workbook.clients import find_client
+
+    client = find_client(session, client_ref, agency_ref)
+    agency = session.get(Agency, client.agency_id)
+    assert agency is not None  # a client always belongs to an agency
+    now = dt.datetime.now(dt.UTC)
+    plan = plan_report(kind, period, since, until, agency_today(agency, now))
+    composed = compose_report(session, agency, client, plan, template_dir=template_dir, now=now)
+    if save:
+        save_built(session, composed, now=now)
+    return composed
