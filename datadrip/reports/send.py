@@ -120,8 +120,8 @@ def send_reports(loaded: Loaded, request: SendRequest,
     of one never stops the others, and is recorded with its reason. Only a wrong call (a bad
     period, a wrong setting: exit 2) stops the run, as it would fail every client alike."""
     from datadrip.reports.claims import send_locks
-    from datadrip.reports.delivery.base import open_provider, reply_to_address, sender_address
     from datadrip.reports.delivery.mail import check_address
+    from datadrip.reports.delivery.providers import open_provider, reply_to_address, sender_address
 
     copies = tuple(check_address(address, "--to") for address in request.to)
     sender_address(loaded), reply_to_address(loaded)  # a wrong [email] from/reply_to: exit 2 now
@@ -347,8 +347,8 @@ def _skip(result: ReportSend, reason: str, *, hint: str | None = None,
 
 def _message(loaded: Loaded, agency: Agency, composed: ComposedReport, recipients: list[str],
              now: dt.datetime) -> OutgoingEmail:
-    from datadrip.reports.delivery.base import reply_to_address, sender_address
     from datadrip.reports.delivery.mail import InlineImage, OutgoingEmail, new_message_id
+    from datadrip.reports.delivery.providers import reply_to_address, sender_address
 
     sender = sender_address(loaded)
     images = tuple(InlineImage(image.content_id, image.filename, image.data, image.mime_type)

@@ -250,7 +250,7 @@ def make_ca(folder: Path) -> OwnCA:
 def open_from_settings(monkeypatch: pytest.MonkeyPatch, **email_settings: Any) -> Any:
     """`open_provider` after setting DATADRIP_EMAIL_<KEY> for each keyword (secrets too)."""
     from datadrip.core.config import load_settings
-    from datadrip.reports.delivery.base import open_provider
+    from datadrip.reports.delivery.providers import open_provider
 
     for key, value in email_settings.items():
         monkeypatch.setenv(f"DATADRIP_EMAIL_{key.upper()}", str(value).lower() if isinstance(value, bool)

@@ -7,15 +7,9 @@ from pathlib import Path
 import pytest
 
 from datadrip.core.config import load_settings
-from datadrip.reports.delivery.base import (
-    OUTBOX_SENDER,
-    DeliveryError,
-    deliver,
-    outbox_folder,
-    reply_to_address,
-    sender_address,
-)
+from datadrip.reports.delivery.base import OUTBOX_SENDER, DeliveryError, deliver
 from datadrip.reports.delivery.outbox import eml_name, slugify
+from datadrip.reports.delivery.providers import outbox_folder, reply_to_address, sender_address
 from reports.mail_support import PNG, RecordedSleep, open_from_settings, parse, report_email, text_of
 
 
