@@ -22,8 +22,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from datadrip.sandbox import email
 from datadrip.sandbox.data import World, default_accounts, extra_accounts, large_account
 from datadrip.sandbox.faults import HEADER, FaultPlan, FaultRule
+from datadrip.sandbox.google import ads as google
+from datadrip.sandbox.google import oauth as google_oauth
+from datadrip.sandbox.meta import graph as meta
+from datadrip.sandbox.openai import chat as openai_chat
 from datadrip.sandbox.state import ChatRequest, Clock, State
 from datadrip.sandbox.web import STATUS_TEXT, Request, Response, Router
 
@@ -48,11 +53,6 @@ class Sandbox:
     are the test controls."""
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
-        from datadrip.sandbox import email
-        from datadrip.sandbox.google import ads as google
-        from datadrip.sandbox.meta import graph as meta
-        from datadrip.sandbox.openai import chat as openai_chat
-
         self.config = config or SandboxConfig()
         pinned = None
         if self.config.today is not None:
@@ -142,23 +142,16 @@ class Sandbox:
     def openai_script(self, answers: list[str]) -> None:
         """Answer the next chat completions with these, in order (openai_chat.ANSWERS; "slow:2.5");
         the good answer once they are used up. Replaces what was queued; ValueError on an unknown name."""
-        from datadrip.sandbox.openai import chat as openai_chat
-
         openai_chat.set_script(self, answers)
 
     def openai_requests(self) -> list[ChatRequest]:
         """Every request the OpenAI endpoint received, oldest first, without its Authorization header."""
-        from datadrip.sandbox.openai import chat as openai_chat
-
         return openai_chat.requests(self)
 
     def restore_grants(self, token: str | None = None) -> list[str]:
         """Undo a revocation (a revoked_token fault, an app removed, a Google revoke): the grant
         `token` belongs to (Google: its refresh token and every access token from it; Meta: the
         token), or every revoked one. Returns the tokens made live again; KeyError: no such token."""
-        from datadrip.sandbox.google import oauth as google_oauth
-        from datadrip.sandbox.meta import graph as meta
-
         state = self.state
         with state.lock:
             if token is None:

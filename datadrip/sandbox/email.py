@@ -21,13 +21,10 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from datadrip.sandbox.state import SentEmail
+from datadrip.sandbox.state import SandboxContext, SentEmail
 from datadrip.sandbox.web import Request, Response, Router
-
-if TYPE_CHECKING:
-    from datadrip.sandbox.app import Sandbox
 
 RESEND_MAX_TO = 50
 RESEND_MAX_ATTACHMENTS_BYTES = 40 * 1024 * 1024  # after Base64
@@ -46,8 +43,8 @@ _RESEND_FORMAT = ("The email address needs to follow the `email@example.com` or 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
-def register(router: Router, sandbox: Sandbox) -> None:
-    def bind(handler: Callable[[Request, Sandbox], Response]) -> Callable[[Request, Any], Response]:
+def register(router: Router, sandbox: SandboxContext) -> None:
+    def bind(handler: Callable[[Request, SandboxContext], Response]) -> Callable[[Request, Any], Response]:
         return lambda request, _: handler(request, sandbox)
 
     router.add("POST", r"/email/resend/emails", bind(resend_send))
@@ -57,7 +54,7 @@ def register(router: Router, sandbox: Sandbox) -> None:
     router.add("DELETE", r"/_sandbox/emails", bind(_forget))
 
 
-def _forget(request: Request, sandbox: Sandbox) -> Response:
+def _forget(request: Request, sandbox: SandboxContext) -> Response:
     with sandbox.state.lock:
         sandbox.state.emails.clear()
     return Response.json({"cleared": True})
@@ -75,7 +72,7 @@ def resend_rate_headers(remaining: int) -> list[tuple[str, str]]:
     return [("ratelimit-limit", "2"), ("ratelimit-remaining", str(remaining)), ("ratelimit-reset", "1")]
 
 
-def resend_send(request: Request, sandbox: Sandbox) -> Response:
+def resend_send(request: Request, sandbox: SandboxContext) -> Response:
     if not request.headers.get("authorization"):
         return resend_error(401, "missing_api_key", "Missing API key in the authorization header")
     if request.bearer() != sandbox.state.credentials.resend_api_key:
@@ -160,7 +157,7 @@ def _resend_attachment_problem(attachments: Any) -> tuple[int, str, str] | None:
     return None
 
 
-def resend_fault(kind: str, request: Request, sandbox: Sandbox) -> Response:
+def resend_fault(kind: str, request: Request, sandbox: SandboxContext) -> Response:
     """Resend's own answer for a fault of this kind."""
     if kind == "rate_limit":
         return resend_error(429, "rate_limit_exceeded",
@@ -190,7 +187,7 @@ def sendgrid_errors(*errors: tuple[str | None, str], status: int = 400,
     return Response.json({"errors": body}, status, headers or [])
 
 
-def sendgrid_send(request: Request, sandbox: Sandbox) -> Response:
+def sendgrid_send(request: Request, sandbox: SandboxContext) -> Response:
     if not request.headers.get("authorization"):
         return sendgrid_errors((None, "authorization required"), status=401)
     if request.bearer() != sandbox.state.credentials.sendgrid_api_key:
@@ -357,7 +354,7 @@ def _sendgrid_attachment_problems(attachments: Any) -> list[tuple[str | None, st
     return problems
 
 
-def sendgrid_fault(kind: str, request: Request, sandbox: Sandbox) -> Response:
+def sendgrid_fault(kind: str, request: Request, sandbox: SandboxContext) -> Response:
     """SendGrid's own answer for a fault of this kind."""
     if kind == "rate_limit":
         # The reset is a Unix time on the real clock: that is the clock the client compares it with.

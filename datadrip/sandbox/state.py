@@ -10,8 +10,11 @@ import hmac
 import secrets
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
+
+from datadrip.sandbox.data import World
+from datadrip.sandbox.web import Router
 
 
 @dataclass(frozen=True)
@@ -163,3 +166,25 @@ class State:
 
     def is_live(self, token: Token) -> bool:
         return not token.revoked and (token.expires_at is None or token.expires_at > self.clock.now())
+
+
+class SandboxSettings(Protocol):
+    """What the emulations read of the sandbox's settings (app.SandboxConfig has them)."""
+
+    @property
+    def access_token_seconds(self) -> int: ...
+
+    @property
+    def async_polls(self) -> int: ...
+
+
+class SandboxContext(Protocol):
+    """What a platform emulation uses of the sandbox that mounts it (app.Sandbox): the emulations
+    import state, web and data, never the app."""
+
+    state: State
+    world: World
+    router: Router
+
+    @property
+    def config(self) -> SandboxSettings: ...

@@ -12,7 +12,7 @@ import binascii
 import hashlib
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from datadrip.sandbox.data import Account
 from datadrip.sandbox.google import gaql
@@ -27,10 +27,8 @@ from datadrip.sandbox.google.errors import (
     respond,
     unauthenticated,
 )
+from datadrip.sandbox.state import SandboxContext
 from datadrip.sandbox.web import Request, Response, Router
-
-if TYPE_CHECKING:
-    from datadrip.sandbox.app import Sandbox
 
 OLDEST_LIVE, NEWEST = 23, 26  # v22 was sunset on 2026-10-07; v26 is the newest (2026-10-14)
 PAGE_SIZE = 10_000  # googleAds:search pages are fixed at 10,000 rows (docs/reporting/paging)
@@ -42,7 +40,7 @@ NOT_FOUND_PAGE = ("<!DOCTYPE html><html lang=en><meta charset=utf-8><title>Error
                   "{path}</code> was not found on this server. <ins>That’s all we know.</ins></html>")
 
 
-def register(router: Router, sandbox: Sandbox) -> None:
+def register(router: Router, sandbox: SandboxContext) -> None:
     """Add the Ads API and OAuth routes."""
     google_oauth.register(router, sandbox)
     router.add("GET", rf"{API}/customers:listAccessibleCustomers",
@@ -54,7 +52,7 @@ def register(router: Router, sandbox: Sandbox) -> None:
         router.add(method, r"/google/ads(/.*)?", lambda request, _: _not_found(request))
 
 
-def fault_response(kind: str, request: Request, sandbox: Sandbox) -> Response:
+def fault_response(kind: str, request: Request, sandbox: SandboxContext) -> Response:
     """Google's own answer for a fault of this kind (OAuth shapes at the OAuth server)."""
     if request.path.startswith("/google/oauth/"):
         return google_oauth.fault_response(kind, request, sandbox)
@@ -74,7 +72,7 @@ def _version(text: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _api(sandbox: Sandbox, handler: Handler) -> Callable[[Request, re.Match[str]], Response]:
+def _api(sandbox: SandboxContext, handler: Handler) -> Callable[[Request, re.Match[str]], Response]:
     """Version, auth and error handling around one endpoint."""
 
     def wrapped(request: Request, match: re.Match[str]) -> Response:
@@ -102,7 +100,7 @@ def _api(sandbox: Sandbox, handler: Handler) -> Callable[[Request, re.Match[str]
     return wrapped
 
 
-def _authenticate(request: Request, sandbox: Sandbox) -> None:
+def _authenticate(request: Request, sandbox: SandboxContext) -> None:
     value = request.bearer()
     if not value:
         raise unauthenticated(missing=True)
@@ -111,12 +109,12 @@ def _authenticate(request: Request, sandbox: Sandbox) -> None:
         raise unauthenticated()
 
 
-def _accessible(sandbox: Sandbox, request_id: str) -> Response:
+def _accessible(sandbox: SandboxContext, request_id: str) -> Response:
     direct = [f"customers/{a.id}" for a in sandbox.world.of_platform("google") if a.manager_id is None]
     return Response.json({"resourceNames": direct})
 
 
-def _reach(request: Request, cid: str, sandbox: Sandbox) -> Account:
+def _reach(request: Request, cid: str, sandbox: SandboxContext) -> Account:
     """The account, if this caller may read it directly or through its manager."""
     if not re.fullmatch(r"\d{10}", cid):
         raise AdsError.one(400, "requestError", "INVALID_CUSTOMER_ID", f"Invalid customer ID '{cid}'.")
@@ -134,7 +132,7 @@ def _reach(request: Request, cid: str, sandbox: Sandbox) -> Account:
     return account
 
 
-def _managers_above(sandbox: Sandbox, account: Account) -> set[str]:
+def _managers_above(sandbox: SandboxContext, account: Account) -> set[str]:
     """Every manager up the account's hierarchy: any of them may be the login-customer-id."""
     above: set[str] = set()
     parent = account.manager_id
@@ -155,7 +153,7 @@ def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _search(request: Request, match: re.Match[str], sandbox: Sandbox, request_id: str) -> Response:
+def _search(request: Request, match: re.Match[str], sandbox: SandboxContext, request_id: str) -> Response:
     cid, stream = match["cid"], match["method"] == "searchStream"
     account = _reach(request, cid, sandbox)
     body = _body(request)

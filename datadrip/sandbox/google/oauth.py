@@ -8,14 +8,10 @@ import hmac
 import html
 import re
 import secrets
-from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
-from datadrip.sandbox.state import CodeGrant, Token
+from datadrip.sandbox.state import CodeGrant, SandboxContext, Token
 from datadrip.sandbox.web import Request, Response, Router
-
-if TYPE_CHECKING:
-    from datadrip.sandbox.app import Sandbox
 
 ADWORDS = "https://www.googleapis.com/auth/adwords"
 OOB = "urn:ietf:wg:oauth:2.0:oob"
@@ -25,7 +21,7 @@ VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")  # RFC 7636 §4.1
 EXPIRED = "Token has been expired or revoked."
 
 
-def register(router: Router, sandbox: Sandbox) -> None:
+def register(router: Router, sandbox: SandboxContext) -> None:
     install_credentials(sandbox)
     router.add("GET", r"/google/oauth/auth", lambda request, _: consent_page(request, sandbox))
     router.add("POST", r"/google/oauth/auth", lambda request, _: decide(request, sandbox))
@@ -33,7 +29,7 @@ def register(router: Router, sandbox: Sandbox) -> None:
     router.add("POST", r"/google/oauth/revoke", lambda request, _: revoke(request, sandbox))
 
 
-def install_credentials(sandbox: Sandbox) -> None:
+def install_credentials(sandbox: SandboxContext) -> None:
     """The ready-made refresh and access tokens; neither expires (humans curl with them)."""
     c, state = sandbox.state.credentials, sandbox.state
     state.issue("google", "refresh", lifetime=None, prefix="", scopes=(ADWORDS,),
@@ -43,12 +39,12 @@ def install_credentials(sandbox: Sandbox) -> None:
     parents(sandbox)[c.google_access_token] = c.google_refresh_token
 
 
-def parents(sandbox: Sandbox) -> dict[str, str]:
+def parents(sandbox: SandboxContext) -> dict[str, str]:
     links: dict[str, str] = sandbox.state.extra.setdefault(PARENTS, {})
     return links
 
 
-def revoke_grant(sandbox: Sandbox, value: str) -> bool:
+def revoke_grant(sandbox: SandboxContext, value: str) -> bool:
     """Revoke a token and the grant it belongs to (refresh token and all its access tokens)."""
     state = sandbox.state
     found = state.token(value, "google")
@@ -65,7 +61,7 @@ def revoke_grant(sandbox: Sandbox, value: str) -> bool:
     return True
 
 
-def grant_of(sandbox: Sandbox, value: str) -> list[str]:
+def grant_of(sandbox: SandboxContext, value: str) -> list[str]:
     """Every token of the grant `value` belongs to: its refresh token and that one's access tokens."""
     refresh = value if (token := sandbox.state.token(value, "google")) is not None and \
         token.kind == "refresh" else parents(sandbox).get(value)
@@ -93,7 +89,7 @@ def _is_loopback(uri: str) -> bool:
         port is not None and not parts.query and not parts.fragment
 
 
-def _check_auth_request(params: dict[str, str], sandbox: Sandbox) -> Response | None:
+def _check_auth_request(params: dict[str, str], sandbox: SandboxContext) -> Response | None:
     """The error page Google shows instead of the consent screen, or None when all is well."""
     if not params.get("client_id"):
         return _error_page("invalid_request", "Missing required parameter: client_id")
@@ -122,7 +118,7 @@ def _check_auth_request(params: dict[str, str], sandbox: Sandbox) -> Response | 
     return None
 
 
-def consent_page(request: Request, sandbox: Sandbox) -> Response:
+def consent_page(request: Request, sandbox: SandboxContext) -> Response:
     params = request.query
     problem = _check_auth_request(params, sandbox)
     if problem is not None:
@@ -141,7 +137,7 @@ def consent_page(request: Request, sandbox: Sandbox) -> Response:
     return Response.html(text)
 
 
-def decide(request: Request, sandbox: Sandbox) -> Response:
+def decide(request: Request, sandbox: SandboxContext) -> Response:
     params = request.form()
     decision = params.pop("decision", "")
     problem = _check_auth_request(params, sandbox)
@@ -182,7 +178,7 @@ def _client(request: Request, params: dict[str, str]) -> tuple[str, str]:
     return params.get("client_id", ""), params.get("client_secret", "")
 
 
-def token(request: Request, sandbox: Sandbox) -> Response:
+def token(request: Request, sandbox: SandboxContext) -> Response:
     params = request.form()
     grant_type = params.get("grant_type", "")
     if grant_type not in ("authorization_code", "refresh_token"):
@@ -200,7 +196,7 @@ def token(request: Request, sandbox: Sandbox) -> Response:
     return _exchange(params, sandbox)
 
 
-def _exchange(params: dict[str, str], sandbox: Sandbox) -> Response:
+def _exchange(params: dict[str, str], sandbox: SandboxContext) -> Response:
     for name in ("code", "redirect_uri"):
         if not params.get(name):
             return oauth_error("invalid_request", f"Missing required parameter: {name}")
@@ -227,7 +223,7 @@ def _exchange(params: dict[str, str], sandbox: Sandbox) -> Response:
     return _grant_response(sandbox, refresh, include_refresh=True)
 
 
-def _refresh(params: dict[str, str], sandbox: Sandbox) -> Response:
+def _refresh(params: dict[str, str], sandbox: SandboxContext) -> Response:
     value = params.get("refresh_token")
     if not value:
         return oauth_error("invalid_request", "Missing required parameter: refresh_token")
@@ -237,7 +233,7 @@ def _refresh(params: dict[str, str], sandbox: Sandbox) -> Response:
     return _grant_response(sandbox, found, include_refresh=False)
 
 
-def _grant_response(sandbox: Sandbox, refresh: Token, *, include_refresh: bool) -> Response:
+def _grant_response(sandbox: SandboxContext, refresh: Token, *, include_refresh: bool) -> Response:
     seconds = sandbox.config.access_token_seconds
     access = sandbox.state.issue("google", "access", lifetime=dt.timedelta(seconds=seconds),
                                  prefix="ya29.a0", scopes=refresh.scopes)
@@ -250,7 +246,7 @@ def _grant_response(sandbox: Sandbox, refresh: Token, *, include_refresh: bool) 
     return Response.json(body, 200, [("Cache-Control", "no-cache, no-store, max-age=0, must-revalidate")])
 
 
-def revoke(request: Request, sandbox: Sandbox) -> Response:
+def revoke(request: Request, sandbox: SandboxContext) -> Response:
     value = request.form().get("token", "")
     if not value:
         return oauth_error("invalid_request", "Bad Request")
@@ -259,7 +255,7 @@ def revoke(request: Request, sandbox: Sandbox) -> Response:
     return Response.json({}, 200)
 
 
-def fault_response(kind: str, request: Request, sandbox: Sandbox) -> Response:
+def fault_response(kind: str, request: Request, sandbox: SandboxContext) -> Response:
     """A fault at the OAuth server: its own error shapes (HTML on the consent page)."""
     if request.path.endswith("/auth"):
         return _error_page("server_error", f"The sandbox injected a {kind} fault.",

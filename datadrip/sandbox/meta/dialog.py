@@ -10,15 +10,12 @@ import datetime as dt
 import html
 import json
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from datadrip.sandbox.meta.graph import UNPARSEABLE, graph_error, token_error, token_problem
-from datadrip.sandbox.state import CodeGrant, Token
+from datadrip.sandbox.state import CodeGrant, SandboxContext, Token
 from datadrip.sandbox.web import Request, Response, Router
-
-if TYPE_CHECKING:
-    from datadrip.sandbox.app import Sandbox
 
 CODE_LIFETIME = dt.timedelta(minutes=10)
 LONG_LIVED = dt.timedelta(days=60)  # expires_in 5184000
@@ -29,7 +26,7 @@ DIALOG_FIELDS = ("client_id", "redirect_uri", "state", "response_type", "scope",
 APPLICATION = "DataDrip Sandbox"
 
 
-def register(router: Router, sandbox: Sandbox) -> None:
+def register(router: Router, sandbox: SandboxContext) -> None:
     pattern = r"/meta/www/(?P<version>v\d+\.\d+)/dialog/oauth"
     router.add("GET", pattern, lambda request, _: _dialog(request, sandbox))
     router.add("POST", pattern, lambda request, _: _decide(request, sandbox))
@@ -41,7 +38,7 @@ def _page(title: str, body: str, status: int = 200) -> Response:
         f"<title>{html.escape(title)}</title></head>\n<body>\n{body}\n</body></html>\n", status)
 
 
-def _refusal(params: dict[str, str], sandbox: Sandbox) -> Response | None:
+def _refusal(params: dict[str, str], sandbox: SandboxContext) -> Response | None:
     """The error page Facebook shows instead of redirecting (bad app id, unlisted redirect URI)."""
     credentials = sandbox.state.credentials
     if params.get("client_id") != credentials.meta_app_id:
@@ -60,7 +57,7 @@ def _refusal(params: dict[str, str], sandbox: Sandbox) -> Response | None:
     return None
 
 
-def _dialog(request: Request, sandbox: Sandbox) -> Response:
+def _dialog(request: Request, sandbox: SandboxContext) -> Response:
     params = request.query
     refusal = _refusal(params, sandbox)
     if refusal is not None:
@@ -85,7 +82,7 @@ def _with_query(uri: str, params: dict[str, str]) -> str:
     return f"{uri}{'&' if '?' in uri else '?'}{urlencode(params)}"
 
 
-def _decide(request: Request, sandbox: Sandbox) -> Response:
+def _decide(request: Request, sandbox: SandboxContext) -> Response:
     params = request.form()
     refusal = _refusal(params, sandbox)
     if refusal is not None:
@@ -112,13 +109,13 @@ def _code_error(message: str) -> Response:
         "WWW-Authenticate", f'OAuth "Facebook Platform" "invalid_code" "{message}"')])
 
 
-def _token_body(sandbox: Sandbox, token: Token) -> Response:
+def _token_body(sandbox: SandboxContext, token: Token) -> Response:
     assert token.expires_at is not None
     seconds = int((token.expires_at - sandbox.state.clock.now()).total_seconds())
     return Response.json({"access_token": token.value, "token_type": "bearer", "expires_in": seconds})
 
 
-def exchange(request: Request, sandbox: Sandbox) -> Response:
+def exchange(request: Request, sandbox: SandboxContext) -> Response:
     """`oauth/access_token`: a code for a short-lived token, or a short for a 60-day token."""
     params = request.form() if request.method == "POST" else request.query
     credentials = sandbox.state.credentials
@@ -163,7 +160,7 @@ def exchange(request: Request, sandbox: Sandbox) -> Response:
     return _token_body(sandbox, token)
 
 
-def debug_token(request: Request, sandbox: Sandbox) -> Response:
+def debug_token(request: Request, sandbox: SandboxContext) -> Response:
     """Inspect a token with the app token `{app_id}|{app_secret}` (or a live token of the app)."""
     credentials = sandbox.state.credentials
     inspector = request.query.get("access_token") or request.bearer()

@@ -14,16 +14,13 @@ import re
 import secrets
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from datadrip.sandbox.data import Account
-from datadrip.sandbox.state import Token
+from datadrip.sandbox.state import SandboxContext, Token
 from datadrip.sandbox.web import Request, Response, Router
-
-if TYPE_CHECKING:
-    from datadrip.sandbox.app import Sandbox
 
 NEWEST_VERSION = 26
 OLDEST_LIVE_VERSION = 21
@@ -80,7 +77,7 @@ UNPARSEABLE = "Invalid OAuth access token - Cannot parse access token"
 LOGGED_OUT = "Error validating access token: The session is invalid because the user logged out."
 
 
-def token_problem(token: Token | None, value: str | None, sandbox: Sandbox) -> Response | None:
+def token_problem(token: Token | None, value: str | None, sandbox: SandboxContext) -> Response | None:
     """The 190 error for a token that is unknown, expired or revoked; None when it is live."""
     if token is None:
         # An EAA… token this server never issued (or forgot) reads as a logged-out session;
@@ -100,13 +97,13 @@ def token_problem(token: Token | None, value: str | None, sandbox: Sandbox) -> R
     return None
 
 
-def revoke(sandbox: Sandbox, token: Token, reason: int) -> None:
+def revoke(sandbox: SandboxContext, token: Token, reason: int) -> None:
     with sandbox.state.lock:
         token.revoked = True
         sandbox.state.extra.setdefault(REVOKED_REASONS, {})[token.value] = reason
 
 
-def forget_revocation(sandbox: Sandbox, value: str) -> None:
+def forget_revocation(sandbox: SandboxContext, value: str) -> None:
     sandbox.state.extra.get(REVOKED_REASONS, {}).pop(value, None)
 
 
@@ -115,7 +112,7 @@ def request_token_value(request: Request) -> str | None:
     return params.get("access_token") or request.bearer()
 
 
-def authenticate(request: Request, sandbox: Sandbox) -> Token | Response:
+def authenticate(request: Request, sandbox: SandboxContext) -> Token | Response:
     """The request's live token, or the error Graph answers with."""
     value = request_token_value(request)
     if not value:
@@ -127,7 +124,7 @@ def authenticate(request: Request, sandbox: Sandbox) -> Token | Response:
     return token
 
 
-def meta_account(sandbox: Sandbox, account_id: str) -> Account | None:
+def meta_account(sandbox: SandboxContext, account_id: str) -> Account | None:
     account = sandbox.world.account(account_id)
     return account if account is not None and account.platform == "meta" else None
 
@@ -170,7 +167,7 @@ def next_url(request: Request, after: str) -> str:
 
 # Usage accounting: the share of the hourly budget grows slowly (a percent per 20 calls), so a
 # long sync shows rising numbers without tripping a client's back-off on its own.
-def _count_call(sandbox: Sandbox, key: str) -> int:
+def _count_call(sandbox: SandboxContext, key: str) -> int:
     now = sandbox.state.clock.now()
     with sandbox.state.lock:
         calls: list[dt.datetime] = sandbox.state.extra.setdefault("meta_calls", {}).setdefault(key, [])
@@ -186,7 +183,7 @@ BUSY_CALLS = 1800
 THROTTLED_CALLS = 2040
 
 
-def usage_headers(sandbox: Sandbox, account_ids: Iterable[str], use_case: str = "ads_insights",
+def usage_headers(sandbox: SandboxContext, account_ids: Iterable[str], use_case: str = "ads_insights",
                   *, throttled: bool = False, busy: bool = False,
                   regain: float = 300.0) -> list[tuple[str, str]]:
     """X-Business-Use-Case-Usage, X-Ad-Account-Usage, X-App-Usage, x-fb-ads-insights-throttle.
@@ -222,7 +219,7 @@ def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def account_object(sandbox: Sandbox, account: Account, fields: list[str]) -> dict[str, Any]:
+def account_object(sandbox: SandboxContext, account: Account, fields: list[str]) -> dict[str, Any]:
     """An AdAccount node with the asked fields (id always), typed as Graph types them."""
     from datadrip.sandbox.meta import insights as meta_insights
 
@@ -257,7 +254,7 @@ def parse_fields(raw: str | None, known: Iterable[str], default: list[str],
     return fields
 
 
-def _adaccounts(request: Request, sandbox: Sandbox) -> Response:
+def _adaccounts(request: Request, sandbox: SandboxContext) -> Response:
     fields = parse_fields(request.query.get("fields"), ACCOUNT_FIELDS, ["id"], "AdAccount")
     if isinstance(fields, Response):
         return fields
@@ -288,7 +285,7 @@ def _positive_int(raw: str | None, default: int) -> int | None:
     return int(raw) if raw.isdigit() and int(raw) > 0 else None
 
 
-def _graph(request: Request, match: re.Match[str], sandbox: Sandbox) -> Response:
+def _graph(request: Request, match: re.Match[str], sandbox: SandboxContext) -> Response:
     from datadrip.sandbox.meta import dialog as meta_dialog
     from datadrip.sandbox.meta import insights as meta_insights
 
@@ -346,7 +343,7 @@ def _graph(request: Request, match: re.Match[str], sandbox: Sandbox) -> Response
     return no_such_object(path.split("/")[0] or "me", method.lower())
 
 
-def register(router: Router, sandbox: Sandbox) -> None:
+def register(router: Router, sandbox: SandboxContext) -> None:
     """Add the Graph API and the login dialog; the system-user token exists from the start."""
     from datadrip.sandbox.meta import dialog as meta_dialog
 
@@ -360,7 +357,7 @@ def register(router: Router, sandbox: Sandbox) -> None:
     meta_dialog.register(router, sandbox)
 
 
-def _path_account(request: Request, sandbox: Sandbox) -> str:
+def _path_account(request: Request, sandbox: SandboxContext) -> str:
     """The ad account a request concerns, for the usage header of a throttled answer."""
     found = re.search(r"/act_(\d+)", request.path)
     if found is not None:
@@ -371,7 +368,7 @@ def _path_account(request: Request, sandbox: Sandbox) -> str:
     return sandbox.world.of_platform("meta")[0].id
 
 
-def fault_response(kind: str, request: Request, sandbox: Sandbox, regain: float = 300.0) -> Response:
+def fault_response(kind: str, request: Request, sandbox: SandboxContext, regain: float = 300.0) -> Response:
     """Meta's own answer for a fault of this kind; a rate limit lifts after `regain` seconds."""
     from datadrip.sandbox.meta import insights as meta_insights
 

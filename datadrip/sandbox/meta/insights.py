@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from datadrip.sandbox.data import MICROS, MINOR_UNITS, Account, Entity, Row
@@ -27,11 +27,8 @@ from datadrip.sandbox.meta.graph import (
     usage_headers,
 )
 from datadrip.sandbox.meta.query import Query, months_back, parse_query
-from datadrip.sandbox.state import ReportRun
+from datadrip.sandbox.state import ReportRun, SandboxContext
 from datadrip.sandbox.web import Request, Response
-
-if TYPE_CHECKING:
-    from datadrip.sandbox.app import Sandbox
 
 # A synchronous request estimated above this many rows (days × entities) fails with "reduce the
 # amount of data"; report runs have no such limit.
@@ -111,7 +108,7 @@ def _split(row: Row, step: int) -> tuple[int, dict[str, int], dict[str, int], in
     return link_clicks, counts, values, purchases
 
 
-def _bucket_sums(sandbox: Sandbox, account: Account, query: Query, start: dt.date, stop: dt.date,
+def _bucket_sums(sandbox: SandboxContext, account: Account, query: Query, start: dt.date, stop: dt.date,
                  today: dt.date) -> list[tuple[str, _Sum]]:
     step = 10 ** (6 - MINOR_UNITS.get(account.currency, 2))  # the currency's minor unit in micros
     sums: dict[str, _Sum] = {}
@@ -139,7 +136,7 @@ def _bucket_sums(sandbox: Sandbox, account: Account, query: Query, start: dt.dat
     return [(key, sums[key]) for key in order if key in sums and sums[key].impressions]
 
 
-def _entity_index(sandbox: Sandbox, account: Account) -> dict[str, Entity]:
+def _entity_index(sandbox: SandboxContext, account: Account) -> dict[str, Entity]:
     """Campaigns, ad sets and ads of an account by id (ids are unique across levels)."""
     indexes: dict[str, dict[str, Entity]] = sandbox.state.extra.setdefault("meta_entity_index", {})
     if account.id not in indexes:
@@ -164,7 +161,7 @@ def _money(micros: int, currency: str) -> str:
     return f"{units}.{fraction}" if fraction else str(units)
 
 
-def _format(sandbox: Sandbox, account: Account, query: Query, key: str, total: _Sum,
+def _format(sandbox: SandboxContext, account: Account, query: Query, key: str, total: _Sum,
             start: dt.date, stop: dt.date, today: dt.date) -> dict[str, Any]:
     names: dict[str, str] = {}
     if query.level != "account":
@@ -243,7 +240,7 @@ def _position(cursor: str | None) -> tuple[dt.date, int] | None | Response:
         return graph_error("(#100) The after cursor is invalid", 100)
 
 
-def page(request: Request, sandbox: Sandbox, account: Account, query: Query, today: dt.date,
+def page(request: Request, sandbox: SandboxContext, account: Account, query: Query, today: dt.date,
          headers: list[tuple[str, str]]) -> Response:
     """One page of rows after the request's cursor: regenerated from the cursor's bucket on."""
     raw_limit = request.query.get("limit") or str(DEFAULT_LIMIT)
@@ -274,13 +271,13 @@ def page(request: Request, sandbox: Sandbox, account: Account, query: Query, tod
     return Response.json(body, headers=headers)
 
 
-def estimated_rows(sandbox: Sandbox, account: Account, query: Query, today: dt.date) -> int:
+def estimated_rows(sandbox: SandboxContext, account: Account, query: Query, today: dt.date) -> int:
     days = max(0, (min(query.until, today) - query.since).days + 1)
     entities = 1 if query.level == "account" else len(sandbox.world.entities(account.id, query.level))
     return days * entities
 
 
-def sync_insights(request: Request, sandbox: Sandbox, account: Account, version: str) -> Response:
+def sync_insights(request: Request, sandbox: SandboxContext, account: Account, version: str) -> Response:
     today = sandbox.state.clock.today_in(account.timezone)
     query = parse_query(request.query, today)
     headers = usage_headers(sandbox, [account.id])
@@ -294,7 +291,7 @@ def sync_insights(request: Request, sandbox: Sandbox, account: Account, version:
     return page(request, sandbox, account, query, today, headers)
 
 
-def create_run(request: Request, sandbox: Sandbox, account: Account) -> Response:
+def create_run(request: Request, sandbox: SandboxContext, account: Account) -> Response:
     params = {k: v for k, v in request.form().items() if k != "access_token"}
     today = sandbox.state.clock.today_in(account.timezone)
     query = parse_query(params, today)
@@ -318,7 +315,7 @@ def _completed(run: ReportRun) -> bool:
     return not run.failed and run.polls > run.polls_to_complete
 
 
-def run_status(request: Request, sandbox: Sandbox, run: ReportRun) -> Response:
+def run_status(request: Request, sandbox: SandboxContext, run: ReportRun) -> Response:
     """The run object; it moves one step on each poll: Not Started → Running → Completed."""
     with sandbox.state.lock:
         run.polls += 1
@@ -356,14 +353,14 @@ def run_status(request: Request, sandbox: Sandbox, run: ReportRun) -> Response:
                          headers=usage_headers(sandbox, [run.account_id]))
 
 
-def run_today(sandbox: Sandbox, run: ReportRun) -> dt.date:
+def run_today(sandbox: SandboxContext, run: ReportRun) -> dt.date:
     """The account's day when the run was made: its rows are a snapshot of that moment."""
     account = sandbox.world.account(run.account_id)
     assert account is not None
     return run.created_at.astimezone(ZoneInfo(account.timezone)).date()
 
 
-def read_run(request: Request, sandbox: Sandbox, run: ReportRun) -> Response:
+def read_run(request: Request, sandbox: SandboxContext, run: ReportRun) -> Response:
     headers = usage_headers(sandbox, [run.account_id])
     if not _completed(run):
         return graph_error(
@@ -380,7 +377,7 @@ def read_run(request: Request, sandbox: Sandbox, run: ReportRun) -> Response:
     return page(request, sandbox, account, query, today, headers)
 
 
-def lifetime_spend_minor(sandbox: Sandbox, account: Account) -> int:
+def lifetime_spend_minor(sandbox: SandboxContext, account: Account) -> int:
     """The account's spend to date in the currency's minor unit (amount_spent)."""
     today = sandbox.state.clock.today_in(account.timezone)
     cache: dict[tuple[str, dt.date], int] = sandbox.state.extra.setdefault("meta_amount_spent", {})
@@ -392,7 +389,7 @@ def lifetime_spend_minor(sandbox: Sandbox, account: Account) -> int:
     return cache[key]
 
 
-def fail_run(request: Request, sandbox: Sandbox) -> Response:
+def fail_run(request: Request, sandbox: SandboxContext) -> Response:
     """The job_failed fault: the report run this request starts (POST act_…/insights) or polls
     (GET /{run_id}) ends as "Job Failed"; any other request is answered as usual."""
     poll = re.search(r"/(\d{6,})/?$", request.path)

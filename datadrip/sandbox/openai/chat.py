@@ -6,7 +6,7 @@
   GET|POST|DELETE {base}/_sandbox/openai/script   answers for the next chat completions, FIFO:
        POST {"answers": ["unknown_entity", "slow:2.5", …]} replaces the queue (400 on unknown names)
 
-An answer (built in openai_answers) reads the <account_data> JSON block in the last user message
+An answer (built in answers.py) reads the <account_data> JSON block in the last user message
 (DataDrip's prompt contract). The "good" one, served when the script is empty, has one suggestion
 per finding (same type, entity, score, budget change and evidence; reworded claim and action) and a
 "budget" one for the best-ROAS campaign with conversions that no finding names (none if there is no
@@ -26,9 +26,9 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-# The answers live in openai_answers; the names are kept here too, where callers and tests find them.
+# The answers live in answers.py; the names are kept here too, where callers and tests find them.
 from datadrip.sandbox.openai.answers import ANSWERS as ANSWERS
 from datadrip.sandbox.openai.answers import INJECTED_ACTION as INJECTED_ACTION
 from datadrip.sandbox.openai.answers import MALFORMED as MALFORMED
@@ -38,11 +38,8 @@ from datadrip.sandbox.openai.answers import account_data as account_data
 from datadrip.sandbox.openai.answers import answer as answer
 from datadrip.sandbox.openai.answers import message_text
 from datadrip.sandbox.openai.answers import suggestions as suggestions
-from datadrip.sandbox.state import ChatRequest
+from datadrip.sandbox.state import ChatRequest, SandboxContext
 from datadrip.sandbox.web import Request, Response, Router
-
-if TYPE_CHECKING:
-    from datadrip.sandbox.app import Sandbox
 
 KNOWN_MODELS = {"gpt-4o-mini": 1721172741, "gpt-4o": 1715367049, "gpt-4.1-mini": 1744318173,
                 "gpt-4.1": 1744316542}  # id: created (Unix time), as GET /models lists them
@@ -61,7 +58,7 @@ _JSON_TYPES = {bool: "a boolean", int: "an integer", float: "a decimal", str: "a
 Problem = tuple[str, str | None, str | None]  # message, param, code of a 400
 
 
-def register(router: Router, sandbox: Sandbox) -> None:
+def register(router: Router, sandbox: SandboxContext) -> None:
     router.add("POST", r"/openai/v1/chat/completions", lambda request, _: _logged(
         request, sandbox, lambda record: chat_completions(request, sandbox, record)))
     router.add("GET", r"/openai/v1/models", lambda request, _: _logged(
@@ -77,7 +74,7 @@ def register(router: Router, sandbox: Sandbox) -> None:
 
 # --- the sandbox's controls -------------------------------------------------------------------------
 
-def set_script(sandbox: Sandbox, answers: list[str]) -> None:
+def set_script(sandbox: SandboxContext, answers: list[str]) -> None:
     """Replace the queue of answers for the next chat completions; ValueError on an unknown name."""
     for entry in answers:
         parse_answer(entry)
@@ -99,7 +96,7 @@ def parse_answer(answer: object) -> tuple[str, float]:
     return name, seconds
 
 
-def requests(sandbox: Sandbox) -> list[ChatRequest]:
+def requests(sandbox: SandboxContext) -> list[ChatRequest]:
     with sandbox.state.lock:
         return list(sandbox.state.openai_requests)
 
@@ -108,7 +105,7 @@ def summary(record: ChatRequest) -> dict[str, Any]:
     return {**vars(record), "received_at": record.received_at.isoformat()}
 
 
-def _set_script(request: Request, sandbox: Sandbox) -> Response:
+def _set_script(request: Request, sandbox: SandboxContext) -> Response:
     try:
         answers = [] if request.method == "DELETE" else (request.json() or {}).get("answers")
         if not isinstance(answers, list):
@@ -119,13 +116,13 @@ def _set_script(request: Request, sandbox: Sandbox) -> Response:
     return Response.json({"answers": answers})
 
 
-def _forget(sandbox: Sandbox) -> Response:
+def _forget(sandbox: SandboxContext) -> Response:
     with sandbox.state.lock:
         sandbox.state.openai_requests.clear()
     return Response.json({"cleared": True})
 
 
-def _logged(request: Request, sandbox: Sandbox, handle: Callable[[ChatRequest], Response]) -> Response:
+def _logged(request: Request, sandbox: SandboxContext, handle: Callable[[ChatRequest], Response]) -> Response:
     """Record the request before answering it, so a slow answer is visible while it is made."""
     record = _record(request, sandbox)
     response = handle(record)
@@ -133,7 +130,7 @@ def _logged(request: Request, sandbox: Sandbox, handle: Callable[[ChatRequest], 
     return response
 
 
-def _record(request: Request, sandbox: Sandbox, answer: str | None = None) -> ChatRequest:
+def _record(request: Request, sandbox: SandboxContext, answer: str | None = None) -> ChatRequest:
     body = _json_body(request)
     headers = {k: v for k, v in request.headers.items() if k != "authorization"}
     record = ChatRequest(request.method, request.path, body, headers, sandbox.state.clock.now(),
@@ -166,7 +163,7 @@ def _key_error(request: Request) -> Response:
                              "https://platform.openai.com/account/api-keys.", code="invalid_api_key")
 
 
-def openai_fault(kind: str, request: Request, sandbox: Sandbox) -> Response:
+def openai_fault(kind: str, request: Request, sandbox: SandboxContext) -> Response:
     """OpenAI's own answer for a fault of this kind (kinds it has no answer for get a 500)."""
     record = _record(request, sandbox, f"fault:{kind}")
     body = _json_body(request)
@@ -213,7 +210,7 @@ def _json_body(request: Request) -> Any:
 
 # --- the endpoints ----------------------------------------------------------------------------------
 
-def _models(request: Request, sandbox: Sandbox) -> Response:
+def _models(request: Request, sandbox: SandboxContext) -> Response:
     if request.bearer() != sandbox.state.credentials.openai_api_key:
         return _key_error(request)
     data = [{"id": name, "object": "model", "created": created, "owned_by": "system"}
@@ -221,7 +218,7 @@ def _models(request: Request, sandbox: Sandbox) -> Response:
     return Response.json({"object": "list", "data": data}, headers=[("x-request-id", _request_id())])
 
 
-def chat_completions(request: Request, sandbox: Sandbox, record: ChatRequest) -> Response:
+def chat_completions(request: Request, sandbox: SandboxContext, record: ChatRequest) -> Response:
     if request.bearer() != sandbox.state.credentials.openai_api_key:
         return _key_error(request)
     body = _json_body(request)
