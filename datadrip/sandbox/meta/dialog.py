@@ -13,7 +13,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
-from datadrip.sandbox.meta.graph import UNPARSEABLE, graph_error, token_error, token_problem
+from datadrip.sandbox.meta.common import UNPARSEABLE, graph_error, token_error, token_problem
 from datadrip.sandbox.state import CodeGrant, SandboxContext, Token
 from datadrip.sandbox.web import Request, Response, Router
 

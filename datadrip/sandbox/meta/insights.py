@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from datadrip.sandbox.data import MICROS, MINOR_UNITS, Account, Entity, Row
-from datadrip.sandbox.meta.graph import (
+from datadrip.sandbox.meta.common import (
     decode_cursor,
     encode_cursor,
     graph_error,

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from datadrip.sandbox.meta.graph import graph_error
+from datadrip.sandbox.meta.common import graph_error
 from datadrip.sandbox.web import Response
 
 RETENTION_MONTHS = 37
