@@ -292,9 +292,11 @@ def test_daemon_a_bug_in_one_job_fails_that_run_and_the_others_go_on(
     error = json.loads(detail)["error"]
     assert json.loads(detail)["hint"] == ('Run it by hand to see the whole error, and report it: '
                                           'datadrip --debug account check --agency "Spice Route Media"')
-    assert re.fullmatch(r"unexpected KeyError in datadrip/scheduling/jobs\.py line \d+ \(run_job\)", error), error
+    assert re.fullmatch(r"unexpected KeyError in datadrip/scheduling/jobs\.py line \d+ \(run_job\)",
+                        error), error
     text = log.read_text(encoding="utf-8")
-    assert "ERROR refresh_tokens · Spice Route Media: unexpected KeyError in datadrip/scheduling/jobs.py" in text
+    assert ("ERROR refresh_tokens · Spice Route Media: unexpected KeyError in "
+            "datadrip/scheduling/jobs.py") in text
     assert 'File "' in text and "in run_job" in text  # the frames, for the bug report
     assert secret not in text and secret not in detail and "EAAB" not in text
     [run] = checked.daemon_runs
