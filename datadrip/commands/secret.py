@@ -43,7 +43,8 @@ def secret_set(ctx: typer.Context, name: NameArg) -> None:
     Example:
       datadrip secret set ai.api_key < ~/openai-key.txt
     """
-    from datadrip.secrets.store import check_name, store_secret
+    from datadrip.secrets.store import check_name
+    from datadrip.workbook.app_secrets import store_secret
 
     if ctx.args:
         from datadrip.core.errors import UsageError
@@ -69,7 +70,8 @@ def secret_delete(ctx: typer.Context, name: NameArg) -> None:
     Example:
       datadrip secret delete google.developer_token
     """
-    from datadrip.secrets.store import check_name, delete_secret
+    from datadrip.secrets.store import check_name
+    from datadrip.workbook.app_secrets import delete_secret
 
     loaded = settings(ctx)
     with workbook(ctx, write=True) as wb:

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from datadrip.core.config import SECRETS
-from datadrip.core.errors import NotFoundError, SecretStoreError, UsageError
+from datadrip.core.errors import SecretStoreError, UsageError
 from datadrip.core.private_files import write_new
 from datadrip.secrets.file import FileStore, ensure_folder
 
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
     from datadrip.core.config import Loaded
-    from datadrip.workbook.session import Workbook
 
 SERVICE = "datadrip"
 NOTICE_MARKER = ".secrets-fallback-noticed"
@@ -184,47 +182,7 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     return text
 
 
-# --- what the `secret` commands do ---------------------------------------------------------------
-
-@dataclass(frozen=True)
-class SecretChange:
-    name: str
-    location: str
-    env_override: str | None  # an environment variable that wins over the stored value
-
-
-def store_secret(loaded: Loaded, wb: Workbook, name: str, value: str, *,
-                 on_notice: Callable[[str], None] | None = None) -> SecretChange:
-    """Store an app secret and write "secret.set" to the audit log (never the value)."""
-    from datadrip.workbook import audit
-
-    check_name(name)
-    if not value.strip():
-        raise UsageError(f"the value for {name} is empty")
-    store, notice = open_store(loaded)
-    if notice and on_notice:
-        on_notice(notice)
-    audit.record(wb.session, wb.actor, "secret.set", "secret", name, name=name,
-                 backend=store.backend)
-    store.set(name, value)
-    return SecretChange(name, store.location, env_source(name))
-
-
-def delete_secret(loaded: Loaded, wb: Workbook, name: str) -> SecretChange:
-    """Delete an app secret from the store and write "secret.delete" to the audit log."""
-    from datadrip.workbook import audit
-
-    check_name(name)
-    store, _ = open_store(loaded, announce=False)
-    audit.record(wb.session, wb.actor, "secret.delete", "secret", name, name=name,
-                 backend=store.backend)
-    if not store.delete(name):
-        var = env_source(name)
-        raise NotFoundError(f"{name} is not in {store.location}",
-                            hint=f"It is set by the environment variable {var}: unset it there."
-                            if var else "See what is stored with 'datadrip secret list'.")
-    return SecretChange(name, store.location, env_source(name))
-
+# --- what `secret list` shows (set and delete, which are audited, are workbook/app_secrets.py) ---
 
 def list_secrets(loaded: Loaded) -> tuple[str, list[dict[str, Any]]]:
     """Where the store is, and for each app secret whether it is set and by what (no values)."""
