@@ -268,3 +268,19 @@ def test_architecture_check_reports_each_kind_of_violation(tmp_path: Path, relat
     plant(root, relative, text)
 
     assert check_imports(root) == [expected]
+
+
+def test_architecture_map_names_every_package_and_layer() -> None:
+    """docs/architecture.md's table has a row for each package, its diagram a line for each layer."""
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = {cell.strip() for line in text.splitlines() if line.startswith("| `")
+            for cell in line.split("|")[1].split(",")}
+    packages = {package_of(m) for m in modules(PACKAGE)} - {"__init__"}
+    shown_as = {package: f"`{shown(PACKAGE, package)}`" for package in packages}
+    assert sorted(p for p, cell in shown_as.items() if cell not in rows) == []
+    diagram = text.split("```")[1]
+    for name, members in LAYERS:
+        line = next((line for line in diagram.splitlines() if line.rstrip().endswith(name)), "")
+        assert line, f"no line for the layer {name!r} in the diagram"
+        for package in members - {"__init__"}:
+            assert shown(PACKAGE, package) in line.split(), (package, name)
