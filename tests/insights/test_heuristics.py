@@ -177,6 +177,13 @@ def test_pacing_flags_overspend_mid_month_with_a_cut_bounded_by_the_limit() -> N
     assert (finding.since, finding.until) == (dt.date(2026, 11, 1), AS_OF)
 
 
+def test_pacing_says_one_day_to_go_on_the_months_last_day() -> None:
+    month = month_to_date(spent=290_000, last_7_days=140_000, budget=250_000,
+                          through=dt.date(2026, 11, 29))
+    [finding] = findings(client_facts(month=month))
+    assert "spent 1 Nov–29 Nov, 1 day to go)" in finding.claim, finding.claim
+
+
 def test_pacing_cut_lands_on_budget_when_the_limit_allows() -> None:
     # 12 days left: 300,000 − 180,000 = 120,000 → 10,000 a day against 13,500: −26 %.
     facts = client_facts(month=month_to_date(spent=180_000, last_7_days=94_500, budget=300_000))

@@ -68,7 +68,8 @@ def pacing_findings(facts: ClientFacts, *, max_budget_change_pct: Decimal) -> li
     spent, elapsed, length = month.spent_micros, month.days_elapsed, month.days_in_month
     remaining = length - elapsed
     period = "this month"
-    so_far = f"{money(spent, currency)} spent {days_text(month.first, month.through)}, {remaining} days to go"
+    so_far = (f"{money(spent, currency)} spent {days_text(month.first, month.through)}, {remaining} "
+              f"day{'' if remaining == 1 else 's'} to go")
     if remaining <= 0:
         # The month closed yesterday: nothing of it is left to steer, so the run rate is judged
         # against the coming month, as on its first days (only when it is far off by itself).
