@@ -169,7 +169,7 @@ def metric_rows(account_id: str, level: str, entities: list[tuple[int, str]], sh
             clicks = impressions * (4 + seed % 37) // 1_000
             conversions = clicks // 18
             yield (account_id, level, day, entity_id, impressions * price, impressions, clicks,
-                   float(conversions), conversions * order_value, impressions * 3 // 4, STAMP)
+                   conversions * 1_000_000, conversions * order_value, impressions * 3 // 4, STAMP)
 
 
 def sync_runs(account_id: str, shape: Shape) -> Iterator[tuple[Any, ...]]:

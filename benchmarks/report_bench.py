@@ -77,10 +77,11 @@ def generate(path: Path, clients: int, campaigns: int, days: int) -> None:
                         spend = 1_000 + (c * 37 + d * 11 + n * 101) % 4_000
                         clicks = 20 + (c + d + n) % 80
                         rows.append((account, "campaign", day, entity, spend * 1_000_000, clicks * 40,
-                                     clicks, float((c + d * n) % 9), spend * 3_000_000, stamp))
+                                     clicks, (c + d * n) % 9 * 1_000_000, spend * 3_000_000, stamp))
                 db.executemany("INSERT INTO metric_daily (account_id, level, date, entity_id, "
-                               "spend_micros, impressions, clicks, conversions, conversion_value_micros,"
-                               " synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                               "spend_micros, impressions, clicks, conversions_millionths, "
+                               "conversion_value_micros, synced_at) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def measure(path: Path) -> tuple[dict[str, float], list[dict[str, float]]]:

@@ -607,15 +607,16 @@ def check_data(db: sqlite3.Connection, server: Any, first_sync: dt.datetime,
         for level in ("campaign", "adset", "ad"):
             stored: dict[tuple[str, str], tuple[Any, ...]] = {}
             for row in db.execute(
-                    "SELECT e.external_id, m.date, m.spend_micros, m.impressions, m.clicks, m.conversions, "
-                    "m.conversion_value_micros FROM metric_daily m JOIN entity e ON e.id = m.entity_id "
+                    "SELECT e.external_id, m.date, m.spend_micros, m.impressions, m.clicks, "
+                    "m.conversions_millionths, m.conversion_value_micros FROM metric_daily m "
+                    "JOIN entity e ON e.id = m.entity_id "
                     "WHERE m.account_id = ? AND m.level = ?", (account_id, level)):
                 key = (str(row[0]), str(row[1]))
                 if key in stored:
                     counts["doubled"] += 1
                 spend, impressions, clicks, conversions, value = row[2:]
                 stored[key] = (int(spend), int(impressions), int(clicks),
-                               int(round(Decimal(str(conversions or 0)) * 1_000_000)), int(value))
+                               int(conversions or 0), int(value))
             truth = {}
             for row in world.rows(external_id, level, since, today, today):
                 truth[(row.entity.id, row.date.isoformat())] = (

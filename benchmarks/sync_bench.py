@@ -69,7 +69,7 @@ STORAGE_TARGET = 150_000  # rows/s
 RAW_SHARE_TARGET = 0.5
 RSS_TARGET_MB = 250
 METRIC_COLUMNS = ("account_id", "level", "date", "entity_id", "spend_micros", "impressions", "clicks",
-                  "conversions", "conversion_value_micros", "reach", "synced_at")
+                  "conversions_millionths", "conversion_value_micros", "reach", "synced_at")
 UPDATED = METRIC_COLUMNS[4:]
 RAW_UPSERT = (f"INSERT INTO metric_daily ({', '.join(METRIC_COLUMNS)}) "
               f"VALUES ({', '.join('?' * len(METRIC_COLUMNS))}) "
@@ -177,7 +177,7 @@ def raw_params(source: Path, target: Path, account_id: str, rows: list[MetricRow
         connection.close()
     stamp = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
     return [(account_id, "ad", row.date.isoformat(), ids[row.entity_id], row.spend_micros,
-             row.impressions, row.clicks, float(row.conversions), row.conversion_value_micros,
+             row.impressions, row.clicks, int(row.conversions * 1_000_000), row.conversion_value_micros,
              row.reach, stamp) for row in rows]
 
 

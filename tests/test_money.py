@@ -7,7 +7,14 @@ from decimal import Decimal
 import pytest
 
 from datadrip.core.errors import ExitCode, UsageError
-from datadrip.core.money import MICROS, minor_units, parse_amount, to_amount
+from datadrip.core.money import (
+    MICROS,
+    conversions_from_millionths,
+    conversions_to_millionths,
+    minor_units,
+    parse_amount,
+    to_amount,
+)
 
 INT64_MAX = 2**63 - 1
 
@@ -144,3 +151,22 @@ def test_money_parse_then_to_amount_round_trips(text: str, currency: str) -> Non
 
     assert to_amount(micros, currency) == Decimal(text.replace(",", ""))
     assert micros == int(Decimal(text.replace(",", "")) * MICROS)
+
+
+@pytest.mark.parametrize(("sent", "millionths", "shown"), [
+    ("1537.5", 1_537_500_000, "1537.5"), ("0.333333", 333_333, "0.333333"), ("12.000", 12_000_000, "12"),
+    ("0", 0, "0"), ("1E+3", 1_000_000_000, "1000"), ("0.0000005", 0, "0"), ("0.0000015", 2, "0.000002")])
+def test_money_conversions_round_trip_through_integer_millionths(sent: str, millionths: int,
+                                                                 shown: str) -> None:
+    stored = conversions_to_millionths(Decimal(sent))
+
+    assert (stored, type(stored)) == (millionths, int)
+    assert str(conversions_from_millionths(stored)) == shown  # no exponent, no trailing zeros
+
+
+def test_money_conversions_sum_exactly_as_integers() -> None:
+    # As floats, a hundred Google hundredths of 0.01 add up to 1.0000000000000007.
+    assert sum(0.01 for _ in range(100)) != 1.0
+    total = sum(conversions_to_millionths(Decimal("0.01")) for _ in range(100))
+
+    assert conversions_from_millionths(total) == Decimal(1)

@@ -19,14 +19,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from datadrip.core.errors import UsageError
-from datadrip.core.money import MICROS, minor_units, to_amount
+from datadrip.core.money import MICROS, MILLIONTHS, conversions_from_millionths, minor_units, to_amount
 from datadrip.core.periods import Period
 from datadrip.db.models import AdAccount, Agency, Client, Entity, MetricDaily
 from datadrip.workbook.fx import RateBook
@@ -77,18 +77,23 @@ class Totals:
     spend_micros: int = 0
     impressions: int = 0
     clicks: int = 0
-    conversions: Decimal = Decimal(0)
+    conversions_millionths: int = 0
     conversion_value_micros: int = 0
+
+    @property
+    def conversions(self) -> Decimal:
+        return conversions_from_millionths(self.conversions_millionths)
 
     def add(self, other: Totals) -> None:
         self.spend_micros += other.spend_micros
         self.impressions += other.impressions
         self.clicks += other.clicks
-        self.conversions += other.conversions
+        self.conversions_millionths += other.conversions_millionths
         self.conversion_value_micros += other.conversion_value_micros
 
     def values(self, currency: str) -> dict[str, Decimal | int | None]:
-        """Every metric: money in currency units, percentages as percent, n/a as None."""
+        """Every metric: money in currency units, percentages as percent, n/a as None. Rates with
+        conversions come from the integers, as core.money.conversions_from_millionths says."""
         spend = Decimal(self.spend_micros) / MICROS
         value = Decimal(self.conversion_value_micros) / MICROS
         places = Decimal(1).scaleb(-minor_units(currency))
@@ -96,14 +101,15 @@ class Totals:
             "spend": to_amount(self.spend_micros, currency),
             "impressions": self.impressions,
             "clicks": self.clicks,
-            "conversions": _plain(self.conversions),
+            "conversions": self.conversions,
             "conversion_value": to_amount(self.conversion_value_micros, currency),
             "ctr": _ratio(self.clicks * HUNDRED, self.impressions, Decimal("0.01")),
             "cpc": _ratio(spend, self.clicks, places),
             "cpm": _ratio(spend * 1000, self.impressions, places),
-            "cpa": _ratio(spend, self.conversions, places),
+            "cpa": _ratio(self.spend_micros, self.conversions_millionths, places),
             "roas": _ratio(value, spend, Decimal("0.01")),
-            "conversion_rate": _ratio(self.conversions * HUNDRED, self.clicks, Decimal("0.01")),
+            "conversion_rate": _ratio(self.conversions_millionths * HUNDRED, self.clicks * MILLIONTHS,
+                                      Decimal("0.01")),
         }
 
 
@@ -111,12 +117,6 @@ def _ratio(part: Decimal | int, whole: Decimal | int, places: Decimal) -> Decima
     if not whole:
         return None
     return (Decimal(part) / Decimal(whole)).quantize(places, rounding=ROUND_HALF_UP)
-
-
-def _plain(number: Decimal) -> Decimal:
-    """A sum of conversions without float dust (stored as REAL: 0.1 + 0.2)."""
-    rounded = number.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
-    return rounded.to_integral_value() if rounded == rounded.to_integral_value() else rounded.normalize()
 
 
 @dataclass
@@ -171,7 +171,7 @@ def _sums(session: Session, accounts: dict[str, _Account], level: str, period: P
     daily = [account_id for account_id, account in accounts.items() if by_day(account)]
     whole = [account_id for account_id in accounts if account_id not in set(daily)]
     sums = (sa.func.sum(_m.c.spend_micros), sa.func.sum(_m.c.impressions), sa.func.sum(_m.c.clicks),
-            sa.func.sum(_m.c.conversions), sa.func.sum(_m.c.conversion_value_micros))
+            sa.func.sum(_m.c.conversions_millionths), sa.func.sum(_m.c.conversion_value_micros))
     for ids, days in ((whole, False), (daily, True)):
         if not ids:
             continue
@@ -194,7 +194,7 @@ def _totals(row: Any, account: _Account, currency: str, day: dt.date | None,
         spend = book.convert(spend, account.currency, currency, day)
         value = book.convert(value, account.currency, currency, day)
     return Totals(spend, int(impressions or 0), int(clicks or 0),
-                  Decimal(repr(float(conversions or 0))), value)
+                  int(conversions or 0), value)
 
 
 def breakdown(session: Session, scope: Scope, period: Period, by: str,

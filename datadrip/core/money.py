@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from datadrip.core.errors import UsageError
 
@@ -51,3 +51,30 @@ def show_money(amount: Decimal, currency: str, locale: str) -> str:
     from babel.numbers import format_currency
 
     return str(format_currency(amount, currency, locale=locale))
+
+
+# Conversions are integer millionths, as money is micros: platforms attribute parts of a
+# conversion (Google's data-driven model, Meta's modelled conversions), in at most six decimals.
+MILLIONTHS = 1_000_000
+
+
+def conversions_to_millionths(count: Decimal) -> int:
+    """A platform's exact conversion count (a Decimal parsed from its string) → integer millionths.
+
+    A count with more than six decimals is rounded half to even to the nearest millionth."""
+    return int((count * MILLIONTHS).to_integral_value(ROUND_HALF_EVEN))
+
+
+def conversions_from_millionths(millionths: int) -> Decimal:
+    """Integer millionths (a row or a SQL SUM) → the conversions people see: exact, without
+    trailing zeros ('1537.5', '0.333333', '12'). The one place where a count of conversions
+    becomes a shown number (dashboards, metrics, reports, exports, insights, --json).
+
+    Rates are computed from the integers, never from a rounded count: CPA is spend_micros /
+    conversions_millionths (micros per millionth is currency units per conversion), an exact
+    Decimal quotient rounded half up to the currency's minor unit; the conversion rate is
+    100 × conversions_millionths / (clicks × 1,000,000), rounded half up to 0.01 %; ROAS and CTR
+    involve no conversions. No rate is ever taken from a float or an integer division."""
+    value = Decimal(millionths).scaleb(-6)
+    whole = value.to_integral_value()
+    return whole.quantize(Decimal(1)) if value == whole else value.normalize()

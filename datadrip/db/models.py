@@ -188,7 +188,9 @@ class MetricDaily(SQLModel, table=True):
     spend_micros: int = Field(default=0, sa_type=sa.BigInteger)
     impressions: int = Field(default=0, sa_type=sa.BigInteger)
     clicks: int = Field(default=0, sa_type=sa.BigInteger)
-    conversions: float = 0.0
+    # Integer millionths of a conversion (platforms attribute parts of one): never a float.
+    conversions_millionths: int = Field(default=0, sa_type=sa.BigInteger,
+                                       sa_column_kwargs={"server_default": "0"})
     conversion_value_micros: int = Field(default=0, sa_type=sa.BigInteger)
     reach: int | None = Field(default=None, sa_type=sa.BigInteger)
     synced_at: dt.datetime = _created()

@@ -21,6 +21,7 @@ from sqlmodel import Session
 from datadrip.analytics.totals import Totals, breakdown, client_scope
 from datadrip.core.enums import AccountStatus
 from datadrip.core.errors import UsageError
+from datadrip.core.money import conversions_from_millionths
 from datadrip.core.periods import Period
 from datadrip.db.models import AdAccount, Agency, Client, Entity, MetricDaily, SyncCursor
 from datadrip.workbook.fx import RateBook
@@ -39,10 +40,14 @@ class Sums:
     spend_micros: int = 0
     impressions: int = 0
     clicks: int = 0
-    conversions: Decimal = Decimal(0)
+    conversions_millionths: int = 0
     value_micros: int = 0
     reach: int = 0  # the sum of daily reach: impressions / reach is the average daily frequency
     days: int = 0  # days with a row (delivery)
+
+    @property
+    def conversions(self) -> Decimal:
+        return conversions_from_millionths(self.conversions_millionths)
 
     @property
     def cpa_micros(self) -> int | None:
@@ -71,12 +76,12 @@ class Sums:
         (analytics.Totals.values), plus the average daily frequency.
 
         These exact values are what the model is shown and what guardrails check its quotes against."""
-        shown = Totals(self.spend_micros, self.impressions, self.clicks, self.conversions,
+        shown = Totals(self.spend_micros, self.impressions, self.clicks, self.conversions_millionths,
                        self.value_micros).values(currency)
         frequency = self.frequency
         return {
             "spend": shown["spend"], "impressions": self.impressions, "clicks": self.clicks,
-            "conversions": self.conversions.quantize(Decimal("0.01"), ROUND_HALF_UP),
+            "conversions": shown["conversions"],
             "cpa": shown["cpa"], "roas": shown["roas"], "ctr": shown["ctr"], "cvr": shown["conversion_rate"],
             "frequency": None if frequency is None else frequency.quantize(Decimal("0.01"), ROUND_HALF_UP),
         }
@@ -198,7 +203,7 @@ def _load_sums(session: Session, facts: ClientFacts, account_ids: list[str]) -> 
     window = sa.case((_m.c.date >= facts.recent.since, RECENT), else_=BASELINE)
     query = (sa.select(_m.c.entity_id, window.label("window"),
                        sa.func.sum(_m.c.spend_micros), sa.func.sum(_m.c.impressions),
-                       sa.func.sum(_m.c.clicks), sa.func.sum(_m.c.conversions),
+                       sa.func.sum(_m.c.clicks), sa.func.sum(_m.c.conversions_millionths),
                        sa.func.sum(_m.c.conversion_value_micros), sa.func.sum(_m.c.reach),
                        sa.func.count(), sa.func.max(_m.c.date))
              .where(_m.c.account_id.in_(account_ids),
@@ -215,8 +220,7 @@ def _load_sums(session: Session, facts: ClientFacts, account_ids: list[str]) -> 
         sums = entity.window(name)
         sums.spend_micros, sums.impressions = int(spend or 0), int(impressions or 0)
         sums.clicks = int(clicks or 0)
-        # conversions are stored as REAL; a sum of hundredths is read back without float dust
-        sums.conversions = Decimal(repr(float(conversions or 0))).quantize(Decimal("0.01"))
+        sums.conversions_millionths = int(conversions or 0)
         sums.value_micros, sums.reach, sums.days = int(value or 0), int(reach or 0), int(days)
         if isinstance(last, str):
             last = dt.date.fromisoformat(last)

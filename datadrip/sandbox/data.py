@@ -195,6 +195,9 @@ class World:
     accounts: tuple[Account, ...] = field(default_factory=default_accounts)
     # Entity calendars and stories are laid out relative to this day (the sandbox's first today).
     epoch: dt.date = field(default_factory=lambda: dt.datetime.now(dt.UTC).date())
+    # An ad-day's conversions pinned to a count as a platform sends it (Google's data-driven
+    # attribution reports fractions such as 0.333333): {(account id, ad id, day): count}.
+    pinned_conversions: dict[tuple[str, str, dt.date], Decimal] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._hash = _Hash(self.seed)
@@ -300,6 +303,7 @@ class World:
         conversions = Decimal(hundredths // 100) if account.platform == "meta" else \
             Decimal(hundredths).scaleb(-2)
         value_micros = _round_to(hundredths * profile.aov_micros // 100, step)
+        conversions = self.pinned_conversions.get((account.id, ad.id, day), conversions)
         reach = max(1, int(impressions / frequency)) if impressions else 0
         return Row(day, ad, impressions, clicks, spend_micros, reach, conversions, value_micros)
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from datadrip.core.enums import SyncStatus
+from datadrip.core.money import conversions_to_millionths
 from datadrip.db.engine import WRITE
 from datadrip.db.models import Entity, MetricDaily, SyncCursor, SyncRun
 from datadrip.platforms.base import DateWindow, EntityRecord, MetricRow
@@ -36,7 +37,7 @@ _entities = Entity.__table__  # type: ignore[attr-defined]
 _cursors = SyncCursor.__table__  # type: ignore[attr-defined]
 _runs = SyncRun.__table__  # type: ignore[attr-defined]
 METRIC_COLUMNS = ("account_id", "level", "date", "entity_id", "spend_micros", "impressions", "clicks",
-                  "conversions", "conversion_value_micros", "reach", "synced_at")
+                  "conversions_millionths", "conversion_value_micros", "reach", "synced_at")
 _BY_DAY_ENTITY = itemgetter(2, 3)  # (date, entity_id) in a METRIC_COLUMNS tuple: the key's order
 
 
@@ -56,8 +57,9 @@ class _MetricUpsert:
 
     The driver gets plain tuples (or dicts, for drivers with named parameters). Of the columns,
     only `date` (SQLite stores text) and `synced_at` (a UTCDateTime) need the dialect's conversion,
-    done here through their column types, and `conversions` its float(), done by the caller; a
-    column that comes to need another conversion stops the writer rather than go in wrong."""
+    done here through their column types; conversions go in as integer millionths, converted by
+    the caller from the connector's exact Decimal. A column that comes to need another conversion
+    stops the writer rather than go in wrong."""
 
     def __init__(self, engine: Engine) -> None:
         dialect = engine.dialect
@@ -73,7 +75,7 @@ class _MetricUpsert:
         convert = {name: _metrics.c[name].type.dialect_impl(dialect).bind_processor(dialect)
                    for name in METRIC_COLUMNS}
         needing = {name for name, function in convert.items() if function is not None}
-        if not needing <= {"date", "synced_at", "conversions"}:
+        if not needing <= {"date", "synced_at"}:
             raise RuntimeError(f"metric columns {sorted(needing)} need conversion by the dialect")
         self._day: Callable[[Any], Any] | None = convert["date"]
         self._stamp: Callable[[Any], Any] | None = convert["synced_at"]
@@ -149,8 +151,8 @@ class AccountWriter:
             if day is None:
                 day = days[row.date] = upsert.day(row.date)
             params.append((account_id, level, day, known.id, row.spend_micros, row.impressions,
-                           row.clicks, float(row.conversions), row.conversion_value_micros, row.reach,
-                           synced_at))
+                           row.clicks, conversions_to_millionths(row.conversions),
+                           row.conversion_value_micros, row.reach, synced_at))
         params.sort(key=_BY_DAY_ENTITY)  # stable: of two rows for one entity-day the later still wins
         return params
 

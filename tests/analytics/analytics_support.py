@@ -22,6 +22,7 @@ from typing import Any
 from sqlmodel import select
 
 from datadrip.core.config import load_settings
+from datadrip.core.money import conversions_to_millionths
 from datadrip.db.models import AdAccount, Client, Entity, MetricDaily
 from datadrip.workbook.session import open_session
 
@@ -76,4 +77,5 @@ def fill_workbook(dd: Callable[..., Any]) -> None:
             session.add(MetricDaily(account_id=accounts[account].id, level=level,
                                     entity_id=entities[entity].id, date=day,
                                     spend_micros=micros(spend), impressions=imp, clicks=clicks,
-                                    conversions=conv, conversion_value_micros=micros(value)))
+                                    conversions_millionths=conversions_to_millionths(Decimal(str(conv))),
+                                    conversion_value_micros=micros(value)))

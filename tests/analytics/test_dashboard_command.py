@@ -58,8 +58,9 @@ def test_kpis_compare_with_the_previous_period_and_say_whether_the_change_is_goo
 def test_a_falling_cpa_is_good_and_a_falling_roas_is_bad():
     from datadrip.analytics.totals import Totals, compare
 
-    cheaper = compare(Totals(spend_micros=100 * 10**6, conversions=Decimal(10)),
-                      Totals(spend_micros=100 * 10**6, conversions=Decimal(5)), "INR", ["cpa", "spend"])
+    cheaper = compare(Totals(spend_micros=100 * 10**6, conversions_millionths=10 * 10**6),
+                      Totals(spend_micros=100 * 10**6, conversions_millionths=5 * 10**6), "INR",
+                      ["cpa", "spend"])
     assert [(c.metric, c.change, c.change_pct, c.verdict) for c in cheaper] == [
         ("cpa", Decimal("-10.00"), Decimal("-50.0"), "good"),
         ("spend", Decimal("0.00"), Decimal("0.0"), None)]

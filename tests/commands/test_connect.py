@@ -286,7 +286,8 @@ def test_disconnect_with_metrics_off_a_terminal_needs_yes(connectable: dict[str,
                            "updated_at) VALUES ('e1', ?, 'campaign', 'c1', 'Diwali', '', "
                            "'2026-11-01 00:00:00')", (account_id,))
         connection.execute("INSERT INTO metric_daily (account_id, level, entity_id, date, "
-                           "spend_micros, impressions, clicks, conversions, conversion_value_micros, "
+                           "spend_micros, impressions, clicks, conversions_millionths, "
+                           "conversion_value_micros, "
                            "synced_at) VALUES (?, 'campaign', 'e1', '2026-11-01', 1000000, 10, 1, "
                            "0, 0, '2026-11-02 00:00:00')", (account_id,))
 

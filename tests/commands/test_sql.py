@@ -27,11 +27,11 @@ DAILY_COLUMNS = [
     "entity_external_id", "entity_name", "entity_status", "campaign_external_id", "campaign_name",
     "adset_external_id", "adset_name", "date", "spend_micros", "spend", "impressions", "clicks",
     "conversions", "conversion_value_micros", "conversion_value", "reach", "synced_at",
-    "client_id", "account_id", "entity_id"]
+    "client_id", "account_id", "entity_id", "conversions_millionths"]
 ACCOUNT_COLUMNS = [
     "agency", "client", "platform", "account_external_id", "account_name", "currency", "date",
     "spend_micros", "spend", "impressions", "clicks", "conversions", "conversion_value_micros",
-    "conversion_value", "campaigns", "client_id", "account_id"]
+    "conversion_value", "campaigns", "client_id", "account_id", "conversions_millionths"]
 
 
 def ok(run: Any) -> Any:
@@ -104,17 +104,17 @@ def synced(dd, agency) -> dict[str, str]:
                                spend_micros=spend, **more)
 
         session.add_all([
-            metric(diwali, 1, 1_234_560_000, impressions=1000, clicks=25, conversions=2.5,
+            metric(diwali, 1, 1_234_560_000, impressions=1000, clicks=25, conversions_millionths=2_500_000,
                    conversion_value_micros=5_000_000_000, reach=800),
-            metric(diwali, 2, 1_000_000_000, impressions=900, clicks=20, conversions=1.0,
+            metric(diwali, 2, 1_000_000_000, impressions=900, clicks=20, conversions_millionths=1_000_000,
                    conversion_value_micros=2_000_500_000, reach=700),
-            metric(brand, 1, 500_000_000, impressions=400, clicks=4, conversions=0.5,
+            metric(brand, 1, 500_000_000, impressions=400, clicks=4, conversions_millionths=500_000,
                    conversion_value_micros=0),
-            metric(adset, 1, 1_234_560_000, impressions=1000, clicks=25, conversions=2.5,
+            metric(adset, 1, 1_234_560_000, impressions=1000, clicks=25, conversions_millionths=2_500_000,
                    conversion_value_micros=5_000_000_000, reach=800),
-            metric(ad, 1, 1_234_560_000, impressions=1000, clicks=25, conversions=2.5,
+            metric(ad, 1, 1_234_560_000, impressions=1000, clicks=25, conversions_millionths=2_500_000,
                    conversion_value_micros=5_000_000_000, reach=800),
-            metric(search, 1, 19_990_000, impressions=300, clicks=12, conversions=1.0,
+            metric(search, 1, 19_990_000, impressions=300, clicks=12, conversions_millionths=1_000_000,
                    conversion_value_micros=120_000_000),
         ])
         session.flush()
@@ -139,7 +139,8 @@ def test_sql_daily_metrics_has_every_synced_row_with_names_and_currencies_resolv
         "spend_micros": 1_234_560_000, "spend": Decimal("1234.56"), "impressions": 1000,
         "clicks": 25, "conversions": Decimal("2.5"), "conversion_value_micros": 5_000_000_000,
         "conversion_value": 5000, "reach": 800, "synced_at": ad["synced_at"],
-        "client_id": synced["masala"], "account_id": synced["meta"], "entity_id": synced["ad"]}
+        "client_id": synced["masala"], "account_id": synced["meta"], "entity_id": synced["ad"],
+        "conversions_millionths": 2_500_000}
     assert dt.datetime.fromisoformat(ad["synced_at"]).date() == dt.datetime.now(dt.UTC).date()
     google = [row for row in found if row["platform"] == "google"]
     assert [(r["client"], r["currency"], r["campaign_name"], r["spend_micros"], r["spend"])

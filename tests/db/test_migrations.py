@@ -191,8 +191,8 @@ def _client(id_: str, agency_id: str, name: str) -> str:
 
 def _metric(date: str, entity_id: str = "e1", level: str = "campaign") -> str:
     return ("INSERT INTO metric_daily (account_id, level, entity_id, date, spend_micros, "
-            "impressions, clicks, conversions, conversion_value_micros, synced_at) VALUES "
-            f"('acc1', '{level}', '{entity_id}', '{date}', 1000000, 10, 1, 0.5, 0, "
+            "impressions, clicks, conversions_millionths, conversion_value_micros, synced_at) VALUES "
+            f"('acc1', '{level}', '{entity_id}', '{date}', 1000000, 10, 1, 500000, 0, "
             "'2026-11-02 00:00:00')")
 
 
@@ -237,7 +237,7 @@ MONEY_COLUMNS = {("client", "monthly_budget_micros"), ("metric_daily", "spend_mi
                  ("metric_daily", "conversion_value_micros"), ("llm_usage", "cost_micros")}
 
 
-def test_migrations_money_columns_are_integers_and_only_conversions_is_a_float(engine):
+def test_migrations_money_and_conversions_are_integers_and_nothing_is_a_float(engine):
     named_money = {(table.name, column.name) for table in SQLModel.metadata.tables.values()
                    for column in table.columns if column.name.endswith("_micros")}
     assert named_money == MONEY_COLUMNS
@@ -252,7 +252,9 @@ def test_migrations_money_columns_are_integers_and_only_conversions_is_a_float(e
             if (table, column["name"]) in MONEY_COLUMNS:
                 assert isinstance(declared, sa.BigInteger), (table, column["name"])
                 assert isinstance(column["type"], sa.BigInteger), (table, column["name"])
-    assert floats == {("metric_daily", "conversions")}
+    assert floats == set()
+    millionths = {column["name"]: column["type"] for column in inspector.get_columns("metric_daily")}
+    assert isinstance(millionths["conversions_millionths"], sa.BigInteger)
 
 
 def test_migrations_scripts_are_listed_as_package_data():
@@ -579,5 +581,61 @@ def test_migrations_0012_adds_the_wait_of_a_sync_run_keeping_its_runs_and_back(w
             assert connection.exec_driver_sql("SELECT id, rows FROM sync_run").fetchall() == [("r1", 12)]
             columns = {row[1] for row in connection.exec_driver_sql("PRAGMA table_info(sync_run)")}
             assert "wait" not in columns
+    finally:
+        engine.dispose()
+
+
+# (stored float, millionths after 0013, float after coming back down)
+CONVERSIONS_AT_0012 = [(1537.5, 1_537_500_000, 1537.5), (0.333333, 333_333, 0.333333),
+                       (0.1 + 0.2, 300_000, 0.3), (2.675, 2_675_000, 2.675), (0.0, 0, 0.0),
+                       (40.0, 40_000_000, 40.0)]
+
+
+def test_migrations_0013_stores_conversions_as_integer_millionths_exactly_and_back(workbook_path):
+    workbook_path.parent.mkdir(parents=True)
+    engine = sa.create_engine(f"sqlite:///{workbook_path}")
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0012")
+            for statement in seed_of("0012"):
+                connection.exec_driver_sql(statement)
+            connection.exec_driver_sql(
+                "INSERT INTO ad_account (id, client_id, platform, external_id, name, currency, "
+                "timezone, status, created_at) VALUES ('x1', 'c1', 'google', '2020000001', 'Search', "
+                "'INR', 'Asia/Kolkata', 'active', '2026-11-01 09:33:00.000000')")
+            for day, (stored, _, _) in enumerate(CONVERSIONS_AT_0012, start=1):
+                connection.exec_driver_sql(
+                    "INSERT INTO metric_daily (account_id, level, date, entity_id, spend_micros, "
+                    "impressions, clicks, conversions, conversion_value_micros, synced_at) VALUES "
+                    f"('x1', 'campaign', '2026-11-{day:02}', 'e1', 1000000, 10, 1, ?, 0, "
+                    "'2026-11-30 00:00:00')", (stored,))
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0013")
+        with engine.begin() as connection:
+            assert connection.exec_driver_sql(
+                "SELECT conversions_millionths FROM metric_daily ORDER BY date").scalars().all() == [
+                millionths for _, millionths, _ in CONVERSIONS_AT_0012]
+            columns = {row[1] for row in connection.exec_driver_sql("PRAGMA table_info(metric_daily)")}
+            assert "conversions" not in columns
+            # The views show the same counts, now without float dust in their sums.
+            shown = connection.exec_driver_sql(
+                "SELECT conversions, conversions_millionths FROM account_daily ORDER BY date").all()
+            assert shown == [(down, millionths) for _, millionths, down in CONVERSIONS_AT_0012]
+            assert connection.exec_driver_sql(
+                "SELECT SUM(conversions_millionths) FROM daily_metrics").scalar_one() == 1_580_808_333
+            assert connection.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
+            downgrade(connection, "0012")
+        with engine.begin() as connection:
+            assert connection.exec_driver_sql(
+                "SELECT conversions FROM metric_daily ORDER BY date").scalars().all() == [
+                down for _, _, down in CONVERSIONS_AT_0012]
+            assert connection.exec_driver_sql(
+                "SELECT conversions FROM account_daily ORDER BY date").scalars().all() == [
+                down for _, _, down in CONVERSIONS_AT_0012]
+            columns = {row[1] for row in connection.exec_driver_sql("PRAGMA table_info(metric_daily)")}
+            assert "conversions_millionths" not in columns
+            view = connection.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'daily_metrics'").scalar_one()
+            assert "conversions_millionths" not in view
     finally:
         engine.dispose()

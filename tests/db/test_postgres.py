@@ -79,6 +79,7 @@ def test_postgres_money_columns_are_bigint_on_the_server(dd, server):
         rows = conn.execute(sa.text(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
             "WHERE table_schema = current_schema() AND (column_name LIKE '%micros' "
+            "OR column_name LIKE '%millionths' "
             "OR data_type IN ('real', 'double precision', 'numeric')) AND table_name IN "
             "(SELECT table_name FROM information_schema.tables WHERE table_schema = "
             "current_schema() AND table_type = 'BASE TABLE')")).all()  # views: see below
@@ -88,7 +89,7 @@ def test_postgres_money_columns_are_bigint_on_the_server(dd, server):
                      ("metric_daily", "spend_micros"): "bigint",
                      ("metric_daily", "conversion_value_micros"): "bigint",
                      ("llm_usage", "cost_micros"): "bigint",
-                     ("metric_daily", "conversions"): "double precision"}
+                     ("metric_daily", "conversions_millionths"): "bigint"}
 
 
 # Each step: the exit code it must give, and the command.
@@ -316,8 +317,8 @@ def synced_on_server(dd, server, agency, give_client_data) -> dict[str, str]:
                 {"id": id_, "account": account, "level": level, "name": name, "parent": parent})
             conn.execute(sa.text(
                 "INSERT INTO metric_daily (account_id, level, date, entity_id, spend_micros, "
-                "impressions, clicks, conversions, conversion_value_micros, reach, synced_at) "
-                "VALUES (:account, :level, '2026-11-01', :id, 1234560000, 1000, 25, 2.5, "
+                "impressions, clicks, conversions_millionths, conversion_value_micros, reach, synced_at) "
+                "VALUES (:account, :level, '2026-11-01', :id, 1234560000, 1000, 25, 2500000, "
                 "5000000000, 800, '2026-11-02 06:00:00')"),
                 {"account": account, "level": level, "id": id_})
     return {"account": account, "campaign": campaign}
@@ -571,3 +572,40 @@ def test_postgres_migration_0011_rekeys_insights_so_a_dismissal_holds_across_eng
 
     assert (len(saved.suppressed), len(saved.created)) == (1, 0)
     assert saved.suppressed[0][1].id == "i1"
+
+
+def test_postgres_migration_0013_stores_conversions_as_integer_millionths_exactly_and_back(server):
+    from tests.db.test_migrations import CONVERSIONS_AT_0012, downgrade, seed_of
+
+    with server.begin() as connection:
+        migrations.upgrade(connection, "0012")
+        for statement in seed_of("0012"):
+            connection.exec_driver_sql(statement.replace(", 1, '2026", ", true, '2026"))
+        connection.exec_driver_sql(
+            "INSERT INTO ad_account (id, client_id, platform, external_id, name, currency, timezone, "
+            "status, created_at) VALUES ('x1', 'c1', 'google', '2020000001', 'Search', 'INR', "
+            "'Asia/Kolkata', 'active', '2026-11-01 09:33:00')")
+        for day, (stored, _, _) in enumerate(CONVERSIONS_AT_0012, start=1):
+            connection.execute(sa.text(
+                "INSERT INTO metric_daily (account_id, level, date, entity_id, spend_micros, "
+                "impressions, clicks, conversions, conversion_value_micros, synced_at) VALUES "
+                f"('x1', 'campaign', '2026-11-{day:02}', 'e1', 1000000, 10, 1, :stored, 0, "
+                "'2026-11-30 00:00:00')"), {"stored": stored})
+    with server.begin() as connection:
+        migrations.upgrade(connection, "0013")
+    with server.begin() as connection:
+        assert connection.exec_driver_sql(
+            "SELECT conversions_millionths FROM metric_daily ORDER BY date").scalars().all() == [
+            millionths for _, millionths, _ in CONVERSIONS_AT_0012]
+        shown = connection.exec_driver_sql(
+            "SELECT conversions, conversions_millionths FROM account_daily ORDER BY date").all()
+        assert shown == [(down, millionths) for _, millionths, down in CONVERSIONS_AT_0012]
+        downgrade(connection, "0012")
+    with server.begin() as connection:
+        assert connection.exec_driver_sql(
+            "SELECT conversions FROM account_daily ORDER BY date").scalars().all() == [
+            down for _, _, down in CONVERSIONS_AT_0012]
+        columns = connection.exec_driver_sql(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'metric_daily'"
+        ).scalars().all()
+        assert "conversions_millionths" not in columns

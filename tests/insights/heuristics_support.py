@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from datadrip.core.money import conversions_to_millionths
 from datadrip.db.models import Agency, Client
 from datadrip.insights.facts import ClientFacts, EntityFacts, MonthToDate, Sums, windows
 
@@ -21,7 +22,8 @@ AS_OF = dt.date(2026, 11, 18)  # mid-month: pacing has more than its minimum of 
 def sums(*, spend: int = 0, impressions: int = 0, clicks: int = 0, conversions: str | int = 0,
          value: int = 0, reach: int = 0, days: int = 7) -> Sums:
     """A window's sums; money in currency units (whole), converted to micros here."""
-    return Sums(spend * MICROS, impressions, clicks, Decimal(conversions), value * MICROS, reach, days)
+    return Sums(spend * MICROS, impressions, clicks, conversions_to_millionths(Decimal(conversions)),
+                value * MICROS, reach, days)
 
 
 def entity(ref: str, *, recent: Sums, baseline: Sums, account: str = "acc-meta", platform: str = "meta",

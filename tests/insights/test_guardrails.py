@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from datadrip.core.money import conversions_to_millionths
 from datadrip.db.models import Agency, Client
 from datadrip.insights.facts import ClientFacts, EntityFacts, MonthToDate, Sums, windows
 from datadrip.insights.guardrails import vet
@@ -18,7 +19,8 @@ LIMIT = Decimal(20)
 
 
 def sums(spend: int, impressions: int, clicks: int, conversions: str, value: int, reach: int) -> Sums:
-    return Sums(spend * M, impressions, clicks, Decimal(conversions), value * M, reach, 7)
+    return Sums(spend * M, impressions, clicks, conversions_to_millionths(Decimal(conversions)), value * M,
+                reach, 7)
 
 
 def entity(ref: str, name: str, recent: Sums, baseline: Sums, *, parent: str | None = None) -> EntityFacts:

@@ -121,7 +121,7 @@ def test_performance_large_change_on_small_counts_is_noise() -> None:
 
 def test_performance_rounds_fractional_google_conversions_for_the_test() -> None:
     google = [steady(f"campaign:{n}", lag=LAG, platform="google", account="acc-google") for n in (1, 2, 3)]
-    google[0].recent.conversions = Decimal("65.63")  # half its baseline rate, in hundredths
+    google[0].recent.conversions_millionths = 65_630_000  # half its baseline rate, in hundredths
     found = [f for f in findings(client_facts(*google)) if f.type == "performance"]
     assert [(f.entity_ref, f.direction) for f in found] == [("campaign:1", "worse")]
     assert found[0].figures["cpa"]["observed"] == 66

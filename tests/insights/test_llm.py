@@ -16,6 +16,7 @@ import pytest
 
 from datadrip.core import exact_json
 from datadrip.core.errors import DataDripError
+from datadrip.core.money import conversions_to_millionths
 from datadrip.db.models import Agency, Client
 from datadrip.insights.facts import ClientFacts, EntityFacts, MonthToDate, Sums, windows
 from datadrip.insights.findings import Evidence, Finding
@@ -37,7 +38,8 @@ AS_OF = dt.date(2026, 11, 25)
 
 
 def sums(spend: int, impressions: int, clicks: int, conversions: str, value: int, reach: int) -> Sums:
-    return Sums(spend * M, impressions, clicks, Decimal(conversions), value * M, reach, 7)
+    return Sums(spend * M, impressions, clicks, conversions_to_millionths(Decimal(conversions)), value * M,
+                reach, 7)
 
 
 def entity(ref: str, name: str, recent: Sums, baseline: Sums, parent: str | None = None) -> EntityFacts:

@@ -29,6 +29,7 @@ from support import POSTGRES_ENV, Run
 from typer.testing import CliRunner
 
 from datadrip.cli import app
+from datadrip.core.money import conversions_to_millionths
 from tests.analytics.analytics_support import fill_workbook, micros
 
 DAY1 = ("--since", "2026-11-01", "--until", "2026-11-01")
@@ -116,7 +117,7 @@ def _session() -> Any:
 
 def add_campaign_day(client: str, account: str, campaign: str, day: dt.date, spend: str, *,
                      platform: str = "meta", currency: str = "INR", impressions: int = 1000,
-                     clicks: int = 10, conversions: float = 0, value: str = "0") -> None:
+                     clicks: int = 10, conversions: str | int = 0, value: str = "0") -> None:
     """One campaign's numbers for one day; the account and the campaign are made when missing."""
     from datadrip.db.models import AdAccount, Client, Entity, MetricDaily
 
@@ -139,7 +140,8 @@ def add_campaign_day(client: str, account: str, campaign: str, day: dt.date, spe
             session.flush()
         session.add(MetricDaily(account_id=found.id, level="campaign", entity_id=entity.id, date=day,
                                 spend_micros=micros(spend), impressions=impressions, clicks=clicks,
-                                conversions=conversions, conversion_value_micros=micros(value)))
+                                conversions_millionths=conversions_to_millionths(Decimal(str(conversions))),
+                                conversion_value_micros=micros(value)))
 
 
 def set_synced(account: str, through: dt.date, *, at: dt.datetime | None = None,

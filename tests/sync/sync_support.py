@@ -9,6 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from datadrip.core.money import conversions_from_millionths
+
 SYSTEM_TOKEN = "EAAB-sandbox-system-user-token"
 REFRESH_TOKEN = "1//sandbox-refresh-token"
 ACCOUNTS = {  # workbook external id → (sandbox id, client)
@@ -46,14 +48,14 @@ def workbook_totals(path: Path, external_id: str, level: str, since: dt.date,
     try:
         row = connection.execute(
             "SELECT COALESCE(SUM(m.spend_micros), 0), COALESCE(SUM(m.impressions), 0), "
-            "COALESCE(SUM(m.clicks), 0), COALESCE(SUM(m.conversions), 0), "
+            "COALESCE(SUM(m.clicks), 0), COALESCE(SUM(m.conversions_millionths), 0), "
             "COALESCE(SUM(m.conversion_value_micros), 0) FROM metric_daily m "
             "JOIN ad_account a ON a.id = m.account_id WHERE a.external_id = ? AND m.level = ? "
             "AND m.date BETWEEN ? AND ?",
             (external_id, level, since.isoformat(), until.isoformat())).fetchone()
     finally:
         connection.close()
-    return int(row[0]), int(row[1]), int(row[2]), _hundredths(row[3]), int(row[4])
+    return int(row[0]), int(row[1]), int(row[2]), conversions_from_millionths(row[3]), int(row[4])
 
 
 def world_totals(sandbox: Any, external_id: str, since: dt.date, until: dt.date) -> Totals:
@@ -69,12 +71,7 @@ def world_totals(sandbox: Any, external_id: str, since: dt.date, until: dt.date)
         clicks += row.clicks
         conversions += row.conversions
         value += row.conversion_value_micros
-    return spend, impressions, clicks, _hundredths(conversions), value
-
-
-def _hundredths(value: Any) -> Decimal:
-    # Conversions are stored as REAL: Google's are hundredths, so compare at that precision.
-    return Decimal(str(round(float(value), 2))).quantize(Decimal("0.01"))
+    return spend, impressions, clicks, conversions, value
 
 
 def metric_snapshot(path: Path) -> list[tuple[Any, ...]]:
@@ -83,7 +80,7 @@ def metric_snapshot(path: Path) -> list[tuple[Any, ...]]:
     try:
         return connection.execute(
             "SELECT a.external_id, m.level, e.external_id, m.date, m.spend_micros, m.impressions, "
-            "m.clicks, m.conversions, m.conversion_value_micros, m.reach FROM metric_daily m "
+            "m.clicks, m.conversions_millionths, m.conversion_value_micros, m.reach FROM metric_daily m "
             "JOIN ad_account a ON a.id = m.account_id JOIN entity e ON e.id = m.entity_id "
             "ORDER BY 1, 2, 3, 4").fetchall()
     finally:
