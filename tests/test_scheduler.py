@@ -304,3 +304,66 @@ def test_daemon_a_bug_in_one_job_fails_that_run_and_the_others_go_on(
         f"Spice Route Media · the daemon's refresh_tokens run of 2026-12-01 06:00 failed: {error}; "
         'do it by hand: datadrip account check --agency "Spice Route Media"')
     assert run.problem in checked.problems and not checked.ok
+
+
+def _killed_twice(workbook: Path, *, sent_while_running: bool) -> None:
+    """The morning's reports run as two runs killed one after the other (SIGKILL, restart, SIGKILL)
+    leave it: both abandoned, Masala Mornings never sent; the others sent during the first run, or,
+    with `sent_while_running` false, before either began (neither got anywhere)."""
+    with sqlite3.connect(workbook) as db:
+        db.execute("PRAGMA foreign_keys = ON")
+        (run_id, agency_id, job, scheduled, started, finished) = db.execute(
+            "SELECT id, agency_id, job, scheduled_for, started_at, finished_at FROM job_run").fetchone()
+        db.execute("UPDATE job_run SET status = 'abandoned', detail = ? WHERE id = ?",
+                   ('{"error": "the daemon stopped during this run"}', run_id))
+        db.execute("INSERT INTO job_run (id, job, agency_id, scheduled_for, started_at, finished_at, "
+                   "status, detail) VALUES ('second', ?, ?, ?, ?, ?, 'abandoned', ?)",
+                   (job, agency_id, scheduled, finished, finished,
+                    '{"error": "the daemon stopped during this run"}'))
+        db.execute("DELETE FROM report_delivery WHERE report_id IN (SELECT r.id FROM report r "
+                   "JOIN client c ON c.id = r.client_id WHERE c.name = 'Masala Mornings')")
+        db.execute("DELETE FROM report WHERE client_id IN "
+                   "(SELECT id FROM client WHERE name = 'Masala Mornings')")
+        # (The runs' times come from the test's clock, the sends' from the real one: set them.)
+        began = dt.datetime.fromisoformat(started).replace(tzinfo=dt.UTC)
+        sent_at = began if sent_while_running else began - dt.timedelta(minutes=1)
+        db.execute("UPDATE report SET sent_at = ?", (sent_at.strftime("%Y-%m-%d %H:%M:%S.%f"),))
+
+
+def _sent(workbook: Path) -> list[str]:
+    with sqlite3.connect(workbook) as db:
+        return [name for (name,) in db.execute(
+            "SELECT c.name FROM report r JOIN client c ON c.id = r.client_id "
+            "WHERE r.status = 'sent' ORDER BY c.name")]
+
+
+def test_daemon_killed_twice_while_sending_reports_sends_the_rest_at_its_next_start(
+        held_back: tuple[Path, dt.date]) -> None:
+    workbook, today = held_back
+    loaded = _reports_only()
+    run_daemon(loaded, DaemonRequest(once=True), clock=at(local(today, 10, 1)))  # past the deadline
+    _killed_twice(workbook, sent_while_running=True)
+
+    restarted = run_daemon(loaded, DaemonRequest(once=True), clock=at(local(today, 10, 5)))
+
+    assert [(d.job, status) for d, status in restarted.runs] == [("reports", "succeeded")]
+    assert _sent(workbook) == ["Bloom Botanics", "Masala Mornings", "Peak Trail Outfitters"]
+
+
+def test_daemon_killed_twice_in_a_reports_run_that_got_nowhere_leaves_it_to_status(
+        held_back: tuple[Path, dt.date]) -> None:
+    workbook, today = held_back
+    _added_at_midnight(workbook, today)
+    loaded = _reports_only()
+    run_daemon(loaded, DaemonRequest(once=True), clock=at(local(today, 10, 1)))
+    _killed_twice(workbook, sent_while_running=False)  # as a report that kills its daemon would
+
+    restarted = run_daemon(loaded, DaemonRequest(once=True), clock=at(local(today, 10, 5)))
+    checked = _status_at(loaded, local(today, 10, 6))
+
+    assert restarted.runs == []  # not a third time: it could loop
+    assert _sent(workbook) == ["Bloom Botanics", "Peak Trail Outfitters"]
+    [missed] = checked.missed_reports
+    assert missed.client == "Masala Mornings"
+    [run] = checked.daemon_runs
+    assert (run.job, run.status) == ("reports", "abandoned")

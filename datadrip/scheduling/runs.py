@@ -16,7 +16,7 @@ from datadrip.core.config import Loaded
 from datadrip.core.cron import parse_deadline
 from datadrip.core.enums import AccountStatus, JobStatus, SyncStatus
 from datadrip.db.engine import session_scope
-from datadrip.db.models import AdAccount, Agency, Client, JobRun, SyncRun
+from datadrip.db.models import AdAccount, Agency, Client, JobRun, Report, SyncRun
 from datadrip.scheduling.timetable import job_crons, latest_fire, next_fire, to_utc
 from datadrip.workbook.accounts import shell_quoted
 
@@ -28,7 +28,10 @@ HAND_COMMANDS = {"sync": "datadrip sync --agency {agency}",
                  "weekly_reports": "datadrip report send --all --kind weekly --agency {agency}"}
 # The loop wakes a moment after a run's time; a grace this short would miss it.
 MIN_GRACE = dt.timedelta(minutes=2)
-# A run abandoned this often (stopped, or the daemon died during it) is not tried again for that time.
+# A run abandoned this often (stopped, or the daemon died during it) without getting anywhere is not
+# tried again for that time (a job that kills its daemon must not loop). A reports run that sent a
+# report before it was stopped got somewhere: it does not count, so a daemon killed twice in one
+# morning (a reboot, a closed laptop) still sends the rest.
 MAX_ABANDONED = 2
 
 
@@ -102,7 +105,7 @@ def due_jobs(loaded: Loaded, engine: Engine, now: dt.datetime) -> list[DueJob]:
                 continue
             due = DueJob(job, agency_id, name, timezone, latest)
             runs = _runs(engine, agency_id, job, latest)
-            if _wanted(runs):
+            if _wanted(engine, agency_id, job, runs):
                 found.append(due)
             elif job in REPORT_JOBS and (waiting := _waiting(runs)) and (
                     now >= due.deadline(loaded) or
@@ -112,9 +115,23 @@ def due_jobs(loaded: Loaded, engine: Engine, now: dt.datetime) -> list[DueJob]:
     return sorted(found, key=lambda item: (item.scheduled_for, item.agency))
 
 
-def _wanted(runs: list[JobRun]) -> bool:
-    abandoned = sum(1 for run in runs if run.status == JobStatus.ABANDONED.value)
-    return abandoned == len(runs) and abandoned < MAX_ABANDONED
+def _wanted(engine: Engine, agency_id: str, job: str, runs: list[JobRun]) -> bool:
+    """Whether this scheduled time is to run (again): it has no run, or only abandoned ones, fewer
+    than MAX_ABANDONED of which got nowhere."""
+    if any(run.status != JobStatus.ABANDONED.value for run in runs):
+        return False
+    stuck = [run for run in runs if not (job in REPORT_JOBS and _sent_during(engine, agency_id, run))]
+    return len(stuck) < MAX_ABANDONED
+
+
+def _sent_during(engine: Engine, agency_id: str, run: JobRun) -> bool:
+    """Whether a report of the agency's clients was sent while this run went on."""
+    with session_scope(engine) as session:
+        query = (select(Report.id).join(Client, col(Client.id) == col(Report.client_id))
+                 .where(col(Client.agency_id) == agency_id, col(Report.sent_at) >= run.started_at))
+        if run.finished_at is not None:
+            query = query.where(col(Report.sent_at) <= run.finished_at)
+        return session.exec(query.limit(1)).first() is not None
 
 
 def _waiting(runs: list[JobRun]) -> list[str]:
