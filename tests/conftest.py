@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,6 +19,13 @@ from support import PINNED_TODAY, POSTGRES_ENV, Run, pinned_clock
 from typer.testing import CliRunner
 
 from datadrip.cli import app
+
+# A shell starts a background job (`make test &`, a CI runner's) with SIGINT ignored, and every
+# process the tests start would inherit that, so a test's Ctrl-C (SIGINT) would not reach them. As
+# in a terminal: the default handler here, which the processes started from here reset to SIGINT's
+# default (and Python to KeyboardInterrupt).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 __all__ = ["POSTGRES_ENV", "Run"]  # other test modules have imported them from here
 
