@@ -16,11 +16,11 @@ from sqlmodel import Session
 
 from datadrip.analytics.dashboard import STALE_AFTER
 from datadrip.core.cron import parse_deadline
-from datadrip.core.enums import AccountStatus, JobStatus, ReportKind, ReportStatus, SyncStatus
+from datadrip.core.enums import AccountStatus, JobStatus, ReportStatus, SyncStatus
 from datadrip.db.models import AdAccount, Agency, Client, JobRun, Report, SyncRun
 from datadrip.reports.build import plan_report
 from datadrip.reports.claims import SendLocks, report_key, resend_command
-from datadrip.scheduling.runs import HAND_COMMANDS, REPORT_JOBS, hand_command
+from datadrip.scheduling.runs import HAND_COMMANDS, REPORT_KINDS, hand_command
 from datadrip.scheduling.timetable import job_crons, latest_fire, to_utc
 from datadrip.workbook.accounts import connect_command
 
@@ -110,7 +110,7 @@ class ReportHealth:
         state = self.state or self.status
         if state == CUT_SHORT:
             return (f"{what} was not sent: its sender stopped before handing it over; send it: "
-                    + resend_command(self.client, self.kind, self.since, self.until).removesuffix(" --force"))
+                    + resend_command(self.client, self.kind, self.since, self.until, force=False))
         if state == ReportStatus.UNCERTAIN.value:
             return (f"{what} may have been sent: {self.error or 'its hand-over was cut short'}; ask a "
                     f"recipient whether Message-ID {self.message_id} arrived, and only if not: "
@@ -125,8 +125,8 @@ class ReportHealth:
         state = self.state or self.status
         if state not in (CUT_SHORT, ReportStatus.UNCERTAIN.value):
             return None
-        forced = resend_command(self.client, self.kind, self.since, self.until)
-        return forced if state == ReportStatus.UNCERTAIN.value else forced.removesuffix(" --force")
+        return resend_command(self.client, self.kind, self.since, self.until,
+                              force=state == ReportStatus.UNCERTAIN.value)
 
     @property
     def skipped(self) -> str | None:
@@ -158,7 +158,7 @@ class MissedReport:
 
     @property
     def command(self) -> str:
-        return resend_command(self.client, self.kind, self.since, self.until).removesuffix(" --force")
+        return resend_command(self.client, self.kind, self.since, self.until, force=False)
 
     @property
     def problem(self) -> str:
@@ -365,7 +365,7 @@ def missed_reports(session: Session, agency: Agency | None, schedule: ScheduleSe
     """For each agency whose reports the daemon sends, the reports of its latest scheduled run
     whose deadline has passed that were not sent: no report for an active client (one added
     before that run), or one built and never handed over."""
-    crons = {job: cron for job, cron in job_crons(schedule).items() if job in REPORT_JOBS}
+    crons = {job: cron for job, cron in job_crons(schedule).items() if job in REPORT_KINDS}
     deadline = parse_deadline(schedule.report_deadline)
     found = []
     for agency_id, name, timezone in _agencies_checked(session, agency):
@@ -378,7 +378,7 @@ def missed_reports(session: Session, agency: Agency | None, schedule: ScheduleSe
                 fired = latest_fire(cron, zone, fired - dt.timedelta(minutes=1), now - DAEMON_IN_USE)
             if fired is None or not _daemon_runs_job(session, agency_id, job, fired):
                 continue
-            kind = ReportKind.WEEKLY if job == "weekly_reports" else ReportKind.DAILY
+            kind = REPORT_KINDS[job]
             period = plan_report(kind, None, None, None, fired.astimezone(zone).date()).period
             sent = sa.select(_reports.c.id).where(
                 _reports.c.client_id == _clients.c.id, _reports.c.kind == kind.value,

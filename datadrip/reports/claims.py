@@ -201,9 +201,9 @@ def _same_file(fd: int, path: Path) -> bool:
     return bool((now.st_dev, now.st_ino) == (held.st_dev, held.st_ino))
 
 
-def resend_command(client: str, kind: str, since: dt.date, until: dt.date) -> str:
-    """The `report send … --force` that sends this one report again."""
+def resend_command(client: str, kind: str, since: dt.date, until: dt.date, *, force: bool = True) -> str:
+    """The `report send …` that sends this one report (again, with `--force`)."""
     from datadrip.workbook.accounts import shell_quoted
 
     return (f"datadrip report send {shell_quoted(client)} --kind {kind} --since {since.isoformat()} "
-            f"--until {until.isoformat()} --force")
+            f"--until {until.isoformat()}" + (" --force" if force else ""))

@@ -259,10 +259,11 @@ def _send_locked(loaded: Loaded, provider: Provider | None, locks: SendLocks, cl
                               plan.period.until, status=status, reason=reason, at=now)
             if status is ReportStatus.SKIPPED:
                 return _skip(result, reason)
-            send = resend_command(client.name, plan.kind.value, plan.period.since, plan.period.until)
+            send = resend_command(client.name, plan.kind.value, plan.period.since, plan.period.until,
+                                  force=False)
             result.reason = reason
             result.hint = (f"Sync its accounts (datadrip sync --client {_quoted(client.name)}), then "
-                           f"send it: {send.removesuffix(' --force')}")
+                           f"send it: {send}")
             return result
         if request.dry_run:
             result.status = "would_send"

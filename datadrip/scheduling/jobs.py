@@ -17,7 +17,7 @@ from datadrip.core.enums import JobStatus, ReportKind
 from datadrip.core.errors import DataDripError, NotFoundError
 from datadrip.db.engine import session_scope
 from datadrip.db.models import AdAccount, Client
-from datadrip.scheduling.runs import DueJob, synced_today
+from datadrip.scheduling.runs import REPORT_KINDS, DueJob, synced_today
 
 if TYPE_CHECKING:
     from datadrip.reports.send import ReportSend
@@ -109,7 +109,7 @@ def _reports(loaded: Loaded, engine: Engine, due: DueJob, now: dt.datetime) -> J
 
     day_start = due.day_start()
     past_deadline = now >= due.deadline(loaded)
-    kind = ReportKind.WEEKLY if due.job == "weekly_reports" else ReportKind.DAILY
+    kind = REPORT_KINDS[due.job]
     detail: dict[str, list[str]] = {"sent": [], "skipped": [], "failed": [], "waiting": []}
     late: list[str] = []
     for client in _clients(engine, due.agency_id):

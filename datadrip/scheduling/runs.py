@@ -14,13 +14,15 @@ from sqlmodel import col, select
 
 from datadrip.core.config import Loaded
 from datadrip.core.cron import parse_deadline
-from datadrip.core.enums import AccountStatus, JobStatus, SyncStatus
+from datadrip.core.enums import AccountStatus, JobStatus, ReportKind, SyncStatus
 from datadrip.db.engine import session_scope
 from datadrip.db.models import AdAccount, Agency, Client, JobRun, Report, SyncRun
 from datadrip.scheduling.timetable import job_crons, latest_fire, next_fire, to_utc
 from datadrip.workbook.accounts import shell_quoted
 
-REPORT_JOBS = ("reports", "weekly_reports")
+# The jobs that send reports, and the kind each sends.
+REPORT_KINDS = {"reports": ReportKind.DAILY, "weekly_reports": ReportKind.WEEKLY}
+REPORT_JOBS = tuple(REPORT_KINDS)
 # What runs each job by hand, for one agency (`status` names it when the daemon's run went wrong).
 HAND_COMMANDS = {"sync": "datadrip sync --agency {agency}",
                  "refresh_tokens": "datadrip account check --agency {agency}",
