@@ -1,26 +1,34 @@
-"""What every connector hands back, whatever the platform: plain records, no database.
+"""What DataDrip needs of an ad platform: the plug-in protocol, and the plain records its
+connector hands back (no database).
+
+A platform is one `PlatformPlugin` object, registered in the `datadrip.platforms` entry-point
+group (registry.py); the built-in Meta and Google Ads plug-ins register there exactly as a third
+party's would. The plug-in names the platform, checks its account ids, owns its `[name]` settings
+section and secrets, logs in (browser on a loopback address, a pasted redirect, a token on stdin),
+keeps logins working (refresh, check, revoke) and opens the connector that reads metrics.
 
 A connector lists the accounts a login reaches and streams one account's daily numbers for a date
 window at one level. The stream holds `EntityRecord`s (a campaign, ad set or ad, each sent before
 the first row that names it) and `MetricRow`s. Money is integer micros of the account currency,
 dates are the account's own calendar days, and nothing is held in lists: rows go out as they
-arrive. Third-party connectors register in the `datadrip.connectors` entry-point group
-(registry.py), as the built-in Meta and Google Ads ones do.
+arrive.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import httpx
+    from pydantic import BaseModel
 
-    from datadrip.core.config import Settings
+    from datadrip.core.config import Loaded, Settings
     from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
+    from datadrip.platforms.tokens import StoredLogin
 
 # `get_token(force_refresh)` gives a bearer token; force_refresh=True after the platform answered
 # 401, so an expired access token is renewed once before a request is retried.
@@ -161,6 +169,93 @@ class ConnectorContext:
 
 
 class ConnectorFactory(Protocol):
-    """What the `datadrip.connectors` entry points name: a callable building a Connector."""
+    """A callable building a Connector for one login (a plug-in's `open_connector`)."""
 
     def __call__(self, context: ConnectorContext) -> Connector: ...
+
+
+# --- the platform plug-in ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LoginUi:
+    """How a browser login reaches the person; the command supplies these (plug-ins never print)."""
+
+    open_url: Callable[[str], object]  # opens the consent page; a falsy answer: no browser opened
+    on_url: Callable[[str, bool], None]  # the consent URL, and whether a browser opened it
+    read_pasted: Callable[[], str] | None = None  # --no-browser: the address (or code) pasted back
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    """One `datadrip connect NAME CLIENT`: a browser login, or a token read from stdin."""
+
+    ui: LoginUi
+    stdin_token: str | None = field(default=None, repr=False)  # --token-stdin
+    reauth_hint: str = ""  # "run: datadrip connect meta \"Client\"", for messages
+
+
+@dataclass(frozen=True)
+class NewLogin:
+    """What a login gives: the login to keep in the secret store, and the accounts it reaches."""
+
+    login: StoredLogin
+    accounts: list[AccountRef]
+
+
+@dataclass(frozen=True)
+class LoginCheck:
+    """A stored login tried once: why the platform refuses it (None: it works), and its expiry
+    where the platform tells (None: unknown or none)."""
+
+    problem: str | None
+    expires_at: dt.datetime | None = None
+
+
+class PlatformPlugin(Protocol):
+    """Everything DataDrip needs of one ad platform. Nothing outside the plug-in's own package
+    (and its sandbox) branches on a platform's name: the workbook, sync, reports and the commands
+    ask the plug-in."""
+
+    name: str  # "meta": the workbook's platform column, the [meta] section, `connect meta`
+    label: str  # "Meta", "Google Ads": how people read it
+    colour: str  # "#1877F2": the platform's colour in charts
+    token_kind: str  # what `connect NAME --token-stdin` reads: "token", "refresh token"
+    settings_model: type[BaseModel]  # the [name] section (a core.config.Section)
+    secrets: Mapping[str, tuple[str, ...]]  # "meta.app_secret" → its environment variables
+
+    def sunset(self, api_version: str) -> dt.date | None:
+        """When that version of the platform's API stops answering; None when not announced."""
+        ...
+
+    def account_id(self, text: str) -> str:
+        """An account id as typed (`--account`) in the form the workbook keeps it; UsageError
+        naming the expected form when `text` is not one."""
+        ...
+
+    def log_in(self, loaded: Loaded, request: LoginRequest) -> NewLogin:
+        """Log in (or adopt `request.stdin_token`) and list the accounts the login reaches.
+        Nothing is stored here; failures raise LoginError / DataDripError."""
+        ...
+
+    def token_source(self, loaded: Loaded, login: StoredLogin, *, reauth_hint: str,
+                     retry: RetryPolicy) -> TokenSource:
+        """The bearer tokens of a stored login for a sync (renewed as the platform needs)."""
+        ...
+
+    def check_login(self, loaded: Loaded, login: StoredLogin) -> LoginCheck:
+        """Try the login once (`account check`, the daemon's token job). Config and network
+        failures raise; a refusal is returned."""
+        ...
+
+    def expiry_warning(self, expires_at: dt.datetime | None, now: dt.datetime) -> str | None:
+        """A sentence when a login ends soon or has ended ("the Meta login expires in 3 days")."""
+        ...
+
+    def revoke(self, loaded: Loaded, login: StoredLogin, others: Sequence[StoredLogin]) -> str | None:
+        """Revoke a login DataDrip obtained, unless one of `others` (this platform's other
+        stored logins) may share its grant: None when revoked, else why not."""
+        ...
+
+    def open_connector(self, context: ConnectorContext) -> Connector:
+        """The metric connector for one login."""
+        ...

@@ -26,10 +26,11 @@ from datadrip.platforms.base import (
     Record,
     SyncOptions,
 )
-from datadrip.platforms.google.connector import GoogleAds, GoogleAdsApiError, open_connector
+from datadrip.platforms.google.connector import GoogleAds, GoogleAdsApiError
 from datadrip.platforms.google.login import REAUTH_HINT
+from datadrip.platforms.google.plugin import platform as google_platform
 from datadrip.platforms.http import RetriesExhaustedError, RetryPolicy
-from datadrip.platforms.registry import connector_factory
+from datadrip.platforms.registry import platform
 from datadrip.sandbox.faults import FaultRule
 
 MCC = "9000000001"
@@ -450,12 +451,12 @@ def test_given_a_connector_context_when_opening_then_the_developer_token_is_sent
         google_tokens: RefreshingTokens, sleeps: RecordedSleep, secrets: dict[str, str | None],
         header: str | None) -> None:
     sent = watch(http)
-    connector: Connector = connector_factory("google")(
+    connector: Connector = platform("google").open_connector(
         context(http, google_settings, google_tokens, sleeps, secrets))
 
     records, _ = fetch(connector, VIA_MCC_INR, recent(sandbox, VIA_MCC_INR, days=3), "campaign")
 
-    assert connector_factory("google") is open_connector and isinstance(connector, GoogleAds)
+    assert platform("google") is google_platform and isinstance(connector, GoogleAds)
     assert metric_rows(records) and len(sent) == 1
     assert sent[0].headers.get("developer-token") == header
 
@@ -464,7 +465,7 @@ def test_given_a_connector_context_when_google_keeps_failing_then_its_retry_poli
         sandbox: Any, http: httpx.Client, google_settings: dict[str, Any],
         google_tokens: RefreshingTokens, sleeps: RecordedSleep) -> None:
     sandbox.app.faults.add(FaultRule("rate_limit", platform="google", path=STREAM, nth=1, times=100))
-    connector = open_connector(context(http, google_settings, google_tokens, sleeps, {},
+    connector = google_platform.open_connector(context(http, google_settings, google_tokens, sleeps, {},
                                        RetryPolicy(attempts=2)))
 
     with pytest.raises(RetriesExhaustedError, match="after 2 attempts"):

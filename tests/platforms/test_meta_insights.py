@@ -26,9 +26,10 @@ from datadrip.platforms.base import (
     SyncOptions,
 )
 from datadrip.platforms.http import RetriesExhaustedError, RetryLaterError, RetryPolicy, Wait
-from datadrip.platforms.meta.connector import MetaAds, MetaApiError, open_connector
+from datadrip.platforms.meta.connector import MetaAds, MetaApiError
 from datadrip.platforms.meta.insights import SYNC_MAX_DAYS, insight_fields, parse_row
 from datadrip.platforms.meta.login import REAUTH_HINT
+from datadrip.platforms.meta.plugin import platform as meta_platform
 from datadrip.platforms.meta.report_runs import RUN_TIMEOUT_SECONDS, next_pause
 from datadrip.platforms.registry import open_connector as open_registered
 from datadrip.sandbox.faults import FaultRule
@@ -497,7 +498,7 @@ def test_given_a_connector_context_when_opening_through_the_registry_then_it_fet
     connector = open_registered("meta", context)
     records = list(connector.daily_metrics(EUR, window, "adset", SyncOptions(), FetchNotes()))
 
-    assert isinstance(connector, MetaAds) and isinstance(open_connector(context), MetaAds)
+    assert isinstance(connector, MetaAds) and isinstance(meta_platform.open_connector(context), MetaAds)
     assert asked[0] is False and sleeps.waits == [300.0]  # the context's policy and sleep
     assert record_totals(records) == world_totals(sandbox, EUR.external_id, window)
 

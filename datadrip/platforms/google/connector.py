@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from datadrip.platforms.base import (
     AccountRef,
-    ConnectorContext,
     DateWindow,
     FetchNotes,
     Record,
@@ -23,7 +22,7 @@ from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["GoogleAds", "GoogleAdsApiError", "open_connector"]
+__all__ = ["GoogleAds", "GoogleAdsApiError"]
 
 
 class GoogleAds:
@@ -55,19 +54,3 @@ class GoogleAds:
 
         `options` has nothing for Google: conversions are the account's own conversion actions."""
         return daily_metrics(self._ads, account, window, level, notes)
-
-
-def open_connector(context: ConnectorContext) -> GoogleAds:
-    """The `datadrip.connectors` entry point: Google Ads for one login, as configured."""
-    google = context.settings.google
-    return GoogleAds(http=context.http, api_url=google.api_url, api_version=google.api_version,
-                     get_token=context.get_token,
-                     developer_token=context.secrets.get("google.developer_token") or None,
-                     sleep=context.sleep, retry=context.retry, on_wait=context.on_wait)
-
-
-if TYPE_CHECKING:
-    from datadrip.platforms.base import ConnectorFactory
-
-    # Not run: lets mypy check GoogleAds against the Connector protocol the entry point promises.
-    _factory: ConnectorFactory = open_connector

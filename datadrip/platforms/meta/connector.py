@@ -16,14 +16,13 @@ if TYPE_CHECKING:
 
     from datadrip.platforms.base import (
         AccountRef,
-        ConnectorContext,
         DateWindow,
         FetchNotes,
         Record,
         SyncOptions,
     )
 
-__all__ = ["MetaAds", "MetaApiError", "MetaReduceDataError", "open_connector"]
+__all__ = ["MetaAds", "MetaApiError", "MetaReduceDataError"]
 
 
 class MetaAds:
@@ -59,11 +58,3 @@ class MetaAds:
         for less data. `notes` gets the attribution setting, requests, pauses and warnings."""
         return daily_metrics(self._graph, account, window, level, options, notes,
                              page_limit=self._insights_page_limit)
-
-
-def open_connector(context: ConnectorContext) -> MetaAds:
-    """The `datadrip.connectors` entry point: Meta for one login, as configured."""
-    meta = context.settings.meta
-    return MetaAds(http=context.http, graph_url=meta.graph_url, api_version=meta.api_version,
-                   access_token=context.get_token(False), sleep=context.sleep, retry=context.retry,
-                   on_wait=context.on_wait)
