@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,12 +34,8 @@ CLIENTS = [
      "recipients": "hello@bloombotanics.example"},
 ]
 TEAM = [("priya@spiceroute.example", Role.OWNER), ("arjun@spiceroute.example", Role.MEMBER)]
-# Each demo client's sandbox accounts: (platform, account ids).
-CONNECTIONS = {
-    "Masala Mornings": [("meta", ["act_1010000001"]), ("google", ["2020000001"])],
-    "Peak Trail Outfitters": [("meta", ["act_1010000002"]), ("google", ["2020000002"])],
-    "Bloom Botanics": [("meta", ["act_1010000003"]), ("google", ["2020000003"])],
-}
+# Each demo client is connected to the account at its own position in every emulated platform's
+# list (the sandbox's Meta act_1010000001… and Google Ads 2020000001…, in CLIENTS' order).
 # Rates to blend the demo's dollar and euro accounts into the agency's rupees (datadrip fx set).
 FX_RATES = [("USD", "INR", "83.10"), ("EUR", "INR", "90.45")]
 SANDBOX_PORT = 8790  # the demo's config points here, so `datadrip sandbox serve --port` revives it
@@ -179,22 +176,22 @@ def _connect(loaded: Loaded, description: dict[str, Any]) -> list[dict[str, Any]
     from datadrip.workbook.connect import ConnectRequest, ConnectUi, connect_accounts
 
     store, _ = open_store(loaded, announce=False)
-    store.set("meta.app_secret", description["meta"]["app_secret"])
-    store.set("google.client_secret", description["google"]["client_secret"])
+    for platform in description["platforms"]:
+        for name, value in description[platform]["connect"]["secrets"].items():
+            store.set(name, value)
     store.set("ai.api_key", description["openai"]["api_key"])
-    tokens = {"meta": description["meta"]["access_token"],
-              "google": description["google"]["refresh_token"]}
 
     def no_person(*_args: Any) -> Any:
         raise UsageError("the demo connects without a person")  # stdin tokens need no browser
 
     ui = ConnectUi(on_url=no_person, read_pasted=no_person, choose=no_person)
     accounts: list[dict[str, Any]] = []
-    for client, connections in CONNECTIONS.items():
-        for platform, account_ids in connections:
+    for position, client in enumerate(spec["name"] for spec in CLIENTS):
+        for platform in description["platforms"]:
+            offered = description[platform]["connect"]
             outcome = connect_accounts(loaded, ConnectRequest(
-                platform=platform, client_ref=client, accounts=account_ids,
-                stdin_token=tokens[platform]), ui)
+                platform=platform, client_ref=client, accounts=[offered["account_ids"][position]],
+                stdin_token=offered["token"]), ui)
             accounts.extend(outcome.accounts)
     return accounts
 
@@ -211,23 +208,26 @@ def _sync(loaded: Loaded, ui: SyncUi | None) -> list[dict[str, Any]]:
 
 
 def _sandbox_config(example: str, description: dict[str, Any]) -> str:
-    """The example configuration with the sandbox's URLs and ids filled in."""
-    meta, google = description["meta"], description["google"]
-    values = {"meta": {"graph_url": meta["graph_url"], "dialog_url": meta["dialog_url"],
-                       "app_id": meta["app_id"]},
-              "google": {key: google[key] for key in ("api_url", "auth_url", "token_url",
-                                                      "revoke_url", "client_id")},
-              "ai": {"base_url": description["openai"]["base_url"]},
-              "secrets": {"backend": "file"}, "user": {"email": ACTOR}}
-    lines, section = [], ""
+    """The example configuration with the sandbox's URLs and ids filled in; a platform whose
+    section the example lacks (a plug-in's) gets its own section at the end."""
+    values: dict[str, dict[str, Any]] = {platform: description[platform]["connect"]["settings"]
+                                         for platform in description["platforms"]}
+    values.update({"ai": {"base_url": description["openai"]["base_url"]},
+                   "secrets": {"backend": "file"}, "user": {"email": ACTOR}})
+    lines, section, written = [], "", set()
     for line in example.splitlines():
         if line.startswith("[") and line.rstrip().endswith("]"):
             section = line.strip("[] \n")
         key = line.removeprefix("# ").split(" = ", 1)[0] if line.startswith("# ") and " = " in line \
             else None
         if key is not None and key in values.get(section, {}):
-            line = f'{key} = "{values[section][key]}"'
+            line = f"{key} = {json.dumps(values[section][key])}"  # a TOML string, number or bool
+            written.add((section, key))
         lines.append(line)
+    for section, keys in values.items():
+        missing = [key for key in keys if (section, key) not in written]
+        if missing:
+            lines += ["", f"[{section}]", *(f"{key} = {json.dumps(keys[key])}" for key in missing)]
     return "\n".join(lines) + "\n"
 
 

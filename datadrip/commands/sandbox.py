@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from datadrip.commands import output
+from datadrip.platforms.registry import label
 
 app = typer.Typer(help="""The sandbox: Meta and Google Ads APIs emulated on 127.0.0.1.
 
@@ -83,19 +84,14 @@ def _day(text: str | None) -> dt.date | None:
 
 
 def _human(description: dict[str, Any]) -> str:
-    meta, google = description["meta"], description["google"]
-    return "\n".join([
-        f"DataDrip sandbox at {description['base_url']}",
-        f"  Meta graph_url    {meta['graph_url']}  ({meta['api_version']})",
-        f"  Meta dialog_url   {meta['dialog_url']}",
-        f"  Meta app          id {meta['app_id']}  secret {meta['app_secret']}",
-        f"  Meta token        {meta['access_token']}  (system user, never expires)",
-        f"  Meta accounts     {', '.join(meta['ad_account_ids'])}",
-        f"  Google api_url    {google['api_url']}  ({google['api_version']})",
-        f"  Google auth_url   {google['auth_url']}",
-        f"  Google token_url  {google['token_url']}",
-        f"  Google client     id {google['client_id']}  secret {google['client_secret']}",
-        f"  Google refresh    {google['refresh_token']}",
-        f"  Google customers  {', '.join(google['customer_ids'])}",
-        "",
-    ])
+    """Each emulated platform's settings, test-app secrets, token and accounts, one per line."""
+    lines = [f"DataDrip sandbox at {description['base_url']}"]
+    width = max((len(label(name)) for name in description["platforms"]), default=0)
+    for name in description["platforms"]:
+        offered = description[name]["connect"]
+        shown = label(name).ljust(width)
+        lines += [f"  {shown} {key:<12} {value}" for key, value in offered["settings"].items()]
+        lines += [f"  {shown} secret {key} = {value}" for key, value in offered["secrets"].items()]
+        lines += [f"  {shown} token        {offered['token']}  (datadrip connect {name} … --token-stdin)",
+                  f"  {shown} accounts     {', '.join(offered['account_ids'])}"]
+    return "\n".join([*lines, ""])

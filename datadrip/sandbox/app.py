@@ -1,4 +1,5 @@
-"""The sandbox as one WSGI application: Meta and Google Ads, their OAuth servers, e-mail APIs, OpenAI, faults.
+"""The sandbox as one WSGI application: the platforms' emulations (plug-ins, see emulation.py: Meta
+and Google Ads with their OAuth servers are built in), e-mail APIs, OpenAI, faults.
 
 URL layout on one server (each is a setting of DataDrip's, so a config just points there):
   {base}/meta/graph     Meta Graph API            ([meta] graph_url; then /{version}/…)
@@ -24,16 +25,14 @@ from typing import Any
 
 from datadrip.sandbox import email
 from datadrip.sandbox.data import World, default_accounts, extra_accounts, large_account
+from datadrip.sandbox.emulation import Emulation, emulations
 from datadrip.sandbox.faults import HEADER, FaultPlan, FaultRule
-from datadrip.sandbox.google import ads as google
-from datadrip.sandbox.google import oauth as google_oauth
-from datadrip.sandbox.meta import graph as meta
 from datadrip.sandbox.openai import chat as openai_chat
 from datadrip.sandbox.state import ChatRequest, Clock, State
 from datadrip.sandbox.web import STATUS_TEXT, Request, Response, Router
 
-PLATFORM_PREFIXES = {"/meta/": "meta", "/google/": "google", "/email/resend/": "resend",
-                     "/email/sendgrid/": "sendgrid", "/openai/": "openai"}
+# The services emulated beside the platforms (whose emulations are plug-ins: emulation.py).
+SERVICE_PREFIXES = {"/email/resend/": "resend", "/email/sendgrid/": "sendgrid", "/openai/": "openai"}
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -63,12 +62,12 @@ class Sandbox:
         self.world = World(self.config.seed, accounts, epoch=self.state.clock.now().date())
         self.faults = FaultPlan(self.config.faults, seed=self.config.seed)
         self.router = Router()
-        self._meta_fault = meta.fault_response
-        self._fault_responders = {"meta": meta.fault_response, "google": google.fault_response,
-                                  "resend": email.resend_fault, "sendgrid": email.sendgrid_fault,
+        self.emulations: dict[str, Emulation] = {e.name: e for e in emulations()}
+        self._prefixes = {**{e.prefix: e.name for e in self.emulations.values()}, **SERVICE_PREFIXES}
+        self._fault_responders = {"resend": email.resend_fault, "sendgrid": email.sendgrid_fault,
                                   "openai": openai_chat.openai_fault}
-        meta.register(self.router, self)
-        google.register(self.router, self)
+        for emulation in self.emulations.values():
+            emulation.register(self.router, self)
         email.register(self.router, self)
         openai_chat.register(self.router, self)
         self.router.add("GET", r"/_sandbox", lambda request, _: Response.json(
@@ -89,15 +88,16 @@ class Sandbox:
         return [body]
 
     def handle(self, request: Request) -> Response:
-        platform = next((name for prefix, name in PLATFORM_PREFIXES.items()
+        platform = next((name for prefix, name in self._prefixes.items()
                          if request.path.startswith(prefix)), None)
         rule = None
         if platform is not None:
             rule = self.faults.pick(platform, request.path, request.headers.get(HEADER))
         if rule is not None and platform is not None and rule.kind not in (
                 "slow", "truncated", "malformed"):
-            if platform == "meta":  # the one whose rate limit says how long it lasts
-                return self._meta_fault(rule.kind, request, self, regain=rule.regain)
+            if platform in self.emulations:
+                return self.emulations[platform].fault_response(rule.kind, request, self,
+                                                                regain=rule.regain)
             return self._fault_responders[platform](rule.kind, request, self)
         if rule is not None and rule.kind == "slow":
             time.sleep(rule.delay)
@@ -116,21 +116,8 @@ class Sandbox:
         c = self.state.credentials
         return {
             "base_url": base_url,
-            "meta": {
-                "graph_url": f"{base_url}/meta/graph", "dialog_url": f"{base_url}/meta/www",
-                "api_version": "v26.0", "app_id": c.meta_app_id, "app_secret": c.meta_app_secret,
-                "access_token": c.meta_system_user_token,
-                "redirect_uris": list(c.meta_redirect_uris),
-                "ad_account_ids": [a.act_id for a in self.world.of_platform("meta")],
-            },
-            "google": {
-                "api_url": f"{base_url}/google/ads", "auth_url": f"{base_url}/google/oauth/auth",
-                "token_url": f"{base_url}/google/oauth/token",
-                "revoke_url": f"{base_url}/google/oauth/revoke", "api_version": "v26",
-                "client_id": c.google_client_id, "client_secret": c.google_client_secret,
-                "access_token": c.google_access_token, "refresh_token": c.google_refresh_token,
-                "customer_ids": [a.id for a in self.world.of_platform("google")],
-            },
+            "platforms": sorted(self.emulations),
+            **{name: e.describe(self, base_url) for name, e in self.emulations.items()},
             "email": {"resend_url": f"{base_url}/email/resend",
                       "sendgrid_url": f"{base_url}/email/sendgrid",
                       "resend_api_key": c.resend_api_key, "sendgrid_api_key": c.sendgrid_api_key},
@@ -158,14 +145,12 @@ class Sandbox:
                 chosen = [value for value, found in state.tokens.items() if found.revoked]
             elif token not in state.tokens:
                 raise KeyError(token)
-            elif state.tokens[token].platform == "google":
-                chosen = google_oauth.grant_of(self, token)
             else:
-                chosen = [token]
+                chosen = self.emulations[state.tokens[token].platform].grant_of(self, token)
             restored = [value for value in chosen if value in state.tokens and state.tokens[value].revoked]
             for value in restored:
                 state.tokens[value].revoked = False
-                meta.forget_revocation(self, value)
+                self.emulations[state.tokens[value].platform].restored(self, value)
         return restored
 
     def _restore_grants(self, request: Request, _: Any) -> Response:

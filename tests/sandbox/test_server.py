@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from datadrip.platforms.registry import platform
 from datadrip.sandbox.app import Sandbox, SandboxConfig
 from datadrip.sandbox.faults import FaultPlan, FaultRule
 from datadrip.sandbox.server import SandboxServer
@@ -86,6 +87,25 @@ def test_server_describes_its_urls_and_credentials(sandbox: SandboxServer,
                                      "model": "gpt-4o-mini"}
     assert {story["kind"] for story in description["stories"]} == {
         "cpa_doubles", "ctr_fatigue", "overspend"}
+
+
+def test_server_mounts_every_installed_emulation_and_says_how_to_connect_to_it(
+        sandbox_http: httpx.Client) -> None:
+    description = sandbox_http.get("/_sandbox").json()
+
+    assert description["platforms"] == ["google", "meta"]  # the datadrip.sandbox entry points
+    for name in description["platforms"]:
+        offered, plugin = description[name]["connect"], platform(name)
+        # Every setting it names is a key of the platform plug-in's own [name] section, and every
+        # secret one of the plug-in's secrets: the demo writes them without knowing the platform.
+        assert set(offered["settings"]) <= set(plugin.settings_model.model_fields)
+        assert set(offered["secrets"]) <= set(plugin.secrets)
+        assert offered["token"] and offered["account_ids"]
+        assert [plugin.account_id(i) for i in offered["account_ids"]] == offered["account_ids"]
+    # Only accounts with metrics of their own: no Google manager, no cancelled account.
+    assert description["google"]["connect"]["account_ids"] == ["2020000001", "2020000002",
+                                                                 "2020000003"]
+    assert "9000000001" in description["google"]["customer_ids"]
 
 
 def test_server_clock_advances_on_request(sandbox: SandboxServer, sandbox_http: httpx.Client) -> None:
@@ -191,6 +211,24 @@ def test_serve_json_first_line_then_stops_cleanly_on_sigterm() -> None:
     assert process.returncode == 0
     assert out == ""  # nothing after the first line
     assert "Sandbox stopped." in err
+
+
+def test_serve_prints_each_platform_s_settings_token_and_accounts_for_a_person() -> None:
+    process = _serve("--today", "2026-11-26")
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline()]
+        while "Meta       accounts" not in lines[-1]:  # Meta is listed last (by name)
+            lines.append(process.stdout.readline())
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+
+    text = "".join(lines)
+    assert lines[0].startswith("DataDrip sandbox at http://127.0.0.1:")
+    assert "Meta       token        EAAB-sandbox-system-user-token  (datadrip connect meta" in text
+    assert "Google Ads accounts     2020000001, 2020000002, 2020000003\n" in text
+    assert "Google Ads secret google.client_secret = sandbox-google-client-secret\n" in text
 
 
 def test_serve_stops_on_sigint_too() -> None:
