@@ -149,7 +149,9 @@ def generate(path: Path, shape: Shape) -> None:
         connection.close()
 
 
-INSERT_METRIC = "INSERT INTO metric_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_METRIC = ("INSERT INTO metric_daily (account_id, level, date, entity_id, spend_micros, "
+                 "impressions, clicks, conversions_millionths, conversion_value_micros, reach, "
+                 "synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")  # by name: a migration appends its columns
 INSERT_RUN = ("INSERT INTO sync_run (id, account_id, started_at, finished_at, status, window_start, "
               "window_end, rows, error, levels, requests, warnings) "
               "VALUES (?, ?, ?, ?, 'succeeded', ?, ?, ?, NULL, 'campaign', ?, '[]')")
