@@ -24,9 +24,8 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import httpx
-    from pydantic import BaseModel
 
-    from datadrip.core.config import Loaded, Settings
+    from datadrip.core.config import Loaded, Section, Settings
     from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
     from datadrip.platforms.tokens import StoredLogin
 
@@ -220,7 +219,7 @@ class PlatformPlugin(Protocol):
     label: str  # "Meta", "Google Ads": how people read it
     colour: str  # "#1877F2": the platform's colour in charts
     token_kind: str  # what `connect NAME --token-stdin` reads: "token", "refresh token"
-    settings_model: type[BaseModel]  # the [name] section (a core.config.Section)
+    settings_model: type[Section]  # the [name] section of datadrip.toml (DATADRIP_NAME_* variables)
     secrets: Mapping[str, tuple[str, ...]]  # "meta.app_secret" → its environment variables
 
     def sunset(self, api_version: str) -> dt.date | None:

@@ -233,7 +233,7 @@ def test_account_check_retries_busy_token_endpoints_and_keeps_the_logins_active(
 
 def test_account_check_with_a_login_missing_from_the_store_needs_reauth(
         connectable: dict[str, Any], dd: Callable[..., Any]) -> None:
-    from datadrip.core.config import load_settings
+    from datadrip.platforms.registry import load_settings
     from datadrip.secrets.file import FileStore
 
     connect_meta_token(dd, "act_1010000001")

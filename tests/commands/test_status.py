@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from datadrip.core.config import load_settings
+from datadrip.platforms.registry import load_settings
 from datadrip.workbook.session import open_session
 from tests.analytics.analytics_support import fill_workbook
 from tests.commands.status_support import ACCOUNTS, all_synced, execute, sync_run

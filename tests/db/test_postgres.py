@@ -485,9 +485,9 @@ def test_postgres_report_send_keeps_exact_numbers_and_sends_once(dd, server, hom
 def test_postgres_insight_facts_and_lifecycle_give_the_same_answers_as_on_sqlite(dd, server):
     import datetime as dt
 
-    from datadrip.core.config import load_settings
     from datadrip.db.models import Agency, Client
     from datadrip.insights.facts import client_facts
+    from datadrip.platforms.registry import load_settings
     from datadrip.workbook.session import open_session
     from tests.analytics.analytics_support import fill_workbook
     from tests.insights.lifecycle_support import cpa_finding, save

@@ -267,8 +267,8 @@ def test_sync_a_window_wholly_in_the_future_is_refused(connected: dict[str, Any]
 
 
 def test_sync_since_after_today_is_judged_in_each_account_time_zone(connected: dict[str, Any]) -> None:
-    from datadrip.core.config import load_settings
     from datadrip.core.errors import UsageError
+    from datadrip.platforms.registry import load_settings
     from datadrip.sync.run import SyncRequest, sync_accounts
 
     loaded = load_settings()

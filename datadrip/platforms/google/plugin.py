@@ -7,9 +7,9 @@ import datetime as dt
 import re
 from typing import TYPE_CHECKING
 
-from datadrip.core.config import GoogleSettings
 from datadrip.core.errors import UsageError
 from datadrip.platforms.google.connector import GoogleAds
+from datadrip.platforms.google.settings import GoogleSettings
 
 if TYPE_CHECKING:
     from datadrip.platforms.base import ConnectorContext

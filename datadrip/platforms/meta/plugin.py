@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from datadrip.core.config import MetaSettings
 from datadrip.core.errors import UsageError
 from datadrip.platforms.meta.connector import MetaAds
+from datadrip.platforms.meta.settings import MetaSettings
 
 if TYPE_CHECKING:
     from datadrip.platforms.base import ConnectorContext
