@@ -291,3 +291,12 @@ def test_sync_since_after_today_is_judged_in_each_account_time_zone(connected: d
                               ("2020000002", "America/New_York")):
         assert windows[external_id] == (None, [
             f"nothing to fetch: --since 2026-12-08 is after today (2026-12-07 in {zone})"])
+
+
+def test_sync_platform_that_is_not_installed_exits_2_naming_the_installed_ones(
+        dd: Callable[..., Any], workbook_path: Path) -> None:
+    run = dd("sync", "--platform", "tiktok", "--json")
+
+    line = assert_bad_input(run, "--platform", "'tiktok' is not an installed platform")
+    assert "(installed: google, meta)" in line
+    assert not workbook_path.exists()
