@@ -101,6 +101,9 @@ def _report(outcome: SyncOutcome, as_json: bool, *, quiet: bool) -> None:
     for account in outcome.accounts:
         for warning in account.warnings:
             output.message(f"warning: {_label(account)}: {warning}")
+    if missing := outcome.not_installed:
+        output.message(f"warning: skipped {len(missing)} account(s) whose platform is not installed "
+                       f"(see 'datadrip platform list'): {', '.join(_label(a) for a in missing)}")
     failed = outcome.failed
     if not failed:
         return

@@ -28,6 +28,7 @@ from datadrip.core.enums import AccountStatus, Platform, SyncStatus
 from datadrip.core.errors import AuthRequiredError, DataDripError, NotFoundError, UsageError
 from datadrip.platforms.base import LEVELS, DateWindow, EntityRecord, FetchNotes, MetricRow, SyncOptions
 from datadrip.platforms.http import RetryLaterError, Sleep, Wait, WaitFn, duration, http_client
+from datadrip.platforms.registry import is_installed
 from datadrip.workbook.accounts import reauth_hint
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ class AccountSync:
     agency_timezone: str = "UTC"  # resume times are told in it
     wait: dict[str, Any] | None = None  # the latest wait told (WaitNotice.record())
     resume_at: dt.datetime | None = None  # when failed for a wait too long: when it may resume
+    platform_installed: bool = True  # False: skipped, no installed plug-in provides its platform
 
     @property
     def window(self) -> DateWindow | None:
@@ -191,6 +193,11 @@ class SyncOutcome:
     @property
     def rows(self) -> int:
         return sum(a.rows for a in self.accounts)
+
+    @property
+    def not_installed(self) -> list[AccountSync]:
+        """Accounts skipped because no installed plug-in provides their platform."""
+        return [a for a in self.accounts if not a.platform_installed]
 
 
 def plan_window(*, today: dt.date, cursor: dt.date | None, lookback_days: int, initial_days: int,
@@ -315,6 +322,11 @@ def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountS
                            account.name, account.currency, account.timezone, account.token_ref,
                            account.login_customer_id, account.status, tuple(client.conversion_actions),
                            _chunk_days=sync.chunk_days, agency_timezone=agency.timezone)
+        if not is_installed(account.platform):
+            item.status, item.platform_installed = "skipped", False
+            item.error = f"platform {account.platform!r} is not installed"
+            planned.append(item)
+            continue
         today = now.astimezone(ZoneInfo(account.timezone)).date()
         if request.since is not None and request.since > today:
             item.warnings.append(f"nothing to fetch: --since {request.since} is after today "

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, func, select
 from datadrip.core.enums import AccountStatus, Platform
 from datadrip.core.errors import ConflictError, NotFoundError, UsageError
 from datadrip.db.models import AdAccount, Agency, Client, MetricDaily, utcnow
+from datadrip.platforms.registry import is_installed
 from datadrip.platforms.tokens import meta_expiry_warning
 from datadrip.workbook import audit
 
@@ -34,6 +35,11 @@ def shell_quoted(text: str) -> str:
     """`text` in double quotes, safe to paste into a POSIX shell (names may hold ' or $)."""
     escaped = "".join("\\" + ch if ch in '\\"$`' else ch for ch in text)
     return f'"{escaped}"'
+
+
+# What `account list` says of an account whose platform's plug-in is not installed (the workbook
+# keeps it; sync skips it, dashboards and reports show what it holds).
+NOT_INSTALLED = "platform not installed; see 'datadrip platform list'"
 
 
 def reauth_hint(platform: str, client_name: str) -> str:
@@ -203,7 +209,9 @@ def connection_record(account: AdAccount, client: Client, agency: Agency, *,
                       now: dt.datetime | None = None) -> dict[str, Any]:
     """One connection as `account list` shows it (no token, only when it ends)."""
     warning = None
-    if account.status == AccountStatus.NEEDS_REAUTH:
+    if not is_installed(account.platform):
+        warning = NOT_INSTALLED
+    elif account.status == AccountStatus.NEEDS_REAUTH:
         warning = f"needs a new login; {reauth_hint(account.platform, client.name)}"
     elif account.platform == Platform.META:
         ending = meta_expiry_warning(account.token_expires_at, now or utcnow())

@@ -300,3 +300,23 @@ def test_sync_platform_that_is_not_installed_exits_2_naming_the_installed_ones(
     line = assert_bad_input(run, "--platform", "'tiktok' is not an installed platform")
     assert "(installed: google, meta)" in line
     assert not workbook_path.exists()
+
+
+def test_sync_skips_an_account_whose_platform_is_not_installed_and_syncs_the_others(
+        connected: dict[str, Any], dd: Callable[..., Any], workbook_path: Path) -> None:
+    from tests.commands.test_platform import add_tiktok_account
+
+    add_tiktok_account(workbook_path)
+
+    run = dd("sync", "--json", "--level", "campaign", "--client", "Masala Mornings")
+
+    assert run.exit_code == 0, run.stderr
+    document = run.json()
+    statuses = {a["account_id"]: a["status"] for a in document["accounts"]}
+    assert statuses == {"act_1010000001": "succeeded", "2020000001": "succeeded", "7000001": "skipped"}
+    assert (document["succeeded"], document["failed"]) == (2, 0)
+    assert run.stderr.splitlines() == [
+        "warning: skipped 1 account(s) whose platform is not installed (see 'datadrip platform "
+        "list'): Masala Mornings · tiktok 7000001"]
+    assert sql(workbook_path, "SELECT count(*) FROM sync_run WHERE account_id = 'tt1'") == [(0,)]
+    assert sql(workbook_path, "SELECT count(*) FROM metric_daily WHERE account_id = 'tt1'") == [(1,)]
