@@ -124,6 +124,15 @@ def test_sync_client_conversion_actions_choose_what_counts(connected: dict[str, 
     assert value == 0  # link clicks carry no value
 
 
+def test_account_edit_finds_an_account_by_any_id_form_its_platform_accepts(
+        connected: dict[str, Any], dd: Callable[..., Any]) -> None:
+    google = dd("account", "edit", "202-000-0001", "--lookback-days", "45", "--json")
+    meta = dd("account", "edit", "1010000001", "--lookback-days", "40", "--json")
+
+    assert (google.exit_code, meta.exit_code) == (0, 0), google.stderr + meta.stderr
+    assert (google.json()["account_id"], meta.json()["account_id"]) == ("2020000001", "act_1010000001")
+
+
 def test_sync_account_lookback_setting_widens_the_incremental_window(connected: dict[str, Any],
                                                                       dd: Callable[..., Any]) -> None:
     _synced(dd("sync", "--json", "--level", "campaign"))
