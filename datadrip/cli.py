@@ -49,6 +49,8 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
      "Connect a client's Meta or Google Ads accounts: log in once in the browser."),
     ("account", "account", "app",
      "Connected ad accounts: which client, which login, and whether it still works."),
+    ("platform", "platform", "app",
+     "Ad platforms: the installed plug-ins that DataDrip connects to and syncs from."),
     ("fx", "fx", "app", "Exchange rates, for totals over accounts in several currencies."),
     ("config", "config", "app", "Configuration: what is in effect and where it came from."),
     ("secret", "secret", "app",

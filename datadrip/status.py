@@ -18,6 +18,7 @@ from datadrip.analytics.dashboard import STALE_AFTER
 from datadrip.core.cron import parse_deadline
 from datadrip.core.enums import AccountStatus, JobStatus, ReportStatus, SyncStatus
 from datadrip.db.models import AdAccount, Agency, Client, JobRun, Report, SyncRun
+from datadrip.platforms.registry import is_installed
 from datadrip.reports.build import plan_report
 from datadrip.reports.claims import SendLocks, report_key, resend_command
 from datadrip.scheduling.runs import HAND_COMMANDS, REPORT_KINDS, hand_command
@@ -38,6 +39,9 @@ _job_runs = JobRun.__table__  # type: ignore[attr-defined]
 # An account's state, worst first: the order in which its problems are named.
 NEEDS_LOGIN, FAILING, STALE, NEVER_SYNCED, WAITING, DISABLED, OK = (
     "needs_login", "failing", "stale", "never_synced", "waiting", "disabled", "ok")
+# No installed plug-in provides the account's platform: sync skips it (saying so), as it skips a
+# disabled one, so it is not a problem of its own.
+NOT_INSTALLED = "platform_not_installed"
 PROBLEM_STATES = (NEEDS_LOGIN, FAILING, STALE, NEVER_SYNCED)
 # A report's states beside its status: a live sender holds it, or its sender died before the hand-over.
 SENDING, CUT_SHORT = "sending", "cut_short"
@@ -293,7 +297,8 @@ def account_health(session: Session, agency: Agency | None, now: dt.datetime) ->
             "status": row.run_status, "started_at": _aware(row.run_started),
             "finished_at": _aware(row.run_finished), "rows": row.run_rows, "error": row.run_error}
         hours = None if success is None else round((now - success).total_seconds() / 3600, 1)
-        state = _state(row.status, row.run_status, success, _aware(row.created_at), now)
+        state = NOT_INSTALLED if not is_installed(row.platform) else \
+            _state(row.status, row.run_status, success, _aware(row.created_at), now)
         found.append(AccountHealth(
             row.agency, row.client, row.platform, row.external_id, row.name, row.status, state,
             last_run, success, hours,

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
+from datadrip.core.errors import DataDripError
+
 if TYPE_CHECKING:
     import httpx
 
@@ -32,6 +34,16 @@ if TYPE_CHECKING:
 # `get_token(force_refresh)` gives a bearer token; force_refresh=True after the platform answered
 # 401, so an expired access token is renewed once before a request is retried.
 TokenSource = Callable[[bool], str]
+
+
+class LoginTokens(Protocol):
+    """A stored login's bearer tokens for a sync, shared by every account on that login (a
+    plug-in's `token_source`). Called as a TokenSource is; a renewal that has to wait (a busy
+    token endpoint) waits through `sleep` and tells `on_wait`, those of the account that asked.
+    A source that never waits accepts and ignores them."""
+
+    def __call__(self, force_refresh: bool = False, *, sleep: Sleep | None = None,
+                 on_wait: WaitFn | None = None) -> str: ...
 
 LEVELS = ("campaign", "adset", "ad")  # Google calls the middle level "ad group"
 
@@ -204,7 +216,8 @@ class NewLogin:
 @dataclass(frozen=True)
 class LoginCheck:
     """A stored login tried once: why the platform refuses it (None: it works), and its expiry
-    where the platform tells (None: unknown or none)."""
+    as the platform now tells it (None: none; a platform that cannot tell gives the stored
+    login's own `expires_at`). The workbook keeps that expiry on the login's accounts."""
 
     problem: str | None
     expires_at: dt.datetime | None = None
@@ -237,7 +250,7 @@ class PlatformPlugin(Protocol):
         ...
 
     def token_source(self, loaded: Loaded, login: StoredLogin, *, reauth_hint: str,
-                     retry: RetryPolicy) -> TokenSource:
+                     retry: RetryPolicy) -> LoginTokens:
         """The bearer tokens of a stored login for a sync (renewed as the platform needs)."""
         ...
 
@@ -258,3 +271,14 @@ class PlatformPlugin(Protocol):
     def open_connector(self, context: ConnectorContext) -> Connector:
         """The metric connector for one login."""
         ...
+
+
+def accounts_reached(list_accounts: Callable[[], list[AccountRef]]) -> list[AccountRef]:
+    """The accounts a new login reaches (a `log_in`'s last step), a failure saying that nothing
+    was stored."""
+    try:
+        return list_accounts()
+    except DataDripError as exc:
+        exc.message = f"could not list the accounts this login reaches: {exc.message}; " \
+                      "nothing was stored"
+        raise
