@@ -144,6 +144,44 @@ def test_connect_rejects_a_token_on_stdin_with_no_browser(connectable: dict[str,
     assert "--no-browser" in run.stderr
 
 
+def test_connect_one_stdin_flag_under_both_spellings_for_every_platform(
+        connectable: dict[str, Any], dd: Callable[..., Any], workbook_path: Path) -> None:
+    meta = dd("connect", "meta", CLIENT, "--refresh-token-stdin", "--account", "act_1010000001",
+              "--json", input=SYSTEM_TOKEN)
+    google = dd("connect", "google", CLIENT, "--token-stdin", "--account", "2020000002", "--json",
+                input=REFRESH_TOKEN)
+
+    assert (meta.exit_code, google.exit_code) == (0, 0), meta.stderr + google.stderr
+    assert [(r["platform"], r["login"]) for r in (meta.json(), google.json())] == [
+        ("meta", "stdin"), ("google", "stdin")]
+    assert sorted(row[:2] for row in accounts_in(workbook_path)) == [
+        ("2020000002", "google"), ("act_1010000001", "meta")]
+
+
+@pytest.mark.parametrize("args", [
+    ["connect", "tiktok", CLIENT, "--token-stdin", "--account", "1"],
+    ["connect", "Meta", CLIENT, "--token-stdin"],
+    ["disconnect", "linkedin", CLIENT, "--yes"],
+])
+def test_connect_and_disconnect_an_uninstalled_platform_name_the_installed_ones(
+        connectable: dict[str, Any], dd: Callable[..., Any], workbook_path: Path,
+        args: list[str]) -> None:
+    run = dd(*args, input=SYSTEM_TOKEN)
+
+    error = assert_bad_input(run, f"platform {args[1]!r} is not installed", "google", "meta")
+    assert SYSTEM_TOKEN not in run.stderr and "installed:" in error
+    assert accounts_in(workbook_path) == [] and stored_logins() == {}
+
+
+def test_connect_help_lists_examples_for_each_built_in_platform(dd: Callable[..., Any]) -> None:
+    run = dd("connect", "--help")
+
+    assert run.exit_code == 0
+    for example in ('datadrip connect meta "Masala Mornings"', 'datadrip connect google "Masala Mornings"',
+                    "--token-stdin", "--refresh-token-stdin"):
+        assert example in run.stdout
+
+
 # --- account list --------------------------------------------------------------------------------
 
 def test_account_list_shows_every_connection(connectable: dict[str, Any], dd: Callable[..., Any]) -> None:
