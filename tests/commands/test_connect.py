@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import accounts_in, assert_bad_input, stored_logins
+from support import accounts_in, assert_bad_input, pinned_clock, stored_logins
 
 SYSTEM_TOKEN = "EAAB-sandbox-system-user-token"
 REFRESH_TOKEN = "1//sandbox-refresh-token"
@@ -237,6 +237,23 @@ def test_account_check_marks_a_revoked_google_login_and_exits_4_naming_the_comma
     assert row["status"] == "needs_reauth"
     assert row["warning"] == 'needs a new login; run: datadrip connect google "Masala Mornings"'
     assert "account.needs_reauth" in [e["action"] for e in dd("audit", "--json").json()]
+
+
+def test_account_check_warns_when_a_connected_platforms_api_version_nears_its_sunset(
+        connectable: dict[str, Any], dd: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    with pinned_clock(dt.date(2026, 8, 20)):
+        connect_google_token(dd, "2020000002")
+        monkeypatch.setenv("DATADRIP_GOOGLE_API_VERSION", "v22")  # sunset 2026-10-07
+        monkeypatch.setenv("DATADRIP_META_API_VERSION", "v21.0")  # ends soon too, but unconnected
+        run = dd("account", "check", "--json")
+
+        assert run.exit_code == 0, run.stderr
+        assert [r["status"] for r in run.json()] == ["active"]
+        assert run.stderr.splitlines() == [
+            "warning: the Google Ads API v22 stops answering on 2026-10-07 (in 48 days); "
+            "set [google] api_version to a newer version"]
+        monkeypatch.setenv("DATADRIP_GOOGLE_API_VERSION", "v23")  # 2027-02-01: far enough
+        assert "warning" not in dd("account", "check").stderr
 
 
 def test_account_check_passes_working_logins_and_records_the_meta_expiry(
