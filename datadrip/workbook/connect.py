@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from datadrip.core.errors import DataDripError, NotFoundError, UsageError
 from datadrip.platforms import registry
 from datadrip.platforms.base import LoginCheck, LoginRequest, LoginUi
+from datadrip.platforms.sunsets import ApiSunset, api_sunsets
 from datadrip.platforms.tokens import StoredLogin, load_login, new_token_ref
 from datadrip.workbook.accounts import (
     attach_accounts,
@@ -213,6 +214,7 @@ def forget_logins(loaded: Loaded, refs: set[str]) -> int:
 class Checked:
     records: list[dict[str, Any]]  # connection records after the check
     needs_login: list[str]  # the `datadrip connect` commands to run
+    sunsets: list[ApiSunset] = field(default_factory=list)  # API versions near or past their end
 
 
 def check_connections(loaded: Loaded, client_ref: str | None, agency_ref: str | None, *,
@@ -253,4 +255,6 @@ def check_connections(loaded: Loaded, client_ref: str | None, agency_ref: str | 
         records = [connection_record(a, owner, agency, now=now) for a, owner, agency in rows]
         commands = sorted({connect_command(a.platform, owner.name) for a, owner, _ in rows
                            if a.status == "needs_reauth"})
-    return Checked(records, commands)
+    today = (now or dt.datetime.now(dt.UTC)).date()
+    sunsets = api_sunsets(loaded.settings, {a.platform for a, _, _ in rows}, today)
+    return Checked(records, commands, sunsets)

@@ -209,3 +209,21 @@ def test_expiry_warnings_meta_a_week_ahead_google_never() -> None:
     assert platform("meta").expiry_warning(now + dt.timedelta(days=3, hours=1), now) == \
         "the Meta login expires in 3 days"
     assert platform("google").expiry_warning(now - dt.timedelta(days=1), now) is None
+
+
+@pytest.mark.parametrize("today, expected", [
+    (dt.date(2026, 8, 7), None),  # 61 days ahead: not yet
+    (dt.date(2026, 8, 8), "stops answering on 2026-10-07 (in 60 days)"),
+    (dt.date(2026, 10, 6), "stops answering on 2026-10-07 (tomorrow)"),
+    (dt.date(2026, 10, 7), "stops answering on 2026-10-07 (today)"),
+    (dt.date(2026, 10, 8), "stopped answering on 2026-10-07"),
+])
+def test_api_sunsets_warn_from_60_days_before_a_configured_versions_sunset(
+        today: dt.date, expected: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datadrip.platforms.sunsets import api_sunsets
+
+    monkeypatch.setenv("DATADRIP_GOOGLE_API_VERSION", "v22")
+    found = api_sunsets(load_settings().settings, ["google", "meta", "tiktok"], today)  # meta: v26.0
+
+    assert [s.warning for s in found] == ([] if expected is None else [
+        f"the Google Ads API v22 {expected}; set [google] api_version to a newer version"])
