@@ -51,7 +51,7 @@ ADS = [
 
 def ad_day(ad: Ad, day: dt.date) -> dict[str, Any]:
     """One ad's numbers on one day (conversions in halves: exact decimals, never floats)."""
-    n = day.toordinal() * 7 + ad.seed * 13
+    n = day.toordinal() * (5 + ad.seed) + ad.seed * 13
     impressions = 800 + n % 900
     conversions = Decimal(n % 7) / 2
     return {"spend_micros": 3_000_000 + (n % 41) * 250_000 + ad.seed * 10_000,
