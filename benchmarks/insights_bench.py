@@ -71,7 +71,8 @@ def write_config(home: Path, description: dict[str, Any], days: int) -> None:
 
 
 def load(home: Path) -> Loaded:
-    from datadrip.core.config import CONFIG_FILENAME, load_settings
+    from datadrip.core.config import CONFIG_FILENAME
+    from datadrip.platforms.registry import load_settings
 
     return load_settings(home / CONFIG_FILENAME, env={"DATADRIP_HOME": str(home)})
 

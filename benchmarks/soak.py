@@ -504,9 +504,9 @@ email = "soak@spiceroute.example"
 def setup_home(spec: dict[str, Any]) -> None:
     """Run at the first day's moment, in a process of its own: the agency, its clients, the exchange rates,
     the secrets and the connections, through the services the commands use (as the demo does)."""
-    from datadrip.core.config import load_settings
     from datadrip.core.enums import Plan
     from datadrip.core.errors import UsageError
+    from datadrip.platforms.registry import load_settings
     from datadrip.secrets.store import open_store
     from datadrip.workbook.agencies import AgencyChanges, add_agency
     from datadrip.workbook.clients import ClientChanges, add_client

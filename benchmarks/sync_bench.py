@@ -422,7 +422,7 @@ def assigned(stats: dict[Key, Any]) -> dict[Key, dict[str, float]]:
 def profiled_sync(env: dict[str, str], token: str, days: int) -> tuple[pstats.Stats, float, int]:
     """A sync of `days` at ad level in this process; the account's worker thread is profiled."""
     import datadrip.sync.run as sync_module
-    from datadrip.core.config import load_settings
+    from datadrip.platforms.registry import load_settings
 
     connect(env, token)
     profile = cProfile.Profile()

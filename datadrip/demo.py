@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datadrip.core.config import CONFIG_FILENAME, WORKBOOK_FILENAME, example_text, load_settings
+from datadrip.core.config import CONFIG_FILENAME, WORKBOOK_FILENAME, example_text
 from datadrip.core.enums import Plan, Role
 from datadrip.core.errors import DataDripError, UsageError
 from datadrip.core.private_files import make_folder, write_new
+from datadrip.platforms.registry import load_settings
 from datadrip.secrets.file import KEY_FILENAME, STORE_FILENAME
 
 if TYPE_CHECKING:

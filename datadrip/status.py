@@ -18,6 +18,8 @@ from datadrip.analytics.dashboard import STALE_AFTER
 from datadrip.core.cron import parse_deadline
 from datadrip.core.enums import AccountStatus, JobStatus, ReportStatus, SyncStatus
 from datadrip.db.models import AdAccount, Agency, Client, JobRun, Report, SyncRun
+from datadrip.platforms.registry import is_installed
+from datadrip.platforms.sunsets import ApiSunset, api_sunsets
 from datadrip.reports.build import plan_report
 from datadrip.reports.claims import SendLocks, report_key, resend_command
 from datadrip.scheduling.runs import HAND_COMMANDS, REPORT_KINDS, hand_command
@@ -25,7 +27,7 @@ from datadrip.scheduling.timetable import job_crons, latest_fire, to_utc
 from datadrip.workbook.accounts import connect_command
 
 if TYPE_CHECKING:
-    from datadrip.core.config import ScheduleSettings
+    from datadrip.core.config import ScheduleSettings, Settings
     from datadrip.scheduling.timetable import ScheduledRun
 
 _runs = SyncRun.__table__  # type: ignore[attr-defined]
@@ -38,6 +40,9 @@ _job_runs = JobRun.__table__  # type: ignore[attr-defined]
 # An account's state, worst first: the order in which its problems are named.
 NEEDS_LOGIN, FAILING, STALE, NEVER_SYNCED, WAITING, DISABLED, OK = (
     "needs_login", "failing", "stale", "never_synced", "waiting", "disabled", "ok")
+# No installed plug-in provides the account's platform: sync skips it (saying so), as it skips a
+# disabled one, so it is not a problem of its own.
+NOT_INSTALLED = "platform_not_installed"
 PROBLEM_STATES = (NEEDS_LOGIN, FAILING, STALE, NEVER_SYNCED)
 # A report's states beside its status: a live sender holds it, or its sender died before the hand-over.
 SENDING, CUT_SHORT = "sending", "cut_short"
@@ -207,6 +212,9 @@ class Status:
     next_runs: list[ScheduledRun] = field(default_factory=list)
     missed_reports: list[MissedReport] = field(default_factory=list)
     daemon_runs: list[DaemonRunHealth] = field(default_factory=list)
+    # Connected platforms whose configured API version ends within 60 days or has ended: said,
+    # not a problem (a sync that fails for it is).
+    sunsets: list[ApiSunset] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
@@ -239,15 +247,17 @@ class Status:
                 "next_runs": [{"job": run.job, "agency": run.agency, "timezone": run.timezone,
                                "local": run.local, "utc": run.utc} for run in self.next_runs],
                 "missed_reports": [m.record() for m in self.missed_reports],
-                "daemon_runs": [d.record() for d in self.daemon_runs]}
+                "daemon_runs": [d.record() for d in self.daemon_runs],
+                "warnings": [s.warning for s in self.sunsets]}
 
 
 def check_status(session: Session, *, agency_ref: str | None = None,
                  schedule: ScheduleSettings | None = None, now: dt.datetime | None = None,
-                 locks: SendLocks | None = None) -> Status:
+                 locks: SendLocks | None = None, settings: Settings | None = None) -> Status:
     """The state of every active client (of the agency named, else of every agency) at `now`,
     with each agency's next scheduled runs when `schedule` is given; with `locks`, whether the
-    sender of a report being sent still lives."""
+    sender of a report being sent still lives; with `settings`, the connected platforms whose
+    configured API version is near its sunset."""
     from datadrip.scheduling.timetable import next_runs
     from datadrip.workbook.agencies import find_agency
 
@@ -255,8 +265,10 @@ def check_status(session: Session, *, agency_ref: str | None = None,
     agency = find_agency(session, agency_ref) if agency_ref is not None else None
     planned = [] if schedule is None else next_runs(status_agencies(session, agency), schedule, now)
     missed = [] if schedule is None else missed_reports(session, agency, schedule, now)
-    return Status(now, account_health(session, agency, now), latest_reports(session, agency, locks),
-                  planned, missed, daemon_runs(session, agency))
+    accounts = account_health(session, agency, now)
+    sunsets = [] if settings is None else api_sunsets(settings, {a.platform for a in accounts}, now.date())
+    return Status(now, accounts, latest_reports(session, agency, locks), planned, missed,
+                  daemon_runs(session, agency), sunsets)
 
 
 def _active_clients(query: Any, agency: Agency | None) -> Any:
@@ -293,7 +305,8 @@ def account_health(session: Session, agency: Agency | None, now: dt.datetime) ->
             "status": row.run_status, "started_at": _aware(row.run_started),
             "finished_at": _aware(row.run_finished), "rows": row.run_rows, "error": row.run_error}
         hours = None if success is None else round((now - success).total_seconds() / 3600, 1)
-        state = _state(row.status, row.run_status, success, _aware(row.created_at), now)
+        state = NOT_INSTALLED if not is_installed(row.platform) else \
+            _state(row.status, row.run_status, success, _aware(row.created_at), now)
         found.append(AccountHealth(
             row.agency, row.client, row.platform, row.external_id, row.name, row.status, state,
             last_run, success, hours,

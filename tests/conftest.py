@@ -121,8 +121,8 @@ def give_client_data(home: Path) -> Callable[[str], None]:
     client (by id), as later syncs and reports will: the data that removal must warn about."""
 
     def attach(client_id: str) -> None:
-        from datadrip.core.config import load_settings
         from datadrip.db.models import AdAccount, Entity, Insight, MetricDaily, Report
+        from datadrip.platforms.registry import load_settings
         from datadrip.workbook.session import open_session
 
         with open_session(load_settings(), write=True) as wb:

@@ -79,7 +79,7 @@ def revision_of(path: Path) -> str:
 
 def stored_logins() -> dict[str, str]:
     """The logins (login.*) in the encrypted secret file, decrypted as DataDrip reads them."""
-    from datadrip.core.config import load_settings
+    from datadrip.platforms.registry import load_settings
     from datadrip.secrets.file import FileStore
 
     store = FileStore(load_settings().paths.data_dir)

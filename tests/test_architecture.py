@@ -202,7 +202,7 @@ def test_architecture_graph_sees_every_kind_of_import() -> None:
     graph = import_graph(PACKAGE)
     assert "datadrip.core.errors" in graph["datadrip.secrets.store"]  # at the top
     assert "datadrip.secrets.store" in graph["datadrip.commands.secret"]  # inside a function
-    assert "datadrip.core.config" in graph["datadrip.platforms.tokens"]  # under TYPE_CHECKING
+    assert "datadrip.core.config" in graph["datadrip.platforms.base"]  # under TYPE_CHECKING
     assert "datadrip.workbook.audit" in graph["datadrip.workbook.app_secrets"]  # from package import module
     assert "datadrip" in graph["datadrip.cli"]  # from datadrip import __version__
 

@@ -6,14 +6,23 @@ import re
 from pathlib import Path
 
 import pytest
+from pydantic import Field
 
-from datadrip.core.config import SECRETS, SECTIONS, Settings, example_text, load_settings, section_keys
+from datadrip.core import config
+from datadrip.core.config import CORE_SECRETS, Section, example_text, section_keys, settings_model
 from datadrip.core.errors import ConfigError, ExitCode
+from datadrip.platforms.registry import load_settings, platforms
 
 PACKAGE_EXAMPLE = Path(__file__).resolve().parents[1] / "datadrip" / "datadrip.toml.example"
 ROOT_EXAMPLE = Path(__file__).resolve().parents[1] / "datadrip.toml.example"
 _COMMENTED_KEY = re.compile(r"^#\s*([a-z_]+)\s*=\s*(.+)$")
 _HEADER = re.compile(r"^\[([a-z_]+)\]\s*$")
+
+
+def all_secrets() -> dict[str, tuple[str, ...]]:
+    """Every known secret: the installed platforms' and core's."""
+    return {**{name: names for plugin in platforms() for name, names in plugin.secrets.items()},
+            **CORE_SECRETS}
 
 
 def write(path: Path, text: str) -> Path:
@@ -40,7 +49,7 @@ def commented_keys(text: str) -> dict[str, dict[str, str]]:
 def test_config_defaults_apply_when_no_file_and_no_env(tmp_path: Path) -> None:
     loaded = load_settings(env={"DATADRIP_HOME": str(tmp_path / "home")})
 
-    assert loaded.settings == Settings()
+    assert loaded.settings == type(loaded.settings)()
     assert loaded.config_file_found is False
     assert loaded.paths.config_file == tmp_path / "home" / "datadrip.toml"
     assert set(loaded.sources.values()) == {"default"}
@@ -214,8 +223,9 @@ def test_config_unknown_section_names_file_line_and_section(dd, tmp_path: Path) 
     assert run.stdout == ""
     first = run.stderr.splitlines()[0]
     assert first == f"error: {path}:4: unknown section [facebook]"
-    assert ("Hint: Known sections: workbook, user, meta, google, email, reports, ai, auth, secrets, "
-            "sync, schedule, sql.") in run.stderr
+    assert ("Hint: Known sections: workbook, user, google, meta, email, reports, ai, auth, secrets, "
+            "sync, schedule, sql. A platform's section needs its plug-in: see 'datadrip platform "
+            "list'.") in run.stderr
 
 
 def test_config_unknown_key_names_file_line_and_key(dd, tmp_path: Path) -> None:
@@ -282,7 +292,7 @@ def test_config_secret_in_file_is_refused_with_env_hint(dd, tmp_path: Path) -> N
     assert "s3cr3t-in-file" not in run.stderr
 
 
-@pytest.mark.parametrize("secret", sorted(SECRETS))
+@pytest.mark.parametrize("secret", sorted(all_secrets()))
 def test_config_every_secret_is_refused_in_the_file(tmp_path: Path, secret: str) -> None:
     section, key = secret.split(".")
     path = write(tmp_path / "team.toml", f'[{section}]\n{key} = "x"\n')
@@ -292,7 +302,7 @@ def test_config_every_secret_is_refused_in_the_file(tmp_path: Path, secret: str)
 
     assert raised.value.message.startswith(f"{path}:2: [{section}] {key} is a secret")
     assert raised.value.hint is not None
-    assert SECRETS[secret][0] in raised.value.hint
+    assert all_secrets()[secret][0] in raised.value.hint
 
 
 def test_config_file_that_is_not_utf8_is_an_error(tmp_path: Path) -> None:
@@ -343,7 +353,7 @@ def test_config_env_unrelated_datadrip_variables_are_ignored(tmp_path: Path) -> 
                                 "DATADRIP_DEBUG": "1",
                                 "DATADRIP_CONFIG": ""})
 
-    assert loaded.settings == Settings()
+    assert loaded.settings == type(loaded.settings)()
     assert set(loaded.sources.values()) == {"default"}
 
 
@@ -352,7 +362,7 @@ def test_config_env_secrets_are_not_settings(tmp_path: Path) -> None:
                                 "DATADRIP_META_APP_SECRET": "s3cr3t",
                                 "DATADRIP_AI_API_KEY": "sk-1"})
 
-    assert loaded.settings == Settings()
+    assert loaded.settings == type(loaded.settings)()
     assert loaded.secrets["meta.app_secret"] == "env DATADRIP_META_APP_SECRET"
     assert loaded.secrets["ai.api_key"] == "env DATADRIP_AI_API_KEY"
     assert loaded.secrets["google.client_secret"] is None
@@ -397,10 +407,12 @@ def test_config_relative_workbook_is_where_the_cli_writes(dd, tmp_path: Path) ->
 
 # --- the example file --------------------------------------------------------------------------
 
-def test_config_example_documents_every_key_under_its_section() -> None:
+def test_config_example_documents_every_key_under_its_section(tmp_path: Path) -> None:
     documented = commented_keys(PACKAGE_EXAMPLE.read_text(encoding="utf-8"))
 
-    expected = {section: set(section_keys(model)) for section, model in SECTIONS.items()}
+    sections = load_settings(env={"DATADRIP_HOME": str(tmp_path)}).sections
+    assert {plugin.name for plugin in platforms()} <= set(sections)
+    expected = {section: set(section_keys(model)) for section, model in sections.items()}
     assert {section: set(keys) for section, keys in documented.items()} == expected
 
 
@@ -412,7 +424,7 @@ def test_config_example_uncommented_loads_to_exactly_the_defaults(tmp_path: Path
 
     loaded = load_settings(path, env={"DATADRIP_HOME": str(tmp_path)})
 
-    assert loaded.settings == Settings()
+    assert loaded.settings == type(loaded.settings)()
     assert set(loaded.sources.values()) == {"file"}
 
 
@@ -421,13 +433,13 @@ def test_config_example_as_shipped_loads_to_the_defaults(tmp_path: Path) -> None
 
     loaded = load_settings(path, env={"DATADRIP_HOME": str(tmp_path)})
 
-    assert loaded.settings == Settings()
+    assert loaded.settings == type(loaded.settings)()
 
 
 def test_config_example_mentions_every_secret_variable() -> None:
     text = PACKAGE_EXAMPLE.read_text(encoding="utf-8")
 
-    for names in SECRETS.values():
+    for names in all_secrets().values():
         for name in names:
             assert name in text
 
@@ -446,3 +458,69 @@ def test_config_works_from_a_deleted_working_folder(tmp_path: Path, monkeypatch:
     loaded = load_settings(env={"DATADRIP_HOME": str(tmp_path / "home")})
 
     assert loaded.paths.config_file == tmp_path / "home" / "datadrip.toml"
+
+
+# --- core knows no platform: the plug-ins bring their sections and secrets ---------------------
+
+class _TiktokSettings(Section):
+    api_url: str = "https://business-api.tiktok.com"
+    lookback_days: int = Field(7, ge=0)
+
+
+def test_config_core_alone_knows_no_platform_section(tmp_path: Path) -> None:
+    path = write(tmp_path / "team.toml", '[ai]\nmodel = "llama3"\n\n[meta]\napi_version = "v25.0"\n')
+
+    with pytest.raises(ConfigError) as raised:
+        config.load_settings(path, env={"DATADRIP_HOME": str(tmp_path)})
+
+    assert raised.value.message == f"{path}:4: unknown section [meta]"
+    assert raised.value.hint is not None
+    assert "'datadrip platform list'" in raised.value.hint
+    assert "meta" not in config.load_settings(env={"DATADRIP_HOME": str(tmp_path)}).sections
+
+
+def test_config_extra_sections_and_secrets_load_like_core_ones(tmp_path: Path) -> None:
+    path = write(tmp_path / "team.toml", '[tiktok]\nlookback_days = 3\n')
+    extra = {"sections": {"tiktok": _TiktokSettings},
+             "secrets": {"tiktok.app_secret": ("DATADRIP_TIKTOK_APP_SECRET",)}}
+
+    loaded = config.load_settings(path, env={"DATADRIP_HOME": str(tmp_path),
+                                             "DATADRIP_TIKTOK_API_URL": "http://127.0.0.1:9",
+                                             "DATADRIP_TIKTOK_APP_SECRET": "s3cr3t"}, **extra)
+
+    assert loaded.settings.tiktok.lookback_days == 3
+    assert loaded.settings.tiktok.api_url == "http://127.0.0.1:9"
+    assert loaded.sources["tiktok.lookback_days"] == "file"
+    assert loaded.sources["tiktok.api_url"] == "env"
+    assert loaded.secrets["tiktok.app_secret"] == "env DATADRIP_TIKTOK_APP_SECRET"
+    assert list(loaded.sections)[:3] == ["workbook", "user", "tiktok"]
+    assert list(loaded.secret_env)[0] == "tiktok.app_secret"
+    assert set(CORE_SECRETS) < set(loaded.secret_env)
+
+    write(path, '[tiktok]\napp_secret = "in-the-file"\n')
+    with pytest.raises(ConfigError) as raised:
+        config.load_settings(path, env={"DATADRIP_HOME": str(tmp_path)}, **extra)
+    assert raised.value.message.startswith(f"{path}:2: [tiktok] app_secret is a secret")
+    assert "in-the-file" not in raised.value.message
+
+    write(path, '[tiktok]\nlookback_days = -1\n')
+    with pytest.raises(ConfigError) as raised:
+        config.load_settings(path, env={"DATADRIP_HOME": str(tmp_path)}, **extra)
+    assert raised.value.message.startswith(f"{path}:2: [tiktok] lookback_days:")
+
+
+def test_config_settings_model_is_built_once_per_set_of_sections() -> None:
+    model = settings_model((("tiktok", _TiktokSettings),))
+
+    assert settings_model((("tiktok", _TiktokSettings),)) is model
+    assert model().tiktok == _TiktokSettings()
+    assert model().sync.concurrency == 4
+    assert settings_model(()) is config.Settings
+
+
+def test_config_platform_section_may_not_take_a_core_name(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        config.load_settings(env={"DATADRIP_HOME": str(tmp_path)}, sections={"sync": _TiktokSettings})
+
+    assert "[sync]" in raised.value.message
+    assert raised.value.exit_code == ExitCode.BAD_INPUT

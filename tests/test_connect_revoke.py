@@ -10,8 +10,8 @@ import httpx
 import pytest
 from support import consent, stored_token
 
-from datadrip.core.config import load_settings
 from datadrip.platforms.base import AccountRef
+from datadrip.platforms.registry import load_settings
 from datadrip.workbook.connect import ConnectOutcome, ConnectRequest, ConnectUi, connect_accounts
 
 CLIENT = "Masala Mornings"

@@ -75,7 +75,7 @@ def test_cron_report_send_all_prints_nothing_when_every_report_goes_out(filled, 
 
 def test_cron_report_send_with_one_client_failing_exits_3_with_one_line_per_problem(
         filled, dd_process, cron_env, home: Path):
-    from datadrip.core.config import load_settings
+    from datadrip.platforms.registry import load_settings
     from datadrip.workbook.session import open_session
 
     with open_session(load_settings(), write=True) as wb:

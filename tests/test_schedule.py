@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from datadrip.core.config import ScheduleSettings, load_settings
+from datadrip.core.config import ScheduleSettings
 from datadrip.core.cron import parse_cron, parse_deadline
 from datadrip.core.errors import ConfigError
+from datadrip.platforms.registry import load_settings
 from datadrip.scheduling.timetable import has_dst, latest_fire, next_fire, next_runs
 
 UTC = dt.UTC

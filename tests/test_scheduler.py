@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from datadrip.core.config import Loaded, load_settings
+from datadrip.core.config import Loaded
+from datadrip.platforms.registry import load_settings
 from datadrip.scheduling.daemon import (
     DaemonRequest,
     DaemonRunningError,

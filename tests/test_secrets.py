@@ -16,8 +16,8 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.errors import KeyringLocked, PasswordSetError
 
-from datadrip.core.config import load_settings
 from datadrip.core.errors import ExitCode, SecretStoreError, UsageError
+from datadrip.platforms.registry import load_settings
 from datadrip.secrets.file import KEY_FILENAME, STORE_FILENAME, FileStore
 from datadrip.secrets.store import (
     NOTICE_MARKER,

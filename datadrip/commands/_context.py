@@ -25,7 +25,7 @@ class Invocation:
 
 
 def settings(ctx: typer.Context) -> Loaded:
-    from datadrip.core.config import load_settings
+    from datadrip.platforms.registry import load_settings
 
     invocation = ctx.find_object(Invocation) or Invocation()
     return load_settings(invocation.config_path)

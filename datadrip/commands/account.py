@@ -55,6 +55,9 @@ def account_check(ctx: typer.Context, client: ClientOpt = None, agency: AgencyOp
                   as_json: JsonOpt = False) -> None:
     """Try each stored login once; mark the refused ones needs_reauth (exit 4 with the command to run).
 
+    A connected platform whose configured API version stops answering within 60 days (or has
+    stopped) is warned about on stderr, with the api_version setting to change.
+
     \b
     Example:
       datadrip account check --client "Masala Mornings" || echo "a login is needed"
@@ -67,6 +70,8 @@ def account_check(ctx: typer.Context, client: ClientOpt = None, agency: AgencyOp
         output.print_json(checked.records)
     else:
         output.print_table(checked.records, COLUMNS)
+    for sunset in checked.sunsets:
+        output.message(f"warning: {sunset.warning}")
     if checked.needs_login:
         raise AuthRequiredError(f"{len(checked.needs_login)} client login(s) need renewing",
                                 hint="run: " + "  and  ".join(checked.needs_login))

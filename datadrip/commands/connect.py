@@ -1,4 +1,5 @@
-"""`datadrip connect meta|google CLIENT` and `datadrip disconnect`: a client's ad accounts."""
+"""`datadrip connect PLATFORM CLIENT` and `datadrip disconnect`: a client's ad accounts, on any
+installed platform."""
 
 from __future__ import annotations
 
@@ -10,25 +11,14 @@ import typer
 from datadrip.commands import output
 from datadrip.commands._context import confirm_removal, settings
 from datadrip.commands._options import AgencyOpt, JsonOpt, YesOpt
-from datadrip.core.enums import Platform
 
 if TYPE_CHECKING:
-    from datadrip.platforms.base import AccountRef
+    from datadrip.platforms.base import AccountRef, PlatformPlugin
     from datadrip.workbook.connect import ConnectOutcome, ConnectUi
 
-app = typer.Typer(help="""Connect a client's Meta or Google Ads accounts: log in once in the browser.
-
-    The login is kept in the OS keyring (or the encrypted secret file); the workbook keeps only
-    the accounts. Run it again to log in anew when a login has expired or was revoked.
-
-    \b
-    Examples:
-      datadrip connect meta "Masala Mornings"
-      datadrip connect google "Masala Mornings" --account 123-456-7890
-      datadrip connect meta "Masala Mornings" --token-stdin --account act_1234567890 < token.txt
-    """,
-                  no_args_is_help=True)
-
+PlatformArg = Annotated[str, typer.Argument(
+    help="The platform: meta, google, or another installed one (see 'datadrip platform list').",
+    metavar="PLATFORM", show_default=False)]
 ClientArg = Annotated[str, typer.Argument(help="Client name or id.", metavar="CLIENT", show_default=False)]
 AccountOpt = Annotated[list[str] | None, typer.Option(
     "--account", help="An account to connect (repeatable); without it, pick on the terminal.",
@@ -36,58 +26,44 @@ AccountOpt = Annotated[list[str] | None, typer.Option(
 NoBrowserOpt = Annotated[bool, typer.Option(
     "--no-browser", help="Print the login address and read the address the browser ends on "
                          "(or the code) from stdin: for machines without a browser.")]
+TokenStdinOpt = Annotated[bool, typer.Option(
+    "--token-stdin", "--refresh-token-stdin",
+    help="Read a token you already have from stdin instead of logging in: Meta, a Business "
+         "Manager system-user token; Google Ads, a refresh token (both spellings work).")]
 
 
-@app.command("meta")
-def connect_meta(ctx: typer.Context, client: ClientArg, account: AccountOpt = None,
-                 agency: AgencyOpt = None, no_browser: NoBrowserOpt = False,
-                 token_stdin: Annotated[bool, typer.Option(
-                     "--token-stdin", help="Read a token you already have (a Business Manager "
-                                           "system-user token) from stdin instead of logging in.")]
-                 = False,
-                 as_json: JsonOpt = False) -> None:
-    """Log in to Meta and connect the client's ad accounts.
+def connect(ctx: typer.Context, platform: PlatformArg, client: ClientArg, account: AccountOpt = None,
+            agency: AgencyOpt = None, no_browser: NoBrowserOpt = False,
+            token_stdin: TokenStdinOpt = False, as_json: JsonOpt = False) -> None:
+    """Connect a client's ad accounts on a platform: log in once in the browser.
+
+    The login is kept in the OS keyring (or the encrypted secret file); the workbook keeps only
+    the accounts. Run it again to log in anew when a login has expired or was revoked.
 
     \b
-    Example:
+    Examples:
       datadrip connect meta "Masala Mornings" --account act_1010000001
+      datadrip connect google "Masala Mornings" --account 123-456-7890
+      datadrip connect meta "Masala Mornings" --token-stdin --account act_1234567890 < token.txt
+      datadrip connect google "Masala Mornings" --refresh-token-stdin < refresh-token.txt
     """
-    _connect(ctx, "meta", client, account, agency, no_browser, token_stdin, as_json)
-
-
-@app.command("google")
-def connect_google(ctx: typer.Context, client: ClientArg, account: AccountOpt = None,
-                   agency: AgencyOpt = None, no_browser: NoBrowserOpt = False,
-                   refresh_token_stdin: Annotated[bool, typer.Option(
-                       "--refresh-token-stdin", help="Read a refresh token you already have from "
-                                                     "stdin instead of logging in.")] = False,
-                   as_json: JsonOpt = False) -> None:
-    """Log in to Google and connect the client's Google Ads accounts (also through a manager).
-
-    \b
-    Example:
-      datadrip connect google "Masala Mornings" --account 202-000-0001
-    """
-    _connect(ctx, "google", client, account, agency, no_browser, refresh_token_stdin, as_json)
-
-
-def _connect(ctx: typer.Context, platform: str, client: str, accounts: list[str] | None,
-             agency: str | None, no_browser: bool, token_stdin: bool, as_json: bool) -> None:
+    from datadrip.platforms import registry
     from datadrip.workbook.connect import ConnectRequest, connect_accounts
 
     if token_stdin and no_browser:
         raise typer.BadParameter("a token read from stdin needs no login: drop --no-browser")
+    plugin = registry.platform(platform)
     loaded = settings(ctx)
-    token = _read_token(platform) if token_stdin else None
-    request = ConnectRequest(platform, client, agency, tuple(accounts or ()), no_browser, token)
-    outcome = connect_accounts(loaded, request, _terminal_ui(platform))
+    token = _read_token(plugin) if token_stdin else None
+    request = ConnectRequest(platform, client, agency, tuple(account or ()), no_browser, token)
+    outcome = connect_accounts(loaded, request, _terminal_ui(plugin))
     _show(outcome, as_json)
 
 
-def _terminal_ui(platform: str) -> ConnectUi:
+def _terminal_ui(plugin: PlatformPlugin) -> ConnectUi:
     from datadrip.workbook.connect import ConnectUi
 
-    name = "Meta" if platform == "meta" else "Google"
+    name = plugin.label
 
     def on_url(url: str, opened: bool) -> None:
         if opened:
@@ -106,10 +82,9 @@ def _terminal_ui(platform: str) -> ConnectUi:
     return ConnectUi(on_url=on_url, read_pasted=read_pasted, choose=_pick, on_notice=output.message)
 
 
-def _read_token(platform: str) -> str:
-    what = "token" if platform == "meta" else "refresh token"
+def _read_token(plugin: PlatformPlugin) -> str:
     if sys.stdin.isatty():
-        return str(typer.prompt(f"Paste the {what}", hide_input=True, err=True))
+        return str(typer.prompt(f"Paste the {plugin.token_kind}", hide_input=True, err=True))
     return sys.stdin.read()
 
 
@@ -161,10 +136,8 @@ def _show(outcome: ConnectOutcome, as_json: bool) -> None:
     output.print_table(outcome.accounts, CONNECTED)
 
 
-def disconnect(ctx: typer.Context,
-               platform: Annotated[Platform, typer.Argument(help="meta or google.", metavar="PLATFORM",
-                                                            show_default=False)],
-               client: ClientArg, account: Annotated[list[str] | None, typer.Option(
+def disconnect(ctx: typer.Context, platform: PlatformArg, client: ClientArg,
+               account: Annotated[list[str] | None, typer.Option(
                    "--account", help="Only this account (repeatable); default: all of the "
                                      "client's accounts on the platform.", metavar="ID",
                    show_default=False)] = None,
@@ -182,7 +155,7 @@ def disconnect(ctx: typer.Context,
     """
     from datadrip.workbook.connect import disconnect_accounts
 
-    done = disconnect_accounts(settings(ctx), platform.value, client, agency, account or (),
+    done = disconnect_accounts(settings(ctx), platform, client, agency, account or (),
                                revoke=not keep_grant,
                                confirm=lambda what, counts: confirm_removal(what, counts, yes=yes))
     record: dict[str, Any] = {"client": done.client, "platform": done.platform,

@@ -54,7 +54,7 @@ def secret_set(ctx: typer.Context, name: NameArg) -> None:
                          hint='Run it at a terminal to be asked, or pipe the value in: '
                               'printf %s "$VALUE" | datadrip secret set NAME')
     loaded = settings(ctx)
-    value = _read_value(check_name(name))
+    value = _read_value(check_name(loaded, name))
     with workbook(ctx, write=True) as wb:
         stored = store_secret(loaded, wb, name, value, on_notice=output.message)
     output.message(f"Stored {name} in {stored.location}.")
@@ -75,7 +75,7 @@ def secret_delete(ctx: typer.Context, name: NameArg) -> None:
 
     loaded = settings(ctx)
     with workbook(ctx, write=True) as wb:
-        deleted = delete_secret(loaded, wb, check_name(name))
+        deleted = delete_secret(loaded, wb, check_name(loaded, name))
     output.message(f"Deleted {name} from {deleted.location}.")
     if deleted.env_override:
         output.message(f"Note: {deleted.env_override} still sets it.")

@@ -21,7 +21,7 @@ def init(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     Example:
       datadrip init && datadrip agency add "My Agency"
     """
-    from datadrip.core.config import load_settings
+    from datadrip.platforms.registry import load_settings
     from datadrip.workbook.init import initialise
 
     invocation = ctx.find_object(Invocation) or Invocation()

@@ -30,7 +30,9 @@ def status(ctx: typer.Context, agency: AgencyOpt = None, as_json: JsonOpt = Fals
     report_deadline and did not, a daemon run stopped or failed as a whole, or a login to renew
     (the command to run is named); exit 0 when all is well. A
     report skipped for having nothing in it (no accounts, no data for its period) is named with
-    why, and is not a problem. The verdict is one line on stderr.
+    why, and is not a problem. A connected platform whose configured API version stops answering
+    within 60 days (or has stopped) is a warning naming the date and the api_version setting to
+    change; it does not change the exit code. The verdict is one line on stderr.
 
     \b
     Examples:
@@ -40,14 +42,17 @@ def status(ctx: typer.Context, agency: AgencyOpt = None, as_json: JsonOpt = Fals
     from datadrip.reports.claims import send_locks
     from datadrip.status import check_status
 
-    schedule = settings(ctx).settings.schedule
-    with workbook(ctx) as wb, send_locks(settings(ctx)) as locks:
-        report = check_status(wb.session, agency_ref=agency, schedule=schedule, locks=locks)
+    loaded = settings(ctx)
+    with workbook(ctx) as wb, send_locks(loaded) as locks:
+        report = check_status(wb.session, agency_ref=agency, schedule=loaded.settings.schedule,
+                              locks=locks, settings=loaded.settings)
     if as_json:
         output.print_json(report.record())
     else:
         output.print_table(rows(report), COLUMNS, title="DataDrip status",
                            empty="no active client has accounts or reports yet")
+    for sunset in report.sunsets:
+        output.message(f"warning: {sunset.warning}")
     output.message(verdict(report))
     if not report.ok:
         raise typer.Exit(1)
@@ -94,6 +99,11 @@ def rows(report: Status) -> list[dict[str, Any]]:
         lines.append({"check": "daemon", "who": daemon_run.agency, "what": daemon_run.job,
                       "state": daemon_run.status, "when": ago(daemon_run.scheduled_for, now),
                       "note": f"{daemon_run.error}; {daemon_run.command}"})
+    for sunset in report.sunsets:
+        lines.append({"check": "api", "who": sunset.label, "what": sunset.api_version,
+                      "state": "ended" if sunset.days_left < 0 else "ending",
+                      "when": str(sunset.sunset), "note": f"set [{sunset.platform}] api_version to a "
+                                                          "newer version"})
     for run in report.next_runs:
         lines.append({"check": "next", "who": run.agency, "what": run.job, "state": "scheduled",
                       "when": f"{run.local:%Y-%m-%d %H:%M %Z} ({run.utc:%H:%M} UTC)", "note": ""})

@@ -11,7 +11,7 @@ import typer
 from datadrip.commands import output
 from datadrip.commands._context import settings
 from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
-from datadrip.core.enums import Level, Platform
+from datadrip.core.enums import Level
 
 if TYPE_CHECKING:
     from datadrip.sync.run import AccountSync, SyncOutcome, SyncUi, WaitNotice
@@ -22,8 +22,9 @@ def sync(ctx: typer.Context,
              "--client", "-c", help="Only this client (name or id); repeatable.", show_default=False)]
          = None,
          agency: AgencyOpt = None,
-         platform: Annotated[Platform | None, typer.Option(help="Only this platform.",
-                                                          show_default=False)] = None,
+         platform: Annotated[str | None, typer.Option(
+             help="Only this platform (an installed one: datadrip platform list).",
+             metavar="NAME", show_default=False)] = None,
          level: Annotated[list[Level] | None, typer.Option(
              help="Only this level (repeatable); default: campaign, adset and ad.",
              show_default=False)] = None,
@@ -59,12 +60,16 @@ def sync(ctx: typer.Context,
     Example:
       datadrip sync --client "Masala Mornings" --since 2026-09-01
     """
+    from datadrip.platforms.registry import platform_names
     from datadrip.sync.run import SyncRequest, sync_accounts
 
     if since and until and until < since:
         raise typer.BadParameter("--until is before --since", param_hint="--until")
+    if platform is not None and platform not in platform_names():
+        raise typer.BadParameter(f"{platform!r} is not an installed platform (installed: "
+                                 f"{', '.join(platform_names()) or 'none'})", param_hint="--platform")
     request = SyncRequest(clients=tuple(client or ()), agency=agency,
-                          platform=platform.value if platform else None,
+                          platform=platform,
                           levels=tuple(dict.fromkeys(item.value for item in level)) if level else
                           ("campaign", "adset", "ad"),
                           since=since.date() if since else None, until=until.date() if until else None,
@@ -96,6 +101,9 @@ def _report(outcome: SyncOutcome, as_json: bool, *, quiet: bool) -> None:
     for account in outcome.accounts:
         for warning in account.warnings:
             output.message(f"warning: {_label(account)}: {warning}")
+    if missing := outcome.not_installed:
+        output.message(f"warning: skipped {len(missing)} account(s) whose platform is not installed "
+                       f"(see 'datadrip platform list'): {', '.join(_label(a) for a in missing)}")
     failed = outcome.failed
     if not failed:
         return

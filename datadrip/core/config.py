@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -9,9 +10,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from datadrip.core.errors import ConfigError
 
@@ -22,11 +23,13 @@ ENV_PREFIX = "DATADRIP_"
 RESERVED_ENV = {"DATADRIP_HOME", "DATADRIP_CONFIG", "DATADRIP_DEBUG", "DATADRIP_SECRET_KEY"}
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """One [section] of datadrip.toml: core's own, or a platform plug-in's `settings_model`."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class WorkbookSettings(_Section):
+class WorkbookSettings(Section):
     url: str = Field("", description="SQLAlchemy URL or file path of the workbook; empty: "
                      "workbook.db in the data folder. PostgreSQL: postgresql+psycopg://user@host/db")
     busy_timeout_seconds: int = Field(15, ge=0, le=3600, description="How long a command waits "
@@ -34,37 +37,11 @@ class WorkbookSettings(_Section):
                                       "before it fails saying the workbook is busy")
 
 
-class UserSettings(_Section):
+class UserSettings(Section):
     email: str = Field("", description="Who you are in the audit log; empty: your OS user name")
 
 
-class MetaSettings(_Section):
-    graph_url: str = Field("https://graph.facebook.com", description="Graph API base URL")
-    dialog_url: str = Field("https://www.facebook.com", description="Login dialog base URL")
-    api_version: str = Field("v26.0", description="Marketing API version")
-    app_id: str = Field("", description="Your Meta app's ID (the app secret is the secret "
-                        "meta.app_secret)")
-    redirect_port: int = Field(8765, ge=1, le=65535, description="Loopback port of the login "
-                               "redirect http://localhost:PORT/callback; the app must list it")
-    lookback_days: int = Field(28, ge=0, le=400, description="Days re-read on every sync, since "
-                               "conversions are restated (Meta calls them stable after 28)")
-
-
-class GoogleSettings(_Section):
-    api_url: str = Field("https://googleads.googleapis.com", description="Google Ads REST base URL")
-    auth_url: str = Field("https://accounts.google.com/o/oauth2/v2/auth",
-                          description="OAuth consent page")
-    token_url: str = Field("https://oauth2.googleapis.com/token", description="OAuth token endpoint")
-    revoke_url: str = Field("https://oauth2.googleapis.com/revoke",
-                            description="OAuth token revocation endpoint")
-    api_version: str = Field("v26", description="Google Ads API version")
-    client_id: str = Field("", description="OAuth client ID of a Desktop-app client (the secret "
-                           "is the secret google.client_secret)")
-    lookback_days: int = Field(30, ge=0, le=400, description="Days re-read on every sync, since "
-                               "conversions keep arriving for the conversion window (30 by default)")
-
-
-class EmailSettings(_Section):
+class EmailSettings(Section):
     provider: Literal["outbox", "smtp", "resend", "sendgrid"] = Field(
         "outbox", description="How reports are sent: outbox (.eml files in outbox_dir, nothing "
         "leaves the machine), smtp, resend or sendgrid")
@@ -88,7 +65,7 @@ class EmailSettings(_Section):
                           "for a passing reason (busy, down, rate limited)")
 
 
-class ReportsSettings(_Section):
+class ReportsSettings(Section):
     template_dir: str = Field("", description="Folder of your own templates; a file there "
                               "(report.html.j2, report.txt.j2, report.md.j2) replaces ours")
     send_empty: bool = Field(False, description="E-mail a report with nothing in it (a client with "
@@ -96,7 +73,7 @@ class ReportsSettings(_Section):
                              "is recorded (failed, when an account has not synced that far)")
 
 
-class AiSettings(_Section):
+class AiSettings(Section):
     base_url: str = Field("https://api.openai.com/v1",
                           description="Any OpenAI-compatible server (Ollama, vLLM, llama.cpp)")
     model: str = Field("gpt-4o-mini", description="Model for suggestions")
@@ -119,18 +96,18 @@ class AiSettings(_Section):
                                             "million answer tokens")
 
 
-class AuthSettings(_Section):
+class AuthSettings(Section):
     login_timeout_seconds: int = Field(300, ge=1, description="How long a browser login waits "
                                        "for the consent page to be answered")
 
 
-class SecretsSettings(_Section):
+class SecretsSettings(Section):
     backend: Literal["auto", "keyring", "file"] = Field(
         "auto", description="Where secrets are kept: auto (the OS keyring when usable, else an "
         "encrypted file in the data folder), keyring or file")
 
 
-class SyncSettings(_Section):
+class SyncSettings(Section):
     initial_days: int = Field(90, ge=1, le=1125, description="Days pulled on an account's first "
                               "sync (platforms keep about 37 months)")
     concurrency: int = Field(4, ge=1, le=32, description="Accounts synced at the same time")
@@ -143,7 +120,7 @@ class SyncSettings(_Section):
                                   "saying when it may resume, and the others go on")
 
 
-class ScheduleSettings(_Section):
+class ScheduleSettings(Section):
     refresh_tokens: str = Field("0 */6 * * *", description="When the daemon checks and renews "
                                 "logins (cron, in each agency's timezone; empty: never)")
     sync: str = Field("30 5 * * *", description="When the daemon syncs each agency's clients")
@@ -173,16 +150,14 @@ class ScheduleSettings(_Section):
         return value
 
 
-class SqlSettings(_Section):
+class SqlSettings(Section):
     timeout_seconds: float = Field(30.0, gt=0, le=86400, description="Longest a `datadrip sql` "
                                    "query may run before it is stopped")
 
 
-class Settings(_Section):
+class Settings(Section):
     workbook: WorkbookSettings = WorkbookSettings()
     user: UserSettings = UserSettings()
-    meta: MetaSettings = MetaSettings()
-    google: GoogleSettings = GoogleSettings()
     email: EmailSettings = EmailSettings()
     reports: ReportsSettings = ReportsSettings()
     ai: AiSettings = AiSettings()
@@ -192,26 +167,40 @@ class Settings(_Section):
     schedule: ScheduleSettings = ScheduleSettings()
     sql: SqlSettings = SqlSettings()
 
+    if TYPE_CHECKING:
+        # A platform's section (`settings.meta`) is a field of the model load_settings builds
+        # with the installed plug-ins' sections; to the type checker it is Any.
+        def __getattr__(self, name: str) -> Any: ...
 
-SECTIONS: dict[str, type[_Section]] = {
+
+CORE_SECTIONS: dict[str, type[Section]] = {
     name: info.annotation  # type: ignore[misc]
     for name, info in Settings.model_fields.items()
 }
+# Where the workbook is and who you are come first; the platforms' sections follow them.
+_LEADING_SECTIONS = ("workbook", "user")
 
-# Secrets are never read from the file: only from the environment, then the secret store.
-SECRETS: dict[str, tuple[str, ...]] = {
-    "meta.app_secret": ("DATADRIP_META_APP_SECRET",),
-    "google.client_secret": ("DATADRIP_GOOGLE_CLIENT_SECRET",),
-    "google.developer_token": ("DATADRIP_GOOGLE_DEVELOPER_TOKEN",),
+# Secrets are never read from the file: only from the environment, then the secret store. The
+# platforms' secrets come with their plug-ins (load_settings's `secrets`), before these.
+CORE_SECRETS: dict[str, tuple[str, ...]] = {
     "email.smtp_password": ("DATADRIP_EMAIL_SMTP_PASSWORD",),
     "email.resend_api_key": ("DATADRIP_EMAIL_RESEND_API_KEY", "RESEND_API_KEY"),
     "email.sendgrid_api_key": ("DATADRIP_EMAIL_SENDGRID_API_KEY", "SENDGRID_API_KEY"),
     "ai.api_key": ("DATADRIP_AI_API_KEY", "OPENAI_API_KEY"),
 }
-_SECRET_ENV = {name for names in SECRETS.values() for name in names}
 
 
-def section_keys(model: type[_Section]) -> dict[str, str]:
+@functools.cache
+def settings_model(sections: tuple[tuple[str, type[Section]], ...]) -> type[Settings]:
+    """`Settings` with the given extra sections (the installed platforms') as fields, each
+    defaulting to its model's defaults. Built once per set of sections."""
+    if not sections:
+        return Settings
+    fields: dict[str, Any] = {name: (model, model()) for name, model in sections}
+    return create_model("Settings", __base__=Settings, __module__=__name__, **fields)
+
+
+def section_keys(model: type[Section]) -> dict[str, str]:
     """A section's keys as written in the file (`from`) and the attributes holding them (`sender`)."""
     return {info.alias or name: name for name, info in model.model_fields.items()}
 
@@ -236,7 +225,11 @@ class Loaded:
     paths: Paths
     config_file_found: bool
     sources: dict[str, str] = field(default_factory=dict)
-    secrets: dict[str, str | None] = field(default_factory=dict)
+    secrets: dict[str, str | None] = field(default_factory=dict)  # name → "env VAR" or None
+    # Every [section] in effect (core's and the plug-ins'), in `config show` order.
+    sections: dict[str, type[Section]] = field(default_factory=lambda: dict(CORE_SECTIONS))
+    # Every known secret (the plug-ins' and core's) → the environment variables that set it.
+    secret_env: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(CORE_SECRETS))
 
     @property
     def workbook_target(self) -> str:
@@ -273,9 +266,16 @@ def resolve_paths(config_flag: Path | None, env: Mapping[str, str]) -> tuple[Pat
 
 
 def load_settings(config_flag: Path | None = None, env: Mapping[str, str] | None = None,
-                  *, must_exist: bool = True) -> Loaded:
-    """Read the settings once. Raises ConfigError naming the file, line and key of any mistake."""
+                  *, must_exist: bool = True, sections: Mapping[str, type[Section]] | None = None,
+                  secrets: Mapping[str, tuple[str, ...]] | None = None) -> Loaded:
+    """Read the settings once. Raises ConfigError naming the file, line and key of any mistake.
+
+    `sections` and `secrets` are the platforms' (platforms.registry.load_settings passes every
+    installed plug-in's): their [name] sections and DATADRIP_NAME_* variables are read like
+    core's own, and their secrets are refused in the file like core's."""
     env = os.environ if env is None else env
+    known = _all_sections(sections or {})
+    secret_env = {**(secrets or {}), **CORE_SECRETS}
     paths, named = resolve_paths(config_flag, env)
     found = paths.config_file.is_file()
     if named and not found and must_exist:
@@ -286,20 +286,33 @@ def load_settings(config_flag: Path | None = None, env: Mapping[str, str] | None
     text = ""
     if found:
         text = _read_text(paths.config_file)
-        raw = _parse_file(paths.config_file, text)
+        raw = _parse_file(paths.config_file, text, known, secret_env)
         sources.update({f"{s}.{k}": "file" for s, keys in raw.items() for k in keys})
-    for var, section, key, value in _env_overrides(env):
-        raw.setdefault(section, {})[key] = _coerce_env(var, section, key, value)
+    for var, section, key, value in _env_overrides(env, known, secret_env):
+        raw.setdefault(section, {})[key] = _coerce_env(var, known[section], key, value)
         sources[f"{section}.{key}"] = "env"
+    model = settings_model(tuple((name, known[name]) for name in known if name not in CORE_SECTIONS))
     try:
-        settings = Settings.model_validate(raw)
+        settings = model.model_validate(raw)
     except ValidationError as exc:
         raise _explain(exc, paths.config_file, text, sources) from None
-    for section, model in SECTIONS.items():
-        for key in section_keys(model):
+    for section, section_model in known.items():
+        for key in section_keys(section_model):
             sources.setdefault(f"{section}.{key}", "default")
-    secrets = {key: _secret_source(names, env) for key, names in SECRETS.items()}
-    return Loaded(settings, paths, found, sources, secrets)
+    secret_sources = {key: _secret_source(names, env) for key, names in secret_env.items()}
+    return Loaded(settings, paths, found, sources, secret_sources, known, secret_env)
+
+
+def _all_sections(extra: Mapping[str, type[Section]]) -> dict[str, type[Section]]:
+    """Core's sections and the platforms', in the order `config show` lists them."""
+    for name in extra:
+        if name in CORE_SECTIONS:
+            raise ConfigError(f"a platform plug-in names its settings section [{name}], which is "
+                              f"one of DataDrip's own",
+                              hint="See 'datadrip platform list'; uninstall the package that "
+                                   "provides it.")
+    leading = {name: CORE_SECTIONS[name] for name in _LEADING_SECTIONS}
+    return {**leading, **dict(sorted(extra.items())), **CORE_SECTIONS}
 
 
 def _read_text(path: Path) -> str:
@@ -311,7 +324,8 @@ def _read_text(path: Path) -> str:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _parse_file(path: Path, text: str) -> dict[str, dict[str, Any]]:
+def _parse_file(path: Path, text: str, sections: Mapping[str, type[Section]],
+                secrets: Mapping[str, tuple[str, ...]]) -> dict[str, dict[str, Any]]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -319,18 +333,19 @@ def _parse_file(path: Path, text: str) -> dict[str, dict[str, Any]]:
                           hint="Fix the line named above; datadrip.toml.example shows every key.") \
             from None
     for section, body in data.items():
-        if section not in SECTIONS:
+        if section not in sections:
             raise ConfigError(
                 f"{path}:{_line_of(text, section, None)}: unknown section [{section}]",
-                hint=f"Known sections: {', '.join(SECTIONS)}.")
+                hint=f"Known sections: {', '.join(sections)}. A platform's section needs its "
+                     f"plug-in: see 'datadrip platform list'.")
         if not isinstance(body, dict):
             raise ConfigError(f"{path}:{_line_of(text, None, section)}: '{section}' must be a "
                               f"[{section}] table")
-        known = section_keys(SECTIONS[section])
+        known = section_keys(sections[section])
         for key in body:
             line = _line_of(text, section, key)
-            if f"{section}.{key}" in SECRETS:
-                names = " or ".join(SECRETS[f"{section}.{key}"])
+            if f"{section}.{key}" in secrets:
+                names = " or ".join(secrets[f"{section}.{key}"])
                 raise ConfigError(f"{path}:{line}: [{section}] {key} is a secret and does not "
                                   f"belong in the config file", hint=f"Set {names} instead.")
             if key not in known:
@@ -359,24 +374,26 @@ def _line_of(text: str, section: str | None, key: str | None) -> int | str:
     return "?"
 
 
-def _env_overrides(env: Mapping[str, str]) -> list[tuple[str, str, str, str]]:
+def _env_overrides(env: Mapping[str, str], sections: Mapping[str, type[Section]],
+                   secrets: Mapping[str, tuple[str, ...]]) -> list[tuple[str, str, str, str]]:
+    secret_vars = {name for names in secrets.values() for name in names}
     found = []
     for var, value in env.items():
-        if not var.startswith(ENV_PREFIX) or var in RESERVED_ENV or var in _SECRET_ENV:
+        if not var.startswith(ENV_PREFIX) or var in RESERVED_ENV or var in secret_vars:
             continue
         section, _, key = var[len(ENV_PREFIX):].lower().partition("_")
-        if section not in SECTIONS:
+        if section not in sections:
             continue
-        if key not in section_keys(SECTIONS[section]):
+        if key not in section_keys(sections[section]):
             raise ConfigError(f"{var} names no setting: [{section}] has no key '{key}'",
                               hint=f"Known keys in [{section}]: "
-                                   f"{', '.join(section_keys(SECTIONS[section]))}.")
+                                   f"{', '.join(section_keys(sections[section]))}.")
         found.append((var, section, key, value))
     return found
 
 
-def _coerce_env(var: str, section: str, key: str, value: str) -> Any:
-    annotation = SECTIONS[section].model_fields[section_keys(SECTIONS[section])[key]].annotation
+def _coerce_env(var: str, model: type[Section], key: str, value: str) -> Any:
+    annotation = model.model_fields[section_keys(model)[key]].annotation
     if annotation is int:
         try:
             return int(value)
@@ -425,7 +442,7 @@ def describe(loaded: Loaded, stored: Collection[str] = ()) -> dict[str, Any]:
 
     `stored` names the secrets found in the secret store; the environment wins over the store."""
     values: dict[str, dict[str, Any]] = {}
-    for section, model in SECTIONS.items():
+    for section, model in loaded.sections.items():
         current = getattr(loaded.settings, section)
         for key, attribute in section_keys(model).items():
             value = getattr(current, attribute)
@@ -441,5 +458,5 @@ def describe(loaded: Loaded, stored: Collection[str] = ()) -> dict[str, Any]:
         "secrets": {key: {"set": source is not None, "source": source}
                     for key, source in ((key, loaded.secrets.get(key) or
                                          ("secret store" if key in stored else None))
-                                        for key in SECRETS)},
+                                        for key in loaded.secret_env)},
     }

@@ -16,6 +16,8 @@ class Role(StrEnum):
     MEMBER = "member"
 
 
+# The built-in platforms' names, left only for the login code that moves into the plug-ins
+# (connect, token refresh); the workbook and sync take any installed plug-in's name.
 class Platform(StrEnum):
     META = "meta"
     GOOGLE = "google"

@@ -18,7 +18,6 @@ from datadrip.core.enums import (
     JobStatus,
     Level,
     Plan,
-    Platform,
     ReportKind,
     ReportStatus,
     Role,
@@ -120,13 +119,12 @@ class AdAccount(SQLModel, table=True):
     __tablename__ = "ad_account"
     __table_args__ = (
         sa.UniqueConstraint("client_id", "platform", "external_id", name="uq_ad_account_external"),
-        _choice("platform", Platform),
         _choice("status", AccountStatus),
     )
 
     id: str = _id()
     client_id: str = _parent("client")
-    platform: str = Field(max_length=16)
+    platform: str = Field(max_length=16)  # a platform plug-in's name, installed or not
     external_id: str = Field(max_length=64)
     name: str = Field(default="", max_length=300)
     currency: str = Field(max_length=3)

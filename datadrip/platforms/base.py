@@ -22,17 +22,28 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
+from datadrip.core.errors import DataDripError
+
 if TYPE_CHECKING:
     import httpx
-    from pydantic import BaseModel
 
-    from datadrip.core.config import Loaded, Settings
+    from datadrip.core.config import Loaded, Section, Settings
     from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
     from datadrip.platforms.tokens import StoredLogin
 
 # `get_token(force_refresh)` gives a bearer token; force_refresh=True after the platform answered
 # 401, so an expired access token is renewed once before a request is retried.
 TokenSource = Callable[[bool], str]
+
+
+class LoginTokens(Protocol):
+    """A stored login's bearer tokens for a sync, shared by every account on that login (a
+    plug-in's `token_source`). Called as a TokenSource is; a renewal that has to wait (a busy
+    token endpoint) waits through `sleep` and tells `on_wait`, those of the account that asked.
+    A source that never waits accepts and ignores them."""
+
+    def __call__(self, force_refresh: bool = False, *, sleep: Sleep | None = None,
+                 on_wait: WaitFn | None = None) -> str: ...
 
 LEVELS = ("campaign", "adset", "ad")  # Google calls the middle level "ad group"
 
@@ -205,7 +216,8 @@ class NewLogin:
 @dataclass(frozen=True)
 class LoginCheck:
     """A stored login tried once: why the platform refuses it (None: it works), and its expiry
-    where the platform tells (None: unknown or none)."""
+    as the platform now tells it (None: none; a platform that cannot tell gives the stored
+    login's own `expires_at`). The workbook keeps that expiry on the login's accounts."""
 
     problem: str | None
     expires_at: dt.datetime | None = None
@@ -220,7 +232,7 @@ class PlatformPlugin(Protocol):
     label: str  # "Meta", "Google Ads": how people read it
     colour: str  # "#1877F2": the platform's colour in charts
     token_kind: str  # what `connect NAME --token-stdin` reads: "token", "refresh token"
-    settings_model: type[BaseModel]  # the [name] section (a core.config.Section)
+    settings_model: type[Section]  # the [name] section of datadrip.toml (DATADRIP_NAME_* variables)
     secrets: Mapping[str, tuple[str, ...]]  # "meta.app_secret" → its environment variables
 
     def sunset(self, api_version: str) -> dt.date | None:
@@ -238,7 +250,7 @@ class PlatformPlugin(Protocol):
         ...
 
     def token_source(self, loaded: Loaded, login: StoredLogin, *, reauth_hint: str,
-                     retry: RetryPolicy) -> TokenSource:
+                     retry: RetryPolicy) -> LoginTokens:
         """The bearer tokens of a stored login for a sync (renewed as the platform needs)."""
         ...
 
@@ -259,3 +271,14 @@ class PlatformPlugin(Protocol):
     def open_connector(self, context: ConnectorContext) -> Connector:
         """The metric connector for one login."""
         ...
+
+
+def accounts_reached(list_accounts: Callable[[], list[AccountRef]]) -> list[AccountRef]:
+    """The accounts a new login reaches (a `log_in`'s last step), a failure saying that nothing
+    was stored."""
+    try:
+        return list_accounts()
+    except DataDripError as exc:
+        exc.message = f"could not list the accounts this login reaches: {exc.message}; " \
+                      "nothing was stored"
+        raise

@@ -9,14 +9,18 @@ naming the installed platforms costs no import.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from datadrip.core import config
 from datadrip.core.errors import DataDripError, UsageError
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
+    from datadrip.core.config import Loaded
     from datadrip.platforms.base import Connector, ConnectorContext, PlatformPlugin
 
 GROUP = "datadrip.platforms"
@@ -97,6 +101,17 @@ def installed() -> list[Installed]:
 def label(name: str) -> str:
     """How people read a platform's name ("Google Ads"); the bare name when it is not installed."""
     return platform(name).label if is_installed(name) else name
+
+
+def load_settings(config_flag: Path | None = None, env: Mapping[str, str] | None = None,
+                  *, must_exist: bool = True) -> Loaded:
+    """The settings with every installed platform's [section] and secrets: what commands, the
+    daemon and the demo read (core.config.load_settings knows no platform)."""
+    plugins = platforms()
+    return config.load_settings(
+        config_flag, env, must_exist=must_exist,
+        sections={plugin.name: plugin.settings_model for plugin in plugins},
+        secrets={name: variables for plugin in plugins for name, variables in plugin.secrets.items()})
 
 
 def open_connector(name: str, context: ConnectorContext) -> Connector:

@@ -18,6 +18,7 @@ from datadrip.core.enums import AccountStatus, InsightStatus, ReportKind, SyncSt
 from datadrip.core.money import to_amount
 from datadrip.core.periods import Period, preset_period
 from datadrip.db.models import AdAccount, Agency, Client, Insight, SyncCursor, SyncRun
+from datadrip.platforms import registry
 from datadrip.reports.content import ReportContent, ReportPlan
 from datadrip.reports.summary import write_summary
 from datadrip.workbook.fx import RateBook
@@ -33,7 +34,6 @@ KIND_PERIODS = {ReportKind.DAILY: "yesterday", ReportKind.WEEKLY: "last-week",
                 ReportKind.MONTHLY: "last-month"}
 PERIOD_KINDS = {"yesterday": ReportKind.DAILY, "last-week": ReportKind.WEEKLY,
                 "last-7-days": ReportKind.WEEKLY, "last-month": ReportKind.MONTHLY}
-PLATFORM_LABELS = {"meta": "Meta", "google": "Google Ads"}
 
 
 def plan_report(kind: ReportKind | None, period_name: str | None, since: str | None,
@@ -88,7 +88,7 @@ def _channels(session: Session, scope: Scope, period: Period, rates: RateBook,
         share = None if not total.spend_micros else (
             Decimal(line.totals.spend_micros * 100) / total.spend_micros).quantize(Decimal("0.1"))
         platform = line.labels["platform"]
-        channels.append({"platform": platform, "label": PLATFORM_LABELS.get(platform, platform),
+        channels.append({"platform": platform, "label": registry.label(platform),
                          "spend": values["spend"], "share_pct": share,
                          "impressions": values["impressions"], "clicks": values["clicks"],
                          "conversions": values["conversions"], "cpa": values["cpa"],
@@ -100,7 +100,7 @@ def _campaign(labels: dict[str, Any], totals: Totals, currency: str) -> dict[str
     values = totals.values(currency)
     platform = labels["platform"]
     return {"campaign": labels["campaign"], "platform": platform,
-            "platform_label": PLATFORM_LABELS.get(platform, platform), "spend": values["spend"],
+            "platform_label": registry.label(platform), "spend": values["spend"],
             "clicks": values["clicks"], "conversions": values["conversions"], "cpa": values["cpa"],
             "roas": values["roas"]}
 
@@ -171,7 +171,7 @@ def _accounts(session: Session, client: Client) -> list[dict[str, Any]]:
         if synced_at is not None and synced_at.tzinfo is None:
             synced_at = synced_at.replace(tzinfo=dt.UTC)
         found.append({"platform": row.platform,
-                      "platform_label": PLATFORM_LABELS.get(row.platform, row.platform),
+                      "platform_label": registry.label(row.platform),
                       "account": row.external_id, "name": row.name, "status": row.status,
                       "last_synced": synced_at, "data_through": row.through})
     return found

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from datadrip.core.config import ENV_PREFIX, RESERVED_ENV, SECRETS, Loaded
+from datadrip.core.config import ENV_PREFIX, RESERVED_ENV, Loaded
 from datadrip.core.cron import Cron
 from datadrip.scheduling.timetable import JOBS, has_dst, job_crons, next_runs
 
@@ -78,7 +78,7 @@ def _executable() -> str:
 def _env_lines(env: Mapping[str, str], loaded: Loaded) -> dict[str, str]:
     """The environment a scheduler must give DataDrip to find this config and workbook
     (settings only: secrets stay in the secret store)."""
-    secret_env = {name for names in SECRETS.values() for name in names}
+    secret_env = {name for names in loaded.secret_env.values() for name in names}
     found = {"DATADRIP_HOME": env["DATADRIP_HOME"]} if env.get("DATADRIP_HOME") else {}
     if loaded.config_file_found:
         found["DATADRIP_CONFIG"] = str(loaded.paths.config_file.resolve())

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Protocol
 
-from datadrip.core.config import SECRETS
 from datadrip.core.errors import SecretStoreError, UsageError
 from datadrip.core.private_files import write_new
 from datadrip.secrets.file import FileStore, ensure_folder
@@ -145,25 +144,27 @@ def _notice_once(store: FileStore) -> str | None:
     return notice
 
 
-def check_name(name: str) -> str:
-    """A known app secret's name, or a UsageError listing the known ones."""
-    if name not in SECRETS:
+def check_name(loaded: Loaded, name: str) -> str:
+    """A known app secret's name (core's or an installed platform's), or a UsageError listing
+    the known ones."""
+    if name not in loaded.secret_env:
         # Echo only what looks like a name: a value passed by mistake must not reach a log.
         shown = repr(name) if re.fullmatch(r"[a-z_]{1,30}\.[a-z_]{1,30}", name) else "(not shown)"
-        raise UsageError(f"unknown secret name {shown}", hint=f"Known secrets: {', '.join(SECRETS)}.")
+        raise UsageError(f"unknown secret name {shown}",
+                         hint=f"Known secrets: {', '.join(loaded.secret_env)}.")
     return name
 
 
-def env_source(name: str, env: Mapping[str, str] | None = None) -> str | None:
+def env_source(loaded: Loaded, name: str, env: Mapping[str, str] | None = None) -> str | None:
     """The environment variable that sets this secret, if one does."""
     env = os.environ if env is None else env
-    return next((var for var in SECRETS[check_name(name)] if env.get(var)), None)
+    return next((var for var in loaded.secret_env[check_name(loaded, name)] if env.get(var)), None)
 
 
 def resolve_secret(loaded: Loaded, key: str, *, env: Mapping[str, str] | None = None) -> str | None:
     """A secret's value: from its environment variables first, then the secret store."""
     env = os.environ if env is None else env
-    if var := env_source(key, env):
+    if var := env_source(loaded, key, env):
         return env[var]
     store, _ = open_store(loaded, env=env, announce=False)
     return store.get(key)
@@ -172,7 +173,7 @@ def resolve_secret(loaded: Loaded, key: str, *, env: Mapping[str, str] | None = 
 def stored_names(loaded: Loaded, *, env: Mapping[str, str] | None = None) -> set[str]:
     """Which app secrets the store holds (values are read but not kept)."""
     store, _ = open_store(loaded, env=env, announce=False)
-    return {name for name in SECRETS if store.get(name) is not None}
+    return {name for name in loaded.secret_env if store.get(name) is not None}
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
@@ -188,9 +189,9 @@ def list_secrets(loaded: Loaded) -> tuple[str, list[dict[str, Any]]]:
     """Where the store is, and for each app secret whether it is set and by what (no values)."""
     store, _ = open_store(loaded, announce=False)
     rows = []
-    for name, variables in SECRETS.items():
+    for name, variables in loaded.secret_env.items():
         stored = store.get(name) is not None
-        var = env_source(name)
+        var = env_source(loaded, name)
         rows.append({"name": name, "set": stored or var is not None,
                      "source": f"env {var}" if var else STORE_SOURCE if stored else None,
                      "stored": stored, "env_vars": list(variables)})

@@ -21,28 +21,23 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from datadrip.core.enums import AccountStatus, Platform, SyncStatus
+from datadrip.core.enums import AccountStatus, SyncStatus
 from datadrip.core.errors import AuthRequiredError, DataDripError, NotFoundError, UsageError
+from datadrip.platforms import registry
 from datadrip.platforms.base import LEVELS, DateWindow, EntityRecord, FetchNotes, MetricRow, SyncOptions
-from datadrip.platforms.http import RetryLaterError, Sleep, Wait, WaitFn, duration, http_client
+from datadrip.platforms.http import RetryLaterError, Wait, WaitFn, duration, http_client
 from datadrip.workbook.accounts import reauth_hint
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from datadrip.core.config import Loaded
-    from datadrip.platforms.base import TokenSource
+    from datadrip.platforms.base import LoginTokens, TokenSource
+    from datadrip.platforms.http import Sleep
 
-
-class LoginTokens(Protocol):
-    """A login's access tokens for every account that shares it; a refresh waits through `sleep`
-    and tells `on_wait`, the account's own."""
-
-    def __call__(self, force_refresh: bool = False, *, sleep: Sleep | None = None,
-                 on_wait: WaitFn | None = None) -> str: ...
 
 RETENTION_DAYS = 1110  # both platforms keep daily data 37 months; stay a little inside
 HTTP_TIMEOUT = 60.0
@@ -103,6 +98,7 @@ class AccountSync:
     agency_timezone: str = "UTC"  # resume times are told in it
     wait: dict[str, Any] | None = None  # the latest wait told (WaitNotice.record())
     resume_at: dt.datetime | None = None  # when failed for a wait too long: when it may resume
+    platform_installed: bool = True  # False: skipped, no installed plug-in provides its platform
 
     @property
     def window(self) -> DateWindow | None:
@@ -191,6 +187,11 @@ class SyncOutcome:
     @property
     def rows(self) -> int:
         return sum(a.rows for a in self.accounts)
+
+    @property
+    def not_installed(self) -> list[AccountSync]:
+        """Accounts skipped because no installed plug-in provides their platform."""
+        return [a for a in self.accounts if not a.platform_installed]
 
 
 def plan_window(*, today: dt.date, cursor: dt.date | None, lookback_days: int, initial_days: int,
@@ -304,7 +305,8 @@ def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountS
     if not rows:
         what = f" on {request.platform}" if request.platform else ""
         raise NotFoundError(f"no connected ad accounts{what} to sync",
-                            hint="Connect one first: datadrip connect meta|google CLIENT.")
+                            hint=f"Connect one first: datadrip connect "
+                                 f"{'|'.join(registry.platform_names())} CLIENT.")
     planned = []
     sync = loaded.settings.sync
     now = request.now or dt.datetime.now(dt.UTC)
@@ -315,6 +317,11 @@ def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountS
                            account.name, account.currency, account.timezone, account.token_ref,
                            account.login_customer_id, account.status, tuple(client.conversion_actions),
                            _chunk_days=sync.chunk_days, agency_timezone=agency.timezone)
+        if not registry.is_installed(account.platform):
+            item.status, item.platform_installed = "skipped", False
+            item.error = f"platform {account.platform!r} is not installed"
+            planned.append(item)
+            continue
         today = now.astimezone(ZoneInfo(account.timezone)).date()
         if request.since is not None and request.since > today:
             item.warnings.append(f"nothing to fetch: --since {request.since} is after today "
@@ -352,32 +359,29 @@ def _refuse_a_future_window(request: SyncRequest, todays: dict[str, dt.date]) ->
 
 
 def _token_sources(loaded: Loaded, accounts: list[AccountSync]) -> dict[str, LoginTokens]:
-    """One token source per stored login; accounts whose login cannot be loaded fail here."""
-    from datadrip.platforms.tokens import GoogleAccessTokens, load_login, meta_expiry_warning
+    """One token source per stored login (from its platform's plug-in); accounts whose login
+    cannot be loaded fail here, and a login ending soon warns on each of its accounts."""
+    from datadrip.platforms.tokens import load_login
     from datadrip.secrets.store import open_store
 
     sources: dict[str, LoginTokens] = {}
     store = None
+    now = dt.datetime.now(dt.UTC)
     for account in accounts:
         if account.status != "planned" or not account.token_ref or account.token_ref in sources:
             continue
         hint = reauth_hint(account.platform, account.client)
         try:
+            plugin = registry.platform(account.platform)
             store = store or open_store(loaded, announce=False)[0]
             login = load_login(store, account.token_ref, reauth_hint=hint)
-            if account.platform == Platform.GOOGLE:
-                from datadrip.platforms.google.login import GoogleOAuth
-
-                # The token endpoint is retried as the platform's API is, within the same bounds.
-                oauth = GoogleOAuth.from_settings(loaded, retry=_retry_policy(loaded))
-                sources[account.token_ref] = GoogleAccessTokens(oauth, login.token, reauth_hint=hint)
-            else:
-                sources[account.token_ref] = _static_token(login.token)
-                ending = meta_expiry_warning(login.expires_at)
-                if ending:
-                    for same in accounts:
-                        if same.token_ref == account.token_ref:
-                            same.warnings.append(f"{ending}; {hint}")
+            sources[account.token_ref] = plugin.token_source(loaded, login, reauth_hint=hint,
+                                                             retry=_retry_policy(loaded))
+            ending = plugin.expiry_warning(login.expires_at, now)
+            if ending:
+                for same in accounts:
+                    if same.token_ref == account.token_ref:
+                        same.warnings.append(f"{ending}; {hint}")
         except DataDripError as exc:
             for same in accounts:
                 if same.token_ref == account.token_ref and same.status == "planned":
@@ -387,17 +391,6 @@ def _token_sources(loaded: Loaded, accounts: list[AccountSync]) -> dict[str, Log
             _fail(account, AuthRequiredError("the account has no stored login",
                                              hint=reauth_hint(account.platform, account.client)))
     return sources
-
-
-class _static_token:  # noqa: N801 - a function-like LoginTokens
-    """A Meta token cannot be refreshed: a 401-style answer means a new login (ReauthRequiredError)."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, force_refresh: bool = False, *, sleep: Sleep | None = None,
-                 on_wait: WaitFn | None = None) -> str:
-        return self._token
 
 
 def _account_tokens(source: LoginTokens, sleep: Sleep, on_wait: WaitFn) -> TokenSource:
@@ -534,11 +527,10 @@ def _after(loaded: Loaded, engine: Engine, account: AccountSync) -> None:
 
 
 def _connector_secrets(loaded: Loaded, platform: str) -> dict[str, str | None]:
+    """The secrets the platform's plug-in names (its `secrets`), for its connector."""
     from datadrip.secrets.store import resolve_secret
 
-    if platform == Platform.GOOGLE:
-        return {"google.developer_token": resolve_secret(loaded, "google.developer_token")}
-    return {}
+    return {name: resolve_secret(loaded, name) for name in registry.platform(platform).secrets}
 
 
 def _retry_policy(loaded: Loaded) -> Any:

@@ -7,17 +7,16 @@ of its login, never a token. Logins themselves (the secret store) are handled by
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, func, select
 
-from datadrip.core.enums import AccountStatus, Platform
+from datadrip.core.enums import AccountStatus
 from datadrip.core.errors import ConflictError, NotFoundError, UsageError
 from datadrip.db.models import AdAccount, Agency, Client, MetricDaily, utcnow
-from datadrip.platforms.tokens import meta_expiry_warning
+from datadrip.platforms import registry
 from datadrip.workbook import audit
 
 if TYPE_CHECKING:
@@ -36,24 +35,13 @@ def shell_quoted(text: str) -> str:
     return f'"{escaped}"'
 
 
+# What `account list` says of an account whose platform's plug-in is not installed (the workbook
+# keeps it; sync skips it, dashboards and reports show what it holds).
+NOT_INSTALLED = "platform not installed; see 'datadrip platform list'"
+
+
 def reauth_hint(platform: str, client_name: str) -> str:
     return f"run: {connect_command(platform, client_name)}"
-
-
-def normalise_account_id(platform: str, text: str) -> str:
-    """`--account` as the workbook names it: Meta "act_<digits>", Google ten digits."""
-    value = text.strip()
-    if platform == Platform.META:
-        digits = value.removeprefix("act_")
-        if digits.isdigit():
-            return f"act_{digits}"
-        raise UsageError(f"{text!r} is not a Meta ad account id",
-                         hint="Give the id as act_1234567890 or 1234567890.")
-    digits = re.sub(r"-", "", value)
-    if re.fullmatch(r"\d{10}", digits):
-        return digits
-    raise UsageError(f"{text!r} is not a Google Ads customer id",
-                     hint="Give the ten-digit id, e.g. 123-456-7890 or 1234567890.")
 
 
 def select_accounts(platform: str, visible: Sequence[AccountRef],
@@ -63,14 +51,10 @@ def select_accounts(platform: str, visible: Sequence[AccountRef],
     missing = [ref for ref in wanted if ref not in by_id]
     if missing:
         seen = ", ".join(sorted(by_id)) or "none"
-        raise UsageError(f"this {platform_name(platform)} login cannot see "
+        raise UsageError(f"this {registry.label(platform)} login cannot see "
                          f"{', '.join(missing)}; nothing was stored",
                          hint=f"Accounts it can see: {seen}.")
     return [by_id[ref] for ref in dict.fromkeys(wanted)]
-
-
-def platform_name(platform: str) -> str:
-    return "Meta" if platform == Platform.META else "Google Ads"
 
 
 @dataclass(frozen=True)
@@ -128,7 +112,7 @@ def client_accounts(session: Session, client: Client, platform: str,
     wanted = list(external_ids)
     if not wanted:
         if not accounts:
-            raise NotFoundError(f"client {client.name!r} has no {platform_name(platform)} account",
+            raise NotFoundError(f"client {client.name!r} has no {registry.label(platform)} account",
                                 hint="See 'datadrip account list'.")
         return accounts
     have = {account.external_id: account for account in accounts}
@@ -203,10 +187,13 @@ def connection_record(account: AdAccount, client: Client, agency: Agency, *,
                       now: dt.datetime | None = None) -> dict[str, Any]:
     """One connection as `account list` shows it (no token, only when it ends)."""
     warning = None
-    if account.status == AccountStatus.NEEDS_REAUTH:
+    if not registry.is_installed(account.platform):
+        warning = NOT_INSTALLED
+    elif account.status == AccountStatus.NEEDS_REAUTH:
         warning = f"needs a new login; {reauth_hint(account.platform, client.name)}"
-    elif account.platform == Platform.META:
-        ending = meta_expiry_warning(account.token_expires_at, now or utcnow())
+    else:
+        ending = registry.platform(account.platform).expiry_warning(account.token_expires_at,
+                                                                    now or utcnow())
         if ending:
             warning = f"{ending}; {reauth_hint(account.platform, client.name)}"
     return {"id": account.id, "client": client.name, "agency": agency.name,
@@ -230,8 +217,7 @@ def set_login_state(wb: Workbook, token_ref: str, problem: str | None,
             account.status = AccountStatus.ACTIVE.value
             audit.record(wb.session, wb.actor, "account.login_ok", "ad_account", account.id,
                          platform=account.platform, account=account.external_id)
-        if account.platform == Platform.META:
-            account.token_expires_at = expires_at
+        account.token_expires_at = expires_at
         wb.session.add(account)
     wb.session.flush()
 
@@ -248,11 +234,15 @@ def login_refs(session: Session, *, client_id: str | None = None,
 
 
 def find_account(session: Session, ref: str) -> tuple[AdAccount, Client, Agency]:
-    """A connected account by workbook id or platform id (act_…, 123-456-7890 or ten digits)."""
+    """A connected account by workbook id or platform id, in any form a platform accepts
+    (act_…, 123-456-7890 or ten digits)."""
     text = ref.strip()
-    candidates = {text, text.replace("-", "")}
-    if text.removeprefix("act_").isdigit():
-        candidates.add("act_" + text.removeprefix("act_"))
+    candidates = {text}
+    for plugin in registry.platforms():
+        try:
+            candidates.add(plugin.account_id(text))
+        except UsageError:
+            continue  # not an id of that platform
     found = [row for row in list_connections(session)
              if row[0].id == text or row[0].external_id in candidates]
     if not found:

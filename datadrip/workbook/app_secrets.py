@@ -27,7 +27,7 @@ class SecretChange:
 def store_secret(loaded: Loaded, wb: Workbook, name: str, value: str, *,
                  on_notice: Callable[[str], None] | None = None) -> SecretChange:
     """Store an app secret and write "secret.set" to the audit log (never the value)."""
-    check_name(name)
+    check_name(loaded, name)
     if not value.strip():
         raise UsageError(f"the value for {name} is empty")
     store, notice = open_store(loaded)
@@ -36,18 +36,18 @@ def store_secret(loaded: Loaded, wb: Workbook, name: str, value: str, *,
     audit.record(wb.session, wb.actor, "secret.set", "secret", name, name=name,
                  backend=store.backend)
     store.set(name, value)
-    return SecretChange(name, store.location, env_source(name))
+    return SecretChange(name, store.location, env_source(loaded, name))
 
 
 def delete_secret(loaded: Loaded, wb: Workbook, name: str) -> SecretChange:
     """Delete an app secret from the store and write "secret.delete" to the audit log."""
-    check_name(name)
+    check_name(loaded, name)
     store, _ = open_store(loaded, announce=False)
     audit.record(wb.session, wb.actor, "secret.delete", "secret", name, name=name,
                  backend=store.backend)
     if not store.delete(name):
-        var = env_source(name)
+        var = env_source(loaded, name)
         raise NotFoundError(f"{name} is not in {store.location}",
                             hint=f"It is set by the environment variable {var}: unset it there."
                             if var else "See what is stored with 'datadrip secret list'.")
-    return SecretChange(name, store.location, env_source(name))
+    return SecretChange(name, store.location, env_source(loaded, name))

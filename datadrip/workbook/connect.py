@@ -14,16 +14,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from datadrip.core.enums import Platform
-from datadrip.core.errors import DataDripError, LoginError, NotFoundError, UsageError
-from datadrip.platforms.http import http_client
+from datadrip.core.errors import DataDripError, NotFoundError, UsageError
+from datadrip.platforms import registry
+from datadrip.platforms.base import LoginCheck, LoginRequest, LoginUi
+from datadrip.platforms.sunsets import ApiSunset, api_sunsets
 from datadrip.platforms.tokens import StoredLogin, load_login, new_token_ref
 from datadrip.workbook.accounts import (
     attach_accounts,
     client_accounts,
     connection_record,
     metric_rows,
-    normalise_account_id,
     platform_refs,
     reauth_hint,
     refs_in_use,
@@ -35,9 +35,6 @@ if TYPE_CHECKING:
     from datadrip.core.config import Loaded
     from datadrip.platforms.base import AccountRef
     from datadrip.secrets.store import SecretStore
-
-HTTP_TIMEOUT = 30.0
-
 
 @dataclass(frozen=True)
 class ConnectUi:
@@ -76,13 +73,16 @@ def connect_accounts(loaded: Loaded, request: ConnectRequest, ui: ConnectUi) -> 
     from datadrip.workbook.session import open_session
 
     platform = request.platform
-    wanted = [normalise_account_id(platform, text) for text in request.accounts]
+    plugin = registry.platform(platform)
+    wanted = [plugin.account_id(text) for text in request.accounts]
     with open_session(loaded) as wb:
         client = find_client(wb.session, request.client_ref, request.agency_ref)
         client_id, client_name = client.id, client.name
-    hint = reauth_hint(platform, client_name)
-    login, visible = (_meta_login if platform == Platform.META else _google_login)(
-        loaded, request, ui, hint)
+    login_ui = LoginUi(open_url=ui.open_url, on_url=ui.on_url,
+                       read_pasted=ui.read_pasted if request.no_browser else None)
+    new = plugin.log_in(loaded, LoginRequest(login_ui, request.stdin_token,
+                                             reauth_hint(platform, client_name)))
+    login, visible = new.login, new.accounts
     chosen = select_accounts(platform, visible, wanted) if wanted else ui.choose(platform, visible)
     if not chosen:
         raise UsageError("no account was chosen; nothing was stored",
@@ -124,74 +124,6 @@ def _existing(session: Any, client_id: str, platform: str, chosen: Sequence[Acco
         col(AdAccount.external_id).in_(ids))))
 
 
-def _meta_login(loaded: Loaded, request: ConnectRequest, ui: ConnectUi,
-                hint: str) -> tuple[StoredLogin, list[AccountRef]]:
-
-    from datadrip.platforms.meta.connector import MetaAds
-    from datadrip.platforms.meta.login import MetaOAuth
-    from datadrip.platforms.oauth.flow import login
-
-    oauth = MetaOAuth.from_settings(loaded)
-    if request.stdin_token is not None:
-        info = oauth.adopt_token(request.stdin_token)
-        stored = StoredLogin(Platform.META.value, request.stdin_token.strip(), "stdin",
-                             info.expires_at, info.user_id)
-    else:
-        token = login(oauth, timeout=loaded.settings.auth.login_timeout_seconds,
-                      open_url=ui.open_url, on_url=ui.on_url,
-                      no_browser_input=ui.read_pasted if request.no_browser else None)
-        info = oauth.debug_token(token.access_token)  # whom it acts for, and what was granted
-        if "ads_read" not in info.scopes and "ads_management" not in info.scopes:
-            raise LoginError("the Meta login did not grant ads_read, so no ads can be read; "
-                             "nothing was stored",
-                             hint="Log in again and leave the ads permission ticked.")
-        stored = StoredLogin(Platform.META.value, token.access_token, "browser",
-                             token.expires_at or info.expires_at, info.user_id)
-    meta = loaded.settings.meta
-    with http_client(HTTP_TIMEOUT) as http:
-        ads = MetaAds(http=http, graph_url=meta.graph_url, api_version=meta.api_version,
-                      access_token=stored.token)
-        return stored, _visible(ads.list_accounts, hint)
-
-
-def _google_login(loaded: Loaded, request: ConnectRequest, ui: ConnectUi,
-                  hint: str) -> tuple[StoredLogin, list[AccountRef]]:
-
-    from datadrip.platforms.google.connector import GoogleAds
-    from datadrip.platforms.google.login import GoogleOAuth
-    from datadrip.platforms.oauth.flow import login
-    from datadrip.platforms.tokens import GoogleAccessTokens
-    from datadrip.secrets.store import resolve_secret
-
-    oauth = GoogleOAuth.from_settings(loaded)
-    if request.stdin_token is not None:
-        tokens = oauth.adopt_refresh_token(request.stdin_token)
-        origin = "stdin"
-    else:
-        tokens = login(oauth, timeout=loaded.settings.auth.login_timeout_seconds,
-                       open_url=ui.open_url, on_url=ui.on_url,
-                       no_browser_input=ui.read_pasted if request.no_browser else None)
-        origin = "browser"
-    access = GoogleAccessTokens(oauth, tokens.refresh_token, reauth_hint=hint)
-    access.seed(tokens.access_token, tokens.expires_at)
-    google = loaded.settings.google
-    with http_client(HTTP_TIMEOUT) as http:
-        ads = GoogleAds(http=http, api_url=google.api_url, api_version=google.api_version,
-                        get_token=access,
-                        developer_token=resolve_secret(loaded, "google.developer_token"))
-        stored = StoredLogin(Platform.GOOGLE.value, tokens.refresh_token, origin)
-        return stored, _visible(ads.list_accounts, hint)
-
-
-def _visible(list_accounts: Callable[[], list[AccountRef]], hint: str) -> list[AccountRef]:
-    try:
-        return list_accounts()
-    except DataDripError as exc:
-        exc.message = f"could not list the accounts this login reaches: {exc.message}; " \
-                      "nothing was stored"
-        raise
-
-
 # --- disconnecting -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -213,7 +145,8 @@ def disconnect_accounts(loaded: Loaded, platform: str, client_ref: str, agency_r
     from datadrip.workbook.clients import find_client
     from datadrip.workbook.session import open_session
 
-    wanted = [normalise_account_id(platform, text) for text in account_ids]
+    plugin = registry.platform(platform)
+    wanted = [plugin.account_id(text) for text in account_ids]
     with open_session(loaded) as wb:
         client = find_client(wb.session, client_ref, agency_ref)
         accounts = client_accounts(wb.session, client, platform, wanted)
@@ -236,45 +169,29 @@ def disconnect_accounts(loaded: Loaded, platform: str, client_ref: str, agency_r
             continue
         login = StoredLogin.loads(text, ref)
         if revoke:
-            done, note = _revoke(loaded, store, login, others)
-            revoked += done
+            note = _revoke(loaded, store, login, others)
+            revoked += note is None
             if note:
                 notes.append(note)
         store.delete(ref)
     return Disconnected(client.name, platform, removed, rows, revoked, notes)
 
 
-def _revoke(loaded: Loaded, store: SecretStore, login: StoredLogin,
-            others: set[str]) -> tuple[int, str | None]:
-    """Revoke a login at the platform unless someone else may rely on the same grant."""
+def _revoke(loaded: Loaded, store: SecretStore, login: StoredLogin, others: set[str]) -> str | None:
+    """Revoke a login at the platform unless someone else may rely on the same grant: None when
+    revoked, else why not."""
     if login.origin != "browser":
-        return 0, ("the token was given on stdin, so it was only deleted here, not revoked "
-                   "(other tools may use it)")
+        return ("the token was given on stdin, so it was only deleted here, not revoked "
+                "(other tools may use it)")
     shared = []
-    for ref in others:
+    for ref in sorted(others):
         text = store.get(ref)
         if text is not None:
             shared.append(StoredLogin.loads(text, ref))
-    if login.platform == Platform.META:
-        same_user = [o for o in shared if o.user_id and o.user_id == login.user_id]
-        if same_user:
-            return 0, ("not revoked at Meta: other connections log in as the same Facebook user "
-                       "(revoking would end theirs too)")
-    elif any(o.origin == "browser" for o in shared):
-        return 0, ("not revoked at Google: other Google connections may use the same Google "
-                   "login (revoking would end theirs too)")
     try:
-        if login.platform == Platform.META:
-            from datadrip.platforms.meta.login import MetaOAuth
-
-            MetaOAuth.from_settings(loaded).revoke(login.token)
-        else:
-            from datadrip.platforms.google.login import GoogleOAuth
-
-            GoogleOAuth.from_settings(loaded).revoke(login.token)
+        return registry.platform(login.platform).revoke(loaded, login, shared)
     except DataDripError as exc:
-        return 0, f"could not revoke the login ({exc.message}); it was deleted here anyway"
-    return 1, None
+        return f"could not revoke the login ({exc.message}); it was deleted here anyway"
 
 
 def forget_logins(loaded: Loaded, refs: set[str]) -> int:
@@ -297,13 +214,14 @@ def forget_logins(loaded: Loaded, refs: set[str]) -> int:
 class Checked:
     records: list[dict[str, Any]]  # connection records after the check
     needs_login: list[str]  # the `datadrip connect` commands to run
+    sunsets: list[ApiSunset] = field(default_factory=list)  # API versions near or past their end
 
 
 def check_connections(loaded: Loaded, client_ref: str | None, agency_ref: str | None, *,
                       now: dt.datetime | None = None) -> Checked:
-    """Try every stored login once (Google: a refresh; Meta: debug_token): mark those the
-    platform refuses `needs_reauth`, put working ones back to active, refresh Meta expiries."""
-    from datadrip.platforms.tokens import login_problem
+    """Try every stored login once (each platform's `check_login`: Google refreshes, Meta asks
+    debug_token): mark those the platform refuses `needs_reauth`, put working ones back to
+    active, keep the expiries the platforms report."""
     from datadrip.secrets.store import open_store
     from datadrip.workbook.accounts import connect_command, list_connections, set_login_state
     from datadrip.workbook.clients import find_client
@@ -314,7 +232,8 @@ def check_connections(loaded: Loaded, client_ref: str | None, agency_ref: str | 
         connections = list_connections(wb.session, client)
         if not connections:
             raise NotFoundError("no connected ad accounts" + (f" for {client.name!r}" if client else ""),
-                                hint="Connect one: datadrip connect meta|google CLIENT.")
+                                hint=f"Connect one: datadrip connect "
+                                     f"{'|'.join(registry.platform_names())} CLIENT.")
         logins = {(a.token_ref, a.platform, owner.name) for a, owner, _ in connections}
     store, _ = open_store(loaded, announce=False)
     verdicts = {}
@@ -323,17 +242,19 @@ def check_connections(loaded: Loaded, client_ref: str | None, agency_ref: str | 
             hint = reauth_hint(platform, client_name)
             try:
                 login = load_login(store, ref, reauth_hint=hint)
-                verdicts[ref] = login_problem(loaded, login, hint=hint)
+                verdicts[ref] = registry.platform(platform).check_login(loaded, login)
             except DataDripError as exc:
                 if exc.exit_code != 4:
                     raise
-                verdicts[ref] = (exc.message, None)
+                verdicts[ref] = LoginCheck(exc.message)
     with open_session(loaded, write=True) as wb:
-        for ref, (problem, expires_at) in verdicts.items():
+        for ref, check in verdicts.items():
             if ref:
-                set_login_state(wb, ref, problem, expires_at)
+                set_login_state(wb, ref, check.problem, check.expires_at)
         rows = list_connections(wb.session, find_client(wb.session, client.id) if client else None)
         records = [connection_record(a, owner, agency, now=now) for a, owner, agency in rows]
         commands = sorted({connect_command(a.platform, owner.name) for a, owner, _ in rows
                            if a.status == "needs_reauth"})
-    return Checked(records, commands)
+    today = (now or dt.datetime.now(dt.UTC)).date()
+    sunsets = api_sunsets(loaded.settings, {a.platform for a, _, _ in rows}, today)
+    return Checked(records, commands, sunsets)

@@ -21,9 +21,9 @@ from typing import Any
 
 from sqlmodel import select
 
-from datadrip.core.config import load_settings
 from datadrip.core.money import conversions_to_millionths
 from datadrip.db.models import AdAccount, Client, Entity, MetricDaily
+from datadrip.platforms.registry import load_settings
 from datadrip.workbook.session import open_session
 
 D1, D2, D3 = dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 3)

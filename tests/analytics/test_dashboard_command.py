@@ -97,8 +97,8 @@ def test_without_revenue_campaigns_are_ranked_by_cpa(rated):
 def _sync_run(account: str, status: str, finished: dt.datetime) -> None:
     from sqlmodel import select
 
-    from datadrip.core.config import load_settings
     from datadrip.db.models import AdAccount, SyncRun
+    from datadrip.platforms.registry import load_settings
     from datadrip.workbook.session import open_session
 
     with open_session(load_settings(), write=True) as wb:

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from datadrip.core.config import load_settings
+from datadrip.platforms.registry import load_settings
 from datadrip.workbook.session import open_session
 
 ACCOUNTS = ("act_1", "1234567890", "act_2")  # the active clients' accounts (act_3 is Dormant's)

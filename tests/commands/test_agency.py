@@ -19,8 +19,8 @@ AGENCY_KEYS = {"id": str, "name": str, "timezone": str, "currency": str, "locale
 def row_counts() -> dict[str, int]:
     from sqlmodel import func, select
 
-    from datadrip.core.config import load_settings
     from datadrip.db.models import AdAccount, Agency, Client, Entity, Insight, MetricDaily, Report, User
+    from datadrip.platforms.registry import load_settings
     from datadrip.workbook.session import open_session
 
     with open_session(load_settings()) as wb:

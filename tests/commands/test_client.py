@@ -29,8 +29,8 @@ def exact(run: Any) -> Any:
 def row_counts() -> dict[str, int]:
     from sqlmodel import func, select
 
-    from datadrip.core.config import load_settings
     from datadrip.db.models import AdAccount, Client, Entity, Insight, MetricDaily, Report
+    from datadrip.platforms.registry import load_settings
     from datadrip.workbook.session import open_session
 
     with open_session(load_settings()) as wb:

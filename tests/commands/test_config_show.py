@@ -6,14 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from datadrip.core.config import SECRETS, SECTIONS, section_keys
+from datadrip.core.config import section_keys
+from datadrip.platforms.registry import load_settings
 
 SECRET_VALUE = "s3cr3t-value-123"
 API_KEY = "sk-test-abc"
 PG_PASSWORD = "hunter2-pg-pass"
 PG_URL = f"postgresql+psycopg://alice:{PG_PASSWORD}@db.example:5432/datadrip"
 
-ALL_KEYS = [f"{section}.{key}" for section, model in SECTIONS.items()
+
+
+def all_keys() -> list[str]:
+    return [f"{section}.{key}" for section, model in load_settings().sections.items()
             for key in section_keys(model)]
 
 
@@ -28,11 +32,11 @@ def test_config_show_json_top_level_keys(dd) -> None:
 def test_config_show_json_setting_and_secret_shape(dd) -> None:
     shown = dd("config", "show", "--json").json()
 
-    assert list(shown["settings"]) == ALL_KEYS
+    assert list(shown["settings"]) == all_keys()
     assert shown["settings"]["meta.graph_url"] == {"value": "https://graph.facebook.com",
                                                    "source": "default"}
     assert all(set(item) == {"value", "source"} for item in shown["settings"].values())
-    assert list(shown["secrets"]) == list(SECRETS)
+    assert list(shown["secrets"]) == list(load_settings().secret_env)
     assert shown["secrets"]["meta.app_secret"] == {"set": False, "source": None}
 
 
@@ -81,7 +85,8 @@ def test_config_show_table_lists_every_setting_with_source(dd, monkeypatch: pyte
     assert run.exit_code == 0, run.stderr
     rows = [line.split("\t") for line in run.stdout.splitlines()]
     by_key = {row[0]: row[1:] for row in rows}
-    assert list(by_key)[:len(ALL_KEYS)] == ALL_KEYS
+    expected = all_keys()
+    assert list(by_key)[:len(expected)] == expected
     assert by_key["ai.model"] == ["llama3", "env"]
     assert by_key["email.smtp_port"] == ["587", "default"]
     assert by_key["meta.app_secret"] == ["(not set)", "secret"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import accounts_in, assert_bad_input, stored_logins
+from support import accounts_in, assert_bad_input, pinned_clock, stored_logins
 
 SYSTEM_TOKEN = "EAAB-sandbox-system-user-token"
 REFRESH_TOKEN = "1//sandbox-refresh-token"
@@ -144,6 +144,44 @@ def test_connect_rejects_a_token_on_stdin_with_no_browser(connectable: dict[str,
     assert "--no-browser" in run.stderr
 
 
+def test_connect_one_stdin_flag_under_both_spellings_for_every_platform(
+        connectable: dict[str, Any], dd: Callable[..., Any], workbook_path: Path) -> None:
+    meta = dd("connect", "meta", CLIENT, "--refresh-token-stdin", "--account", "act_1010000001",
+              "--json", input=SYSTEM_TOKEN)
+    google = dd("connect", "google", CLIENT, "--token-stdin", "--account", "2020000002", "--json",
+                input=REFRESH_TOKEN)
+
+    assert (meta.exit_code, google.exit_code) == (0, 0), meta.stderr + google.stderr
+    assert [(r["platform"], r["login"]) for r in (meta.json(), google.json())] == [
+        ("meta", "stdin"), ("google", "stdin")]
+    assert sorted(row[:2] for row in accounts_in(workbook_path)) == [
+        ("2020000002", "google"), ("act_1010000001", "meta")]
+
+
+@pytest.mark.parametrize("args", [
+    ["connect", "tiktok", CLIENT, "--token-stdin", "--account", "1"],
+    ["connect", "Meta", CLIENT, "--token-stdin"],
+    ["disconnect", "linkedin", CLIENT, "--yes"],
+])
+def test_connect_and_disconnect_an_uninstalled_platform_name_the_installed_ones(
+        connectable: dict[str, Any], dd: Callable[..., Any], workbook_path: Path,
+        args: list[str]) -> None:
+    run = dd(*args, input=SYSTEM_TOKEN)
+
+    error = assert_bad_input(run, f"platform {args[1]!r} is not installed", "google", "meta")
+    assert SYSTEM_TOKEN not in run.stderr and "installed:" in error
+    assert accounts_in(workbook_path) == [] and stored_logins() == {}
+
+
+def test_connect_help_lists_examples_for_each_built_in_platform(dd: Callable[..., Any]) -> None:
+    run = dd("connect", "--help")
+
+    assert run.exit_code == 0
+    for example in ('datadrip connect meta "Masala Mornings"', 'datadrip connect google "Masala Mornings"',
+                    "--token-stdin", "--refresh-token-stdin"):
+        assert example in run.stdout
+
+
 # --- account list --------------------------------------------------------------------------------
 
 def test_account_list_shows_every_connection(connectable: dict[str, Any], dd: Callable[..., Any]) -> None:
@@ -201,6 +239,23 @@ def test_account_check_marks_a_revoked_google_login_and_exits_4_naming_the_comma
     assert "account.needs_reauth" in [e["action"] for e in dd("audit", "--json").json()]
 
 
+def test_account_check_warns_when_a_connected_platforms_api_version_nears_its_sunset(
+        connectable: dict[str, Any], dd: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    with pinned_clock(dt.date(2026, 8, 20)):
+        connect_google_token(dd, "2020000002")
+        monkeypatch.setenv("DATADRIP_GOOGLE_API_VERSION", "v22")  # sunset 2026-10-07
+        monkeypatch.setenv("DATADRIP_META_API_VERSION", "v21.0")  # ends soon too, but unconnected
+        run = dd("account", "check", "--json")
+
+        assert run.exit_code == 0, run.stderr
+        assert [r["status"] for r in run.json()] == ["active"]
+        assert run.stderr.splitlines() == [
+            "warning: the Google Ads API v22 stops answering on 2026-10-07 (in 48 days); "
+            "set [google] api_version to a newer version"]
+        monkeypatch.setenv("DATADRIP_GOOGLE_API_VERSION", "v23")  # 2027-02-01: far enough
+        assert "warning" not in dd("account", "check").stderr
+
+
 def test_account_check_passes_working_logins_and_records_the_meta_expiry(
         connectable: dict[str, Any], dd: Callable[..., Any]) -> None:
     connect_meta_token(dd, "act_1010000001")
@@ -233,7 +288,7 @@ def test_account_check_retries_busy_token_endpoints_and_keeps_the_logins_active(
 
 def test_account_check_with_a_login_missing_from_the_store_needs_reauth(
         connectable: dict[str, Any], dd: Callable[..., Any]) -> None:
-    from datadrip.core.config import load_settings
+    from datadrip.platforms.registry import load_settings
     from datadrip.secrets.file import FileStore
 
     connect_meta_token(dd, "act_1010000001")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from support import assert_bad_input
 
-from datadrip.core.config import SECRETS
+from datadrip.platforms.registry import load_settings
 from datadrip.secrets.file import KEY_FILENAME, STORE_FILENAME, FileStore
 
 NO_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
@@ -145,7 +145,7 @@ def test_secret_set_unknown_name_exits_2_listing_the_known_ones(dd, memory_keyri
     run = dd("secret", "set", "meta.app_secert", input="v\n")
 
     assert_bad_input(run, "unknown secret name 'meta.app_secert'")
-    assert f"Hint: Known secrets: {', '.join(SECRETS)}." in run.stderr
+    assert f"Hint: Known secrets: {', '.join(load_settings().secret_env)}." in run.stderr
     assert memory_keyring.passwords == {}
 
 
@@ -230,7 +230,7 @@ def test_secret_set_with_a_loose_key_file_exits_2(dd, no_keyring: None, home: Pa
 def test_secret_help_names_every_known_secret(dd) -> None:
     run = dd("secret", "set", "--help")
 
-    for name in SECRETS:
+    for name in load_settings().secret_env:
         assert name in run.stdout
 
 
@@ -296,7 +296,7 @@ def test_secret_list_json_shape_and_sources(dd, memory_keyring: Any,
     assert run.exit_code == 0, run.stderr
     assert run.stderr == ""
     rows = run.json()
-    assert [row["name"] for row in rows] == list(SECRETS)
+    assert [row["name"] for row in rows] == list(load_settings().secret_env)
     assert all(list(row) == ["name", "set", "source", "stored", "env_vars"] for row in rows)
     by_name = {row["name"]: row for row in rows}
     assert by_name["meta.app_secret"] == {"name": "meta.app_secret", "set": True,

@@ -66,8 +66,8 @@ def synced(dd, agency) -> dict[str, str]:
     """Two clients as a sync leaves them: Masala Mornings' Meta account (INR) with a campaign,
     its ad set and ad, and a second campaign; Peak Trail's Google account (USD) with one
     campaign. Written through the models, as the sync writes them. Returns ids by name."""
-    from datadrip.core.config import load_settings
     from datadrip.db.models import AdAccount, Entity, MetricDaily
+    from datadrip.platforms.registry import load_settings
     from datadrip.workbook.session import open_session
 
     masala = ok(dd("client", "add", "Masala Mornings", "--json")).json()["id"]

@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from datadrip.core.config import load_settings
+from datadrip.platforms.registry import load_settings
 from datadrip.workbook.session import open_session
 from tests.analytics.analytics_support import fill_workbook
 from tests.commands.status_support import ACCOUNTS, all_synced, execute, sync_run
 from tests.reports.report_support import add_campaign_day
+from tests.support import pinned_clock
 
 ANSI = re.compile(r"\x1b\[|\x1b\]|\x1b\(")
 DAY1 = ("--kind", "daily", "--since", "2026-11-01", "--until", "2026-11-01")
@@ -205,7 +206,7 @@ def test_status_json_keys_are_stable(filled):
     result = status(filled).json()
 
     assert list(result) == ["ok", "checked_at", "stale_after_hours", "problems", "counts", "accounts",
-                            "reports", "next_runs", "missed_reports", "daemon_runs"]
+                            "reports", "next_runs", "missed_reports", "daemon_runs", "warnings"]
     assert list(result["counts"]) == ["needs_login", "failing", "stale", "never_synced",
                                       "failed_reports", "skipped_reports", "missed_reports",
                                       "failed_daemon_runs"]
@@ -303,3 +304,45 @@ def test_status_at_a_given_moment_computes_ages_and_the_next_runs_from_it(filled
     assert not checked.ok and len(checked.problems) == 3
     assert all(run.utc > later for run in checked.next_runs)
     assert [run.job for run in checked.next_runs if run.job == "sync"] == ["sync"]
+
+
+# --- API versions near their sunset --------------------------------------------------------------
+
+def test_status_warns_when_a_connected_platforms_api_version_nears_its_sunset(filled, monkeypatch):
+    monkeypatch.setenv("DATADRIP_GOOGLE_API_VERSION", "v22")  # sunset 2026-10-07
+    monkeypatch.setenv("DATADRIP_META_API_VERSION", "v21.0")  # sunset 2027-01-21
+    with pinned_clock(dt.date(2026, 8, 20)):
+        all_synced()
+        early = status(filled)
+    with pinned_clock(dt.date(2026, 11, 26)):
+        all_synced()
+        late = status(filled)
+        table = filled("status")
+
+    assert early.exit_code == 0, early.stderr  # a warning, not a problem
+    assert early.json()["warnings"] == [
+        "the Google Ads API v22 stops answering on 2026-10-07 (in 48 days); set [google] "
+        "api_version to a newer version"]
+    assert late.json()["warnings"] == [
+        "the Google Ads API v22 stopped answering on 2026-10-07; set [google] api_version to a "
+        "newer version",
+        "the Meta API v21.0 stops answering on 2027-01-21 (in 56 days); set [meta] api_version to a "
+        "newer version"]
+    assert not [p for p in late.json()["problems"] if "api_version" in p]
+    assert "warning: the Google Ads API v22 stopped answering on 2026-10-07; set [google] api_version" \
+        in table.stderr
+    api_lines = [line.split("\t") for line in table.stdout.splitlines() if line.startswith("api\t")]
+    assert [line[1:5] for line in api_lines] == [["Google Ads", "v22", "ended", "2026-10-07"],
+                                                ["Meta", "v21.0", "ending", "2027-01-21"]]
+
+
+def test_status_says_nothing_of_versions_far_from_their_sunset_or_of_unconnected_platforms(
+        filled, monkeypatch):
+    monkeypatch.setenv("DATADRIP_GOOGLE_API_VERSION", "v23")  # sunset 2027-02-01: 67 days away
+    with pinned_clock(dt.date(2026, 11, 26)):
+        all_synced()
+        run = status(filled)
+        assert run.json()["warnings"] == []
+        execute("DELETE FROM ad_account WHERE platform = 'google'")
+        monkeypatch.setenv("DATADRIP_GOOGLE_API_VERSION", "v19")  # ended, but nothing uses Google
+        assert status(filled).json()["warnings"] == []

@@ -365,8 +365,8 @@ def test_engine_a_command_that_fails_half_way_leaves_nothing(dd, agency, workboo
 
 
 def test_engine_a_unit_of_work_that_fails_after_writing_leaves_nothing(dd, agency, workbook_path):
-    from datadrip.core.config import load_settings
     from datadrip.db.models import Client
+    from datadrip.platforms.registry import load_settings
     from datadrip.workbook.audit import record
     from datadrip.workbook.session import open_session
 
@@ -528,7 +528,7 @@ def test_engine_a_workbook_held_by_another_process_is_busy_after_the_configured_
 
 
 def test_engine_busy_timeout_comes_from_the_setting(workbook_path, monkeypatch):
-    from datadrip.core.config import load_settings
+    from datadrip.platforms.registry import load_settings
     from datadrip.workbook.session import open_session
 
     monkeypatch.setenv("DATADRIP_WORKBOOK_BUSY_TIMEOUT_SECONDS", "3")

@@ -639,3 +639,98 @@ def test_migrations_0013_stores_conversions_as_integer_millionths_exactly_and_ba
             assert "conversions_millionths" not in view
     finally:
         engine.dispose()
+
+
+# Accounts of both built-in platforms with what hangs off them: entities (a campaign and its ad
+# set), metric rows, a sync run and a cursor, as a workbook at 0013 holds them.
+ACCOUNTS_AT_0013 = [
+    "INSERT INTO ad_account (id, client_id, platform, external_id, name, currency, timezone, status, "
+    "created_at) VALUES ('x1', 'c1', 'meta', 'act_1', 'Main', 'INR', 'Asia/Kolkata', 'active', "
+    "'2026-11-01 09:33:00.000000')",
+    "INSERT INTO ad_account (id, client_id, platform, external_id, name, currency, timezone, status, "
+    "created_at) VALUES ('x2', 'c1', 'google', '2020000001', 'Search', 'INR', 'Asia/Kolkata', "
+    "'active', '2026-11-01 09:34:00.000000')",
+    "INSERT INTO entity (id, account_id, level, external_id, name, status, updated_at) "
+    "VALUES ('e1', 'x1', 'campaign', '120001', 'Diwali', 'ACTIVE', '2026-11-02 00:00:00.000000')",
+    "INSERT INTO entity (id, account_id, level, external_id, name, status, parent_id, updated_at) "
+    "VALUES ('e2', 'x1', 'adset', '130001', 'Mumbai', 'ACTIVE', 'e1', '2026-11-02 00:00:00.000000')",
+    *(f"INSERT INTO metric_daily (account_id, level, entity_id, date, spend_micros, impressions, "
+      f"clicks, conversions_millionths, conversion_value_micros, synced_at) VALUES ('{account}', "
+      f"'{level}', '{entity}', '2026-11-0{day}', {day}123456, {day}000, {day}0, {day}500000, "
+      f"{day}500000, '2026-11-05 06:00:00.000000')"
+      for account, level, entity in (("x1", "campaign", "e1"), ("x1", "adset", "e2"),
+                                     ("x2", "campaign", "g1")) for day in (1, 2)),
+    "INSERT INTO sync_run (id, account_id, started_at, status, rows, requests, warnings) "
+    "VALUES ('r1', 'x1', '2026-11-05 06:00:00.000000', 'succeeded', 4, 2, '[]')",
+    "INSERT INTO sync_cursor (account_id, level, synced_through, updated_at) "
+    "VALUES ('x1', 'campaign', '2026-11-02', '2026-11-05 06:00:00.000000')",
+]
+TIKTOK_ACCOUNT = (
+    "INSERT INTO ad_account (id, client_id, platform, external_id, name, currency, timezone, status, "
+    "created_at) VALUES ('x3', 'c1', 'tiktok', '7000001', 'Reels', 'INR', 'Asia/Kolkata', 'active', "
+    "'2026-11-01 09:35:00.000000')")
+
+
+def account_state(connection: sa.Connection) -> dict[str, list[Any]]:
+    """Every row that hangs off an account, and what the `datadrip sql` views show of them."""
+    queries = {
+        "ad_account": "SELECT id, platform, external_id, name FROM ad_account ORDER BY id",
+        "entity": "SELECT id, account_id, parent_id, name FROM entity ORDER BY id",
+        "metric_daily": "SELECT account_id, level, entity_id, date, spend_micros, "
+                        "conversions_millionths FROM metric_daily ORDER BY 1, 2, 4",
+        "sync_run": "SELECT id, account_id, rows FROM sync_run ORDER BY id",
+        "sync_cursor": "SELECT account_id, level, synced_through FROM sync_cursor ORDER BY 1, 2",
+        "views": "SELECT platform, campaign_name, adset_name, date, spend_micros FROM daily_metrics "
+                 "ORDER BY 1, 4, 3",
+        "account_daily": "SELECT platform, date, spend_micros FROM account_daily ORDER BY 1, 2",
+    }
+    return {name: [tuple(row) for row in connection.exec_driver_sql(sql).all()]
+            for name, sql in queries.items()}
+
+
+def test_migrations_0014_lets_an_account_be_of_any_platform_keeping_every_row_and_back(workbook_path):
+    """With foreign keys on (as DataDrip opens a workbook), both ways: rebuilding ad_account must
+    not take its entities, metrics, runs and cursors with it, nor lose the views."""
+    workbook_path.parent.mkdir(parents=True)
+    engine = sa.create_engine(f"sqlite:///{workbook_path}")
+    sa.event.listen(engine, "connect", _foreign_keys_on)
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0013")
+            for statement in [*seed_of("0013"), *ACCOUNTS_AT_0013]:
+                connection.exec_driver_sql(statement)
+            before = account_state(connection)
+        assert len(before["metric_daily"]) == 6 and len(before["views"]) == 6
+        with engine.begin() as connection, pytest.raises(sa.exc.IntegrityError, match="CHECK"):
+            connection.exec_driver_sql(TIKTOK_ACCOUNT)
+
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0014")
+        with engine.begin() as connection:
+            assert account_state(connection) == before
+            connection.exec_driver_sql(TIKTOK_ACCOUNT)
+            assert connection.exec_driver_sql(
+                "SELECT platform FROM ad_account WHERE id = 'x3'").scalar_one() == "tiktok"
+            assert connection.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
+            assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+            views = connection.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name").scalars().all()
+            assert views == ["account_daily", "ad_daily", "adset_daily", "campaign_daily",
+                             "daily_metrics"]
+            assert connection.exec_driver_sql("SELECT count(*) FROM adset_daily").scalar_one() == 2
+        # The table's other checks hold.
+        with engine.begin() as connection, pytest.raises(sa.exc.IntegrityError, match="CHECK"):
+            connection.exec_driver_sql("UPDATE ad_account SET status = 'gone' WHERE id = 'x1'")
+
+        with engine.begin() as connection, pytest.raises(RuntimeError, match="accounts of tiktok"):
+            downgrade(connection, "0013")
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DELETE FROM ad_account WHERE id = 'x3'")
+            downgrade(connection, "0013")
+        with engine.begin() as connection:
+            assert account_state(connection) == before
+            assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        with engine.begin() as connection, pytest.raises(sa.exc.IntegrityError, match="CHECK"):
+            connection.exec_driver_sql(TIKTOK_ACCOUNT)
+    finally:
+        engine.dispose()

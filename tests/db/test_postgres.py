@@ -485,9 +485,9 @@ def test_postgres_report_send_keeps_exact_numbers_and_sends_once(dd, server, hom
 def test_postgres_insight_facts_and_lifecycle_give_the_same_answers_as_on_sqlite(dd, server):
     import datetime as dt
 
-    from datadrip.core.config import load_settings
     from datadrip.db.models import Agency, Client
     from datadrip.insights.facts import client_facts
+    from datadrip.platforms.registry import load_settings
     from datadrip.workbook.session import open_session
     from tests.analytics.analytics_support import fill_workbook
     from tests.insights.lifecycle_support import cpa_finding, save
@@ -609,3 +609,29 @@ def test_postgres_migration_0013_stores_conversions_as_integer_millionths_exactl
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'metric_daily'"
         ).scalars().all()
         assert "conversions_millionths" not in columns
+
+
+def test_postgres_migration_0014_lets_an_account_be_of_any_platform_and_back(server):
+    from tests.db.test_migrations import ACCOUNTS_AT_0013, TIKTOK_ACCOUNT, account_state, downgrade, seed_of
+
+    with server.begin() as connection:
+        migrations.upgrade(connection, "0013")
+        for statement in [*seed_of("0013"), *ACCOUNTS_AT_0013]:
+            connection.exec_driver_sql(statement.replace(", 1, '2026", ", true, '2026"))
+        before = account_state(connection)
+    with server.begin() as connection, pytest.raises(sa.exc.IntegrityError):
+        connection.exec_driver_sql(TIKTOK_ACCOUNT)
+    with server.begin() as connection:
+        migrations.upgrade(connection, "0014")
+    with server.begin() as connection:
+        assert account_state(connection) == before
+        connection.exec_driver_sql(TIKTOK_ACCOUNT)
+    with server.begin() as connection, pytest.raises(RuntimeError, match="accounts of tiktok"):
+        downgrade(connection, "0013")
+    with server.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM ad_account WHERE id = 'x3'")
+        downgrade(connection, "0013")
+    with server.begin() as connection:
+        assert account_state(connection) == before
+    with server.begin() as connection, pytest.raises(sa.exc.IntegrityError):
+        connection.exec_driver_sql(TIKTOK_ACCOUNT)

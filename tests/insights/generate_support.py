@@ -34,7 +34,8 @@ def pinned_workbook(home: Path, today: dt.date, *, days: int = 70) -> Path:
     """The demo's agency, clients and accounts synced from a sandbox whose clock is pinned to
     `today`, through that day: the same workbook whatever the real date."""
     from datadrip import demo
-    from datadrip.core.config import CONFIG_FILENAME, example_text, load_settings
+    from datadrip.core.config import CONFIG_FILENAME, example_text
+    from datadrip.platforms.registry import load_settings
     from datadrip.sandbox.app import SandboxConfig
     from datadrip.sandbox.server import SandboxServer
     from datadrip.sync.run import SyncRequest, sync_accounts

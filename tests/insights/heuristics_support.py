@@ -84,7 +84,8 @@ def sandbox_workbook(home: Path, seed: int) -> Sandboxed:
 
     The demo's own steps, so other seeds than the demo's 7 cost a sync and nothing else."""
     from datadrip import demo
-    from datadrip.core.config import CONFIG_FILENAME, example_text, load_settings
+    from datadrip.core.config import CONFIG_FILENAME, example_text
+    from datadrip.platforms.registry import load_settings
     from datadrip.sandbox.app import SandboxConfig
     from datadrip.sandbox.server import SandboxServer
 
@@ -103,7 +104,8 @@ def sandbox_workbook(home: Path, seed: int) -> Sandboxed:
 
 @contextmanager
 def workbook_session(home: Path) -> Iterator[Session]:
-    from datadrip.core.config import CONFIG_FILENAME, load_settings
+    from datadrip.core.config import CONFIG_FILENAME
+    from datadrip.platforms.registry import load_settings
     from datadrip.workbook.session import open_session
 
     loaded = load_settings(home / CONFIG_FILENAME, env={"DATADRIP_HOME": str(home)})

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from datadrip.core.config import load_settings
 from datadrip.db.models import Client
 from datadrip.insights.findings import Evidence, Finding
 from datadrip.insights.identity import known_figures
 from datadrip.insights.store import Saved, save_findings
+from datadrip.platforms.registry import load_settings
 from datadrip.workbook.session import open_session
 
 WEEK = (dt.date(2026, 11, 19), dt.date(2026, 11, 25))

@@ -29,8 +29,8 @@ def workbook(pinned_home, home, dd):
 
 
 def generate(engine, now, client=MASALA):
-    from datadrip.core.config import load_settings
     from datadrip.insights.generate import GenerateRequest, generate_insights
+    from datadrip.platforms.registry import load_settings
 
     outcome = generate_insights(load_settings(), GenerateRequest(client, None, engine), now=now)
     return outcome.runs[0]

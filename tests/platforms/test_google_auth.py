@@ -13,7 +13,6 @@ import pytest
 from support import consent, query_of
 from test_loopback import Chromium, sandbox_tokens
 
-from datadrip.core.config import load_settings
 from datadrip.core.errors import (
     ConfigError,
     DataDripError,
@@ -27,6 +26,7 @@ from datadrip.core.errors import (
 from datadrip.platforms.google.login import SCOPE, GoogleOAuth, GoogleTokens
 from datadrip.platforms.oauth.flow import login
 from datadrip.platforms.oauth.loopback import DONE_TEXT
+from datadrip.platforms.registry import load_settings
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from connector_support import RecordedSleep, RefreshingTokens, google, watch
 
-from datadrip.core.config import GoogleSettings, Settings
+from datadrip.core.config import settings_model
 from datadrip.core.errors import DataDripError, ExitCode, ReauthRequiredError
 from datadrip.platforms.base import (
     AccountRef,
@@ -29,6 +29,7 @@ from datadrip.platforms.base import (
 from datadrip.platforms.google.connector import GoogleAds, GoogleAdsApiError
 from datadrip.platforms.google.login import REAUTH_HINT
 from datadrip.platforms.google.plugin import platform as google_platform
+from datadrip.platforms.google.settings import GoogleSettings
 from datadrip.platforms.http import RetriesExhaustedError, RetryPolicy
 from datadrip.platforms.registry import platform
 from datadrip.sandbox.faults import FaultRule
@@ -437,7 +438,8 @@ def test_given_an_unknown_level_when_asking_then_fails_before_any_request(
 def context(http: httpx.Client, settings: dict[str, Any], tokens: Any, sleeps: RecordedSleep,
             secrets: dict[str, str | None], retry: RetryPolicy | None = None) -> ConnectorContext:
     google_settings = GoogleSettings(api_url=settings["api_url"], api_version=settings["api_version"])
-    return ConnectorContext(http=http, settings=Settings(google=google_settings), get_token=tokens,
+    model = settings_model((("google", GoogleSettings),))
+    return ConnectorContext(http=http, settings=model(google=google_settings), get_token=tokens,
                             secrets=secrets, retry=retry or RetryPolicy(), sleep=sleeps)
 
 

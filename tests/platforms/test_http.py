@@ -14,20 +14,21 @@ from connector_support import RecordedSleep
 
 from datadrip.core.errors import DataDripError
 from datadrip.platforms.base import FetchNotes
+from datadrip.platforms.google.retry import google_duration, google_retryable
 from datadrip.platforms.http import (
-    MetaUsage,
     RetriesExhaustedError,
     Retryable,
     RetryLaterError,
     RetryPolicy,
-    google_duration,
-    google_retryable,
+    retry_after,
+    send,
+)
+from datadrip.platforms.meta.retry import (
+    MetaUsage,
     meta_retryable,
     meta_throttle_wait,
     meta_usage,
     meta_usage_pause,
-    retry_after,
-    send,
     usage_pace,
 )
 from datadrip.sandbox.faults import FaultRule

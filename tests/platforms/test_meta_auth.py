@@ -12,7 +12,6 @@ import pytest
 from support import consent, query_of
 from test_loopback import Chromium, sandbox_tokens
 
-from datadrip.core.config import load_settings
 from datadrip.core.errors import (
     ConfigError,
     DataDripError,
@@ -26,6 +25,7 @@ from datadrip.platforms.http import RetryPolicy
 from datadrip.platforms.meta.login import MetaOAuth, MetaToken
 from datadrip.platforms.oauth.flow import login, new_pkce
 from datadrip.platforms.oauth.loopback import DONE_TEXT
+from datadrip.platforms.registry import load_settings
 
 
 @pytest.fixture

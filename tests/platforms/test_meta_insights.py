@@ -13,7 +13,7 @@ import httpx
 import pytest
 from connector_support import RecordedSleep, record_totals, watch, world_totals
 
-from datadrip.core.config import MetaSettings, Settings
+from datadrip.core.config import settings_model
 from datadrip.core.errors import DataDripError, ExitCode, ReauthRequiredError, UsageError
 from datadrip.platforms.base import (
     AccountRef,
@@ -31,6 +31,7 @@ from datadrip.platforms.meta.insights import SYNC_MAX_DAYS, insight_fields, pars
 from datadrip.platforms.meta.login import REAUTH_HINT
 from datadrip.platforms.meta.plugin import platform as meta_platform
 from datadrip.platforms.meta.report_runs import RUN_TIMEOUT_SECONDS, next_pause
+from datadrip.platforms.meta.settings import MetaSettings
 from datadrip.platforms.registry import open_connector as open_registered
 from datadrip.sandbox.faults import FaultRule
 
@@ -488,8 +489,8 @@ def test_given_a_connector_context_when_opening_through_the_registry_then_it_fet
         asked.append(force_refresh)
         return str(meta_settings["access_token"])
 
-    settings = Settings(meta=MetaSettings(graph_url=meta_settings["graph_url"],
-                                          api_version=meta_settings["api_version"]))
+    settings = settings_model((("meta", MetaSettings),))(
+        meta=MetaSettings(graph_url=meta_settings["graph_url"], api_version=meta_settings["api_version"]))
     context = ConnectorContext(http=http, settings=settings, get_token=token, secrets={},
                                retry=RetryPolicy(max_wait=600), sleep=sleeps)
     sandbox.app.faults.add(FaultRule("rate_limit", platform="meta", path=INSIGHTS, nth=1))

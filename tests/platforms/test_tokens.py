@@ -14,7 +14,9 @@ import pytest
 from datadrip.core.errors import ExitCode, ReauthRequiredError, SecretStoreError
 from datadrip.platforms.google.connector import GoogleAds
 from datadrip.platforms.google.login import GoogleOAuth
-from datadrip.platforms.tokens import GoogleAccessTokens, StoredLogin, load_login, meta_expiry_warning
+from datadrip.platforms.google.tokens import GoogleAccessTokens
+from datadrip.platforms.registry import platform
+from datadrip.platforms.tokens import StoredLogin, load_login
 from datadrip.secrets.file import FileStore
 
 HINT = 'run: datadrip connect google "Masala Mornings"'
@@ -91,8 +93,13 @@ def test_google_refused_refresh_token_needs_reauth_naming_the_client_command(
 ])
 def test_meta_expiry_warning_starts_a_week_ahead(left: dt.timedelta, expected: str | None) -> None:
     now = dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC)
-    assert meta_expiry_warning(now + left, now) == expected
-    assert meta_expiry_warning(None, now) is None  # system-user tokens never expire
+    assert platform("meta").expiry_warning(now + left, now) == expected
+    assert platform("meta").expiry_warning(None, now) is None  # system-user tokens never expire
+
+
+def test_google_expiry_warning_is_none_since_a_refresh_token_has_no_set_end() -> None:
+    now = dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC)
+    assert platform("google").expiry_warning(now + dt.timedelta(hours=3), now) is None
 
 
 def test_stored_login_round_trips_through_the_secret_file(tmp_path: Any) -> None:

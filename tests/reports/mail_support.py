@@ -249,7 +249,7 @@ def make_ca(folder: Path) -> OwnCA:
 
 def open_from_settings(monkeypatch: pytest.MonkeyPatch, **email_settings: Any) -> Any:
     """`open_provider` after setting DATADRIP_EMAIL_<KEY> for each keyword (secrets too)."""
-    from datadrip.core.config import load_settings
+    from datadrip.platforms.registry import load_settings
     from datadrip.reports.delivery.providers import open_provider
 
     for key, value in email_settings.items():

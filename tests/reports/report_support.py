@@ -109,7 +109,7 @@ class Shared:
 
 
 def _session() -> Any:
-    from datadrip.core.config import load_settings
+    from datadrip.platforms.registry import load_settings
     from datadrip.workbook.session import open_session
 
     return open_session(load_settings(), write=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from datadrip.core.config import load_settings
+from datadrip.platforms.registry import load_settings
 from datadrip.reports.delivery.base import OUTBOX_SENDER, DeliveryError, deliver
 from datadrip.reports.delivery.outbox import eml_name, slugify
 from datadrip.reports.delivery.providers import outbox_folder, reply_to_address, sender_address

@@ -177,8 +177,8 @@ def test_render_file_html_embeds_charts_as_png_600_pixels_wide(shared):
 
 def test_render_email_html_references_charts_by_content_id(masala):
     from datadrip.analytics.totals import agency_today
-    from datadrip.core.config import load_settings
     from datadrip.db.models import Agency
+    from datadrip.platforms.registry import load_settings
     from datadrip.reports.build import plan_report
     from datadrip.reports.compose import compose_report
     from datadrip.workbook.clients import find_client

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from datadrip.core.config import load_settings
+from datadrip.platforms.registry import load_settings
 from datadrip.workbook.session import open_session
 from tests.analytics.analytics_support import fill_workbook
 from tests.reports.report_support import add_campaign_day

@@ -253,7 +253,7 @@ def test_serve_print_config_prints_and_exits_then_serve_on_that_port_answers_it(
         tmp_path: Any, dd_process: Any) -> None:
     import tomllib
 
-    from datadrip.core.config import load_settings
+    from datadrip.platforms.registry import load_settings
 
     port = _free_port()
     printed = dd_process("sandbox", "serve", "--port", str(port), "--print-config")  # no hang

@@ -124,6 +124,15 @@ def test_sync_client_conversion_actions_choose_what_counts(connected: dict[str, 
     assert value == 0  # link clicks carry no value
 
 
+def test_account_edit_finds_an_account_by_any_id_form_its_platform_accepts(
+        connected: dict[str, Any], dd: Callable[..., Any]) -> None:
+    google = dd("account", "edit", "202-000-0001", "--lookback-days", "45", "--json")
+    meta = dd("account", "edit", "1010000001", "--lookback-days", "40", "--json")
+
+    assert (google.exit_code, meta.exit_code) == (0, 0), google.stderr + meta.stderr
+    assert (google.json()["account_id"], meta.json()["account_id"]) == ("2020000001", "act_1010000001")
+
+
 def test_sync_account_lookback_setting_widens_the_incremental_window(connected: dict[str, Any],
                                                                       dd: Callable[..., Any]) -> None:
     _synced(dd("sync", "--json", "--level", "campaign"))
@@ -267,8 +276,8 @@ def test_sync_a_window_wholly_in_the_future_is_refused(connected: dict[str, Any]
 
 
 def test_sync_since_after_today_is_judged_in_each_account_time_zone(connected: dict[str, Any]) -> None:
-    from datadrip.core.config import load_settings
     from datadrip.core.errors import UsageError
+    from datadrip.platforms.registry import load_settings
     from datadrip.sync.run import SyncRequest, sync_accounts
 
     loaded = load_settings()
@@ -291,3 +300,32 @@ def test_sync_since_after_today_is_judged_in_each_account_time_zone(connected: d
                               ("2020000002", "America/New_York")):
         assert windows[external_id] == (None, [
             f"nothing to fetch: --since 2026-12-08 is after today (2026-12-07 in {zone})"])
+
+
+def test_sync_platform_that_is_not_installed_exits_2_naming_the_installed_ones(
+        dd: Callable[..., Any], workbook_path: Path) -> None:
+    run = dd("sync", "--platform", "tiktok", "--json")
+
+    line = assert_bad_input(run, "--platform", "'tiktok' is not an installed platform")
+    assert "(installed: google, meta)" in line
+    assert not workbook_path.exists()
+
+
+def test_sync_skips_an_account_whose_platform_is_not_installed_and_syncs_the_others(
+        connected: dict[str, Any], dd: Callable[..., Any], workbook_path: Path) -> None:
+    from tests.commands.test_platform import add_tiktok_account
+
+    add_tiktok_account(workbook_path)
+
+    run = dd("sync", "--json", "--level", "campaign", "--client", "Masala Mornings")
+
+    assert run.exit_code == 0, run.stderr
+    document = run.json()
+    statuses = {a["account_id"]: a["status"] for a in document["accounts"]}
+    assert statuses == {"act_1010000001": "succeeded", "2020000001": "succeeded", "7000001": "skipped"}
+    assert (document["succeeded"], document["failed"]) == (2, 0)
+    assert run.stderr.splitlines() == [
+        "warning: skipped 1 account(s) whose platform is not installed (see 'datadrip platform "
+        "list'): Masala Mornings · tiktok 7000001"]
+    assert sql(workbook_path, "SELECT count(*) FROM sync_run WHERE account_id = 'tt1'") == [(0,)]
+    assert sql(workbook_path, "SELECT count(*) FROM metric_daily WHERE account_id = 'tt1'") == [(1,)]

@@ -98,9 +98,9 @@ def _facts(today: dt.date) -> Any:
     """The insights' facts for Masala Mornings, read from the workbook as `insight generate` does."""
     import sqlalchemy as sa
 
-    from datadrip.core.config import load_settings
     from datadrip.db.models import Agency, Client
     from datadrip.insights.facts import client_facts
+    from datadrip.platforms.registry import load_settings
     from datadrip.workbook.session import open_session
 
     with open_session(load_settings()) as wb:

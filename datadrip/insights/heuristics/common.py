@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from datadrip.core.money import minor_units, to_amount
 from datadrip.insights.facts import BASELINE, RECENT, ClientFacts, EntityFacts, Sums
 from datadrip.insights.findings import Evidence
+from datadrip.platforms import registry
 
 # Family-wise significance per entity: a p-value must be below ALPHA / (families of tests run on
 # the entity), a Bonferroni correction. CPA, CVR and ROAS all test the same conversion count, so
@@ -140,5 +141,5 @@ def days_text(since: dt.date, until: dt.date) -> str:
 
 
 def label(entity: EntityFacts) -> str:
-    """'Diwali Sale (Meta)'."""
-    return f"{entity.name} ({'Meta' if entity.platform == 'meta' else 'Google'})"
+    """'Diwali Sale (Meta)': the name, and the platform's label."""
+    return f"{entity.name} ({registry.label(entity.platform)})"

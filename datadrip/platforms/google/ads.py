@@ -12,15 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from datadrip.core.errors import AuthRequiredError, DataDripError, ReauthRequiredError
 from datadrip.platforms.base import TokenSource
-from datadrip.platforms.http import (
-    RetryPolicy,
-    Sleep,
-    WaitFn,
-    google_error_codes,
-    google_errors,
-    google_retryable,
-    send,
-)
+from datadrip.platforms.google.retry import google_error_codes, google_errors, google_retryable
+from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn, send
 
 if TYPE_CHECKING:
     import httpx

@@ -11,18 +11,20 @@ from urllib.parse import parse_qsl, urlsplit
 
 from datadrip.core.errors import DataDripError, ReauthRequiredError
 from datadrip.platforms.http import (
-    MetaUsage,
     RetryPolicy,
     Sleep,
     TrafficLog,
     Wait,
     WaitFn,
-    is_meta_reduce_data,
-    meta_retryable,
-    meta_usage,
     retry_later,
     send,
     tell_wait,
+)
+from datadrip.platforms.meta.retry import (
+    MetaUsage,
+    is_meta_reduce_data,
+    meta_retryable,
+    meta_usage,
     usage_pace,
 )
 
@@ -59,7 +61,7 @@ class GraphClient:
     The token goes in the query string (a POST's form body), as Meta's own `paging.next` links
     carry it, so no URL is ever put in a message.
 
-    After every answer the usage headers set a pause before the next call (http.meta_usage): one
+    After every answer the usage headers set a pause before the next call (retry.meta_usage): one
     that grows with utilisation from 75 %, or Meta's time to regain access. `notes` (a TrafficLog,
     FetchNotes for instance) counts requests and those pauses."""
 

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from datadrip.core.errors import ConfigError, DataDripError, LoginError, ReauthRequiredError, UsageError
-from datadrip.platforms.http import RetryPolicy, Sleep, http_client, meta_retryable, send
+from datadrip.platforms.http import RetryPolicy, Sleep, http_client, send
+from datadrip.platforms.meta.retry import meta_retryable
 from datadrip.secrets.store import redact
 
 if TYPE_CHECKING:

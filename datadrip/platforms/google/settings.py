@@ -1,0 +1,23 @@
+"""Google Ads' [google] settings section: the plug-in's `settings_model`."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from datadrip.core.config import Section
+
+
+class GoogleSettings(Section):
+    """The [google] section of datadrip.toml (DATADRIP_GOOGLE_* in the environment)."""
+
+    api_url: str = Field("https://googleads.googleapis.com", description="Google Ads REST base URL")
+    auth_url: str = Field("https://accounts.google.com/o/oauth2/v2/auth",
+                          description="OAuth consent page")
+    token_url: str = Field("https://oauth2.googleapis.com/token", description="OAuth token endpoint")
+    revoke_url: str = Field("https://oauth2.googleapis.com/revoke",
+                            description="OAuth token revocation endpoint")
+    api_version: str = Field("v26", description="Google Ads API version")
+    client_id: str = Field("", description="OAuth client ID of a Desktop-app client (the secret "
+                           "is the secret google.client_secret)")
+    lookback_days: int = Field(30, ge=0, le=400, description="Days re-read on every sync, since "
+                               "conversions keep arriving for the conversion window (30 by default)")
