@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from datadrip.core import validate
 from datadrip.core.config import Loaded
 from datadrip.core.enums import ReportKind, ReportStatus
 from datadrip.core.errors import AuthRequiredError, DataDripError, UsageError
@@ -120,10 +121,9 @@ def send_reports(loaded: Loaded, request: SendRequest,
     of one never stops the others, and is recorded with its reason. Only a wrong call (a bad
     period, a wrong setting: exit 2) stops the run, as it would fail every client alike."""
     from datadrip.reports.claims import send_locks
-    from datadrip.reports.delivery.mail import check_address
     from datadrip.reports.delivery.providers import open_provider, reply_to_address, sender_address
 
-    copies = tuple(check_address(address, "--to") for address in request.to)
+    copies = tuple(validate.email(address, what="--to") for address in request.to)
     sender_address(loaded), reply_to_address(loaded)  # a wrong [email] from/reply_to: exit 2 now
     provider = None if request.dry_run else open_provider(loaded)
     targets = _targets(loaded, request)
@@ -330,11 +330,9 @@ def _nothing_to_send(composed: ComposedReport, agency: Agency) -> tuple[ReportSt
 
 
 def _bad_recipient(recipients: list[str]) -> str | None:
-    from datadrip.reports.delivery.mail import check_address
-
     for address in recipients:
         try:
-            check_address(address, "recipient")
+            validate.email(address, what="recipient")
         except UsageError:
             return address
     return None

@@ -1,4 +1,4 @@
-"""A report e-mail: the message every provider sends, its MIME form, and address checks."""
+"""A report e-mail: the message every provider sends, and its MIME form."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from datadrip.core import validate
 from datadrip.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -17,14 +18,10 @@ if TYPE_CHECKING:
 # header folder or a mail client might read as the end of a line. Agency and client names come
 # from people, so they are collapsed to one space before they reach a header.
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-# One address, no display name: local@domain with nothing that needs quoting or could end a line.
-# ASCII only: a non-ASCII address needs SMTPUTF8, which neither we nor most relays promise.
-_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+# The domain of a Message-ID (addresses themselves are checked by core.validate.email).
 _DOMAIN = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
-_ADDRESS = re.compile(rf"{_LOCAL}@{_DOMAIN}")
 _MESSAGE_ID = re.compile(rf"<[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.-]+@{_DOMAIN}>")
 _CONTENT_ID = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]{1,127}")
-MAX_ADDRESS = 254  # RFC 5321's path limit less the angle brackets
 FALLBACK_ID_DOMAIN = "datadrip.invalid"
 
 
@@ -59,18 +56,6 @@ def one_line(text: str) -> str:
     return _CONTROLS.sub(" ", text).strip()
 
 
-def check_address(address: str, what: str) -> str:
-    """One bare address (`name@example.com`: no display name, one @, no spaces or control
-    characters), stripped of surrounding blanks; UsageError "{what} … is not an e-mail address"."""
-    candidate = address.strip() if isinstance(address, str) else ""
-    if len(candidate) > MAX_ADDRESS or not _ADDRESS.fullmatch(candidate):
-        shown = repr(address) if isinstance(address, str) else type(address).__name__
-        raise UsageError(f"{what} {shown} is not an e-mail address",
-                         hint="Give one address such as reports@agency.example, without a name "
-                              "or angle brackets.")
-    return candidate
-
-
 def new_message_id(sender_address: str) -> str:
     """A fresh Message-ID, "<random@domain-of-sender>" (a reserved domain if the sender has none)."""
     domain = sender_address.strip().rpartition("@")[2].lower()
@@ -85,7 +70,7 @@ def unique_recipients(message: OutgoingEmail) -> tuple[str, ...]:
     seen: set[str] = set()
     unique = []
     for address in message.to:
-        checked = check_address(address, "the recipient")
+        checked = validate.email(address, what="the recipient")
         if checked.lower() not in seen:
             seen.add(checked.lower())
             unique.append(checked)
@@ -96,9 +81,9 @@ def check_message(message: OutgoingEmail) -> None:
     """Everything a provider relies on: addresses, at least one recipient, an aware date, a
     well-formed Message-ID and content ids. UsageError for what people typed, ValueError for
     what our own code got wrong."""
-    check_address(message.sender_address, "the sender address")
+    validate.email(message.sender_address, what="the sender address")
     if message.reply_to:
-        check_address(message.reply_to, "the reply-to address")
+        validate.email(message.reply_to, what="the reply-to address")
     if not unique_recipients(message):
         raise UsageError("the report e-mail has no recipient",
                          hint="Add one with 'datadrip client edit CLIENT --recipients ADDRESS'.")
@@ -126,10 +111,10 @@ def build_mime(message: OutgoingEmail) -> email.message.EmailMessage:
     check_message(message)
     mime = EmailMessage(policy=SMTP)
     mime["From"] = Address(display_name=one_line(message.sender_name),
-                           addr_spec=check_address(message.sender_address, "the sender address"))
+                           addr_spec=validate.email(message.sender_address, what="the sender address"))
     mime["To"] = [Address(addr_spec=address) for address in unique_recipients(message)]
     if message.reply_to:
-        mime["Reply-To"] = Address(addr_spec=check_address(message.reply_to, "the reply-to address"))
+        mime["Reply-To"] = Address(addr_spec=validate.email(message.reply_to, what="the reply-to address"))
     mime["Subject"] = one_line(message.subject)
     mime["Date"] = message.date
     mime["Message-ID"] = message.message_id

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from datadrip.core import validate
 from datadrip.core.errors import ConfigError, UsageError
 from datadrip.reports.delivery.base import OUTBOX_SENDER, Provider, is_loopback
 from datadrip.reports.delivery.http import ResendProvider, SendGridProvider
-from datadrip.reports.delivery.mail import check_address
 from datadrip.reports.delivery.outbox import OutboxProvider
 from datadrip.reports.delivery.smtp import SmtpProvider
 from datadrip.secrets.store import resolve_secret
@@ -92,7 +92,7 @@ def reply_to_address(loaded: Loaded) -> str | None:
 
 def _configured_address(value: str, key: str) -> str:
     try:
-        return check_address(value, f"[email] {key}")
+        return validate.email(value, what=f"[email] {key}")
     except UsageError as exc:
         raise ConfigError(exc.message, hint=f"Set [email] {key} to one bare address, such as "
                                             "reports@your-agency.example.") from None
