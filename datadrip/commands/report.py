@@ -12,6 +12,7 @@ from datadrip.commands import output
 from datadrip.commands._context import settings, workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
 from datadrip.commands.metrics import SinceOpt, UntilOpt
+from datadrip.core import validate
 from datadrip.core.enums import ReportKind, ReportStatus
 from datadrip.core.text import cell
 
@@ -142,7 +143,8 @@ def report_send(ctx: typer.Context,
     from datadrip.reports.send import SendRequest, send_reports
 
     request = SendRequest(client=client, all_clients=all_clients, agency=agency, kind=kind,
-                          period=period, since=since, until=until, to=tuple(to or ()),
+                          period=period, since=since, until=until,
+                          to=tuple(validate.email(address, what="--to") for address in to or ()),
                           dry_run=dry_run, force=force)
     announce = None if as_json or not sys.stderr.isatty() else _announce
     outcome = send_reports(settings(ctx), request, announce)

@@ -19,6 +19,7 @@ from datadrip.core import validate
 from datadrip.core.config import Loaded
 from datadrip.core.enums import ReportKind, ReportStatus
 from datadrip.core.errors import AuthRequiredError, DataDripError, UsageError
+from datadrip.core.validate import EmailAddress
 
 if TYPE_CHECKING:
     from datadrip.db.models import Agency, Report
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from datadrip.reports.compose import ComposedReport
     from datadrip.reports.delivery.base import Provider
     from datadrip.reports.delivery.mail import OutgoingEmail
+    from datadrip.reports.delivery.providers import Sender
 
 @dataclass(frozen=True)
 class SendRequest:
@@ -36,7 +38,7 @@ class SendRequest:
     period: str | None = None
     since: str | None = None
     until: str | None = None
-    to: tuple[str, ...] = ()  # instead of the client's recipients: a copy, not the client's send
+    to: tuple[EmailAddress, ...] = ()  # checked (--to): a copy, not the client's send
     dry_run: bool = False
     force: bool = False
 
@@ -121,16 +123,16 @@ def send_reports(loaded: Loaded, request: SendRequest,
     of one never stops the others, and is recorded with its reason. Only a wrong call (a bad
     period, a wrong setting: exit 2) stops the run, as it would fail every client alike."""
     from datadrip.reports.claims import send_locks
-    from datadrip.reports.delivery.providers import open_provider, reply_to_address, sender_address
+    from datadrip.reports.delivery.providers import open_provider, resolve_sender
 
-    copies = tuple(validate.email(address, what="--to") for address in request.to)
-    sender_address(loaded), reply_to_address(loaded)  # a wrong [email] from/reply_to: exit 2 now
+    copies = request.to
+    sender = resolve_sender(loaded)  # once for the whole send; a wrong [email] from: exit 2 now
     provider = None if request.dry_run else open_provider(loaded)
     targets = _targets(loaded, request)
     outcome = SendOutcome([], request.dry_run)
     with send_locks(loaded) as locks:
         for client_id in targets:
-            result = _send_one(loaded, provider, locks, client_id, request, copies)
+            result = _send_one(loaded, provider, sender, locks, client_id, request, copies)
             outcome.reports.append(result)
             if on_report is not None:
                 on_report(result)
@@ -157,12 +159,12 @@ def _targets(loaded: Loaded, request: SendRequest) -> list[str]:
         return [client.id for client in wb.session.exec(query)]
 
 
-def _send_one(loaded: Loaded, provider: Provider | None, locks: SendLocks, client_id: str,
-              request: SendRequest, copies: tuple[str, ...]) -> ReportSend:
+def _send_one(loaded: Loaded, provider: Provider | None, sender: Sender, locks: SendLocks,
+              client_id: str, request: SendRequest, copies: tuple[EmailAddress, ...]) -> ReportSend:
     """One client's send. Its trouble (a missing exchange rate, say) is recorded as its failure;
     its send lock, if taken, is let go once the outcome is recorded."""
     try:
-        return _send_locked(loaded, provider, locks, client_id, request, copies)
+        return _send_locked(loaded, provider, sender, locks, client_id, request, copies)
     except UsageError:
         raise
     except DataDripError as exc:
@@ -171,7 +173,7 @@ def _send_one(loaded: Loaded, provider: Provider | None, locks: SendLocks, clien
         locks.release()
 
 
-def _failed(loaded: Loaded, client_id: str, request: SendRequest, copies: tuple[str, ...],
+def _failed(loaded: Loaded, client_id: str, request: SendRequest, copies: tuple[EmailAddress, ...],
             error: DataDripError) -> ReportSend:
     """A client's report that could not be made: recorded as failed, with why, unless it was a
     dry run or a copy (--to), which keep nothing."""
@@ -201,8 +203,8 @@ def _failed(loaded: Loaded, client_id: str, request: SendRequest, copies: tuple[
     return result
 
 
-def _send_locked(loaded: Loaded, provider: Provider | None, locks: SendLocks, client_id: str,
-                 request: SendRequest, copies: tuple[str, ...]) -> ReportSend:
+def _send_locked(loaded: Loaded, provider: Provider | None, sender: Sender, locks: SendLocks,
+                 client_id: str, request: SendRequest, copies: tuple[EmailAddress, ...]) -> ReportSend:
     from datadrip.analytics.totals import agency_today
     from datadrip.db.models import Agency, Client
     from datadrip.reports.build import plan_report
@@ -227,9 +229,9 @@ def _send_locked(loaded: Loaded, provider: Provider | None, locks: SendLocks, cl
             return _skip(result, f"{client.name} has no report recipients", no_recipients=True,
                          hint=f"Add them: datadrip client edit {_quoted(client.name)} "
                               "--recipients someone@example.com")
-        bad = _bad_recipient(result.recipients)
-        if bad is not None:
-            result.reason = f"{client.name}'s recipient {bad!r} is not an e-mail address"
+        recipients = copies or _stored_recipients(client.report_recipients)
+        if isinstance(recipients, str):
+            result.reason = f"{client.name}'s recipient {recipients!r} is not an e-mail address"
             result.hint = f"Fix it: datadrip client edit {_quoted(client.name)} --recipients …"
             return result
         existing = find_report(session, client.id, plan.kind.value, plan.period.since,
@@ -272,7 +274,7 @@ def _send_locked(loaded: Loaded, provider: Provider | None, locks: SendLocks, cl
         result.report_id = row.id
         if not copies and not claim(session, row.id, now, force=request.force):
             return _skip(result, "another DataDrip is sending this report now")
-        message = _message(loaded, agency, composed, result.recipients, now)
+        message = _message(sender, agency, composed, recipients, now)
         result.message_id = message.message_id
     assert provider is not None
     return _deliver(loaded, provider, message, result, to_client=not copies, forced=request.force)
@@ -329,13 +331,17 @@ def _nothing_to_send(composed: ComposedReport, agency: Agency) -> tuple[ReportSt
     return ReportStatus.SKIPPED, empty
 
 
-def _bad_recipient(recipients: list[str]) -> str | None:
-    for address in recipients:
+def _stored_recipients(stored: list[str]) -> tuple[EmailAddress, ...] | str:
+    """The client's recipients as the workbook holds them, checked as they enter the send (a
+    workbook is a file: another program, or an older DataDrip, may have written it); the first
+    bad one, as stored, when there is one."""
+    checked = []
+    for address in stored:
         try:
-            validate.email(address, what="recipient")
+            checked.append(validate.email(address, what="recipient"))
         except UsageError:
             return address
-    return None
+    return tuple(checked)
 
 
 def _skip(result: ReportSend, reason: str, *, hint: str | None = None,
@@ -344,19 +350,17 @@ def _skip(result: ReportSend, reason: str, *, hint: str | None = None,
     return result
 
 
-def _message(loaded: Loaded, agency: Agency, composed: ComposedReport, recipients: list[str],
-             now: dt.datetime) -> OutgoingEmail:
+def _message(sender: Sender, agency: Agency, composed: ComposedReport,
+             recipients: tuple[EmailAddress, ...], now: dt.datetime) -> OutgoingEmail:
     from datadrip.reports.delivery.mail import InlineImage, OutgoingEmail, new_message_id
-    from datadrip.reports.delivery.providers import reply_to_address, sender_address
 
-    sender = sender_address(loaded)
     images = tuple(InlineImage(image.content_id, image.filename, image.data, image.mime_type)
                    for image in composed.images)
-    return OutgoingEmail(sender_name=agency.name, sender_address=sender,
-                         reply_to=reply_to_address(loaded), to=tuple(recipients),
+    return OutgoingEmail(sender_name=agency.name, sender_address=sender.address,
+                         reply_to=sender.reply_to, to=recipients,
                          subject=composed.subject, text=composed.rendered("txt"),
                          html=composed.rendered("html", embed=False), images=images,
-                         message_id=new_message_id(sender), date=now)
+                         message_id=new_message_id(sender.address), date=now)
 
 
 def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result: ReportSend, *,

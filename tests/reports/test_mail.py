@@ -123,8 +123,6 @@ def test_check_message_refuses_a_naive_date_and_an_empty_recipient_list() -> Non
         check_message(report_email(date=dt.datetime(2026, 11, 26, 9, 30)))
     with pytest.raises(UsageError, match="no recipient"):
         check_message(report_email(to=()))
-    with pytest.raises(UsageError, match="the recipient 'nobody' is not an e-mail address"):
-        check_message(report_email(to=("nobody",)))
     with pytest.raises(ValueError, match="message_id"):
         check_message(report_email(message_id="no-brackets@x.example"))
     with pytest.raises(ValueError, match="content ids"):

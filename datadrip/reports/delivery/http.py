@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from datadrip.platforms.http import http_client, retry_after
 from datadrip.reports.delivery.base import PermanentError, TransientError, UnknownOutcomeError
-from datadrip.reports.delivery.mail import OutgoingEmail, check_message, one_line, unique_recipients
+from datadrip.reports.delivery.mail import OutgoingEmail, one_line, unique_recipients
 from datadrip.secrets.store import redact
 
 if TYPE_CHECKING:
@@ -132,7 +132,6 @@ class SendGridProvider:
 def resend_payload(message: OutgoingEmail) -> dict[str, Any]:
     """The JSON Resend's POST /emails takes: from as "Name <address>", inline images as
     attachments with a content_id."""
-    check_message(message)
     payload: dict[str, Any] = {
         "from": display_address(message.sender_name, message.sender_address),
         "to": list(unique_recipients(message)),
@@ -155,7 +154,6 @@ def resend_payload(message: OutgoingEmail) -> dict[str, Any]:
 def sendgrid_payload(message: OutgoingEmail) -> dict[str, Any]:
     """The JSON SendGrid's POST /v3/mail/send takes: text/plain before text/html, images as inline
     attachments, our Message-ID as a header (SendGrid keeps it; it is not a reserved header)."""
-    check_message(message)
     sender: dict[str, str] = {"email": message.sender_address}
     if one_line(message.sender_name):
         sender["name"] = one_line(message.sender_name)

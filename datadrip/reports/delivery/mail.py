@@ -8,8 +8,8 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from datadrip.core import validate
 from datadrip.core.errors import UsageError
+from datadrip.core.validate import EmailAddress
 
 if TYPE_CHECKING:
     import email.message
@@ -40,9 +40,11 @@ class OutgoingEmail:
     """One report e-mail, the same for every provider and every attempt."""
 
     sender_name: str  # display name: the agency's name (may hold non-ASCII, quotes, even newlines)
-    sender_address: str
-    reply_to: str | None
-    to: tuple[str, ...]
+    # Addresses come checked (core.validate.email, where they entered), so nothing here checks
+    # them again.
+    sender_address: EmailAddress
+    reply_to: EmailAddress | None
+    to: tuple[EmailAddress, ...]
     subject: str  # may hold non-ASCII or newlines (from client names): never a header injection
     text: str  # plain-text alternative
     html: str  # references images as src="cid:<content_id>"
@@ -65,26 +67,23 @@ def new_message_id(sender_address: str) -> str:
     return f"<{stamp}.{secrets.token_hex(12)}@{domain}>"
 
 
-def unique_recipients(message: OutgoingEmail) -> tuple[str, ...]:
-    """The `to` addresses, checked, each once (the first spelling wins; case is ignored)."""
+def unique_recipients(message: OutgoingEmail) -> tuple[EmailAddress, ...]:
+    """The `to` addresses, each once (the first spelling wins; case is ignored)."""
     seen: set[str] = set()
     unique = []
     for address in message.to:
-        checked = validate.email(address, what="the recipient")
-        if checked.lower() not in seen:
-            seen.add(checked.lower())
-            unique.append(checked)
+        if address.lower() not in seen:
+            seen.add(address.lower())
+            unique.append(address)
     return tuple(unique)
 
 
 def check_message(message: OutgoingEmail) -> None:
-    """Everything a provider relies on: addresses, at least one recipient, an aware date, a
-    well-formed Message-ID and content ids. UsageError for what people typed, ValueError for
-    what our own code got wrong."""
-    validate.email(message.sender_address, what="the sender address")
-    if message.reply_to:
-        validate.email(message.reply_to, what="the reply-to address")
-    if not unique_recipients(message):
+    """Everything a provider relies on besides the addresses (checked where they entered): at
+    least one recipient, an aware date, a well-formed Message-ID and content ids. UsageError for
+    what people typed, ValueError for what our own code got wrong. `deliver` checks each message
+    once, before its first attempt."""
+    if not message.to:
         raise UsageError("the report e-mail has no recipient",
                          hint="Add one with 'datadrip client edit CLIENT --recipients ADDRESS'.")
     if message.date.tzinfo is None or message.date.utcoffset() is None:
@@ -108,13 +107,11 @@ def build_mime(message: OutgoingEmail) -> email.message.EmailMessage:
     from email.message import EmailMessage
     from email.policy import SMTP
 
-    check_message(message)
     mime = EmailMessage(policy=SMTP)
-    mime["From"] = Address(display_name=one_line(message.sender_name),
-                           addr_spec=validate.email(message.sender_address, what="the sender address"))
+    mime["From"] = Address(display_name=one_line(message.sender_name), addr_spec=message.sender_address)
     mime["To"] = [Address(addr_spec=address) for address in unique_recipients(message)]
     if message.reply_to:
-        mime["Reply-To"] = Address(addr_spec=validate.email(message.reply_to, what="the reply-to address"))
+        mime["Reply-To"] = Address(addr_spec=message.reply_to)
     mime["Subject"] = one_line(message.subject)
     mime["Date"] = message.date
     mime["Message-ID"] = message.message_id
