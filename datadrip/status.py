@@ -22,6 +22,7 @@ from datadrip.reports.build import plan_report
 from datadrip.reports.claims import SendLocks, report_key, resend_command
 from datadrip.scheduling.runs import HAND_COMMANDS, REPORT_KINDS, hand_command
 from datadrip.scheduling.timetable import job_crons, latest_fire, to_utc
+from datadrip.sync.health import last_good_sync
 from datadrip.workbook.accounts import connect_command
 
 if TYPE_CHECKING:
@@ -269,10 +270,7 @@ def account_health(session: Session, agency: Agency | None, now: dt.datetime) ->
     sync_run's (account, started_at) index."""
     latest_run = (sa.select(_runs.c.id).where(_runs.c.account_id == _accounts.c.id)
                   .order_by(_runs.c.started_at.desc()).limit(1).scalar_subquery())
-    succeeded_at = (sa.select(_runs.c.finished_at)
-                    .where(_runs.c.account_id == _accounts.c.id,
-                           _runs.c.status == SyncStatus.SUCCEEDED.value)
-                    .order_by(_runs.c.started_at.desc()).limit(1).scalar_subquery())
+    succeeded_at = last_good_sync(_accounts.c.id)
     last = _runs.alias("last_run")
     query = (sa.select(_agencies.c.name.label("agency"), _clients.c.name.label("client"),
                        _accounts.c.platform, _accounts.c.external_id, _accounts.c.name,
