@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from datadrip.analytics.dashboard import STALE_AFTER
 from datadrip.core.cron import parse_deadline
-from datadrip.core.enums import AccountStatus, JobStatus, ReportStatus, SyncStatus
+from datadrip.core.enums import AccountStatus, HealthState, JobStatus, ReportStatus, SyncStatus
 from datadrip.db.models import AdAccount, Agency, Client, JobRun, Report, SyncRun
 from datadrip.reports.build import plan_report
 from datadrip.reports.claims import SendLocks, report_key, resend_command
@@ -36,10 +36,9 @@ _agencies = Agency.__table__  # type: ignore[attr-defined]
 _reports = Report.__table__  # type: ignore[attr-defined]
 _job_runs = JobRun.__table__  # type: ignore[attr-defined]
 
-# An account's state, worst first: the order in which its problems are named.
-NEEDS_LOGIN, FAILING, STALE, NEVER_SYNCED, WAITING, DISABLED, OK = (
-    "needs_login", "failing", "stale", "never_synced", "waiting", "disabled", "ok")
-PROBLEM_STATES = (NEEDS_LOGIN, FAILING, STALE, NEVER_SYNCED)
+# An account's problem states, worst first: the order in which its problems are named.
+PROBLEM_STATES = (HealthState.NEEDS_LOGIN, HealthState.FAILING, HealthState.STALE,
+                  HealthState.NEVER_SYNCED)
 # A report's states beside its status: a live sender holds it, or its sender died before the hand-over.
 SENDING, CUT_SHORT = "sending", "cut_short"
 # The daemon sends an agency's reports when one of its runs of that job is this recent (a weekly
@@ -55,7 +54,7 @@ class AccountHealth:
     account_id: str
     name: str
     account_status: str  # active | needs_reauth | disabled
-    state: str  # one of the states above
+    state: HealthState
     last_run: dict[str, Any] | None  # status, started_at, finished_at, rows, error
     last_success_at: dt.datetime | None
     hours_since_success: float | None
@@ -67,14 +66,14 @@ class AccountHealth:
     @property
     def problem(self) -> str | None:
         what = f"{self.client} · {self.platform} {self.account_id}"
-        if self.state == NEEDS_LOGIN:
+        if self.state == HealthState.NEEDS_LOGIN:
             return f"{what} needs a login: {self.connect}"
-        if self.state == FAILING:
+        if self.state == HealthState.FAILING:
             error = (self.last_run or {}).get("error")
             return f"{what} failed its last sync" + (f": {error}" if error else "")
-        if self.state == STALE:
+        if self.state == HealthState.STALE:
             return f"{what} has not synced since {self.last_success_at:%Y-%m-%d %H:%M} UTC"
-        if self.state == NEVER_SYNCED:
+        if self.state == HealthState.NEVER_SYNCED:
             return f"{what} has never synced"
         return None
 
@@ -224,7 +223,7 @@ class Status:
     def counts(self) -> dict[str, int]:
         """How many accounts are in each problem state, how many latest reports need attention
         (failed, uncertain, or cut short) and how many were skipped (not a problem)."""
-        counted = {state: sum(1 for a in self.accounts if a.state == state) for state in PROBLEM_STATES}
+        counted = {state.value: sum(1 for a in self.accounts if a.state == state) for state in PROBLEM_STATES}
         counted["failed_reports"] = sum(1 for r in self.reports if r.problem)
         counted["skipped_reports"] = sum(1 for r in self.reports if r.skipped)
         counted["missed_reports"] = len(self.missed_reports)
@@ -295,7 +294,7 @@ def account_health(session: Session, agency: Agency | None, now: dt.datetime) ->
         found.append(AccountHealth(
             row.agency, row.client, row.platform, row.external_id, row.name, row.status, state,
             last_run, success, hours,
-            connect_command(row.platform, row.client) if state == NEEDS_LOGIN else None,
+            connect_command(row.platform, row.client) if state == HealthState.NEEDS_LOGIN else None,
             _wait(row.run_wait, row.run_status, now)))
     return found
 
@@ -313,18 +312,18 @@ def _wait(stored: Any, run_status: str | None, now: dt.datetime) -> dict[str, An
 
 
 def _state(account_status: str, run_status: str | None, success: dt.datetime | None,
-           connected_at: dt.datetime | None, now: dt.datetime) -> str:
+           connected_at: dt.datetime | None, now: dt.datetime) -> HealthState:
     if account_status == AccountStatus.DISABLED.value:
-        return DISABLED
+        return HealthState.DISABLED
     if account_status == AccountStatus.NEEDS_REAUTH.value:
-        return NEEDS_LOGIN
+        return HealthState.NEEDS_LOGIN
     if run_status in (SyncStatus.FAILED.value, SyncStatus.PARTIAL.value):
-        return FAILING
+        return HealthState.FAILING
     if success is None:
         # Connected within the window: its first sync is still to come, not late yet.
         recent = connected_at is not None and now - connected_at <= STALE_AFTER
-        return WAITING if recent else NEVER_SYNCED
-    return STALE if now - success > STALE_AFTER else OK
+        return HealthState.WAITING if recent else HealthState.NEVER_SYNCED
+    return HealthState.STALE if now - success > STALE_AFTER else HealthState.OK
 
 
 def latest_reports(session: Session, agency: Agency | None,

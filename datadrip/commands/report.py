@@ -13,7 +13,7 @@ from datadrip.commands._context import settings, workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
 from datadrip.commands.metrics import SinceOpt, UntilOpt
 from datadrip.core import validate
-from datadrip.core.enums import ReportKind, ReportStatus
+from datadrip.core.enums import ReportKind, ReportStatus, SendStatus
 from datadrip.core.text import cell
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ def _show_outcome(outcome: SendOutcome, *, as_json: bool, every: bool, quiet: bo
     for report in outcome.reports:
         for warning in report.warnings:
             output.message(f"warning: {report.client}: {warning}")
-    failed = outcome.having("failed")
+    failed = outcome.having(SendStatus.FAILED)
     if not failed:
         return
     for report in failed:

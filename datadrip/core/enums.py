@@ -80,3 +80,41 @@ class InsightStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     APPLIED = "applied"
     DISMISSED = "dismissed"
+
+
+class AccountSyncStatus(StrEnum):
+    """One account's part in one sync run (its progress line and its --json "status")."""
+
+    PLANNED = "planned"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class SendStatus(StrEnum):
+    """What `report send` did with one client's report (its --json "status")."""
+
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    WOULD_SEND = "would_send"  # --dry-run
+
+
+class HealthState(StrEnum):
+    """An account's sync health, as `datadrip status` judges it."""
+
+    NEEDS_LOGIN = "needs_login"
+    FAILING = "failing"
+    STALE = "stale"
+    NEVER_SYNCED = "never_synced"
+    WAITING = "waiting"  # connected a moment ago: its first sync is still to come
+    DISABLED = "disabled"
+    OK = "ok"
+
+
+class ClientRunStatus(StrEnum):
+    """One client's part in an `insight generate` run."""
+
+    OK = "ok"
+    FAILED = "failed"  # nothing was saved for the client

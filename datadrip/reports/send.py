@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from datadrip.core import validate
 from datadrip.core.config import Loaded
-from datadrip.core.enums import ReportKind, ReportStatus
+from datadrip.core.enums import ReportKind, ReportStatus, SendStatus
 from datadrip.core.errors import AuthRequiredError, DataDripError, UsageError
 from datadrip.core.validate import EmailAddress
 
@@ -49,7 +49,7 @@ class ReportSend:
     kind: str = ""
     since: dt.date | None = None
     until: dt.date | None = None
-    status: str = "failed"  # sent | skipped | failed | would_send
+    status: SendStatus = SendStatus.FAILED
     recipients: list[str] = field(default_factory=list)
     subject: str = ""
     report_id: str | None = None
@@ -71,7 +71,7 @@ class ReportSend:
     @property
     def uncertain(self) -> bool:
         """A failure that may have reached the recipients: never sent again without --force."""
-        return self.status == "failed" and self.force_command is not None
+        return self.status == SendStatus.FAILED and self.force_command is not None
 
     def record(self) -> dict[str, Any]:
         return {"client": self.client, "kind": self.kind,
@@ -87,33 +87,34 @@ class SendOutcome:
     reports: list[ReportSend]
     dry_run: bool
 
-    def having(self, status: str) -> list[ReportSend]:
+    def having(self, status: SendStatus) -> list[ReportSend]:
         return [report for report in self.reports if report.status == status]
 
     def summary(self) -> str:
         """What happened to each client, in a line: which failed, may have been sent (uncertain),
         were sent, had been sent already and were skipped (and why). The first of the failed and
         the uncertain is counted."""
-        failed = [report for report in self.having("failed") if not report.uncertain]
-        uncertain = [report for report in self.having("failed") if report.uncertain]
+        failed = [report for report in self.having(SendStatus.FAILED) if not report.uncertain]
+        uncertain = [report for report in self.having(SendStatus.FAILED) if report.uncertain]
         first = failed or uncertain
         count = (f"{len(first)} of {len(self.reports)} reports" if first and len(first) < len(self.reports)
                  else f"{len(first)} report{'' if len(first) == 1 else 's'}")
         groups = [(f"{count} failed", failed, False),
                   (f"{'uncertain' if failed else count + ' uncertain'} (may have been sent)", uncertain,
                    False),
-                  ("sent", self.having("sent"), False),
-                  ("would send", self.having("would_send"), False),
-                  ("already sent", [r for r in self.having("skipped") if r.already_sent], False),
-                  ("skipped", [r for r in self.having("skipped") if not r.already_sent], True)]
+                  ("sent", self.having(SendStatus.SENT), False),
+                  ("would send", self.having(SendStatus.WOULD_SEND), False),
+                  ("already sent", [r for r in self.having(SendStatus.SKIPPED) if r.already_sent], False),
+                  ("skipped", [r for r in self.having(SendStatus.SKIPPED) if not r.already_sent], True)]
         return "; ".join(
             f"{label}: " + ", ".join(r.client + (f" ({r.reason})" if why and r.reason else "")
                                      for r in reports)
             for label, reports, why in groups if reports)
 
     def record(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, "sent": len(self.having("sent")),
-                "skipped": len(self.having("skipped")), "failed": len(self.having("failed")),
+        return {"dry_run": self.dry_run, "sent": len(self.having(SendStatus.SENT)),
+                "skipped": len(self.having(SendStatus.SKIPPED)),
+                "failed": len(self.having(SendStatus.FAILED)),
                 "reports": [report.record() for report in self.reports]}
 
 
@@ -268,7 +269,7 @@ def _send_locked(loaded: Loaded, provider: Provider | None, sender: Sender, lock
                            f"send it: {send}")
             return result
         if request.dry_run:
-            result.status = "would_send"
+            result.status = SendStatus.WOULD_SEND
             return result
         row = save_built(session, composed, now=now)
         result.report_id = row.id
@@ -302,7 +303,7 @@ def _blocked(result: ReportSend, existing: Report, client: str) -> ReportSend | 
                      hint="Add --force to send it again.")
     if existing.status != ReportStatus.UNCERTAIN.value:
         return None
-    result.status, result.maybe_sent = "failed", True
+    result.status, result.maybe_sent = SendStatus.FAILED, True
     result.message_id, result.provider = existing.message_id, existing.provider or result.provider
     result.reason = f"uncertain: {existing.error or 'the report may have reached its recipients'}"
     command = resend_command(client, existing.kind, existing.period_start, existing.period_end)
@@ -346,7 +347,8 @@ def _stored_recipients(stored: list[str]) -> tuple[EmailAddress, ...] | str:
 
 def _skip(result: ReportSend, reason: str, *, hint: str | None = None,
           no_recipients: bool = False) -> ReportSend:
-    result.status, result.reason, result.hint, result.no_recipients = "skipped", reason, hint, no_recipients
+    result.status, result.reason, result.hint = SendStatus.SKIPPED, reason, hint
+    result.no_recipients = no_recipients
     return result
 
 
@@ -372,7 +374,7 @@ def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result:
     from datadrip.reports.history import mark_handover, record_delivery, undo_handover
     from datadrip.workbook.session import open_session
 
-    before: tuple[str, str | None] = ("built", None)
+    before: tuple[str, str | None] = (ReportStatus.BUILT.value, None)
 
     def handover(leaving: bool) -> None:
         """Keep in the workbook, before the point of no return, that the message may be out."""
@@ -397,7 +399,7 @@ def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result:
         assert row is not None  # claimed above; reports are never deleted by a send
         at = dt.datetime.now(dt.UTC)
         if error is None:
-            result.status, result.provider_id = "sent", delivery.provider_id
+            result.status, result.provider_id = SendStatus.SENT, delivery.provider_id
             result.attempts = delivery.attempts
             if delivery.refused:
                 result.warnings.append(f"refused by the server: {', '.join(delivery.refused)}")
@@ -406,7 +408,7 @@ def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result:
                             to_client=to_client, forced=forced, message_id=message.message_id,
                             provider_id=delivery.provider_id, attempts=delivery.attempts, error=None)
             return result
-        result.status, result.reason, result.hint = "failed", error.message, error.hint
+        result.status, result.reason, result.hint = SendStatus.FAILED, error.message, error.hint
         result.attempts, result.maybe_sent = error.attempts, error.maybe_sent
         if error.maybe_sent and to_client and result.since is not None and result.until is not None:
             command = resend_command(result.client, result.kind, result.since, result.until)
