@@ -149,9 +149,10 @@ def generate(path: Path, shape: Shape) -> None:
         connection.close()
 
 
+# By name: a migration appends its columns, so the table's order is not the model's.
 INSERT_METRIC = ("INSERT INTO metric_daily (account_id, level, date, entity_id, spend_micros, "
                  "impressions, clicks, conversions_millionths, conversion_value_micros, reach, "
-                 "synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")  # by name: a migration appends its columns
+                 "synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 INSERT_RUN = ("INSERT INTO sync_run (id, account_id, started_at, finished_at, status, window_start, "
               "window_end, rows, error, levels, requests, warnings) "
               "VALUES (?, ?, ?, ?, 'succeeded', ?, ?, ?, NULL, 'campaign', ?, '[]')")

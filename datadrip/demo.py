@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datadrip.core.config import CONFIG_FILENAME, WORKBOOK_FILENAME, example_text
-from datadrip.core.enums import Plan, Role
+from datadrip.core.enums import Plan, Role, SendStatus
 from datadrip.core.errors import DataDripError, UsageError
 from datadrip.core.private_files import make_folder, write_new
 from datadrip.platforms.registry import load_settings
@@ -92,7 +92,7 @@ def _reports(loaded: Loaded, home: Path) -> list[dict[str, Any]]:
     from datadrip.workbook.session import open_session
 
     outcome = send_reports(loaded, SendRequest(all_clients=True))
-    failed = outcome.having("failed")
+    failed = outcome.having(SendStatus.FAILED)
     if failed:
         raise DataDripError(f"the demo report for {failed[0].client} failed: {failed[0].reason}",
                             hint=failed[0].hint)

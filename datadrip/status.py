@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from datadrip.analytics.dashboard import STALE_AFTER
 from datadrip.core.cron import parse_deadline
-from datadrip.core.enums import AccountStatus, JobStatus, ReportStatus, SyncStatus
+from datadrip.core.enums import AccountStatus, HealthState, JobStatus, ReportStatus, SyncStatus
 from datadrip.db.models import AdAccount, Agency, Client, JobRun, Report, SyncRun
 from datadrip.platforms.registry import is_installed
 from datadrip.platforms.sunsets import ApiSunset, api_sunsets
@@ -24,6 +24,7 @@ from datadrip.reports.build import plan_report
 from datadrip.reports.claims import SendLocks, report_key, resend_command
 from datadrip.scheduling.runs import HAND_COMMANDS, REPORT_KINDS, hand_command
 from datadrip.scheduling.timetable import job_crons, latest_fire, to_utc
+from datadrip.sync.health import last_good_sync
 from datadrip.workbook.accounts import connect_command
 
 if TYPE_CHECKING:
@@ -37,13 +38,9 @@ _agencies = Agency.__table__  # type: ignore[attr-defined]
 _reports = Report.__table__  # type: ignore[attr-defined]
 _job_runs = JobRun.__table__  # type: ignore[attr-defined]
 
-# An account's state, worst first: the order in which its problems are named.
-NEEDS_LOGIN, FAILING, STALE, NEVER_SYNCED, WAITING, DISABLED, OK = (
-    "needs_login", "failing", "stale", "never_synced", "waiting", "disabled", "ok")
-# No installed plug-in provides the account's platform: sync skips it (saying so), as it skips a
-# disabled one, so it is not a problem of its own.
-NOT_INSTALLED = "platform_not_installed"
-PROBLEM_STATES = (NEEDS_LOGIN, FAILING, STALE, NEVER_SYNCED)
+# An account's problem states, worst first: the order in which its problems are named.
+PROBLEM_STATES = (HealthState.NEEDS_LOGIN, HealthState.FAILING, HealthState.STALE,
+                  HealthState.NEVER_SYNCED)
 # A report's states beside its status: a live sender holds it, or its sender died before the hand-over.
 SENDING, CUT_SHORT = "sending", "cut_short"
 # The daemon sends an agency's reports when one of its runs of that job is this recent (a weekly
@@ -59,7 +56,7 @@ class AccountHealth:
     account_id: str
     name: str
     account_status: str  # active | needs_reauth | disabled
-    state: str  # one of the states above
+    state: HealthState
     last_run: dict[str, Any] | None  # status, started_at, finished_at, rows, error
     last_success_at: dt.datetime | None
     hours_since_success: float | None
@@ -71,14 +68,14 @@ class AccountHealth:
     @property
     def problem(self) -> str | None:
         what = f"{self.client} · {self.platform} {self.account_id}"
-        if self.state == NEEDS_LOGIN:
+        if self.state == HealthState.NEEDS_LOGIN:
             return f"{what} needs a login: {self.connect}"
-        if self.state == FAILING:
+        if self.state == HealthState.FAILING:
             error = (self.last_run or {}).get("error")
             return f"{what} failed its last sync" + (f": {error}" if error else "")
-        if self.state == STALE:
+        if self.state == HealthState.STALE:
             return f"{what} has not synced since {self.last_success_at:%Y-%m-%d %H:%M} UTC"
-        if self.state == NEVER_SYNCED:
+        if self.state == HealthState.NEVER_SYNCED:
             return f"{what} has never synced"
         return None
 
@@ -231,7 +228,7 @@ class Status:
     def counts(self) -> dict[str, int]:
         """How many accounts are in each problem state, how many latest reports need attention
         (failed, uncertain, or cut short) and how many were skipped (not a problem)."""
-        counted = {state: sum(1 for a in self.accounts if a.state == state) for state in PROBLEM_STATES}
+        counted = {state.value: sum(1 for a in self.accounts if a.state == state) for state in PROBLEM_STATES}
         counted["failed_reports"] = sum(1 for r in self.reports if r.problem)
         counted["skipped_reports"] = sum(1 for r in self.reports if r.skipped)
         counted["missed_reports"] = len(self.missed_reports)
@@ -281,10 +278,7 @@ def account_health(session: Session, agency: Agency | None, now: dt.datetime) ->
     sync_run's (account, started_at) index."""
     latest_run = (sa.select(_runs.c.id).where(_runs.c.account_id == _accounts.c.id)
                   .order_by(_runs.c.started_at.desc()).limit(1).scalar_subquery())
-    succeeded_at = (sa.select(_runs.c.finished_at)
-                    .where(_runs.c.account_id == _accounts.c.id,
-                           _runs.c.status == SyncStatus.SUCCEEDED.value)
-                    .order_by(_runs.c.started_at.desc()).limit(1).scalar_subquery())
+    succeeded_at = last_good_sync(_accounts.c.id)
     last = _runs.alias("last_run")
     query = (sa.select(_agencies.c.name.label("agency"), _clients.c.name.label("client"),
                        _accounts.c.platform, _accounts.c.external_id, _accounts.c.name,
@@ -305,12 +299,12 @@ def account_health(session: Session, agency: Agency | None, now: dt.datetime) ->
             "status": row.run_status, "started_at": _aware(row.run_started),
             "finished_at": _aware(row.run_finished), "rows": row.run_rows, "error": row.run_error}
         hours = None if success is None else round((now - success).total_seconds() / 3600, 1)
-        state = NOT_INSTALLED if not is_installed(row.platform) else \
+        state = HealthState.PLATFORM_NOT_INSTALLED if not is_installed(row.platform) else \
             _state(row.status, row.run_status, success, _aware(row.created_at), now)
         found.append(AccountHealth(
             row.agency, row.client, row.platform, row.external_id, row.name, row.status, state,
             last_run, success, hours,
-            connect_command(row.platform, row.client) if state == NEEDS_LOGIN else None,
+            connect_command(row.platform, row.client) if state == HealthState.NEEDS_LOGIN else None,
             _wait(row.run_wait, row.run_status, now)))
     return found
 
@@ -328,18 +322,18 @@ def _wait(stored: Any, run_status: str | None, now: dt.datetime) -> dict[str, An
 
 
 def _state(account_status: str, run_status: str | None, success: dt.datetime | None,
-           connected_at: dt.datetime | None, now: dt.datetime) -> str:
+           connected_at: dt.datetime | None, now: dt.datetime) -> HealthState:
     if account_status == AccountStatus.DISABLED.value:
-        return DISABLED
+        return HealthState.DISABLED
     if account_status == AccountStatus.NEEDS_REAUTH.value:
-        return NEEDS_LOGIN
+        return HealthState.NEEDS_LOGIN
     if run_status in (SyncStatus.FAILED.value, SyncStatus.PARTIAL.value):
-        return FAILING
+        return HealthState.FAILING
     if success is None:
         # Connected within the window: its first sync is still to come, not late yet.
         recent = connected_at is not None and now - connected_at <= STALE_AFTER
-        return WAITING if recent else NEVER_SYNCED
-    return STALE if now - success > STALE_AFTER else OK
+        return HealthState.WAITING if recent else HealthState.NEVER_SYNCED
+    return HealthState.STALE if now - success > STALE_AFTER else HealthState.OK
 
 
 def latest_reports(session: Session, agency: Agency | None,

@@ -98,6 +98,38 @@ def test_validate_email_rejects_bad_addresses(address: str) -> None:
     assert raised.value.hint == "Write it as name@example.com."
 
 
+@pytest.mark.parametrize("address", ["owner@masala.example", "o.w+n_er@mail.masala.example",
+                                     "  owner@masala.example\n"])
+def test_validate_email_from_a_named_source_accepts_a_bare_address(address: str) -> None:
+    assert validate.email(address, what="--to") == address.strip()
+
+
+@pytest.mark.parametrize("address", ["", "owner", "owner@", "@masala.example", "a@@masala.example",
+                                     "Owner <owner@masala.example>", "own er@masala.example",
+                                     "owner@masala.example\nBcc: x@y.example", "a@x.example,b@x.example",
+                                     "owner@masala..example", "owner@-masala.example", "prïya@masala.example",
+                                     "a\x00b@masala.example", "x" * 250 + "@masala.example",
+                                     "owner@masala", "a..b@masala.example", ".a@masala.example",
+                                     "a\\b@masala.example"])
+def test_validate_email_from_a_named_source_names_it_when_refusing(address: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        validate.email(address, what="--to")
+
+    assert raised.value.message == f"--to {address!r} is not an e-mail address"
+    assert raised.value.hint == ("Give one address such as reports@agency.example, without a name or "
+                                 "angle brackets.")
+
+
+@pytest.mark.parametrize("address", ["prïya@masala.example", "a..b@masala.example", "a\\b@masala.example",
+                                     "(x)@masala.example"])
+def test_validate_email_is_the_one_grammar_so_what_a_client_keeps_can_be_sent(address: str) -> None:
+    """An address `client add` keeps is one every provider can send to: the same grammar decides."""
+    with pytest.raises(UsageError):
+        validate.email(address)
+    with pytest.raises(UsageError):
+        validate.email(address, what="recipient")
+
+
 def test_validate_emails_splits_on_commas_and_drops_duplicates_in_order() -> None:
     text = "owner@masala.example, Ops@Masala.Example,ops@masala.example , OWNER@MASALA.EXAMPLE,,"
 

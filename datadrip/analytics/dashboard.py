@@ -16,6 +16,7 @@ from datadrip.analytics.totals import Change, Line, Scope, Totals, breakdown, cl
 from datadrip.core.enums import AccountStatus, SyncStatus
 from datadrip.core.periods import Period
 from datadrip.db.models import AdAccount, SyncRun
+from datadrip.sync.health import last_good_sync
 from datadrip.workbook.fx import RateBook
 
 KPIS = ("spend", "conversions", "cpa", "roas", "conversion_value", "clicks", "ctr", "cpc")
@@ -138,7 +139,8 @@ def agency_dashboard(session: Session, scope: Scope, period: Period,
 
 def _sync_health(session: Session, scope: Scope, now: dt.datetime) -> dict[str, dict[str, Any]]:
     """Per client: when its accounts last synced fully, and what is wrong (flags). Two lookups
-    per account on sync_run's (account, started_at) index: its latest run, its latest success."""
+    per account on sync_run's (account, started_at) index: its latest run, its latest success
+    (sync.health.last_good_sync)."""
     runs = SyncRun.__table__  # type: ignore[attr-defined]
     accounts = AdAccount.__table__  # type: ignore[attr-defined]
 
@@ -148,8 +150,7 @@ def _sync_health(session: Session, scope: Scope, now: dt.datetime) -> dict[str, 
 
     query = sa.select(accounts.c.id, accounts.c.client_id, accounts.c.platform, accounts.c.external_id,
                       accounts.c.status, latest(runs.c.status).label("last_status"),
-                      latest(runs.c.finished_at, runs.c.status == SyncStatus.SUCCEEDED.value)
-                      .label("succeeded_at")).where(accounts.c.client_id.in_(scope.client_ids))
+                      last_good_sync(accounts.c.id).label("succeeded_at")).where(accounts.c.client_id.in_(scope.client_ids))
     health: dict[str, dict[str, Any]] = {client_id: {"last_synced": None, "flags": []}
                                          for client_id in scope.client_ids}
     for account in session.execute(query):

@@ -72,17 +72,63 @@ def agency_scope(session: Session, agency: Agency, *, active_only: bool = True) 
 
 @dataclass
 class Totals:
-    """Summed parts, in the reporting currency's micros."""
+    """Summed parts, in micros of one currency (the reporting currency's, or an insight entity's
+    account currency), and every rate computed from them: the one aggregate of metrics.
+
+    The rates are exact quotients of the integer sums (never an average of daily rates); `values`
+    rounds them for people, the insight heuristics compare them unrounded. A rate over zero is None.
+    `reach` (the sum of daily reach) and `days` (days with a row) are filled where asked for."""
 
     spend_micros: int = 0
     impressions: int = 0
     clicks: int = 0
     conversions_millionths: int = 0
     conversion_value_micros: int = 0
+    reach: int = 0  # the sum of daily reach: impressions / reach is the average daily frequency
+    days: int = 0  # days with a row (delivery)
 
     @property
     def conversions(self) -> Decimal:
         return conversions_from_millionths(self.conversions_millionths)
+
+    @property
+    def ctr(self) -> Decimal | None:
+        """Clicks per impression, as a fraction (0.0152 is 1.52 %)."""
+        return _quotient(self.clicks, self.impressions)
+
+    @property
+    def cvr(self) -> Decimal | None:
+        """Conversions per click, as a fraction."""
+        return _quotient(self.conversions_millionths, self.clicks * MILLIONTHS)
+
+    @property
+    def cpc_micros(self) -> Decimal | None:
+        return _quotient(self.spend_micros, self.clicks)
+
+    @property
+    def cpm_micros(self) -> Decimal | None:
+        return _quotient(self.spend_micros * 1000, self.impressions)
+
+    @property
+    def cpa(self) -> Decimal | None:
+        """Spend per conversion in micros, exact: micros per millionth of a conversion are
+        currency units per conversion, so this is spend_micros × 10⁶ / conversions_millionths."""
+        return _quotient(self.spend_micros * MILLIONTHS, self.conversions_millionths)
+
+    @property
+    def cpa_micros(self) -> int | None:
+        """The CPA in whole micros (truncated), as the insight findings quote it."""
+        cpa = self.cpa
+        return None if cpa is None else int(cpa)
+
+    @property
+    def roas(self) -> Decimal | None:
+        """Conversion value per unit of spend."""
+        return _quotient(self.conversion_value_micros, self.spend_micros)
+
+    @property
+    def frequency(self) -> Decimal | None:
+        return _quotient(self.impressions, self.reach)
 
     def add(self, other: Totals) -> None:
         self.spend_micros += other.spend_micros
@@ -90,33 +136,39 @@ class Totals:
         self.clicks += other.clicks
         self.conversions_millionths += other.conversions_millionths
         self.conversion_value_micros += other.conversion_value_micros
+        self.reach += other.reach
+        self.days += other.days
 
     def values(self, currency: str) -> dict[str, Decimal | int | None]:
-        """Every metric: money in currency units, percentages as percent, n/a as None. Rates with
-        conversions come from the integers, as core.money.conversions_from_millionths says."""
-        spend = Decimal(self.spend_micros) / MICROS
-        value = Decimal(self.conversion_value_micros) / MICROS
+        """Every metric: money in currency units, percentages as percent, n/a as None; the rates
+        above rounded half up (money at the currency's minor unit, percentages and ROAS at 0.01)."""
         places = Decimal(1).scaleb(-minor_units(currency))
+        cent = Decimal("0.01")
         return {
             "spend": to_amount(self.spend_micros, currency),
             "impressions": self.impressions,
             "clicks": self.clicks,
             "conversions": self.conversions,
             "conversion_value": to_amount(self.conversion_value_micros, currency),
-            "ctr": _ratio(self.clicks * HUNDRED, self.impressions, Decimal("0.01")),
-            "cpc": _ratio(spend, self.clicks, places),
-            "cpm": _ratio(spend * 1000, self.impressions, places),
-            "cpa": _ratio(self.spend_micros, self.conversions_millionths, places),
-            "roas": _ratio(value, spend, Decimal("0.01")),
-            "conversion_rate": _ratio(self.conversions_millionths * HUNDRED, self.clicks * MILLIONTHS,
-                                      Decimal("0.01")),
+            "ctr": _rounded(self.ctr, HUNDRED, cent),
+            "cpc": _rounded(self.cpc_micros, ONE_PER_MICRO, places),
+            "cpm": _rounded(self.cpm_micros, ONE_PER_MICRO, places),
+            "cpa": _rounded(self.cpa, ONE_PER_MICRO, places),
+            "roas": _rounded(self.roas, Decimal(1), cent),
+            "conversion_rate": _rounded(self.cvr, HUNDRED, cent),
         }
 
 
-def _ratio(part: Decimal | int, whole: Decimal | int, places: Decimal) -> Decimal | None:
-    if not whole:
-        return None
-    return (Decimal(part) / Decimal(whole)).quantize(places, rounding=ROUND_HALF_UP)
+ONE_PER_MICRO = Decimal(1) / MICROS
+
+
+def _quotient(part: int, whole: int) -> Decimal | None:
+    return Decimal(part) / Decimal(whole) if whole else None
+
+
+def _rounded(rate: Decimal | None, scale: Decimal, places: Decimal) -> Decimal | None:
+    """`rate` × `scale` (a power of ten, so the product is exact) rounded half up at `places`."""
+    return None if rate is None else (rate * scale).quantize(places, rounding=ROUND_HALF_UP)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import typer
 from datadrip.commands import output
 from datadrip.commands._context import confirm_removal, settings
 from datadrip.commands._options import AgencyOpt, JsonOpt, YesOpt
+from datadrip.core.enums import AccountStatus
 
 if TYPE_CHECKING:
     from datadrip.platforms.base import AccountRef, PlatformPlugin
@@ -101,7 +102,7 @@ def _pick(platform: str, visible: list[AccountRef]) -> list[AccountRef]:
                          f"{seen}); nothing was stored",
                          hint=f"e.g. --account {visible[0].external_id}")
     for number, account in enumerate(visible, 1):
-        extra = " [disabled]" if account.status == "disabled" else ""
+        extra = " [disabled]" if account.status == AccountStatus.DISABLED else ""
         via = f" (via {account.manager_name})" if account.manager_name else ""
         output.message(f"  {number:>2}  {account.external_id}  {account.name}  {account.currency}  "
                        f"{account.timezone}{extra}{via}")

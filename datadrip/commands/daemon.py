@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from datadrip.commands._context import settings
+from datadrip.core.enums import JobStatus
 
 
 def daemon(ctx: typer.Context,
@@ -34,7 +35,7 @@ def daemon(ctx: typer.Context,
     outcome = run_daemon(settings(ctx), DaemonRequest(once=once, log_file=log_file, json_logs=json_logs))
     if not once or outcome.stopped_by:
         return
-    if outcome.worst == "failed":
+    if outcome.worst == JobStatus.FAILED:
         raise DataDripError("some jobs failed", hint="See the log lines above.")
-    if outcome.worst in ("partial", "abandoned"):
+    if outcome.worst in (JobStatus.PARTIAL, JobStatus.ABANDONED):
         raise PartialError("some jobs were only partly done", hint="See the log lines above.")

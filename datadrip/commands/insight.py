@@ -10,7 +10,7 @@ import typer
 from datadrip.commands import output
 from datadrip.commands._context import settings, workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
-from datadrip.core.enums import InsightStatus
+from datadrip.core.enums import ClientRunStatus, InsightStatus
 from datadrip.core.text import cell
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def _fail_if_any(outcome: GenerateOutcome, *, quiet: bool) -> None:
         return
     for run in failed:
         output.error(f"{run.client}: {run.error}", run.hint, one_line=quiet)
-    done = [run.client for run in outcome.runs if run.status != "failed"]
+    done = [run.client for run in outcome.runs if run.status != ClientRunStatus.FAILED]
     names = ", ".join(run.client for run in failed)
     summary = (f"{len(failed)} of {len(outcome.runs)} clients failed: {names}; done: {', '.join(done)}"
                if done else f"{len(failed)} client{'' if len(failed) == 1 else 's'} failed: {names}")

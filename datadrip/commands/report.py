@@ -12,7 +12,8 @@ from datadrip.commands import output
 from datadrip.commands._context import settings, workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
 from datadrip.commands.metrics import SinceOpt, UntilOpt
-from datadrip.core.enums import ReportKind, ReportStatus
+from datadrip.core import validate
+from datadrip.core.enums import ReportKind, ReportStatus, SendStatus
 from datadrip.core.text import cell
 
 if TYPE_CHECKING:
@@ -142,7 +143,8 @@ def report_send(ctx: typer.Context,
     from datadrip.reports.send import SendRequest, send_reports
 
     request = SendRequest(client=client, all_clients=all_clients, agency=agency, kind=kind,
-                          period=period, since=since, until=until, to=tuple(to or ()),
+                          period=period, since=since, until=until,
+                          to=tuple(validate.email(address, what="--to") for address in to or ()),
                           dry_run=dry_run, force=force)
     announce = None if as_json or not sys.stderr.isatty() else _announce
     outcome = send_reports(settings(ctx), request, announce)
@@ -168,7 +170,7 @@ def _show_outcome(outcome: SendOutcome, *, as_json: bool, every: bool, quiet: bo
     for report in outcome.reports:
         for warning in report.warnings:
             output.message(f"warning: {report.client}: {warning}")
-    failed = outcome.having("failed")
+    failed = outcome.having(SendStatus.FAILED)
     if not failed:
         return
     for report in failed:

@@ -10,6 +10,7 @@ import typer
 from datadrip.commands import output
 from datadrip.commands._context import settings, workbook
 from datadrip.commands._options import JsonOpt
+from datadrip.core.enums import HealthState, ReportStatus
 
 if TYPE_CHECKING:
     from datadrip.status import Status
@@ -66,8 +67,8 @@ def verdict(report: Status) -> str:
         count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
         return f"not ok: {count}: " + "; ".join(problems) + (f"; report{'s' if len(skipped) > 1 else ''} "
                                                              + said if said else "")
-    synced = sum(1 for account in report.accounts if account.state == "ok")
-    sent = sum(1 for item in report.reports if item.status == "sent")
+    synced = sum(1 for account in report.accounts if account.state == HealthState.OK)
+    sent = sum(1 for item in report.reports if item.status == ReportStatus.SENT)
     return (f"ok: {synced} account{'' if synced == 1 else 's'} synced within "
             f"{report.record()['stale_after_hours']} h, {sent} latest report{'' if sent == 1 else 's'} "
             "sent" + (f", {said}" if said else ""))
@@ -80,7 +81,7 @@ def rows(report: Status) -> list[dict[str, Any]]:
     lines: list[dict[str, Any]] = []
     for account in report.accounts:
         last = account.last_run or {}
-        note = account.connect or (last.get("error") if account.state == "failing" else None) or \
+        note = account.connect or (last.get("error") if account.state == HealthState.FAILING else None) or \
             (account.wait["text"] if account.wait and account.wait["waiting"] else None)
         lines.append({"check": "sync", "who": account.client,
                       "what": f"{account.platform} {account.account_id}", "state": account.state,

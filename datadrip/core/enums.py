@@ -16,13 +16,6 @@ class Role(StrEnum):
     MEMBER = "member"
 
 
-# The built-in platforms' names, left only for the login code that moves into the plug-ins
-# (connect, token refresh); the workbook and sync take any installed plug-in's name.
-class Platform(StrEnum):
-    META = "meta"
-    GOOGLE = "google"
-
-
 class Level(StrEnum):
     CAMPAIGN = "campaign"
     ADSET = "adset"
@@ -82,3 +75,44 @@ class InsightStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     APPLIED = "applied"
     DISMISSED = "dismissed"
+
+
+class AccountSyncStatus(StrEnum):
+    """One account's part in one sync run (its progress line and its --json "status")."""
+
+    PLANNED = "planned"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class SendStatus(StrEnum):
+    """What `report send` did with one client's report (its --json "status")."""
+
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    WOULD_SEND = "would_send"  # --dry-run
+
+
+class HealthState(StrEnum):
+    """An account's sync health, as `datadrip status` judges it."""
+
+    NEEDS_LOGIN = "needs_login"
+    FAILING = "failing"
+    STALE = "stale"
+    NEVER_SYNCED = "never_synced"
+    WAITING = "waiting"  # connected a moment ago: its first sync is still to come
+    DISABLED = "disabled"
+    # No installed plug-in provides its platform: sync skips it (saying so), as it skips a
+    # disabled one, so it is not a problem of its own.
+    PLATFORM_NOT_INSTALLED = "platform_not_installed"
+    OK = "ok"
+
+
+class ClientRunStatus(StrEnum):
+    """One client's part in an `insight generate` run."""
+
+    OK = "ok"
+    FAILED = "failed"  # nothing was saved for the client

@@ -3,7 +3,7 @@
 The recent window is the last 7 complete days, the baseline the 28 days before it: both whole
 weeks, so weekday seasonality cancels out. "Complete" means up to yesterday in the agency's time
 zone, and never past the day every connected account has been synced through: an account whose
-sync lags would otherwise look as if its delivery had stopped. Sums come from one GROUP BY over
+sync lags would otherwise look as if its delivery had stopped. Totals come from one GROUP BY over
 metric_daily; each entity's figures stay in its account's currency (CPA in euros for a euro
 account), and the month-to-date spend for budget pacing is blended into the client's currency.
 """
@@ -21,7 +21,6 @@ from sqlmodel import Session
 from datadrip.analytics.totals import Totals, breakdown, client_scope
 from datadrip.core.enums import AccountStatus
 from datadrip.core.errors import UsageError
-from datadrip.core.money import conversions_from_millionths
 from datadrip.core.periods import Period
 from datadrip.db.models import AdAccount, Agency, Client, Entity, MetricDaily, SyncCursor
 from datadrip.workbook.fx import RateBook
@@ -33,58 +32,19 @@ _m, _a, _e, _cursor = (MetricDaily.__table__, AdAccount.__table__,  # type: igno
                        Entity.__table__, SyncCursor.__table__)  # type: ignore[attr-defined]
 
 
-@dataclass
-class Sums:
-    """An entity's summed parts over one window, in its account currency's micros."""
+def shown_figures(sums: Totals, currency: str) -> dict[str, Decimal | int | None]:
+    """A window's figures people read, rounded as the dashboards and reports round them
+    (analytics.Totals.values), plus the average daily frequency.
 
-    spend_micros: int = 0
-    impressions: int = 0
-    clicks: int = 0
-    conversions_millionths: int = 0
-    value_micros: int = 0
-    reach: int = 0  # the sum of daily reach: impressions / reach is the average daily frequency
-    days: int = 0  # days with a row (delivery)
-
-    @property
-    def conversions(self) -> Decimal:
-        return conversions_from_millionths(self.conversions_millionths)
-
-    @property
-    def cpa_micros(self) -> int | None:
-        return int(Decimal(self.spend_micros) / self.conversions) if self.conversions else None
-
-    @property
-    def roas(self) -> Decimal | None:
-        return Decimal(self.value_micros) / self.spend_micros if self.spend_micros else None
-
-    @property
-    def ctr(self) -> Decimal | None:
-        """Clicks per impression, as a fraction (0.0152 is 1.52 %)."""
-        return Decimal(self.clicks) / self.impressions if self.impressions else None
-
-    @property
-    def cvr(self) -> Decimal | None:
-        """Conversions per click, as a fraction."""
-        return self.conversions / self.clicks if self.clicks else None
-
-    @property
-    def frequency(self) -> Decimal | None:
-        return Decimal(self.impressions) / self.reach if self.reach else None
-
-    def metrics(self, currency: str) -> dict[str, Decimal | int | None]:
-        """The figures people read, rounded as the dashboards and reports round them
-        (analytics.Totals.values), plus the average daily frequency.
-
-        These exact values are what the model is shown and what guardrails check its quotes against."""
-        shown = Totals(self.spend_micros, self.impressions, self.clicks, self.conversions_millionths,
-                       self.value_micros).values(currency)
-        frequency = self.frequency
-        return {
-            "spend": shown["spend"], "impressions": self.impressions, "clicks": self.clicks,
-            "conversions": shown["conversions"],
-            "cpa": shown["cpa"], "roas": shown["roas"], "ctr": shown["ctr"], "cvr": shown["conversion_rate"],
-            "frequency": None if frequency is None else frequency.quantize(Decimal("0.01"), ROUND_HALF_UP),
-        }
+    These exact values are what the model is shown and what guardrails check its quotes against."""
+    shown = sums.values(currency)
+    frequency = sums.frequency
+    return {
+        "spend": shown["spend"], "impressions": sums.impressions, "clicks": sums.clicks,
+        "conversions": shown["conversions"],
+        "cpa": shown["cpa"], "roas": shown["roas"], "ctr": shown["ctr"], "cvr": shown["conversion_rate"],
+        "frequency": None if frequency is None else frequency.quantize(Decimal("0.01"), ROUND_HALF_UP),
+    }
 
 
 @dataclass
@@ -102,8 +62,8 @@ class EntityFacts:
     platform: str
     currency: str
     status: str  # as the platform names it (ACTIVE, PAUSED, ENABLED, REMOVED …)
-    recent: Sums = field(default_factory=Sums)
-    baseline: Sums = field(default_factory=Sums)
+    recent: Totals = field(default_factory=Totals)  # in the account's currency, with reach and days
+    baseline: Totals = field(default_factory=Totals)
     last_day: dt.date | None = None  # the last day it delivered, within the windows
 
     @property
@@ -112,7 +72,7 @@ class EntityFacts:
         return self.status.upper() in {"PAUSED", "REMOVED", "DELETED", "ARCHIVED", "CAMPAIGN_PAUSED",
                                        "ADSET_PAUSED", "DISABLED"}
 
-    def window(self, name: str) -> Sums:
+    def window(self, name: str) -> Totals:
         return self.recent if name == RECENT else self.baseline
 
 
@@ -221,7 +181,7 @@ def _load_sums(session: Session, facts: ClientFacts, account_ids: list[str]) -> 
         sums.spend_micros, sums.impressions = int(spend or 0), int(impressions or 0)
         sums.clicks = int(clicks or 0)
         sums.conversions_millionths = int(conversions or 0)
-        sums.value_micros, sums.reach, sums.days = int(value or 0), int(reach or 0), int(days)
+        sums.conversion_value_micros, sums.reach, sums.days = int(value or 0), int(reach or 0), int(days)
         if isinstance(last, str):
             last = dt.date.fromisoformat(last)
         if entity.last_day is None or last > entity.last_day:

@@ -29,7 +29,7 @@ def identity(client_id: str, kind: str, entity_ref: str | None, period: str) -> 
 
 @dataclass(frozen=True)
 class Evidence:
-    """One number a finding rests on, exactly as the workbook gives it (see facts.Sums.metrics)."""
+    """One number a finding rests on, exactly as the workbook gives it (see facts.shown_figures)."""
 
     entity_ref: str | None  # None: the whole client (month-to-date spend, budget)
     metric: str

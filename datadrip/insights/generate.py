@@ -19,7 +19,7 @@ from sqlmodel import Session, col
 
 from datadrip.analytics.totals import agency_today, resolve_scope
 from datadrip.core.config import Loaded
-from datadrip.core.enums import InsightStatus
+from datadrip.core.enums import ClientRunStatus, InsightStatus
 from datadrip.core.errors import AuthRequiredError, DataDripError, UsageError
 from datadrip.db.models import Agency, Client, Insight
 from datadrip.insights.facts import client_facts
@@ -53,7 +53,7 @@ class ClientRun:
     fallback: str | None = None  # why the model's suggestions are not the ones saved
     dropped: list[str] = field(default_factory=list)  # suggestions the guardrails refused, and why
     notes: list[str] = field(default_factory=list)
-    status: str = "ok"  # ok | failed: nothing was saved for the client, `error` says why
+    status: ClientRunStatus = ClientRunStatus.OK  # FAILED: nothing was saved, `error` says why
     error: str | None = None
     hint: str | None = None
     needs_login: bool = False
@@ -72,7 +72,7 @@ class GenerateOutcome:
 
     @property
     def failed(self) -> list[ClientRun]:
-        return [run for run in self.runs if run.status == "failed"]
+        return [run for run in self.runs if run.status == ClientRunStatus.FAILED]
 
 
 def generate_insights(loaded: Loaded, request: GenerateRequest, *,
@@ -90,8 +90,8 @@ def generate_insights(loaded: Loaded, request: GenerateRequest, *,
         except UsageError:  # the call or the settings are wrong: every client would fail alike
             raise
         except DataDripError as exc:
-            outcome.runs.append(ClientRun(client.name, engine, None, status="failed", error=exc.message,
-                                          hint=exc.hint,
+            outcome.runs.append(ClientRun(client.name, engine, None, status=ClientRunStatus.FAILED,
+                                          error=exc.message, hint=exc.hint,
                                           needs_login=isinstance(exc, AuthRequiredError)))
     return outcome
 

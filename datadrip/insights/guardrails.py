@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from datadrip.core.money import minor_units, to_amount
-from datadrip.insights.facts import BASELINE, RECENT, RECENT_DAYS, ClientFacts
+from datadrip.insights.facts import BASELINE, RECENT, RECENT_DAYS, ClientFacts, shown_figures
 from datadrip.insights.findings import LLM, Evidence, Finding
 from datadrip.insights.llm import MONTH, TYPES, Suggestion
 
@@ -154,7 +154,7 @@ def _check_evidence(suggestion: Suggestion, facts: ClientFacts) -> list[Evidence
             entity = facts.entities.get(item.entity_ref or "")
             if entity is None:
                 raise _Rejected("its evidence names an entity that is not in the workbook for this client")
-            figures = entity.window(item.window).metrics(entity.currency)
+            figures = shown_figures(entity.window(item.window), entity.currency)
             where = f"{entity.ref} ({item.window})"
         else:
             raise _Rejected(f"its evidence names an unknown window {_quote(item.window)}")
@@ -187,7 +187,7 @@ def _check_quoted_figures(text: str, suggestion: Suggestion, facts: ClientFacts,
         value = _decimal(match.group("number"))
         known = [(figure, entity.currency) for entity in entities
                  for window in (entity.recent, entity.baseline)
-                 if (figure := window.metrics(entity.currency).get(metric)) is not None]
+                 if (figure := shown_figures(window, entity.currency).get(metric)) is not None]
         if metric == "spend":
             known += [(figure, facts.client.currency) for figure in month.values() if figure is not None]
         if value is None or not any(_close(value, figure, _unit(metric, currency))

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from datadrip.insights.facts import BASELINE, RECENT, ClientFacts
+from datadrip.insights.facts import BASELINE, RECENT, ClientFacts, shown_figures
 from datadrip.insights.findings import Finding
 
 MATERIAL_CHANGE = Decimal("1.25")  # ×1.25 or ÷1.25: the heuristics' minimum effect (docs/insights.md)
@@ -47,7 +47,7 @@ def known_figures(facts: ClientFacts | None, findings: list[Finding]) -> dict[Ke
         return figures
     for entity in facts.entities.values():
         for window in (RECENT, BASELINE):
-            for metric, value in entity.window(window).metrics(entity.currency).items():
+            for metric, value in shown_figures(entity.window(window), entity.currency).items():
                 figures[(entity.ref, metric, window)] = value
     for metric, value in month_figures(facts).items():
         figures[(None, metric, "month")] = value

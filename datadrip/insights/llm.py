@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from datadrip.core import exact_json
 from datadrip.core.errors import DataDripError
-from datadrip.insights.facts import BASELINE, RECENT, ClientFacts, EntityFacts
+from datadrip.insights.facts import BASELINE, RECENT, ClientFacts, EntityFacts, shown_figures
 from datadrip.insights.findings import Finding
 from datadrip.platforms.http import tls_context
 
@@ -194,8 +194,8 @@ def _chosen_entities(facts: ClientFacts, findings: list[Finding], dismissed: lis
 def _entity(entity: EntityFacts) -> dict[str, Any]:
     return {"ref": entity.ref, "level": entity.level, "name": entity.name, "platform": entity.platform,
             "currency": entity.currency,
-            "metrics": {RECENT: entity.recent.metrics(entity.currency),
-                        BASELINE: entity.baseline.metrics(entity.currency)}}
+            "metrics": {RECENT: shown_figures(entity.recent, entity.currency),
+                        BASELINE: shown_figures(entity.baseline, entity.currency)}}
 
 
 def _finding(finding: Finding) -> dict[str, Any]:

@@ -14,13 +14,14 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from datadrip.analytics.totals import Scope, Totals, breakdown, client_scope, compare
-from datadrip.core.enums import AccountStatus, InsightStatus, ReportKind, SyncStatus
+from datadrip.core.enums import AccountStatus, InsightStatus, ReportKind
 from datadrip.core.money import to_amount
 from datadrip.core.periods import Period, preset_period
-from datadrip.db.models import AdAccount, Agency, Client, Insight, SyncCursor, SyncRun
+from datadrip.db.models import AdAccount, Agency, Client, Insight, SyncCursor
 from datadrip.platforms import registry
 from datadrip.reports.content import ReportContent, ReportPlan
 from datadrip.reports.summary import write_summary
+from datadrip.sync.health import last_good_sync
 from datadrip.workbook.fx import RateBook
 
 KPIS = ("spend", "conversions", "cpa", "roas", "conversion_value", "clicks", "ctr", "cpc")
@@ -151,12 +152,8 @@ def _pacing(session: Session, scope: Scope, period: Period, rates: RateBook) -> 
 
 def _accounts(session: Session, client: Client) -> list[dict[str, Any]]:
     """The client's accounts with their last successful sync and the last day they hold."""
-    accounts, runs, cursors = (AdAccount.__table__, SyncRun.__table__,  # type: ignore[attr-defined]
-                               SyncCursor.__table__)  # type: ignore[attr-defined]
-    last_good = (sa.select(runs.c.finished_at)
-                 .where(runs.c.account_id == accounts.c.id,
-                        runs.c.status == SyncStatus.SUCCEEDED.value)
-                 .order_by(runs.c.started_at.desc()).limit(1).scalar_subquery())
+    accounts, cursors = AdAccount.__table__, SyncCursor.__table__  # type: ignore[attr-defined]
+    last_good = last_good_sync(accounts.c.id)
     through = (sa.select(cursors.c.synced_through)
                .where(cursors.c.account_id == accounts.c.id, cursors.c.level == "campaign")
                .scalar_subquery())

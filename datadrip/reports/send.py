@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from datadrip.core import validate
 from datadrip.core.config import Loaded
-from datadrip.core.enums import ReportKind, ReportStatus
+from datadrip.core.enums import ReportKind, ReportStatus, SendStatus
 from datadrip.core.errors import AuthRequiredError, DataDripError, UsageError
+from datadrip.core.validate import EmailAddress
 
 if TYPE_CHECKING:
     from datadrip.db.models import Agency, Report
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from datadrip.reports.compose import ComposedReport
     from datadrip.reports.delivery.base import Provider
     from datadrip.reports.delivery.mail import OutgoingEmail
+    from datadrip.reports.delivery.providers import Sender
 
 @dataclass(frozen=True)
 class SendRequest:
@@ -35,7 +38,7 @@ class SendRequest:
     period: str | None = None
     since: str | None = None
     until: str | None = None
-    to: tuple[str, ...] = ()  # instead of the client's recipients: a copy, not the client's send
+    to: tuple[EmailAddress, ...] = ()  # checked (--to): a copy, not the client's send
     dry_run: bool = False
     force: bool = False
 
@@ -46,7 +49,7 @@ class ReportSend:
     kind: str = ""
     since: dt.date | None = None
     until: dt.date | None = None
-    status: str = "failed"  # sent | skipped | failed | would_send
+    status: SendStatus = SendStatus.FAILED
     recipients: list[str] = field(default_factory=list)
     subject: str = ""
     report_id: str | None = None
@@ -68,7 +71,7 @@ class ReportSend:
     @property
     def uncertain(self) -> bool:
         """A failure that may have reached the recipients: never sent again without --force."""
-        return self.status == "failed" and self.force_command is not None
+        return self.status == SendStatus.FAILED and self.force_command is not None
 
     def record(self) -> dict[str, Any]:
         return {"client": self.client, "kind": self.kind,
@@ -84,33 +87,34 @@ class SendOutcome:
     reports: list[ReportSend]
     dry_run: bool
 
-    def having(self, status: str) -> list[ReportSend]:
+    def having(self, status: SendStatus) -> list[ReportSend]:
         return [report for report in self.reports if report.status == status]
 
     def summary(self) -> str:
         """What happened to each client, in a line: which failed, may have been sent (uncertain),
         were sent, had been sent already and were skipped (and why). The first of the failed and
         the uncertain is counted."""
-        failed = [report for report in self.having("failed") if not report.uncertain]
-        uncertain = [report for report in self.having("failed") if report.uncertain]
+        failed = [report for report in self.having(SendStatus.FAILED) if not report.uncertain]
+        uncertain = [report for report in self.having(SendStatus.FAILED) if report.uncertain]
         first = failed or uncertain
         count = (f"{len(first)} of {len(self.reports)} reports" if first and len(first) < len(self.reports)
                  else f"{len(first)} report{'' if len(first) == 1 else 's'}")
         groups = [(f"{count} failed", failed, False),
                   (f"{'uncertain' if failed else count + ' uncertain'} (may have been sent)", uncertain,
                    False),
-                  ("sent", self.having("sent"), False),
-                  ("would send", self.having("would_send"), False),
-                  ("already sent", [r for r in self.having("skipped") if r.already_sent], False),
-                  ("skipped", [r for r in self.having("skipped") if not r.already_sent], True)]
+                  ("sent", self.having(SendStatus.SENT), False),
+                  ("would send", self.having(SendStatus.WOULD_SEND), False),
+                  ("already sent", [r for r in self.having(SendStatus.SKIPPED) if r.already_sent], False),
+                  ("skipped", [r for r in self.having(SendStatus.SKIPPED) if not r.already_sent], True)]
         return "; ".join(
             f"{label}: " + ", ".join(r.client + (f" ({r.reason})" if why and r.reason else "")
                                      for r in reports)
             for label, reports, why in groups if reports)
 
     def record(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, "sent": len(self.having("sent")),
-                "skipped": len(self.having("skipped")), "failed": len(self.having("failed")),
+        return {"dry_run": self.dry_run, "sent": len(self.having(SendStatus.SENT)),
+                "skipped": len(self.having(SendStatus.SKIPPED)),
+                "failed": len(self.having(SendStatus.FAILED)),
                 "reports": [report.record() for report in self.reports]}
 
 
@@ -120,17 +124,16 @@ def send_reports(loaded: Loaded, request: SendRequest,
     of one never stops the others, and is recorded with its reason. Only a wrong call (a bad
     period, a wrong setting: exit 2) stops the run, as it would fail every client alike."""
     from datadrip.reports.claims import send_locks
-    from datadrip.reports.delivery.mail import check_address
-    from datadrip.reports.delivery.providers import open_provider, reply_to_address, sender_address
+    from datadrip.reports.delivery.providers import open_provider, resolve_sender
 
-    copies = tuple(check_address(address, "--to") for address in request.to)
-    sender_address(loaded), reply_to_address(loaded)  # a wrong [email] from/reply_to: exit 2 now
+    copies = request.to
+    sender = resolve_sender(loaded)  # once for the whole send; a wrong [email] from: exit 2 now
     provider = None if request.dry_run else open_provider(loaded)
     targets = _targets(loaded, request)
     outcome = SendOutcome([], request.dry_run)
     with send_locks(loaded) as locks:
         for client_id in targets:
-            result = _send_one(loaded, provider, locks, client_id, request, copies)
+            result = _send_one(loaded, provider, sender, locks, client_id, request, copies)
             outcome.reports.append(result)
             if on_report is not None:
                 on_report(result)
@@ -157,12 +160,12 @@ def _targets(loaded: Loaded, request: SendRequest) -> list[str]:
         return [client.id for client in wb.session.exec(query)]
 
 
-def _send_one(loaded: Loaded, provider: Provider | None, locks: SendLocks, client_id: str,
-              request: SendRequest, copies: tuple[str, ...]) -> ReportSend:
+def _send_one(loaded: Loaded, provider: Provider | None, sender: Sender, locks: SendLocks,
+              client_id: str, request: SendRequest, copies: tuple[EmailAddress, ...]) -> ReportSend:
     """One client's send. Its trouble (a missing exchange rate, say) is recorded as its failure;
     its send lock, if taken, is let go once the outcome is recorded."""
     try:
-        return _send_locked(loaded, provider, locks, client_id, request, copies)
+        return _send_locked(loaded, provider, sender, locks, client_id, request, copies)
     except UsageError:
         raise
     except DataDripError as exc:
@@ -171,7 +174,7 @@ def _send_one(loaded: Loaded, provider: Provider | None, locks: SendLocks, clien
         locks.release()
 
 
-def _failed(loaded: Loaded, client_id: str, request: SendRequest, copies: tuple[str, ...],
+def _failed(loaded: Loaded, client_id: str, request: SendRequest, copies: tuple[EmailAddress, ...],
             error: DataDripError) -> ReportSend:
     """A client's report that could not be made: recorded as failed, with why, unless it was a
     dry run or a copy (--to), which keep nothing."""
@@ -201,8 +204,8 @@ def _failed(loaded: Loaded, client_id: str, request: SendRequest, copies: tuple[
     return result
 
 
-def _send_locked(loaded: Loaded, provider: Provider | None, locks: SendLocks, client_id: str,
-                 request: SendRequest, copies: tuple[str, ...]) -> ReportSend:
+def _send_locked(loaded: Loaded, provider: Provider | None, sender: Sender, locks: SendLocks,
+                 client_id: str, request: SendRequest, copies: tuple[EmailAddress, ...]) -> ReportSend:
     from datadrip.analytics.totals import agency_today
     from datadrip.db.models import Agency, Client
     from datadrip.reports.build import plan_report
@@ -227,9 +230,9 @@ def _send_locked(loaded: Loaded, provider: Provider | None, locks: SendLocks, cl
             return _skip(result, f"{client.name} has no report recipients", no_recipients=True,
                          hint=f"Add them: datadrip client edit {_quoted(client.name)} "
                               "--recipients someone@example.com")
-        bad = _bad_recipient(result.recipients)
-        if bad is not None:
-            result.reason = f"{client.name}'s recipient {bad!r} is not an e-mail address"
+        recipients = copies or _stored_recipients(client.report_recipients)
+        if isinstance(recipients, str):
+            result.reason = f"{client.name}'s recipient {recipients!r} is not an e-mail address"
             result.hint = f"Fix it: datadrip client edit {_quoted(client.name)} --recipients …"
             return result
         existing = find_report(session, client.id, plan.kind.value, plan.period.since,
@@ -266,13 +269,13 @@ def _send_locked(loaded: Loaded, provider: Provider | None, locks: SendLocks, cl
                            f"send it: {send}")
             return result
         if request.dry_run:
-            result.status = "would_send"
+            result.status = SendStatus.WOULD_SEND
             return result
         row = save_built(session, composed, now=now)
         result.report_id = row.id
         if not copies and not claim(session, row.id, now, force=request.force):
             return _skip(result, "another DataDrip is sending this report now")
-        message = _message(loaded, agency, composed, result.recipients, now)
+        message = _message(sender, agency, composed, recipients, now)
         result.message_id = message.message_id
     assert provider is not None
     return _deliver(loaded, provider, message, result, to_client=not copies, forced=request.force)
@@ -300,7 +303,7 @@ def _blocked(result: ReportSend, existing: Report, client: str) -> ReportSend | 
                      hint="Add --force to send it again.")
     if existing.status != ReportStatus.UNCERTAIN.value:
         return None
-    result.status, result.maybe_sent = "failed", True
+    result.status, result.maybe_sent = SendStatus.FAILED, True
     result.message_id, result.provider = existing.message_id, existing.provider or result.provider
     result.reason = f"uncertain: {existing.error or 'the report may have reached its recipients'}"
     command = resend_command(client, existing.kind, existing.period_start, existing.period_end)
@@ -329,36 +332,37 @@ def _nothing_to_send(composed: ComposedReport, agency: Agency) -> tuple[ReportSt
     return ReportStatus.SKIPPED, empty
 
 
-def _bad_recipient(recipients: list[str]) -> str | None:
-    from datadrip.reports.delivery.mail import check_address
-
-    for address in recipients:
+def _stored_recipients(stored: list[str]) -> tuple[EmailAddress, ...] | str:
+    """The client's recipients as the workbook holds them, checked as they enter the send (a
+    workbook is a file: another program, or an older DataDrip, may have written it); the first
+    bad one, as stored, when there is one."""
+    checked = []
+    for address in stored:
         try:
-            check_address(address, "recipient")
+            checked.append(validate.email(address, what="recipient"))
         except UsageError:
             return address
-    return None
+    return tuple(checked)
 
 
 def _skip(result: ReportSend, reason: str, *, hint: str | None = None,
           no_recipients: bool = False) -> ReportSend:
-    result.status, result.reason, result.hint, result.no_recipients = "skipped", reason, hint, no_recipients
+    result.status, result.reason, result.hint = SendStatus.SKIPPED, reason, hint
+    result.no_recipients = no_recipients
     return result
 
 
-def _message(loaded: Loaded, agency: Agency, composed: ComposedReport, recipients: list[str],
-             now: dt.datetime) -> OutgoingEmail:
+def _message(sender: Sender, agency: Agency, composed: ComposedReport,
+             recipients: tuple[EmailAddress, ...], now: dt.datetime) -> OutgoingEmail:
     from datadrip.reports.delivery.mail import InlineImage, OutgoingEmail, new_message_id
-    from datadrip.reports.delivery.providers import reply_to_address, sender_address
 
-    sender = sender_address(loaded)
     images = tuple(InlineImage(image.content_id, image.filename, image.data, image.mime_type)
                    for image in composed.images)
-    return OutgoingEmail(sender_name=agency.name, sender_address=sender,
-                         reply_to=reply_to_address(loaded), to=tuple(recipients),
+    return OutgoingEmail(sender_name=agency.name, sender_address=sender.address,
+                         reply_to=sender.reply_to, to=recipients,
                          subject=composed.subject, text=composed.rendered("txt"),
                          html=composed.rendered("html", embed=False), images=images,
-                         message_id=new_message_id(sender), date=now)
+                         message_id=new_message_id(sender.address), date=now)
 
 
 def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result: ReportSend, *,
@@ -370,7 +374,7 @@ def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result:
     from datadrip.reports.history import mark_handover, record_delivery, undo_handover
     from datadrip.workbook.session import open_session
 
-    before: tuple[str, str | None] = ("built", None)
+    before: tuple[str, str | None] = (ReportStatus.BUILT.value, None)
 
     def handover(leaving: bool) -> None:
         """Keep in the workbook, before the point of no return, that the message may be out."""
@@ -395,7 +399,7 @@ def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result:
         assert row is not None  # claimed above; reports are never deleted by a send
         at = dt.datetime.now(dt.UTC)
         if error is None:
-            result.status, result.provider_id = "sent", delivery.provider_id
+            result.status, result.provider_id = SendStatus.SENT, delivery.provider_id
             result.attempts = delivery.attempts
             if delivery.refused:
                 result.warnings.append(f"refused by the server: {', '.join(delivery.refused)}")
@@ -404,7 +408,7 @@ def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result:
                             to_client=to_client, forced=forced, message_id=message.message_id,
                             provider_id=delivery.provider_id, attempts=delivery.attempts, error=None)
             return result
-        result.status, result.reason, result.hint = "failed", error.message, error.hint
+        result.status, result.reason, result.hint = SendStatus.FAILED, error.message, error.hint
         result.attempts, result.maybe_sent = error.attempts, error.maybe_sent
         if error.maybe_sent and to_client and result.since is not None and result.until is not None:
             command = resend_command(result.client, result.kind, result.since, result.until)

@@ -25,6 +25,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from datadrip.core.config import Loaded, redact_url
+from datadrip.core.enums import JobStatus
 from datadrip.core.errors import DataDripError
 from datadrip.core.private_files import make_folder
 from datadrip.scheduling.runs import DueJob, hand_command
@@ -53,12 +54,12 @@ class DaemonOutcome:
     stopped_by: str | None = None  # the signal's name
 
     @property
-    def worst(self) -> str:
+    def worst(self) -> JobStatus:
         statuses = {status for _, status in self.runs}
-        for status in ("failed", "abandoned", "partial"):
+        for status in (JobStatus.FAILED, JobStatus.ABANDONED, JobStatus.PARTIAL):
             if status in statuses:
                 return status
-        return "succeeded"
+        return JobStatus.SUCCEEDED
 
 
 def daemon_lock_path(loaded: Loaded) -> Path:
@@ -205,7 +206,6 @@ def _loop(loaded: Loaded, engine: Any, request: DaemonRequest, clock: Callable[[
 
 def _run_one(loaded: Loaded, engine: Any, due: DueJob, clock: Callable[[], dt.datetime],
              logger: logging.Logger, stopper: _Stopper) -> str:
-    from datadrip.core.enums import JobStatus
     from datadrip.scheduling.jobs import JobOutcome, run_job
     from datadrip.scheduling.runs import finish_run, start_run
 
@@ -239,7 +239,7 @@ def _run_one(loaded: Loaded, engine: Any, due: DueJob, clock: Callable[[], dt.da
         stopper.job = None
     seconds = round(time.monotonic() - started, 3)
     finish_run(engine, run_id, result.status, result.detail, clock())
-    level = logging.INFO if result.status == "succeeded" else logging.WARNING
+    level = logging.INFO if result.status == JobStatus.SUCCEEDED else logging.WARNING
     _log(logger, f"end {due.label()}: {result.status} in {seconds}s{_summary(result.detail)}",
          level=level, event="job_end", run_id=run_id, status=result.status, seconds=seconds,
          detail=result.detail, **fields)

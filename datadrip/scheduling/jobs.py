@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from datadrip.core.config import Loaded
-from datadrip.core.enums import JobStatus, ReportKind
+from datadrip.core.enums import JobStatus, ReportKind, SendStatus
 from datadrip.core.errors import DataDripError, NotFoundError
 from datadrip.db.engine import session_scope
 from datadrip.db.models import AdAccount, Client
@@ -151,6 +151,7 @@ def _resume_cut_short(loaded: Loaded, engine: Engine, agency_id: str, kind: Repo
 def _note(detail: dict[str, list[str]], label: str, report: ReportSend) -> None:
     """A report under its outcome: with why when it failed (or may have been sent), or was skipped
     for another reason than being sent already."""
-    bucket = report.status if report.status in detail else "failed"
-    said = report.status == "failed" or (report.status == "skipped" and not report.already_sent)
+    bucket = report.status.value if report.status.value in detail else SendStatus.FAILED.value
+    said = report.status == SendStatus.FAILED or (report.status == SendStatus.SKIPPED
+                                                  and not report.already_sent)
     detail[bucket].append(f"{label}: {report.reason}" if said and report.reason else label)

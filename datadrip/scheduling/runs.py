@@ -9,15 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from datadrip.core.config import Loaded
 from datadrip.core.cron import parse_deadline
-from datadrip.core.enums import AccountStatus, JobStatus, ReportKind, SyncStatus
+from datadrip.core.enums import AccountStatus, JobStatus, ReportKind
 from datadrip.db.engine import session_scope
-from datadrip.db.models import AdAccount, Agency, Client, JobRun, Report, SyncRun
+from datadrip.db.models import AdAccount, Agency, Client, JobRun, Report
 from datadrip.scheduling.timetable import job_crons, latest_fire, next_fire, to_utc
+from datadrip.sync.health import last_good_sync
 from datadrip.workbook.accounts import shell_quoted
 
 # The jobs that send reports, and the kind each sends.
@@ -154,17 +156,12 @@ def _client_ids(engine: Engine, agency_id: str, names: list[str]) -> list[str]:
 def synced_today(engine: Engine, client_id: str, since: dt.datetime) -> bool:
     """Every enabled account of the client has a sync that succeeded since `since` (UTC)."""
     with session_scope(engine) as session:
-        accounts = list(session.exec(select(AdAccount.id).where(
-            col(AdAccount.client_id) == client_id,
-            col(AdAccount.status) != AccountStatus.DISABLED.value)))
-        for account_id in accounts:
-            ok = session.exec(select(SyncRun.id).where(
-                col(SyncRun.account_id) == account_id,
-                col(SyncRun.status) == SyncStatus.SUCCEEDED.value,
-                col(SyncRun.finished_at) >= since).limit(1)).first()
-            if ok is None:
-                return False
-        return True
+        accounts = AdAccount.__table__  # type: ignore[attr-defined]
+        synced = last_good_sync(accounts.c.id)
+        behind = sa.select(accounts.c.id).where(
+            accounts.c.client_id == client_id, accounts.c.status != AccountStatus.DISABLED.value,
+            sa.or_(synced.is_(None), synced < since))
+        return session.execute(behind.limit(1)).first() is None
 
 
 def next_wake(loaded: Loaded, engine: Engine, now: dt.datetime) -> dt.datetime | None:

@@ -1,1 +1,1 @@
-"""Fetching metrics into the workbook: the run, the account writer and the lock."""
+"""Fetching metrics into the workbook: the run, the account writer, the lock, and the last good sync."""

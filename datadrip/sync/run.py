@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from datadrip.core.enums import AccountStatus, SyncStatus
+from datadrip.core.enums import AccountStatus, AccountSyncStatus, SyncStatus
 from datadrip.core.errors import AuthRequiredError, DataDripError, NotFoundError, UsageError
 from datadrip.platforms import registry
 from datadrip.platforms.base import LEVELS, DateWindow, EntityRecord, FetchNotes, MetricRow, SyncOptions
@@ -86,7 +86,7 @@ class AccountSync:
     account_status: str = AccountStatus.ACTIVE.value
     conversion_actions: tuple[str, ...] = ()
     windows: dict[str, DateWindow] = field(default_factory=dict)
-    status: str = "planned"  # planned | running | succeeded | failed | skipped
+    status: AccountSyncStatus = AccountSyncStatus.PLANNED
     rows: int = 0
     chunks: int = 0
     seconds: float = 0.0
@@ -178,11 +178,11 @@ class SyncOutcome:
 
     @property
     def failed(self) -> list[AccountSync]:
-        return [a for a in self.accounts if a.status == "failed"]
+        return [a for a in self.accounts if a.status == AccountSyncStatus.FAILED]
 
     @property
     def succeeded(self) -> list[AccountSync]:
-        return [a for a in self.accounts if a.status == "succeeded"]
+        return [a for a in self.accounts if a.status == AccountSyncStatus.SUCCEEDED]
 
     @property
     def rows(self) -> int:
@@ -235,7 +235,7 @@ def sync_accounts(loaded: Loaded, request: SyncRequest, ui: SyncUi | None = None
             close_interrupted_runs(engine)
             accounts = _plan(loaded, engine, request)
             tokens = _token_sources(loaded, accounts)
-            runnable = [a for a in accounts if a.status == "planned"]
+            runnable = [a for a in accounts if a.status == AccountSyncStatus.PLANNED]
             _run_pool(loaded, engine, runnable, tokens, ui)
             started = {a.id for a in runnable}
             for account in accounts:
@@ -261,7 +261,7 @@ def _run_pool(loaded: Loaded, engine: Engine, runnable: list[AccountSync],
     except KeyboardInterrupt:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
-        done = sum(1 for a in runnable if a.status == "succeeded")
+        done = sum(1 for a in runnable if a.status == AccountSyncStatus.SUCCEEDED)
         raise SyncInterruptedError(
             f"interrupted: {done} of {len(runnable)} accounts finished; the others stopped",
             hint="Saved chunks are kept: the next 'datadrip sync' goes on from there.") from None
@@ -318,7 +318,7 @@ def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountS
                            account.login_customer_id, account.status, tuple(client.conversion_actions),
                            _chunk_days=sync.chunk_days, agency_timezone=agency.timezone)
         if not registry.is_installed(account.platform):
-            item.status, item.platform_installed = "skipped", False
+            item.status, item.platform_installed = AccountSyncStatus.SKIPPED, False
             item.error = f"platform {account.platform!r} is not installed"
             planned.append(item)
             continue
@@ -336,12 +336,12 @@ def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountS
             if window is not None:
                 item.windows[level] = window
         if account.status == AccountStatus.DISABLED:
-            item.status, item.error = "skipped", "the account is disabled at the platform"
+            item.status, item.error = AccountSyncStatus.SKIPPED, "the account is disabled at the platform"
         elif account.status == AccountStatus.NEEDS_REAUTH:
             _fail(item, AuthRequiredError("the account's login stopped working",
                                           hint=reauth_hint(account.platform, client.name)))
         elif not item.windows:
-            item.status = "succeeded"  # up to date: nothing to fetch
+            item.status = AccountSyncStatus.SUCCEEDED  # up to date: nothing to fetch
         planned.append(item)
     return planned
 
@@ -368,7 +368,8 @@ def _token_sources(loaded: Loaded, accounts: list[AccountSync]) -> dict[str, Log
     store = None
     now = dt.datetime.now(dt.UTC)
     for account in accounts:
-        if account.status != "planned" or not account.token_ref or account.token_ref in sources:
+        if account.status != AccountSyncStatus.PLANNED or not account.token_ref or \
+                account.token_ref in sources:
             continue
         hint = reauth_hint(account.platform, account.client)
         try:
@@ -384,10 +385,10 @@ def _token_sources(loaded: Loaded, accounts: list[AccountSync]) -> dict[str, Log
                         same.warnings.append(f"{ending}; {hint}")
         except DataDripError as exc:
             for same in accounts:
-                if same.token_ref == account.token_ref and same.status == "planned":
+                if same.token_ref == account.token_ref and same.status == AccountSyncStatus.PLANNED:
                     _fail(same, exc)
     for account in accounts:
-        if account.status == "planned" and account.token_ref not in sources:
+        if account.status == AccountSyncStatus.PLANNED and account.token_ref not in sources:
             _fail(account, AuthRequiredError("the account has no stored login",
                                              hint=reauth_hint(account.platform, account.client)))
     return sources
@@ -423,7 +424,7 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
     from datadrip.sync.store import AccountWriter, finish_run, start_run
 
     started = time.monotonic()
-    account.status = "running"
+    account.status = AccountSyncStatus.RUNNING
     ui.on_start(account)
     run_id = start_run(engine, account.id, account.window, list(account.windows))
     notes = FetchNotes(warnings=account.warnings)
@@ -453,7 +454,7 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
                     account.rows += writer.write_chunk(level, chunk, entities, rows)
                     account.chunks += 1
                     ui.on_chunk(account, len(rows))
-        account.status = "succeeded"
+        account.status = AccountSyncStatus.SUCCEEDED
     except RetryLaterError as exc:
         _fail(account, exc)
         _gave_up(loaded, engine, account, run_id, exc, ui)
@@ -470,15 +471,15 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
         raise
     account.attribution = notes.attribution
     account.seconds = time.monotonic() - started
-    finish_run(engine, run_id, status=SyncStatus.SUCCEEDED.value if account.status == "succeeded"
-               else SyncStatus.FAILED.value, rows=account.rows, requests=notes.requests,
-               warnings=account.warnings, error=account.error)
+    succeeded = account.status == AccountSyncStatus.SUCCEEDED
+    finish_run(engine, run_id, status=SyncStatus.SUCCEEDED.value if succeeded else SyncStatus.FAILED.value,
+               rows=account.rows, requests=notes.requests, warnings=account.warnings, error=account.error)
     _after(loaded, engine, account)
     ui.on_done(account)
 
 
 def _fail(account: AccountSync, exc: DataDripError) -> None:
-    account.status = "failed"
+    account.status = AccountSyncStatus.FAILED
     account.error = exc.message
     account.needs_login = isinstance(exc, AuthRequiredError)
     account.hint = reauth_hint(account.platform, account.client) if account.needs_login else exc.hint

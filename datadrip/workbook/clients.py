@@ -135,7 +135,7 @@ def _apply(client: Client, changes: ClientChanges) -> None:
     if changes.currency is not None:
         client.currency = validate.currency(changes.currency)
     if changes.recipients is not None:
-        client.report_recipients = validate.emails(changes.recipients)
+        client.report_recipients = list[str](validate.emails(changes.recipients))
     if changes.clear_budget and changes.monthly_budget is not None:
         raise UsageError("--monthly-budget and --no-monthly-budget contradict each other")
     if changes.clear_budget:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from datadrip.core.enums import AccountStatus
 from datadrip.core.errors import DataDripError, NotFoundError, UsageError
 from datadrip.platforms import registry
 from datadrip.platforms.base import LoginCheck, LoginRequest, LoginUi
@@ -254,7 +255,7 @@ def check_connections(loaded: Loaded, client_ref: str | None, agency_ref: str | 
         rows = list_connections(wb.session, find_client(wb.session, client.id) if client else None)
         records = [connection_record(a, owner, agency, now=now) for a, owner, agency in rows]
         commands = sorted({connect_command(a.platform, owner.name) for a, owner, _ in rows
-                           if a.status == "needs_reauth"})
+                           if a.status == AccountStatus.NEEDS_REAUTH})
     today = (now or dt.datetime.now(dt.UTC)).date()
     sunsets = api_sunsets(loaded.settings, {a.platform for a, _, _ in rows}, today)
     return Checked(records, commands, sunsets)

@@ -17,6 +17,7 @@ from sqlmodel import SQLModel
 
 import datadrip.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from datadrip.db import migrations
+from datadrip.insights.facts import shown_figures
 
 DATA_MODEL_TABLES = {"agency", "user", "client", "ad_account", "entity", "metric_daily",
                      "sync_run", "sync_cursor", "report", "insight", "audit_log", "llm_usage",
@@ -511,7 +512,7 @@ def test_postgres_insight_facts_and_lifecycle_give_the_same_answers_as_on_sqlite
     assert (facts.as_of, str(facts.recent), str(facts.baseline)) == (
         dt.date(2026, 11, 3), "2026-10-28..2026-11-03", "2026-09-30..2026-10-27")
     diwali = next(e for e in facts.entities.values() if e.name == "Diwali" and e.level == "campaign")
-    assert diwali.recent.metrics("INR") == {
+    assert shown_figures(diwali.recent, "INR") == {
         "spend": Decimal("1500.50"), "impressions": 15000, "clicks": 100, "conversions": Decimal("4.00"),
         "cpa": Decimal("375.13"), "roas": Decimal("3.33"), "ctr": Decimal("0.67"), "cvr": Decimal("4.00"),
         "frequency": None}

@@ -11,22 +11,23 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from datadrip.analytics.totals import Totals
 from datadrip.core.money import conversions_to_millionths
 from datadrip.db.models import Agency, Client
-from datadrip.insights.facts import ClientFacts, EntityFacts, MonthToDate, Sums, windows
+from datadrip.insights.facts import ClientFacts, EntityFacts, MonthToDate, windows
 
 MICROS = 1_000_000
 AS_OF = dt.date(2026, 11, 18)  # mid-month: pacing has more than its minimum of days
 
 
 def sums(*, spend: int = 0, impressions: int = 0, clicks: int = 0, conversions: str | int = 0,
-         value: int = 0, reach: int = 0, days: int = 7) -> Sums:
+         value: int = 0, reach: int = 0, days: int = 7) -> Totals:
     """A window's sums; money in currency units (whole), converted to micros here."""
-    return Sums(spend * MICROS, impressions, clicks, conversions_to_millionths(Decimal(conversions)),
+    return Totals(spend * MICROS, impressions, clicks, conversions_to_millionths(Decimal(conversions)),
                 value * MICROS, reach, days)
 
 
-def entity(ref: str, *, recent: Sums, baseline: Sums, account: str = "acc-meta", platform: str = "meta",
+def entity(ref: str, *, recent: Totals, baseline: Totals, account: str = "acc-meta", platform: str = "meta",
            parent: str | None = None, status: str = "ACTIVE", name: str | None = None,
            last_day: dt.date | None = AS_OF, currency: str = "INR") -> EntityFacts:
     level, external_id = ref.split(":")
@@ -42,7 +43,7 @@ def steady(ref: str, *, daily_spend: int = 10_000, cpa: int = 400, ctr_per_mille
            **options: object) -> EntityFacts:
     """A campaign whose recent week looks like its baseline, except for conversions per spend
     (`recent_factor`, e.g. 0.5: half as many conversions for the money) and late conversions (`lag`)."""
-    def window(days: int, factor: Decimal) -> Sums:
+    def window(days: int, factor: Decimal) -> Totals:
         spend = daily_spend * days
         clicks = spend // cpc
         return sums(spend=spend, impressions=clicks * 1000 // ctr_per_mille, clicks=clicks,

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from datadrip.analytics.totals import Totals
 from datadrip.core.money import conversions_to_millionths
 from datadrip.db.models import Agency, Client
-from datadrip.insights.facts import ClientFacts, EntityFacts, MonthToDate, Sums, windows
+from datadrip.insights.facts import ClientFacts, EntityFacts, MonthToDate, windows
 from datadrip.insights.guardrails import vet
 from datadrip.insights.llm import Suggestion
 
@@ -18,12 +19,13 @@ M = 1_000_000
 LIMIT = Decimal(20)
 
 
-def sums(spend: int, impressions: int, clicks: int, conversions: str, value: int, reach: int) -> Sums:
-    return Sums(spend * M, impressions, clicks, conversions_to_millionths(Decimal(conversions)), value * M,
+def sums(spend: int, impressions: int, clicks: int, conversions: str, value: int, reach: int) -> Totals:
+    return Totals(spend * M, impressions, clicks, conversions_to_millionths(Decimal(conversions)), value * M,
                 reach, 7)
 
 
-def entity(ref: str, name: str, recent: Sums, baseline: Sums, *, parent: str | None = None) -> EntityFacts:
+def entity(ref: str, name: str, recent: Totals, baseline: Totals, *,
+           parent: str | None = None) -> EntityFacts:
     level, external_id = ref.split(":")
     return EntityFacts(f"id-{external_id}", ref, level, external_id, name, parent, "acc-1",
                        "Masala Mornings India", "meta", "INR", "ACTIVE", recent, baseline)

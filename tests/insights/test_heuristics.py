@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from datadrip.insights.facts import ClientFacts, EntityFacts
+from datadrip.insights.facts import ClientFacts, EntityFacts, shown_figures
 from datadrip.insights.findings import Finding
 from datadrip.insights.heuristics.engine import heuristic_findings
 from insights.heuristics_support import (
@@ -47,7 +47,7 @@ def assert_evidence_is_the_facts(facts: ClientFacts, found: list[Finding]) -> No
             if item.entity_ref is None:
                 continue
             subject = facts.entities[item.entity_ref]
-            assert subject.window(item.window).metrics(subject.currency)[item.metric] == item.value
+            assert shown_figures(subject.window(item.window), subject.currency)[item.metric] == item.value
 
 
 # performance
@@ -72,8 +72,8 @@ def test_performance_flags_a_cpa_rise_beyond_late_conversions() -> None:
 def test_performance_cpa_claim_names_the_numbers() -> None:
     facts = account_with(Decimal("0.5"))
     cpa = next(finding for finding in findings(facts) if finding.type == "performance")
-    recent = facts.entities["campaign:1"].recent.metrics("INR")
-    baseline = facts.entities["campaign:1"].baseline.metrics("INR")
+    recent = shown_figures(facts.entities["campaign:1"].recent, "INR")
+    baseline = shown_figures(facts.entities["campaign:1"].baseline, "INR")
     assert f"INR {recent['cpa']:,}" in cpa.claim and f"INR {baseline['cpa']:,}" in cpa.claim
     assert "the 28 days before" in cpa.claim
 

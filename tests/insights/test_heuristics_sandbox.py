@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from support import PINNED_TODAY
 
+from datadrip.insights.facts import shown_figures
 from insights.sandbox_stories import (
     BOUND,
     Analysed,
@@ -69,5 +70,6 @@ def test_sandbox_findings_rest_on_the_facts(analysed: Analysed) -> None:
             for item in finding.evidence:
                 if item.entity_ref is not None:
                     subject = facts.entities[item.entity_ref]
-                    assert subject.window(item.window).metrics(subject.currency)[item.metric] == item.value
+                    shown = shown_figures(subject.window(item.window), subject.currency)
+                    assert shown[item.metric] == item.value
 

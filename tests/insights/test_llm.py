@@ -14,11 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
+from datadrip.analytics.totals import Totals
 from datadrip.core import exact_json
 from datadrip.core.errors import DataDripError
 from datadrip.core.money import conversions_to_millionths
 from datadrip.db.models import Agency, Client
-from datadrip.insights.facts import ClientFacts, EntityFacts, MonthToDate, Sums, windows
+from datadrip.insights.facts import ClientFacts, EntityFacts, MonthToDate, shown_figures, windows
 from datadrip.insights.findings import Evidence, Finding
 from datadrip.insights.guardrails import vet
 from datadrip.insights.llm import (
@@ -37,12 +38,12 @@ BLOCK = re.compile(r"<account_data>\n(.*)\n</account_data>", re.DOTALL)
 AS_OF = dt.date(2026, 11, 25)
 
 
-def sums(spend: int, impressions: int, clicks: int, conversions: str, value: int, reach: int) -> Sums:
-    return Sums(spend * M, impressions, clicks, conversions_to_millionths(Decimal(conversions)), value * M,
+def sums(spend: int, impressions: int, clicks: int, conversions: str, value: int, reach: int) -> Totals:
+    return Totals(spend * M, impressions, clicks, conversions_to_millionths(Decimal(conversions)), value * M,
                 reach, 7)
 
 
-def entity(ref: str, name: str, recent: Sums, baseline: Sums, parent: str | None = None) -> EntityFacts:
+def entity(ref: str, name: str, recent: Totals, baseline: Totals, parent: str | None = None) -> EntityFacts:
     level, external_id = ref.split(":")
     return EntityFacts(f"id-{external_id}", ref, level, external_id, name, parent, "acc-1", "Masala Meta",
                        "meta", "INR", "ACTIVE", recent, baseline)
@@ -161,8 +162,8 @@ def test_build_messages_carries_exact_metrics_windows_and_limits() -> None:
     assert (data["max_budget_change_pct"], data["max_suggestions"]) == (Decimal("12.5"), 3)
     by_ref = {e["ref"]: e for e in data["entities"]}
     diwali = facts.entities["campaign:111"]
-    assert by_ref["campaign:111"]["metrics"] == {"recent": diwali.recent.metrics("INR"),
-                                                 "baseline": diwali.baseline.metrics("INR")}
+    assert by_ref["campaign:111"]["metrics"] == {"recent": shown_figures(diwali.recent, "INR"),
+                                                 "baseline": shown_figures(diwali.baseline, "INR")}
     assert by_ref["campaign:111"]["metrics"]["recent"]["spend"] == Decimal("50000.00")
     assert by_ref["campaign:111"]["metrics"]["recent"]["cpa"] == Decimal("1250.00")
     assert by_ref["campaign:333"]["metrics"]["recent"]["cpa"] is None

@@ -248,11 +248,14 @@ def make_ca(folder: Path) -> OwnCA:
 # --- providers from settings, as DataDrip opens them ------------------------------------------------
 
 def open_from_settings(monkeypatch: pytest.MonkeyPatch, **email_settings: Any) -> Any:
-    """`open_provider` after setting DATADRIP_EMAIL_<KEY> for each keyword (secrets too)."""
+    """The sender resolved, then the provider opened, as `report send` does, after setting
+    DATADRIP_EMAIL_<KEY> for each keyword (secrets too)."""
     from datadrip.platforms.registry import load_settings
-    from datadrip.reports.delivery.providers import open_provider
+    from datadrip.reports.delivery.providers import open_provider, resolve_sender
 
     for key, value in email_settings.items():
         monkeypatch.setenv(f"DATADRIP_EMAIL_{key.upper()}", str(value).lower() if isinstance(value, bool)
                            else str(value))
-    return open_provider(load_settings())
+    loaded = load_settings()
+    resolve_sender(loaded)
+    return open_provider(loaded)

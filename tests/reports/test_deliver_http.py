@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from datadrip.core.errors import ConfigError
+from datadrip.platforms.http import RetryPolicy
 from datadrip.reports.delivery.base import DeliveryError, deliver
 from datadrip.sandbox.faults import FaultRule
 from datadrip.sandbox.server import SandboxServer
@@ -104,6 +105,23 @@ def test_http_provider_server_error_every_time_fails_after_all_attempts(
     assert failure.value.attempts == 3 and not failure.value.permanent and not failure.value.maybe_sent
     assert len(sleep.waits) == 2 and "HTTP 500" in failure.value.message
     assert stored(sandbox) == []
+
+
+@pytest.mark.parametrize("name", ["resend", "sendgrid"])
+def test_http_provider_backs_off_as_the_platforms_http_client_does(
+        name: str, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One backoff for every HTTP client: 1, 2, 4 … seconds (the platforms' RetryPolicy) plus
+    up to a second of jitter, when the provider names no wait of its own."""
+    sandbox.app.faults.add(FaultRule("server_error", platform=name, nth=1, times=3))
+    sleep = RecordedSleep()
+    policy = RetryPolicy()
+
+    delivery = deliver(provider(monkeypatch, sandbox, name), report_email(), attempts=4, sleep=sleep)
+
+    assert delivery.attempts == 4
+    assert len(sleep.waits) == 3
+    assert all(0 <= wait - policy.first_backoff * 2 ** n <= policy.first_backoff
+               for n, wait in enumerate(sleep.waits))
 
 
 def test_resend_read_timeout_is_retried_with_the_same_key_and_sent_once(

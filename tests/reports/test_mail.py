@@ -11,7 +11,6 @@ from datadrip.core.errors import UsageError
 from datadrip.reports.delivery.mail import (
     InlineImage,
     build_mime,
-    check_address,
     check_message,
     new_message_id,
     one_line,
@@ -111,22 +110,6 @@ def test_build_mime_lists_a_repeated_recipient_once() -> None:
     assert parsed["To"] == "a@x.example, b@x.example"
 
 
-@pytest.mark.parametrize("address", ["owner@masala.example", "o.w+n_er@mail.masala.example",
-                                     "  owner@masala.example\n"])
-def test_check_address_accepts_a_bare_address(address: str) -> None:
-    assert check_address(address, "--to") == address.strip()
-
-
-@pytest.mark.parametrize("address", ["", "owner", "owner@", "@masala.example", "a@@masala.example",
-                                     "Owner <owner@masala.example>", "own er@masala.example",
-                                     "owner@masala.example\nBcc: x@y.example", "a@x.example,b@x.example",
-                                     "owner@masala..example", "owner@-masala.example", "prïya@masala.example",
-                                     "a\x00b@masala.example", "x" * 250 + "@masala.example"])
-def test_check_address_refuses_anything_else(address: str) -> None:
-    with pytest.raises(UsageError, match=r"^--to .* is not an e-mail address$"):
-        check_address(address, "--to")
-
-
 def test_new_message_id_is_fresh_and_in_the_senders_domain() -> None:
     first, second = new_message_id("reports@SpiceRoute.example"), new_message_id("reports@spiceroute.example")
 
@@ -140,8 +123,6 @@ def test_check_message_refuses_a_naive_date_and_an_empty_recipient_list() -> Non
         check_message(report_email(date=dt.datetime(2026, 11, 26, 9, 30)))
     with pytest.raises(UsageError, match="no recipient"):
         check_message(report_email(to=()))
-    with pytest.raises(UsageError, match="the recipient 'nobody' is not an e-mail address"):
-        check_message(report_email(to=("nobody",)))
     with pytest.raises(ValueError, match="message_id"):
         check_message(report_email(message_id="no-brackets@x.example"))
     with pytest.raises(ValueError, match="content ids"):

@@ -9,7 +9,7 @@ import pytest
 from datadrip.platforms.registry import load_settings
 from datadrip.reports.delivery.base import OUTBOX_SENDER, DeliveryError, deliver
 from datadrip.reports.delivery.outbox import eml_name, slugify
-from datadrip.reports.delivery.providers import outbox_folder, reply_to_address, sender_address
+from datadrip.reports.delivery.providers import Sender, outbox_folder, resolve_sender
 from reports.mail_support import PNG, RecordedSleep, open_from_settings, parse, report_email, text_of
 
 
@@ -97,14 +97,11 @@ def test_outbox_relative_folder_in_the_config_file_is_beside_it(tmp_path: Path,
 
 
 def test_outbox_needs_no_sender_and_uses_a_reserved_address(monkeypatch: pytest.MonkeyPatch) -> None:
-    loaded = load_settings()
-
-    assert sender_address(loaded) == OUTBOX_SENDER == "reports@localhost.invalid"
-    assert reply_to_address(loaded) is None
-    monkeypatch.setenv("DATADRIP_EMAIL_FROM", " reports@spiceroute.example ")
+    assert resolve_sender(load_settings()) == Sender(OUTBOX_SENDER, None)
+    assert OUTBOX_SENDER == "reports@localhost.invalid"
+    monkeypatch.setenv("DATADRIP_EMAIL_FROM", " reports@SpiceRoute.example ")
     monkeypatch.setenv("DATADRIP_EMAIL_REPLY_TO", "priya@spiceroute.example")
-    assert sender_address(load_settings()) == "reports@spiceroute.example"
-    assert reply_to_address(load_settings()) == "priya@spiceroute.example"
+    assert resolve_sender(load_settings()) == Sender("reports@spiceroute.example", "priya@spiceroute.example")
 
 
 @pytest.mark.parametrize(("text", "slug"), [("Owner@Masala.example", "owner-masala-example"),

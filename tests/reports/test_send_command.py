@@ -174,6 +174,30 @@ def test_send_to_a_bad_address_exits_2_before_anything_is_built(ready, home):
     assert ready("report", "list", "--json").json() == []
 
 
+def test_send_all_hands_every_message_the_sender_and_reply_to_checked_once(ready, home, monkeypatch):
+    monkeypatch.setenv("DATADRIP_EMAIL_FROM", "  reports@SpiceRoute.example ")
+    monkeypatch.setenv("DATADRIP_EMAIL_REPLY_TO", "priya@SpiceRoute.example")
+
+    run = send(ready, "--all", *DAY)
+
+    assert run.exit_code == 0, run.stderr
+    messages = [parsed(path) for path in outbox(home)]
+    assert len(messages) == 2
+    assert {(m["From"], m["Reply-To"]) for m in messages} == {
+        ("Spice Route Media <reports@spiceroute.example>", "priya@spiceroute.example")}
+    assert all(m["Message-ID"].endswith("@spiceroute.example>") for m in messages)
+
+
+def test_send_with_a_malformed_reply_to_exits_2_and_keeps_nothing(ready, home, monkeypatch):
+    monkeypatch.setenv("DATADRIP_EMAIL_REPLY_TO", "Priya <priya@spiceroute.example>")
+
+    run = ready("report", "send", MASALA, *DAY)
+
+    assert run.exit_code == 2
+    assert "error: [email] reply_to 'Priya <priya@spiceroute.example>' is not an e-mail address" in run.stderr
+    assert outbox(home) == [] and ready("report", "list", "--json").json() == []
+
+
 def test_send_claim_of_a_dead_sender_that_never_handed_over_is_taken_over_and_sent(ready, home):
     assert ready("report", "build", MASALA, *DAY, "--format", "json").exit_code == 0
     # A claim made a moment ago by a sender that holds no send lock: it died before the hand-over.

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from sync_support import sql
 
+from datadrip.insights.facts import shown_figures
+
 MASALA = "Masala Mornings"
 META, GOOGLE = "1010000001", "2020000001"  # Masala Mornings' sandbox accounts, both in INR
 FIRST, SECOND = Decimal("1537.5"), Decimal("0.333333")
@@ -91,7 +93,7 @@ def test_sync_fractional_conversions_are_shown_exactly_everywhere(
     facts = _facts(second + dt.timedelta(days=1))  # both days in the recent window (7 days to yesterday)
     ad = next(entity for entity in facts.entities.values() if entity.external_id == ad_id)
     assert str(ad.recent.conversions) == "1537.833333"
-    assert str(ad.recent.metrics("INR")["conversions"]) == "1537.833333"  # what the model is shown
+    assert str(shown_figures(ad.recent, "INR")["conversions"]) == "1537.833333"  # what the model is shown
 
 
 def _facts(today: dt.date) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from datadrip.insights.facts import ClientFacts, EntityFacts
+from datadrip.insights.facts import ClientFacts, EntityFacts, shown_figures
 from datadrip.insights.findings import Finding
 from datadrip.insights.heuristics.common import (
     ALPHA,
@@ -69,7 +69,7 @@ def creative_findings(facts: ClientFacts) -> list[Finding]:
         if test.expected < FATIGUE_MIN_EXPECTED_CLICKS or test.ratio > 1 / MIN_EFFECT \
                 or test.p_value >= ALPHA:
             continue
-        now, then = recent.metrics(ad.currency), baseline.metrics(ad.currency)
+        now, then = shown_figures(recent, ad.currency), shown_figures(baseline, ad.currency)
         claim = (f"{label(ad)}: CTR fell {pct(test.ratio - 1)} to {now['ctr']}% over "
                  f"{days_text(facts.recent.since, facts.recent.until)}, against {then['ctr']}% in the "
                  f"{facts.baseline.days} days before, while its frequency rose from {then['frequency']} to "
@@ -132,7 +132,7 @@ def _saturation(facts: ClientFacts, entity: EntityFacts) -> Finding | None:
     reach_then = Decimal(baseline.reach) / max(baseline.days, 1)
     if reach_now > reach_then * SATURATION_MAX_REACH_RISE:
         return None
-    now, then = recent.metrics(entity.currency), baseline.metrics(entity.currency)
+    now, then = shown_figures(recent, entity.currency), shown_figures(baseline, entity.currency)
     rise = float(recent.frequency / baseline.frequency) - 1
     claim = (f"{label(entity)}: frequency rose {pct(rise)} to {now['frequency']} a day over "
              f"{days_text(facts.recent.since, facts.recent.until)}, against {then['frequency']} in the "

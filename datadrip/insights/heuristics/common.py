@@ -16,8 +16,9 @@ import math
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
+from datadrip.analytics.totals import Totals
 from datadrip.core.money import minor_units, to_amount
-from datadrip.insights.facts import BASELINE, RECENT, ClientFacts, EntityFacts, Sums
+from datadrip.insights.facts import BASELINE, RECENT, ClientFacts, EntityFacts, shown_figures
 from datadrip.insights.findings import Evidence
 from datadrip.platforms import registry
 
@@ -78,20 +79,20 @@ def lag_factor(facts: ClientFacts, entity: EntityFacts, count: str, exposure: st
     return min(1.0, max(LAG_FLOOR, ratio))
 
 
-def _part(sums: Sums, name: str) -> float:
+def _part(sums: Totals, name: str) -> float:
     if name == "conversions":
         return float(sums.conversions)
     if name == "value":
-        return float(sums.value_micros)
+        return float(sums.conversion_value_micros)
     if name == "spend":
         return float(sums.spend_micros)
     return float(getattr(sums, name))
 
 
 def evidence(entity: EntityFacts, metrics: Iterable[str]) -> list[Evidence]:
-    """The entity's figures for `metrics` in both windows, exactly as Sums.metrics gives them."""
-    windows = ((RECENT, entity.recent.metrics(entity.currency)),
-               (BASELINE, entity.baseline.metrics(entity.currency)))
+    """The entity's figures for `metrics` in both windows, exactly as facts.shown_figures gives them."""
+    windows = ((RECENT, shown_figures(entity.recent, entity.currency)),
+               (BASELINE, shown_figures(entity.baseline, entity.currency)))
     found = []
     for metric in dict.fromkeys(metrics):
         for name, values in windows:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from datadrip.insights.facts import ClientFacts, EntityFacts, Sums
+from datadrip.analytics.totals import Totals
+from datadrip.insights.facts import ClientFacts, EntityFacts, shown_figures
 from datadrip.insights.findings import Finding
 from datadrip.insights.heuristics.common import (
     ALPHA,
@@ -55,7 +56,7 @@ MIN_EXPECTED_CLICKS = 10.0
 
 @dataclass(frozen=True)
 class _Metric:
-    name: str  # as in Sums.metrics
+    name: str  # as in facts.shown_figures
     count: str  # what is counted: clicks, conversions, value (in baseline order-value units)
     exposure: str  # what it is counted per: impressions, clicks, spend
     lagged: bool  # conversion-based: late conversions lower the recent count
@@ -153,7 +154,7 @@ def _change(facts: ClientFacts, entity: EntityFacts, metric: _Metric) -> _Change
     return None
 
 
-def _counts(metric: _Metric, recent: Sums, baseline: Sums) -> tuple[int, int] | None:
+def _counts(metric: _Metric, recent: Totals, baseline: Totals) -> tuple[int, int] | None:
     if metric.count == "clicks":
         return (recent.clicks, baseline.clicks) if baseline.clicks >= MIN_BASELINE_CLICKS else None
     conversions = whole(baseline.conversions)
@@ -161,14 +162,14 @@ def _counts(metric: _Metric, recent: Sums, baseline: Sums) -> tuple[int, int] | 
         return None
     if metric.count == "conversions":
         return whole(recent.conversions), conversions
-    if baseline.value_micros <= 0:
+    if baseline.conversion_value_micros <= 0:
         return None
     # Value in units of the baseline's average order value: a count with the conversions' noise.
-    order_value = Decimal(baseline.value_micros) / baseline.conversions
-    return whole(Decimal(recent.value_micros) / order_value), conversions
+    order_value = Decimal(baseline.conversion_value_micros) / baseline.conversions
+    return whole(Decimal(recent.conversion_value_micros) / order_value), conversions
 
 
-def _exposure(sums: Sums, metric: _Metric) -> float:
+def _exposure(sums: Totals, metric: _Metric) -> float:
     return float({"spend": sums.spend_micros, "clicks": sums.clicks,
                   "impressions": sums.impressions}[metric.exposure])
 
@@ -212,7 +213,7 @@ def _claim(facts: ClientFacts, entity: EntityFacts, change: _Change) -> str:
     shown = {"roas": ("ROAS", recent.roas, baseline.roas, ""), "ctr": ("CTR", recent.ctr, baseline.ctr, "%"),
              "cvr": ("conversion rate", recent.cvr, baseline.cvr, "%")}[name]
     title, now, then, unit = shown
-    values = entity.recent.metrics(entity.currency), entity.baseline.metrics(entity.currency)
+    values = shown_figures(entity.recent, entity.currency), shown_figures(entity.baseline, entity.currency)
     move = (now or Decimal(0)) / then - 1 if then else Decimal(0)
     return (f"{label(entity)}: {title} {'rose' if move > 0 else 'fell'} {pct(float(move))} to "
             f"{values[0][name]}{unit} {window}, against {values[1][name]}{unit} {before}{lag}")

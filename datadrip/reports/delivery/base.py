@@ -5,7 +5,9 @@ http.py; each raises one of three errors, and `deliver` decides:
 
 - TransientError: nothing was delivered (refused connection, 4xx before DATA, HTTP 429/5xx, or
   a timeout where the provider de-duplicates by idempotency key): tried again after a backoff
-  with jitter, or after the provider's Retry-After, up to `attempts` in all.
+  with jitter, or after the provider's Retry-After, up to `attempts` in all. The backoff, the
+  reading of Retry-After and the wording of a wait are the platforms' HTTP client's own
+  (platforms.http: `backoff`, `retry_after`, `duration`), with its default RetryPolicy.
 - PermanentError: the provider said no for good (bad recipient, wrong key, 5xx SMTP reply): no
   retry.
 - UnknownOutcomeError: the request may have reached the provider (the SMTP connection dropped
@@ -20,13 +22,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from datadrip.core.errors import DataDripError, ExitCode
+from datadrip.platforms.http import RetryPolicy, backoff, duration
 
 if TYPE_CHECKING:
     from datadrip.reports.delivery.mail import OutgoingEmail
@@ -36,8 +38,6 @@ log = logging.getLogger(__name__)
 # What the outbox writes as From when [email] from is empty: ".invalid" is reserved (RFC 2606), so
 # a file sent on by hand can never pass for someone's real address.
 OUTBOX_SENDER = "reports@localhost.invalid"
-FIRST_BACKOFF = 1.0  # seconds before the second attempt; doubles, capped at MAX_BACKOFF
-MAX_BACKOFF = 30.0
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
@@ -116,7 +116,10 @@ def deliver(provider: Provider, message: OutgoingEmail, *, attempts: int,
     from datadrip.reports.delivery.mail import check_message
 
     check_message(message)
-    attempts = max(1, attempts)
+    # 1, 2, 4 … seconds capped at 30 between attempts, plus up to a second of jitter so that
+    # parallel sends don't retry in step: the platforms' defaults.
+    policy = RetryPolicy(attempts=max(1, attempts), max_wait=max_wait)
+    attempts = policy.attempts
     last: TransientError | None = None
     for attempt in range(1, attempts + 1):
         handover = _Handover(on_handover)
@@ -133,12 +136,12 @@ def deliver(provider: Provider, message: OutgoingEmail, *, attempts: int,
             last = exc
             if attempt == attempts:
                 break
-            wait = exc.retry_after if exc.retry_after is not None else backoff(attempt)
-            if wait > max_wait:
+            wait = exc.retry_after if exc.retry_after is not None else backoff(policy, attempt)
+            if wait > policy.max_wait:
                 retry_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)
                 raise DeliveryError(
-                    f"{exc.message}; the provider asks to wait {_seconds(wait)}, longer than "
-                    f"{_seconds(max_wait)}", hint=f"Send the report again after {retry_at:%H:%M} UTC.",
+                    f"{exc.message}; the provider asks to wait {duration(wait)}, longer than "
+                    f"{duration(policy.max_wait)}", hint=f"Send the report again after {retry_at:%H:%M} UTC.",
                     permanent=False, attempts=attempt) from None
             log.info("%s: attempt %d of %d failed (%s); trying again in %.1f s", provider.name,
                      attempt, attempts, exc.message, wait)
@@ -169,14 +172,6 @@ class _Handover:
         self.out = False
 
 
-def backoff(attempt: int) -> float:
-    """The wait after failed attempt n: 1, 2, 4 … seconds capped at 30, plus up to a second of
-    jitter so that parallel sends don't retry in step."""
-    import random
-
-    return min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** (attempt - 1)) + random.uniform(0, FIRST_BACKOFF)
-
-
 def _unknown_hint(message: OutgoingEmail) -> str:
     return (f"Ask a recipient whether it arrived (Message-ID {message.message_id}) before sending "
             "the report again.")
@@ -184,10 +179,6 @@ def _unknown_hint(message: OutgoingEmail) -> str:
 
 def _attempts(count: int) -> str:
     return f"{count} attempt" + ("s" if count != 1 else "")
-
-
-def _seconds(value: float) -> str:
-    return f"{math.ceil(value)} seconds" if value < 90 else f"about {math.ceil(value / 60)} minutes"
 
 
 def is_loopback(host: str) -> bool:

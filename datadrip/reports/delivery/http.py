@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from datadrip.platforms.http import http_client, retry_after
 from datadrip.reports.delivery.base import PermanentError, TransientError, UnknownOutcomeError
-from datadrip.reports.delivery.mail import OutgoingEmail, check_message, one_line, unique_recipients
+from datadrip.reports.delivery.mail import OutgoingEmail, one_line, unique_recipients
 from datadrip.secrets.store import redact
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class ResendProvider:
         if response.status_code == 429 or response.status_code >= 500 or \
                 name == "concurrent_idempotent_requests":
             raise TransientError(text.replace("refused", "could not take"),
-                                 retry_after=_retry_after(response))
+                                 retry_after=retry_after(response.headers))
         raise PermanentError(text, hint=_resend_hint(response.status_code, name))
 
     def _clean(self, text: str) -> str:
@@ -119,7 +119,8 @@ class SendGridProvider:
         detail = "; ".join(d for d in details if d) or response.reason_phrase
         text = f"SendGrid refused the report e-mail: {detail[:_MAX_DETAIL]} (HTTP {response.status_code})"
         if response.status_code == 429 or response.status_code >= 500:
-            wait = _retry_after(response) if response.status_code != 429 else _rate_limit_reset(response)
+            wait = (_rate_limit_reset(response) if response.status_code == 429
+                    else retry_after(response.headers))
             raise TransientError(text.replace("refused", "could not take"), retry_after=wait)
         raise PermanentError(text, hint=_sendgrid_hint(response.status_code))
 
@@ -132,7 +133,6 @@ class SendGridProvider:
 def resend_payload(message: OutgoingEmail) -> dict[str, Any]:
     """The JSON Resend's POST /emails takes: from as "Name <address>", inline images as
     attachments with a content_id."""
-    check_message(message)
     payload: dict[str, Any] = {
         "from": display_address(message.sender_name, message.sender_address),
         "to": list(unique_recipients(message)),
@@ -155,7 +155,6 @@ def resend_payload(message: OutgoingEmail) -> dict[str, Any]:
 def sendgrid_payload(message: OutgoingEmail) -> dict[str, Any]:
     """The JSON SendGrid's POST /v3/mail/send takes: text/plain before text/html, images as inline
     attachments, our Message-ID as a header (SendGrid keeps it; it is not a reserved header)."""
-    check_message(message)
     sender: dict[str, str] = {"email": message.sender_address}
     if one_line(message.sender_name):
         sender["name"] = one_line(message.sender_name)
@@ -235,14 +234,9 @@ def _sendgrid_errors(response: httpx.Response) -> list[dict[str, Any]]:
     return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-
-    return retry_after(response.headers)
-
-
 def _rate_limit_reset(response: httpx.Response) -> float | None:
     """SendGrid's 429: X-RateLimit-Reset is the Unix time the window reopens."""
-    told = _retry_after(response)
+    told = retry_after(response.headers)
     if told is not None:
         return told
     try:

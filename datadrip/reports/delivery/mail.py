@@ -1,4 +1,4 @@
-"""A report e-mail: the message every provider sends, its MIME form, and address checks."""
+"""A report e-mail: the message every provider sends, and its MIME form."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from datadrip.core.errors import UsageError
+from datadrip.core.validate import EmailAddress
 
 if TYPE_CHECKING:
     import email.message
@@ -17,14 +18,10 @@ if TYPE_CHECKING:
 # header folder or a mail client might read as the end of a line. Agency and client names come
 # from people, so they are collapsed to one space before they reach a header.
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-# One address, no display name: local@domain with nothing that needs quoting or could end a line.
-# ASCII only: a non-ASCII address needs SMTPUTF8, which neither we nor most relays promise.
-_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+# The domain of a Message-ID (addresses themselves are checked by core.validate.email).
 _DOMAIN = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
-_ADDRESS = re.compile(rf"{_LOCAL}@{_DOMAIN}")
 _MESSAGE_ID = re.compile(rf"<[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.-]+@{_DOMAIN}>")
 _CONTENT_ID = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]{1,127}")
-MAX_ADDRESS = 254  # RFC 5321's path limit less the angle brackets
 FALLBACK_ID_DOMAIN = "datadrip.invalid"
 
 
@@ -43,9 +40,11 @@ class OutgoingEmail:
     """One report e-mail, the same for every provider and every attempt."""
 
     sender_name: str  # display name: the agency's name (may hold non-ASCII, quotes, even newlines)
-    sender_address: str
-    reply_to: str | None
-    to: tuple[str, ...]
+    # Addresses come checked (core.validate.email, where they entered), so nothing here checks
+    # them again.
+    sender_address: EmailAddress
+    reply_to: EmailAddress | None
+    to: tuple[EmailAddress, ...]
     subject: str  # may hold non-ASCII or newlines (from client names): never a header injection
     text: str  # plain-text alternative
     html: str  # references images as src="cid:<content_id>"
@@ -59,18 +58,6 @@ def one_line(text: str) -> str:
     return _CONTROLS.sub(" ", text).strip()
 
 
-def check_address(address: str, what: str) -> str:
-    """One bare address (`name@example.com`: no display name, one @, no spaces or control
-    characters), stripped of surrounding blanks; UsageError "{what} … is not an e-mail address"."""
-    candidate = address.strip() if isinstance(address, str) else ""
-    if len(candidate) > MAX_ADDRESS or not _ADDRESS.fullmatch(candidate):
-        shown = repr(address) if isinstance(address, str) else type(address).__name__
-        raise UsageError(f"{what} {shown} is not an e-mail address",
-                         hint="Give one address such as reports@agency.example, without a name "
-                              "or angle brackets.")
-    return candidate
-
-
 def new_message_id(sender_address: str) -> str:
     """A fresh Message-ID, "<random@domain-of-sender>" (a reserved domain if the sender has none)."""
     domain = sender_address.strip().rpartition("@")[2].lower()
@@ -80,26 +67,23 @@ def new_message_id(sender_address: str) -> str:
     return f"<{stamp}.{secrets.token_hex(12)}@{domain}>"
 
 
-def unique_recipients(message: OutgoingEmail) -> tuple[str, ...]:
-    """The `to` addresses, checked, each once (the first spelling wins; case is ignored)."""
+def unique_recipients(message: OutgoingEmail) -> tuple[EmailAddress, ...]:
+    """The `to` addresses, each once (the first spelling wins; case is ignored)."""
     seen: set[str] = set()
     unique = []
     for address in message.to:
-        checked = check_address(address, "the recipient")
-        if checked.lower() not in seen:
-            seen.add(checked.lower())
-            unique.append(checked)
+        if address.lower() not in seen:
+            seen.add(address.lower())
+            unique.append(address)
     return tuple(unique)
 
 
 def check_message(message: OutgoingEmail) -> None:
-    """Everything a provider relies on: addresses, at least one recipient, an aware date, a
-    well-formed Message-ID and content ids. UsageError for what people typed, ValueError for
-    what our own code got wrong."""
-    check_address(message.sender_address, "the sender address")
-    if message.reply_to:
-        check_address(message.reply_to, "the reply-to address")
-    if not unique_recipients(message):
+    """Everything a provider relies on besides the addresses (checked where they entered): at
+    least one recipient, an aware date, a well-formed Message-ID and content ids. UsageError for
+    what people typed, ValueError for what our own code got wrong. `deliver` checks each message
+    once, before its first attempt."""
+    if not message.to:
         raise UsageError("the report e-mail has no recipient",
                          hint="Add one with 'datadrip client edit CLIENT --recipients ADDRESS'.")
     if message.date.tzinfo is None or message.date.utcoffset() is None:
@@ -123,13 +107,11 @@ def build_mime(message: OutgoingEmail) -> email.message.EmailMessage:
     from email.message import EmailMessage
     from email.policy import SMTP
 
-    check_message(message)
     mime = EmailMessage(policy=SMTP)
-    mime["From"] = Address(display_name=one_line(message.sender_name),
-                           addr_spec=check_address(message.sender_address, "the sender address"))
+    mime["From"] = Address(display_name=one_line(message.sender_name), addr_spec=message.sender_address)
     mime["To"] = [Address(addr_spec=address) for address in unique_recipients(message)]
     if message.reply_to:
-        mime["Reply-To"] = Address(addr_spec=check_address(message.reply_to, "the reply-to address"))
+        mime["Reply-To"] = Address(addr_spec=message.reply_to)
     mime["Subject"] = one_line(message.subject)
     mime["Date"] = message.date
     mime["Message-ID"] = message.message_id

@@ -4,13 +4,14 @@ with: above base and the providers, so that they never import each other in a ci
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from datadrip.core import validate
 from datadrip.core.errors import ConfigError, UsageError
 from datadrip.reports.delivery.base import OUTBOX_SENDER, Provider, is_loopback
 from datadrip.reports.delivery.http import ResendProvider, SendGridProvider
-from datadrip.reports.delivery.mail import check_address
 from datadrip.reports.delivery.outbox import OutboxProvider
 from datadrip.reports.delivery.smtp import SmtpProvider
 from datadrip.secrets.store import resolve_secret
@@ -26,8 +27,6 @@ def open_provider(loaded: Loaded, *, env: Mapping[str, str] | None = None) -> Pr
     timeout = float(settings.timeout_seconds)
     if settings.provider == "outbox":
         return OutboxProvider(outbox_folder(loaded))
-    sender_address(loaded)  # every other provider needs a real sender
-    reply_to_address(loaded)
     if settings.provider == "smtp":
         host = settings.smtp_host.strip()
         if not host:
@@ -72,27 +71,34 @@ def outbox_folder(loaded: Loaded) -> Path:
     return folder
 
 
-def sender_address(loaded: Loaded) -> str:
-    """`[email] from`, checked; for the outbox, OUTBOX_SENDER when it is empty."""
+@dataclass(frozen=True)
+class Sender:
+    """Whom a send's e-mails come from: [email] from and reply_to, checked. Resolved once per
+    send (`resolve_sender`) and handed down to every message of it."""
+
+    address: validate.EmailAddress
+    reply_to: validate.EmailAddress | None  # None: replies go to From
+
+
+def resolve_sender(loaded: Loaded) -> Sender:
+    """[email] from and reply_to, checked: ConfigError (exit 2) for an address that is not one,
+    or an empty from with any provider but the outbox (which writes OUTBOX_SENDER)."""
     settings = loaded.settings.email
-    if not settings.sender.strip():
-        if settings.provider == "outbox":
-            return OUTBOX_SENDER
+    if settings.sender.strip():
+        address = _configured_address(settings.sender, "from")
+    elif settings.provider == "outbox":
+        address = validate.EmailAddress(OUTBOX_SENDER)
+    else:
         raise ConfigError(f"[email] from is empty: the {settings.provider} provider needs a sender "
                           "address", hint='Set from = "reports@your-agency.example" under [email] in '
                                           "datadrip.toml (or DATADRIP_EMAIL_FROM).")
-    return _configured_address(settings.sender, "from")
+    reply_to = settings.reply_to
+    return Sender(address, _configured_address(reply_to, "reply_to") if reply_to.strip() else None)
 
 
-def reply_to_address(loaded: Loaded) -> str | None:
-    """`[email] reply_to`, checked; None when empty (replies go to From)."""
-    value = loaded.settings.email.reply_to
-    return _configured_address(value, "reply_to") if value.strip() else None
-
-
-def _configured_address(value: str, key: str) -> str:
+def _configured_address(value: str, key: str) -> validate.EmailAddress:
     try:
-        return check_address(value, f"[email] {key}")
+        return validate.email(value, what=f"[email] {key}")
     except UsageError as exc:
         raise ConfigError(exc.message, hint=f"Set [email] {key} to one bare address, such as "
                                             "reports@your-agency.example.") from None

@@ -135,7 +135,8 @@ class SmtpProvider:
         if code != 250:
             raise self._refusal("refused the sender with", code, reply)
         refused: list[tuple[str, int, bytes]] = []
-        for address in unique_recipients(message):
+        recipients = unique_recipients(message)
+        for address in recipients:
             code, reply = self._step(partial(connection.rcpt, address), "RCPT TO")
             if 400 <= code < 500:
                 # A recipient put off for now: stop before DATA and try the whole message again
@@ -143,9 +144,9 @@ class SmtpProvider:
                 raise self._refusal(f"put off the recipient {address} with", code, reply)
             if code not in ACCEPTED_RCPT:
                 refused.append((address, code, reply))
-        if len(refused) == len(unique_recipients(message)):
-            address, code, reply = refused[0]
-            raise self._refusal(f"refused every recipient ({address}) with", code, reply)
+        if len(refused) == len(recipients):
+            first, code, reply = refused[0]
+            raise self._refusal(f"refused every recipient ({first}) with", code, reply)
         return tuple(address for address, _, _ in refused)
 
     def _data(self, connection: smtplib.SMTP, body: bytes, handover: Callable[[], None]) -> None:
