@@ -8,12 +8,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from datadrip.analytics.dashboard import agency_dashboard
+from datadrip.analytics.totals import agency_scope, agency_today
 from datadrip.core.config import CONFIG_FILENAME, WORKBOOK_FILENAME, example_text
 from datadrip.core.enums import Plan, Role, SendStatus
 from datadrip.core.errors import DataDripError, UsageError
+from datadrip.core.periods import preset_period
 from datadrip.core.private_files import make_folder, write_new
+from datadrip.db.models import Report
+from datadrip.insights.generate import GenerateRequest, generate_insights
 from datadrip.platforms.registry import load_settings
+from datadrip.reports.files import report_path, write_file
+from datadrip.reports.send import SendRequest, send_reports
+from datadrip.sandbox.app import SandboxConfig
+from datadrip.sandbox.server import SandboxServer
 from datadrip.secrets.file import KEY_FILENAME, STORE_FILENAME
+from datadrip.secrets.store import open_store
+from datadrip.sync.run import SyncRequest, sync_accounts
+from datadrip.workbook.accounts import list_connections
+from datadrip.workbook.agencies import AgencyChanges, add_agency, agency_counts, agency_or_only, agency_record
+from datadrip.workbook.clients import ClientChanges, add_client, client_record
+from datadrip.workbook.connect import ConnectRequest, ConnectUi, connect_accounts
+from datadrip.workbook.fx import rate_input, set_rates
+from datadrip.workbook.session import Workbook, open_session
+from datadrip.workbook.team import add_user, user_record
 
 if TYPE_CHECKING:
     from datadrip.analytics.dashboard import AgencyDashboard
@@ -59,9 +77,6 @@ class DemoResult:
 def run_demo(home: Path, sync_ui: SyncUi | None = None) -> DemoResult:
     """Reset the demo folder, fill it with a demo agency, its clients and team, connect the
     clients to the embedded sandbox's accounts and sync them, all through the real services."""
-    from datadrip.sandbox.app import SandboxConfig
-    from datadrip.sandbox.server import SandboxServer
-
     _reset(home)
     try:
         server = SandboxServer(SandboxConfig(seed=7), port=SANDBOX_PORT)
@@ -86,11 +101,6 @@ def run_demo(home: Path, sync_ui: SyncUi | None = None) -> DemoResult:
 def _reports(loaded: Loaded, home: Path) -> list[dict[str, Any]]:
     """Every client's daily report sent to the demo's outbox (.eml files, nothing leaves the
     machine), each also kept as an HTML file to open in a browser."""
-    from datadrip.db.models import Report
-    from datadrip.reports.files import report_path, write_file
-    from datadrip.reports.send import SendRequest, send_reports
-    from datadrip.workbook.session import open_session
-
     outcome = send_reports(loaded, SendRequest(all_clients=True))
     failed = outcome.having(SendStatus.FAILED)
     if failed:
@@ -111,19 +121,11 @@ def _reports(loaded: Loaded, home: Path) -> list[dict[str, Any]]:
 def _insights(loaded: Loaded) -> list[dict[str, Any]]:
     """Every client's suggestions, from the sandbox's OpenAI-compatible model behind the guardrails
     (the heuristics' when it fails, as for a real server)."""
-    from datadrip.insights.generate import GenerateRequest, generate_insights
-
     return [run.record() for run in generate_insights(loaded, GenerateRequest()).runs]
 
 
 def _dashboard(loaded: Loaded) -> AgencyDashboard:
     """The demo agency's dashboard over the last 7 days, as `datadrip dashboard` shows it."""
-    from datadrip.analytics.dashboard import agency_dashboard
-    from datadrip.analytics.totals import agency_scope, agency_today
-    from datadrip.core.periods import preset_period
-    from datadrip.workbook.agencies import agency_or_only
-    from datadrip.workbook.session import open_session
-
     with open_session(loaded) as wb:
         agency = agency_or_only(wb.session, AGENCY_NAME)
         period = preset_period("last-7-days", agency_today(agency))
@@ -132,9 +134,6 @@ def _dashboard(loaded: Loaded) -> AgencyDashboard:
 
 def _count_accounts(loaded: Loaded, result: DemoResult) -> None:
     """The client records as they are now, with their connected accounts counted."""
-    from datadrip.workbook.accounts import list_connections
-    from datadrip.workbook.session import open_session
-
     with open_session(loaded) as wb:
         counts: dict[str, int] = {}
         for _, client, _ in list_connections(wb.session):
@@ -145,12 +144,6 @@ def _count_accounts(loaded: Loaded, result: DemoResult) -> None:
 
 def _fill(home: Path) -> DemoResult:
     """The demo agency, its clients and team."""
-    from datadrip.workbook.agencies import AgencyChanges, add_agency, agency_counts, agency_record
-    from datadrip.workbook.clients import ClientChanges, add_client, client_record
-    from datadrip.workbook.fx import rate_input, set_rates
-    from datadrip.workbook.session import Workbook, open_session
-    from datadrip.workbook.team import add_user, user_record
-
     loaded = load_settings(home / CONFIG_FILENAME, env={"DATADRIP_HOME": str(home)})
     result = DemoResult(home)
     with open_session(loaded, write=True) as opened:
@@ -173,9 +166,6 @@ def _fill(home: Path) -> DemoResult:
 
 def _connect(loaded: Loaded, description: dict[str, Any]) -> list[dict[str, Any]]:
     """Store the sandbox apps' secrets, then connect every demo client with the sandbox's tokens."""
-    from datadrip.secrets.store import open_store
-    from datadrip.workbook.connect import ConnectRequest, ConnectUi, connect_accounts
-
     store, _ = open_store(loaded, announce=False)
     for platform in description["platforms"]:
         for name, value in description[platform]["connect"]["secrets"].items():
@@ -198,8 +188,6 @@ def _connect(loaded: Loaded, description: dict[str, Any]) -> list[dict[str, Any]
 
 
 def _sync(loaded: Loaded, ui: SyncUi | None) -> list[dict[str, Any]]:
-    from datadrip.sync.run import SyncRequest, sync_accounts
-
     outcome = sync_accounts(loaded, SyncRequest(), ui)
     if outcome.failed:
         first = outcome.failed[0]

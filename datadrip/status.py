@@ -26,6 +26,7 @@ from datadrip.scheduling.runs import HAND_COMMANDS, REPORT_KINDS, hand_command
 from datadrip.scheduling.timetable import job_crons, latest_fire, to_utc
 from datadrip.sync.health import last_good_sync
 from datadrip.workbook.accounts import connect_command
+from datadrip.workbook.agencies import find_agency
 
 if TYPE_CHECKING:
     from datadrip.core.config import ScheduleSettings, Settings
@@ -256,7 +257,6 @@ def check_status(session: Session, *, agency_ref: str | None = None,
     sender of a report being sent still lives; with `settings`, the connected platforms whose
     configured API version is near its sunset."""
     from datadrip.scheduling.timetable import next_runs
-    from datadrip.workbook.agencies import find_agency
 
     now = now or dt.datetime.now(dt.UTC)
     agency = find_agency(session, agency_ref) if agency_ref is not None else None

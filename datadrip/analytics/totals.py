@@ -29,6 +29,8 @@ from datadrip.core.errors import UsageError
 from datadrip.core.money import MICROS, MILLIONTHS, conversions_from_millionths, minor_units, to_amount
 from datadrip.core.periods import Period
 from datadrip.db.models import AdAccount, Agency, Client, Entity, MetricDaily
+from datadrip.workbook.agencies import agency_or_only
+from datadrip.workbook.clients import find_client
 from datadrip.workbook.fx import RateBook
 
 DIMENSIONS = ("total", "day", "week", "month", "platform", "account", "client", "campaign", "adset", "ad")
@@ -367,9 +369,6 @@ def compare(current: Totals, previous: Totals, currency: str,
 
 def resolve_scope(session: Session, client_ref: str | None, agency_ref: str | None) -> Scope:
     """--client C (optionally within --agency A), or --agency A (or the only agency)."""
-    from datadrip.workbook.agencies import agency_or_only
-    from datadrip.workbook.clients import find_client
-
     if client_ref is not None:
         client = find_client(session, client_ref, agency_ref)
         agency = session.get(Agency, client.agency_id)

@@ -9,6 +9,7 @@ import typer
 from datadrip.commands import output
 from datadrip.commands._context import settings, workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt
+from datadrip.core.errors import AuthRequiredError
 
 app = typer.Typer(help="""Connected ad accounts: which client, which login, and whether it still works.
 
@@ -62,7 +63,6 @@ def account_check(ctx: typer.Context, client: ClientOpt = None, agency: AgencyOp
     Example:
       datadrip account check --client "Masala Mornings" || echo "a login is needed"
     """
-    from datadrip.core.errors import AuthRequiredError
     from datadrip.workbook.connect import check_connections
 
     checked = check_connections(settings(ctx), client, agency)

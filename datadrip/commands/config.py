@@ -7,6 +7,8 @@ import typer
 from datadrip.commands import output
 from datadrip.commands._context import settings
 from datadrip.commands._options import JsonOpt
+from datadrip.core.errors import SecretStoreError
+from datadrip.secrets.store import stored_names
 
 app = typer.Typer(help="""Configuration: what is in effect and where it came from.
 
@@ -26,8 +28,6 @@ def config_show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
       DATADRIP_META_API_VERSION=v25.0 datadrip config show
     """
     from datadrip.core.config import describe
-    from datadrip.core.errors import SecretStoreError
-    from datadrip.secrets.store import stored_names
 
     loaded = settings(ctx)
     try:

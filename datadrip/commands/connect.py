@@ -12,6 +12,7 @@ from datadrip.commands import output
 from datadrip.commands._context import confirm_removal, settings
 from datadrip.commands._options import AgencyOpt, JsonOpt, YesOpt
 from datadrip.core.enums import AccountStatus
+from datadrip.core.errors import UsageError
 
 if TYPE_CHECKING:
     from datadrip.platforms.base import AccountRef, PlatformPlugin
@@ -91,8 +92,6 @@ def _read_token(plugin: PlatformPlugin) -> str:
 
 def _pick(platform: str, visible: list[AccountRef]) -> list[AccountRef]:
     """The accounts to connect, chosen on the terminal; elsewhere --account is required."""
-    from datadrip.core.errors import UsageError
-
     if not visible:
         raise UsageError("this login reaches no ad account; nothing was stored",
                          hint="Log in as a user who has access to the client's ad accounts.")

@@ -9,6 +9,7 @@ import typer
 
 from datadrip.commands._context import settings
 from datadrip.core.enums import JobStatus
+from datadrip.core.errors import DataDripError, PartialError
 
 
 def daemon(ctx: typer.Context,
@@ -29,7 +30,6 @@ def daemon(ctx: typer.Context,
     Example:
       datadrip daemon --log-file ~/datadrip.log
     """
-    from datadrip.core.errors import DataDripError, PartialError
     from datadrip.scheduling.daemon import DaemonRequest, run_daemon
 
     outcome = run_daemon(settings(ctx), DaemonRequest(once=once, log_file=log_file, json_logs=json_logs))

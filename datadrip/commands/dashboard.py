@@ -13,6 +13,8 @@ from datadrip.commands import output
 from datadrip.commands._context import workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt
 from datadrip.commands.metrics import ClientOpt, PeriodOpt, SinceOpt, UntilOpt
+from datadrip.core.money import show_money
+from datadrip.core.periods import resolve_period
 from datadrip.core.text import cell
 
 if TYPE_CHECKING:
@@ -42,7 +44,6 @@ def dashboard(ctx: typer.Context, client: ClientOpt = None, agency: AgencyOpt = 
     """
     from datadrip.analytics.dashboard import agency_dashboard, client_dashboard
     from datadrip.analytics.totals import agency_today, resolve_scope
-    from datadrip.core.periods import resolve_period
 
     with workbook(ctx) as wb:
         scope = resolve_scope(wb.session, client, agency)
@@ -161,7 +162,6 @@ def _shower(currency: str, locale: str) -> Shower:
     """Money in the agency's locale (₹1,23,456.78) and the row's currency, or else `currency`;
     anything else as in plain output."""
     from datadrip.analytics.totals import MONEY_METRICS
-    from datadrip.core.money import show_money
 
     def show(metric: str, value: Any, row: Mapping[str, Any] = {}) -> str:  # noqa: B006 (read only)
         if metric in MONEY_METRICS and isinstance(value, Decimal):

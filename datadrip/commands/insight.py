@@ -11,6 +11,7 @@ from datadrip.commands import output
 from datadrip.commands._context import settings, workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
 from datadrip.core.enums import ClientRunStatus, InsightStatus
+from datadrip.core.errors import run_failure
 from datadrip.core.text import cell
 
 if TYPE_CHECKING:
@@ -103,8 +104,6 @@ def _show_generated(outcome: GenerateOutcome, *, as_json: bool, quiet: bool) -> 
 def _fail_if_any(outcome: GenerateOutcome, *, quiet: bool) -> None:
     """Each client that failed on stderr, then the exit code of the run: 3 when the others went
     through, 1 when every client failed, 4 when one needs a login."""
-    from datadrip.core.errors import run_failure
-
     failed = outcome.failed
     if not failed:
         return

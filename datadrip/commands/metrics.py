@@ -9,6 +9,8 @@ import typer
 from datadrip.commands import output
 from datadrip.commands._context import workbook
 from datadrip.commands._options import AgencyOpt, JsonOpt
+from datadrip.core.errors import UsageError
+from datadrip.core.periods import resolve_period
 
 BY = ("day", "week", "month", "platform", "account", "client", "campaign", "adset", "ad", "total")
 FORMATS = ("table", "json", "csv", "ndjson")
@@ -63,8 +65,6 @@ def metrics(ctx: typer.Context,
         record_columns,
         resolve_scope,
     )
-    from datadrip.core.errors import UsageError
-    from datadrip.core.periods import resolve_period
 
     if by not in DIMENSIONS:
         raise UsageError(f"--by {by!r} is not a dimension", hint=f"Use one of: {', '.join(BY)}.")

@@ -14,7 +14,10 @@ from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
 from datadrip.commands.metrics import SinceOpt, UntilOpt
 from datadrip.core import validate
 from datadrip.core.enums import ReportKind, ReportStatus, SendStatus
+from datadrip.core.errors import UsageError, run_failure
+from datadrip.core.exact_json import dumps
 from datadrip.core.text import cell
+from datadrip.reports.files import open_in_browser, report_path, write_file
 
 if TYPE_CHECKING:
     from datadrip.reports.send import ReportSend, SendOutcome
@@ -73,8 +76,6 @@ def report_build(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None
       datadrip report build "Masala Mornings" --period last-week --format md --out week.md
       datadrip report build "Masala Mornings" --since 2026-11-01 --until 2026-11-15 --format json
     """
-    from datadrip.core.exact_json import dumps
-    from datadrip.reports.files import open_in_browser, report_path, write_file
     from datadrip.reports.history import build_report
 
     if fmt not in FORMATS:
@@ -157,8 +158,6 @@ def _announce(report: ReportSend) -> None:
 
 
 def _show_outcome(outcome: SendOutcome, *, as_json: bool, every: bool, quiet: bool) -> None:
-    from datadrip.core.errors import UsageError, run_failure
-
     if not every and outcome.reports and outcome.reports[0].no_recipients:
         raise UsageError(str(outcome.reports[0].reason), hint=outcome.reports[0].hint)
     if as_json:
@@ -246,7 +245,6 @@ def report_show(ctx: typer.Context,
       datadrip report show 3f2a9c --open
       datadrip report show 3f2a9c --html > report.html
     """
-    from datadrip.reports.files import open_in_browser, report_path, write_file
     from datadrip.reports.history import deliveries, delivery_record, find_report_by_id, report_record
 
     with workbook(ctx) as wb:

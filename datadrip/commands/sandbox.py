@@ -9,6 +9,8 @@ import typer
 
 from datadrip.commands import output
 from datadrip.platforms.registry import label
+from datadrip.sandbox.app import SandboxConfig
+from datadrip.sandbox.serve import config_snippet, describe_at, serve_until
 
 app = typer.Typer(help="""The sandbox: Meta and Google Ads APIs emulated on 127.0.0.1.
 
@@ -44,9 +46,6 @@ def sandbox_serve(
     import signal
     import sys
     import threading
-
-    from datadrip.sandbox.app import SandboxConfig
-    from datadrip.sandbox.serve import config_snippet, describe_at, serve_until
 
     if print_config and as_json:
         raise typer.BadParameter("--print-config and --json cannot go together")

@@ -10,6 +10,8 @@ import typer
 from datadrip.commands import output
 from datadrip.commands._context import settings, workbook
 from datadrip.commands._options import JsonOpt
+from datadrip.core.errors import UsageError
+from datadrip.secrets.store import check_name, list_secrets
 
 app = typer.Typer(help="""App secrets: stored in the OS keyring, or an encrypted file where there is none.
 
@@ -43,12 +45,9 @@ def secret_set(ctx: typer.Context, name: NameArg) -> None:
     Example:
       datadrip secret set ai.api_key < ~/openai-key.txt
     """
-    from datadrip.secrets.store import check_name
     from datadrip.workbook.app_secrets import store_secret
 
     if ctx.args:
-        from datadrip.core.errors import UsageError
-
         raise UsageError("got an unexpected extra argument: secret values are never taken from "
                          "the command line (it would stay in your shell history)",
                          hint='Run it at a terminal to be asked, or pipe the value in: '
@@ -70,7 +69,6 @@ def secret_delete(ctx: typer.Context, name: NameArg) -> None:
     Example:
       datadrip secret delete google.developer_token
     """
-    from datadrip.secrets.store import check_name
     from datadrip.workbook.app_secrets import delete_secret
 
     loaded = settings(ctx)
@@ -89,8 +87,6 @@ def secret_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     Example:
       datadrip secret list --json | jq -r '.[] | select(.set | not) | .name'
     """
-    from datadrip.secrets.store import list_secrets
-
     location, rows = list_secrets(settings(ctx))
     if as_json:
         output.print_json(rows)
@@ -101,8 +97,6 @@ def secret_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 def _read_value(name: str) -> str:
     """The value from a hidden, confirmed prompt on a terminal, else all of stdin."""
-    from datadrip.core.errors import UsageError
-
     if sys.stdin.isatty():
         return str(typer.prompt(f"Value for {name}", hide_input=True, confirmation_prompt=True,
                                 err=True))

@@ -10,6 +10,8 @@ import typer
 from datadrip.commands import output
 from datadrip.commands._context import Invocation, settings, workbook
 from datadrip.commands._options import JsonOpt
+from datadrip.commands.dashboard import show_board
+from datadrip.commands.sync import progress
 
 
 def init(ctx: typer.Context, as_json: JsonOpt = False) -> None:
@@ -49,7 +51,6 @@ def demo(ctx: typer.Context,
     """
     import sys
 
-    from datadrip.commands.sync import progress
     from datadrip.demo import run_demo
 
     home = (folder or settings(ctx).paths.data_dir / "demo").expanduser().resolve()
@@ -73,8 +74,6 @@ def demo(ctx: typer.Context,
                                        ("account_id", "Account"), ("currency", "Currency"),
                                        ("since", "From"), ("until", "To"), ("rows", "Rows synced")])
     if result.dashboard is not None:
-        from datadrip.commands.dashboard import show_board
-
         sys.stdout.write("\n")
         show_board(result.dashboard)
     _show_insights(result.insights)

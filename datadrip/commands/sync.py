@@ -12,6 +12,7 @@ from datadrip.commands import output
 from datadrip.commands._context import settings
 from datadrip.commands._options import AgencyOpt, JsonOpt, VerboseOpt
 from datadrip.core.enums import Level
+from datadrip.core.errors import run_failure
 
 if TYPE_CHECKING:
     from datadrip.sync.run import AccountSync, SyncOutcome, SyncUi, WaitNotice
@@ -86,8 +87,6 @@ COLUMNS = [("client", "Client"), ("platform", "Platform"), ("account_id", "Accou
 
 
 def _report(outcome: SyncOutcome, as_json: bool, *, quiet: bool) -> None:
-    from datadrip.core.errors import run_failure
-
     records = [a.record() for a in outcome.accounts]
     if as_json:
         output.print_json({"dry_run": outcome.dry_run, "rows": outcome.rows,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
+from datadrip.core.cron import parse_cron, parse_deadline
 from datadrip.core.errors import ConfigError
 
 CONFIG_FILENAME = "datadrip.toml"
@@ -135,8 +136,6 @@ class ScheduleSettings(Section):
     @field_validator("refresh_tokens", "sync", "reports", "weekly_reports")
     @classmethod
     def _cron(cls, value: str) -> str:
-        from datadrip.core.cron import parse_cron
-
         if value.strip():
             parse_cron(value)
         return value
@@ -144,8 +143,6 @@ class ScheduleSettings(Section):
     @field_validator("report_deadline")
     @classmethod
     def _deadline(cls, value: str) -> str:
-        from datadrip.core.cron import parse_deadline
-
         parse_deadline(value)
         return value
 

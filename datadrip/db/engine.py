@@ -19,6 +19,7 @@ from datadrip.core.config import redact_url
 from datadrip.core.errors import WorkbookError
 from datadrip.core.private_files import make_folder
 from datadrip.db import migrations
+from datadrip.db.workbook_errors import explain_sqlite_error
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 APPLICATION_ID = 0x44447270  # "DDrp" in the header of workbooks DataDrip creates
@@ -188,8 +189,6 @@ def _install_sqlite_behaviour(engine: Engine, path: Path, busy_timeout_ms: int) 
     @sa.event.listens_for(engine, "handle_error")
     def _on_error(context: sa.engine.ExceptionContext) -> None:
         # Every caller of the workbook gets our words for a busy or damaged file, not SQLite's.
-        from datadrip.db.workbook_errors import explain_sqlite_error
-
         explained = explain_sqlite_error(context.original_exception, path, busy_timeout_ms / 1000)
         if explained is not None:
             raise explained from None

@@ -24,7 +24,10 @@ from datadrip.core.errors import AuthRequiredError, DataDripError, UsageError
 from datadrip.db.models import Agency, Client, Insight
 from datadrip.insights.facts import client_facts
 from datadrip.insights.findings import Finding
+from datadrip.insights.heuristics.engine import heuristic_findings
 from datadrip.insights.identity import Figures, known_figures
+from datadrip.insights.model_run import ask_for_suggestions
+from datadrip.insights.store import insight_record, save_findings
 from datadrip.workbook.session import open_session
 
 ENGINES = ("auto", "heuristic", "llm")
@@ -98,8 +101,6 @@ def generate_insights(loaded: Loaded, request: GenerateRequest, *,
 
 def _generate_for(loaded: Loaded, agency: Agency, client: Client, engine: str,
                   now: dt.datetime | None) -> ClientRun:
-    from datadrip.insights.heuristics.engine import heuristic_findings
-
     ai = loaded.settings.ai
     bound = Decimal(ai.max_budget_change_pct)
     today = agency_today(agency, now)
@@ -110,8 +111,6 @@ def _generate_for(loaded: Loaded, agency: Agency, client: Client, engine: str,
     run = ClientRun(client.name, "heuristic", facts.as_of, notes=list(facts.notes))
     findings = heuristic[:ai.max_suggestions]
     if facts.as_of is not None and engine != "heuristic":
-        from datadrip.insights.model_run import ask_for_suggestions
-
         asked = ask_for_suggestions(loaded, agency, facts, heuristic, dismissed, today,
                                     explicit=engine == "llm")
         run.cached, run.dropped, run.notes = asked.cached, asked.dropped, run.notes + asked.notes
@@ -125,8 +124,6 @@ def _generate_for(loaded: Loaded, agency: Agency, client: Client, engine: str,
 
 
 def _save(loaded: Loaded, client: Client, findings: list[Finding], figures: Figures, run: ClientRun) -> None:
-    from datadrip.insights.store import insight_record, save_findings
-
     with open_session(loaded, write=True) as wb:
         saved = save_findings(wb, client, findings, figures)
         run.created = [insight_record(row, client) for row in saved.created]

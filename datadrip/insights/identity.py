@@ -17,6 +17,7 @@ from typing import Any
 
 from datadrip.insights.facts import BASELINE, RECENT, ClientFacts, shown_figures
 from datadrip.insights.findings import Finding
+from datadrip.insights.guardrails import month_figures
 
 MATERIAL_CHANGE = Decimal("1.25")  # ×1.25 or ÷1.25: the heuristics' minimum effect (docs/insights.md)
 # Month-to-date spend grows every day by itself: a closed pacing finding is judged by the projection.
@@ -38,8 +39,6 @@ Figures = Mapping[Key, Decimal | int | None]
 def known_figures(facts: ClientFacts | None, findings: list[Finding]) -> dict[Key, Decimal | int | None]:
     """Today's figures: every entity's in both windows, the month to date, and those the findings quote
     (the workbook's own values; the facts win where both have one)."""
-    from datadrip.insights.guardrails import month_figures
-
     figures: dict[Key, Decimal | int | None] = {
         (item.entity_ref, item.metric, item.window): item.value for finding in findings
         for item in finding.evidence}

@@ -12,9 +12,12 @@ from decimal import Decimal
 
 from datadrip.core.config import Loaded
 from datadrip.db.models import Agency
+from datadrip.insights import llm, usage
 from datadrip.insights.facts import ClientFacts
 from datadrip.insights.findings import Finding
+from datadrip.insights.guardrails import vet
 from datadrip.insights.usage import CachedAnswer
+from datadrip.secrets.store import resolve_secret
 from datadrip.workbook.session import open_session
 
 MAX_COMPLETION_TOKENS = 1500
@@ -33,10 +36,6 @@ class Asked:
 
 def ask_for_suggestions(loaded: Loaded, agency: Agency, facts: ClientFacts, heuristic: list[Finding],
                         dismissed: list[dict[str, str]], today: dt.date, *, explicit: bool) -> Asked:
-    from datadrip.insights import llm, usage
-    from datadrip.insights.guardrails import vet
-    from datadrip.secrets.store import resolve_secret
-
     ai = loaded.settings.ai
     api_key = resolve_secret(loaded, "ai.api_key")
     if not wants_model(loaded, api_key):
@@ -89,8 +88,6 @@ def wants_model(loaded: Loaded, api_key: str | None) -> bool:
 def _count(loaded: Loaded, agency: Agency, today: dt.date, key: str, answer: CachedAnswer, *,
            keep: bool) -> None:
     """Record the answer's tokens at once, in a transaction of its own; `keep` a usable answer."""
-    from datadrip.insights import usage
-
     ai = loaded.settings.ai
     with open_session(loaded, write=True) as wb:
         usage.record_tokens(wb.session, agency, today, ai, answer.prompt_tokens, answer.completion_tokens)

@@ -11,7 +11,7 @@ from datadrip.analytics.totals import agency_today, resolve_scope
 from datadrip.core.config import AiSettings, redact_url
 from datadrip.insights.store import insight_record, list_insights
 from datadrip.insights.usage import usage_days
-from datadrip.workbook.agencies import list_agencies
+from datadrip.workbook.agencies import find_agency, list_agencies
 
 
 def list_for(session: Session, client_ref: str | None, agency_ref: str | None, statuses: list[str],
@@ -27,8 +27,6 @@ def list_for(session: Session, client_ref: str | None, agency_ref: str | None, s
 
 def usage_report(session: Session, ai: AiSettings, agency_ref: str | None, days: int) -> dict[str, Any]:
     """Each agency's model usage per day, newest first, with the limits and today's headroom."""
-    from datadrip.workbook.agencies import find_agency
-
     agencies = [find_agency(session, agency_ref)] if agency_ref else list_agencies(session)
     rows = []
     for agency in agencies:

@@ -16,7 +16,7 @@ from sqlmodel import Session, col
 from datadrip.analytics.totals import Scope, Totals, breakdown, client_scope, compare
 from datadrip.core.enums import AccountStatus, InsightStatus, ReportKind
 from datadrip.core.money import to_amount
-from datadrip.core.periods import Period, preset_period
+from datadrip.core.periods import Period, preset_period, resolve_period
 from datadrip.db.models import AdAccount, Agency, Client, Insight, SyncCursor
 from datadrip.platforms import registry
 from datadrip.reports.content import ReportContent, ReportPlan
@@ -41,8 +41,6 @@ def plan_report(kind: ReportKind | None, period_name: str | None, since: str | N
                 until: str | None, today: dt.date) -> ReportPlan:
     """--kind and --period/--since/--until: each defaults from the other (daily ↔ yesterday,
     weekly ↔ last-week, monthly ↔ last-month); a range of its own is a custom report."""
-    from datadrip.core.periods import resolve_period
-
     if period_name is None and since is None and until is None:
         period = preset_period(KIND_PERIODS.get(kind or ReportKind.DAILY, "yesterday"), today)
     else:

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datadrip.core.config import Loaded
+from datadrip.db.engine import open_workbook
+from datadrip.workbook.accounts import shell_quoted
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -155,8 +157,6 @@ class SendLocks:
 
     def _pg(self) -> Connection:
         if self._connection is None:
-            from datadrip.db.engine import open_workbook
-
             self._engine = open_workbook(self.loaded.workbook_target)
             self._connection = self._engine.connect()
         return self._connection
@@ -203,7 +203,5 @@ def _same_file(fd: int, path: Path) -> bool:
 
 def resend_command(client: str, kind: str, since: dt.date, until: dt.date, *, force: bool = True) -> str:
     """The `report send …` that sends this one report (again, with `--force`)."""
-    from datadrip.workbook.accounts import shell_quoted
-
     return (f"datadrip report send {shell_quoted(client)} --kind {kind} --since {since.isoformat()} "
             f"--until {until.isoformat()}" + (" --force" if force else ""))

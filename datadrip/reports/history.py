@@ -10,10 +10,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from datadrip.analytics.totals import agency_today
 from datadrip.core.enums import ReportKind, ReportStatus
 from datadrip.db.models import Agency, Client, Report, ReportDelivery
 from datadrip.db.queries import find_by_id_prefix
+from datadrip.reports.build import plan_report
 from datadrip.reports.compose import ComposedReport, compose_report
+from datadrip.workbook.agencies import find_agency
+from datadrip.workbook.clients import find_client
 
 _r = Report.__table__  # type: ignore[attr-defined]
 # A report that went out (or may have) keeps the numbers and HTML that were sent.
@@ -177,9 +181,6 @@ def list_reports(session: Session, *, client: Client | None = None, agency: Agen
 def list_reports_for(session: Session, client_ref: str | None, agency_ref: str | None,
                      limit: int, statuses: Sequence[str] = ()) -> list[tuple[Report, Client]]:
     """`report list`: one client's reports, an agency's, or every one (of these statuses)."""
-    from datadrip.workbook.agencies import find_agency
-    from datadrip.workbook.clients import find_client
-
     if client_ref is not None:
         return list_reports(session, client=find_client(session, client_ref, agency_ref),
                             statuses=statuses, limit=limit)
@@ -220,10 +221,6 @@ def build_report(session: Session, client_ref: str, agency_ref: str | None, *,
                  until: str | None, template_dir: str, save: bool) -> ComposedReport:
     """`report build`: one client's report, stored in the workbook (unless it was sent: what was
     sent is kept)."""
-    from datadrip.analytics.totals import agency_today
-    from datadrip.reports.build import plan_report
-    from datadrip.workbook.clients import find_client
-
     client = find_client(session, client_ref, agency_ref)
     agency = session.get(Agency, client.agency_id)
     assert agency is not None  # a client always belongs to an agency

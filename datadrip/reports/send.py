@@ -15,18 +15,40 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from datadrip.analytics.totals import agency_today
 from datadrip.core import validate
 from datadrip.core.config import Loaded
 from datadrip.core.enums import ReportKind, ReportStatus, SendStatus
 from datadrip.core.errors import AuthRequiredError, DataDripError, UsageError
+from datadrip.core.text import cell
 from datadrip.core.validate import EmailAddress
+from datadrip.db.models import Agency, Client, Report
+from datadrip.reports.build import plan_report
+from datadrip.reports.claims import report_key, resend_command, send_locks
+from datadrip.reports.compose import compose_report
+from datadrip.reports.delivery.base import DeliveryError, deliver
+from datadrip.reports.delivery.mail import InlineImage, OutgoingEmail, new_message_id
+from datadrip.reports.delivery.providers import open_provider, resolve_sender
+from datadrip.reports.formatting import day_range
+from datadrip.reports.history import (
+    claim,
+    find_report,
+    mark_handover,
+    record_delivery,
+    record_unsent,
+    save_built,
+    take_over,
+    undo_handover,
+)
+from datadrip.workbook.accounts import shell_quoted
+from datadrip.workbook.agencies import find_agency
+from datadrip.workbook.clients import find_client
+from datadrip.workbook.session import open_session
 
 if TYPE_CHECKING:
-    from datadrip.db.models import Agency, Report
     from datadrip.reports.claims import SendLocks
     from datadrip.reports.compose import ComposedReport
     from datadrip.reports.delivery.base import Provider
-    from datadrip.reports.delivery.mail import OutgoingEmail
     from datadrip.reports.delivery.providers import Sender
 
 @dataclass(frozen=True)
@@ -123,9 +145,6 @@ def send_reports(loaded: Loaded, request: SendRequest,
     """Send (or, with dry_run, plan) the reports asked for, one client after another; a failure
     of one never stops the others, and is recorded with its reason. Only a wrong call (a bad
     period, a wrong setting: exit 2) stops the run, as it would fail every client alike."""
-    from datadrip.reports.claims import send_locks
-    from datadrip.reports.delivery.providers import open_provider, resolve_sender
-
     copies = request.to
     sender = resolve_sender(loaded)  # once for the whole send; a wrong [email] from: exit 2 now
     provider = None if request.dry_run else open_provider(loaded)
@@ -142,11 +161,6 @@ def send_reports(loaded: Loaded, request: SendRequest,
 
 def _targets(loaded: Loaded, request: SendRequest) -> list[str]:
     from sqlmodel import col, select
-
-    from datadrip.db.models import Client
-    from datadrip.workbook.agencies import find_agency
-    from datadrip.workbook.clients import find_client
-    from datadrip.workbook.session import open_session
 
     if request.all_clients == (request.client is not None):
         raise UsageError("name a client, or give --all for every active client",
@@ -178,12 +192,6 @@ def _failed(loaded: Loaded, client_id: str, request: SendRequest, copies: tuple[
             error: DataDripError) -> ReportSend:
     """A client's report that could not be made: recorded as failed, with why, unless it was a
     dry run or a copy (--to), which keep nothing."""
-    from datadrip.analytics.totals import agency_today
-    from datadrip.db.models import Agency, Client
-    from datadrip.reports.build import plan_report
-    from datadrip.reports.history import record_unsent
-    from datadrip.workbook.session import open_session
-
     now = dt.datetime.now(dt.UTC)
     keep = not request.dry_run and not copies
     with open_session(loaded, write=keep) as wb:
@@ -206,14 +214,6 @@ def _failed(loaded: Loaded, client_id: str, request: SendRequest, copies: tuple[
 
 def _send_locked(loaded: Loaded, provider: Provider | None, sender: Sender, locks: SendLocks,
                  client_id: str, request: SendRequest, copies: tuple[EmailAddress, ...]) -> ReportSend:
-    from datadrip.analytics.totals import agency_today
-    from datadrip.db.models import Agency, Client
-    from datadrip.reports.build import plan_report
-    from datadrip.reports.claims import report_key, resend_command
-    from datadrip.reports.compose import compose_report
-    from datadrip.reports.history import claim, find_report, record_unsent, save_built, take_over
-    from datadrip.workbook.session import open_session
-
     settings = loaded.settings
     now = dt.datetime.now(dt.UTC)
     with open_session(loaded, write=not request.dry_run) as wb:
@@ -282,8 +282,6 @@ def _send_locked(loaded: Loaded, provider: Provider | None, sender: Sender, lock
 
 
 def _in_flight(existing: Report | None, holder: str) -> str:
-    from datadrip.core.text import cell
-
     since = existing.sending_since if existing is not None else None
     if since is None:
         return f"another DataDrip{holder} is sending this report now"
@@ -292,9 +290,6 @@ def _in_flight(existing: Report | None, holder: str) -> str:
 
 def _blocked(result: ReportSend, existing: Report, client: str) -> ReportSend | None:
     """Why a report must not be sent again now, or None."""
-    from datadrip.core.text import cell
-    from datadrip.reports.claims import resend_command
-
     if existing.status == ReportStatus.SENT.value:
         result.message_id, result.provider_id = existing.message_id, existing.provider_id
         result.already_sent = True
@@ -318,8 +313,6 @@ def _nothing_to_send(composed: ComposedReport, agency: Agency) -> tuple[ReportSt
     is nothing to tell (no accounts; accounts synced through the period without a figure in it);
     failed when the numbers are missing because an account has not synced that far (its last
     sync failed, it needs a login): that is not an empty period, and `status` names it."""
-    from datadrip.reports.formatting import day_range
-
     content = composed.content
     if not content.accounts:
         return ReportStatus.SKIPPED, "no accounts"
@@ -354,8 +347,6 @@ def _skip(result: ReportSend, reason: str, *, hint: str | None = None,
 
 def _message(sender: Sender, agency: Agency, composed: ComposedReport,
              recipients: tuple[EmailAddress, ...], now: dt.datetime) -> OutgoingEmail:
-    from datadrip.reports.delivery.mail import InlineImage, OutgoingEmail, new_message_id
-
     images = tuple(InlineImage(image.content_id, image.filename, image.data, image.mime_type)
                    for image in composed.images)
     return OutgoingEmail(sender_name=agency.name, sender_address=sender.address,
@@ -368,12 +359,6 @@ def _message(sender: Sender, agency: Agency, composed: ComposedReport,
 def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result: ReportSend, *,
              to_client: bool, forced: bool) -> ReportSend:
     """Hand the message over (retrying what may be retried), then record how it went."""
-    from datadrip.db.models import Report
-    from datadrip.reports.claims import resend_command
-    from datadrip.reports.delivery.base import DeliveryError, deliver
-    from datadrip.reports.history import mark_handover, record_delivery, undo_handover
-    from datadrip.workbook.session import open_session
-
     before: tuple[str, str | None] = (ReportStatus.BUILT.value, None)
 
     def handover(leaving: bool) -> None:
@@ -423,6 +408,4 @@ def _deliver(loaded: Loaded, provider: Provider, message: OutgoingEmail, result:
 
 
 def _quoted(name: str) -> str:
-    from datadrip.workbook.accounts import shell_quoted
-
     return shell_quoted(name)

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from datadrip.core.errors import UsageError
 from datadrip.sandbox.app import Sandbox, SandboxConfig
 from datadrip.sandbox.server import HOST, SandboxServer
 
@@ -17,8 +18,6 @@ def serve_until(stop: threading.Event, config: SandboxConfig, *, port: int,
     try:
         server = SandboxServer(config, port=port)
     except OSError as exc:
-        from datadrip.core.errors import UsageError
-
         raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}",
                          hint="Pick another --port, or 0 for any free one.") from None
     with server:

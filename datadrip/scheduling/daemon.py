@@ -28,7 +28,18 @@ from datadrip.core.config import Loaded, redact_url
 from datadrip.core.enums import JobStatus
 from datadrip.core.errors import DataDripError
 from datadrip.core.private_files import make_folder
-from datadrip.scheduling.runs import DueJob, hand_command
+from datadrip.db.engine import open_workbook
+from datadrip.scheduling.jobs import JobOutcome, run_job
+from datadrip.scheduling.runs import (
+    DueJob,
+    close_running,
+    due_jobs,
+    finish_run,
+    hand_command,
+    next_wake,
+    start_run,
+)
+from datadrip.sync.lock import holder, pg_session_lock, pid_lock
 
 if TYPE_CHECKING:
     from datadrip.sync.run import WaitNotice
@@ -70,8 +81,6 @@ def daemon_lock_path(loaded: Loaded) -> Path:
 @contextmanager
 def daemon_lock(path: Path) -> Iterator[None]:
     """One daemon per workbook: an flock on a file in the data folder, released however we end."""
-    from datadrip.sync.lock import holder, pid_lock
-
     def refuse(pid: str) -> DaemonRunningError:
         return DaemonRunningError("another datadrip daemon is already running on this workbook"
                                   + holder(pid),
@@ -91,7 +100,6 @@ def _shared_workbook_lock(engine: Any) -> Iterator[None]:
     if engine.dialect.name != "postgresql":
         yield
         return
-    from datadrip.sync.lock import pg_session_lock
 
     with pg_session_lock(engine, PG_DAEMON_KEY, lambda: DaemonRunningError(
             "another datadrip daemon is already running on this workbook (from this or another "
@@ -156,9 +164,6 @@ class _Stopper:
 def run_daemon(loaded: Loaded, request: DaemonRequest,
                clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> DaemonOutcome:
     """Run due jobs (once, or until stopped by a signal). Each run is kept in job_run."""
-    from datadrip.db.engine import open_workbook
-    from datadrip.scheduling.runs import close_running
-
     logger = make_logger(request)
     with daemon_lock(daemon_lock_path(loaded)):
         engine = open_workbook(loaded.workbook_target,
@@ -189,8 +194,6 @@ def run_daemon(loaded: Loaded, request: DaemonRequest,
 def _loop(loaded: Loaded, engine: Any, request: DaemonRequest, clock: Callable[[], dt.datetime],
           logger: logging.Logger, stopper: _Stopper, outcome: DaemonOutcome) -> None:
     """Run what is due, then sleep until the next run may be due (at most a minute), until stopped."""
-    from datadrip.scheduling.runs import due_jobs, next_wake
-
     while not stopper.event.is_set():
         for due in due_jobs(loaded, engine, clock()):
             if stopper.event.is_set():
@@ -206,9 +209,6 @@ def _loop(loaded: Loaded, engine: Any, request: DaemonRequest, clock: Callable[[
 
 def _run_one(loaded: Loaded, engine: Any, due: DueJob, clock: Callable[[], dt.datetime],
              logger: logging.Logger, stopper: _Stopper) -> str:
-    from datadrip.scheduling.jobs import JobOutcome, run_job
-    from datadrip.scheduling.runs import finish_run, start_run
-
     fields: dict[str, Any] = {"job": due.job, "agency": due.agency,
                               "scheduled_for": due.scheduled_for.isoformat(), "follow_up": due.follow_up}
     run_id = start_run(engine, due, clock())

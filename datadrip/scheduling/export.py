@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from datadrip.core.config import ENV_PREFIX, RESERVED_ENV, Loaded
 from datadrip.core.cron import Cron
+from datadrip.db.engine import open_workbook
+from datadrip.scheduling.runs import recent_runs
 from datadrip.scheduling.timetable import JOBS, has_dst, job_crons, next_runs
 
 # The commands each job stands for under cron ({agency} is the agency's quoted name); the sync is
@@ -27,7 +29,6 @@ CRON_COMMANDS = {
 
 
 def _agencies(loaded: Loaded) -> list[tuple[str, str, str]]:
-    from datadrip.db.engine import open_workbook
     from datadrip.scheduling.runs import agencies
 
     engine = open_workbook(loaded.workbook_target,
@@ -39,9 +40,6 @@ def _agencies(loaded: Loaded) -> list[tuple[str, str, str]]:
 
 
 def _last_runs(loaded: Loaded) -> dict[tuple[str, str], dict[str, Any]]:
-    from datadrip.db.engine import open_workbook
-    from datadrip.scheduling.runs import recent_runs
-
     engine = open_workbook(loaded.workbook_target,
                            busy_timeout_seconds=loaded.settings.workbook.busy_timeout_seconds)
     try:

@@ -17,7 +17,12 @@ from datadrip.core.enums import JobStatus, ReportKind, SendStatus
 from datadrip.core.errors import DataDripError, NotFoundError
 from datadrip.db.engine import session_scope
 from datadrip.db.models import AdAccount, Client
+from datadrip.insights.generate import GenerateRequest, generate_insights
+from datadrip.reports.history import cut_short_sends
+from datadrip.reports.send import SendRequest, send_reports
 from datadrip.scheduling.runs import REPORT_KINDS, DueJob, synced_today
+from datadrip.sync.run import SyncInterruptedError, SyncRequest, SyncUi, sync_accounts
+from datadrip.workbook.connect import check_connections
 
 if TYPE_CHECKING:
     from datadrip.reports.send import ReportSend
@@ -54,8 +59,6 @@ def _clients(engine: Engine, agency_id: str, *, connected: bool = False) -> list
 
 
 def _refresh_tokens(loaded: Loaded, engine: Engine, due: DueJob, _now: dt.datetime) -> JobOutcome:
-    from datadrip.workbook.connect import check_connections
-
     needs_login: set[str] = set()
     checked = 0
     for client in _clients(engine, due.agency_id, connected=True):
@@ -68,8 +71,6 @@ def _refresh_tokens(loaded: Loaded, engine: Engine, due: DueJob, _now: dt.dateti
 
 def _sync(loaded: Loaded, _engine: Engine, due: DueJob, _now: dt.datetime, *,
           on_wait: WaitLog | None = None) -> JobOutcome:
-    from datadrip.sync.run import SyncInterruptedError, SyncRequest, SyncUi, sync_accounts
-
     ui = SyncUi(on_wait=on_wait) if on_wait is not None else None
     try:
         outcome = sync_accounts(loaded, SyncRequest(agency=due.agency_id), ui)
@@ -89,8 +90,6 @@ def _sync(loaded: Loaded, _engine: Engine, due: DueJob, _now: dt.datetime, *,
 def _insights(loaded: Loaded, due: DueJob) -> dict[str, Any]:
     """Suggestions from the fresh numbers, before the morning's reports (which show the open ones).
     Their trouble is noted in the sync's detail; it never fails the sync that succeeded."""
-    from datadrip.insights.generate import GenerateRequest, generate_insights
-
     try:
         runs = generate_insights(loaded, GenerateRequest(agency_ref=due.agency_id)).runs
     except DataDripError as exc:
@@ -105,8 +104,6 @@ def _reports(loaded: Loaded, engine: Engine, due: DueJob, now: dt.datetime) -> J
     """Send the reports of the clients whose sync succeeded on the scheduled day; past the
     deadline, the others' too (their warnings say up to which day each account's data goes).
     A report already sent is skipped by send_reports' own guard."""
-    from datadrip.reports.send import SendRequest, send_reports
-
     day_start = due.day_start()
     past_deadline = now >= due.deadline(loaded)
     kind = REPORT_KINDS[due.job]
@@ -135,9 +132,6 @@ def _resume_cut_short(loaded: Loaded, engine: Engine, agency_id: str, kind: Repo
     """Reports of this kind whose send was cut short (a claim still on the row after this run's
     own sends: its sender died, on an earlier day, say): each is sent now if its message never
     left, or named as uncertain; a live sender's is left to it."""
-    from datadrip.reports.history import cut_short_sends
-    from datadrip.reports.send import SendRequest, send_reports
-
     with session_scope(engine) as session:
         found = cut_short_sends(session, agency_id, kind.value)
     for client_id, name, since, until in found:

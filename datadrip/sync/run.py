@@ -26,10 +26,37 @@ from zoneinfo import ZoneInfo
 
 from datadrip.core.enums import AccountStatus, AccountSyncStatus, SyncStatus
 from datadrip.core.errors import AuthRequiredError, DataDripError, NotFoundError, UsageError
+from datadrip.db.engine import open_workbook, session_scope
+from datadrip.db.models import AdAccount
 from datadrip.platforms import registry
-from datadrip.platforms.base import LEVELS, DateWindow, EntityRecord, FetchNotes, MetricRow, SyncOptions
-from datadrip.platforms.http import RetryLaterError, Wait, WaitFn, duration, http_client
-from datadrip.workbook.accounts import reauth_hint
+from datadrip.platforms.base import (
+    LEVELS,
+    AccountRef,
+    ConnectorContext,
+    DateWindow,
+    EntityRecord,
+    FetchNotes,
+    MetricRow,
+    SyncOptions,
+)
+from datadrip.platforms.http import RetryLaterError, RetryPolicy, Wait, WaitFn, duration, http_client
+from datadrip.platforms.registry import open_connector
+from datadrip.platforms.tokens import load_login
+from datadrip.secrets.store import open_store, resolve_secret
+from datadrip.sync.lock import lock_path, workbook_lock
+from datadrip.sync.store import (
+    AccountWriter,
+    close_interrupted_runs,
+    cursors,
+    finish_run,
+    first_days,
+    note_wait,
+    start_run,
+)
+from datadrip.workbook.accounts import list_connections, mark_needs_reauth, reauth_hint
+from datadrip.workbook.agencies import find_agency
+from datadrip.workbook.clients import find_client
+from datadrip.workbook.session import Workbook, actor_name
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -220,10 +247,6 @@ def plan_window(*, today: dt.date, cursor: dt.date | None, lookback_days: int, i
 
 def sync_accounts(loaded: Loaded, request: SyncRequest, ui: SyncUi | None = None) -> SyncOutcome:
     """Plan and run the sync of every matching account; per-account failures are in the outcome."""
-    from datadrip.db.engine import open_workbook
-    from datadrip.sync.lock import lock_path, workbook_lock
-    from datadrip.sync.store import close_interrupted_runs
-
     ui = ui or SyncUi()
     engine = open_workbook(loaded.workbook_target,
                            busy_timeout_seconds=loaded.settings.workbook.busy_timeout_seconds)
@@ -283,12 +306,6 @@ def _interruptible_sleep(stop: threading.Event) -> Callable[[float], None]:
 
 
 def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountSync]:
-    from datadrip.db.engine import session_scope
-    from datadrip.sync.store import cursors, first_days
-    from datadrip.workbook.accounts import list_connections
-    from datadrip.workbook.agencies import find_agency
-    from datadrip.workbook.clients import find_client
-
     with session_scope(engine) as session:
         scope = find_agency(session, request.agency) if request.agency and not request.clients else None
         owners: list[Any] = [find_client(session, ref, request.agency) for ref in request.clients] \
@@ -361,9 +378,6 @@ def _refuse_a_future_window(request: SyncRequest, todays: dict[str, dt.date]) ->
 def _token_sources(loaded: Loaded, accounts: list[AccountSync]) -> dict[str, LoginTokens]:
     """One token source per stored login (from its platform's plug-in); accounts whose login
     cannot be loaded fail here, and a login ending soon warns on each of its accounts."""
-    from datadrip.platforms.tokens import load_login
-    from datadrip.secrets.store import open_store
-
     sources: dict[str, LoginTokens] = {}
     store = None
     now = dt.datetime.now(dt.UTC)
@@ -402,8 +416,6 @@ def _account_tokens(source: LoginTokens, sleep: Sleep, on_wait: WaitFn) -> Token
 
 def _wait_teller(engine: Engine, account: AccountSync, run_id: str, ui: SyncUi) -> WaitFn:
     """What a wait of this account does before it starts: said to the UI, kept on its sync_run."""
-    from datadrip.sync.store import note_wait
-
     def tell(wait: Wait) -> None:
         now = dt.datetime.now(dt.UTC)
         until = now + dt.timedelta(seconds=wait.seconds)
@@ -418,10 +430,6 @@ def _wait_teller(engine: Engine, account: AccountSync, run_id: str, ui: SyncUi) 
 def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict[str, LoginTokens],
               ui: SyncUi, stop: threading.Event) -> None:
     import sqlalchemy as sa
-
-    from datadrip.platforms.base import AccountRef, ConnectorContext
-    from datadrip.platforms.registry import open_connector
-    from datadrip.sync.store import AccountWriter, finish_run, start_run
 
     started = time.monotonic()
     account.status = AccountSyncStatus.RUNNING
@@ -490,8 +498,6 @@ def _gave_up(loaded: Loaded, engine: Engine, account: AccountSync, run_id: str,
     """A platform asked for a wait longer than we take (one wait over max_wait_seconds, or one
     request's waits over max_retry_seconds): the account fails now, its error saying when it may
     resume (in the agency's timezone), and the refused wait is kept for status."""
-    from datadrip.sync.store import note_wait
-
     now = dt.datetime.now(dt.UTC)
     at = local_time(exc.retry_at, account.agency_timezone, now)
     sync = loaded.settings.sync
@@ -509,11 +515,6 @@ def _gave_up(loaded: Loaded, engine: Engine, account: AccountSync, run_id: str,
 
 def _after(loaded: Loaded, engine: Engine, account: AccountSync) -> None:
     """Record what the run taught: a dead login marks its accounts; Meta's attribution setting."""
-    from datadrip.db.engine import session_scope
-    from datadrip.db.models import AdAccount
-    from datadrip.workbook.accounts import mark_needs_reauth
-    from datadrip.workbook.session import Workbook, actor_name
-
     if not (account.needs_login and account.token_ref) and account.attribution is None:
         return
     with session_scope(engine, write=True) as session:
@@ -529,14 +530,10 @@ def _after(loaded: Loaded, engine: Engine, account: AccountSync) -> None:
 
 def _connector_secrets(loaded: Loaded, platform: str) -> dict[str, str | None]:
     """The secrets the platform's plug-in names (its `secrets`), for its connector."""
-    from datadrip.secrets.store import resolve_secret
-
     return {name: resolve_secret(loaded, name) for name in registry.platform(platform).secrets}
 
 
 def _retry_policy(loaded: Loaded) -> Any:
-    from datadrip.platforms.http import RetryPolicy
-
     # Unattended: wait out a platform's rate limit (Meta asks for minutes) up to max_wait_seconds
     # at a time, within the total bound of one request's waits.
     sync = loaded.settings.sync

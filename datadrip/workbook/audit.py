@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from datadrip.core.errors import UsageError
 from datadrip.db.models import AuditLog
 
 
@@ -39,8 +40,6 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any
 def parse_since(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
     """'2026-11-01', '2026-11-01T09:30', or a span back from now: '90m', '24h', '7d', '2w'."""
     import re
-
-    from datadrip.core.errors import UsageError
 
     now = now or dt.datetime.now(dt.UTC)
     span = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)

@@ -16,21 +16,28 @@ from typing import TYPE_CHECKING, Any
 
 from datadrip.core.enums import AccountStatus
 from datadrip.core.errors import DataDripError, NotFoundError, UsageError
+from datadrip.db.models import AdAccount, Agency, Client
 from datadrip.platforms import registry
 from datadrip.platforms.base import LoginCheck, LoginRequest, LoginUi
 from datadrip.platforms.sunsets import ApiSunset, api_sunsets
 from datadrip.platforms.tokens import StoredLogin, load_login, new_token_ref
+from datadrip.secrets.store import open_store
 from datadrip.workbook.accounts import (
     attach_accounts,
     client_accounts,
+    connect_command,
     connection_record,
+    list_connections,
     metric_rows,
     platform_refs,
     reauth_hint,
     refs_in_use,
     remove_accounts,
     select_accounts,
+    set_login_state,
 )
+from datadrip.workbook.clients import find_client
+from datadrip.workbook.session import open_session
 
 if TYPE_CHECKING:
     from datadrip.core.config import Loaded
@@ -68,11 +75,6 @@ class ConnectOutcome:
 
 def connect_accounts(loaded: Loaded, request: ConnectRequest, ui: ConnectUi) -> ConnectOutcome:
     """Log in, attach the chosen accounts to the client, and keep the login."""
-    from datadrip.db.models import Agency, Client
-    from datadrip.secrets.store import open_store
-    from datadrip.workbook.clients import find_client
-    from datadrip.workbook.session import open_session
-
     platform = request.platform
     plugin = registry.platform(platform)
     wanted = [plugin.account_id(text) for text in request.accounts]
@@ -117,8 +119,6 @@ def connect_accounts(loaded: Loaded, request: ConnectRequest, ui: ConnectUi) -> 
 def _existing(session: Any, client_id: str, platform: str, chosen: Sequence[AccountRef]) -> list[Any]:
     from sqlmodel import col, select
 
-    from datadrip.db.models import AdAccount
-
     ids = [ref.external_id for ref in chosen]
     return list(session.exec(select(AdAccount).where(
         AdAccount.client_id == client_id, AdAccount.platform == platform,
@@ -142,10 +142,6 @@ def disconnect_accounts(loaded: Loaded, platform: str, client_ref: str, agency_r
                         confirm: Callable[[str, dict[str, int]], None]) -> Disconnected:
     """Remove the client's accounts on a platform (all, or the named ones) with their metrics,
     then forget the logins nothing uses any more, revoking those DataDrip obtained itself."""
-    from datadrip.secrets.store import open_store
-    from datadrip.workbook.clients import find_client
-    from datadrip.workbook.session import open_session
-
     plugin = registry.platform(platform)
     wanted = [plugin.account_id(text) for text in account_ids]
     with open_session(loaded) as wb:
@@ -198,9 +194,6 @@ def _revoke(loaded: Loaded, store: SecretStore, login: StoredLogin, others: set[
 def forget_logins(loaded: Loaded, refs: set[str]) -> int:
     """Delete from the secret store the logins among `refs` that no account uses any more (after
     a client or agency was removed). They are not revoked: the same grant may serve elsewhere."""
-    from datadrip.secrets.store import open_store
-    from datadrip.workbook.session import open_session
-
     if not refs:
         return 0
     with open_session(loaded) as wb:
@@ -223,11 +216,6 @@ def check_connections(loaded: Loaded, client_ref: str | None, agency_ref: str | 
     """Try every stored login once (each platform's `check_login`: Google refreshes, Meta asks
     debug_token): mark those the platform refuses `needs_reauth`, put working ones back to
     active, keep the expiries the platforms report."""
-    from datadrip.secrets.store import open_store
-    from datadrip.workbook.accounts import connect_command, list_connections, set_login_state
-    from datadrip.workbook.clients import find_client
-    from datadrip.workbook.session import open_session
-
     with open_session(loaded) as wb:
         client = find_client(wb.session, client_ref, agency_ref) if client_ref else None
         connections = list_connections(wb.session, client)

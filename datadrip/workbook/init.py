@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from datadrip.core.config import Loaded, example_text
+from datadrip.core.errors import ConfigError
 from datadrip.core.private_files import make_folder, write_new
 from datadrip.workbook.session import Upgrade, upgrade_workbook
 
@@ -25,8 +26,6 @@ def initialise(loaded: Loaded) -> InitResult:
 
 def write_config_once(path: Path, text: str) -> bool:
     """Write `text` to a new file at `path`; an existing file is never touched."""
-    from datadrip.core.errors import ConfigError
-
     if path.exists():
         return False
     try:

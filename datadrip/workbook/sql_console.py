@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from datadrip.core.errors import DataDripError, UsageError, WorkbookError
+from datadrip.db.engine import current_revision, ensure_current, open_workbook, workbook_url
 
 VIEWS = ("daily_metrics", "campaign_daily", "adset_daily", "ad_daily", "account_daily")
 VIEWS_HINT = ("Query the views " + ", ".join(VIEWS) + "; their columns: "
@@ -100,8 +101,6 @@ def run_query(target: str, statement: str, *, timeout_seconds: float = 30.0) -> 
 
     Like every command, an older workbook is first brought to the current schema; a missing or
     empty one is an error (nothing is created); one from a newer DataDrip is refused."""
-    from datadrip.db.engine import workbook_url
-
     statement = _trimmed(statement)
     url = workbook_url(target)
     backend = url.get_backend_name()
@@ -332,8 +331,6 @@ def _existing_file(database: str | None) -> Path:
 
 def _ensure_schema(target: str, *, where: str) -> None:
     """The workbook at the current schema, as every command does; an empty one is refused."""
-    from datadrip.db.engine import current_revision, ensure_current, open_workbook
-
     engine = open_workbook(target, migrate=False)
     try:
         if current_revision(engine, where=where) is None:

@@ -26,6 +26,8 @@ from typing import Any
 from datadrip.analytics.totals import Totals
 from datadrip.insights.facts import ClientFacts, EntityFacts, shown_figures
 from datadrip.insights.findings import Finding
+from datadrip.insights.heuristics.audience import audience_findings, creative_findings
+from datadrip.insights.heuristics.budget import pacing_findings, reallocation_findings
 from datadrip.insights.heuristics.common import (
     ALPHA,
     LAG_FLOOR,
@@ -85,9 +87,6 @@ class _Change:
 
 def heuristic_findings(facts: ClientFacts, *, max_budget_change_pct: Decimal) -> list[Finding]:
     """Every rule's findings for one client, the most important first."""
-    from datadrip.insights.heuristics.audience import audience_findings, creative_findings
-    from datadrip.insights.heuristics.budget import pacing_findings, reallocation_findings
-
     if facts.as_of is None:
         return []
     performance = performance_findings(facts)

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from datadrip.core.errors import AuthRequiredError, DataDripError, ReauthRequiredError
 from datadrip.platforms.base import TokenSource
+from datadrip.platforms.google.login import REAUTH_HINT
 from datadrip.platforms.google.retry import google_error_codes, google_errors, google_retryable
 from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn, send
+from datadrip.secrets.store import redact
 
 if TYPE_CHECKING:
     import httpx
@@ -156,7 +158,6 @@ class AdsClient:
                                   notes)
             if response.status_code == 401:
                 self._raise_if_not_ads_user(response)
-                from datadrip.platforms.google.login import REAUTH_HINT
 
                 raise ReauthRequiredError("Google Ads does not accept the stored login, even with "
                                           "a fresh access token", hint=REAUTH_HINT)
@@ -198,8 +199,6 @@ class AdsClient:
                                          "google CLIENT'.")
 
     def _error(self, status: int, body: Any, what: str) -> DataDripError:
-        from datadrip.secrets.store import redact
-
         rpc, errors = google_errors(body)
         if not rpc:
             return GoogleAdsApiError(f"Google Ads answered {what} with HTTP {status} and no API "

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from datadrip.core.errors import ConfigError, DataDripError, LoginError, ReauthRequiredError, UsageError
 from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn, http_client, oauth_retryable, send
-from datadrip.secrets.store import redact
+from datadrip.secrets.store import redact, resolve_secret
 
 if TYPE_CHECKING:
     from datadrip.core.config import Loaded
@@ -91,8 +91,6 @@ class GoogleOAuth:
     def from_settings(cls, loaded: Loaded, *, env: Mapping[str, str] | None = None,
                       retry: RetryPolicy | None = None) -> GoogleOAuth:
         """The OAuth client from `[google]` settings and the secret store (or environment)."""
-        from datadrip.secrets.store import resolve_secret
-
         google = loaded.settings.google
         secret = resolve_secret(loaded, "google.client_secret", env=env) if google.client_id else None
         return cls(client_id=google.client_id, client_secret=secret, auth_url=google.auth_url,

@@ -20,6 +20,7 @@ from datadrip.platforms.http import (
     send,
     tell_wait,
 )
+from datadrip.platforms.meta.login import REAUTH_HINT
 from datadrip.platforms.meta.retry import (
     MetaUsage,
     is_meta_reduce_data,
@@ -27,6 +28,7 @@ from datadrip.platforms.meta.retry import (
     meta_usage,
     usage_pace,
 )
+from datadrip.secrets.store import redact
 
 if TYPE_CHECKING:
     import httpx
@@ -185,8 +187,6 @@ class GraphClient:
 
 def graph_error(status: int, body: Any, token: str, path: str) -> DataDripError:
     """The exception for a Graph error body {"error": {code, error_subcode, message, …}}."""
-    from datadrip.secrets.store import redact
-
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         return MetaApiError(f"Meta answered {path} with HTTP {status} and no Graph error body",
@@ -196,8 +196,6 @@ def graph_error(status: int, body: Any, token: str, path: str) -> DataDripError:
     numbers = f"{code}/{subcode}" if subcode is not None else f"{code}"
     message = redact(str(error.get("message") or "no message"), [token])
     if code in REAUTH_CODES:
-        from datadrip.platforms.meta.login import REAUTH_HINT
-
         return ReauthRequiredError(f"Meta no longer accepts the stored login (error {numbers}: "
                                    f"{message})", hint=REAUTH_HINT)
     if code == 1 and is_meta_reduce_data(error):

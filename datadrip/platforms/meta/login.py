@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 from datadrip.core.errors import ConfigError, DataDripError, LoginError, ReauthRequiredError, UsageError
 from datadrip.platforms.http import RetryPolicy, Sleep, http_client, send
 from datadrip.platforms.meta.retry import meta_retryable
-from datadrip.secrets.store import redact
+from datadrip.secrets.store import redact, resolve_secret
 
 if TYPE_CHECKING:
     from datadrip.core.config import Loaded
@@ -94,8 +94,6 @@ class MetaOAuth:
     @classmethod
     def from_settings(cls, loaded: Loaded, *, env: Mapping[str, str] | None = None) -> MetaOAuth:
         """The app from `[meta]` settings and the secret store (or environment)."""
-        from datadrip.secrets.store import resolve_secret
-
         meta = loaded.settings.meta
         secret = resolve_secret(loaded, "meta.app_secret", env=env) if meta.app_id else None
         return cls(app_id=meta.app_id, app_secret=secret, graph_url=meta.graph_url,

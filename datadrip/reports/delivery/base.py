@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from datadrip.core.errors import DataDripError, ExitCode
 from datadrip.platforms.http import RetryPolicy, backoff, duration
+from datadrip.reports.delivery.mail import check_message
 
 if TYPE_CHECKING:
     from datadrip.reports.delivery.mail import OutgoingEmail
@@ -113,8 +114,6 @@ def deliver(provider: Provider, message: OutgoingEmail, *, attempts: int,
     `on_handover(True)` is called before each attempt's point of no return, and
     `on_handover(False)` when that attempt then failed in a way that delivered nothing (a
     transient or a permanent error), so that a process killed in between leaves a true record."""
-    from datadrip.reports.delivery.mail import check_message
-
     check_message(message)
     # 1, 2, 4 … seconds capped at 30 between attempts, plus up to a second of jitter so that
     # parallel sends don't retry in step: the platforms' defaults.

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from datadrip import __version__
 from datadrip.platforms.http import http_client, retry_after
 from datadrip.reports.delivery.base import PermanentError, TransientError, UnknownOutcomeError
 from datadrip.reports.delivery.mail import OutgoingEmail, one_line, unique_recipients
@@ -195,8 +196,6 @@ def _base64(data: bytes) -> str:
 # --- HTTP --------------------------------------------------------------------------------------------
 
 def _post(url: str, payload: dict[str, Any], headers: Mapping[str, str], timeout: float) -> httpx.Response:
-
-    from datadrip import __version__
 
     with http_client(timeout, follow_redirects=False) as client:
         return client.post(url, content=json.dumps(payload, ensure_ascii=False).encode(),
