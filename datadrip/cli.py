@@ -60,7 +60,7 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
     ("schedule", "schedule", "app",
      "The daemon's timetable: next runs, crontab lines, a systemd unit."),
     ("db", "db", "app", "The workbook's schema."),
-    ("sandbox", "sandbox", "app", "The sandbox: Meta and Google Ads APIs emulated on 127.0.0.1."),
+    ("sandbox", "sandbox", "app", "The sandbox: the ad platforms' APIs emulated on 127.0.0.1."),
 )
 _WHERE = {name: (module, attribute) for name, module, attribute, _ in COMMANDS}
 

@@ -180,6 +180,8 @@ def _connect(loaded: Loaded, description: dict[str, Any]) -> list[dict[str, Any]
     for position, client in enumerate(spec["name"] for spec in CLIENTS):
         for platform in description["platforms"]:
             offered = description[platform]["connect"]
+            if position >= len(offered["account_ids"]):
+                continue  # an emulation with fewer accounts than the demo has clients
             outcome = connect_accounts(loaded, ConnectRequest(
                 platform=platform, client_ref=client, accounts=[offered["account_ids"][position]],
                 stdin_token=offered["token"]), ui)

@@ -1,4 +1,5 @@
-"""`datadrip sandbox …`: the local emulation of the Meta and Google Ads APIs."""
+"""`datadrip sandbox …`: the local emulation of the ad platforms' APIs (each installed emulation:
+sandbox/emulation.py), the e-mail providers and OpenAI."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from datadrip.platforms.registry import label
 from datadrip.sandbox.app import SandboxConfig
 from datadrip.sandbox.serve import config_snippet, describe_at, serve_until
 
-app = typer.Typer(help="""The sandbox: Meta and Google Ads APIs emulated on 127.0.0.1.
+app = typer.Typer(help="""The sandbox: the ad platforms' APIs emulated on 127.0.0.1.
 
     \b
     Example:

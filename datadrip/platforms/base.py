@@ -45,6 +45,7 @@ class LoginTokens(Protocol):
     def __call__(self, force_refresh: bool = False, *, sleep: Sleep | None = None,
                  on_wait: WaitFn | None = None) -> str: ...
 
+
 LEVELS = ("campaign", "adset", "ad")  # Google calls the middle level "ad group"
 
 
