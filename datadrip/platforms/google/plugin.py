@@ -1,5 +1,9 @@
 """Google Ads as a DataDrip platform plug-in: the object the `datadrip.platforms` entry point
-`google` names."""
+`google` names.
+
+Every command that reads the settings imports the installed plug-ins (for their sections), so this
+module stays light: the connector, the login and the HTTP client are imported by the methods that
+use them."""
 
 from __future__ import annotations
 
@@ -10,18 +14,14 @@ from typing import TYPE_CHECKING
 
 from datadrip.core.errors import ReauthRequiredError, UsageError
 from datadrip.platforms.base import LoginCheck, NewLogin, accounts_reached
-from datadrip.platforms.google.connector import GoogleAds
-from datadrip.platforms.google.login import GoogleOAuth
 from datadrip.platforms.google.settings import GoogleSettings
-from datadrip.platforms.google.tokens import GoogleAccessTokens
-from datadrip.platforms.http import http_client
-from datadrip.platforms.oauth.flow import login
 from datadrip.platforms.tokens import StoredLogin
-from datadrip.secrets.store import resolve_secret
 
 if TYPE_CHECKING:
     from datadrip.core.config import Loaded
     from datadrip.platforms.base import ConnectorContext, LoginRequest
+    from datadrip.platforms.google.connector import GoogleAds
+    from datadrip.platforms.google.tokens import GoogleAccessTokens
     from datadrip.platforms.http import RetryPolicy
 
 # Google Ads API majors and their sunsets (reference: google-ads-api.md, version timetable); the
@@ -55,6 +55,13 @@ class GooglePlatform:
 
     def log_in(self, loaded: Loaded, request: LoginRequest) -> NewLogin:
         """A browser login, or a refresh token from stdin; the login keeps the refresh token."""
+        from datadrip.platforms.google.connector import GoogleAds
+        from datadrip.platforms.google.login import GoogleOAuth
+        from datadrip.platforms.google.tokens import GoogleAccessTokens
+        from datadrip.platforms.http import http_client
+        from datadrip.platforms.oauth.flow import login
+        from datadrip.secrets.store import resolve_secret
+
         oauth = GoogleOAuth.from_settings(loaded)
         if request.stdin_token is not None:
             tokens = oauth.adopt_refresh_token(request.stdin_token)
@@ -75,12 +82,17 @@ class GooglePlatform:
 
     def token_source(self, loaded: Loaded, login: StoredLogin, *, reauth_hint: str,
                      retry: RetryPolicy) -> GoogleAccessTokens:
+        from datadrip.platforms.google.login import GoogleOAuth
+        from datadrip.platforms.google.tokens import GoogleAccessTokens
+
         # The token endpoint is retried as the platform's API is, within the same bounds.
         oauth = GoogleOAuth.from_settings(loaded, retry=retry)
         return GoogleAccessTokens(oauth, login.token, reauth_hint=reauth_hint)
 
     def check_login(self, loaded: Loaded, login: StoredLogin) -> LoginCheck:
         """One refresh: Google refuses a revoked or expired grant (invalid_grant)."""
+        from datadrip.platforms.google.login import GoogleOAuth
+
         try:
             GoogleOAuth.from_settings(loaded).refresh(login.token)
         except ReauthRequiredError as exc:
@@ -93,6 +105,8 @@ class GooglePlatform:
     def revoke(self, loaded: Loaded, login: StoredLogin, others: Sequence[StoredLogin]) -> str | None:
         """Revoking a refresh token ends the whole grant of that Google login, which another
         browser login here may share (Google does not say whose a refresh token is)."""
+        from datadrip.platforms.google.login import GoogleOAuth
+
         if any(o.origin == "browser" for o in others):
             return ("not revoked at Google: other Google connections may use the same Google "
                     "login (revoking would end theirs too)")
@@ -100,6 +114,8 @@ class GooglePlatform:
         return None
 
     def open_connector(self, context: ConnectorContext) -> GoogleAds:
+        from datadrip.platforms.google.connector import GoogleAds
+
         google = getattr(context.settings, self.name)
         return GoogleAds(http=context.http, api_url=google.api_url, api_version=google.api_version,
                          get_token=context.get_token,

@@ -1,5 +1,9 @@
 """Meta (Facebook and Instagram ads) as a DataDrip platform plug-in: the object the
-`datadrip.platforms` entry point `meta` names."""
+`datadrip.platforms` entry point `meta` names.
+
+Every command that reads the settings imports the installed plug-ins (for their sections), so this
+module stays light: the connector, the login and the HTTP client are imported by the methods that
+use them."""
 
 from __future__ import annotations
 
@@ -9,17 +13,14 @@ from typing import TYPE_CHECKING
 
 from datadrip.core.errors import LoginError, ReauthRequiredError, UsageError
 from datadrip.platforms.base import LoginCheck, NewLogin, accounts_reached
-from datadrip.platforms.http import http_client
-from datadrip.platforms.meta.connector import MetaAds
-from datadrip.platforms.meta.login import MetaOAuth
 from datadrip.platforms.meta.settings import MetaSettings
-from datadrip.platforms.oauth.flow import login
 from datadrip.platforms.tokens import StoredLogin
 
 if TYPE_CHECKING:
     from datadrip.core.config import Loaded
     from datadrip.platforms.base import ConnectorContext, LoginRequest
     from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
+    from datadrip.platforms.meta.connector import MetaAds
 
 # Marketing API versions and when they stop answering (reference: meta-marketing-api.md §0).
 SUNSETS = {"v21.0": dt.date(2027, 1, 21), "v25.0": dt.date(2028, 7, 29)}
@@ -48,6 +49,11 @@ class MetaPlatform:
 
     def log_in(self, loaded: Loaded, request: LoginRequest) -> NewLogin:
         """A browser login (the token must grant ads_read), or a system-user token from stdin."""
+        from datadrip.platforms.http import http_client
+        from datadrip.platforms.meta.connector import MetaAds
+        from datadrip.platforms.meta.login import MetaOAuth
+        from datadrip.platforms.oauth.flow import login
+
         oauth = MetaOAuth.from_settings(loaded)
         if request.stdin_token is not None:
             info = oauth.adopt_token(request.stdin_token)
@@ -76,6 +82,8 @@ class MetaPlatform:
 
     def check_login(self, loaded: Loaded, login: StoredLogin) -> LoginCheck:
         """Ask debug_token: Meta says whether the token still works and when it ends."""
+        from datadrip.platforms.meta.login import MetaOAuth
+
         try:
             info = MetaOAuth.from_settings(loaded).debug_token(login.token)
         except ReauthRequiredError as exc:
@@ -101,6 +109,8 @@ class MetaPlatform:
     def revoke(self, loaded: Loaded, login: StoredLogin, others: Sequence[StoredLogin]) -> str | None:
         """Revoking removes the app's permissions for the whole Facebook user: not while another
         connection logs in as the same user."""
+        from datadrip.platforms.meta.login import MetaOAuth
+
         if any(o.user_id and o.user_id == login.user_id for o in others):
             return ("not revoked at Meta: other connections log in as the same Facebook user "
                     "(revoking would end theirs too)")
@@ -108,6 +118,8 @@ class MetaPlatform:
         return None
 
     def open_connector(self, context: ConnectorContext) -> MetaAds:
+        from datadrip.platforms.meta.connector import MetaAds
+
         meta = getattr(context.settings, self.name)
         return MetaAds(http=context.http, graph_url=meta.graph_url, api_version=meta.api_version,
                        access_token=context.get_token(False), sleep=context.sleep,
