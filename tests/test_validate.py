@@ -11,6 +11,7 @@ from datadrip.core.errors import ExitCode, UsageError
 
 # --- time zones ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["Asia/Kolkata", "Europe/Berlin", "America/New_York", "UTC",
                                   "Etc/GMT+5", "America/Argentina/Buenos_Aires"])
 def test_validate_timezone_accepts_iana_names(name: str) -> None:

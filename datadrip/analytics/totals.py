@@ -317,6 +317,7 @@ def client_totals(session: Session, scope: Scope, period: Period,
     total = Totals()
     if not accounts:
         return found, total
+
     def converted(account: _Account) -> bool:
         return account.currency != account.client_currency or account.currency != scope.currency
 

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from datadrip.reports.delivery.base import Provider
     from datadrip.reports.delivery.providers import Sender
 
+
 @dataclass(frozen=True)
 class SendRequest:
     client: str | None = None

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from datadrip.platforms.base import AccountRef
     from datadrip.secrets.store import SecretStore
 
+
 @dataclass(frozen=True)
 class ConnectUi:
     """How the login reaches the person: the command supplies these (the service never prints)."""

@@ -15,7 +15,6 @@ PG_PASSWORD = "hunter2-pg-pass"
 PG_URL = f"postgresql+psycopg://alice:{PG_PASSWORD}@db.example:5432/datadrip"
 
 
-
 def all_keys() -> list[str]:
     return [f"{section}.{key}" for section, model in load_settings().sections.items()
             for key in section_keys(model)]

@@ -151,6 +151,7 @@ def test_demo_twice_resets_rather_than_duplicates(dd, dd_process, tmp_path):
     second = dd("demo", "--dir", str(folder), "--json")
 
     assert second.exit_code == 0, second.stderr
+
     def unstamped(text: str) -> Any:
         result = without_ids(exact(text))
         for line in result["dashboard"]["clients"]:

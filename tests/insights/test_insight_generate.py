@@ -378,7 +378,6 @@ def test_generate_a_budget_limit_out_of_range_is_a_config_error(dd, synced, monk
     assert_bad_input(dd("insight", "generate"), "max_budget_change_pct")
 
 
-
 def forget_rates(home):
     import sqlite3
 

@@ -16,6 +16,7 @@ from connector_support import RecordedSleep
 
 REAUTH_HINT = 'run: datadrip connect acme "Coyote Supplies"'
 
+
 @pytest.fixture
 def acme_plugin(monkeypatch: pytest.MonkeyPatch) -> Any:
     """The fixture's plug-in object, imported from its source folder (no entry point involved)."""
