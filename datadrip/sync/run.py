@@ -278,7 +278,9 @@ def _run_pool(loaded: Loaded, engine: Engine, runnable: list[AccountSync],
     workers = max(1, min(loaded.settings.sync.concurrency, len(runnable)))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync")
     try:
-        futures = [pool.submit(_sync_one, loaded, engine, a, tokens, ui, stop) for a in runnable]
+        secrets = _ConnectorSecrets(loaded)
+        futures = [pool.submit(_sync_one, loaded, engine, a, tokens, secrets, ui, stop)
+                   for a in runnable]
         for future in futures:
             future.result()  # a bug in one account is not swallowed
     except KeyboardInterrupt:
@@ -428,7 +430,7 @@ def _wait_teller(engine: Engine, account: AccountSync, run_id: str, ui: SyncUi) 
 
 
 def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict[str, LoginTokens],
-              ui: SyncUi, stop: threading.Event) -> None:
+              secrets: _ConnectorSecrets, ui: SyncUi, stop: threading.Event) -> None:
     import sqlalchemy as sa
 
     started = time.monotonic()
@@ -445,7 +447,7 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
             connector = open_connector(account.platform, ConnectorContext(
                 http=http, settings=loaded.settings,
                 get_token=_account_tokens(tokens[str(account.token_ref)], sleep, on_wait),
-                secrets=_connector_secrets(loaded, account.platform), retry=_retry_policy(loaded),
+                secrets=secrets(account.platform), retry=_retry_policy(loaded),
                 sleep=sleep, on_wait=on_wait))
             writer = AccountWriter(engine, account.id)
             for level, window in account.windows.items():
@@ -528,9 +530,21 @@ def _after(loaded: Loaded, engine: Engine, account: AccountSync) -> None:
                 session.add(stored)
 
 
-def _connector_secrets(loaded: Loaded, platform: str) -> dict[str, str | None]:
-    """The secrets the platform's plug-in names (its `secrets`), for its connector."""
-    return {name: resolve_secret(loaded, name) for name in registry.platform(platform).secrets}
+class _ConnectorSecrets:
+    """The secrets each platform's plug-in names (its `secrets`), for its connectors: read from
+    the environment or the secret store once per platform and sync run, not once per account."""
+
+    def __init__(self, loaded: Loaded) -> None:
+        self._loaded = loaded
+        self._found: dict[str, dict[str, str | None]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, platform: str) -> dict[str, str | None]:
+        with self._lock:
+            if platform not in self._found:  # a failure is raised to that account, not kept
+                self._found[platform] = {name: resolve_secret(self._loaded, name)
+                                         for name in registry.platform(platform).secrets}
+            return self._found[platform]
 
 
 def _retry_policy(loaded: Loaded) -> Any:
