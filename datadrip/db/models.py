@@ -110,6 +110,12 @@ class Client(SQLModel, table=True):
     monthly_budget_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
     # Meta action types counted as conversions; empty: the purchase family.
     conversion_actions: list[str] = _json(list)
+    # The results the client reports ("purchase", "lead", a platform's action id or custom
+    # conversion name); None or empty: what the platforms call results (Meta's Results column, Google's
+    # Conversions column).
+    key_results: list[str] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
+    # Breakdowns synced for the client ("age_gender", "country", …); None: [sync] breakdowns.
+    breakdowns: list[str] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
     active: bool = True
     created_at: dt.datetime = _created()
     updated_at: dt.datetime = _created()
@@ -157,6 +163,39 @@ class Entity(SQLModel, table=True):
         sa_column_args=[sa.ForeignKey("entity.id", ondelete="SET NULL")])
     status: str = Field(default="", max_length=32)
     updated_at: dt.datetime = _created()
+    # How it is set up (platforms.base.EntitySettings), as the last sync that read them saw it;
+    # None: never read. Changes are kept in entity_change.
+    objective: str | None = Field(default=None, max_length=64)
+    effective_status: str | None = Field(default=None, max_length=64)
+    daily_budget_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
+    lifetime_budget_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
+    bid_strategy: str | None = Field(default=None, max_length=64)
+    starts_on: dt.date | None = None
+    ends_on: dt.date | None = None
+    optimization_goal: str | None = Field(default=None, max_length=64)
+    attribution_setting: str | None = Field(default=None, max_length=64)
+    creative_title: str | None = Field(default=None, max_length=500)
+    thumbnail_url: str | None = Field(default=None, max_length=2000)
+    settings_synced_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class EntityChange(SQLModel, table=True):
+    """A setting of an entity that changed between two syncs: "daily_budget_micros" from
+    2000000000 to 3000000000, seen on the account's day `changed_on`. Values are kept as text
+    (budgets as their integer micros), None where the setting was unset."""
+
+    __tablename__ = "entity_change"
+    __table_args__ = (sa.Index("ix_entity_change_entity_day", "entity_id", "changed_on"),)
+
+    id: str = _id()
+    account_id: str = _parent("ad_account")
+    entity_id: str = Field(max_length=32, nullable=False,
+                           sa_column_args=[sa.ForeignKey("entity.id", ondelete="CASCADE")])
+    changed_on: dt.date
+    field: str = Field(max_length=64)
+    old_value: str | None = Field(default=None, max_length=2000)
+    new_value: str | None = Field(default=None, max_length=2000)
+    seen_at: dt.datetime = _created()
 
 
 class MetricDaily(SQLModel, table=True):
@@ -190,6 +229,82 @@ class MetricDaily(SQLModel, table=True):
     conversions_millionths: int = Field(default=0, sa_type=sa.BigInteger,
                                        sa_column_kwargs={"server_default": "0"})
     conversion_value_micros: int = Field(default=0, sa_type=sa.BigInteger)
+    reach: int | None = Field(default=None, sa_type=sa.BigInteger)
+    synced_at: dt.datetime = _created()
+    # Added by 0015 (platforms.base.MetricRow says what each is); None where a platform has no
+    # such number, or the row was synced before DataDrip kept it.
+    link_clicks: int | None = Field(default=None, sa_type=sa.BigInteger)
+    interactions: int | None = Field(default=None, sa_type=sa.BigInteger)
+    all_conversions_millionths: int | None = Field(default=None, sa_type=sa.BigInteger)
+    all_conversion_value_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
+    result_indicator: str | None = Field(default=None, max_length=200)
+    results_millionths: int | None = Field(default=None, sa_type=sa.BigInteger)
+    attribution_setting: str | None = Field(default=None, max_length=64)
+    # True when the row's conversion actions are in metric_action_daily; rows synced before 0015
+    # are False until a sync re-reads their day.
+    actions_kept: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+
+
+class MetricActionDaily(SQLModel, table=True):
+    """One conversion action's count (integer millionths) and value (micros, None when the
+    platform gives none) on one entity-day: every action the platform reported, beside
+    metric_daily and keyed the same way with the action last. Some platforms' actions overlap
+    (Meta's purchase variants repeat one number): what may be added up is the plug-in's to say
+    (`result_actions`), never a plain sum."""
+
+    __tablename__ = "metric_action_daily"
+    __table_args__ = (
+        _choice("level", Level),
+        {"sqlite_with_rowid": False},
+    )
+
+    account_id: str = Field(primary_key=True, max_length=32,
+                            sa_column_args=[sa.ForeignKey("ad_account.id", ondelete="CASCADE")])
+    level: str = Field(primary_key=True, max_length=16)
+    date: dt.date = Field(primary_key=True)
+    entity_id: str = Field(primary_key=True, max_length=32)
+    action: str = Field(primary_key=True, max_length=200)
+    count_millionths: int = Field(default=0, sa_type=sa.BigInteger)
+    value_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
+    synced_at: dt.datetime = _created()
+
+
+class ConversionAction(SQLModel, table=True):
+    """An account's catalogue of conversion actions (platforms.base.ConversionActionInfo): how
+    people read an action id of metric_action_daily."""
+
+    __tablename__ = "conversion_action"
+
+    account_id: str = Field(primary_key=True, max_length=32,
+                            sa_column_args=[sa.ForeignKey("ad_account.id", ondelete="CASCADE")])
+    action: str = Field(primary_key=True, max_length=200)
+    name: str = Field(max_length=500)
+    kind: str = Field(max_length=32)
+    category: str | None = Field(default=None, max_length=64)
+    primary: bool | None = None
+    included_in_conversions: bool | None = None
+    status: str | None = Field(default=None, max_length=32)
+    updated_at: dt.datetime = _created()
+
+
+class MetricBreakdownDaily(SQLModel, table=True):
+    """A campaign's numbers on one day for one value of one dimension (platforms.base.
+    BreakdownRow). A number the platform withholds under a breakdown is NULL, never 0."""
+
+    __tablename__ = "metric_breakdown_daily"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    account_id: str = Field(primary_key=True, max_length=32,
+                            sa_column_args=[sa.ForeignKey("ad_account.id", ondelete="CASCADE")])
+    dimension: str = Field(primary_key=True, max_length=16)
+    date: dt.date = Field(primary_key=True)
+    entity_id: str = Field(primary_key=True, max_length=32)  # the campaign's entity.id
+    value: str = Field(primary_key=True, max_length=200)
+    spend_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
+    impressions: int | None = Field(default=None, sa_type=sa.BigInteger)
+    clicks: int | None = Field(default=None, sa_type=sa.BigInteger)
+    conversions_millionths: int | None = Field(default=None, sa_type=sa.BigInteger)
+    conversion_value_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
     reach: int | None = Field(default=None, sa_type=sa.BigInteger)
     synced_at: dt.datetime = _created()
 

@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from datadrip.core.errors import DataDripError
 
@@ -97,16 +97,52 @@ class DateWindow:
 
 
 @dataclass(frozen=True, slots=True)
+class EntitySettings:
+    """How a campaign, ad set or ad is set up, in the platform's own words where it has them
+    (objective "OUTCOME_SALES", channel "PERFORMANCE_MAX", bid strategy "COST_CAP"). Budgets are
+    integer micros of the account currency (the plug-in applies the platform's currency offsets);
+    days are the account's calendar days. None: the platform does not say, or the level has no
+    such setting."""
+
+    objective: str | None = None  # Meta campaign objective; Google advertising_channel_type
+    effective_status: str | None = None  # Meta effective_status; Google primary_status
+    daily_budget_micros: int | None = None
+    lifetime_budget_micros: int | None = None
+    bid_strategy: str | None = None
+    starts_on: dt.date | None = None
+    ends_on: dt.date | None = None
+    optimization_goal: str | None = None  # Meta ad sets
+    attribution_setting: str | None = None  # Meta ad sets: "7d_click_1d_view"
+    creative_title: str | None = None  # ads
+    thumbnail_url: str | None = None  # ads
+
+
+@dataclass(frozen=True, slots=True)
 class EntityRecord:
     """A campaign, ad set / ad group, or ad, as the platform names it today.
 
-    `parent_id` is the platform id of the level above (an ad's ad set, an ad set's campaign)."""
+    `parent_id` is the platform id of the level above (an ad's ad set, an ad set's campaign).
+    `settings`: how it is set up, when the connector read them (None: not read in this stream;
+    the workbook keeps what it had)."""
 
     level: str
     external_id: str
     name: str
     parent_id: str | None = None
     status: str = ""
+    settings: EntitySettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionCount:
+    """One conversion action's number on a metric row: `action` is the platform's own id (a Meta
+    action_type such as "offsite_conversion.fb_pixel_purchase" or "offsite_conversion.custom.123",
+    a Google conversion action id), `count` exact (Google credits fractions), `value_micros` the
+    value in micros of the account currency (None: the platform gives no value for it)."""
+
+    action: str
+    count: Decimal
+    value_micros: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +160,81 @@ class MetricRow:
     clicks: int
     conversions: Decimal
     conversion_value_micros: int
+    reach: int | None = None
+    # What the platforms' own screens show beside clicks (all): Meta's link clicks
+    # (actions[link_click]), Google's interactions. None: the platform has no such number.
+    link_clicks: int | None = None
+    interactions: int | None = None
+    # Google's all_conversions (every action, the UI's "All conv."), kept apart from conversions
+    # (the actions included in the Conversions column). None on platforms without it.
+    all_conversions: Decimal | None = None
+    all_conversion_value_micros: int | None = None
+    # Meta's Results column: its indicator ("actions:offsite_conversion.fb_pixel_purchase") and
+    # count; None where the API gives none. Different indicators are never added up.
+    result_indicator: str | None = None
+    results: Decimal | None = None
+    # The attribution setting the platform applied to this row's conversions ("7d_click_1d_view").
+    attribution_setting: str | None = None
+    # Every conversion action the platform reported for the row; None: the connector does not
+    # report actions (the workbook then marks the row's day as without actions).
+    actions: tuple[ActionCount, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionActionInfo:
+    """An entry of an account's catalogue of conversion actions: how people read `action`.
+
+    `kind`: "standard" (a Meta action type), "custom" (a Meta custom conversion),
+    "conversion_action" (a Google conversion action). Google's flags say whether the action is
+    primary for its goal and counted in the Conversions column; None where a platform has no such
+    flag."""
+
+    action: str
+    name: str
+    kind: str
+    category: str | None = None
+    primary: bool | None = None
+    included_in_conversions: bool | None = None
+    status: str | None = None
+
+
+# What a client may name as its key results (`client edit --results`), besides a platform's own
+# action ids and custom conversion names. Each plug-in says which of its actions make each one.
+RESULT_NAMES = ("purchase", "lead", "add_to_cart", "initiate_checkout", "complete_registration",
+                "messaging_conversation", "app_install", "landing_page_view", "link_click",
+                "video_view")
+
+
+@dataclass(frozen=True)
+class ResultActions:
+    """The actions of one account that make up one result, and how they combine: `overlapping`
+    actions report the same conversions (Meta's purchase variants), so a day's number is the
+    largest of them, never their sum; otherwise they are distinct and added up."""
+
+    actions: tuple[str, ...]
+    overlapping: bool
+
+
+BREAKDOWN_DIMENSIONS = ("age", "gender", "country", "placement", "device")
+# What a client opts into ([sync] breakdowns, `client edit --breakdowns`) → the dimensions kept.
+BREAKDOWNS = {"age_gender": ("age", "gender"), "country": ("country",),
+              "placement": ("placement",), "device": ("device",)}
+
+
+@dataclass(frozen=True, slots=True)
+class BreakdownRow:
+    """A campaign's numbers on one day for one value of one dimension ("age" = "25-34"). A number
+    the platform withholds under the breakdown is None (unknown), never 0."""
+
+    entity_id: str  # the campaign's platform id
+    date: dt.date
+    dimension: str  # one of BREAKDOWN_DIMENSIONS
+    value: str  # the platform's own value: "25-34", "female", "IN", "instagram/feed", "MOBILE"
+    spend_micros: int | None
+    impressions: int | None
+    clicks: int | None
+    conversions: Decimal | None
+    conversion_value_micros: int | None
     reach: int | None = None
 
 
@@ -163,6 +274,39 @@ class Connector(Protocol):
     def daily_metrics(self, account: AccountRef, window: DateWindow, level: str,
                       options: SyncOptions, notes: FetchNotes) -> Iterator[Record]:
         """Entity records and daily metric rows of `account` at `level` over `window`."""
+        ...
+
+
+@runtime_checkable
+class ConversionCatalogue(Protocol):
+    """A connector that can name an account's conversion actions (optional)."""
+
+    def conversion_actions(self, account: AccountRef, notes: FetchNotes) -> list[ConversionActionInfo]:
+        """The account's catalogue: its custom conversions (Meta) or conversion actions (Google)."""
+        ...
+
+
+@runtime_checkable
+class EntityCatalogue(Protocol):
+    """A connector that can list an account's entities with their settings (optional): every
+    campaign, ad set and ad, deleted and archived ones included."""
+
+    def entities(self, account: AccountRef, level: str, notes: FetchNotes) -> Iterator[EntityRecord]:
+        """The entities of `level`, each with its `settings`, parents before children."""
+        ...
+
+
+@runtime_checkable
+class BreakdownSource(Protocol):
+    """A connector that can break campaigns' daily numbers down (optional)."""
+
+    def breakdown_limit(self, dimension: str, today: dt.date) -> dt.date | None:
+        """The first day the platform still answers `dimension` for (None: no limit)."""
+        ...
+
+    def breakdown_metrics(self, account: AccountRef, window: DateWindow, dimension: str,
+                          notes: FetchNotes) -> Iterator[BreakdownRow]:
+        """Campaign rows of `account` over `window` broken down by `dimension`."""
         ...
 
 
@@ -271,6 +415,23 @@ class PlatformPlugin(Protocol):
 
     def open_connector(self, context: ConnectorContext) -> Connector:
         """The metric connector for one login."""
+        ...
+
+
+@runtime_checkable
+class ResultRules(Protocol):
+    """A plug-in that knows what its actions mean (optional; all built-in plug-ins have it): which
+    of an account's actions make each of RESULT_NAMES, and how people read an action id."""
+
+    def result_actions(self, result: str,
+                       catalogue: Sequence[ConversionActionInfo]) -> ResultActions | None:
+        """The account's actions that make `result` (one of RESULT_NAMES, one of the platform's
+        own action ids, or a catalogue entry's name); None when the account has no such action."""
+        ...
+
+    def action_label(self, action: str, catalogue: Sequence[ConversionActionInfo]) -> str:
+        """How people read an action id: Ads Manager's own words ("Purchases", "Leads"), the
+        catalogue's name for a custom conversion or a Google conversion action."""
         ...
 
 

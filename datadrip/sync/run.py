@@ -33,6 +33,7 @@ from datadrip.platforms.base import (
     LEVELS,
     AccountRef,
     ConnectorContext,
+    ConversionCatalogue,
     DateWindow,
     EntityRecord,
     FetchNotes,
@@ -450,6 +451,8 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
                 secrets=secrets(account.platform), retry=_retry_policy(loaded),
                 sleep=sleep, on_wait=on_wait))
             writer = AccountWriter(engine, account.id)
+            if isinstance(connector, ConversionCatalogue):
+                writer.write_catalogue(connector.conversion_actions(ref, notes))
             for level, window in account.windows.items():
                 for chunk in window.chunks(loaded.settings.sync.chunk_days):
                     if stop.is_set():

@@ -23,8 +23,15 @@ import sqlalchemy as sa
 from datadrip.core.enums import SyncStatus
 from datadrip.core.money import conversions_to_millionths
 from datadrip.db.engine import WRITE
-from datadrip.db.models import Entity, MetricDaily, SyncCursor, SyncRun
-from datadrip.platforms.base import DateWindow, EntityRecord, MetricRow
+from datadrip.db.models import (
+    ConversionAction,
+    Entity,
+    MetricActionDaily,
+    MetricDaily,
+    SyncCursor,
+    SyncRun,
+)
+from datadrip.platforms.base import ConversionActionInfo, DateWindow, EntityRecord, MetricRow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -33,12 +40,22 @@ PARENT_LEVEL = {"adset": "campaign", "ad": "adset"}
 INTERRUPTED = "interrupted: the sync stopped before this account finished (the saved chunks are kept)"
 
 _metrics = MetricDaily.__table__  # type: ignore[attr-defined]
+_actions = MetricActionDaily.__table__  # type: ignore[attr-defined]
 _entities = Entity.__table__  # type: ignore[attr-defined]
+_catalogue = ConversionAction.__table__  # type: ignore[attr-defined]
 _cursors = SyncCursor.__table__  # type: ignore[attr-defined]
 _runs = SyncRun.__table__  # type: ignore[attr-defined]
 METRIC_COLUMNS = ("account_id", "level", "date", "entity_id", "spend_micros", "impressions", "clicks",
-                  "conversions_millionths", "conversion_value_micros", "reach", "synced_at")
+                  "conversions_millionths", "conversion_value_micros", "reach", "synced_at",
+                  "link_clicks", "interactions", "all_conversions_millionths",
+                  "all_conversion_value_micros", "result_indicator", "results_millionths",
+                  "attribution_setting", "actions_kept")
+METRIC_KEY = ("account_id", "level", "date", "entity_id")
+ACTION_COLUMNS = ("account_id", "level", "date", "entity_id", "action", "count_millionths",
+                  "value_micros", "synced_at")
+ACTION_KEY = ("account_id", "level", "date", "entity_id", "action")
 _BY_DAY_ENTITY = itemgetter(2, 3)  # (date, entity_id) in a METRIC_COLUMNS tuple: the key's order
+_BY_DAY_ENTITY_ACTION = itemgetter(2, 3, 4)
 
 
 def _insert(engine_or_conn: Engine | sa.Connection, table: sa.Table) -> Any:
@@ -52,33 +69,40 @@ def _insert(engine_or_conn: Engine | sa.Connection, table: sa.Table) -> Any:
     return sqlite_insert(table)
 
 
-class _MetricUpsert:
-    """The metric upsert compiled once for the engine's dialect, run through the driver.
+class _Upsert:
+    """An upsert of `columns` into `table` on `key`, compiled once for the engine's dialect and
+    run through the driver.
 
     The driver gets plain tuples (or dicts, for drivers with named parameters). Of the columns,
-    only `date` (SQLite stores text) and `synced_at` (a UTCDateTime) need the dialect's conversion,
-    done here through their column types; conversions go in as integer millionths, converted by
-    the caller from the connector's exact Decimal. A column that comes to need another conversion
-    stops the writer rather than go in wrong."""
+    only `date` (SQLite stores text), `synced_at` (a UTCDateTime) and booleans need the dialect's
+    conversion, done by the caller through `day`, `stamp` and `flag`; conversions go in as
+    integer millionths, converted by the caller from the connector's exact Decimal. A column
+    that comes to need another conversion stops the writer rather than go in wrong."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, table: sa.Table, columns: Sequence[str],
+                 key: Sequence[str]) -> None:
         dialect = engine.dialect
-        statement = _insert(engine, _metrics)
+        statement = _insert(engine, table)
         statement = statement.on_conflict_do_update(
-            index_elements=["account_id", "level", "date", "entity_id"],
-            set_={name: statement.excluded[name] for name in METRIC_COLUMNS[4:]})
+            index_elements=list(key),
+            set_={name: statement.excluded[name] for name in columns if name not in key})
         compiled = statement.compile(dialect=dialect)
         self._sql = str(compiled)
+        self._columns = tuple(columns)
         self._positional = compiled.positiontup is not None
-        if self._positional and list(compiled.positiontup or ()) != list(METRIC_COLUMNS):
+        if self._positional and list(compiled.positiontup or ()) != list(columns):
             raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
-        convert = {name: _metrics.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-                   for name in METRIC_COLUMNS}
+        convert = {name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+                   for name in columns}
         needing = {name for name, function in convert.items() if function is not None}
-        if not needing <= {"date", "synced_at"}:
-            raise RuntimeError(f"metric columns {sorted(needing)} need conversion by the dialect")
+        flags = {name for name in columns if isinstance(table.c[name].type, sa.Boolean)}
+        if not needing <= {"date", "synced_at"} | flags:
+            raise RuntimeError(f"columns {sorted(needing)} of {table.name} need conversion by "
+                               "the dialect")
         self._day: Callable[[Any], Any] | None = convert["date"]
         self._stamp: Callable[[Any], Any] | None = convert["synced_at"]
+        self._flag: Callable[[Any], Any] | None = next(
+            (convert[name] for name in flags if convert[name] is not None), None)
 
     def day(self, value: dt.date) -> Any:
         return self._day(value) if self._day else value
@@ -86,11 +110,14 @@ class _MetricUpsert:
     def stamp(self, value: dt.datetime) -> Any:
         return self._stamp(value) if self._stamp else value
 
+    def flag(self, value: bool) -> Any:
+        return self._flag(value) if self._flag else value
+
     def run(self, conn: sa.Connection, params: list[tuple[Any, ...]]) -> None:
         if self._positional:
             conn.exec_driver_sql(self._sql, params)
         else:
-            conn.exec_driver_sql(self._sql, [dict(zip(METRIC_COLUMNS, row, strict=True))
+            conn.exec_driver_sql(self._sql, [dict(zip(self._columns, row, strict=True))
                                              for row in params])
 
 
@@ -115,7 +142,8 @@ class AccountWriter:
                                     .where(_entities.c.account_id == account_id)):
                 self._known[(row.level, row.external_id)] = _Known(row.id, row.name, row.parent_id,
                                                                    row.status)
-        self._upsert = _MetricUpsert(self._engine)
+        self._upsert = _Upsert(self._engine, _metrics, METRIC_COLUMNS, METRIC_KEY)
+        self._action_upsert = _Upsert(self._engine, _actions, ACTION_COLUMNS, ACTION_KEY)
 
     def write_chunk(self, level: str, window: DateWindow, entities: Sequence[EntityRecord],
                     rows: Sequence[MetricRow], *, now: dt.datetime | None = None) -> int:
@@ -127,22 +155,29 @@ class AccountWriter:
                 conn.execute(_entities.insert(), added)
             for change in changed:
                 conn.execute(_entities.update().where(_entities.c.id == change.pop("_id")), change)
-            params = self._params(rows, level, stamp, conn)
+            params, actions = self._params(rows, level, stamp, conn)
             if params:
                 self._upsert.run(conn, params)
-            conn.execute(_metrics.delete().where(
-                _metrics.c.account_id == self._account_id, _metrics.c.level == level,
-                _metrics.c.date.between(window.since, window.until), _metrics.c.synced_at != stamp))
+            if actions:
+                self._action_upsert.run(conn, actions)
+            for table in (_metrics, _actions):
+                conn.execute(table.delete().where(
+                    table.c.account_id == self._account_id, table.c.level == level,
+                    table.c.date.between(window.since, window.until), table.c.synced_at != stamp))
             self._advance(conn, level, window.until, stamp)
         return len(params)
 
     def _params(self, rows: Sequence[MetricRow], level: str, stamp: dt.datetime,
-                conn: sa.Connection) -> list[tuple[Any, ...]]:
-        """The chunk's rows as METRIC_COLUMNS tuples, values as the driver takes them, sorted."""
+                conn: sa.Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """The chunk's rows as METRIC_COLUMNS tuples and their actions as ACTION_COLUMNS tuples,
+        values as the driver takes them, each sorted in its table's key order."""
         account_id, known_ids, upsert = self._account_id, self._known, self._upsert
         synced_at = upsert.stamp(stamp)
+        kept, not_kept = upsert.flag(True), upsert.flag(False)
+        millionths = conversions_to_millionths
         days: dict[dt.date, Any] = {}  # a chunk has a few distinct days: convert each once
         params = []
+        actions = []
         for row in rows:
             known = known_ids.get((level, row.entity_id))
             if known is None:  # a row for an entity the connector never announced: keep it, named by id
@@ -150,11 +185,23 @@ class AccountWriter:
             day = days.get(row.date)
             if day is None:
                 day = days[row.date] = upsert.day(row.date)
+            all_conversions, results = row.all_conversions, row.results
             params.append((account_id, level, day, known.id, row.spend_micros, row.impressions,
-                           row.clicks, conversions_to_millionths(row.conversions),
-                           row.conversion_value_micros, row.reach, synced_at))
+                           row.clicks, millionths(row.conversions),
+                           row.conversion_value_micros, row.reach, synced_at, row.link_clicks,
+                           row.interactions,
+                           None if all_conversions is None else millionths(all_conversions),
+                           row.all_conversion_value_micros, row.result_indicator,
+                           None if results is None else millionths(results),
+                           row.attribution_setting,
+                           not_kept if row.actions is None else kept))
+            if row.actions:
+                for action in row.actions:
+                    actions.append((account_id, level, day, known.id, action.action,
+                                    millionths(action.count), action.value_micros, synced_at))
         params.sort(key=_BY_DAY_ENTITY)  # stable: of two rows for one entity-day the later still wins
-        return params
+        actions.sort(key=_BY_DAY_ENTITY_ACTION)
+        return params, actions
 
     def _add_unannounced(self, conn: sa.Connection, level: str, external_id: str,
                          stamp: dt.datetime) -> _Known:
@@ -190,6 +237,28 @@ class AccountWriter:
                 changed.append({"_id": known.id, "name": known.name, "parent_id": known.parent_id,
                                 "status": known.status, "updated_at": stamp})
         return added, changed
+
+    def write_catalogue(self, entries: Sequence[ConversionActionInfo], *,
+                        now: dt.datetime | None = None) -> None:
+        """Keep the account's catalogue of conversion actions as the platform names them now.
+        An action no longer listed stays (its rows still need a name)."""
+        stamp = now or dt.datetime.now(dt.UTC)
+        unique = {entry.action: entry for entry in entries}
+        if not unique:
+            return
+        statement = _insert(self._engine, _catalogue)
+        columns = ("name", "kind", "category", "primary", "included_in_conversions", "status",
+                   "updated_at")
+        statement = statement.on_conflict_do_update(
+            index_elements=["account_id", "action"],
+            set_={name: statement.excluded[name] for name in columns})
+        with self._engine.begin() as conn:
+            conn.execute(statement, [
+                {"account_id": self._account_id, "action": entry.action, "name": entry.name,
+                 "kind": entry.kind, "category": entry.category, "primary": entry.primary,
+                 "included_in_conversions": entry.included_in_conversions,
+                 "status": entry.status, "updated_at": stamp}
+                for entry in sorted(unique.values(), key=lambda entry: entry.action)])
 
     def _advance(self, conn: sa.Connection, level: str, through: dt.date, stamp: dt.datetime) -> None:
         # Never backwards: re-reading an old window (--since) keeps a later cursor.

@@ -32,7 +32,8 @@ PACKAGE = Path(datadrip.__file__).resolve().parent
 
 DATA_MODEL_TABLES = {"agency", "user", "client", "ad_account", "entity", "metric_daily",
                      "sync_run", "sync_cursor", "report", "insight", "audit_log", "llm_usage",
-                     "fx_rate", "report_delivery", "job_run", "llm_cache"}
+                     "fx_rate", "report_delivery", "job_run", "llm_cache", "metric_action_daily",
+                     "conversion_action", "metric_breakdown_daily", "entity_change"}
 
 
 @pytest.fixture
@@ -234,7 +235,11 @@ def test_migrations_enforce_the_unique_constraints_of_the_data_model(engine, con
 
 
 MONEY_COLUMNS = {("client", "monthly_budget_micros"), ("metric_daily", "spend_micros"),
-                 ("metric_daily", "conversion_value_micros"), ("llm_usage", "cost_micros")}
+                 ("metric_daily", "conversion_value_micros"), ("llm_usage", "cost_micros"),
+                 ("metric_daily", "all_conversion_value_micros"),
+                 ("metric_action_daily", "value_micros"), ("entity", "daily_budget_micros"),
+                 ("entity", "lifetime_budget_micros"), ("metric_breakdown_daily", "spend_micros"),
+                 ("metric_breakdown_daily", "conversion_value_micros")}
 
 
 def test_migrations_money_and_conversions_are_integers_and_nothing_is_a_float(engine):

@@ -21,7 +21,8 @@ from datadrip.insights.facts import shown_figures
 
 DATA_MODEL_TABLES = {"agency", "user", "client", "ad_account", "entity", "metric_daily",
                      "sync_run", "sync_cursor", "report", "insight", "audit_log", "llm_usage",
-                     "fx_rate", "report_delivery", "job_run", "llm_cache"}
+                     "fx_rate", "report_delivery", "job_run", "llm_cache", "metric_action_daily",
+                     "conversion_action", "metric_breakdown_daily", "entity_change"}
 
 
 @pytest.fixture(autouse=True)
@@ -86,11 +87,14 @@ def test_postgres_money_columns_are_bigint_on_the_server(dd, server):
             "current_schema() AND table_type = 'BASE TABLE')")).all()  # views: see below
 
     types = {(table, column): kind for table, column, kind in rows}
-    assert types == {("client", "monthly_budget_micros"): "bigint",
-                     ("metric_daily", "spend_micros"): "bigint",
-                     ("metric_daily", "conversion_value_micros"): "bigint",
-                     ("llm_usage", "cost_micros"): "bigint",
-                     ("metric_daily", "conversions_millionths"): "bigint"}
+    exact = {(table, column) for table, column in types
+             if column.endswith(("_micros", "_millionths"))}
+    assert {("client", "monthly_budget_micros"), ("metric_daily", "spend_micros"),
+            ("metric_daily", "conversion_value_micros"), ("llm_usage", "cost_micros"),
+            ("metric_daily", "conversions_millionths"), ("metric_action_daily", "count_millionths"),
+            ("metric_action_daily", "value_micros"), ("entity", "daily_budget_micros"),
+            ("metric_breakdown_daily", "spend_micros")} <= exact
+    assert types == dict.fromkeys(exact, "bigint")  # and nothing is a float or a numeric
 
 
 # Each step: the exit code it must give, and the command.
