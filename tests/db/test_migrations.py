@@ -739,3 +739,71 @@ def test_migrations_0014_lets_an_account_be_of_any_platform_keeping_every_row_an
             connection.exec_driver_sql(TIKTOK_ACCOUNT)
     finally:
         engine.dispose()
+
+
+ACTION_ROW = ("INSERT INTO metric_action_daily (account_id, level, date, entity_id, action, "
+              "count_millionths, value_micros, synced_at) VALUES ('x1', 'campaign', '2026-11-01', "
+              "'e1', 'omni_purchase', 3000000, 4500000000, '2026-11-02 00:00:00')")
+CHANGE_ROW = ("INSERT INTO entity_change (id, account_id, entity_id, changed_on, field, old_value, "
+              "new_value, seen_at) VALUES ('h1', 'x1', 'e1', '2026-11-03', 'daily_budget_micros', "
+              "'2000000000', '3000000000', '2026-11-03 06:00:00')")
+
+
+def test_migrations_0015_keeps_every_row_marks_it_without_actions_and_adds_the_results_tables_and_back(
+        workbook_path):
+    """Rows synced before results by action keep their single conversions number and are marked
+    as having no actions (a report says so; the next sync's window re-reads them); nothing that
+    refers to an account is lost either way, with foreign keys on."""
+    workbook_path.parent.mkdir(parents=True)
+    engine = sa.create_engine(f"sqlite:///{workbook_path}")
+    sa.event.listen(engine, "connect", _foreign_keys_on)
+    new_tables = {"metric_action_daily", "conversion_action", "metric_breakdown_daily",
+                  "entity_change"}
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0014")
+            for statement in [*seed_of("0014"), *ACCOUNTS_AT_0013]:
+                connection.exec_driver_sql(statement)
+            before = account_state(connection)
+        assert len(before["metric_daily"]) == 6
+
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0015")
+        with engine.begin() as connection:
+            assert account_state(connection) == before
+            marks = connection.exec_driver_sql(
+                "SELECT DISTINCT actions_kept, link_clicks, interactions, results_millionths, "
+                "all_conversions_millionths, attribution_setting FROM metric_daily").all()
+            assert marks == [(0, None, None, None, None, None)]
+            settings = connection.exec_driver_sql(
+                "SELECT DISTINCT objective, daily_budget_micros, settings_synced_at "
+                "FROM entity").all()
+            assert settings == [(None, None, None)]
+            assert connection.exec_driver_sql(
+                "SELECT key_results, breakdowns FROM client").all() == [(None, None)]
+            assert new_tables <= set(sa.inspect(connection).get_table_names())
+            for table in new_tables:
+                assert connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one() == 0
+            connection.exec_driver_sql(ACTION_ROW)
+            connection.exec_driver_sql(CHANGE_ROW)
+            assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+
+        with engine.begin() as connection:
+            downgrade(connection, "0014")
+        with engine.begin() as connection:
+            assert account_state(connection) == before
+            assert not new_tables & set(sa.inspect(connection).get_table_names())
+            assert "actions_kept" not in {column["name"] for column in
+                                          sa.inspect(connection).get_columns("metric_daily")}
+            assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0015")
+            connection.exec_driver_sql(ACTION_ROW)
+            connection.exec_driver_sql(CHANGE_ROW)
+            connection.exec_driver_sql("DELETE FROM ad_account WHERE id = 'x1'")
+            for table in ("metric_daily", "metric_action_daily", "entity_change"):
+                assert connection.exec_driver_sql(
+                    f"SELECT count(*) FROM {table} WHERE account_id = 'x1'").scalar_one() == 0
+    finally:
+        engine.dispose()
