@@ -10,7 +10,9 @@ purchases and a lead client's leads are the world's conversions of the day.
 
 from __future__ import annotations
 
-from datadrip.sandbox.data import Account, Entity, Row
+import datetime as dt
+
+from datadrip.sandbox.data import Account, Entity, Row, World
 
 PURCHASE_TYPES = ("offsite_conversion.fb_pixel_purchase", "omni_purchase", "onsite_web_purchase",
                   "purchase")
@@ -20,6 +22,11 @@ MIXED = "mixed"  # a campaign (or account) whose ad sets have different settings
 # Campaign objective → the indicator of its Results column.
 INDICATORS = {"OUTCOME_SALES": "actions:offsite_conversion.fb_pixel_purchase",
               "OUTCOME_LEADS": "actions:lead"}
+
+
+def link_clicks(row: Row) -> int:
+    """An ad-day's link clicks: 85–95 % of its clicks (all)."""
+    return row.clicks * (85 + int(row.entity.id) % 11) // 100
 
 
 def ad_actions(account: Account, row: Row, link_clicks: int) -> dict[str, int]:
@@ -40,7 +47,7 @@ def ad_actions(account: Account, row: Row, link_clicks: int) -> dict[str, int]:
                       "offsite_conversion.fb_pixel_lead": conversions - on_meta,
                       "onsite_conversion.messaging_conversation_started_7d": link_clicks // 20})
     else:
-        carts = conversions * (3 + number % 3) + (number + ordinal) % 3
+        carts = conversions * (3 + number % 3) + min(link_clicks, (number + ordinal) % 3)
         found.update({"add_to_cart": carts,
                       "initiate_checkout": conversions + (carts - conversions) // 2,
                       custom_action(account): (conversions + number % 2) // 2})
@@ -82,3 +89,31 @@ def custom_conversions(account: Account) -> list[dict[str, str | bool]]:
 def custom_action(account: Account) -> str:
     """The action type under which the account's custom conversion in use is reported."""
     return f"offsite_conversion.custom.5{account.id}1"
+
+
+def world_actions(world: World, account_id: str, level: str, since: dt.date, until: dt.date,
+                  today: dt.date) -> dict[tuple[str, dt.date], dict[str, tuple[int, int | None]]]:
+    """The ground truth of every action type: {(entity id at `level`, day): {action_type: (count,
+    value micros or None)}}, each type added up over the entity's ads, types never with each
+    other, zeros left out; what the insights of that level report type by type (whatever the
+    attribution settings: a "mixed" campaign's ad sets still hold these)."""
+    account = world.account(account_id)
+    assert account is not None
+    found: dict[tuple[str, dt.date], dict[str, tuple[int, int | None]]] = {}
+    for row in world.rows(account.id, "ad", since, until, today):
+        ad = row.entity
+        key = ({"ad": ad.id, "adset": str(ad.parent_id), "campaign": ad.campaign_id}[level], row.date)
+        clicked = link_clicks(row)
+        bought = purchases(account, row)
+        counts: dict[str, tuple[int, int | None]] = {"link_click": (clicked, None)}
+        counts.update({kind: (bought, row.conversion_value_micros) for kind in PURCHASE_TYPES})
+        counts.update({kind: (count, None)
+                       for kind, count in ad_actions(account, row, clicked).items()})
+        into = found.setdefault(key, {})
+        for kind, (count, value) in counts.items():
+            if not count:
+                continue
+            had, had_value = into.get(kind, (0, None))
+            into[kind] = (had + count, value if had_value is None else
+                          had_value + (value or 0))
+    return {key: kinds for key, kinds in found.items() if kinds}

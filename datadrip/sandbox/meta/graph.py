@@ -292,6 +292,9 @@ def fault_response(kind: str, request: Request, sandbox: SandboxContext, regain:
                            200, 403)
     if kind == "job_failed":
         return meta_insights.fail_run(request, sandbox)
+    if kind in ("bad_actions", "bad_results"):
+        return meta_insights.spoil_rows(kind, sandbox.router.dispatch(request)
+                                        or no_such_object(request.path))
     if kind == "high_usage":
         response = sandbox.router.dispatch(request) or no_such_object(request.path)
         names = {"x-business-use-case-usage", "x-ad-account-usage", "x-app-usage",

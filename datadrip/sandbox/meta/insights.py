@@ -92,7 +92,7 @@ def _split(row: Row, step: int, purchases: int) -> tuple[int, dict[str, int], di
 
     The account default is 7d_click + 1d_view; 1d_click ≤ 7d_click ≤ 28d_click."""
     ad_number, ordinal = int(row.entity.id), row.date.toordinal()
-    link_clicks = row.clicks * (85 + ad_number % 11) // 100
+    link_clicks = meta_actions.link_clicks(row)
     # 10–30% view-through, rounded by a deterministic dither so small counts split too.
     dither = (ad_number * 37 + ordinal * 101) % 100
     view = (purchases * (10 + (ad_number + ordinal) % 21) + dither) // 100
@@ -269,6 +269,22 @@ def _actions(query: Query, total: _Sum, currency: str) -> tuple[list[dict[str, s
                 item[window] = str(count)
         actions.append(item)
     return actions, values
+
+
+def spoil_rows(kind: str, response: Response) -> Response:
+    """The "bad_actions" and "bad_results" faults: the answer's rows with `actions` items without
+    their value, or `results` as a bare number."""
+    body = json.loads(response.body) if response.body.startswith(b"{") else None
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        return response
+    for row in body["data"]:
+        if kind == "bad_actions" and "actions" in row:
+            row["actions"] = [{"action_type": item["action_type"]} for item in row["actions"]]
+        elif kind == "bad_results" and "results" in row:
+            row["results"] = "13"
+    names = {"content-type", "content-length"}
+    return Response.json(body, response.status,
+                         [(k, v) for k, v in response.headers if k.lower() not in names])
 
 
 def _position(cursor: str | None) -> tuple[dt.date, int] | None | Response:
