@@ -126,6 +126,9 @@ def test_meta_results_of_several_indicators_are_never_added_up() -> None:
      r"results\[reach\] .* without one 'default' value"),
     ({"results": [{"indicator": "reach"}, {"indicator": "reach"}]}, r"results\[reach\] twice"),
     ({"action_values": [{"action_type": "lead", "value": "-1"}]}, r"action_values\[lead\] = '-1'"),
+    ({"actions": [{"action_type": "lead", "value": True}]}, r"actions\[lead\] = True .*: not a number"),
+    ({"actions": [{"action_type": "lead", "value": "2"}], "action_values": [
+        {"action_type": "lead", "value": 3.5}]}, r"action_values\[lead\] = 3.5 .*: not a number"),
     ({"actions": [{"action_type": "link_click", "value": "2.5"}]},
      r"actions\[link_click\] = '2.5' .*: not a whole number")])
 def test_meta_malformed_actions_or_results_are_a_clear_error(fields: dict[str, Any],

@@ -223,6 +223,10 @@ def _sync_rows(graph: GraphClient, act: str, params: dict[str, str], window: Dat
 
 # --- reading one row -----------------------------------------------------------------------------
 
+_ENTITY_KEYS = {level: tuple((part, f"{part}_id", f"{part}_name") for part in parts)
+                for level, parts in PARENTS.items()}
+
+
 @dataclass(frozen=True)
 class InsightRow:
     """One insights row read: the entities it names (campaign first, each with its parent's id),
@@ -242,12 +246,12 @@ def parse_row(item: Mapping[str, Any], level: str,
     purchase type the row has (PURCHASE_TYPES); their value comes from `action_values` alike."""
     entities: list[EntityRecord] = []
     parent: str | None = None
-    for part in PARENTS[level]:
-        entity_id = item.get(f"{part}_id")
+    for part, id_key, name_key in _ENTITY_KEYS[level]:
+        entity_id = item.get(id_key)
         if not isinstance(entity_id, str) or not entity_id:
             raise DataDripError(f"Meta sent a {level} insights row without {part}_id",
                                 hint=BAD_DATA_HINT)
-        name = item.get(f"{part}_name")
+        name = item.get(name_key)
         entities.append(EntityRecord(part, entity_id, name if isinstance(name, str) and name
                                      else entity_id, parent))
         parent = entity_id
@@ -257,13 +261,14 @@ def parse_row(item: Mapping[str, Any], level: str,
     where = f"{where} on {day}"
     counts = _by_type(item.get("actions"), "actions", where)
     values = _by_type(item.get("action_values"), "action_values", where)
-    conversions, value = _conversions(counts, values, conversion_actions, where)
     attribution = item.get("attribution_setting")
     attribution = attribution if isinstance(attribution, str) and attribution else None
     withheld = attribution == MIXED and not any(key in item for key in ACTION_METRICS)
-    actions = None if withheld else _actions(counts, values, where)
+    read = _actions(counts, values, where)
+    actions = None if withheld else read
+    conversions, value = _conversions(read, counts, values, conversion_actions, where)
     link_clicks = None if withheld else \
-        to_count(counts[LINK_CLICK], f"actions[{LINK_CLICK}]", where) if LINK_CLICK in counts else 0
+        to_count(counts[LINK_CLICK], "actions[link_click]", where) if LINK_CLICK in counts else 0
     results = _results(item.get("results"), where)
     indicator, result = results[0] if len(results) == 1 else (None, None)
     reach = item.get("reach")
@@ -298,11 +303,56 @@ def _actions(counts: Mapping[str, Any], values: Mapping[str, Any],
     """Every action type of the row as Meta sent it, in Meta's order (types with a value but no
     count last, count 0), each with its value in micros or None."""
     found = []
-    for kind in [*counts, *(kind for kind in values if kind not in counts)]:
-        count = to_decimal(counts[kind], f"actions[{kind}]", where) if kind in counts else Decimal(0)
-        money = to_micros(values[kind], f"action_values[{kind}]", where) if kind in values else None
-        found.append(ActionCount(kind, count, money))
+    for kind, count in counts.items():
+        money = values.get(kind, _ABSENT)
+        plain = type(count) is str and (money is _ABSENT or type(money) is str)
+        key = (kind, count, money)
+        action = _READ.get(key) if plain else None
+        if action is None:
+            action = ActionCount(kind, _count_of(count, "actions", kind, where),
+                                 None if money is _ABSENT
+                                 else _micros_of(money, "action_values", kind, where))
+            if plain and len(_READ) < _COUNTS_KEPT:
+                _READ[key] = action
+        found.append(action)
+    for kind, money in values.items():
+        if kind not in counts:
+            found.append(ActionCount(kind, _ZERO, _micros_of(money, "action_values", kind, where)))
     return tuple(found)
+
+
+# An action read once from its strings is the same ActionCount (immutable) when the same strings
+# come again: (type, count string, value string or _ABSENT) → ActionCount.
+_ABSENT = object()
+_READ: dict[tuple[str, Any, Any], ActionCount] = {}
+# Action counts repeat a lot (small whole numbers): each distinct string is read once. Decimals are
+# immutable, so sharing them is safe; the cache stops growing at _COUNTS_KEPT strings.
+_COUNTS: dict[str, Decimal] = {}
+_COUNTS_KEPT = 50_000
+_ZERO = Decimal(0)
+
+
+def _count_of(value: Any, field: str, kind: str, where: str) -> Decimal:
+    """to_decimal of `field`[`kind`], its name only spelt out for an error."""
+    if type(value) is str:
+        found = _COUNTS.get(value)
+        if found is not None:
+            return found
+        number = to_decimal(value, f"{field}[{kind}]", where)
+        if len(_COUNTS) < _COUNTS_KEPT:
+            _COUNTS[value] = number
+        return number
+    return to_decimal(value, f"{field}[{kind}]", where)
+
+
+def _micros_of(value: Any, field: str, kind: str, where: str) -> int:
+    """to_micros of `field`[`kind`], its name only spelt out for an error."""
+    if type(value) is str:
+        plain = _PLAIN_MONEY.fullmatch(value)
+        if plain is not None:
+            whole, fraction = plain.groups()
+            return int(whole) * _PER_UNIT + (int(fraction.ljust(MICRO_PLACES, "0")) if fraction else 0)
+    return to_micros(value, f"{field}[{kind}]", where)
 
 
 def _results(results: Any, where: str) -> list[tuple[str, Decimal]]:
@@ -310,6 +360,15 @@ def _results(results: Any, where: str) -> list[tuple[str, Decimal]]:
     its only value), 0 when it has no values."""
     if results is None:
         return []
+    if type(results) is list and len(results) == 1:  # the common shape, read directly
+        only = results[0]
+        entries = only.get("values") if type(only) is dict else None
+        indicator = only.get("indicator") if type(only) is dict else None
+        if type(indicator) is str and indicator and type(entries) is list and len(entries) == 1:
+            entry = entries[0]
+            if type(entry) is dict and "value" in entry and \
+                    entry.get("attribution_windows", [RESULT_WINDOW]) == [RESULT_WINDOW]:
+                return [(indicator, _count_of(entry["value"], "results", indicator, where))]
     if not isinstance(results, list):
         raise DataDripError(f"Meta sent results for {where} that is not a list", hint=BAD_DATA_HINT)
     found: dict[str, Decimal] = {}
@@ -326,8 +385,7 @@ def _results(results: Any, where: str) -> list[tuple[str, Decimal]]:
         if len(chosen) > 1 or (entries and not chosen):
             raise DataDripError(f"Meta sent results[{indicator}] for {where} without one "
                                 f"{RESULT_WINDOW!r} value", hint=BAD_DATA_HINT)
-        count = to_decimal(chosen[0]["value"], f"results[{indicator}]", where) if chosen \
-            else Decimal(0)
+        count = _count_of(chosen[0]["value"], "results", indicator, where) if chosen else _ZERO
         if indicator in found:
             raise DataDripError(f"Meta sent results[{indicator}] twice for {where}",
                                 hint=BAD_DATA_HINT)
@@ -335,17 +393,23 @@ def _results(results: Any, where: str) -> list[tuple[str, Decimal]]:
     return list(found.items())
 
 
-def _conversions(counts: Mapping[str, Any], values: Mapping[str, Any], wanted: Sequence[str],
+def _conversions(read: tuple[ActionCount, ...], counts: Mapping[str, Any],
+                 values: Mapping[str, Any], wanted: Sequence[str],
                  where: str) -> tuple[Decimal, int]:
+    """The conversions and their value from the row's actions already read (`read`; `counts`
+    and `values` say which types the row has a count or a value for)."""
+    if not read:
+        return _ZERO, 0
+    by_type = {action.action: action for action in read}
     if wanted:
         types = list(dict.fromkeys(wanted))
         count_types = [t for t in types if t in counts]
         value_types = [t for t in types if t in values]
     else:
-        count_types = [t for t in PURCHASE_TYPES if t in counts][:1]
-        value_types = [t for t in PURCHASE_TYPES if t in values][:1]
-    total = sum((to_decimal(counts[t], f"actions[{t}]", where) for t in count_types), Decimal(0))
-    value = sum(to_micros(values[t], f"action_values[{t}]", where) for t in value_types)
+        count_types = [next((t for t in PURCHASE_TYPES if t in counts), None)]
+        value_types = [next((t for t in PURCHASE_TYPES if t in values), None)]
+    total = sum((by_type[t].count for t in count_types if t is not None), _ZERO)
+    value = sum(by_type[t].value_micros or 0 for t in value_types if t is not None)
     if value > LARGEST:
         raise DataDripError(f"Meta sent conversion values too large to store for {where}",
                             hint=BAD_DATA_HINT)
@@ -360,11 +424,15 @@ def _by_type(actions: Any, field: str, where: str) -> dict[str, Any]:
         raise DataDripError(f"Meta sent {field} for {where} that is not a list", hint=BAD_DATA_HINT)
     found: dict[str, Any] = {}
     for action in actions:
-        kind = action.get("action_type") if isinstance(action, dict) else None
-        if not isinstance(kind, str) or "value" not in action:
+        try:
+            kind, value = action["action_type"], action["value"]
+        except (TypeError, KeyError, IndexError):
+            kind = value = None
+        if type(kind) is not str or type(action) is not dict:
             raise DataDripError(f"Meta sent an item of {field} for {where} without action_type and "
                                 "value", hint=BAD_DATA_HINT)
-        found.setdefault(kind, action["value"])
+        if kind not in found:
+            found[kind] = value
     return found
 
 
