@@ -1,7 +1,10 @@
 """How fast a sync saves and fetches, and how much memory it needs, beside the sync issue's targets.
 
+0. Parsing alone (no network). --rows synthetic Meta insights rows as Graph writes them (strings,
+   8 action types with the purchase variants' values, Results) read by the connector's parse_row;
+   rows per CPU second (time.process_time). The results issue allows 1.5× the CPU per row.
 1. Storage alone (no network). --rows synthetic ad-level MetricRows (1,000 ads × rows/1,000 days,
-   the same values every run) go into fresh migrated workbooks:
+   the same values every run, each with 8 action types) go into fresh migrated workbooks:
      datadrip   AccountWriter.write_chunk, --chunk-days days per chunk, as a sync saves them
      re-sync    the same rows saved again the same way: every row conflicts and is updated
      raw        plain sqlite3: one executemany of ready-made tuples with the same upsert, in one
@@ -30,7 +33,8 @@
 
     python benchmarks/sync_bench.py [--rows 300000] [--chunk-days 14] [--e2e-rows 1000000]
                                     [--e2e-days 730] [--profile-days 60] [--top 3]
-                                    [--skip-storage] [--skip-e2e] [--skip-profile] [--quick]
+                                    [--skip-parse] [--skip-storage] [--skip-e2e] [--skip-profile]
+                                    [--quick]
 
 --quick: 20,000 storage rows, one 3-day end-to-end pass and a 2-day profile (the smoke test).
 """
@@ -58,7 +62,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from datadrip.platforms.base import DateWindow, EntityRecord, MetricRow
+from datadrip.platforms.base import ActionCount, DateWindow, EntityRecord, MetricRow
 
 ACCOUNT = "act_1010000099"  # the sandbox's large Meta account
 ACCOUNT_TIMEZONE = "America/New_York"
@@ -77,6 +81,54 @@ RAW_UPSERT = (f"INSERT INTO metric_daily ({', '.join(METRIC_COLUMNS)}) "
               + ", ".join(f"{name} = excluded.{name}" for name in UPDATED))
 
 
+PURCHASES = ("omni_purchase", "purchase", "offsite_conversion.fb_pixel_purchase", "onsite_web_purchase")
+
+
+def synthetic_actions(clicks: int, conversions: int) -> list[tuple[str, int, int | None]]:
+    """8 action types of an ad-day as Meta reports them: (type, count, value micros or None)."""
+    found: list[tuple[str, int, int | None]] = [
+        ("link_click", clicks * 9 // 10, None), ("landing_page_view", clicks * 7 // 10, None),
+        ("post_engagement", clicks + clicks // 8, None), ("page_engagement", clicks + clicks // 6, None),
+        ("add_to_cart", conversions * 4, None)]
+    found += [(kind, conversions, conversions * 41_500_000) for kind in PURCHASES[:3]]
+    return found
+
+
+# --- 0. parsing ----------------------------------------------------------------------------------
+
+def graph_rows(count: int) -> list[dict[str, Any]]:
+    """`count` ad rows as Graph writes them: every number a string, 8 action types, Results."""
+    rows = []
+    for _, row in zip(range(count), synthetic_rows(count)[1], strict=False):
+        actions = synthetic_actions(row.clicks, int(row.conversions))
+        rows.append({
+            "campaign_id": "1", "campaign_name": "C", "adset_id": "11", "adset_name": "S",
+            "ad_id": row.entity_id, "ad_name": f"Ad {row.entity_id}",
+            "spend": f"{row.spend_micros // 1_000_000}.{row.spend_micros % 1_000_000 // 10_000:02d}",
+            "impressions": str(row.impressions), "clicks": str(row.clicks), "reach": str(row.reach),
+            "actions": [{"action_type": kind, "value": str(n)} for kind, n, _ in actions],
+            "action_values": [{"action_type": kind, "value": str(v // 1_000_000)}
+                              for kind, _, v in actions if v is not None],
+            "results": [{"indicator": "actions:offsite_conversion.fb_pixel_purchase",
+                         "values": [{"value": str(int(row.conversions)),
+                                     "attribution_windows": ["default"]}]}],
+            "attribution_setting": "7d_click_1d_view",
+            "date_start": row.date.isoformat(), "date_stop": row.date.isoformat()})
+    return rows
+
+
+def parsing(count: int) -> None:
+    from datadrip.platforms.meta.insights import parse_row
+
+    rows = graph_rows(count)
+    start = time.process_time()
+    for item in rows:
+        parse_row(item, "ad")
+    cpu = time.process_time() - start
+    print(f"parsing: {len(rows):,} Meta ad rows with 8 action types, {cpu:.2f} CPU s, "
+          f"{len(rows) / cpu:,.0f} rows per CPU second")
+
+
 # --- 1. storage ----------------------------------------------------------------------------------
 
 def synthetic_rows(count: int) -> tuple[list[EntityRecord], list[MetricRow], DateWindow]:
@@ -93,11 +145,14 @@ def synthetic_rows(count: int) -> tuple[list[EntityRecord], list[MetricRow], Dat
             impressions = 500 + seed % 20_000
             clicks = impressions * (1 + seed % 40) // 1_000
             conversions = clicks // 25
+            actions = tuple(ActionCount(kind, Decimal(n), value)
+                            for kind, n, value in synthetic_actions(clicks, conversions))
             rows.append(MetricRow("ad", ad.external_id, day, spend_micros=impressions * 9_130,
                                   impressions=impressions, clicks=clicks,
                                   conversions=Decimal(conversions),
                                   conversion_value_micros=conversions * 41_500_000,
-                                  reach=impressions * 4 // 5))
+                                  reach=impressions * 4 // 5, link_clicks=clicks * 9 // 10,
+                                  attribution_setting="7d_click_1d_view", actions=actions))
     return ads, rows, DateWindow(FIRST_DAY, FIRST_DAY + dt.timedelta(days=days - 1))
 
 
@@ -139,11 +194,15 @@ def datadrip_pass(path: Path, account_id: str, ads: list[EntityRecord], rows: li
         chunks.append((chunk, [row for day in days for row in by_day[day]]))
     engine = open_workbook(str(path))
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         writer = AccountWriter(engine, account_id)
         for chunk, chunk_rows in chunks:  # entities are announced with the first chunk, as a connector does
             writer.write_chunk("ad", chunk, ads, chunk_rows)
-        return time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        cpu = time.process_time() - cpu
+        print(f"  (write_chunk: {len(rows):,} rows, {cpu:.2f} CPU s, {len(rows) / cpu:,.0f} rows per "
+              "CPU second)")
+        return seconds
     finally:
         engine.dispose()
 
@@ -491,6 +550,7 @@ def main() -> None:
     parser.add_argument("--e2e-days", type=int, default=HISTORY_DAYS, help="end to end: days per pass")
     parser.add_argument("--profile-days", type=int, default=60, help="days of the profiled sync")
     parser.add_argument("--top", type=int, default=3, help="functions shown per profile group")
+    parser.add_argument("--skip-parse", action="store_true")
     parser.add_argument("--skip-storage", action="store_true")
     parser.add_argument("--skip-e2e", action="store_true")
     parser.add_argument("--skip-profile", action="store_true")
@@ -500,6 +560,8 @@ def main() -> None:
         args.rows, args.e2e_rows, args.e2e_days, args.profile_days = 20_000, 1, 3, 2
     with tempfile.TemporaryDirectory(prefix="datadrip-bench-") as name:
         folder = Path(name)
+        if not args.skip_parse:
+            parsing(args.rows)
         if not args.skip_storage:
             storage(args.rows, args.chunk_days, folder)
         if not args.skip_e2e:

@@ -30,6 +30,7 @@ _STEP = {currency: 10 ** (6 - places) for currency, places in MINOR_UNITS.items(
 ATTRIBUTION_DAYS = {"meta": 28, "google": 30}
 WEEKDAY = (1.00, 1.04, 1.06, 1.05, 0.98, 0.86, 0.82)  # Monday … Sunday
 LEVELS = ("campaign", "adset", "ad")
+ARCHIVED_CAMPAIGN = 2  # the campaign (by position) of the "archived_spend" story
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class Account:
     scale: float = 1.0  # spend level (in the currency's major units per ad per day, roughly)
     history_days: int = 800
     stories: tuple[str, ...] = ()
+    # Meta: what every campaign of the account is for (OUTCOME_SALES: a shop whose conversions
+    # are purchases; OUTCOME_LEADS: a lead-generation client whose conversions are leads).
+    objective: str = "OUTCOME_SALES"
 
     @property
     def act_id(self) -> str:
@@ -66,7 +70,7 @@ class Entity:
     name: str
     parent_id: str | None
     campaign_id: str
-    status: str  # "active" | "paused" | "removed"
+    status: str  # "active" | "paused" | "removed" | "archived"
     start: dt.date
     end: dt.date | None  # last day of delivery (paused / removed), None while running
     renamed_to: tuple[dt.date, str] | None = None  # from that day (sandbox today) the new name
@@ -99,7 +103,7 @@ class Row:
 class Story:
     """A pattern planted in the data that analytics and insights should find."""
 
-    kind: str  # "cpa_doubles" | "ctr_fatigue" | "overspend"
+    kind: str  # "cpa_doubles" | "ctr_fatigue" | "overspend" | "mixed_attribution" | "archived_spend"
     account_id: str
     entity_id: str | None
     description: str
@@ -142,6 +146,18 @@ def extra_accounts(clients: int) -> tuple[Account, ...]:
         found.append(Account("google", f"20200001{n:02d}", f"Client {n:02d} Search", currency,
                              timezone, scale=scale * 1.2, campaigns=3))
     return tuple(found)
+
+
+def results_accounts() -> tuple[Account, ...]:
+    """Meta accounts for results by action (added to a world by the tests that need them): a shop
+    with an ad set on a different attribution setting and an archived campaign that spent, and a
+    lead-generation client."""
+    return (
+        Account("meta", "1010000005", "Kettle & Crumb Shop", "USD", "America/New_York", scale=30.0,
+                campaigns=3, stories=("mixed_attribution", "archived_spend")),
+        Account("meta", "1010000006", "Harbour Dental Leads", "EUR", "Europe/Berlin", scale=20.0,
+                campaigns=2, objective="OUTCOME_LEADS"),
+    )
 
 
 def large_account() -> Account:
@@ -233,6 +249,16 @@ class World:
                 elif kind == "overspend":
                     found.append(Story(kind, account.id, None,
                                        f"{account.name}: spend up 60% this month, over budget"))
+                elif kind == "mixed_attribution":
+                    adset = self.entities(account.id, "adset")[account.adsets_per_campaign - 1]
+                    found.append(Story(kind, account.id, adset.id,
+                                       f"{adset.name}: attributed on 1-day click, its campaign's "
+                                       "other ad sets on 7-day click, 1-day view"))
+                elif kind == "archived_spend":
+                    campaign = campaigns[ARCHIVED_CAMPAIGN]
+                    found.append(Story(kind, account.id, campaign.id,
+                                       f"{campaign.name}: archived after spending until "
+                                       f"{campaign.end}"))
         return found
 
     def rows(self, account_id: str, level: str, since: dt.date, until: dt.date,
@@ -338,7 +364,10 @@ class World:
                 f"{int(account.id[-3:]) * 1000 + c + 1}"
             start = self.epoch - dt.timedelta(days=int(account.history_days * (0.5 + 0.5 * u1)))
             status, end = "active", None
-            if c == account.campaigns - 1 and account.campaigns > 2:
+            if c == ARCHIVED_CAMPAIGN and "archived_spend" in account.stories:
+                # Archived a few days ago: recent days still have its spend.
+                status, end = "archived", self.epoch - dt.timedelta(days=4)
+            elif c == account.campaigns - 1 and account.campaigns > 2:
                 # Paused weeks ago; on the overspending account before the spend jump, so the jump
                 # shows in the account's totals.
                 weeks_ago = 20 + int(40 * u2) + (90 if "overspend" in account.stories else 0)

@@ -30,6 +30,8 @@ request that carries it fail. Platforms: "meta", "google", the e-mail APIs "rese
   API stores the message even though the client may have given up)
 - truncated: the body is cut short (the connection closes mid-body)
 - malformed: the body is not valid JSON
+- bad_actions, bad_results (Meta only): the usual insights answer, but every row's `actions` items
+  lose their `value` (bad_actions), or every row's `results` is a number, not a list (bad_results)
 - job_failed (Meta only): the report run that this request starts (POST act_…/insights) or polls
   (GET /{report_run_id}) ends as "Job Failed" and stays so; other requests are answered as usual.
   A rule with path "/insights$" fails the next run started, "/[0-9]{6,}$" the next run polled.
@@ -47,7 +49,8 @@ from dataclasses import dataclass
 from typing import Any
 
 KINDS = ("rate_limit", "server_error", "unavailable", "reduce_data", "expired_token",
-         "revoked_token", "permission", "slow", "truncated", "malformed", "job_failed", "high_usage")
+         "revoked_token", "permission", "slow", "truncated", "malformed", "job_failed", "high_usage",
+         "bad_actions", "bad_results")
 HEADER = "x-sandbox-fault"
 
 

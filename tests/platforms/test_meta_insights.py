@@ -17,6 +17,7 @@ from datadrip.core.config import settings_model
 from datadrip.core.errors import DataDripError, ExitCode, ReauthRequiredError, UsageError
 from datadrip.platforms.base import (
     AccountRef,
+    ActionCount,
     ConnectorContext,
     DateWindow,
     EntityRecord,
@@ -111,7 +112,7 @@ def test_given_each_account_and_level_when_fetching_four_weeks_then_rows_equal_t
     assert params == {"level": level, "fields": insight_fields(level), "time_increment": "1",
                       "time_range": json.dumps({"since": str(window.since), "until": str(window.until)},
                                                separators=(",", ":")),
-                      "use_account_attribution_setting": "true", "limit": "500",
+                      "limit": "500",
                       "access_token": meta_settings["access_token"]}
 
 
@@ -213,7 +214,6 @@ def test_given_a_window_longer_than_the_sync_limit_when_fetching_then_a_report_r
     assert form == {"level": level, "fields": insight_fields(level), "time_increment": "1",
                     "time_range": json.dumps({"since": str(window.since), "until": str(window.until)},
                                              separators=(",", ":")),
-                    "use_account_attribution_setting": "true",
                     "access_token": meta_settings["access_token"]}
     assert sent[0].url.path == f"/meta/graph/v26.0/{EUR.external_id}/insights"
     assert "access_token" not in sent[0].url.params  # the token travels in the form body
@@ -535,8 +535,12 @@ def row(**fields: Any) -> dict[str, Any]:
 def test_given_a_graph_row_when_parsing_then_every_number_is_exact() -> None:
     parsed = parse_row(row(), "campaign")
 
-    assert parsed.metrics == MetricRow("campaign", "1", dt.date(2026, 11, 20), 4_210_550_000, 51234,
-                                       1290, Decimal(37), 52_310_000_000, 40211)
+    purchase = ("offsite_conversion.fb_pixel_purchase", "omni_purchase")
+    assert parsed.metrics == MetricRow(
+        "campaign", "1", dt.date(2026, 11, 20), 4_210_550_000, 51234, 1290, Decimal(37),
+        52_310_000_000, 40211, link_clicks=1180, attribution_setting="7d_click_1d_view",
+        actions=(ActionCount("link_click", Decimal(1180), None),
+                 *(ActionCount(kind, Decimal(37), 52_310_000_000) for kind in purchase)))
     assert parsed.entities == (EntityRecord("campaign", "1", "Diwali Sale"),)
     assert parsed.attribution == "7d_click_1d_view"
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
 from datadrip.platforms.meta.accounts import list_accounts
+from datadrip.platforms.meta.catalogue import custom_conversions
 from datadrip.platforms.meta.graph import GraphClient, MetaApiError, MetaReduceDataError
 from datadrip.platforms.meta.insights import INSIGHTS_PAGE_LIMIT, daily_metrics
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
     from datadrip.platforms.base import (
         AccountRef,
+        ConversionActionInfo,
         DateWindow,
         FetchNotes,
         Record,
@@ -55,6 +57,13 @@ class MetaAds:
                       options: SyncOptions, notes: FetchNotes) -> Iterator[Record]:
         """Entity records and daily rows of `account` at `level` over `window` from the insights
         edge: synchronously for short windows, through report runs for long ones or when Meta asks
-        for less data. `notes` gets the attribution setting, requests, pauses and warnings."""
+        for less data. `notes` gets the attribution setting, requests, pauses and warnings.
+        Campaign rows that Meta sends without actions (their ad sets have different attribution
+        settings) get their ad sets' actions (insights.campaign_actions_from_adsets)."""
         return daily_metrics(self._graph, account, window, level, options, notes,
                              page_limit=self._insights_page_limit)
+
+    def conversion_actions(self, account: AccountRef, notes: FetchNotes) -> list[ConversionActionInfo]:
+        """The account's custom conversions (`act_…/customconversions`, every page), named as
+        insights report them: "offsite_conversion.custom.<id>"."""
+        return custom_conversions(self._graph, account, notes, page_limit=self._page_limit)

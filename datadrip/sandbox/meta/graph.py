@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from datadrip.sandbox.data import Account
+from datadrip.sandbox.meta import actions as meta_actions
 from datadrip.sandbox.meta import dialog as meta_dialog
 from datadrip.sandbox.meta import insights as meta_insights
 from datadrip.sandbox.meta.common import (
@@ -140,6 +141,35 @@ def _adaccounts(request: Request, sandbox: SandboxContext) -> Response:
     return Response.json(body, headers=headers)
 
 
+CUSTOM_CONVERSION_FIELDS = ("id", "name", "custom_event_type", "is_archived")
+
+
+def _custom_conversions(request: Request, sandbox: SandboxContext, account: Account) -> Response:
+    """`act_…/customconversions`: the account's custom conversions, cursor-paged."""
+    fields = parse_fields(request.query.get("fields"), CUSTOM_CONVERSION_FIELDS, ["id"],
+                          "CustomConversion")
+    if isinstance(fields, Response):
+        return fields
+    limit = _positive_int(request.query.get("limit"), DEFAULT_ACCOUNT_PAGE)
+    if limit is None:
+        return graph_error("(#100) Param limit must be a positive integer", 100)
+    found = meta_actions.custom_conversions(account)
+    start = 0
+    if request.query.get("after"):
+        position = decode_cursor(request.query["after"])
+        if position is None or not position.isdigit():
+            return graph_error("(#100) Invalid after cursor", 100)
+        start = int(position) + 1
+    page = found[start:start + limit]
+    body: dict[str, Any] = {"data": [{name: item[name] for name in fields} for item in page]}
+    if page:
+        body["paging"] = {"cursors": {"before": encode_cursor(str(start)),
+                                      "after": encode_cursor(str(start + len(page) - 1))}}
+        if start + len(page) < len(found):
+            body["paging"]["next"] = next_url(request, body["paging"]["cursors"]["after"])
+    return Response.json(body, headers=usage_headers(sandbox, [account.id], "ads_management"))
+
+
 def _positive_int(raw: str | None, default: int) -> int | None:
     if raw is None or raw == "":
         return default
@@ -175,11 +205,15 @@ def _graph(request: Request, match: re.Match[str], sandbox: SandboxContext) -> R
         return Response.json({"success": True})
     if path == "me/adaccounts" and method == "GET":
         return _adaccounts(request, sandbox)
-    account_path = re.fullmatch(r"act_(\d+)(/insights)?", path)
+    account_path = re.fullmatch(r"act_(\d+)(/insights|/customconversions)?", path)
     if account_path is not None:
         account = meta_account(sandbox, account_path.group(1))
         if account is None:
             return no_such_object(f"act_{account_path.group(1)}", method.lower())
+        if account_path.group(2) == "/customconversions":
+            if method == "GET":
+                return _custom_conversions(request, sandbox, account)
+            return no_such_object(path, method.lower())
         if account_path.group(2) and method == "GET":
             return meta_insights.sync_insights(request, sandbox, account, version_text)
         if account_path.group(2) and method == "POST":
@@ -258,6 +292,9 @@ def fault_response(kind: str, request: Request, sandbox: SandboxContext, regain:
                            200, 403)
     if kind == "job_failed":
         return meta_insights.fail_run(request, sandbox)
+    if kind in ("bad_actions", "bad_results"):
+        return meta_insights.spoil_rows(kind, sandbox.router.dispatch(request)
+                                        or no_such_object(request.path))
     if kind == "high_usage":
         response = sandbox.router.dispatch(request) or no_such_object(request.path)
         names = {"x-business-use-case-usage", "x-ad-account-usage", "x-app-usage",

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from datadrip.sandbox.data import MICROS, MINOR_UNITS, Account, Entity, Row
+from datadrip.sandbox.meta import actions as meta_actions
 from datadrip.sandbox.meta.common import (
     decode_cursor,
     encode_cursor,
@@ -34,12 +35,15 @@ from datadrip.sandbox.web import Request, Response
 # amount of data"; report runs have no such limit.
 REDUCE_DATA_ROWS = 5_000
 DEFAULT_LIMIT = 25
-PURCHASE_TYPES = ("offsite_conversion.fb_pixel_purchase", "omni_purchase", "onsite_web_purchase",
-                  "purchase")
+PURCHASE_TYPES = meta_actions.PURCHASE_TYPES
 REACH_OVERLAP = {"ad": 1.0, "adset": 0.9, "campaign": 0.8, "account": 0.7}
-# Every account's attribution setting (7-day click, 1-day view: Meta's default); insights report it
-# in `attribution_setting`, and actions use it when no windows are asked for.
-ATTRIBUTION_SETTING = "7d_click_1d_view"
+# Each ad set has an attribution setting (Meta's default 7-day click, 1-day view, but see
+# actions.attribution_setting); rows report theirs in `attribution_setting`, "mixed" for a campaign
+# or account over differently attributed ad sets, and such rows come without action metrics
+# (`actions`, `action_values`, `results`): Meta does not aggregate across settings.
+ATTRIBUTION_SETTING = meta_actions.DEFAULT_SETTING
+# Statuses that Meta's default status filtering (turned on by any `filtering`) leaves out.
+FILTERED_STATUSES = ("archived", "removed")
 FILTER_FIELDS = {"campaign.id": "campaign_id", "adset.id": "parent_id", "ad.id": "id"}
 
 
@@ -57,6 +61,8 @@ class _Sum:
     values: dict[str, int] = field(default_factory=dict)  # window → value micros
     value: int = 0
     days: set[dt.date] = field(default_factory=set)
+    others: dict[str, int] = field(default_factory=dict)  # the other action types' counts
+    settings: set[str] = field(default_factory=set)  # the ad sets' attribution settings
 
 
 def _keeps(ad: Entity, filters: tuple[tuple[str, str, frozenset[str]], ...]) -> bool:
@@ -81,13 +87,12 @@ def _buckets(query: Query, first: dt.date, today: dt.date) -> Iterator[tuple[dt.
         start = stop + dt.timedelta(days=1)
 
 
-def _split(row: Row, step: int) -> tuple[int, dict[str, int], dict[str, int], int]:
+def _split(row: Row, step: int, purchases: int) -> tuple[int, dict[str, int], dict[str, int], int]:
     """Link clicks and the purchases (and values) per attribution window for one ad-day.
 
     The account default is 7d_click + 1d_view; 1d_click ≤ 7d_click ≤ 28d_click."""
     ad_number, ordinal = int(row.entity.id), row.date.toordinal()
-    link_clicks = row.clicks * (85 + ad_number % 11) // 100
-    purchases = int(row.conversions)
+    link_clicks = meta_actions.link_clicks(row)
     # 10–30% view-through, rounded by a deterministic dither so small counts split too.
     dither = (ad_number * 37 + ordinal * 101) % 100
     view = (purchases * (10 + (ad_number + ordinal) % 21) + dither) // 100
@@ -99,6 +104,8 @@ def _split(row: Row, step: int) -> tuple[int, dict[str, int], dict[str, int], in
     def share(count: int) -> int:
         return (total * count // purchases) // step * step if purchases else 0
 
+    if not purchases:
+        total = 0
     values = {"1d_view": share(view)}
     values["7d_click"] = total - values["1d_view"]
     values["1d_click"] = share(counts["1d_click"])
@@ -112,21 +119,29 @@ def _bucket_sums(sandbox: SandboxContext, account: Account, query: Query, start:
                  today: dt.date) -> list[tuple[str, _Sum]]:
     step = 10 ** (6 - MINOR_UNITS.get(account.currency, 2))  # the currency's minor unit in micros
     sums: dict[str, _Sum] = {}
+    settings = _settings(sandbox, account)
     for row in sandbox.world.rows(account.id, "ad", start, stop, today):
         ad = row.entity
         if query.filters and not _keeps(ad, query.filters):
             continue
+        if query.status_filtered and ad.status in FILTERED_STATUSES:
+            continue
         key = {"ad": ad.id, "adset": str(ad.parent_id), "campaign": ad.campaign_id,
                "account": account.id}[query.level]
         total = sums.setdefault(key, _Sum())
-        link_clicks, counts, values, purchases = _split(row, step)
+        link_clicks, counts, values, purchases = _split(
+            row, step, meta_actions.purchases(account, row))
+        total.settings.add(settings[str(ad.parent_id)])
+        others = total.others
+        for kind, count in meta_actions.ad_actions(account, row, link_clicks).items():
+            others[kind] = others.get(kind, 0) + count
         total.impressions += row.impressions
         total.clicks += row.clicks
         total.spend += row.spend_micros
         total.reach += row.reach
         total.link_clicks += link_clicks
         total.purchases += purchases
-        total.value += row.conversion_value_micros
+        total.value += row.conversion_value_micros if purchases else 0
         total.days.add(row.date)
         for window in query.windows:  # only the windows asked for are ever shown
             total.counts[window] = total.counts.get(window, 0) + counts[window]
@@ -134,6 +149,16 @@ def _bucket_sums(sandbox: SandboxContext, account: Account, query: Query, start:
     order = [account.id] if query.level == "account" else \
         [e.id for e in sandbox.world.entities(account.id, query.level)]
     return [(key, sums[key]) for key in order if key in sums and sums[key].impressions]
+
+
+def _settings(sandbox: SandboxContext, account: Account) -> dict[str, str]:
+    """The attribution setting of each ad set of the account, by ad-set id."""
+    found: dict[str, dict[str, str]] = sandbox.state.extra.setdefault("meta_attribution", {})
+    if account.id not in found:
+        adsets = sandbox.world.entities(account.id, "adset")
+        found[account.id] = {adset.id: meta_actions.attribution_setting(account, adset, adsets)
+                             for adset in adsets}
+    return found[account.id]
 
 
 def _entity_index(sandbox: SandboxContext, account: Account) -> dict[str, Entity]:
@@ -180,8 +205,11 @@ def _format(sandbox: SandboxContext, account: Account, query: Query, key: str, t
         "account_id": account.id, "account_name": account.name, "account_currency": account.currency,
         "spend": _money(total.spend, account.currency), "impressions": str(total.impressions),
         "clicks": str(total.clicks), "inline_link_clicks": str(total.link_clicks),
-        "reach": str(reach), "attribution_setting": ATTRIBUTION_SETTING, **names,
+        "reach": str(reach), **names,
     }
+    mixed = len(total.settings) > 1
+    metrics["attribution_setting"] = meta_actions.MIXED if mixed else \
+        next(iter(total.settings), ATTRIBUTION_SETTING)
     # The derived rates cost Decimal arithmetic on every row: only when asked for.
     if "frequency" in wanted:
         metrics["frequency"] = _number(Decimal(total.impressions) / reach)
@@ -191,7 +219,13 @@ def _format(sandbox: SandboxContext, account: Account, query: Query, key: str, t
         metrics["cpm"] = _number(spend * 1000 / total.impressions)
     if "cpc" in wanted and total.clicks:
         metrics["cpc"] = _number(spend / total.clicks)
-    if wanted & {"actions", "action_values"}:
+    if "results" in wanted and not mixed:
+        indicator = meta_actions.INDICATORS[account.objective]
+        count = meta_actions.result_count(account, total.others, total.purchases)
+        metrics["results"] = [{"indicator": indicator, "values": [
+            {"value": str(count), "attribution_windows": ["default"]}]} if count else
+            {"indicator": indicator}]
+    if wanted & {"actions", "action_values"} and not mixed:
         actions, action_values = _actions(query, total, account.currency)
         if actions:
             metrics["actions"] = actions
@@ -226,7 +260,31 @@ def _actions(query: Query, total: _Sum, currency: str) -> tuple[list[dict[str, s
         for action_type in PURCHASE_TYPES:
             actions.append({"action_type": action_type, **count_fields})
             values.append({"action_type": action_type, **money_fields})
+    # The other types are attributed on click here: every click window (and default) repeats the
+    # count, so the windows asked for still add up to the value.
+    for action_type, count in sorted(total.others.items()):
+        item = {"action_type": action_type, "value": str(count)}
+        for window in query.windows:
+            if window.endswith("click") or window == "default":
+                item[window] = str(count)
+        actions.append(item)
     return actions, values
+
+
+def spoil_rows(kind: str, response: Response) -> Response:
+    """The "bad_actions" and "bad_results" faults: the answer's rows with `actions` items without
+    their value, or `results` as a bare number."""
+    body = json.loads(response.body) if response.body.startswith(b"{") else None
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        return response
+    for row in body["data"]:
+        if kind == "bad_actions" and "actions" in row:
+            row["actions"] = [{"action_type": item["action_type"]} for item in row["actions"]]
+        elif kind == "bad_results" and "results" in row:
+            row["results"] = "13"
+    names = {"content-type", "content-length"}
+    return Response.json(body, response.status,
+                         [(k, v) for k, v in response.headers if k.lower() not in names])
 
 
 def _position(cursor: str | None) -> tuple[dt.date, int] | None | Response:

@@ -20,7 +20,7 @@ ENTITY_FIELDS = ("campaign_id", "campaign_name", "adset_id", "adset_name", "ad_i
 INSIGHT_FIELDS = (*ENTITY_FIELDS, "account_id", "account_name", "account_currency", "spend",
                   "impressions", "clicks", "inline_link_clicks", "reach", "frequency", "cpc", "ctr",
                   "cpm", "actions", "action_values", "purchase_roas", "attribution_setting",
-                  "date_start", "date_stop")
+                  "results", "date_start", "date_stop")
 # 7d_view and 28d_view are accepted but no longer returned (Meta, 2026-01-12).
 WINDOWS = ("1d_click", "7d_click", "28d_click", "1d_view", "1d_ev", "7d_view", "28d_view", "default")
 SILENT_WINDOWS = ("7d_view", "28d_view")
@@ -36,6 +36,9 @@ class Query:
     fields: tuple[str, ...]
     windows: tuple[str, ...]
     filters: tuple[tuple[str, str, frozenset[str]], ...] = ()
+    # Any `filtering` turns on Meta's default status filtering: archived and deleted objects are
+    # left out, so parents can exceed the sum of their children (facts card §0.3).
+    status_filtered: bool = False
 
 
 def months_back(day: dt.date, months: int) -> dt.date:
@@ -146,7 +149,8 @@ def parse_query(params: dict[str, str], today: dt.date) -> Query | Response:
     if isinstance(filters, Response):
         return filters
     return Query(level, since, until, increment, tuple(fields),
-                 tuple(w for w in windows if w not in SILENT_WINDOWS), filters)
+                 tuple(w for w in windows if w not in SILENT_WINDOWS), filters,
+                 status_filtered=bool(params.get("filtering")))
 
 
 def _parse_filtering(filtering: Any) -> tuple[tuple[str, str, frozenset[str]], ...] | Response:
