@@ -659,3 +659,95 @@ def test_given_an_empty_stream_array_when_reading_then_no_records(sleeps: Record
     records, notes = fetch(canned_google(streaming(), sleeps), DIRECT_USD, WEEK, "ad")
 
     assert records == [] and notes.requests == 3
+
+
+# --- conversions by action, joined on entity and day ---------------------------------------------
+
+def catalogue_row(action: str, included: bool) -> str:
+    flag = ',"includeInConversionsMetric":true,"primaryForGoal":true' if included else ""
+    return (f'{{"conversionAction":{{"resourceName":"customers/2020000002/conversionActions/{action}",'
+            f'"id":"{action}","name":"Action {action}","category":"PURCHASE","status":"ENABLED",'
+            f'"type":"WEBPAGE"{flag}}}}}')
+
+
+def action_row(ad_id: str, day: str, action: str, metrics: str) -> str:
+    return (f'{{"adGroupAd":{{"ad":{{"id":"{ad_id}"}}}},"segments":{{"date":"{day}",'
+            f'"conversionAction":"customers/2020000002/conversionActions/{action}"}},'
+            f'"metrics":{{{metrics}}}}}')
+
+
+BOTH = '"conversions":2.5,"conversionsValue":30.5,"allConversions":3,"allConversionsValue":40'
+CARTS = '"allConversions":7.25'
+
+
+@pytest.mark.parametrize(("counts", "purchase"), [
+    ("by_inclusion", ActionCount("501", Decimal("2.5"), 30_500_000)),
+    ("all_conversions", ActionCount("501", Decimal(3), 40_000_000)),
+], ids=["by-inclusion", "all-conversions"])
+def test_given_conversion_actions_when_fetching_then_each_row_carries_its_actions_as_the_setting_says(
+        sleeps: RecordedSleep, counts: str, purchase: ActionCount) -> None:
+    http = answering({
+        "catalogue": (batch(catalogue_row("501", True), catalogue_row("502", False)),),
+        "actions": (batch(action_row("10010101", "2026-11-21", "501", BOTH),
+                          action_row("10010101", "2026-11-21", "502", CARTS),
+                          action_row("10010101", "2026-11-20", "502", CARTS)),),
+        "rows": (batch(ad_row("10010101", "2026-11-21", '"clicks":"4","interactions":"6",'
+                                                        '"conversions":2.5,"allConversions":10.25'),
+                       ad_row("10010101", "2026-11-22", '"clicks":"1"')),)})
+    connector = GoogleAds(http=http, api_url="https://ads.example", api_version="v26",
+                          get_token=lambda force: "ya29.x", sleep=sleeps, action_counts=counts)
+
+    records, notes = fetch(connector, DIRECT_USD, WEEK, "ad")
+
+    rows = {row.date.day: row for row in metric_rows(records)}
+    assert rows[21].actions == (purchase, ActionCount("502", Decimal("7.25"), 0))
+    assert (rows[21].interactions, rows[21].all_conversions) == (6, Decimal("10.25"))
+    assert rows[22].actions == ()  # actions read, none that day
+    # The 20th's add-to-carts have no metrics row to join: said, not kept.
+    assert notes.warnings == ["Google Ads reported conversion actions of 1 ad-days of customer "
+                              "2020000002 without a metrics row for them; they were not kept"]
+    assert [entry.included_in_conversions for entry in connector.conversion_actions(
+        DIRECT_USD, notes)] == [True, False] and notes.requests == 3  # the catalogue read once
+
+
+@pytest.mark.parametrize(("actions", "rows", "named"), [
+    ((batch('{"adGroupAd":{"ad":{"id":"10010101"}},"segments":{"date":"2026-11-21"},'
+            '"metrics":{"allConversions":1}}'),), (),
+     r"segments\.conversionAction \(not a conversion action: None\)"),
+    ((batch(action_row("10010101", "2026-11-21", "501", '"allConversions":"lots"')),), (),
+     r"metrics\.allConversions \(not a number: 'lots'\)"),
+    ((), (batch(ad_row("10010101", "2026-11-21", '"allConversions":"lots"')),),
+     r"metrics\.allConversions \(not a number: 'lots'\)"),
+    ((), (batch(ad_row("10010101", "2026-11-21", '"interactions":1.5')),),
+     r"metrics\.interactions \(not a whole number: Decimal\('1\.5'\)\)"),
+], ids=["action-without-id", "action-all-conversions-word", "row-all-conversions-word",
+        "fractional-interactions"])
+def test_given_an_unreadable_action_or_new_metric_when_fetching_then_a_clear_error_and_no_records(
+        sleeps: RecordedSleep, actions: tuple[str, ...], rows: tuple[str, ...], named: str) -> None:
+    http = answering({"actions": actions, "rows": rows})
+    received: list[Record] = []
+
+    with pytest.raises(DataDripError, match=rf"Google Ads sent an unreadable {named} in a row of "
+                                            r"customer 2020000002") as caught:
+        received.extend(canned_google(http, sleeps).daily_metrics(DIRECT_USD, WEEK, "ad",
+                                                                  SyncOptions(), FetchNotes()))
+
+    # No row: the sync saves a window whole or not at all, so nothing is written.
+    assert metric_rows(received) == [] and caught.value.exit_code == ExitCode.FAILED
+    if actions:  # the actions are read first: nothing at all came out
+        assert received == []
+
+
+@pytest.mark.parametrize(("entry", "named"), [
+    ('{"conversionAction":{"name":"No id"}}', r"conversionAction\.id \(None\)"),
+    ('{"conversionAction":{"id":"501","includeInConversionsMetric":"yes"}}',
+     r"conversionAction\.includeInConversionsMetric \('yes'\)"),
+    ('{"other":{}}', r"conversionAction \(None\)"),
+], ids=["no-id", "flag-not-bool", "no-action"])
+def test_given_an_unreadable_catalogue_entry_when_reading_then_a_clear_error(
+        sleeps: RecordedSleep, entry: str, named: str) -> None:
+    http = answering({"catalogue": (batch(entry),)})
+
+    with pytest.raises(DataDripError, match=rf"Google Ads sent an unreadable {named} in a "
+                                            r"conversion action of customer 2020000002"):
+        canned_google(http, sleeps).conversion_actions(DIRECT_USD, FetchNotes())
