@@ -241,6 +241,7 @@ class World:
         self._hash = _Hash(self.seed)
         self._by_id = {account.id: account for account in self.accounts}
         self._profiles: dict[str, _Profile] = {}
+        self._actions: dict[str, list[ConversionActionDef]] = {}
 
     def account(self, account_id: str) -> Account | None:
         return self._by_id.get(account_id.removeprefix("act_"))
@@ -262,9 +263,13 @@ class World:
         account = self.account(account_id)
         if account is None or account.platform != "google" or account.manager:
             return []
-        return [ConversionActionDef(f"6{account.id[-4:]}{n + 1:02d}", name, category, kind, primary,
-                                    included)
-                for n, (name, category, kind, primary, included) in enumerate(_GOOGLE_ACTIONS)]
+        found = self._actions.get(account.id)
+        if found is None:
+            found = [ConversionActionDef(f"6{account.id[-4:]}{n + 1:02d}", name, category, kind,
+                                         primary, included)
+                     for n, (name, category, kind, primary, included) in enumerate(_GOOGLE_ACTIONS)]
+            self._actions[account.id] = found
+        return list(found)
 
     @cached_property
     def stories(self) -> list[Story]:

@@ -7,6 +7,7 @@ A field's JSON name is its snake_case path in lowerCamelCase, nested (`ad_group_
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from datadrip.sandbox.google.gaql import GaqlError, Query
@@ -93,8 +94,9 @@ def resource_of(name: str) -> str:
     return name.split(".", 1)[0]
 
 
+@functools.cache
 def camel(path: str) -> str:
-    """`ad_group_ad.ad.cost_micros` → `adGroupAd.ad.costMicros`."""
+    """`ad_group_ad.ad.cost_micros` → `adGroupAd.ad.costMicros` (cached: every row asks)."""
     return ".".join(part.split("_")[0] + "".join(word.title() for word in part.split("_")[1:])
                     for part in path.split("."))
 

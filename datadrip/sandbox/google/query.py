@@ -55,7 +55,8 @@ def run(query: Query, world: World, account: Account, today: dt.date,
     if query.limit is not None:
         records = records[:query.limit]
     omit = query.parameters.get("omit_unselected_resource_names") == "true"
-    return Outcome([_project(query, r, omit) for r in records], field_mask(query), summary)
+    project = _projector(query, omit)
+    return Outcome([project(r) for r in records], field_mask(query), summary)
 
 
 @dataclass(frozen=True)
@@ -425,20 +426,23 @@ def _sort_key(name: str) -> Callable[[Record], tuple[int, Any]]:
     return key
 
 
-def _project(query: Query, record: Record, omit_names: bool) -> dict[str, Any]:
-    row: dict[str, Any] = {}
+def _projector(query: Query, omit_names: bool) -> Callable[[Record], dict[str, Any]]:
+    """What turns a record into a JSON row for `query`: the field paths worked out once."""
     selected = dict.fromkeys(query.select)
     owners = dict.fromkeys([query.resource, *(fields.resource_of(n) for n in selected)])
-    for owner in owners:
-        if owner in ("metrics", "segments"):
-            continue
-        name = f"{owner}.resource_name"
-        if not omit_names or name in selected:
-            row.setdefault(fields.camel(owner), {})["resourceName"] = record[name]
-    for name in selected:
-        path = fields.camel(name).split(".")
-        target = row
-        for part in path[:-1]:
-            target = target.setdefault(part, {})
-        target[path[-1]] = fields.to_json(fields.FIELDS[name], record[name])
-    return row
+    names = [(fields.camel(owner), f"{owner}.resource_name") for owner in owners
+             if owner not in ("metrics", "segments")
+             and (not omit_names or f"{owner}.resource_name" in selected)]
+    paths = [(name, fields.camel(name).split("."), fields.FIELDS[name]) for name in selected]
+
+    def project(record: Record) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        for key, name in names:
+            row.setdefault(key, {})["resourceName"] = record[name]
+        for name, path, kind in paths:
+            target = row
+            for part in path[:-1]:
+                target = target.setdefault(part, {})
+            target[path[-1]] = fields.to_json(kind, record[name])
+        return row
+    return project
