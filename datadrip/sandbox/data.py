@@ -7,6 +7,11 @@ without holding history in memory. Campaign and ad-set rows are exact sums of th
 
 Realism: weekday seasonality, slow trends, noise, zero-delivery days, paused and removed entities,
 a renamed campaign, and planted stories (`World.stories`) for the analytics and insights issues.
+Google accounts have conversion actions (`World.conversion_actions`): a row's conversions are
+split over the actions counted in the Conversions column, and its all-conversions add actions
+that are not; an account with the "pmax" story has a Performance Max campaign whose asset groups
+stand at the ad-set level and which has no ads (its spend comes from units no ad-level query
+returns).
 Conversions are attributed to the day of the click and arrive late: a day's conversions grow with
 its age until the attribution window closes (`maturity`), so a day re-read later is restated.
 """
@@ -74,6 +79,9 @@ class Entity:
     start: dt.date
     end: dt.date | None  # last day of delivery (paused / removed), None while running
     renamed_to: tuple[dt.date, str] | None = None  # from that day (sandbox today) the new name
+    # Google's advertising_channel_type of the campaign it belongs to: "SEARCH", or
+    # "PERFORMANCE_MAX" (its ad sets are asset groups; it has no ads).
+    channel: str = "SEARCH"
 
     def name_on(self, today: dt.date) -> str:
         if self.renamed_to is not None and today >= self.renamed_to[0]:
@@ -93,10 +101,40 @@ class Row:
     reach: int
     conversions: Decimal  # whole numbers on Meta, fractional on Google
     conversion_value_micros: int
+    # Google only: interactions (clicks, plus engagements on Performance Max), every conversion
+    # action's count (all_conversions, secondary actions included), and the row's conversions per
+    # action: (conversion action id, count, value micros), only actions with a count.
+    interactions: int = 0
+    all_conversions: Decimal = Decimal(0)
+    all_conversion_value_micros: int = 0
+    actions: tuple[tuple[str, Decimal, int], ...] = ()
 
     @property
     def is_zero(self) -> bool:
         return not (self.impressions or self.clicks or self.spend_micros or self.conversions)
+
+
+@dataclass(frozen=True)
+class ConversionActionDef:
+    """A Google conversion action of an account, as `FROM conversion_action` names it."""
+
+    id: str
+    name: str
+    category: str  # PURCHASE, ADD_TO_CART, SUBMIT_LEAD_FORM, PHONE_CALL_LEAD
+    type: str  # WEBPAGE, AD_CALL
+    primary_for_goal: bool
+    include_in_conversions_metric: bool
+    status: str = "ENABLED"
+
+
+# Every Google account's conversion actions: (name, category, type, primary, included).
+_GOOGLE_ACTIONS = (("Purchase", "PURCHASE", "WEBPAGE", True, True),
+                   ("Add to cart", "ADD_TO_CART", "WEBPAGE", False, False),
+                   ("Lead form", "SUBMIT_LEAD_FORM", "WEBPAGE", True, True),
+                   ("Calls from ads", "PHONE_CALL_LEAD", "AD_CALL", True, True))
+PERFORMANCE_MAX = "PERFORMANCE_MAX"
+# Keys the per-day hash of an ad's conversion split apart from its delivery (ids stay far below).
+_SPLIT_KEY = 1 << 63
 
 
 @dataclass(frozen=True)
@@ -125,7 +163,7 @@ def default_accounts() -> tuple[Account, ...]:
         Account("google", "2020000002", "Peak Trail Outfitters Search", "USD", "America/New_York",
                 scale=55.0, stories=("overspend",)),
         Account("google", "2020000003", "Bloom Botanics Search", "EUR", "Europe/Berlin",
-                manager_id="9000000001", scale=30.0, campaigns=3),
+                manager_id="9000000001", scale=30.0, campaigns=3, stories=("pmax",)),
         Account("google", "2020000004", "Old Client (cancelled)", "INR", "Asia/Kolkata",
                 manager_id="9000000001", status="disabled", campaigns=1),
     )
@@ -219,6 +257,7 @@ class World:
         self._hash = _Hash(self.seed)
         self._by_id = {account.id: account for account in self.accounts}
         self._profiles: dict[str, _Profile] = {}
+        self._actions: dict[str, list[ConversionActionDef]] = {}
 
     def account(self, account_id: str) -> Account | None:
         return self._by_id.get(account_id.removeprefix("act_"))
@@ -231,7 +270,22 @@ class World:
         return {account.id: self._layout(account) for account in self.accounts}
 
     def entities(self, account_id: str, level: str) -> list[Entity]:
+        """The account's entities at `level`; "unit" gives the Performance Max units that make
+        its asset groups' numbers (no API returns them as ads)."""
         return self._entities[account_id.removeprefix("act_")][level]
+
+    def conversion_actions(self, account_id: str) -> list[ConversionActionDef]:
+        """A Google account's conversion actions (none for Meta and for managers)."""
+        account = self.account(account_id)
+        if account is None or account.platform != "google" or account.manager:
+            return []
+        found = self._actions.get(account.id)
+        if found is None:
+            found = [ConversionActionDef(f"6{account.id[-4:]}{n + 1:02d}", name, category, kind,
+                                         primary, included)
+                     for n, (name, category, kind, primary, included) in enumerate(_GOOGLE_ACTIONS)]
+            self._actions[account.id] = found
+        return list(found)
 
     @cached_property
     def stories(self) -> list[Story]:
@@ -259,6 +313,10 @@ class World:
                     found.append(Story(kind, account.id, campaign.id,
                                        f"{campaign.name}: archived after spending until "
                                        f"{campaign.end}"))
+                elif kind == "pmax":
+                    pmax = self.entities(account.id, "campaign")[-1]
+                    found.append(Story(kind, account.id, pmax.id,
+                                       f"{pmax.name}: Performance Max, asset groups and no ads"))
         return found
 
     def rows(self, account_id: str, level: str, since: dt.date, until: dt.date,
@@ -270,6 +328,8 @@ class World:
         if account is None or account.manager:
             return
         ads = self.entities(account.id, "ad")
+        if level != "ad":  # Performance Max delivers through its asset groups, without ads
+            ads = ads + self.entities(account.id, "unit")
         parents = {e.id: e for e in self.entities(account.id, level)}
         day = since
         last = min(until, today)
@@ -286,20 +346,31 @@ class World:
     def _rolled_up(self, account: Account, ads: list[Entity], parents: dict[str, Entity],
                    level: str, day: dt.date, today: dt.date) -> Iterator[Row]:
         sums: dict[str, list[int | Decimal]] = {}
+        actions: dict[str, dict[str, list[Decimal | int]]] = {}
         for ad in ads:
             row = self._ad_day(account, ad, day, today)
             if row is None:
                 continue
             key = ad.campaign_id if level == "campaign" else str(ad.parent_id)
-            total = sums.setdefault(key, [0, 0, 0, 0, Decimal(0), 0])
+            total = sums.setdefault(key, [0, 0, 0, 0, Decimal(0), 0, 0, Decimal(0), 0])
             for index, value in enumerate((row.impressions, row.clicks, row.spend_micros,
                                            row.reach, row.conversions,
-                                           row.conversion_value_micros)):
+                                           row.conversion_value_micros, row.interactions,
+                                           row.all_conversions, row.all_conversion_value_micros)):
                 total[index] += value  # type: ignore[operator]
-        for entity_id, (impressions, clicks, spend, reach, conversions, value) in sums.items():
+            by_action = actions.setdefault(key, {})
+            for action, count, value_micros in row.actions:
+                pair = by_action.setdefault(action, [Decimal(0), 0])
+                pair[0] += count
+                pair[1] += value_micros
+        for entity_id, (impressions, clicks, spend, reach, conversions, value, interactions,
+                        all_conversions, all_value) in sums.items():
             overlap = 0.8 if level == "campaign" else 0.9
+            summed = tuple((action, Decimal(count), int(value_micros)) for action, (count, value_micros)
+                           in sorted(actions.get(entity_id, {}).items()))
             yield Row(day, parents[entity_id], int(impressions), int(clicks), int(spend),
-                      max(1, int(int(reach) * overlap)), Decimal(conversions), int(value))
+                      max(1, int(int(reach) * overlap)), Decimal(conversions), int(value),
+                      int(interactions), Decimal(all_conversions), int(all_value), summed)
 
     def _ad_day(self, account: Account, ad: Entity, day: dt.date, today: dt.date) -> Row | None:
         if day < ad.start or (ad.end is not None and day > ad.end) or day > today:
@@ -329,9 +400,40 @@ class World:
         conversions = Decimal(hundredths // 100) if account.platform == "meta" else \
             Decimal(hundredths).scaleb(-2)
         value_micros = _round_to(hundredths * profile.aov_micros // 100, step)
-        conversions = self.pinned_conversions.get((account.id, ad.id, day), conversions)
+        pinned = self.pinned_conversions.get((account.id, ad.id, day))
+        conversions = conversions if pinned is None else pinned
         reach = max(1, int(impressions / frequency)) if impressions else 0
-        return Row(day, ad, impressions, clicks, spend_micros, reach, conversions, value_micros)
+        if account.platform != "google":
+            return Row(day, ad, impressions, clicks, spend_micros, reach, conversions, value_micros)
+        return self._google_row(account, ad, day, today, (impressions, clicks, spend_micros, reach),
+                                conversions, value_micros, pinned is None, cvr)
+
+    def _google_row(self, account: Account, ad: Entity, day: dt.date, today: dt.date,
+                    delivery: tuple[int, int, int, int], conversions: Decimal, value_micros: int,
+                    split: bool, cvr: float) -> Row:
+        """The Google ad-day with its interactions and its conversions per conversion action:
+        the Conversions column's count split over the included actions (the purchase takes the
+        value; a pinned count stays whole on the purchase), add-to-carts on top for all
+        conversions."""
+        impressions, clicks, spend_micros, reach = delivery
+        v1, v2, v3, v4 = self._hash.day(int(account.id), int(ad.id) | _SPLIT_KEY, day.toordinal())
+        purchase, add_to_cart, lead, call = (a.id for a in self.conversion_actions(account.id))
+        counts: dict[str, tuple[Decimal, int]] = {}
+        if split:
+            hundredths = int(conversions.scaleb(2))
+            leads = hundredths * int(v1 * 4) // 10
+            calls = (hundredths - leads) * int(v2 * 3) // 10
+            counts = {purchase: (Decimal(hundredths - leads - calls).scaleb(-2), value_micros),
+                      lead: (Decimal(leads).scaleb(-2), 0), call: (Decimal(calls).scaleb(-2), 0)}
+        else:
+            counts = {purchase: (conversions, value_micros)}
+        carts = int(clicks * cvr * (1.5 + 2 * v3) * maturity("google", (today - day).days) * 100)
+        counts[add_to_cart] = (Decimal(carts).scaleb(-2), 0)
+        actions = tuple((action, count, value) for action, (count, value) in sorted(counts.items())
+                        if count)
+        interactions = clicks + (int(impressions * 0.01 * v4) if ad.channel == PERFORMANCE_MAX else 0)
+        return Row(day, ad, impressions, clicks, spend_micros, reach, conversions, value_micros,
+                   interactions, conversions + counts[add_to_cart][0], value_micros, actions)
 
     def _profile(self, account: Account, ad: Entity) -> _Profile:
         profile = self._profiles.get(ad.id)
@@ -356,7 +458,7 @@ class World:
 
     def _layout(self, account: Account) -> dict[str, list[Entity]]:
         """Campaigns → ad sets → ads with ids, names, statuses and delivery windows."""
-        layout: dict[str, list[Entity]] = {level: [] for level in LEVELS}
+        layout: dict[str, list[Entity]] = {level: [] for level in (*LEVELS, "unit")}
         prefix = "12021" if account.platform == "meta" else ""
         for c in range(account.campaigns):
             u1, u2, u3, _ = self._hash.uniforms(account.id, "campaign", c)
@@ -389,7 +491,28 @@ class World:
                     layout["ad"].append(Entity(account.id, "ad", ad_id,
                                                f"{_CREATIVES[(s + a) % 8]} {a + 1}", adset_id,
                                                campaign_id, status, start, end))
+        if "pmax" in account.stories:
+            self._performance_max(account, layout)
         return layout
+
+    def _performance_max(self, account: Account, layout: dict[str, list[Entity]]) -> None:
+        """The "pmax" story: one more campaign, Performance Max, with two asset groups, each
+        delivering through two units that no ad-level query returns."""
+        c = account.campaigns
+        campaign_id = f"{int(account.id[-3:]) * 1000 + c + 1}"
+        start = self.epoch - dt.timedelta(days=120)
+        campaign = Entity(account.id, "campaign", campaign_id, "Performance Max · All products",
+                          None, campaign_id, "active", start, None, channel=PERFORMANCE_MAX)
+        layout["campaign"].append(campaign)
+        for s, theme in enumerate(("Bestsellers", "New arrivals")):
+            group_id = f"{campaign_id}{s + 1:02d}"
+            layout["adset"].append(Entity(account.id, "adset", group_id, f"Asset group · {theme}",
+                                          campaign_id, campaign_id, "active", start, None,
+                                          channel=PERFORMANCE_MAX))
+            for a in range(2):
+                layout["unit"].append(Entity(account.id, "ad", f"{group_id}{a + 1:02d}",
+                                             f"{theme} unit {a + 1}", group_id, campaign_id,
+                                             "active", start, None, channel=PERFORMANCE_MAX))
 
 
 def maturity(platform: str, age_days: int) -> float:

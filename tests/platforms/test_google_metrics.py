@@ -17,6 +17,7 @@ from datadrip.core.config import settings_model
 from datadrip.core.errors import DataDripError, ExitCode, ReauthRequiredError
 from datadrip.platforms.base import (
     AccountRef,
+    ActionCount,
     Connector,
     ConnectorContext,
     DateWindow,
@@ -47,7 +48,16 @@ CANCELLED = AccountRef("google", "2020000004", "Old Client (cancelled)", "INR", 
 MANAGER = AccountRef("google", MCC, MCC_NAME, "INR", "Asia/Kolkata")
 STREAM = "googleAds:searchStream"
 METRICS = ("metrics.impressions, metrics.clicks, metrics.cost_micros, metrics.conversions, "
-           "metrics.conversions_value")
+           "metrics.conversions_value, metrics.interactions, metrics.all_conversions, "
+           "metrics.all_conversions_value")
+ACTION_METRICS = ("metrics.conversions, metrics.conversions_value, metrics.all_conversions, "
+                  "metrics.all_conversions_value")
+CATALOGUE = ("SELECT conversion_action.id, conversion_action.name, conversion_action.category, "
+             "conversion_action.primary_for_goal, conversion_action.include_in_conversions_metric, "
+             "conversion_action.status, conversion_action.type FROM conversion_action")
+# Per level: the catalogue (once per connector and account), the actions, the rows; at the
+# ad-set level the Performance Max asset groups too.
+REQUESTS = {"campaign": 3, "adset": 4, "ad": 3}
 
 
 @dataclass(frozen=True)
@@ -80,10 +90,12 @@ def totals(rows: Iterable[Any]) -> Totals:
     return total
 
 
-def world_totals(sandbox: Any, account: AccountRef, window: DateWindow) -> Totals:
-    """The sandbox World's own numbers: every ad's rows over the window, as reported today."""
+def world_totals(sandbox: Any, account: AccountRef, window: DateWindow, level: str = "ad") -> Totals:
+    """The sandbox World's own numbers at `level` over the window, as reported today (Performance
+    Max spends at the campaign and asset-group levels and has no ads)."""
     today = sandbox.app.state.clock.today_in(account.timezone)
-    return totals(sandbox.app.world.rows(account.external_id, "ad", window.since, window.until, today))
+    return totals(sandbox.app.world.rows(account.external_id, level, window.since, window.until,
+                                         today))
 
 
 def metric_rows(records: list[Record]) -> list[MetricRow]:
@@ -105,15 +117,16 @@ def test_given_an_account_and_a_level_when_fetching_then_totals_equal_the_sandbo
                            level)
 
     rows = metric_rows(records)
-    expected = world_totals(sandbox, account, window)
+    expected = world_totals(sandbox, account, window, level)
     assert expected.spend_micros > 0 and expected.conversions > 0
     assert totals(rows) == expected
     assert {r.level for r in rows} == {level} and all(r.reach is None for r in rows)
     assert all(window.since <= r.date <= window.until for r in rows)
-    assert notes == FetchNotes(requests=1) and sleeps.waits == []
+    # The catalogue, the actions, the rows; and the asset groups at the ad-set level.
+    assert notes == FetchNotes(requests=4 if level == "adset" else 3) and sleeps.waits == []
 
 
-def test_given_ad_level_rows_when_fetching_then_each_matches_the_worlds_row_for_that_ad_and_day(
+def test_given_ad_level_rows_when_fetching_then_each_matches_the_worlds_row_and_actions_for_that_ad_and_day(
         sandbox: Any, http: httpx.Client, google_settings: dict[str, Any],
         google_tokens: RefreshingTokens, sleeps: RecordedSleep) -> None:
     window = recent(sandbox, VIA_MCC_INR, days=10)
@@ -124,7 +137,11 @@ def test_given_ad_level_rows_when_fetching_then_each_matches_the_worlds_row_for_
     got = {(r.entity_id, r.date): r for r in metric_rows(records)}
     world = {(w.entity.id, w.date): MetricRow("ad", w.entity.id, w.date, w.spend_micros,
                                               w.impressions, w.clicks, w.conversions,
-                                              w.conversion_value_micros)
+                                              w.conversion_value_micros,
+                                              interactions=w.interactions,
+                                              all_conversions=w.all_conversions,
+                                              all_conversion_value_micros=w.all_conversion_value_micros,
+                                              actions=tuple(ActionCount(*a) for a in w.actions))
              for w in sandbox.app.world.rows(VIA_MCC_INR.external_id, "ad", window.since,
                                              window.until, today)}
     assert got == world
@@ -181,10 +198,20 @@ def test_given_a_level_when_fetching_then_one_search_stream_selects_it_and_its_p
     fetch(google(http, google_settings, google_tokens, sleeps), VIA_MCC_EUR, window, level)
 
     assert [(r.method, r.url.path.removeprefix("/google/ads/v26/")) for r in sent] == [
-        ("POST", f"customers/2020000003/{STREAM}")]
-    assert json.loads(sent[0].content) == {"query": (
-        f"SELECT {select}, segments.date, {METRICS} FROM {resource} "
-        "WHERE segments.date BETWEEN '2026-11-01' AND '2026-11-23'")}
+        ("POST", f"customers/2020000003/{STREAM}")] * REQUESTS[level]
+    during = "WHERE segments.date BETWEEN '2026-11-01' AND '2026-11-23'"
+    own_id = select.split(", ")[-3]
+    assert [json.loads(r.content)["query"] for r in sent[:3]] == [
+        CATALOGUE,
+        f"SELECT {own_id}, segments.date, segments.conversion_action, {ACTION_METRICS} "
+        f"FROM {resource} {during}",
+        f"SELECT {select}, segments.date, {METRICS} FROM {resource} {during}"]
+    if level == "adset":
+        assert json.loads(sent[3].content)["query"] == (
+            "SELECT campaign.id, campaign.name, campaign.status, asset_group.id, asset_group.name, "
+            "asset_group.status, segments.date, metrics.impressions, metrics.clicks, "
+            f"metrics.cost_micros, metrics.conversions, metrics.conversions_value FROM asset_group "
+            f"{during}")
 
 
 def test_given_accounts_direct_and_through_a_manager_when_fetching_then_login_customer_id_follows(
@@ -197,7 +224,7 @@ def test_given_accounts_direct_and_through_a_manager_when_fetching_then_login_cu
         fetch(connector, account, recent(sandbox, account, days=3), "campaign")
 
     assert [(r.url.path.split("/")[-2], r.headers.get("login-customer-id")) for r in sent] == [
-        ("2020000002", None), ("2020000001", MCC)]
+        ("2020000002", None)] * 3 + [("2020000001", MCC)] * 3
     assert {r.headers["authorization"] for r in sent} == {f"Bearer {google_tokens.issued[0]}"}
 
 
@@ -215,8 +242,10 @@ def test_given_a_window_before_any_delivery_when_fetching_then_no_rows_and_no_en
     records, notes = fetch(google(http, google_settings, google_tokens, sleeps), DIRECT_USD,
                            DateWindow(dt.date(2024, 1, 1), dt.date(2024, 1, 31)), "ad")
 
-    assert records == [] and notes == FetchNotes(requests=1)
-    assert len(bodies) == 1 and len(bodies[0]) == 1 and "results" not in bodies[0][0]
+    assert records == [] and notes == FetchNotes(requests=3)
+    # The catalogue has rows; the actions and the daily rows have none.
+    assert len(bodies) == 3 and all(len(body) == 1 and "results" not in body[0]
+                                    for body in bodies[1:])
 
 
 # --- retries, tokens and refusals ---------------------------------------------------------------
@@ -231,7 +260,7 @@ def test_given_a_rate_limit_when_fetching_then_waits_the_retry_delay_and_recover
                            window, "campaign")
 
     assert sleeps.waits == [30.0]  # quotaErrorDetails.retryDelay "30s"
-    assert notes == FetchNotes(requests=2, throttled_seconds=30.0)
+    assert notes == FetchNotes(requests=4, throttled_seconds=30.0)
     assert totals(metric_rows(records)) == world_totals(sandbox, VIA_MCC_INR, window)
 
 
@@ -246,8 +275,8 @@ def test_given_a_burst_of_server_errors_when_fetching_then_backs_off_and_recover
                            window, "adset")
 
     assert len(sleeps.waits) == 3 and all(1.0 <= w <= 2.0 ** i + 1.0 for i, w in enumerate(sleeps.waits))
-    assert notes.requests == 4 and notes.throttled_seconds == 0.0  # backoff, not a rate limit
-    assert totals(metric_rows(records)) == world_totals(sandbox, DIRECT_USD, window)
+    assert notes.requests == 7 and notes.throttled_seconds == 0.0  # backoff, not a rate limit
+    assert totals(metric_rows(records)) == world_totals(sandbox, DIRECT_USD, window, "adset")
 
 
 def test_given_server_errors_that_never_stop_when_fetching_then_retries_are_exhausted(
@@ -275,10 +304,10 @@ def test_given_an_expired_access_token_when_fetching_then_it_is_refreshed_once_a
     records, notes = fetch(google(http, google_settings, google_tokens, sleeps), VIA_MCC_EUR,
                            window, "ad")
 
-    assert google_tokens.calls == [False, True] and len(google_tokens.issued) == 2
+    assert google_tokens.calls == [False, True, False, False] and len(google_tokens.issued) == 2
     assert [r.headers["authorization"] for r in sent] == [
-        f"Bearer {token}" for token in google_tokens.issued]
-    assert notes == FetchNotes(requests=2) and sleeps.waits == []
+        f"Bearer {token}" for token in google_tokens.issued] + [f"Bearer {google_tokens.issued[1]}"] * 2
+    assert notes == FetchNotes(requests=4) and sleeps.waits == []
     assert totals(metric_rows(records)) == world_totals(sandbox, VIA_MCC_EUR, window)
 
 
@@ -292,7 +321,7 @@ def test_given_an_access_token_that_aged_past_its_hour_when_fetching_then_it_is_
     records, _ = fetch(google(http, google_settings, google_tokens, sleeps), DIRECT_USD,
                        recent(sandbox, DIRECT_USD, days=7), "campaign")
 
-    assert google_tokens.calls == [False, True] and metric_rows(records)
+    assert google_tokens.calls[:2] == [False, True] and metric_rows(records)
 
 
 def test_given_a_revoked_login_when_fetching_then_reauth_is_required_with_exit_code_4(
@@ -365,7 +394,7 @@ def test_given_a_body_cut_short_once_when_fetching_then_the_call_is_retried_and_
     records, notes = fetch(google(http, google_settings, google_tokens, sleeps), DIRECT_USD,
                            window, "campaign")
 
-    assert notes.requests == 2 and len(sleeps.waits) == 1
+    assert notes.requests == 4 and len(sleeps.waits) == 1
     assert totals(metric_rows(records)) == world_totals(sandbox, DIRECT_USD, window)
 
 
@@ -378,7 +407,7 @@ def test_given_a_cancelled_account_when_fetching_then_a_warning_and_no_rows(
     assert records == []
     assert notes.warnings == ["Google Ads account 2020000004 (Old Client (cancelled)) is cancelled "
                               "or not enabled; no metrics were read"]
-    assert notes.requests == 1 and sleeps.waits == []
+    assert notes.requests == 2 and sleeps.waits == []  # the catalogue, then the actions
 
 
 def test_given_a_cancelled_account_when_a_sync_asks_per_level_and_chunk_then_warns_once(
@@ -392,7 +421,7 @@ def test_given_a_cancelled_account_when_a_sync_asks_per_level_and_chunk_then_war
             assert list(connector.daily_metrics(CANCELLED, chunk, level, SyncOptions(), notes)) == []
 
     assert len(notes.warnings) == 2 and notes.warnings[0] == "an earlier warning"
-    assert notes.requests == 6
+    assert notes.requests == 7  # the catalogue once per sync, a refusal per level and chunk
 
 
 def test_given_a_manager_account_when_fetching_then_says_managers_hold_no_metrics(
@@ -459,8 +488,8 @@ def test_given_a_connector_context_when_opening_then_the_developer_token_is_sent
     records, _ = fetch(connector, VIA_MCC_INR, recent(sandbox, VIA_MCC_INR, days=3), "campaign")
 
     assert platform("google") is google_platform and isinstance(connector, GoogleAds)
-    assert metric_rows(records) and len(sent) == 1
-    assert sent[0].headers.get("developer-token") == header
+    assert metric_rows(records) and len(sent) == 3
+    assert {r.headers.get("developer-token") for r in sent} == {header}
 
 
 def test_given_a_connector_context_when_google_keeps_failing_then_its_retry_policy_and_sleep_are_used(
@@ -479,10 +508,21 @@ def test_given_a_connector_context_when_google_keeps_failing_then_its_retry_poli
 # --- what the sandbox cannot be made to say: a stand-in transport answers instead ----------------
 
 def streaming(*batches: str, status: int = 200) -> httpx.Client:
-    """A client whose transport answers every searchStream with these raw batches in an array."""
+    """A client whose transport answers every daily-rows searchStream with these raw batches in
+    an array (the catalogue and the actions: `catalogue` and `actions`, none by default)."""
+    return answering({"rows": batches}, status=status)
+
+
+def answering(bodies: dict[str, tuple[str, ...]], status: int = 200) -> httpx.Client:
+    """`bodies`: "catalogue", "actions", "rows" → the batches each query is answered with."""
 
     def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(status, content=("[" + ",".join(batches) + "]").encode(),
+        query = json.loads(request.content)["query"]
+        kind = "catalogue" if "FROM conversion_action" in query else \
+            "actions" if "segments.conversion_action" in query else "rows"
+        found = bodies.get(kind, ())
+        return httpx.Response(status if kind == "rows" else 200,
+                              content=("[" + ",".join(found) + "]").encode(),
                               headers={"content-type": "application/json"})
 
     return httpx.Client(transport=httpx.MockTransport(answer))
@@ -505,6 +545,9 @@ def batch(*rows: str) -> str:
 
 
 WEEK = DateWindow(dt.date(2026, 11, 16), dt.date(2026, 11, 22))
+# A row whose stream leaves out interactions and all conversions (zeros) and has no actions.
+NOTHING_MORE: dict[str, Any] = {"interactions": 0, "all_conversions": Decimal(0),
+                                "all_conversion_value_micros": 0, "actions": ()}
 
 
 def test_given_doubles_in_the_stream_when_reading_then_conversions_stay_exact_and_values_round_half_even(
@@ -528,13 +571,13 @@ def test_given_doubles_in_the_stream_when_reading_then_conversions_stay_exact_an
         EntityRecord("adset", "100101", "Brand · Broad", "1001", "paused"),
         EntityRecord("ad", "10010101", "Carousel 1", "100101", "removed"),
         MetricRow("ad", "10010101", dt.date(2026, 11, 21), 41_250_000, 1520, 87, Decimal("3.5"),
-                  420_750_000),
+                  420_750_000, **NOTHING_MORE),
         MetricRow("ad", "10010101", dt.date(2026, 11, 22), 0, 37, 0,
-                  Decimal("0.30000000000000004"), 2),  # 2.5 micros → 2 (half to even)
+                  Decimal("0.30000000000000004"), 2, **NOTHING_MORE),  # 2.5 micros → 2 (half to even)
         EntityRecord("ad", "10010102", "Ad 10010102", "100101", "removed"),  # unnamed ad
         MetricRow("ad", "10010102", dt.date(2026, 11, 22), 10_000, 9_007_199_254_740_993, 1,
-                  Decimal(1), 100_000_036)]  # 100.0000355: 35.5 micros → 36 (half to even)
-    assert notes == FetchNotes(requests=1)
+                  Decimal(1), 100_000_036, **NOTHING_MORE)]  # 100.0000355: 35.5 micros → 36
+    assert notes == FetchNotes(requests=3)
 
 
 ONE = '"impressions":"1","clicks":"1","costMicros":"1"'
@@ -615,4 +658,96 @@ def test_given_a_body_that_is_not_a_batch_array_when_reading_then_says_what_is_w
 def test_given_an_empty_stream_array_when_reading_then_no_records(sleeps: RecordedSleep) -> None:
     records, notes = fetch(canned_google(streaming(), sleeps), DIRECT_USD, WEEK, "ad")
 
-    assert records == [] and notes.requests == 1
+    assert records == [] and notes.requests == 3
+
+
+# --- conversions by action, joined on entity and day ---------------------------------------------
+
+def catalogue_row(action: str, included: bool) -> str:
+    flag = ',"includeInConversionsMetric":true,"primaryForGoal":true' if included else ""
+    return (f'{{"conversionAction":{{"resourceName":"customers/2020000002/conversionActions/{action}",'
+            f'"id":"{action}","name":"Action {action}","category":"PURCHASE","status":"ENABLED",'
+            f'"type":"WEBPAGE"{flag}}}}}')
+
+
+def action_row(ad_id: str, day: str, action: str, metrics: str) -> str:
+    return (f'{{"adGroupAd":{{"ad":{{"id":"{ad_id}"}}}},"segments":{{"date":"{day}",'
+            f'"conversionAction":"customers/2020000002/conversionActions/{action}"}},'
+            f'"metrics":{{{metrics}}}}}')
+
+
+BOTH = '"conversions":2.5,"conversionsValue":30.5,"allConversions":3,"allConversionsValue":40'
+CARTS = '"allConversions":7.25'
+
+
+@pytest.mark.parametrize(("counts", "purchase"), [
+    ("by_inclusion", ActionCount("501", Decimal("2.5"), 30_500_000)),
+    ("all_conversions", ActionCount("501", Decimal(3), 40_000_000)),
+], ids=["by-inclusion", "all-conversions"])
+def test_given_conversion_actions_when_fetching_then_each_row_carries_its_actions_as_the_setting_says(
+        sleeps: RecordedSleep, counts: str, purchase: ActionCount) -> None:
+    http = answering({
+        "catalogue": (batch(catalogue_row("501", True), catalogue_row("502", False)),),
+        "actions": (batch(action_row("10010101", "2026-11-21", "501", BOTH),
+                          action_row("10010101", "2026-11-21", "502", CARTS),
+                          action_row("10010101", "2026-11-20", "502", CARTS)),),
+        "rows": (batch(ad_row("10010101", "2026-11-21", '"clicks":"4","interactions":"6",'
+                                                        '"conversions":2.5,"allConversions":10.25'),
+                       ad_row("10010101", "2026-11-22", '"clicks":"1"')),)})
+    connector = GoogleAds(http=http, api_url="https://ads.example", api_version="v26",
+                          get_token=lambda force: "ya29.x", sleep=sleeps, action_counts=counts)
+
+    records, notes = fetch(connector, DIRECT_USD, WEEK, "ad")
+
+    rows = {row.date.day: row for row in metric_rows(records)}
+    assert rows[21].actions == (purchase, ActionCount("502", Decimal("7.25"), 0))
+    assert (rows[21].interactions, rows[21].all_conversions) == (6, Decimal("10.25"))
+    assert rows[22].actions == ()  # actions read, none that day
+    # The 20th's add-to-carts have no metrics row to join: said, not kept.
+    assert notes.warnings == ["Google Ads reported conversion actions of 1 ad-days of customer "
+                              "2020000002 without a metrics row for them; they were not kept"]
+    assert [entry.included_in_conversions for entry in connector.conversion_actions(
+        DIRECT_USD, notes)] == [True, False] and notes.requests == 3  # the catalogue read once
+
+
+@pytest.mark.parametrize(("actions", "rows", "named"), [
+    ((batch('{"adGroupAd":{"ad":{"id":"10010101"}},"segments":{"date":"2026-11-21"},'
+            '"metrics":{"allConversions":1}}'),), (),
+     r"segments\.conversionAction \(not a conversion action: None\)"),
+    ((batch(action_row("10010101", "2026-11-21", "501", '"allConversions":"lots"')),), (),
+     r"metrics\.allConversions \(not a number: 'lots'\)"),
+    ((), (batch(ad_row("10010101", "2026-11-21", '"allConversions":"lots"')),),
+     r"metrics\.allConversions \(not a number: 'lots'\)"),
+    ((), (batch(ad_row("10010101", "2026-11-21", '"interactions":1.5')),),
+     r"metrics\.interactions \(not a whole number: Decimal\('1\.5'\)\)"),
+], ids=["action-without-id", "action-all-conversions-word", "row-all-conversions-word",
+        "fractional-interactions"])
+def test_given_an_unreadable_action_or_new_metric_when_fetching_then_a_clear_error_and_no_records(
+        sleeps: RecordedSleep, actions: tuple[str, ...], rows: tuple[str, ...], named: str) -> None:
+    http = answering({"actions": actions, "rows": rows})
+    received: list[Record] = []
+
+    with pytest.raises(DataDripError, match=rf"Google Ads sent an unreadable {named} in a row of "
+                                            r"customer 2020000002") as caught:
+        received.extend(canned_google(http, sleeps).daily_metrics(DIRECT_USD, WEEK, "ad",
+                                                                  SyncOptions(), FetchNotes()))
+
+    # No row: the sync saves a window whole or not at all, so nothing is written.
+    assert metric_rows(received) == [] and caught.value.exit_code == ExitCode.FAILED
+    if actions:  # the actions are read first: nothing at all came out
+        assert received == []
+
+
+@pytest.mark.parametrize(("entry", "named"), [
+    ('{"conversionAction":{"name":"No id"}}', r"conversionAction\.id \(None\)"),
+    ('{"conversionAction":{"id":"501","includeInConversionsMetric":"yes"}}',
+     r"conversionAction\.includeInConversionsMetric \('yes'\)"),
+    ('{"other":{}}', r"conversionAction \(None\)"),
+], ids=["no-id", "flag-not-bool", "no-action"])
+def test_given_an_unreadable_catalogue_entry_when_reading_then_a_clear_error(
+        sleeps: RecordedSleep, entry: str, named: str) -> None:
+    http = answering({"catalogue": (batch(entry),)})
+
+    with pytest.raises(DataDripError, match=rf"Google Ads sent an unreadable {named} in a "
+                                            r"conversion action of customer 2020000002"):
+        canned_google(http, sleeps).conversion_actions(DIRECT_USD, FetchNotes())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -183,7 +184,10 @@ def test_data_overspending_account_spends_more_this_month(world: World) -> None:
 def test_data_stable_accounts_have_no_stories(world: World) -> None:
     with_stories = {s.account_id for s in world.stories}
 
-    assert {"1010000002", "1010000003", "2020000001", "2020000003"}.isdisjoint(with_stories)
+    assert {"1010000002", "1010000003", "2020000001"}.isdisjoint(with_stories)
+    # Bloom Botanics Search keeps its numbers and adds a Performance Max campaign.
+    assert [(s.kind, s.account_id) for s in world.stories if s.account_id == "2020000003"] == [
+        ("pmax", "2020000003")]
 
 
 def test_data_manager_accounts_have_no_rows(world: World) -> None:
@@ -221,3 +225,45 @@ def test_data_extra_clients_get_a_meta_and_a_google_account_each_with_ids_of_the
         ("INR", "Asia/Kolkata"), ("USD", "America/New_York"), ("EUR", "Europe/Berlin")}
     assert len(ads) == len(set(ads))  # an ad's numbers are keyed by its id: none is shared
     assert rows(world, "2020000108", "campaign", TODAY - 6 * DAY, TODAY)  # they deliver
+
+
+@pytest.mark.parametrize("level", ["campaign", "adset", "ad"])
+def test_data_google_actions_add_up_to_conversions_and_all_conversions(world: World,
+                                                                        level: str) -> None:
+    included = {a.id for a in world.conversion_actions("2020000003") if a.include_in_conversions_metric}
+    found = rows(world, "2020000003", level, TODAY - 40 * DAY, TODAY)
+
+    assert found and any(row.actions for row in found)
+    for row in found:
+        assert sum((c for a, c, _ in row.actions if a in included), Decimal(0)) == row.conversions
+        assert sum((c for _, c, _ in row.actions), Decimal(0)) == row.all_conversions
+        assert sum(v for _, _, v in row.actions) == row.all_conversion_value_micros
+        assert row.all_conversion_value_micros == row.conversion_value_micros
+        assert row.interactions >= row.clicks
+    assert any(row.all_conversions > row.conversions for row in found)
+
+
+def test_data_performance_max_spends_through_asset_groups_and_has_no_ads(world: World) -> None:
+    pmax = world.entities("2020000003", "campaign")[-1]
+    since = TODAY - 30 * DAY
+    campaign = [r for r in rows(world, "2020000003", "campaign", since, TODAY) if r.entity.id == pmax.id]
+    groups = [r for r in rows(world, "2020000003", "adset", since, TODAY)
+              if r.entity.campaign_id == pmax.id]
+
+    assert pmax.channel == "PERFORMANCE_MAX" and campaign
+    assert sum(r.spend_micros for r in campaign) == sum(r.spend_micros for r in groups) > 0
+    assert {r.entity.id for r in groups} == {e.id for e in world.entities("2020000003", "adset")
+                                             if e.campaign_id == pmax.id}
+    assert all(ad.campaign_id != pmax.id for ad in world.entities("2020000003", "ad"))
+    assert any(r.interactions > r.clicks for r in campaign)  # engagements beyond clicks
+
+
+def test_data_performance_max_leaves_the_other_campaigns_numbers_unchanged() -> None:
+    accounts = tuple(replace(a, stories=()) if a.id == "2020000003" else a for a in default_accounts())
+    without = World(seed=7, accounts=accounts, epoch=TODAY)
+    since = TODAY - 60 * DAY
+
+    before = rows(without, "2020000003", "ad", since, TODAY)
+    after = rows(World(seed=7, epoch=TODAY), "2020000003", "ad", since, TODAY)
+
+    assert before == after and before

@@ -453,4 +453,4 @@ def test_wsgi_transport_serves_the_api_in_process() -> None:
     app = Sandbox(SandboxConfig(today=dt.date(2026, 11, 26)))
     with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://sandbox") as http:
         rows = all_rows(http, "2020000003", "SELECT campaign.id, campaign.name FROM campaign", VIA_MANAGER)
-    assert [r["campaign"]["id"] for r in rows] == ["3001", "3002", "3003"]
+    assert [r["campaign"]["id"] for r in rows] == ["3001", "3002", "3003", "3004"]  # 3004: PMax

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from datadrip.platforms.base import (
     AccountRef,
+    ConversionActionInfo,
     DateWindow,
     FetchNotes,
     Record,
@@ -16,7 +17,8 @@ from datadrip.platforms.base import (
 )
 from datadrip.platforms.google.accounts import list_accounts
 from datadrip.platforms.google.ads import AdsClient, GoogleAdsApiError
-from datadrip.platforms.google.metrics import daily_metrics
+from datadrip.platforms.google.catalogue import conversion_actions
+from datadrip.platforms.google.metrics import BY_INCLUSION, daily_metrics
 from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
 
 if TYPE_CHECKING:
@@ -35,10 +37,14 @@ class GoogleAds:
 
     def __init__(self, *, http: httpx.Client, api_url: str, api_version: str, get_token: TokenSource,
                  developer_token: str | None = None, sleep: Sleep = time.sleep,
-                 retry: RetryPolicy | None = None, on_wait: WaitFn | None = None) -> None:
+                 retry: RetryPolicy | None = None, on_wait: WaitFn | None = None,
+                 action_counts: str = BY_INCLUSION) -> None:
         self._ads = AdsClient(http=http, api_url=api_url, api_version=api_version,
                               get_token=get_token, developer_token=developer_token, retry=retry,
                               sleep=sleep, on_wait=on_wait)
+        self._action_counts = action_counts
+        # Each account's catalogue, read once per connector (a sync reads it before the rows).
+        self._catalogues: dict[str, list[ConversionActionInfo]] = {}
 
     def __repr__(self) -> str:
         return f"GoogleAds({self._ads!r})"
@@ -49,8 +55,22 @@ class GoogleAds:
 
     def daily_metrics(self, account: AccountRef, window: DateWindow, level: str,
                       options: SyncOptions, notes: FetchNotes) -> Iterator[Record]:
-        """Entity records and daily rows of `account` at `level` over `window`: one searchStream
-        call, through `account.login_customer_id` when a manager reaches the account.
+        """Entity records and daily rows of `account` at `level` over `window`, each row with its
+        conversion actions: two searchStream calls (the actions, then the rows), a third at the
+        ad-set level for Performance Max asset groups; through `account.login_customer_id` when
+        a manager reaches the account.
 
         `options` has nothing for Google: conversions are the account's own conversion actions."""
-        return daily_metrics(self._ads, account, window, level, notes)
+        def included() -> dict[str, bool]:
+            return {entry.action: bool(entry.included_in_conversions)
+                    for entry in self.conversion_actions(account, notes)}
+        return daily_metrics(self._ads, account, window, level, notes, included=included,
+                             action_counts=self._action_counts)
+
+    def conversion_actions(self, account: AccountRef, notes: FetchNotes) -> list[ConversionActionInfo]:
+        """The account's conversion actions (removed ones too), read once per connector."""
+        found = self._catalogues.get(account.external_id)
+        if found is None:
+            found = conversion_actions(self._ads, account, notes)
+            self._catalogues[account.external_id] = found
+        return found

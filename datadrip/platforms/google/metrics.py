@@ -1,11 +1,18 @@
-"""Google Ads daily metrics: one GAQL searchStream per account, level and window, read as
-EntityRecords and MetricRows with exact numbers (int64 strings → int, doubles → Decimal)."""
+"""Google Ads daily metrics: GAQL searchStreams per account, level and window, read as
+EntityRecords and MetricRows with exact numbers (int64 strings → int, doubles → Decimal).
+
+Per level and window: the conversions by conversion action first (a query segmented by
+segments.conversion_action, which cannot share a query with cost, clicks or impressions), held
+for the window, then the daily rows streamed with each row's actions joined on entity and day.
+At the ad-set level Performance Max campaigns' asset groups follow the ad groups (`FROM
+asset_group`); PMax has no ads."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, NoReturn
 
@@ -13,6 +20,7 @@ from datadrip.core.errors import DataDripError
 from datadrip.platforms.base import (
     LEVELS,
     AccountRef,
+    ActionCount,
     DateWindow,
     EntityRecord,
     FetchNotes,
@@ -31,67 +39,106 @@ INT64_MAX = 2**63 - 1
 _CAMPAIGN = ("campaign", ("campaign",), "Campaign")
 _AD_GROUP = ("ad_group", ("adGroup",), "Ad group")
 _AD = ("ad_group_ad", ("adGroupAd", "ad"), "Ad")
+_ASSET_GROUP = ("asset_group", ("assetGroup",), "Asset group")
 _CHAIN = {"campaign": (_CAMPAIGN,), "adset": (_CAMPAIGN, _AD_GROUP), "ad": (_CAMPAIGN, _AD_GROUP, _AD)}
+_PMAX_CHAIN = (_CAMPAIGN, _ASSET_GROUP)
 METRIC_FIELDS = ("metrics.impressions", "metrics.clicks", "metrics.cost_micros", "metrics.conversions",
-                 "metrics.conversions_value")
+                 "metrics.conversions_value", "metrics.interactions", "metrics.all_conversions",
+                 "metrics.all_conversions_value")
+# Asset groups report delivery and conversions only (no interactions, no all conversions).
+ASSET_GROUP_FIELDS = METRIC_FIELDS[:5]
+# The only metrics a conversion-action segment allows beside it.
+ACTION_FIELDS = ("metrics.conversions", "metrics.conversions_value", "metrics.all_conversions",
+                 "metrics.all_conversions_value")
+# [google] action_counts: which number an action keeps (settings.py says why).
+BY_INCLUSION, ALL_CONVERSIONS = "by_inclusion", "all_conversions"
+_ACTION_NAME = re.compile(r"customers/\d+/conversionActions/(\d{1,19})")
 _WHOLE = re.compile(r"-?\d{1,19}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def metrics_query(level: str, window: DateWindow) -> str:
-    """The GAQL for one level's daily rows over `window` (both ends included, account days)."""
-    if level not in LEVELS:
-        raise ValueError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
-    chain = _CHAIN[level]
-    names = []
+def _ids(chain: tuple[tuple[str, tuple[str, ...], str], ...], *, names: bool) -> list[str]:
+    found = []
     for resource, _, _ in chain:
         # The ad's id and name live on the ad (ad_group_ad.ad.…); its status on ad_group_ad itself.
         owner = "ad_group_ad.ad" if resource == "ad_group_ad" else resource
-        names += [f"{owner}.id", f"{owner}.name", f"{resource}.status"]
-    select = ", ".join([*names, "segments.date", *METRIC_FIELDS])
+        found += [f"{owner}.id", f"{owner}.name", f"{resource}.status"] if names else [f"{owner}.id"]
+    return found
+
+
+def _between(window: DateWindow) -> str:
     # Both bounds: segments.date in SELECT needs a finite range (EXPECTED_FILTERS_ON_DATE_RANGE).
-    return (f"SELECT {select} FROM {chain[-1][0]} WHERE segments.date BETWEEN "
-            f"'{window.since.isoformat()}' AND '{window.until.isoformat()}'")
+    return f"segments.date BETWEEN '{window.since.isoformat()}' AND '{window.until.isoformat()}'"
+
+
+def _check_level(level: str) -> None:
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
+
+
+def metrics_query(level: str, window: DateWindow) -> str:
+    """The GAQL for one level's daily rows over `window` (both ends included, account days)."""
+    _check_level(level)
+    chain = _CHAIN[level]
+    select = ", ".join([*_ids(chain, names=True), "segments.date", *METRIC_FIELDS])
+    return f"SELECT {select} FROM {chain[-1][0]} WHERE {_between(window)}"
+
+
+def actions_query(level: str, window: DateWindow) -> str:
+    """The GAQL for one level's conversions by conversion action and day over `window`: the
+    level's id, the day, the action and conversion metrics only (a conversion-action segment
+    fails beside cost, clicks or impressions)."""
+    _check_level(level)
+    chain = _CHAIN[level]
+    select = ", ".join([*_ids(chain[-1:], names=False), "segments.date",
+                        "segments.conversion_action", *ACTION_FIELDS])
+    return f"SELECT {select} FROM {chain[-1][0]} WHERE {_between(window)}"
+
+
+def asset_groups_query(window: DateWindow) -> str:
+    """The GAQL for Performance Max asset groups' daily rows (the ad-set level of PMax)."""
+    select = ", ".join([*_ids(_PMAX_CHAIN, names=True), "segments.date", *ASSET_GROUP_FIELDS])
+    return f"SELECT {select} FROM asset_group WHERE {_between(window)}"
 
 
 def daily_metrics(ads: AdsClient, account: AccountRef, window: DateWindow, level: str,
-                  notes: FetchNotes) -> Iterator[Record]:
+                  notes: FetchNotes, *, included: Callable[[], Mapping[str, bool]],
+                  action_counts: str = BY_INCLUSION) -> Iterator[Record]:
     """Entity records and daily rows of one account at `level` over `window`, as they arrive.
 
     Each entity (and, at deeper levels, its ad group and campaign) comes once, before the first
-    row naming it. A cancelled account gives a warning in `notes` and no rows; a manager account
-    is an error, since managers hold no metrics of their own."""
+    row naming it. Each row carries its conversion actions (`actions`, () when it has none):
+    `included()` says which of the account's actions count in the Conversions column, and
+    `action_counts` which number an action keeps. A cancelled account gives a warning in `notes`
+    and no rows; a manager account is an error, since managers hold no metrics of their own."""
     query = metrics_query(level, window)  # a bad level fails here, before any request
+    if action_counts not in (BY_INCLUSION, ALL_CONVERSIONS):
+        raise ValueError(f"unknown action_counts {action_counts!r}")
     cid = customer_id(account.external_id)
-    return _records(ads, account, cid, query, level, notes)
+    return _records(ads, account, cid, window, query, level, notes, included, action_counts)
 
 
-def _records(ads: AdsClient, account: AccountRef, cid: str, query: str, level: str,
-             notes: FetchNotes) -> Iterator[Record]:
+def _records(ads: AdsClient, account: AccountRef, cid: str, window: DateWindow, query: str,
+             level: str, notes: FetchNotes, included: Callable[[], Mapping[str, bool]],
+             action_counts: str) -> Iterator[Record]:
     seen: set[tuple[str, str]] = set()
-    rows = ads.search_stream(cid, query, login_customer_id=account.login_customer_id, notes=notes)
     try:
-        for row in rows:
-            reader = _Row(row, cid)
-            parent: str | None = None
-            entity_id = ""
-            for depth, (_, path, label) in enumerate(_CHAIN[level]):
-                entity_level = LEVELS[depth]
-                entity_id = reader.entity_id(path)
-                if (entity_level, entity_id) not in seen:
-                    seen.add((entity_level, entity_id))
-                    yield EntityRecord(entity_level, entity_id, reader.name(path, label, entity_id),
-                                       parent_id=parent, status=reader.status(path))
-                parent = entity_id
-            yield reader.metric_row(level, entity_id)
+        actions = _actions(ads, account, cid, actions_query(level, window), level, notes,
+                           included(), action_counts)
+        rows = ads.search_stream(cid, query, login_customer_id=account.login_customer_id,
+                                 notes=notes)
+        yield from _stream(rows, cid, _CHAIN[level], level, seen, actions)
+        if level == "adset":  # Performance Max: asset groups stand where ad groups would
+            groups = ads.search_stream(cid, asset_groups_query(window),
+                                       login_customer_id=account.login_customer_id, notes=notes)
+            yield from _stream(groups, cid, _PMAX_CHAIN, level, seen, None)
+        if actions:
+            notes.warnings.append(
+                f"Google Ads reported conversion actions of {len(actions)} {level}-days of "
+                f"customer {cid} without a metrics row for them; they were not kept")
     except GoogleAdsApiError as exc:
         if NOT_ENABLED in exc.codes:
-            # Cancelled or not yet enabled: nothing to read, and no reason to fail the others. A
-            # sync asks once per level and window chunk with the same notes: say it once.
-            warning = (f"Google Ads account {cid} ({account.name}) is cancelled or not enabled; "
-                       "no metrics were read")
-            if warning not in notes.warnings:
-                notes.warnings.append(warning)
+            _say_cancelled(account, cid, notes)
             return
         if FOR_MANAGER in exc.codes:
             raise GoogleAdsApiError(f"Google Ads account {cid} ({account.name}) is a manager "
@@ -106,6 +153,67 @@ def _records(ads: AdsClient, account: AccountRef, cid: str, query: str, level: s
         raise
 
 
+def _say_cancelled(account: AccountRef, cid: str, notes: FetchNotes) -> None:
+    # Cancelled or not yet enabled: nothing to read, and no reason to fail the others. A sync
+    # asks once per level and window chunk with the same notes: say it once.
+    warning = (f"Google Ads account {cid} ({account.name}) is cancelled or not enabled; "
+               "no metrics were read")
+    if warning not in notes.warnings:
+        notes.warnings.append(warning)
+
+
+def _stream(rows: Iterator[dict[str, Any]], cid: str,
+            chain: tuple[tuple[str, tuple[str, ...], str], ...], level: str,
+            seen: set[tuple[str, str]],
+            actions: dict[tuple[str, dt.date], list[ActionCount]] | None) -> Iterator[Record]:
+    """The records of one query's rows; each row takes (and removes) its actions from `actions`
+    (() when it has none; None: this query's rows have no actions read)."""
+    for row in rows:
+        reader = _Row(row, cid)
+        parent: str | None = None
+        entity_id = ""
+        for depth, (_, path, label) in enumerate(chain):
+            entity_level = LEVELS[depth]
+            entity_id = reader.entity_id(path)
+            if (entity_level, entity_id) not in seen:
+                seen.add((entity_level, entity_id))
+                yield EntityRecord(entity_level, entity_id, reader.name(path, label, entity_id),
+                                   parent_id=parent, status=reader.status(path))
+            parent = entity_id
+        metric = reader.metric_row(level, entity_id)
+        if actions is not None:
+            found = actions.pop((entity_id, metric.date), [])
+            metric = dataclasses.replace(metric, actions=tuple(found))
+        yield metric
+
+
+def _actions(ads: AdsClient, account: AccountRef, cid: str, query: str, level: str,
+             notes: FetchNotes, included: Mapping[str, bool],
+             action_counts: str) -> dict[tuple[str, dt.date], list[ActionCount]]:
+    """The window's conversions by action, keyed on (entity id, day): held for one chunk (at most
+    [sync] chunk_days days), so the daily rows after it can stream.
+
+    Which number an action keeps: with "by_inclusion", an action counted in the Conversions
+    column keeps metrics.conversions and conversions_value (so those actions add up to the
+    column), any other action its all_conversions; with "all_conversions", every action keeps
+    all_conversions (the "All conv." column by action). Actions with nothing are left out."""
+    found: dict[tuple[str, dt.date], list[ActionCount]] = {}
+    path = _CHAIN[level][-1][1]
+    for row in ads.search_stream(cid, query, login_customer_id=account.login_customer_id,
+                                 notes=notes):
+        reader = _Row(row, cid)
+        entity_id, day, action = reader.entity_id(path), reader.date(), reader.action()
+        metrics = reader.metrics()
+        if action_counts == BY_INCLUSION and included.get(action, False):
+            count, value_key = reader.double(metrics, "conversions"), "conversionsValue"
+        else:
+            count, value_key = reader.double(metrics, "allConversions"), "allConversionsValue"
+        value = reader.micros(metrics, value_key)
+        if count or value:
+            found.setdefault((entity_id, day), []).append(ActionCount(action, count, value))
+    return found
+
+
 class _Row:
     """One searchStream row, read strictly: a value of the wrong type is an error naming it."""
 
@@ -115,17 +223,38 @@ class _Row:
 
     def metric_row(self, level: str, entity_id: str) -> MetricRow:
         metrics = self._object(("metrics",))
-        value = self._double(metrics, "conversionsValue")
-        # Currency units as a double → integer micros, half to even at the micro.
-        micros = int(value.scaleb(MICROS_PLACES).to_integral_value(rounding=ROUND_HALF_EVEN))
-        if abs(micros) > INT64_MAX:
-            self._fail("metrics.conversionsValue", value, "too large")
-        return MetricRow(level=level, entity_id=entity_id, date=self._date(),
+        # Asset-group rows have no interactions and no all conversions (not selectable there).
+        full = "assetGroup" not in self._row
+        return MetricRow(level=level, entity_id=entity_id, date=self.date(),
                          spend_micros=self._int64(metrics, "costMicros"),
                          impressions=self._int64(metrics, "impressions"),
                          clicks=self._int64(metrics, "clicks"),
-                         conversions=self._double(metrics, "conversions"),
-                         conversion_value_micros=micros, reach=None)
+                         conversions=self.double(metrics, "conversions"),
+                         conversion_value_micros=self.micros(metrics, "conversionsValue"),
+                         reach=None,
+                         interactions=self._int64(metrics, "interactions") if full else None,
+                         all_conversions=self.double(metrics, "allConversions") if full else None,
+                         all_conversion_value_micros=self.micros(metrics, "allConversionsValue")
+                         if full else None)
+
+    def metrics(self) -> dict[str, Any]:
+        return self._object(("metrics",))
+
+    def micros(self, metrics: dict[str, Any], key: str) -> int:
+        """Currency units as a double → integer micros, half to even at the micro."""
+        value = self.double(metrics, key)
+        micros = int(value.scaleb(MICROS_PLACES).to_integral_value(rounding=ROUND_HALF_EVEN))
+        if abs(micros) > INT64_MAX:
+            self._fail(f"metrics.{key}", value, "too large")
+        return micros
+
+    def action(self) -> str:
+        """The conversion action's id from segments.conversionAction (its resource name)."""
+        value = self._object(("segments",)).get("conversionAction")
+        found = _ACTION_NAME.fullmatch(value) if isinstance(value, str) else None
+        if found is None:
+            self._fail("segments.conversionAction", value, "not a conversion action")
+        return str(int(found[1]))
 
     def entity_id(self, path: tuple[str, ...]) -> str:
         value = self._object(path).get("id")
@@ -146,7 +275,7 @@ class _Row:
         value = holder.get("status")
         return value.lower() if isinstance(value, str) else ""
 
-    def _date(self) -> dt.date:
+    def date(self) -> dt.date:
         value = self._object(("segments",)).get("date")
         if isinstance(value, str) and _DATE.fullmatch(value):
             try:
@@ -173,7 +302,7 @@ class _Row:
             return value
         self._fail(f"metrics.{key}", value, "not a whole number")
 
-    def _double(self, metrics: dict[str, Any], key: str) -> Decimal:
+    def double(self, metrics: dict[str, Any], key: str) -> Decimal:
         value = metrics.get(key)
         if value is None:
             return Decimal(0)

@@ -120,7 +120,8 @@ class GooglePlatform:
         return GoogleAds(http=context.http, api_url=google.api_url, api_version=google.api_version,
                          get_token=context.get_token,
                          developer_token=context.secrets.get(DEVELOPER_TOKEN) or None,
-                         sleep=context.sleep, retry=context.retry, on_wait=context.on_wait)
+                         sleep=context.sleep, retry=context.retry, on_wait=context.on_wait,
+                         action_counts=google.action_counts)
 
 
 platform = GooglePlatform()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from datadrip.core.config import Section
@@ -21,3 +23,8 @@ class GoogleSettings(Section):
                            "is the secret google.client_secret)")
     lookback_days: int = Field(30, ge=0, le=400, description="Days re-read on every sync, since "
                                "conversions keep arriving for the conversion window (30 by default)")
+    action_counts: Literal["by_inclusion", "all_conversions"] = Field(
+        "by_inclusion", description="Which number each conversion action keeps: by_inclusion "
+        "(the default) keeps metrics.conversions for the actions counted in the Conversions "
+        "column, so they add up to it, and all_conversions for the others; all_conversions keeps "
+        "all_conversions for every action (the All conv. column by action)")

@@ -7,6 +7,7 @@ A field's JSON name is its snake_case path in lowerCamelCase, nested (`ad_group_
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from datadrip.sandbox.google.gaql import GaqlError, Query
@@ -23,15 +24,24 @@ FIELDS: dict[str, str] = {
     "customer_client.time_zone": STRING, "customer_client.status": ENUM,
     "customer_client.test_account": BOOL, "customer_client.hidden": BOOL,
     "campaign.resource_name": STRING, "campaign.id": INT64, "campaign.name": STRING,
-    "campaign.status": ENUM,
+    "campaign.status": ENUM, "campaign.advertising_channel_type": ENUM,
     "ad_group.resource_name": STRING, "ad_group.id": INT64, "ad_group.name": STRING,
     "ad_group.status": ENUM, "ad_group.campaign": STRING,
     "ad_group_ad.resource_name": STRING, "ad_group_ad.ad.id": INT64, "ad_group_ad.ad.name": STRING,
     "ad_group_ad.status": ENUM, "ad_group_ad.ad_group": STRING,
-    "segments.date": DATE,
+    "asset_group.resource_name": STRING, "asset_group.id": INT64, "asset_group.name": STRING,
+    "asset_group.status": ENUM, "asset_group.campaign": STRING,
+    "conversion_action.resource_name": STRING, "conversion_action.id": INT64,
+    "conversion_action.name": STRING, "conversion_action.category": ENUM,
+    "conversion_action.type": ENUM, "conversion_action.status": ENUM,
+    "conversion_action.primary_for_goal": BOOL,
+    "conversion_action.include_in_conversions_metric": BOOL,
+    "segments.date": DATE, "segments.conversion_action": STRING,
+    "segments.conversion_action_name": STRING, "segments.conversion_action_category": ENUM,
     "metrics.impressions": INT64, "metrics.clicks": INT64, "metrics.cost_micros": INT64,
     "metrics.conversions": DOUBLE, "metrics.conversions_value": DOUBLE, "metrics.ctr": DOUBLE,
-    "metrics.average_cpc": DOUBLE,
+    "metrics.average_cpc": DOUBLE, "metrics.interactions": INT64, "metrics.all_conversions": DOUBLE,
+    "metrics.all_conversions_value": DOUBLE,
 }
 METRICS = tuple(name for name in FIELDS if name.startswith("metrics."))
 # Resources whose fields each FROM resource can select (its own and the ones it belongs to).
@@ -41,11 +51,40 @@ SELECTABLE = {
     "campaign": ("campaign", "customer"),
     "ad_group": ("ad_group", "campaign", "customer"),
     "ad_group_ad": ("ad_group_ad", "ad_group", "campaign", "customer"),
+    "asset_group": ("asset_group", "campaign", "customer"),
+    "conversion_action": ("conversion_action", "customer"),
 }
 WITHOUT_METRICS = frozenset({"customer_client"})
+# The segments that name a conversion action, and the only metrics that may stand beside them
+# (the others fail the query: reference card §6).
+ACTION_SEGMENTS = ("segments.conversion_action", "segments.conversion_action_name",
+                   "segments.conversion_action_category")
+CONVERSION_METRICS = ("metrics.conversions", "metrics.conversions_value", "metrics.all_conversions",
+                      "metrics.all_conversions_value")
+# What each resource allows beyond its own fields: asset groups report delivery and conversions
+# only (card §9); a conversion action reports all conversions by date (card §6).
+RESOURCE_ONLY = {
+    "asset_group": ("metrics.impressions", "metrics.clicks", "metrics.cost_micros",
+                    "metrics.conversions", "metrics.conversions_value", "segments.date"),
+    "conversion_action": ("metrics.all_conversions", "metrics.all_conversions_value",
+                          "segments.date"),
+}
 ENUM_VALUES = {
     "customer.status": ("ENABLED", "CANCELED", "SUSPENDED", "CLOSED"),
     "customer_client.status": ("ENABLED", "CANCELED", "SUSPENDED", "CLOSED"),
+    "campaign.advertising_channel_type": ("SEARCH", "DISPLAY", "SHOPPING", "HOTEL", "VIDEO",
+                                          "MULTI_CHANNEL", "LOCAL", "SMART", "PERFORMANCE_MAX",
+                                          "LOCAL_SERVICES", "TRAVEL", "DEMAND_GEN"),
+    "conversion_action.status": ("ENABLED", "REMOVED", "HIDDEN"),
+    "conversion_action.type": ("WEBPAGE", "AD_CALL", "UPLOAD_CLICKS", "WEBSITE_CALL"),
+    "conversion_action.category": ("DEFAULT", "PAGE_VIEW", "PURCHASE", "SIGNUP", "ADD_TO_CART",
+                                   "BEGIN_CHECKOUT", "SUBMIT_LEAD_FORM", "PHONE_CALL_LEAD",
+                                   "IMPORTED_LEAD", "CONTACT", "QUALIFIED_LEAD",
+                                   "CONVERTED_LEAD"),
+    "segments.conversion_action_category": ("DEFAULT", "PAGE_VIEW", "PURCHASE", "SIGNUP",
+                                            "ADD_TO_CART", "BEGIN_CHECKOUT", "SUBMIT_LEAD_FORM",
+                                            "PHONE_CALL_LEAD", "IMPORTED_LEAD", "CONTACT",
+                                            "QUALIFIED_LEAD", "CONVERTED_LEAD"),
 }
 ENTITY_STATUSES = ("ENABLED", "PAUSED", "REMOVED")
 PARAMETERS = {"include_drafts": ("true", "false"), "omit_unselected_resource_names": ("true", "false")}
@@ -55,8 +94,9 @@ def resource_of(name: str) -> str:
     return name.split(".", 1)[0]
 
 
+@functools.cache
 def camel(path: str) -> str:
-    """`ad_group_ad.ad.cost_micros` → `adGroupAd.ad.costMicros`."""
+    """`ad_group_ad.ad.cost_micros` → `adGroupAd.ad.costMicros` (cached: every row asks)."""
     return ".".join(part.split("_")[0] + "".join(word.title() for word in part.split("_")[1:])
                     for part in path.split("."))
 
@@ -87,6 +127,7 @@ def validate(query: Query) -> None:
         if value not in PARAMETERS[name]:
             raise GaqlError("BAD_PARAMETER_VALUE",
                             f"Error in PARAMETERS: invalid value '{value}' for '{name}'.")
+    _check_action_segments(query)
     for condition in query.where:
         kind = FIELDS[condition.field]
         if condition.operator in ("LIKE", "NOT LIKE") and kind != STRING:
@@ -97,9 +138,34 @@ def validate(query: Query) -> None:
                             f"Error in WHERE clause: DURING cannot be used with '{condition.field}'.")
 
 
+def _check_action_segments(query: Query) -> None:
+    """A conversion-action segment fails beside any metric that is not a conversion metric,
+    with the message public clients quote (card §6; the enum is the likely one, unconfirmed)."""
+    named = [*query.select, *(c.field for c in query.where)]
+    segments = [n for n in dict.fromkeys(named) if n in ACTION_SEGMENTS]
+    others = [n for n in dict.fromkeys(named)
+              if n.startswith("metrics.") and n not in CONVERSION_METRICS]
+    if segments and others:
+        listed = ", ".join(f"'{n}'" for n in segments)
+        unsupported = ", ".join(f"'{n.removeprefix('metrics.')}'" for n in others)
+        raise GaqlError("PROHIBITED_SEGMENT_WITH_METRIC_IN_SELECT_OR_WHERE_CLAUSE",
+                        "Cannot select the following segments because at least one unsupported "
+                        f"metric is found in SELECT or WHERE clause: {listed}(unsupported "
+                        f"metrics: {unsupported})")
+
+
 def _check_compatible(resource: str, name: str, clause: str) -> None:
     owner = resource_of(name)
     upper = resource.upper()
+    allowed = RESOURCE_ONLY.get(resource)
+    if allowed is not None and owner in ("metrics", "segments") and name not in allowed:
+        kind = "metric" if owner == "metrics" else "segment"
+        code = "PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE" if owner == "metrics" else \
+            "PROHIBITED_SEGMENT_IN_SELECT_OR_WHERE_CLAUSE"
+        raise GaqlError(code, f"Cannot select or filter on the following {kind}s: '{name}'"
+                              f"(could not support requested resources: '{upper}'), since {kind}"
+                              " is incompatible with the resource in the FROM clause or other "
+                              "selected segmenting resources.")
     if owner in ("metrics", "segments"):
         if resource in WITHOUT_METRICS:
             kind = "metric" if owner == "metrics" else "segment"

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from datadrip.sandbox.data import Account, Entity, Row, World
+from datadrip.sandbox.data import PERFORMANCE_MAX, Account, ConversionActionDef, Entity, Row, World
 from datadrip.sandbox.google import fields
 from datadrip.sandbox.google.gaql import Condition, GaqlError, Query, during, parse_date
 
-LEVELS = {"campaign": "campaign", "ad_group": "adset", "ad_group_ad": "ad"}
+LEVELS = {"campaign": "campaign", "ad_group": "adset", "ad_group_ad": "ad", "asset_group": "adset"}
 STATUS = {"active": "ENABLED", "paused": "PAUSED", "removed": "REMOVED"}
 # Daily data is kept for 37 months (docs/reporting … "37 months"; reference §4).
 HISTORY_MONTHS = 37
@@ -55,7 +55,8 @@ def run(query: Query, world: World, account: Account, today: dt.date,
     if query.limit is not None:
         records = records[:query.limit]
     omit = query.parameters.get("omit_unselected_resource_names") == "true"
-    return Outcome([_project(query, r, omit) for r in records], field_mask(query), summary)
+    project = _projector(query, omit)
+    return Outcome([project(r) for r in records], field_mask(query), summary)
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,19 @@ def _records(query: Query, world: World, account: Account, today: dt.date, cid: 
     if query.resource == "customer_client":
         yield from _clients(world, account, cid, base)
         return
+    if query.resource == "conversion_action":
+        yield from _conversion_actions(world, account, cid, base, today, window, wants_metrics,
+                                       segmented)
+        return
     level = LEVELS.get(query.resource, "campaign")
     entities = world.entities(account.id, level) if not account.manager else []
+    if query.resource in ("ad_group", "asset_group"):
+        # Performance Max has asset groups and no ad groups; other campaigns the reverse.
+        pmax = query.resource == "asset_group"
+        entities = [e for e in entities if (e.channel == PERFORMANCE_MAX) == pmax]
+    catalogue = {a.id: a for a in world.conversion_actions(account.id)}
+    by_action = any(n in fields.ACTION_SEGMENTS for n in
+                    [*query.select, *(c.field for c in query.where)])
     by_id = {e.id: e for level_name in ("campaign", "adset", "ad") if not account.manager
              for e in world.entities(account.id, level_name)}
 
@@ -148,14 +160,20 @@ def _records(query: Query, world: World, account: Account, today: dt.date, cid: 
         return
     since = window.low or min((e.start for e in entities), default=today)
     until = window.high or today
-    rows = [r for r in world.rows(account.id, level, since, until, today) if window.admits(r.date)]
+    shown = {e.id for e in entities}
+    rows = [r for r in world.rows(account.id, level, since, until, today)
+            if window.admits(r.date) and (query.resource == "customer" or r.entity.id in shown)]
     if query.resource == "customer":
         rows = list(_per_day(rows))
+    if by_action:
+        rows = list(_per_action(rows, catalogue))
     selected_metrics = [n for n in query.select if n.startswith("metrics.")]
     if segmented:
         for row in rows:
             record = {**describe(row.entity if query.resource != "customer" else None),
                       **_metrics(row), "segments.date": row.date}
+            if by_action:
+                record.update(_action_segments(row, catalogue, cid))
             if selected_metrics and not any(record[m] for m in selected_metrics):
                 continue  # all selected metrics zero: not returned when segmented
             if not selected_metrics and row.is_zero:
@@ -167,8 +185,81 @@ def _records(query: Query, world: World, account: Account, today: dt.date, cid: 
         totals.setdefault(row.entity.id if query.resource != "customer" else "", []).append(row)
     keys: Iterable[Entity | None] = [None] if query.resource == "customer" else entities
     for entity in keys:
-        summed = _sum(totals.get(entity.id if entity else "", []))
-        yield {**describe(entity), **summed}
+        group = totals.get(entity.id if entity else "", [])
+        if not by_action:
+            yield {**describe(entity), **_sum(group)}
+            continue
+        per_action: dict[str, list[Row]] = {}
+        for row in group:
+            per_action.setdefault(row.actions[0][0], []).append(row)
+        for action_rows in per_action.values():
+            record = {**describe(entity), **_sum(action_rows),
+                      **_action_segments(action_rows[0], catalogue, cid)}
+            if any(record[m] for m in query.select if m.startswith("metrics.")):
+                yield record
+
+
+def _per_action(rows: list[Row], catalogue: dict[str, ConversionActionDef]) -> Iterator[Row]:
+    """Each row as one row per conversion action it counted: only conversion metrics, its
+    conversions the action's count when the action is in the Conversions column, else 0; its
+    all conversions the count either way."""
+    for row in rows:
+        for action, count, value in row.actions:
+            definition = catalogue.get(action)
+            included = definition is not None and definition.include_in_conversions_metric
+            yield Row(row.date, row.entity, 0, 0, 0, 0, count if included else Decimal(0),
+                      value if included else 0, 0, count, value, ((action, count, value),))
+
+
+def _action_segments(row: Row, catalogue: dict[str, ConversionActionDef], cid: str) -> Record:
+    action = row.actions[0][0]
+    definition = catalogue[action]
+    return {"segments.conversion_action": f"customers/{cid}/conversionActions/{action}",
+            "segments.conversion_action_name": definition.name,
+            "segments.conversion_action_category": definition.category}
+
+
+def _conversion_actions(world: World, account: Account, cid: str, base: Record, today: dt.date,
+                        window: _DateWindow, wants_metrics: bool,
+                        segmented: bool) -> Iterator[Record]:
+    """`FROM conversion_action`: the catalogue, with all conversions per action (by date when
+    segments.date is selected) summed over the account's campaigns."""
+    catalogue = world.conversion_actions(account.id)
+
+    def describe(action: ConversionActionDef) -> Record:
+        return {**base,
+                "conversion_action.resource_name": f"customers/{cid}/conversionActions/{action.id}",
+                "conversion_action.id": int(action.id), "conversion_action.name": action.name,
+                "conversion_action.category": action.category, "conversion_action.type": action.type,
+                "conversion_action.status": action.status,
+                "conversion_action.primary_for_goal": action.primary_for_goal,
+                "conversion_action.include_in_conversions_metric":
+                    action.include_in_conversions_metric}
+    if not wants_metrics and not segmented:
+        yield from map(describe, catalogue)
+        return
+    entities = world.entities(account.id, "campaign")
+    since = window.low or min((e.start for e in entities), default=today)
+    until = window.high or today
+    sums: dict[tuple[str, dt.date | None], list[Any]] = {}
+    for row in world.rows(account.id, "campaign", since, until, today):
+        if not window.admits(row.date):
+            continue
+        for action, count, value in row.actions:
+            total = sums.setdefault((action, row.date if segmented else None), [Decimal(0), 0])
+            total[0] += count
+            total[1] += value
+    for action_def in catalogue:
+        days = sorted(day for action, day in sums if action == action_def.id and day is not None)
+        for day in (days if segmented else [None]):
+            count, value = sums.get((action_def.id, day), [Decimal(0), 0])
+            if segmented and not count:
+                continue
+            record = {**describe(action_def), "metrics.all_conversions": float(count),
+                      "metrics.all_conversions_value": value / 1_000_000}
+            if day is not None:
+                record["segments.date"] = day
+            yield record
 
 
 def _customer(account: Account, cid: str) -> Record:
@@ -201,7 +292,14 @@ def _entity_record(resource: str, entity: Entity, by_id: dict[str, Entity], cid:
     campaign = by_id[entity.campaign_id]
     record = {**base, "campaign.resource_name": f"customers/{cid}/campaigns/{campaign.id}",
               "campaign.id": int(campaign.id), "campaign.name": campaign.name_on(today),
-              "campaign.status": STATUS[campaign.status]}
+              "campaign.status": STATUS[campaign.status],
+              "campaign.advertising_channel_type": campaign.channel}
+    if resource == "asset_group":
+        record.update({"asset_group.resource_name": f"customers/{cid}/assetGroups/{entity.id}",
+                       "asset_group.id": int(entity.id), "asset_group.name": entity.name_on(today),
+                       "asset_group.status": STATUS[entity.status],
+                       "asset_group.campaign": record["campaign.resource_name"]})
+        return record
     group = entity if resource == "ad_group" else by_id.get(entity.parent_id or "")
     if group is not None and resource in ("ad_group", "ad_group_ad"):
         record.update({"ad_group.resource_name": f"customers/{cid}/adGroups/{group.id}",
@@ -224,10 +322,20 @@ def _per_day(rows: list[Row]) -> Iterator[Row]:
         days.setdefault(row.date, []).append(row)
     for day, group in days.items():
         first = group[0]
+        actions: dict[str, list[Any]] = {}
+        for row in group:
+            for action, count, value in row.actions:
+                pair = actions.setdefault(action, [Decimal(0), 0])
+                pair[0] += count
+                pair[1] += value
         yield Row(day, first.entity, sum(r.impressions for r in group),
                   sum(r.clicks for r in group), sum(r.spend_micros for r in group), 0,
                   sum((r.conversions for r in group), Decimal(0)),
-                  sum(r.conversion_value_micros for r in group))
+                  sum(r.conversion_value_micros for r in group),
+                  sum(r.interactions for r in group),
+                  sum((r.all_conversions for r in group), Decimal(0)),
+                  sum(r.all_conversion_value_micros for r in group),
+                  tuple((action, count, value) for action, (count, value) in sorted(actions.items())))
 
 
 def _sum(rows: list[Row]) -> Record:
@@ -236,21 +344,28 @@ def _sum(rows: list[Row]) -> Record:
     cost = sum(r.spend_micros for r in rows)
     conversions = sum((r.conversions for r in rows), Decimal(0))
     value = sum(r.conversion_value_micros for r in rows)
-    return _metric_values(impressions, clicks, cost, conversions, value)
+    return _metric_values(impressions, clicks, cost, conversions, value,
+                          sum(r.interactions for r in rows),
+                          sum((r.all_conversions for r in rows), Decimal(0)),
+                          sum(r.all_conversion_value_micros for r in rows))
 
 
 def _metrics(row: Row) -> Record:
     return _metric_values(row.impressions, row.clicks, row.spend_micros, row.conversions,
-                          row.conversion_value_micros)
+                          row.conversion_value_micros, row.interactions, row.all_conversions,
+                          row.all_conversion_value_micros)
 
 
 def _metric_values(impressions: int, clicks: int, cost: int, conversions: Decimal,
-                   value_micros: int) -> Record:
+                   value_micros: int, interactions: int = 0, all_conversions: Decimal = Decimal(0),
+                   all_value_micros: int = 0) -> Record:
     return {"metrics.impressions": impressions, "metrics.clicks": clicks,
             "metrics.cost_micros": cost, "metrics.conversions": float(conversions),
             "metrics.conversions_value": value_micros / 1_000_000,
             "metrics.ctr": clicks / impressions if impressions else 0.0,
-            "metrics.average_cpc": cost / clicks if clicks else 0.0}
+            "metrics.average_cpc": cost / clicks if clicks else 0.0,
+            "metrics.interactions": interactions, "metrics.all_conversions": float(all_conversions),
+            "metrics.all_conversions_value": all_value_micros / 1_000_000}
 
 
 def _summary(query: Query, records: list[Record]) -> dict[str, Any]:
@@ -259,7 +374,10 @@ def _summary(query: Query, records: list[Record]) -> dict[str, Any]:
         sum(r.get("metrics.clicks", 0) for r in records),
         sum(r.get("metrics.cost_micros", 0) for r in records),
         sum((Decimal(str(r.get("metrics.conversions", 0))) for r in records), Decimal(0)),
-        round(sum(r.get("metrics.conversions_value", 0) * 1_000_000 for r in records)))
+        round(sum(r.get("metrics.conversions_value", 0) * 1_000_000 for r in records)),
+        sum(r.get("metrics.interactions", 0) for r in records),
+        sum((Decimal(str(r.get("metrics.all_conversions", 0))) for r in records), Decimal(0)),
+        round(sum(r.get("metrics.all_conversions_value", 0) * 1_000_000 for r in records)))
     metrics = {fields.camel(n).split(".", 1)[1]: fields.to_json(fields.FIELDS[n], totals[n])
                for n in query.select if n.startswith("metrics.")}
     return {"metrics": metrics}
@@ -308,20 +426,23 @@ def _sort_key(name: str) -> Callable[[Record], tuple[int, Any]]:
     return key
 
 
-def _project(query: Query, record: Record, omit_names: bool) -> dict[str, Any]:
-    row: dict[str, Any] = {}
+def _projector(query: Query, omit_names: bool) -> Callable[[Record], dict[str, Any]]:
+    """What turns a record into a JSON row for `query`: the field paths worked out once."""
     selected = dict.fromkeys(query.select)
     owners = dict.fromkeys([query.resource, *(fields.resource_of(n) for n in selected)])
-    for owner in owners:
-        if owner in ("metrics", "segments"):
-            continue
-        name = f"{owner}.resource_name"
-        if not omit_names or name in selected:
-            row.setdefault(fields.camel(owner), {})["resourceName"] = record[name]
-    for name in selected:
-        path = fields.camel(name).split(".")
-        target = row
-        for part in path[:-1]:
-            target = target.setdefault(part, {})
-        target[path[-1]] = fields.to_json(fields.FIELDS[name], record[name])
-    return row
+    names = [(fields.camel(owner), f"{owner}.resource_name") for owner in owners
+             if owner not in ("metrics", "segments")
+             and (not omit_names or f"{owner}.resource_name" in selected)]
+    paths = [(name, fields.camel(name).split("."), fields.FIELDS[name]) for name in selected]
+
+    def project(record: Record) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        for key, name in names:
+            row.setdefault(key, {})["resourceName"] = record[name]
+        for name, path, kind in paths:
+            target = row
+            for part in path[:-1]:
+                target = target.setdefault(part, {})
+            target[path[-1]] = fields.to_json(kind, record[name])
+        return row
+    return project
