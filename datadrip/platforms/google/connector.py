@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from datadrip.platforms.base import (
     AccountRef,
     DateWindow,
+    EntityRecord,
     FetchNotes,
     Record,
     SyncOptions,
@@ -16,6 +17,7 @@ from datadrip.platforms.base import (
 )
 from datadrip.platforms.google.accounts import list_accounts
 from datadrip.platforms.google.ads import AdsClient, GoogleAdsApiError
+from datadrip.platforms.google.entities import entities, version_number
 from datadrip.platforms.google.metrics import daily_metrics
 from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
 
@@ -39,6 +41,7 @@ class GoogleAds:
         self._ads = AdsClient(http=http, api_url=api_url, api_version=api_version,
                               get_token=get_token, developer_token=developer_token, retry=retry,
                               sleep=sleep, on_wait=on_wait)
+        self._api_version = api_version
 
     def __repr__(self) -> str:
         return f"GoogleAds({self._ads!r})"
@@ -54,3 +57,8 @@ class GoogleAds:
 
         `options` has nothing for Google: conversions are the account's own conversion actions."""
         return daily_metrics(self._ads, account, window, level, notes)
+
+    def entities(self, account: AccountRef, level: str, notes: FetchNotes) -> Iterator[EntityRecord]:
+        """Every campaign, ad group or ad of `account` (removed ones too) with its settings:
+        channel, primary status, budget, bidding strategy and dates for campaigns."""
+        return entities(self._ads, account, level, version_number(self._api_version), notes)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
 from datadrip.platforms.meta.accounts import list_accounts
+from datadrip.platforms.meta.entities import entities
 from datadrip.platforms.meta.graph import GraphClient, MetaApiError, MetaReduceDataError
 from datadrip.platforms.meta.insights import INSIGHTS_PAGE_LIMIT, daily_metrics
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from datadrip.platforms.base import (
         AccountRef,
         DateWindow,
+        EntityRecord,
         FetchNotes,
         Record,
         SyncOptions,
@@ -58,3 +60,8 @@ class MetaAds:
         for less data. `notes` gets the attribution setting, requests, pauses and warnings."""
         return daily_metrics(self._graph, account, window, level, options, notes,
                              page_limit=self._insights_page_limit)
+
+    def entities(self, account: AccountRef, level: str, notes: FetchNotes) -> Iterator[EntityRecord]:
+        """Every campaign, ad set or ad of `account` (deleted and archived ones too) with its
+        settings: budgets, bid strategy, dates, optimisation goal, attribution, creative."""
+        return entities(self._graph, account, level, notes, page_limit=self._page_limit)
