@@ -323,13 +323,13 @@ class World:
         trend = 1.0 + 0.25 * (1 - min(max(age, 0), 730) / 730)  # growing towards the epoch
         if "overspend" in account.stories and 0 <= age < 30:
             trend *= 1.6
+        if profile.budget_story and day >= self.budget_raised_on:
+            trend *= float(BUDGET_RAISE)  # the raised budget is spent
         impressions = int(profile.base * WEEKDAY[day.weekday()] * trend * (0.75 + 0.5 * u1))
         frequency = 1.15 + 0.2 * u2
         if profile.fatigue and 0 <= age < 14:  # day 1 … 14 of the story
             ctr *= 1.0 - 0.045 * (14 - age)
             frequency += 0.18 * (14 - age)
-        if profile.budget_story and day >= self.budget_raised_on:
-            trend *= float(BUDGET_RAISE)  # the raised budget is spent
         if profile.cpa_story and 0 <= age < 7:
             cvr /= 1.0 + (7 - age) / 7  # conversions halve over a week at the same spend
         clicks = int(impressions * ctr * (0.85 + 0.3 * u2))
