@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -103,28 +104,56 @@ def test_sync_settings_stored_as_the_sandbox_sets_them_at_every_level(
     assert sql(workbook_path, "SELECT id, settings_synced_at FROM entity ORDER BY id") == before
 
 
-def test_sync_settings_budget_raise_between_two_syncs_is_one_change(
+def test_sync_settings_budget_raise_is_one_change_shown_in_the_report_and_insights(
         clients: None, sandbox: Any, dd: Callable[..., Any], workbook_path: Path) -> None:
-    world = sandbox.app.world
+    """Masala's Diwali Sale has its daily budget raised by half (the sandbox's budget_raise story):
+    the sync of the day after sees it once, the report of the period says so, pacing without a
+    monthly budget uses the campaigns' budgets, and insights name the raise behind the spend."""
+    world, clock = sandbox.app.world, sandbox.app.state.clock
     raised_on = world.budget_raised_on
     campaign = world.entities(META_INR, "campaign")[0]
-    sandbox.app.state.clock.advance(raised_on - TODAY - dt.timedelta(days=2))
+    clock.advance(raised_on - TODAY - dt.timedelta(days=2))
+    assert sync_on(dd, raised_on - dt.timedelta(days=2), "--client", MASALA,
+                   since=raised_on - dt.timedelta(days=40)).exit_code == 0
+    clock.advance(dt.timedelta(days=3))
+    seen = sync_on(dd, raised_on + dt.timedelta(days=1), "--client", MASALA,
+                   since=raised_on - dt.timedelta(days=1))
+    assert seen.exit_code == 0, seen.stderr
+    clock.advance(TODAY - raised_on - dt.timedelta(days=1))
+    assert sync_on(dd, TODAY, "--client", MASALA, since=raised_on).exit_code == 0
 
-    assert sync_on(dd, raised_on - dt.timedelta(days=2), "--client", MASALA).exit_code == 0
-    sandbox.app.state.clock.advance(dt.timedelta(days=3))
-    second = sync_on(dd, raised_on + dt.timedelta(days=1), "--client", MASALA,
-                     since=raised_on - dt.timedelta(days=1))
-
-    assert second.exit_code == 0, second.stderr
     old = world.setup(campaign, raised_on - dt.timedelta(days=1)).daily_budget_micros
     new = world.setup(campaign, raised_on).daily_budget_micros
-    assert new == old * 3 // 2
+    assert (old, new) == (3_800_000_000, 5_700_000_000)
     assert sql(workbook_path, "SELECT e.external_id, c.field, c.old_value, c.new_value, "
                               "c.changed_on FROM entity_change c JOIN entity e ON e.id = "
                               "c.entity_id") == [
-        (campaign.id, "daily_budget_micros", str(old), str(new),
-         (raised_on + dt.timedelta(days=1)).isoformat())]
+        (campaign.id, "daily_budget_micros", "3800000000", "5700000000", "2026-11-21")]
     assert stored(workbook_path, f"act_{META_INR}")[campaign.id]["daily_budget_micros"] == new
+
+    with pinned_clock(TODAY):
+        report = dd("report", "build", MASALA, "--since", "2026-11-19", "--until", "2026-11-25",
+                    "--format", "txt")
+        record = dd("report", "build", MASALA, "--since", "2026-11-19", "--until", "2026-11-25",
+                    "--format", "json")
+        generated = dd("insight", "generate", "--client", MASALA, "--json")
+        found = dd("insight", "list", "--client", MASALA, "--json")
+
+    assert report.exit_code == 0, report.stderr
+    assert "SETTING CHANGES\n  Diwali Sale (Meta): Daily budget raised from ₹3,800.00 to ₹5,700.00 " \
+        "on 21 Nov 2026.\n" in report.stdout
+    pacing = record.json()["pacing"]
+    # No monthly budget: November against the running campaigns' daily budgets (both platforms).
+    running = [c for account_id in (META_INR, GOOGLE_INR)
+               for c in world.entities(account_id, "campaign") if c.status == "active"]
+    assert pacing["budget_source"] == "campaigns"
+    assert Decimal(str(pacing["budget"])) == Decimal(sum(
+        world.setup(c, TODAY).daily_budget_micros for c in running) * 30) / 1_000_000
+    assert generated.exit_code == 0, generated.stderr
+    claims = [item["claim"] for item in found.json() if item["rule"] == "budget.change"]
+    assert len(claims) == 1, found.stdout
+    assert claims[0].startswith("Diwali Sale (Meta)'s daily budget was raised from INR 3,800.00 "
+                                "to INR 5,700.00 on 21 Nov, and its spend rose")
 
 
 def test_sync_settings_unreadable_budget_fails_the_account_and_writes_nothing_of_the_level(
