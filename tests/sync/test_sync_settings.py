@@ -113,8 +113,8 @@ def test_sync_settings_budget_raise_is_one_change_shown_in_the_report_and_insigh
     raised_on = world.budget_raised_on
     campaign = world.entities(META_INR, "campaign")[0]
     clock.advance(raised_on - TODAY - dt.timedelta(days=2))
-    assert sync_on(dd, raised_on - dt.timedelta(days=2), "--client", MASALA,
-                   since=raised_on - dt.timedelta(days=40)).exit_code == 0
+    assert sync_on(dd, raised_on - dt.timedelta(days=2), "--client", MASALA, "--level", "campaign",
+                   since=raised_on - dt.timedelta(days=40)).exit_code == 0  # the insights' history
     clock.advance(dt.timedelta(days=3))
     seen = sync_on(dd, raised_on + dt.timedelta(days=1), "--client", MASALA,
                    since=raised_on - dt.timedelta(days=1))
