@@ -29,6 +29,9 @@ MINOR_UNITS = {"INR": 2, "USD": 2, "EUR": 2, "JPY": 0}
 # epoch (the sandbox's first today), and its spend follows from that day on.
 BUDGET_RAISE_DAYS_AGO = 6
 BUDGET_RAISE = Decimal("1.5")
+# An ad's average daily spend near the epoch against its profile's: the mean weekday (0.973),
+# the trend there (1.25) and the days with delivery (0.97).
+BUDGET_SPEND_FACTOR = Decimal("1.18")
 _STEP = {currency: 10 ** (6 - places) for currency, places in MINOR_UNITS.items()}
 # How many days conversions keep arriving after the click (Meta documents 28, Google's default 30).
 ATTRIBUTION_DAYS = {"meta": 28, "google": 30}
@@ -54,6 +57,7 @@ class Account:
     scale: float = 1.0  # spend level (in the currency's major units per ad per day, roughly)
     history_days: int = 800
     stories: tuple[str, ...] = ()
+    first_budget: Decimal | None = None  # the first campaign's daily budget (major units), when set
 
     @property
     def act_id(self) -> str:
@@ -169,7 +173,7 @@ def yen_account() -> Account:
     """A Meta account in yen (a currency Meta counts budgets in whole units of): its first
     campaign's daily budget is ¥5,000, which Meta sends as "5000"."""
     return Account("meta", "1010000005", "Sakura Tea House", "JPY", "Asia/Tokyo", scale=1200.0,
-                   campaigns=2)
+                   campaigns=2, first_budget=Decimal(5000))
 
 
 def large_account() -> Account:
@@ -214,6 +218,11 @@ class _Profile:
     fatigue: bool  # the ad of the "ctr_fatigue" story
     cpa_story: bool  # in the campaign of the "cpa_doubles" story
     budget_story: bool = False  # in the campaign of the "budget_raise" story
+
+    @property
+    def daily_spend(self) -> float:
+        """Its spend on a plain day without trend (major units): what budgets are made from."""
+        return self.base * self.ctr * self.cpc
 
 
 @dataclass
@@ -370,10 +379,11 @@ class World:
     def setup(self, entity: Entity, today: dt.date) -> Setup:
         """How `entity` is set up as the platform shows it on `today`.
 
-        Campaigns carry the budget (a daily one; the third campaign of a larger account a
-        lifetime one over its first 90 days); ad sets the optimisation goal and attribution;
-        ads the creative. A daily budget is about what the campaign's ads spend, at two
-        significant digits; the "budget_raise" story's campaign raises it on `budget_raised_on`."""
+        Campaigns carry the budget (a daily one; the third campaign of a larger account, once it
+        stopped, a lifetime one over its run); ad sets the optimisation goal and attribution;
+        ads the creative. A daily budget is what the campaign's ads spend on an average recent
+        day (BUDGET_SPEND_FACTOR), at two significant digits, unless the account fixes its first
+        campaign's; the "budget_raise" story's campaign raises it on `budget_raised_on`."""
         account = self._by_id[entity.account_id]
         u1, u2, _, _ = self._hash.uniforms(account.id, entity.id, "setup")
         campaigns = self.entities(account.id, "campaign")
@@ -381,11 +391,13 @@ class World:
         daily = lifetime = None
         end = entity.end
         if entity.level == "campaign":
-            ads = account.adsets_per_campaign * account.ads_per_adset
-            budget = _two_digits(Decimal(str(account.scale)) * ads * Decimal("1.05"))
-            if index == 2 and account.campaigns > 3:
-                lifetime = int(budget * 90 * MICROS)
-                end = entity.start + dt.timedelta(days=89) if entity.end is None else entity.end
+            spend = sum(Decimal(str(round(self._profile(account, ad).daily_spend, 6)))
+                        for ad in self.entities(account.id, "ad") if ad.campaign_id == entity.id)
+            budget = _two_digits(spend * BUDGET_SPEND_FACTOR) if spend else Decimal(0)
+            if index == 0 and account.first_budget is not None:
+                budget = account.first_budget
+            if index == 2 and account.campaigns > 3 and entity.end is not None:
+                lifetime = int(budget * ((entity.end - entity.start).days + 1) * MICROS)
             else:
                 if "budget_raise" in account.stories and index == 0 and \
                         today >= self.budget_raised_on:

@@ -124,11 +124,11 @@ def test_sync_settings_budget_raise_is_one_change_shown_in_the_report_and_insigh
 
     old = world.setup(campaign, raised_on - dt.timedelta(days=1)).daily_budget_micros
     new = world.setup(campaign, raised_on).daily_budget_micros
-    assert (old, new) == (3_800_000_000, 5_700_000_000)
+    assert (old, new) == (3_600_000_000, 5_400_000_000)
     assert sql(workbook_path, "SELECT e.external_id, c.field, c.old_value, c.new_value, "
                               "c.changed_on FROM entity_change c JOIN entity e ON e.id = "
                               "c.entity_id") == [
-        (campaign.id, "daily_budget_micros", "3800000000", "5700000000", "2026-11-21")]
+        (campaign.id, "daily_budget_micros", "3600000000", "5400000000", "2026-11-21")]
     assert stored(workbook_path, f"act_{META_INR}")[campaign.id]["daily_budget_micros"] == new
 
     with pinned_clock(TODAY):
@@ -140,7 +140,7 @@ def test_sync_settings_budget_raise_is_one_change_shown_in_the_report_and_insigh
         found = dd("insight", "list", "--client", MASALA, "--json")
 
     assert report.exit_code == 0, report.stderr
-    assert "SETTING CHANGES\n  Diwali Sale (Meta): Daily budget raised from ₹3,800.00 to ₹5,700.00 " \
+    assert "SETTING CHANGES\n  Diwali Sale (Meta): Daily budget raised from ₹3,600.00 to ₹5,400.00 " \
         "on 21 Nov 2026.\n" in report.stdout
     pacing = record.json()["pacing"]
     # No monthly budget: November against the running campaigns' daily budgets (both platforms).
@@ -152,8 +152,8 @@ def test_sync_settings_budget_raise_is_one_change_shown_in_the_report_and_insigh
     assert generated.exit_code == 0, generated.stderr
     claims = [item["claim"] for item in found.json() if item["rule"] == "budget.change"]
     assert len(claims) == 1, found.stdout
-    assert claims[0].startswith("Diwali Sale (Meta)'s daily budget was raised from INR 3,800.00 "
-                                "to INR 5,700.00 on 21 Nov, and its spend rose")
+    assert claims[0].startswith("Diwali Sale (Meta)'s daily budget was raised from INR 3,600.00 "
+                                "to INR 5,400.00 on 21 Nov, and its spend rose")
 
 
 def test_sync_settings_unreadable_budget_fails_the_account_and_writes_nothing_of_the_level(
