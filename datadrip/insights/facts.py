@@ -6,6 +6,9 @@ zone, and never past the day every connected account has been synced through: an
 sync lags would otherwise look as if its delivery had stopped. Totals come from one GROUP BY over
 metric_daily; each entity's figures stay in its account's currency (CPA in euros for a euro
 account), and the month-to-date spend for budget pacing is blended into the client's currency.
+Pacing holds it against the client's monthly budget, or, when it has none, against what its
+running campaigns are set to spend that month (their daily and lifetime budgets as last synced).
+The campaigns' budget changes seen in the two windows come along, to explain a shift in spend.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from datadrip.core.enums import AccountStatus
 from datadrip.core.errors import UsageError
 from datadrip.core.periods import Period
 from datadrip.db.models import AdAccount, Agency, Client, Entity, MetricDaily, SyncCursor
+from datadrip.workbook.budgets import BUDGET_FIELDS, SettingChange, campaign_budget, setting_changes
 from datadrip.workbook.fx import RateBook
 
 RECENT_DAYS = 7
@@ -86,6 +90,7 @@ class MonthToDate:
     spent_micros: int
     last_7_days_micros: int
     budget_micros: int
+    budget_source: str = "client"  # "client": its monthly budget; "campaigns": their own budgets
 
     @property
     def days_elapsed(self) -> int:
@@ -102,6 +107,8 @@ class ClientFacts:
     entities: dict[str, EntityFacts] = field(default_factory=dict)  # by ref
     month: MonthToDate | None = None
     notes: list[str] = field(default_factory=list)
+    # Campaign budget changes seen from the baseline's first day to the recent window's last.
+    budget_changes: list[SettingChange] = field(default_factory=list)
 
     def at_level(self, level: str) -> list[EntityFacts]:
         return [entity for entity in self.entities.values() if entity.level == level]
@@ -138,6 +145,9 @@ def client_facts(session: Session, agency: Agency, client: Client, today: dt.dat
                                f"{row.through} only, so insights look at days up to {as_of}.")
     _load_entities(session, facts, synced)
     _load_sums(session, facts, list(synced))
+    facts.budget_changes = [change for change in setting_changes(
+        session, client, baseline.since, recent.until, fields=BUDGET_FIELDS)
+        if change.level == "campaign"]
     try:
         facts.month = _month_to_date(session, agency, client, as_of)
     except UsageError as exc:  # a missing exchange rate: pacing needs every account in one currency
@@ -190,15 +200,19 @@ def _load_sums(session: Session, facts: ClientFacts, account_ids: list[str]) -> 
 
 
 def _month_to_date(session: Session, agency: Agency, client: Client, as_of: dt.date) -> MonthToDate | None:
-    if not client.monthly_budget_micros:
-        return None
     first = as_of.replace(day=1)
     following = (first + dt.timedelta(days=32)).replace(day=1)
     scope, rates = client_scope(agency, client), RateBook.load(session)
+    budget, source = client.monthly_budget_micros, "client"
+    if not budget:
+        budget = campaign_budget(session, client, first, following - dt.timedelta(days=1), rates)
+        source = "campaigns"
+    if not budget:
+        return None
 
     def spent(since: dt.date) -> int:
         lines = breakdown(session, scope, Period(since, as_of, "custom"), "total", rates)
         return lines[0].totals.spend_micros
 
     return MonthToDate(first, as_of, (following - first).days, spent(first),
-                       spent(as_of - dt.timedelta(days=RECENT_DAYS - 1)), client.monthly_budget_micros)
+                       spent(as_of - dt.timedelta(days=RECENT_DAYS - 1)), budget, source)

@@ -1,5 +1,7 @@
 """What a client report says, as data: KPIs against the previous period, the channel split, the
-top campaigns, the daily trend, budget pacing and where the numbers came from.
+top campaigns, the daily trend, budget pacing (against the client's monthly budget, or its
+campaigns' own budgets when it has none), the campaigns' setting changes in the period and where
+the numbers came from.
 
 The record (`ReportContent.record()`) is what the templates read and what `report build
 --format json` prints: money as exact decimals in the client's currency, dates as dates."""
@@ -22,7 +24,8 @@ from datadrip.platforms import registry
 from datadrip.reports.content import ReportContent, ReportPlan
 from datadrip.reports.summary import write_summary
 from datadrip.sync.health import last_good_sync
-from datadrip.workbook.fx import RateBook
+from datadrip.workbook.budgets import SettingChange, campaign_budget, setting_changes
+from datadrip.workbook.fx import MissingRateError, RateBook
 
 KPIS = ("spend", "conversions", "cpa", "roas", "conversion_value", "clicks", "ctr", "cpc")
 TOP_CAMPAIGNS = 5
@@ -30,6 +33,13 @@ TREND_DAYS = 14  # the trend shows at least this many days, so a daily report ha
 PACE_TOLERANCE = Decimal(10)  # within ±10 % of the expected spend is "on track"
 INSIGHTS_SHOWN = 3
 INSIGHT_FRESH_DAYS = 7
+# How a report names a changed setting (entity_change.field), and the levels whose changes it shows.
+SETTING_LABELS = {"daily_budget_micros": "Daily budget", "lifetime_budget_micros": "Lifetime budget",
+                  "bid_strategy": "Bid strategy", "objective": "Objective",
+                  "effective_status": "Status", "starts_on": "Start date", "ends_on": "End date",
+                  "optimization_goal": "Optimisation goal",
+                  "attribution_setting": "Attribution setting"}
+CHANGE_LEVELS = ("campaign", "adset")
 # The period each kind of report covers unless one is given, and the kind a period makes.
 KIND_PERIODS = {ReportKind.DAILY: "yesterday", ReportKind.WEEKLY: "last-week",
                 ReportKind.MONTHLY: "last-month"}
@@ -70,6 +80,7 @@ def build_content(session: Session, agency: Agency, client: Client, plan: Report
         agency, client, plan, previous, kpis, channels, campaigns,
         _trend(session, scope, period, rates), _pacing(session, scope, period, rates),
         _accounts(session, client), _insights(session, client, period),
+        changes=_changes(session, client, period, agency.locale),
         has_data=bool(current.spend_micros or current.impressions or current.clicks),
         generated_at=now or dt.datetime.now(dt.UTC))
     content.warnings = _freshness(content.accounts, period, agency.locale)
@@ -119,13 +130,23 @@ def _trend(session: Session, scope: Scope, period: Period, rates: RateBook) -> l
 
 
 def _pacing(session: Session, scope: Scope, period: Period, rates: RateBook) -> dict[str, Any] | None:
-    """Spend of the month the period ends in, up to its last day, against the monthly budget."""
-    budget = scope.clients[0].monthly_budget_micros
-    if not budget:
-        return None
+    """Spend of the month the period ends in, up to its last day, against the monthly budget; a
+    client without one is held against what its running campaigns are set to spend that month
+    (their daily and lifetime budgets as last synced)."""
+    client = scope.clients[0]
     end = period.until
     first = end.replace(day=1)
     following = (first + dt.timedelta(days=32)).replace(day=1)
+    budget, source = client.monthly_budget_micros, "client"
+    if not budget:
+        try:
+            budget = campaign_budget(session, client, first, following - dt.timedelta(days=1),
+                                     rates)
+        except MissingRateError:  # a budget in a currency without a rate: no pacing
+            budget = None
+        source = "campaigns"
+    if not budget:
+        return None
     days_in_month = (following - first).days
     elapsed = (end - first).days + 1
     spent = breakdown(session, scope, Period(first, end, "month-to-date"), "total", rates)[0] \
@@ -145,7 +166,42 @@ def _pacing(session: Session, scope: Scope, period: Period, rates: RateBook) -> 
             "expected": to_amount(expected, currency), "projected": to_amount(projected, currency),
             "remaining": to_amount(max(budget - spent, 0), currency),
             "spent_pct": (Decimal(spent) * 100 / Decimal(budget)).quantize(Decimal("0.1"), ROUND_HALF_UP),
-            "pace_pct": pace, "status": status}
+            "pace_pct": pace, "status": status, "budget_source": source}
+
+
+def _changes(session: Session, client: Client, period: Period, locale: str) -> list[dict[str, Any]]:
+    """The campaigns' and ad sets' setting changes seen in the period, each as a sentence."""
+    return [{"entity": change.name, "level": change.level, "platform": change.platform,
+             "platform_label": registry.label(change.platform), "field": change.field,
+             "changed_on": change.changed_on, "sentence": change_sentence(change, locale)}
+            for change in setting_changes(session, client, period.since, period.until,
+                                          fields=tuple(SETTING_LABELS))
+            if change.level in CHANGE_LEVELS]
+
+
+def change_sentence(change: SettingChange, locale: str) -> str:
+    """"Daily budget raised from ₹2,000.00 to ₹3,000.00 on 3 Dec 2026", in the account's currency."""
+    from datadrip.reports.formatting import day, money
+
+    def shown(value: str | None) -> str | None:
+        if value is None:
+            return None
+        if change.field in ("daily_budget_micros", "lifetime_budget_micros"):
+            return money(to_amount(int(value), change.currency), change.currency, locale)
+        if change.field in ("starts_on", "ends_on"):
+            return day(dt.date.fromisoformat(value), locale)
+        return value
+
+    what, old, new = SETTING_LABELS[change.field], shown(change.old_value), shown(change.new_value)
+    on = f"on {day(change.changed_on, locale)}"
+    if old is None:
+        return f"{what} set to {new} {on}"
+    if new is None:
+        return f"{what} removed (was {old}) {on}"
+    verb = "changed"
+    if change.field in ("daily_budget_micros", "lifetime_budget_micros"):
+        verb = "raised" if int(change.new_value or 0) > int(change.old_value or 0) else "lowered"
+    return f"{what} {verb} from {old} to {new} {on}"
 
 
 def _accounts(session: Session, client: Client) -> list[dict[str, Any]]:

@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from datadrip.sandbox import email
-from datadrip.sandbox.data import World, default_accounts, extra_accounts, large_account
+from datadrip.sandbox.data import (
+    World,
+    default_accounts,
+    extra_accounts,
+    large_account,
+    yen_account,
+)
 from datadrip.sandbox.emulation import Emulation, emulations
 from datadrip.sandbox.faults import HEADER, FaultPlan, FaultRule
 from datadrip.sandbox.openai import chat as openai_chat
@@ -42,6 +48,7 @@ class SandboxConfig:
     today: dt.date | None = None  # pin the clock (noon UTC of that day); None: real time
     access_token_seconds: int = 3599  # lifetime of Google access and Meta short-lived tokens
     large_account: bool = False  # add a 40-campaign, two-year Meta account (benchmarks)
+    yen_account: bool = False  # add a Meta account in yen (budgets in whole units)
     extra_clients: int = 0  # add a Meta and a Google account for each of this many more clients
     async_polls: int = 2  # polls before a Meta report run completes
     faults: tuple[FaultRule, ...] = field(default_factory=tuple)
@@ -58,7 +65,8 @@ class Sandbox:
             pinned = dt.datetime.combine(self.config.today, dt.time(12), tzinfo=dt.UTC)
         self.state = State(Clock(pinned))
         accounts = default_accounts() + extra_accounts(self.config.extra_clients) + \
-            ((large_account(),) if self.config.large_account else ())
+            ((large_account(),) if self.config.large_account else ()) + \
+            ((yen_account(),) if self.config.yen_account else ())
         self.world = World(self.config.seed, accounts, epoch=self.state.clock.now().date())
         self.faults = FaultPlan(self.config.faults, seed=self.config.seed)
         self.router = Router()

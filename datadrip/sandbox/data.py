@@ -30,6 +30,13 @@ from functools import cached_property
 MICROS = 1_000_000
 # Minor units of the currencies the sandbox uses.
 MINOR_UNITS = {"INR": 2, "USD": 2, "EUR": 2, "JPY": 0}
+# The "budget_raise" story: its campaign's daily budget goes up by half this many days before the
+# epoch (the sandbox's first today), and its spend follows from that day on.
+BUDGET_RAISE_DAYS_AGO = 6
+BUDGET_RAISE = Decimal("1.5")
+# An ad's average daily spend near the epoch against its profile's: the mean weekday (0.973),
+# the trend there (1.25) and the days with delivery (0.97).
+BUDGET_SPEND_FACTOR = Decimal("1.18")
 _STEP = {currency: 10 ** (6 - places) for currency, places in MINOR_UNITS.items()}
 # How many days conversions keep arriving after the click (Meta documents 28, Google's default 30).
 ATTRIBUTION_DAYS = {"meta": 28, "google": 30}
@@ -59,6 +66,7 @@ class Account:
     # Meta: what every campaign of the account is for (OUTCOME_SALES: a shop whose conversions
     # are purchases; OUTCOME_LEADS: a lead-generation client whose conversions are leads).
     objective: str = "OUTCOME_SALES"
+    first_budget: Decimal | None = None  # the first campaign's daily budget (major units), when set
 
     @property
     def act_id(self) -> str:
@@ -138,6 +146,23 @@ _SPLIT_KEY = 1 << 63
 
 
 @dataclass(frozen=True)
+class Setup:
+    """How an entity is set up on a given sandbox day, platform-neutral: budgets in micros of the
+    account currency (the emulations write them as each platform does)."""
+
+    objective: str  # "sales" | "traffic" | "leads" | "awareness"
+    daily_budget_micros: int | None
+    lifetime_budget_micros: int | None
+    bid_strategy: str  # "lowest_cost" | "cost_cap" | "bid_cap" | "min_roas"
+    start: dt.date
+    end: dt.date | None  # the last day it is scheduled to run; None: no end date
+    optimization_goal: str | None  # ad sets
+    attribution_days: tuple[int, int] | None  # ad sets: (click days, view days)
+    creative_title: str | None  # ads
+    thumbnail_url: str | None  # ads
+
+
+@dataclass(frozen=True)
 class Story:
     """A pattern planted in the data that analytics and insights should find."""
 
@@ -151,7 +176,7 @@ def default_accounts() -> tuple[Account, ...]:
     """Accounts in three currencies and time zones, a Google manager with clients, one cancelled."""
     return (
         Account("meta", "1010000001", "Masala Mornings", "INR", "Asia/Kolkata", scale=900.0,
-                stories=("cpa_doubles", "ctr_fatigue")),
+                stories=("cpa_doubles", "ctr_fatigue", "budget_raise")),
         Account("meta", "1010000002", "Peak Trail Outfitters", "USD", "America/New_York",
                 scale=40.0),
         Account("meta", "1010000003", "Bloom Botanics EU", "EUR", "Europe/Berlin", scale=25.0,
@@ -196,6 +221,11 @@ def results_accounts() -> tuple[Account, ...]:
         Account("meta", "1010000006", "Harbour Dental Leads", "EUR", "Europe/Berlin", scale=20.0,
                 campaigns=2, objective="OUTCOME_LEADS"),
     )
+def yen_account() -> Account:
+    """A Meta account in yen (a currency Meta counts budgets in whole units of): its first
+    campaign's daily budget is ¥5,000, which Meta sends as "5000"."""
+    return Account("meta", "1010000005", "Sakura Tea House", "JPY", "Asia/Tokyo", scale=1200.0,
+                   campaigns=2, first_budget=Decimal(5000))
 
 
 def large_account() -> Account:
@@ -239,6 +269,12 @@ class _Profile:
     aov_micros: int  # average order value
     fatigue: bool  # the ad of the "ctr_fatigue" story
     cpa_story: bool  # in the campaign of the "cpa_doubles" story
+    budget_story: bool = False  # in the campaign of the "budget_raise" story
+
+    @property
+    def daily_spend(self) -> float:
+        """Its spend on a plain day without trend (major units): what budgets are made from."""
+        return self.base * self.ctr * self.cpc
 
 
 @dataclass
@@ -252,6 +288,9 @@ class World:
     # An ad-day's conversions pinned to a count as a platform sends it (Google's data-driven
     # attribution reports fractions such as 0.333333): {(account id, ad id, day): count}.
     pinned_conversions: dict[tuple[str, str, dt.date], Decimal] = field(default_factory=dict)
+    # An entity's budget pinned to the text a platform sends for it (whatever it is: "12abc"):
+    # {(account id, entity id): text}.
+    pinned_budget_texts: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._hash = _Hash(self.seed)
@@ -300,6 +339,10 @@ class World:
                     ad = self._fatigued_ad(account)
                     found.append(Story(kind, account.id, ad.id,
                                        f"{ad.name}: CTR decays as frequency rises, 14 days"))
+                elif kind == "budget_raise":
+                    found.append(Story(kind, account.id, campaigns[0].id,
+                                       f"{campaigns[0].name}: daily budget raised by half on "
+                                       f"{self.budget_raised_on}, spend follows"))
                 elif kind == "overspend":
                     found.append(Story(kind, account.id, None,
                                        f"{account.name}: spend up 60% this month, over budget"))
@@ -384,6 +427,8 @@ class World:
         trend = 1.0 + 0.25 * (1 - min(max(age, 0), 730) / 730)  # growing towards the epoch
         if "overspend" in account.stories and 0 <= age < 30:
             trend *= 1.6
+        if profile.budget_story and day >= self.budget_raised_on:
+            trend *= float(BUDGET_RAISE)  # the raised budget is spent
         impressions = int(profile.base * WEEKDAY[day.weekday()] * trend * (0.75 + 0.5 * u1))
         frequency = 1.15 + 0.2 * u2
         if profile.fatigue and 0 <= age < 14:  # day 1 … 14 of the story
@@ -447,9 +492,52 @@ class World:
                 ctr=ctr, cpc=cpc, cvr=0.02 + 0.06 * u4,
                 aov_micros=int(cpc * 40 * (0.8 + 0.6 * u1) * MICROS),
                 fatigue="ctr_fatigue" in account.stories and ad.id == self._fatigued_ad(account).id,
-                cpa_story="cpa_doubles" in account.stories and ad.campaign_id == campaigns[0].id)
+                cpa_story="cpa_doubles" in account.stories and ad.campaign_id == campaigns[0].id,
+                budget_story="budget_raise" in account.stories and ad.campaign_id == campaigns[0].id)
             self._profiles[ad.id] = profile
         return profile
+
+    @property
+    def budget_raised_on(self) -> dt.date:
+        """The day the "budget_raise" story's campaign's daily budget goes up."""
+        return self.epoch - dt.timedelta(days=BUDGET_RAISE_DAYS_AGO)
+
+    def setup(self, entity: Entity, today: dt.date) -> Setup:
+        """How `entity` is set up as the platform shows it on `today`.
+
+        Campaigns carry the budget (a daily one; the third campaign of a larger account, once it
+        stopped, a lifetime one over its run); ad sets the optimisation goal and attribution;
+        ads the creative. A daily budget is what the campaign's ads spend on an average recent
+        day (BUDGET_SPEND_FACTOR), at two significant digits, unless the account fixes its first
+        campaign's; the "budget_raise" story's campaign raises it on `budget_raised_on`."""
+        account = self._by_id[entity.account_id]
+        u1, u2, _, _ = self._hash.uniforms(account.id, entity.id, "setup")
+        campaigns = self.entities(account.id, "campaign")
+        index = next(i for i, c in enumerate(campaigns) if c.id == entity.campaign_id)
+        daily = lifetime = None
+        end = entity.end
+        if entity.level == "campaign":
+            spend = sum(Decimal(str(round(self._profile(account, ad).daily_spend, 6)))
+                        for ad in self.entities(account.id, "ad") if ad.campaign_id == entity.id)
+            budget = _two_digits(spend * BUDGET_SPEND_FACTOR) if spend else Decimal(0)
+            if index == 0 and account.first_budget is not None:
+                budget = account.first_budget
+            if index == 2 and account.campaigns > 3 and entity.end is not None:
+                lifetime = int(budget * ((entity.end - entity.start).days + 1) * MICROS)
+            else:
+                if "budget_raise" in account.stories and index == 0 and \
+                        today >= self.budget_raised_on:
+                    budget *= BUDGET_RAISE
+                daily = int(budget * MICROS)
+        objective = _OBJECTIVES[index % len(_OBJECTIVES)]
+        goal = _GOALS[objective] if entity.level == "adset" else None
+        attribution = ((7, 1) if u1 < 0.7 else (1, 0)) if entity.level == "adset" else None
+        title = thumbnail = None
+        if entity.level == "ad":
+            title = f"{entity.name}: {('New season', 'Fresh picks', 'Last chance')[int(u2 * 3)]}"
+            thumbnail = f"https://scontent.example/t/{entity.id}.jpg"
+        return Setup(objective, daily, lifetime, _BIDS[index % len(_BIDS)], entity.start, end,
+                     goal, attribution, title, thumbnail)
 
     def _fatigued_ad(self, account: Account) -> Entity:
         """The ad of the CTR-fatigue story: the last ad of the second campaign (still running)."""
@@ -513,6 +601,18 @@ class World:
                 layout["unit"].append(Entity(account.id, "ad", f"{group_id}{a + 1:02d}",
                                              f"{theme} unit {a + 1}", group_id, campaign_id,
                                              "active", start, None, channel=PERFORMANCE_MAX))
+
+
+_OBJECTIVES = ("sales", "traffic", "leads", "awareness")
+_GOALS = {"sales": "OFFSITE_CONVERSIONS", "traffic": "LINK_CLICKS", "leads": "LEAD_GENERATION",
+          "awareness": "REACH"}
+_BIDS = ("lowest_cost", "cost_cap", "lowest_cost", "bid_cap")
+
+
+def _two_digits(amount: Decimal) -> Decimal:
+    """`amount` rounded to two significant digits (5040 → 5000, 168 → 170)."""
+    digits = amount.adjusted() - 1
+    return (amount.scaleb(-digits).quantize(Decimal(1))).scaleb(digits).quantize(Decimal(1))
 
 
 def maturity(platform: str, age_days: int) -> float:

@@ -35,6 +35,7 @@ from datadrip.platforms.base import (
     ConnectorContext,
     ConversionCatalogue,
     DateWindow,
+    EntityCatalogue,
     EntityRecord,
     FetchNotes,
     MetricRow,
@@ -454,6 +455,10 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
             if isinstance(connector, ConversionCatalogue):
                 writer.write_catalogue(connector.conversion_actions(ref, notes))
             for level, window in account.windows.items():
+                if isinstance(connector, EntityCatalogue):  # settings first, whole per level
+                    day = dt.datetime.now(ZoneInfo(account.timezone)).date()
+                    writer.write_entity_settings(level, list(connector.entities(ref, level, notes)),
+                                                 changed_on=day)
                 for chunk in window.chunks(loaded.settings.sync.chunk_days):
                     if stop.is_set():
                         raise SyncInterruptedError("interrupted before all chunks were fetched")

@@ -26,12 +26,19 @@ from datadrip.db.engine import WRITE
 from datadrip.db.models import (
     ConversionAction,
     Entity,
+    EntityChange,
     MetricActionDaily,
     MetricDaily,
     SyncCursor,
     SyncRun,
 )
-from datadrip.platforms.base import ConversionActionInfo, DateWindow, EntityRecord, MetricRow
+from datadrip.platforms.base import (
+    ConversionActionInfo,
+    DateWindow,
+    EntityRecord,
+    EntitySettings,
+    MetricRow,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -43,6 +50,9 @@ _metrics = MetricDaily.__table__  # type: ignore[attr-defined]
 _actions = MetricActionDaily.__table__  # type: ignore[attr-defined]
 _entities = Entity.__table__  # type: ignore[attr-defined]
 _catalogue = ConversionAction.__table__  # type: ignore[attr-defined]
+_changes = EntityChange.__table__  # type: ignore[attr-defined]
+# EntitySettings' fields, each kept in the entity column of the same name.
+SETTING_FIELDS = tuple(EntitySettings.__dataclass_fields__)
 _cursors = SyncCursor.__table__  # type: ignore[attr-defined]
 _runs = SyncRun.__table__  # type: ignore[attr-defined]
 METRIC_COLUMNS = ("account_id", "level", "date", "entity_id", "spend_micros", "impressions", "clicks",
@@ -238,6 +248,49 @@ class AccountWriter:
                                 "status": known.status, "updated_at": stamp})
         return added, changed
 
+    def write_entity_settings(self, level: str, records: Sequence[EntityRecord], *,
+                              changed_on: dt.date, now: dt.datetime | None = None) -> int:
+        """Keep how each entity of `level` is set up, whole or not at all; returns how many
+        entity_change rows were written.
+
+        Each setting that differs from what the last read of it saw becomes an entity_change row
+        (its old and new value as text, `changed_on` the account's day of this sync). The first
+        read of an entity's settings is no change. Entities are added or renamed as in a chunk; a
+        re-read with nothing changed writes nothing."""
+        stamp = now or dt.datetime.now(dt.UTC)
+        with_settings = [record for record in records
+                         if record.level == level and record.settings is not None]
+        with self._engine.begin() as conn:
+            added, changed = self._entity_changes(records, stamp)
+            if added:
+                conn.execute(_entities.insert(), added)
+            for change in changed:
+                conn.execute(_entities.update().where(_entities.c.id == change.pop("_id")), change)
+            stored = {row.id: row for row in conn.execute(
+                sa.select(_entities.c.id, _entities.c.settings_synced_at,
+                          *(_entities.c[name] for name in SETTING_FIELDS))
+                .where(_entities.c.account_id == self._account_id, _entities.c.level == level))}
+            history: list[dict[str, Any]] = []
+            for record in with_settings:
+                entity_id = self._known[(level, record.external_id)].id
+                assert record.settings is not None
+                new = {name: getattr(record.settings, name) for name in SETTING_FIELDS}
+                old = stored[entity_id]
+                differing = [name for name in SETTING_FIELDS if getattr(old, name) != new[name]]
+                if old.settings_synced_at is not None and not differing:
+                    continue
+                if old.settings_synced_at is not None:
+                    history += [{"id": uuid.uuid4().hex, "account_id": self._account_id,
+                                 "entity_id": entity_id, "changed_on": changed_on, "field": name,
+                                 "old_value": _as_text(getattr(old, name)),
+                                 "new_value": _as_text(new[name]), "seen_at": stamp}
+                                for name in differing]
+                conn.execute(_entities.update().where(_entities.c.id == entity_id),
+                             {**new, "settings_synced_at": stamp})
+            if history:
+                conn.execute(_changes.insert(), history)
+        return len(history)
+
     def write_catalogue(self, entries: Sequence[ConversionActionInfo], *,
                         now: dt.datetime | None = None) -> None:
         """Keep the account's catalogue of conversion actions as the platform names them now.
@@ -271,6 +324,13 @@ class AccountWriter:
             conn.execute(_cursors.update().where(_cursors.c.account_id == self._account_id,
                                                  _cursors.c.level == level),
                          {"synced_through": through, "updated_at": stamp})
+
+
+def _as_text(value: Any) -> str | None:
+    """A setting as entity_change keeps it: budgets as their integer micros, days ISO."""
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
 def cursors(engine: Engine, account_id: str) -> dict[str, dt.date]:

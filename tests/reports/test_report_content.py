@@ -62,7 +62,8 @@ def test_report_record_keys_are_stable(filled):
 
     assert list(report) == ["client", "agency", "kind", "currency", "period", "previous_period",
                             "has_data", "summary", "kpis", "channels", "top_campaigns", "trend",
-                            "pacing", "accounts", "insights", "warnings", "generated_at"]
+                            "pacing", "accounts", "insights", "warnings", "generated_at",
+                            "setting_changes"]
     assert report["client"]["name"] == MASALA and report["currency"] == "INR"
     assert report["agency"] == {"name": "Spice Route Media", "locale": "en_IN", "timezone": "Asia/Kolkata",
                                 "colour": None, "logo": None}
@@ -200,7 +201,8 @@ def test_report_pacing_measures_the_month_against_the_monthly_budget(masala, bud
         "month": "2026-11-01", "through": "2026-11-03", "days_elapsed": 3, "days_in_month": 30,
         "budget": D(budget), "spent": D("2530.50"), "expected": D(expected),
         "projected": D("25305.00"),  # 2,530.50 over 3 days → 30 days
-        "remaining": D(remaining), "spent_pct": D(spent_pct), "pace_pct": D(pace), "status": status}
+        "remaining": D(remaining), "spent_pct": D(spent_pct), "pace_pct": D(pace), "status": status,
+        "budget_source": "client"}
 
 
 def test_report_pacing_counts_the_month_up_to_the_period_last_day(masala):

@@ -86,7 +86,7 @@ def test_server_describes_its_urls_and_credentials(sandbox: SandboxServer,
     assert description["openai"] == {"base_url": f"{base}/openai/v1", "api_key": "sk-sandbox-openai-key-0001",
                                      "model": "gpt-4o-mini"}
     assert {story["kind"] for story in description["stories"]} == {
-        "cpa_doubles", "ctr_fatigue", "overspend", "pmax"}
+        "cpa_doubles", "ctr_fatigue", "overspend", "pmax", "budget_raise"}
 
 
 def test_server_mounts_every_installed_emulation_and_says_how_to_connect_to_it(

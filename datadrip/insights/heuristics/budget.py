@@ -14,6 +14,12 @@ account with the lowest recent CPA that has room to grow, when that CPA is signi
 (the conditional count test on conversions per spend, whose late conversions cancel between two
 campaigns of one account). A structural gap between campaigns that were always apart is left
 alone: campaigns differ in purpose.
+
+A budget change explains a spend shift: a campaign whose daily budget was raised (or lowered) in
+the recent window, and whose average daily spend moved the same way by MIN_SPEND_SHIFT or more
+against the baseline, gets a finding naming the change, so the shift is read as the decision it
+was rather than as a change in delivery. Without a monthly budget of the client's own, pacing
+holds the month against the campaigns' budgets (facts.MonthToDate.budget_source).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 from datadrip.core.money import to_amount
-from datadrip.insights.facts import RECENT_DAYS, ClientFacts, EntityFacts
+from datadrip.insights.facts import BASELINE_DAYS, RECENT_DAYS, ClientFacts, EntityFacts
 from datadrip.insights.findings import Evidence, Finding
 from datadrip.insights.heuristics.common import (
     ALPHA,
@@ -58,6 +64,8 @@ MIN_REALLOCATION_CONVERSIONS = 20
 # "Room to grow" on Meta: frequency not up by more than this against its own baseline.
 MAX_RECIPIENT_FREQUENCY_RISE = Decimal("1.15")
 _SHOWN = ("cpa", "conversions", "spend")
+# A budget change explains a move of the daily spend this large (or larger), the same way.
+MIN_SPEND_SHIFT = Decimal("0.20")
 
 
 def pacing_findings(facts: ClientFacts, *, max_budget_change_pct: Decimal) -> list[Finding]:
@@ -96,7 +104,8 @@ def pacing_findings(facts: ClientFacts, *, max_budget_change_pct: Decimal) -> li
     projected_micros, daily_micros = at_minor_unit(projected, currency), at_minor_unit(daily, currency)
     claim = (f"At the last 7 days' rate ({money(daily_micros, currency)} a day) "
              f"{facts.client.name} would spend {money(projected_micros, currency)} {period}, "
-             f"{pct(float(gap))} {'over' if over else 'under'} its budget of "
+             f"{pct(float(gap))} {'over' if over else 'under'} "
+             f"{'its' if month.budget_source == 'client' else 'its campaigns' + chr(39)} budget of "
              f"{money(month.budget_micros, currency)} ({so_far})")
     certainty = min(1.0, 0.5 + 0.5 * elapsed / PACING_CONFIDENT_DAYS)
     stake = float(min(abs(gap) / FULL_PACING_GAP, Decimal(1))) * FULL_STAKE
@@ -112,6 +121,46 @@ def pacing_findings(facts: ClientFacts, *, max_budget_change_pct: Decimal) -> li
                  "days_elapsed": elapsed, "days_remaining": remaining,
                  "needed_change_pct": None if needed is None else _percent(needed)},
         budget_change_pct=change)]
+
+
+def budget_change_findings(facts: ClientFacts) -> list[Finding]:
+    """Campaigns whose daily budget changed in the recent window and whose spend followed."""
+    found = []
+    for change in facts.budget_changes:
+        entity = facts.entities.get(change.ref)
+        if entity is None or change.field != "daily_budget_micros" or change.old_value is None \
+                or change.new_value is None or not \
+                facts.recent.since <= change.changed_on <= facts.recent.until:
+            continue
+        old, new = int(change.old_value), int(change.new_value)
+        before = Decimal(entity.baseline.spend_micros) / BASELINE_DAYS
+        after = Decimal(entity.recent.spend_micros) / RECENT_DAYS
+        if old <= 0 or new == old or before <= 0:
+            continue
+        shift = after / before - 1
+        if abs(shift) < MIN_SPEND_SHIFT or (shift > 0) != (new > old):
+            continue
+        currency = entity.currency
+        raised = new > old
+        claim = (f"{label(entity)}'s daily budget was {'raised' if raised else 'lowered'} from "
+                 f"{money(old, currency)} to {money(new, currency)} on "
+                 f"{days_text(change.changed_on, change.changed_on)}, and its spend "
+                 f"{'rose' if raised else 'fell'} {pct(float(shift))}: "
+                 f"{money(at_minor_unit(after, currency), currency)} a day over "
+                 f"{days_text(facts.recent.since, facts.recent.until)} against "
+                 f"{money(at_minor_unit(before, currency), currency)} a day before")
+        action = (f"Read {entity.name}'s spend {'rise' if raised else 'fall'} as the budget change; "
+                  "judge its CPA over the days since the change before changing it again.")
+        stake = spend_share(facts, entity) * float(min(abs(shift), Decimal(1)))
+        found.append(Finding(
+            type="budget", rule="budget.change", entity_ref=entity.ref, entity_name=entity.name,
+            direction="increase" if raised else "decrease", claim=claim, action=action,
+            impact_score=impact(stake, 1.0), since=facts.recent.since, until=facts.recent.until,
+            evidence=evidence(entity, ("spend",)),
+            figures={"field": change.field, "changed_on": change.changed_on.isoformat(),
+                     "old_budget": to_amount(old, currency), "new_budget": to_amount(new, currency),
+                     "spend_shift_pct": _percent(shift)}))
+    return found
 
 
 def _percent(fraction: Decimal) -> Decimal:

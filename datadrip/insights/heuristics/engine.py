@@ -10,8 +10,9 @@ first. The rules:
   campaigns of an account), and the recent expectation is scaled by it; without such a control a
   "worse" change is judged against the conservative LAG_FLOOR. A "better" change is judged with
   no lag allowance at all, so it never rests on conversions that have not arrived yet.
-- budget (heuristics_budget): month-to-date pacing against the client's budget; moving budget
-  from a campaign whose CPA worsened to one with a significantly lower CPA and room to grow.
+- budget (heuristics_budget): month-to-date pacing against the client's budget (or its
+  campaigns' own budgets); moving budget from a campaign whose CPA worsened to one with a
+  significantly lower CPA and room to grow; a budget change that explains a spend shift.
 - creative and audience (heuristics_audience): ad fatigue (CTR down while frequency climbs),
   saturation of Meta ad sets and campaigns, sudden drops in delivery.
 The impact score's formula is in heuristics_common.
@@ -27,7 +28,11 @@ from datadrip.analytics.totals import Totals
 from datadrip.insights.facts import ClientFacts, EntityFacts, shown_figures
 from datadrip.insights.findings import Finding
 from datadrip.insights.heuristics.audience import audience_findings, creative_findings
-from datadrip.insights.heuristics.budget import pacing_findings, reallocation_findings
+from datadrip.insights.heuristics.budget import (
+    budget_change_findings,
+    pacing_findings,
+    reallocation_findings,
+)
 from datadrip.insights.heuristics.common import (
     ALPHA,
     LAG_FLOOR,
@@ -93,7 +98,8 @@ def heuristic_findings(facts: ClientFacts, *, max_budget_change_pct: Decimal) ->
     creative = creative_findings(facts)
     found = [*performance, *creative, *audience_findings(facts, creative),
              *pacing_findings(facts, max_budget_change_pct=max_budget_change_pct),
-             *reallocation_findings(facts, performance, max_budget_change_pct=max_budget_change_pct)]
+             *reallocation_findings(facts, performance, max_budget_change_pct=max_budget_change_pct),
+             *budget_change_findings(facts)]
     return sorted(found, key=lambda finding: (-finding.impact_score, finding.rule, finding.entity_ref or ""))
 
 

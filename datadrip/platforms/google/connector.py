@@ -10,6 +10,7 @@ from datadrip.platforms.base import (
     AccountRef,
     ConversionActionInfo,
     DateWindow,
+    EntityRecord,
     FetchNotes,
     Record,
     SyncOptions,
@@ -18,6 +19,7 @@ from datadrip.platforms.base import (
 from datadrip.platforms.google.accounts import list_accounts
 from datadrip.platforms.google.ads import AdsClient, GoogleAdsApiError
 from datadrip.platforms.google.catalogue import conversion_actions
+from datadrip.platforms.google.entities import entities, version_number
 from datadrip.platforms.google.metrics import BY_INCLUSION, daily_metrics
 from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
 
@@ -45,6 +47,7 @@ class GoogleAds:
         self._action_counts = action_counts
         # Each account's catalogue, read once per connector (a sync reads it before the rows).
         self._catalogues: dict[str, list[ConversionActionInfo]] = {}
+        self._api_version = api_version
 
     def __repr__(self) -> str:
         return f"GoogleAds({self._ads!r})"
@@ -74,3 +77,8 @@ class GoogleAds:
             found = conversion_actions(self._ads, account, notes)
             self._catalogues[account.external_id] = found
         return found
+
+    def entities(self, account: AccountRef, level: str, notes: FetchNotes) -> Iterator[EntityRecord]:
+        """Every campaign, ad group or ad of `account` (removed ones too) with its settings:
+        channel, primary status, budget, bidding strategy and dates for campaigns."""
+        return entities(self._ads, account, level, version_number(self._api_version), notes)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
 from datadrip.platforms.meta.accounts import list_accounts
 from datadrip.platforms.meta.catalogue import custom_conversions
+from datadrip.platforms.meta.entities import entities
 from datadrip.platforms.meta.graph import GraphClient, MetaApiError, MetaReduceDataError
 from datadrip.platforms.meta.insights import INSIGHTS_PAGE_LIMIT, daily_metrics
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
         AccountRef,
         ConversionActionInfo,
         DateWindow,
+        EntityRecord,
         FetchNotes,
         Record,
         SyncOptions,
@@ -67,3 +69,8 @@ class MetaAds:
         """The account's custom conversions (`act_…/customconversions`, every page), named as
         insights report them: "offsite_conversion.custom.<id>"."""
         return custom_conversions(self._graph, account, notes, page_limit=self._page_limit)
+
+    def entities(self, account: AccountRef, level: str, notes: FetchNotes) -> Iterator[EntityRecord]:
+        """Every campaign, ad set or ad of `account` (deleted and archived ones too) with its
+        settings: budgets, bid strategy, dates, optimisation goal, attribution, creative."""
+        return entities(self._graph, account, level, notes, page_limit=self._page_limit)

@@ -47,7 +47,7 @@ def register(router: Router, sandbox: SandboxContext) -> None:
                _api(sandbox, lambda request, match, version, rid: _accessible(sandbox, rid)))
     router.add("POST", rf"{API}/customers/(?P<cid>[^/]+)/googleAds:(?P<method>search|searchStream)",
                _api(sandbox, lambda request, match, version, rid: _search(
-                   request, match, sandbox, rid)))
+                   request, match, sandbox, rid, _version(version))))
     for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
         router.add(method, r"/google/ads(/.*)?", lambda request, _: _not_found(request))
 
@@ -153,7 +153,8 @@ def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _search(request: Request, match: re.Match[str], sandbox: SandboxContext, request_id: str) -> Response:
+def _search(request: Request, match: re.Match[str], sandbox: SandboxContext, request_id: str,
+            version: int | None = None) -> Response:
     cid, stream = match["cid"], match["method"] == "searchStream"
     account = _reach(request, cid, sandbox)
     body = _body(request)
@@ -167,7 +168,7 @@ def _search(request: Request, match: re.Match[str], sandbox: SandboxContext, req
                            "Required field was not specified.", location="query")
     query = gaql.parse(text)
     today = sandbox.state.clock.today_in(account.timezone)
-    outcome = google_query.run(query, sandbox.world, account, today, cid)
+    outcome = google_query.run(query, sandbox.world, account, today, cid, version)
     setting = str(body.get("summaryRowSetting", "NO_SUMMARY_ROW"))
     summary = outcome.summary if setting in ("SUMMARY_ROW_WITH_RESULTS", "SUMMARY_ROW_ONLY") else None
     rows = [] if setting == "SUMMARY_ROW_ONLY" else outcome.rows

@@ -15,6 +15,10 @@ from datadrip.sandbox.google.gaql import Condition, GaqlError, Query, during, pa
 
 LEVELS = {"campaign": "campaign", "ad_group": "adset", "ad_group_ad": "ad", "asset_group": "adset"}
 STATUS = {"active": "ENABLED", "paused": "PAUSED", "removed": "REMOVED"}
+PRIMARY_STATUS = {"active": "ELIGIBLE", "paused": "PAUSED", "removed": "REMOVED"}
+BIDDING = {"lowest_cost": "MAXIMIZE_CONVERSIONS", "cost_cap": "TARGET_CPA", "bid_cap": "MANUAL_CPC",
+           "min_roas": "TARGET_ROAS"}
+NO_END = dt.date(2037, 12, 30)  # the end date Google gives a campaign without one
 # Daily data is kept for 37 months (docs/reporting … "37 months"; reference §4).
 HISTORY_MONTHS = 37
 Record = dict[str, Any]
@@ -32,9 +36,10 @@ def field_mask(query: Query) -> str:
 
 
 def run(query: Query, world: World, account: Account, today: dt.date,
-        customer_id: str) -> Outcome:
-    """Validate and run `query` for one customer on `today` (its calendar day)."""
-    fields.validate(query)
+        customer_id: str, version: int | None = None) -> Outcome:
+    """Validate and run `query` for one customer on `today` (its calendar day), as API
+    `version` would (the newest when None)."""
+    fields.validate(query, version)
     named = [*query.select, *(c.field for c in query.where), *(n for n, _ in query.order_by)]
     wants_metrics = any(n.startswith("metrics.") for n in named)
     if account.manager and (wants_metrics or "segments.date" in named):
@@ -154,7 +159,7 @@ def _records(query: Query, world: World, account: Account, today: dt.date, cid: 
     def describe(entity: Entity | None) -> Record:
         if entity is None:  # FROM customer: the account's own row
             return dict(base)
-        return _entity_record(query.resource, entity, by_id, cid, today, base)
+        return _entity_record(query.resource, entity, by_id, cid, today, base, world)
     if not segmented and not wants_metrics:
         yield from ([describe(None)] if query.resource == "customer" else map(describe, entities))
         return
@@ -288,12 +293,12 @@ def _clients(world: World, account: Account, cid: str, base: Record) -> Iterator
 
 
 def _entity_record(resource: str, entity: Entity, by_id: dict[str, Entity], cid: str,
-                   today: dt.date, base: Record) -> Record:
+                   today: dt.date, base: Record, world: World) -> Record:
     campaign = by_id[entity.campaign_id]
     record = {**base, "campaign.resource_name": f"customers/{cid}/campaigns/{campaign.id}",
               "campaign.id": int(campaign.id), "campaign.name": campaign.name_on(today),
               "campaign.status": STATUS[campaign.status],
-              "campaign.advertising_channel_type": campaign.channel}
+              **_campaign_setup(world, campaign, cid, today)}
     if resource == "asset_group":
         record.update({"asset_group.resource_name": f"customers/{cid}/assetGroups/{entity.id}",
                        "asset_group.id": int(entity.id), "asset_group.name": entity.name_on(today),
@@ -313,6 +318,29 @@ def _entity_record(resource: str, entity: Entity, by_id: dict[str, Entity], cid:
             "ad_group_ad.status": STATUS[entity.status],
             "ad_group_ad.ad_group": record["ad_group.resource_name"]})
     return record
+
+
+def _campaign_setup(world: World, campaign: Entity, cid: str, today: dt.date) -> Record:
+    """A campaign's settings and its budget's fields; a budget pinned to a text goes out as it
+    is."""
+    setup = world.setup(campaign, today)
+    end = setup.end or NO_END
+    budget = f"customers/{cid}/campaignBudgets/{campaign.id}"
+    pinned = world.pinned_budget_texts.get((campaign.account_id, campaign.id))
+    custom = setup.lifetime_budget_micros is not None
+    amount: int | str | None = setup.lifetime_budget_micros if custom else setup.daily_budget_micros
+    if pinned is not None:
+        amount = pinned
+    return {"campaign.primary_status": PRIMARY_STATUS[campaign.status],
+            "campaign.advertising_channel_type": campaign.channel,
+            "campaign.bidding_strategy_type": BIDDING[setup.bid_strategy],
+            "campaign.start_date": setup.start.isoformat(), "campaign.end_date": end.isoformat(),
+            "campaign.start_date_time": f"{setup.start.isoformat()} 00:00:00",
+            "campaign.end_date_time": f"{end.isoformat()} 23:59:59",
+            "campaign.campaign_budget": budget, "campaign_budget.resource_name": budget,
+            "campaign_budget.period": "CUSTOM_PERIOD" if custom else "DAILY",
+            "campaign_budget.amount_micros": None if custom else amount,
+            "campaign_budget.total_amount_micros": amount if custom else None}
 
 
 def _per_day(rows: list[Row]) -> Iterator[Row]:
@@ -438,8 +466,11 @@ def _projector(query: Query, omit_names: bool) -> Callable[[Record], dict[str, A
     def project(record: Record) -> dict[str, Any]:
         row: dict[str, Any] = {}
         for key, name in names:
-            row.setdefault(key, {})["resourceName"] = record[name]
+            if name in record:
+                row.setdefault(key, {})["resourceName"] = record[name]
         for name, path, kind in paths:
+            if record.get(name) is None:  # unset: proto3 JSON leaves it out
+                continue
             target = row
             for part in path[:-1]:
                 target = target.setdefault(part, {})

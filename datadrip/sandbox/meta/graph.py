@@ -18,6 +18,7 @@ from datadrip.sandbox.data import Account
 from datadrip.sandbox.meta import actions as meta_actions
 from datadrip.sandbox.meta import dialog as meta_dialog
 from datadrip.sandbox.meta import insights as meta_insights
+from datadrip.sandbox.meta import objects as meta_objects
 from datadrip.sandbox.meta.common import (
     INVALID_SESSION,
     REVOKED_REASONS,
@@ -205,7 +206,8 @@ def _graph(request: Request, match: re.Match[str], sandbox: SandboxContext) -> R
         return Response.json({"success": True})
     if path == "me/adaccounts" and method == "GET":
         return _adaccounts(request, sandbox)
-    account_path = re.fullmatch(r"act_(\d+)(/insights|/customconversions)?", path)
+    account_path = re.fullmatch(r"act_(\d+)(/insights|/customconversions|/campaigns|/adsets|/ads)?",
+                                path)
     if account_path is not None:
         account = meta_account(sandbox, account_path.group(1))
         if account is None:
@@ -214,6 +216,10 @@ def _graph(request: Request, match: re.Match[str], sandbox: SandboxContext) -> R
             if method == "GET":
                 return _custom_conversions(request, sandbox, account)
             return no_such_object(path, method.lower())
+        if account_path.group(2) in ("/campaigns", "/adsets", "/ads"):
+            if method != "GET":
+                return no_such_object(path, method.lower())
+            return meta_objects.list_edge(request, sandbox, account, account_path.group(2)[1:])
         if account_path.group(2) and method == "GET":
             return meta_insights.sync_insights(request, sandbox, account, version_text)
         if account_path.group(2) and method == "POST":
