@@ -7,15 +7,19 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
+from datadrip.platforms.meta import breakdowns
 from datadrip.platforms.meta.accounts import list_accounts
 from datadrip.platforms.meta.graph import GraphClient, MetaApiError, MetaReduceDataError
 from datadrip.platforms.meta.insights import INSIGHTS_PAGE_LIMIT, daily_metrics
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     import httpx
 
     from datadrip.platforms.base import (
         AccountRef,
+        BreakdownRow,
         DateWindow,
         FetchNotes,
         Record,
@@ -58,3 +62,15 @@ class MetaAds:
         for less data. `notes` gets the attribution setting, requests, pauses and warnings."""
         return daily_metrics(self._graph, account, window, level, options, notes,
                              page_limit=self._insights_page_limit)
+
+    def breakdown_limit(self, dimension: str, today: dt.date) -> dt.date | None:
+        """The first day Meta still answers breakdowns for (37 months back)."""
+        return breakdowns.breakdown_limit(dimension, today)
+
+    def breakdown_metrics(self, account: AccountRef, window: DateWindow, dimension: str,
+                          options: SyncOptions, notes: FetchNotes, *,
+                          today: dt.date) -> Iterator[BreakdownRow]:
+        """Campaign rows of `account` over `window` broken down by `dimension` (age, gender,
+        country, placement, device)."""
+        return breakdowns.breakdown_metrics(self._graph, account, window, dimension, options,
+                                            notes, today=today, page_limit=self._insights_page_limit)
