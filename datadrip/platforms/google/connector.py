@@ -8,18 +8,22 @@ from typing import TYPE_CHECKING
 
 from datadrip.platforms.base import (
     AccountRef,
+    BreakdownRow,
     DateWindow,
     FetchNotes,
     Record,
     SyncOptions,
     TokenSource,
 )
+from datadrip.platforms.google import breakdowns
 from datadrip.platforms.google.accounts import list_accounts
 from datadrip.platforms.google.ads import AdsClient, GoogleAdsApiError
 from datadrip.platforms.google.metrics import daily_metrics
 from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     import httpx
 
 __all__ = ["GoogleAds", "GoogleAdsApiError"]
@@ -54,3 +58,15 @@ class GoogleAds:
 
         `options` has nothing for Google: conversions are the account's own conversion actions."""
         return daily_metrics(self._ads, account, window, level, notes)
+
+    def breakdown_limit(self, dimension: str, today: dt.date) -> dt.date | None:
+        """The first day Google still answers (37 months back)."""
+        return breakdowns.breakdown_limit(dimension, today)
+
+    def breakdown_metrics(self, account: AccountRef, window: DateWindow, dimension: str,
+                          options: SyncOptions, notes: FetchNotes, *,
+                          today: dt.date) -> Iterator[BreakdownRow]:
+        """Campaign rows of `account` over `window` by age, gender, country or device (Google
+        has no placement breakdown: none, with a warning). `options` and `today` change nothing
+        for Google."""
+        return breakdowns.breakdown_metrics(self._ads, account, window, dimension, notes)

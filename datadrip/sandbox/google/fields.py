@@ -32,6 +32,16 @@ FIELDS: dict[str, str] = {
     "metrics.impressions": INT64, "metrics.clicks": INT64, "metrics.cost_micros": INT64,
     "metrics.conversions": DOUBLE, "metrics.conversions_value": DOUBLE, "metrics.ctr": DOUBLE,
     "metrics.average_cpc": DOUBLE,
+    # Breakdowns (sandbox.google.breakdowns).
+    "segments.device": ENUM,
+    "ad_group_criterion.resource_name": STRING, "ad_group_criterion.age_range.type": ENUM,
+    "ad_group_criterion.gender.type": ENUM,
+    "age_range_view.resource_name": STRING, "gender_view.resource_name": STRING,
+    "geographic_view.resource_name": STRING, "geographic_view.country_criterion_id": INT64,
+    "geographic_view.location_type": ENUM,
+    "geo_target_constant.resource_name": STRING, "geo_target_constant.id": INT64,
+    "geo_target_constant.country_code": STRING, "geo_target_constant.name": STRING,
+    "geo_target_constant.canonical_name": STRING, "geo_target_constant.target_type": STRING,
 }
 METRICS = tuple(name for name in FIELDS if name.startswith("metrics."))
 # Resources whose fields each FROM resource can select (its own and the ones it belongs to).
@@ -41,11 +51,21 @@ SELECTABLE = {
     "campaign": ("campaign", "customer"),
     "ad_group": ("ad_group", "campaign", "customer"),
     "ad_group_ad": ("ad_group_ad", "ad_group", "campaign", "customer"),
+    "age_range_view": ("age_range_view", "ad_group_criterion", "ad_group", "campaign", "customer"),
+    "gender_view": ("gender_view", "ad_group_criterion", "ad_group", "campaign", "customer"),
+    "geographic_view": ("geographic_view", "campaign", "customer"),
+    "geo_target_constant": ("geo_target_constant",),
 }
-WITHOUT_METRICS = frozenset({"customer_client"})
+WITHOUT_METRICS = frozenset({"customer_client", "geo_target_constant"})
 ENUM_VALUES = {
     "customer.status": ("ENABLED", "CANCELED", "SUSPENDED", "CLOSED"),
     "customer_client.status": ("ENABLED", "CANCELED", "SUSPENDED", "CLOSED"),
+    "segments.device": ("MOBILE", "TABLET", "DESKTOP", "CONNECTED_TV", "OTHER"),
+    "ad_group_criterion.age_range.type": ("AGE_RANGE_18_24", "AGE_RANGE_25_34", "AGE_RANGE_35_44",
+                                          "AGE_RANGE_45_54", "AGE_RANGE_55_64", "AGE_RANGE_65_UP",
+                                          "UNDETERMINED"),
+    "ad_group_criterion.gender.type": ("MALE", "FEMALE", "UNDETERMINED"),
+    "geographic_view.location_type": ("AREA_OF_INTEREST", "LOCATION_OF_PRESENCE"),
 }
 ENTITY_STATUSES = ("ENABLED", "PAUSED", "REMOVED")
 PARAMETERS = {"include_drafts": ("true", "false"), "omit_unselected_resource_names": ("true", "false")}
