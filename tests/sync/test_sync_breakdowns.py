@@ -210,7 +210,7 @@ def test_metrics_by_age_json_gives_each_value_with_rates(synced: Synced, masala:
     assert run.exit_code == 0, run.stderr
     lines = json.loads(run.stdout)
     assert lines and set(lines[0]) == {"age", "spend", "impressions", "clicks", "conversions",
-                                       "conversion_value", "ctr", "cpa", "reach"}
+                                       "conversion_value", "ctr", "cpa", "reach", "currency"}
     ages = [line["age"] for line in lines]
     assert "Unknown" in ages and "18-24" in ages and "AGE_RANGE_25_34" not in ages
     spends = [line["spend"] for line in lines]
@@ -232,8 +232,9 @@ def test_client_breakdowns_refuse_an_unknown_name(masala: Callable[..., Any]) ->
 
 def test_sync_breakdowns_setting_refuses_an_unknown_name(masala: Callable[..., Any], home: Path) -> None:
     (home / "datadrip.toml").write_text('[sync]\nbreakdowns = "age,country"\n', encoding="utf-8")
-    run = masala("metrics", "--client", MASALA, "--by", "age")
-    assert run.exit_code == 2 and "Traceback" not in run.stderr
+    run = masala("sync", "--client", MASALA, "--dry-run")
+    assert run.exit_code == 2 and run.stdout == "" and "Traceback" not in run.stderr
+    assert run.stderr.startswith("error: ")
     assert "'age'" in run.stderr and "age_gender, country, placement, device" in run.stderr
 
 
