@@ -3,11 +3,12 @@ metric_breakdown_daily (synced for clients that opted into breakdowns).
 
 Sums are grouped in SQL per account and value (per day too for an account whose currency is
 converted), then folded into one line per value, both platforms together: Google's enum values
-are shown as Meta writes them ("AGE_RANGE_25_34" → "25-34", "FEMALE" → "female", "MOBILE" →
-"mobile"). A number some row of a line does not have (reach on Google; anything a platform
-withholds under a breakdown) makes that line's number unknown (None, "n/a"), never a partial sum
-shown as whole. Breakdown sums may fall below the campaign totals (Google has no age or gender
-for Performance Max), so they are shown for themselves, never as shares of the totals.
+are shown as Meta writes them ("AGE_RANGE_25_34" → "25-34", "FEMALE" → "female", UNDETERMINED →
+"Unknown" / "unknown", "MOBILE" → "mobile"). A number some row of a line does not have (reach on
+Google; anything a platform withholds under a breakdown) makes that line's number unknown (None,
+"n/a"), never a partial sum shown as whole. Breakdown sums may fall below the campaign totals
+(Google has no age or gender for Performance Max), so they are shown for themselves, never as
+shares of the totals.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def shown_value(dimension: str, value: str) -> str:
     """A platform's value as shown: Google's enums in Meta's words."""
     if dimension == "age":
         return _GOOGLE_AGES.get(value, value)
+    if dimension == "gender" and value == "UNDETERMINED":
+        return "unknown"
     if dimension in ("gender", "device") and value.isupper():
         return value.lower()
     return value

@@ -37,6 +37,8 @@ class ReportContent:
     generated_at: dt.datetime
     summary: str = ""  # Markdown, written from the numbers (datadrip.reports.summary)
     warnings: list[str] = field(default_factory=list)
+    # "Who saw the ads": per synced breakdown dimension, its top values by spend.
+    audience: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def currency(self) -> str:
@@ -55,6 +57,7 @@ class ReportContent:
             "channels": self.channels, "top_campaigns": self.campaigns, "trend": self.trend,
             "pacing": self.pacing, "accounts": self.accounts, "insights": self.insights,
             "warnings": self.warnings, "generated_at": self.generated_at,
+            "audience": self.audience,
         }
 
 

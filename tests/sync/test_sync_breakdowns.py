@@ -240,3 +240,33 @@ def test_sync_breakdowns_setting_refuses_an_unknown_name(masala: Callable[..., A
 
 def test_metrics_by_refuses_an_unknown_dimension(masala: Callable[..., Any]) -> None:
     assert_bad_input(masala("metrics", "--client", MASALA, "--by", "planet"), "planet")
+
+
+def test_report_shows_who_saw_the_ads_in_every_format(synced: Synced, masala: Callable[..., Any]) -> None:
+    window = ("--since", (synced.today - dt.timedelta(days=9)).isoformat(),
+              "--until", (synced.today - dt.timedelta(days=3)).isoformat())
+    built = masala("report", "build", MASALA, *window, "--format", "json")
+    assert built.exit_code == 0, built.stderr
+    audience = json.loads(built.stdout)["audience"]
+    assert [part["dimension"] for part in audience] == list(DIMENSIONS)
+    ages = audience[0]["values"]
+    assert len(ages) == 5 and audience[0]["more"] == 2  # seven age values, the top five shown
+    spends = [float(item["spend"]) for item in ages]
+    assert spends == sorted(spends, reverse=True)
+    top = ages[0]["value"]
+
+    text = masala("report", "build", MASALA, *window, "--format", "txt").stdout
+    markdown = masala("report", "build", MASALA, *window, "--format", "md").stdout
+    html = masala("report", "build", MASALA, *window, "--format", "html").stdout
+    assert "\n\nWHO SAW THE ADS\n  Age:\n    " + top in text
+    assert "## Who saw the ads\n\n| Age | Spend |" in markdown
+    assert f"| {top.replace('+', chr(92) + '+')} |" in markdown  # Markdown escapes the "+"
+    assert ">Who saw the ads</td>" in html and f">{top}</td>" in html
+
+
+def test_report_of_a_client_without_breakdowns_has_no_audience_section(
+        synced: Synced, masala: Callable[..., Any]) -> None:
+    built = masala("report", "build", PEAK, "--format", "json")
+    assert built.exit_code == 0, built.stderr
+    assert json.loads(built.stdout)["audience"] == []
+    assert "WHO SAW THE ADS" not in masala("report", "build", PEAK, "--format", "txt").stdout
