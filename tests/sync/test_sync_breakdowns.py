@@ -36,7 +36,10 @@ class Synced:
     again: list[tuple[Any, ...]]  # … after a second sync of the same window
     requests: list[dict[str, str]]  # Meta insights requests with breakdowns, as the sandbox saw them
     google_queries: list[str]  # Google GAQL queries FROM the breakdown views
-    runs: list[dict[str, Any]]  # the first sync's --json accounts
+    runs: dict[str, Any]  # the first sync's --json output
+    old: dict[str, Any]  # --json of a Meta campaign sync around the day reach stops (13 months back)
+    reach_from: dt.date  # the first day Meta still gives reach under breakdowns
+    old_requests: list[dict[str, str]]  # the Meta breakdown requests of that sync
 
     def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         connection = sqlite3.connect(self.home / "workbook.db")
@@ -44,6 +47,12 @@ class Synced:
             return connection.execute(query, params).fetchall()
         finally:
             connection.close()
+
+
+def _months_back(day: dt.date, months: int) -> dt.date:
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    following = dt.date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
+    return dt.date(year, month + 1, min(day.day, (following - dt.timedelta(days=1)).day))
 
 
 def _snapshot(home: Path) -> list[tuple[Any, ...]]:
@@ -115,9 +124,17 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
         again = dd("sync", "--client", MASALA, "--since", since, "--json")
         assert again.exit_code == 0, again.stderr
         state = sandbox.app.state.extra
-        yield Synced(home, dd, today, snapshot, _snapshot(home),
-                     list(state.get("meta_breakdown_requests", [])),
-                     list(state.get("google_breakdown_queries", [])), json.loads(first.stdout))
+        requests = list(state.get("meta_breakdown_requests", []))
+        google = list(state.get("google_breakdown_queries", []))
+        resynced = _snapshot(home)
+        reach_from = _months_back(today, 13)
+        old = dd("sync", "--client", MASALA, "--platform", "meta", "--level", "campaign",
+                 "--since", (reach_from - dt.timedelta(days=3)).isoformat(),
+                 "--until", (reach_from + dt.timedelta(days=2)).isoformat(), "--json")
+        assert old.exit_code == 0, old.stderr
+        yield Synced(home, dd, today, snapshot, resynced, requests, google,
+                     json.loads(first.stdout), json.loads(old.stdout), reach_from,
+                     list(state["meta_breakdown_requests"])[len(requests):])
 
 
 @pytest.fixture
@@ -179,24 +196,30 @@ def test_breakdowns_withheld_numbers_are_null_never_zero(synced: Synced) -> None
     # Google gives no reach under any view; Meta gives it for windows starting within 13 months.
     assert synced.sql("SELECT COUNT(*) FROM metric_breakdown_daily b JOIN ad_account a ON "
                       "a.id = b.account_id WHERE a.platform = 'google' AND b.reach IS NOT NULL") == [(0,)]
-    assert synced.sql("SELECT COUNT(*) FROM metric_breakdown_daily b JOIN ad_account a ON "
-                      "a.id = b.account_id WHERE a.platform = 'meta' AND b.reach IS NULL") == [(0,)]
+    by_day = synced.sql(
+        "SELECT b.date < ?, COUNT(*), COUNT(b.reach), MIN(b.reach) > 0, COUNT(b.spend_micros) "
+        "FROM metric_breakdown_daily b JOIN ad_account a ON a.id = b.account_id "
+        "WHERE a.platform = 'meta' GROUP BY 1 ORDER BY 1", synced.reach_from.isoformat())
+    (recent, rows, reached, positive, spent), (older, old_rows, old_reached, _, old_spent) = by_day
+    assert (recent, older) == (0, 1)
+    assert rows == reached == spent and positive == 1  # reach where Meta gives it
+    assert old_rows == old_spent > 0 and old_reached == 0  # NULL before it, the rest kept
 
 
-def test_breakdowns_meta_requests_one_dimension_each_with_explicit_windows_for_age_and_gender(
-        synced: Synced) -> None:
-    asked = {request["breakdowns"]: request for request in synced.requests}
-    assert set(asked) == {"age", "gender", "country", "publisher_platform,platform_position",
-                          "device_platform"}
-    for name, request in asked.items():
-        assert request["level"] == "campaign" and request["time_increment"] == "1"
-        windows = request.get("action_attribution_windows")
-        assert (json.loads(windows) if windows else None) == (
-            ["1d_click", "7d_click", "1d_view"] if name in ("age", "gender") else None)
-        assert "reach" in request["fields"].split(",")
-    placements = {value for (value,) in synced.sql(
-        "SELECT DISTINCT value FROM metric_breakdown_daily WHERE dimension = 'placement'")}
-    assert "instagram/feed" in placements
+def test_breakdowns_reach_is_not_asked_beyond_13_months_and_the_run_says_so(synced: Synced) -> None:
+    """A window reaching back past the day Meta stops giving reach under breakdowns is asked in
+    two parts: the older without reach, the rest with it; the run's warnings say so."""
+    asked = sorted((request["breakdowns"], json.loads(request["time_range"])["since"],
+                    "reach" in request["fields"].split(",")) for request in synced.old_requests)
+    older = (synced.reach_from - dt.timedelta(days=3)).isoformat()
+    assert asked == sorted((breakdown, since, since == synced.reach_from.isoformat())
+                           for breakdown in ("age", "gender", "country",
+                                             "publisher_platform,platform_position",
+                                             "device_platform")
+                           for since in (older, synced.reach_from.isoformat()))
+    warnings = [warning for account in synced.old["accounts"] for warning in account["warnings"]]
+    assert any(f"(before {synced.reach_from})" in warning and "reach by age is left unknown"
+               in warning for warning in warnings), warnings
 
 
 def test_breakdowns_resync_changes_nothing(synced: Synced) -> None:

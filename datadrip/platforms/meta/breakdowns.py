@@ -83,8 +83,28 @@ def breakdown_params(window: DateWindow, dimension: str, today: dt.date,
 def breakdown_metrics(graph: GraphClient, account: AccountRef, window: DateWindow, dimension: str,
                       options: SyncOptions, notes: FetchNotes, *, today: dt.date,
                       page_limit: int = INSIGHTS_PAGE_LIMIT) -> Iterator[BreakdownRow]:
-    """BreakdownRows of `account`'s campaigns over `window` by `dimension`."""
+    """BreakdownRows of `account`'s campaigns over `window` by `dimension`. A window that starts
+    before reach_from(today) is asked in two parts: the older one without reach (unknown there,
+    and a warning says so), the rest with it."""
     keys = _dimension(dimension)
+    first = reach_from(today)
+    parts = [window]
+    if window.since < first:
+        notes_warning = (f"Meta gives no reach in breakdowns starting more than {REACH_MONTHS} "
+                         f"months back (before {first}): reach by {dimension} is left unknown "
+                         "there")
+        if notes_warning not in notes.warnings:
+            notes.warnings.append(notes_warning)
+        if window.until >= first:
+            parts = [DateWindow(window.since, first - dt.timedelta(days=1)),
+                     DateWindow(first, window.until)]
+    for part in parts:
+        yield from _part(graph, account, part, dimension, keys, options, notes, today, page_limit)
+
+
+def _part(graph: GraphClient, account: AccountRef, window: DateWindow, dimension: str,
+          keys: tuple[str, ...], options: SyncOptions, notes: FetchNotes, today: dt.date,
+          page_limit: int) -> Iterator[BreakdownRow]:
     act = account.external_id
     params = breakdown_params(window, dimension, today, page_limit)
     if window.days > SYNC_MAX_DAYS["campaign"]:
