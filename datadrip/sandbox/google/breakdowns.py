@@ -4,7 +4,7 @@ over countries and location types), `segments.device` on campaign, and the geo_t
 resource naming countries.
 
 Splits come from sandbox.splits: deterministic from the seed, adding up exactly to the unsplit
-row. The account's last campaign stands for a Performance Max campaign: it has no ad-group
+row. The account's last running campaign stands for a Performance Max campaign: it has no ad-group
 criteria, so age and gender rows add up to less than the campaign totals there, as at Google.
 Every query FROM a breakdown view (or segmented by device) is recorded in
 `state.extra["google_breakdown_queries"]` for tests.
@@ -39,9 +39,10 @@ QUERIES = "google_breakdown_queries"
 
 
 def performance_max(world: World, account: Account) -> str | None:
-    """The id of the campaign standing for Performance Max (no ad-group criteria)."""
-    campaigns = world.entities(account.id, "campaign")
-    return campaigns[-1].id if len(campaigns) > 1 else None
+    """The id of the campaign standing for Performance Max (no ad-group criteria): the last one
+    still running, when another one runs too."""
+    running = [campaign for campaign in world.entities(account.id, "campaign") if campaign.end is None]
+    return running[-1].id if len(running) > 1 else None
 
 
 def _parts(world: World, account: Account, row: Row, values: tuple[Any, ...],
