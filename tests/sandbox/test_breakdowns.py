@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.meta_support import INR, insights
+from sandbox.meta_support import insights
 
 DAY = {"since": "2026-11-10", "until": "2026-11-12"}  # the pinned sandbox's today is 2026-11-26
 FIELDS = "campaign_id,spend,impressions,clicks,reach,actions,action_values"
