@@ -248,6 +248,19 @@ def test_metrics_by_age_shows_unknown_numbers_as_na(synced: Synced, masala: Call
     assert "female" in run.stdout and "n/a" in run.stdout  # Google's reach is unknown
 
 
+def test_client_breakdowns_are_kept_cleared_and_left_to_the_setting(masala: Callable[..., Any]) -> None:
+    def breakdowns(*args: str) -> Any:
+        run = masala("client", "edit", MASALA, "--breakdowns", *args, "--json")
+        assert run.exit_code == 0, run.stderr
+        return json.loads(run.stdout)["breakdowns"]
+
+    assert breakdowns("country, age_gender,country") == ["country", "age_gender"]
+    assert breakdowns("none") == []
+    assert breakdowns("") is None  # [sync] breakdowns decides
+    shown = masala("client", "show", PEAK, "--json")
+    assert json.loads(shown.stdout)["breakdowns"] is None
+
+
 def test_client_breakdowns_refuse_an_unknown_name(masala: Callable[..., Any]) -> None:
     assert_bad_input(masala("client", "edit", MASALA, "--breakdowns", "age_gender,planet"),
                      "'planet'", "age_gender, country, placement, device")
