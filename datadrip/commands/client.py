@@ -30,6 +30,10 @@ ConversionsOpt = Annotated[str | None, typer.Option(
     help="Meta action types counted as conversions, comma-separated (added up, so name each "
          "conversion once), e.g. lead or offsite_conversion.fb_pixel_purchase; \"\" = the default, "
          "one type of the purchase family.")]
+BreakdownsOpt = Annotated[str | None, typer.Option(
+    "--breakdowns", metavar="NAMES",
+    help="Breakdowns synced for the client, comma-separated: age_gender, country, placement, "
+         "device (see `metrics --by age`); \"none\" for none; \"\" = [sync] breakdowns.")]
 
 COLUMNS = [("name", "Client"), ("agency", "Agency"), ("currency", "Currency"),
            ("monthly_budget", "Monthly budget"), ("report_recipients", "Recipients"),
@@ -37,14 +41,16 @@ COLUMNS = [("name", "Client"), ("agency", "Agency"), ("currency", "Currency"),
 FIELDS = [("id", "ID"), ("name", "Name"), ("agency", "Agency"), ("currency", "Currency"),
           ("monthly_budget", "Monthly budget"), ("report_recipients", "Recipients"),
           ("ad_accounts", "Ad accounts"), ("active", "Active"),
-          ("conversion_actions", "Conversions"), ("created_at", "Created")]
+          ("conversion_actions", "Conversions"), ("breakdowns", "Breakdowns"),
+          ("created_at", "Created")]
 
 
 @app.command("add")
 def client_add(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Client name.", metavar="NAME")],
                agency: AgencyOpt = None, recipients: RecipientsOpt = None,
                currency: CurrencyOpt = None, monthly_budget: BudgetOpt = None,
-               conversion_actions: ConversionsOpt = None, as_json: JsonOpt = False) -> None:
+               conversion_actions: ConversionsOpt = None, breakdowns: BreakdownsOpt = None,
+               as_json: JsonOpt = False) -> None:
     """Add a client to an agency (currency defaults to the agency's).
 
     \b
@@ -56,7 +62,8 @@ def client_add(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Cli
     from datadrip.workbook.clients import ClientChanges, add_client, client_record
 
     changes = ClientChanges(recipients=recipients, currency=currency,
-                            monthly_budget=monthly_budget, conversion_actions=conversion_actions)
+                            monthly_budget=monthly_budget, conversion_actions=conversion_actions,
+                            breakdowns=breakdowns)
     with workbook(ctx, write=True) as wb:
         client = add_client(wb, name, agency, changes)
         record = client_record(client, wb.session.get_one(Agency, client.agency_id), 0)
@@ -113,7 +120,7 @@ def client_edit(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None,
                 active: Annotated[bool | None, typer.Option(
                     "--active/--inactive", help="Include the client in syncs and reports.",
                     show_default=False)] = None,
-                conversion_actions: ConversionsOpt = None,
+                conversion_actions: ConversionsOpt = None, breakdowns: BreakdownsOpt = None,
                 as_json: JsonOpt = False) -> None:
     """Change a client's name, recipients, currency, budget or whether it is active.
 
@@ -126,7 +133,8 @@ def client_edit(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None,
 
     changes = ClientChanges(name=name, recipients=recipients, currency=currency,
                             monthly_budget=monthly_budget, clear_budget=no_monthly_budget,
-                            active=active, conversion_actions=conversion_actions)
+                            active=active, conversion_actions=conversion_actions,
+                            breakdowns=breakdowns)
     with workbook(ctx, write=True) as wb:
         found = edit_client(wb, client, agency, changes)
         record = client_record(found, wb.session.get_one(Agency, found.agency_id),

@@ -13,6 +13,7 @@ from datadrip.core.errors import UsageError
 from datadrip.core.periods import resolve_period
 
 BY = ("day", "week", "month", "platform", "account", "client", "campaign", "adset", "ad", "total")
+AUDIENCE = ("age", "gender", "country", "placement", "device")  # from the synced breakdowns
 FORMATS = ("table", "json", "csv", "ndjson")
 
 ClientOpt = Annotated[str | None, typer.Option(
@@ -31,7 +32,8 @@ UntilOpt = Annotated[str | None, typer.Option("--until", metavar="DATE",
 def metrics(ctx: typer.Context,
             by: Annotated[str, typer.Option(
                 "--by", "-b", metavar="DIMENSION",
-                help=f"One line per: {', '.join(BY)}.")] = "day",
+                help=f"One line per: {', '.join(BY)}; or per value of a breakdown the client "
+                     f"syncs (client edit --breakdowns): {', '.join(AUDIENCE)}.")] = "day",
             client: ClientOpt = None, agency: AgencyOpt = None,
             period: PeriodOpt = None, since: SinceOpt = None, until: UntilOpt = None,
             chosen: Annotated[str | None, typer.Option(
@@ -43,18 +45,25 @@ def metrics(ctx: typer.Context,
                 help="table, json, csv or ndjson (one JSON object per line).")] = "table",
             as_json: JsonOpt = False) -> None:
     """Spend, results and rates broken down by day, week, month, platform, account, client,
-    campaign, ad set or ad.
+    campaign, ad set or ad; or by age, gender, country, placement or device.
 
     Rates are computed from the summed parts (CTR = clicks / impressions over the whole line),
     never averaged; a rate with nothing to divide by is n/a (null in JSON, empty in CSV). Money
     is in the reporting currency: the client's, or the agency's for the whole agency, converted
     with the rates kept by `datadrip fx`.
 
+    By age, gender, country, placement or device the lines come from the synced breakdowns
+    (`client edit --breakdowns`), most spend first, with spend, impressions, clicks,
+    conversions, conversion_value, ctr, cpa and reach; a number a platform does not give under
+    the breakdown (Google's reach) is n/a, never 0. Their sums may be below the totals: Google
+    has no age or gender for Performance Max campaigns.
+
     \b
     Examples:
       datadrip metrics --client "Masala Mornings" --by campaign --period last-30-days
       datadrip metrics --by client --period last-month --metrics spend,cpa,roas --format csv
       datadrip metrics --by day --since 2026-11-01 --format json | jq '.[] | .spend'
+      datadrip metrics --client "Masala Mornings" --by age --period last-30-days --json
     """
     from datadrip.analytics.totals import (
         DIMENSIONS,
@@ -66,8 +75,12 @@ def metrics(ctx: typer.Context,
         resolve_scope,
     )
 
-    if by not in DIMENSIONS:
-        raise UsageError(f"--by {by!r} is not a dimension", hint=f"Use one of: {', '.join(BY)}.")
+    if by not in DIMENSIONS and by not in AUDIENCE:
+        raise UsageError(f"--by {by!r} is not a dimension",
+                         hint=f"Use one of: {', '.join((*BY, *AUDIENCE))}.")
+    if by in AUDIENCE and chosen is not None:
+        raise UsageError(f"--metrics does not apply to --by {by}",
+                         hint="Breakdown lines always show the same numbers; leave --metrics out.")
     if as_json:
         if fmt not in ("table", "json"):
             raise UsageError(f"--json and --format {fmt} ask for two formats", hint="Give one.")
@@ -78,14 +91,21 @@ def metrics(ctx: typer.Context,
     with workbook(ctx) as wb:
         scope = resolve_scope(wb.session, client, agency)
         window = resolve_period(period, since, until, agency_today(scope.agency))
-        records = line_records(breakdown(wb.session, scope, window, by), by, names, scope.currency)
+        if by in AUDIENCE:
+            from datadrip.analytics.breakdowns import COLUMNS, audience, audience_records
+
+            records = audience_records(audience(wb.session, scope, window, by), by, scope.currency)
+            names = list(COLUMNS)
+        else:
+            records = line_records(breakdown(wb.session, scope, window, by), by, names,
+                                   scope.currency)
     if fmt == "json":
         output.print_json(records)
     elif fmt == "ndjson":
         for record in records:
             output.print_json_line(record)
     else:
-        columns = record_columns(by, names)
+        columns = [by, *names, "currency"] if by in AUDIENCE else record_columns(by, names)
         if fmt == "csv":
             output.print_csv(records, [(key, key) for key in columns])
         else:

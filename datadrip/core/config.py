@@ -119,6 +119,32 @@ class SyncSettings(Section):
     max_wait_seconds: int = Field(900, ge=0, description="Longest single wait a platform may ask "
                                   "for (a rate limit); a longer one fails the account at once, "
                                   "saying when it may resume, and the others go on")
+    breakdowns: str = Field("", description="Breakdowns synced for clients that name none of their "
+                            "own (`client edit --breakdowns`): comma-separated, of "
+                            "age_gender, country, placement, device; empty: none")
+
+    @field_validator("breakdowns", mode="before")
+    @classmethod
+    def _breakdowns(cls, value: Any) -> Any:
+        if isinstance(value, list):  # a TOML list reads the same as the comma-separated text
+            value = ",".join(str(item) for item in value)
+        if isinstance(value, str):
+            parse_breakdowns(value)
+        return value
+
+
+# The breakdowns a client may opt into (platforms.base.BREAKDOWNS names them, with their dimensions).
+BREAKDOWN_NAMES = ("age_gender", "country", "placement", "device")
+
+
+def parse_breakdowns(text: str) -> tuple[str, ...]:
+    """Comma-separated breakdown names, each once, in the order given; ValueError naming the
+    unknown one and listing the known ones."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    for name in names:
+        if name not in BREAKDOWN_NAMES:
+            raise ValueError(f"unknown breakdown {name!r}; use {', '.join(BREAKDOWN_NAMES)}")
+    return tuple(dict.fromkeys(names))
 
 
 class ScheduleSettings(Section):

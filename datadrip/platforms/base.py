@@ -305,8 +305,11 @@ class BreakdownSource(Protocol):
         ...
 
     def breakdown_metrics(self, account: AccountRef, window: DateWindow, dimension: str,
-                          notes: FetchNotes) -> Iterator[BreakdownRow]:
-        """Campaign rows of `account` over `window` broken down by `dimension`."""
+                          options: SyncOptions, notes: FetchNotes, *,
+                          today: dt.date) -> Iterator[BreakdownRow]:
+        """Campaign rows of `account` over `window` broken down by `dimension`; conversions
+        counted as `options` says (as daily_metrics does); `today` is the account's day (what
+        is still answered, and with which numbers, depends on how far back the window starts)."""
         ...
 
 

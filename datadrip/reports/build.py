@@ -15,6 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from datadrip.analytics.breakdowns import DIMENSIONS as AUDIENCE_DIMENSIONS
+from datadrip.analytics.breakdowns import audience
 from datadrip.analytics.totals import Scope, Totals, breakdown, client_scope, compare
 from datadrip.core.enums import AccountStatus, InsightStatus, ReportKind
 from datadrip.core.money import to_amount
@@ -32,6 +34,9 @@ TOP_CAMPAIGNS = 5
 TREND_DAYS = 14  # the trend shows at least this many days, so a daily report has a context
 PACE_TOLERANCE = Decimal(10)  # within ±10 % of the expected spend is "on track"
 INSIGHTS_SHOWN = 3
+AUDIENCE_SHOWN = 5  # values per breakdown dimension in "Who saw the ads"
+AUDIENCE_LABELS = {"age": "Age", "gender": "Gender", "country": "Country",
+                   "placement": "Placement", "device": "Device"}
 INSIGHT_FRESH_DAYS = 7
 # How a report names a changed setting (entity_change.field), and the levels whose changes it shows.
 SETTING_LABELS = {"daily_budget_micros": "Daily budget", "lifetime_budget_micros": "Lifetime budget",
@@ -84,6 +89,7 @@ def build_content(session: Session, agency: Agency, client: Client, plan: Report
         has_data=bool(current.spend_micros or current.impressions or current.clicks),
         generated_at=now or dt.datetime.now(dt.UTC))
     content.warnings = _freshness(content.accounts, period, agency.locale)
+    content.audience = _audience(session, scope, period, rates)
     content.summary = write_summary(content)
     return content
 
@@ -113,6 +119,23 @@ def _campaign(labels: dict[str, Any], totals: Totals, currency: str) -> dict[str
             "platform_label": registry.label(platform), "spend": values["spend"],
             "clicks": values["clicks"], "conversions": values["conversions"], "cpa": values["cpa"],
             "roas": values["roas"]}
+
+
+def _audience(session: Session, scope: Scope, period: Period,
+              rates: RateBook) -> list[dict[str, Any]]:
+    """Who saw the ads: each breakdown the client has synced numbers of in the period, with its
+    top AUDIENCE_SHOWN values by spend (a number a platform does not give is None)."""
+    found = []
+    for dimension in AUDIENCE_DIMENSIONS:
+        lines = [line.record(dimension, scope.currency)
+                 for line in audience(session, scope, period, dimension, rates)]
+        shown = [{"value": line[dimension], **{key: line[key] for key in (
+            "spend", "impressions", "clicks", "conversions", "ctr", "cpa")}}
+                 for line in lines if line["spend"] or line["impressions"]][:AUDIENCE_SHOWN]
+        if shown:
+            found.append({"dimension": dimension, "label": AUDIENCE_LABELS[dimension],
+                          "values": shown, "more": max(0, len(lines) - len(shown))})
+    return found
 
 
 def _trend(session: Session, scope: Scope, period: Period, rates: RateBook) -> list[dict[str, Any]]:

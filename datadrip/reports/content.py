@@ -39,6 +39,8 @@ class ReportContent:
     warnings: list[str] = field(default_factory=list)
     # Setting changes of campaigns and ad sets seen in the period ("Daily budget raised …").
     changes: list[dict[str, Any]] = field(default_factory=list)
+    # "Who saw the ads": per synced breakdown dimension, its top values by spend.
+    audience: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def currency(self) -> str:
@@ -58,6 +60,7 @@ class ReportContent:
             "pacing": self.pacing, "accounts": self.accounts, "insights": self.insights,
             "warnings": self.warnings, "generated_at": self.generated_at,
             "setting_changes": self.changes,
+            "audience": self.audience,
         }
 
 

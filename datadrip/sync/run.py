@@ -24,14 +24,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from datadrip.core.config import parse_breakdowns
 from datadrip.core.enums import AccountStatus, AccountSyncStatus, SyncStatus
 from datadrip.core.errors import AuthRequiredError, DataDripError, NotFoundError, UsageError
 from datadrip.db.engine import open_workbook, session_scope
 from datadrip.db.models import AdAccount
 from datadrip.platforms import registry
 from datadrip.platforms.base import (
+    BREAKDOWNS,
     LEVELS,
     AccountRef,
+    BreakdownSource,
     ConnectorContext,
     ConversionCatalogue,
     DateWindow,
@@ -128,6 +131,8 @@ class AccountSync:
     wait: dict[str, Any] | None = None  # the latest wait told (WaitNotice.record())
     resume_at: dt.datetime | None = None  # when failed for a wait too long: when it may resume
     platform_installed: bool = True  # False: skipped, no installed plug-in provides its platform
+    breakdowns: tuple[str, ...] = ()  # dimensions broken down over the campaign window (BREAKDOWNS)
+    today: dt.date | None = None  # the account's day when planned
 
     @property
     def window(self) -> DateWindow | None:
@@ -344,6 +349,10 @@ def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountS
             planned.append(item)
             continue
         today = now.astimezone(ZoneInfo(account.timezone)).date()
+        item.today = today
+        names = client.breakdowns if client.breakdowns is not None else \
+            parse_breakdowns(sync.breakdowns)
+        item.breakdowns = tuple(dimension for name in names for dimension in BREAKDOWNS.get(name, ()))
         if request.since is not None and request.since > today:
             item.warnings.append(f"nothing to fetch: --since {request.since} is after today "
                                  f"({today} in {account.timezone})")
@@ -472,6 +481,8 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
                     account.rows += writer.write_chunk(level, chunk, entities, rows)
                     account.chunks += 1
                     ui.on_chunk(account, len(rows))
+            if account.breakdowns and "campaign" in account.windows:
+                _sync_breakdowns(loaded, connector, writer, ref, account, options, notes, stop)
         account.status = AccountSyncStatus.SUCCEEDED
     except RetryLaterError as exc:
         _fail(account, exc)
@@ -494,6 +505,38 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
                rows=account.rows, requests=notes.requests, warnings=account.warnings, error=account.error)
     _after(loaded, engine, account)
     ui.on_done(account)
+
+
+def _sync_breakdowns(loaded: Loaded, connector: Any, writer: AccountWriter, ref: AccountRef,
+                     account: AccountSync, options: SyncOptions, notes: FetchNotes,
+                     stop: threading.Event) -> None:
+    """The campaign window again, broken down by each of the client's dimensions (after the
+    campaign rows, so every campaign is known), chunk by chunk. Days before the platform's limit
+    for a dimension are not asked for; the run's warnings say so."""
+    if not isinstance(connector, BreakdownSource):
+        account.warnings.append(f"{account.platform} gives no breakdowns; "
+                                f"{', '.join(account.breakdowns)} not synced")
+        return
+    window, today = account.windows["campaign"], account.today or account.windows["campaign"].until
+    for dimension in account.breakdowns:
+        limit = connector.breakdown_limit(dimension, today)
+        part = window
+        if limit is not None and window.since < limit:
+            if window.until < limit:
+                account.warnings.append(f"breakdown by {dimension}: {window} is before "
+                                        f"{limit}, the first day {account.platform} still "
+                                        "answers; not synced")
+                continue
+            part = DateWindow(limit, window.until)
+            account.warnings.append(f"breakdown by {dimension}: {window.since} to "
+                                    f"{limit - dt.timedelta(days=1)} is before the first day "
+                                    f"{account.platform} still answers ({limit}); not synced")
+        for chunk in part.chunks(loaded.settings.sync.chunk_days):
+            if stop.is_set():
+                raise SyncInterruptedError("interrupted before all breakdowns were fetched")
+            rows = list(connector.breakdown_metrics(ref, chunk, dimension, options, notes,
+                                                    today=today))
+            writer.write_breakdowns(dimension, chunk, rows)
 
 
 def _fail(account: AccountSync, exc: DataDripError) -> None:

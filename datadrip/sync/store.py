@@ -28,11 +28,13 @@ from datadrip.db.models import (
     Entity,
     EntityChange,
     MetricActionDaily,
+    MetricBreakdownDaily,
     MetricDaily,
     SyncCursor,
     SyncRun,
 )
 from datadrip.platforms.base import (
+    BreakdownRow,
     ConversionActionInfo,
     DateWindow,
     EntityRecord,
@@ -49,6 +51,7 @@ INTERRUPTED = "interrupted: the sync stopped before this account finished (the s
 _metrics = MetricDaily.__table__  # type: ignore[attr-defined]
 _actions = MetricActionDaily.__table__  # type: ignore[attr-defined]
 _entities = Entity.__table__  # type: ignore[attr-defined]
+_breakdowns = MetricBreakdownDaily.__table__  # type: ignore[attr-defined]
 _catalogue = ConversionAction.__table__  # type: ignore[attr-defined]
 _changes = EntityChange.__table__  # type: ignore[attr-defined]
 # EntitySettings' fields, each kept in the entity column of the same name.
@@ -64,6 +67,10 @@ METRIC_KEY = ("account_id", "level", "date", "entity_id")
 ACTION_COLUMNS = ("account_id", "level", "date", "entity_id", "action", "count_millionths",
                   "value_micros", "synced_at")
 ACTION_KEY = ("account_id", "level", "date", "entity_id", "action")
+BREAKDOWN_COLUMNS = ("account_id", "dimension", "date", "entity_id", "value", "spend_micros",
+                     "impressions", "clicks", "conversions_millionths", "conversion_value_micros",
+                     "reach", "synced_at")
+BREAKDOWN_KEY = ("account_id", "dimension", "date", "entity_id", "value")
 _BY_DAY_ENTITY = itemgetter(2, 3)  # (date, entity_id) in a METRIC_COLUMNS tuple: the key's order
 _BY_DAY_ENTITY_ACTION = itemgetter(2, 3, 4)
 
@@ -154,6 +161,7 @@ class AccountWriter:
                                                                    row.status)
         self._upsert = _Upsert(self._engine, _metrics, METRIC_COLUMNS, METRIC_KEY)
         self._action_upsert = _Upsert(self._engine, _actions, ACTION_COLUMNS, ACTION_KEY)
+        self._breakdown_upsert: _Upsert | None = None  # made on the first breakdown chunk
 
     def write_chunk(self, level: str, window: DateWindow, entities: Sequence[EntityRecord],
                     rows: Sequence[MetricRow], *, now: dt.datetime | None = None) -> int:
@@ -290,6 +298,45 @@ class AccountWriter:
             if history:
                 conn.execute(_changes.insert(), history)
         return len(history)
+
+    def write_breakdowns(self, dimension: str, window: DateWindow, rows: Sequence[BreakdownRow], *,
+                         now: dt.datetime | None = None) -> int:
+        """Save one chunk of `dimension`'s campaign rows whole, or nothing of it: the account's
+        rows of that dimension on the window's days that the chunk no longer has are removed, so
+        a re-sync changes nothing and leaves nothing stale. A campaign the workbook does not know
+        yet is added, named by its id."""
+        stamp = now or dt.datetime.now(dt.UTC)
+        if self._breakdown_upsert is None:
+            self._breakdown_upsert = _Upsert(self._engine, _breakdowns, BREAKDOWN_COLUMNS,
+                                             BREAKDOWN_KEY)
+        upsert, millionths = self._breakdown_upsert, conversions_to_millionths
+        synced_at = upsert.stamp(stamp)
+        with self._engine.begin() as conn:
+            params: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+            days: dict[dt.date, Any] = {}
+            for row in rows:
+                if row.dimension != dimension:
+                    raise ValueError(f"a {row.dimension} row in a {dimension} chunk")
+                known = self._known.get(("campaign", row.entity_id))
+                if known is None:
+                    known = self._add_unannounced(conn, "campaign", row.entity_id, stamp)
+                day = days.get(row.date)
+                if day is None:
+                    day = days[row.date] = upsert.day(row.date)
+                conversions = row.conversions
+                key = (row.date, known.id, row.value)  # of two rows for one key the later wins
+                params[key] = (self._account_id, dimension, day, known.id, row.value,
+                               row.spend_micros, row.impressions, row.clicks,
+                               None if conversions is None else millionths(conversions),
+                               row.conversion_value_micros, row.reach, synced_at)
+            ordered = [params[key] for key in sorted(params)]
+            if ordered:
+                upsert.run(conn, ordered)
+            conn.execute(_breakdowns.delete().where(
+                _breakdowns.c.account_id == self._account_id, _breakdowns.c.dimension == dimension,
+                _breakdowns.c.date.between(window.since, window.until),
+                _breakdowns.c.synced_at != stamp))
+        return len(ordered)
 
     def write_catalogue(self, entries: Sequence[ConversionActionInfo], *,
                         now: dt.datetime | None = None) -> None:

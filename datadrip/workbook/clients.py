@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from datadrip.core import money, validate
+from datadrip.core.config import parse_breakdowns
 from datadrip.core.errors import AmbiguousError, ConflictError, NotFoundError, UsageError
 from datadrip.db.models import AdAccount, Agency, Client, utcnow
 from datadrip.db.queries import count_client_data
@@ -28,6 +29,7 @@ class ClientChanges:
     clear_budget: bool = False
     active: bool | None = None
     conversion_actions: str | None = None  # comma-separated Meta action types; "" = the default
+    breakdowns: str | None = None  # comma-separated breakdown names; "none"; "" = [sync] breakdowns
 
 
 def add_client(wb: Workbook, name: str, agency_ref: str | None, changes: ClientChanges) -> Client:
@@ -117,6 +119,7 @@ def client_record(client: Client, agency: Agency, accounts: int | None = None) -
         "monthly_budget": None if budget is None else money.to_amount(budget, client.currency),
         "report_recipients": list(client.report_recipients), "active": client.active,
         "conversion_actions": list(client.conversion_actions), "created_at": client.created_at,
+        "breakdowns": None if client.breakdowns is None else list(client.breakdowns),
     }
     if accounts is not None:
         record["ad_accounts"] = accounts
@@ -151,6 +154,22 @@ def _apply(client: Client, changes: ClientChanges) -> None:
         client.active = changes.active
     if changes.conversion_actions is not None:
         client.conversion_actions = validate.action_types(changes.conversion_actions)
+    if changes.breakdowns is not None:
+        client.breakdowns = client_breakdowns(changes.breakdowns)
+
+
+def client_breakdowns(text: str) -> list[str] | None:
+    """`--breakdowns`: names (config.BREAKDOWN_NAMES), "none" for none, "" for [sync] breakdowns."""
+    if not text.strip():
+        return None
+    if text.strip().lower() == "none":
+        return []
+    try:
+        return list(parse_breakdowns(text))
+    except ValueError as exc:
+        raise UsageError(f"--breakdowns: {exc}",
+                         hint="e.g. --breakdowns age_gender,country; \"none\" for none; \"\" "
+                              "for [sync] breakdowns.") from None
 
 
 def _fields(client: Client) -> dict[str, Any]:
@@ -158,4 +177,5 @@ def _fields(client: Client) -> dict[str, Any]:
     return {"name": client.name, "currency": client.currency,
             "monthly_budget": None if budget is None else money.to_amount(budget, client.currency),
             "report_recipients": list(client.report_recipients), "active": client.active,
-            "conversion_actions": list(client.conversion_actions)}
+            "conversion_actions": list(client.conversion_actions),
+            "breakdowns": None if client.breakdowns is None else list(client.breakdowns)}

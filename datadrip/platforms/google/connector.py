@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from datadrip.platforms.base import (
     AccountRef,
+    BreakdownRow,
     ConversionActionInfo,
     DateWindow,
     EntityRecord,
@@ -16,6 +17,7 @@ from datadrip.platforms.base import (
     SyncOptions,
     TokenSource,
 )
+from datadrip.platforms.google import breakdowns
 from datadrip.platforms.google.accounts import list_accounts
 from datadrip.platforms.google.ads import AdsClient, GoogleAdsApiError
 from datadrip.platforms.google.catalogue import conversion_actions
@@ -24,6 +26,8 @@ from datadrip.platforms.google.metrics import BY_INCLUSION, daily_metrics
 from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     import httpx
 
 __all__ = ["GoogleAds", "GoogleAdsApiError"]
@@ -82,3 +86,15 @@ class GoogleAds:
         """Every campaign, ad group or ad of `account` (removed ones too) with its settings:
         channel, primary status, budget, bidding strategy and dates for campaigns."""
         return entities(self._ads, account, level, version_number(self._api_version), notes)
+
+    def breakdown_limit(self, dimension: str, today: dt.date) -> dt.date | None:
+        """The first day Google still answers (37 months back)."""
+        return breakdowns.breakdown_limit(dimension, today)
+
+    def breakdown_metrics(self, account: AccountRef, window: DateWindow, dimension: str,
+                          options: SyncOptions, notes: FetchNotes, *,
+                          today: dt.date) -> Iterator[BreakdownRow]:
+        """Campaign rows of `account` over `window` by age, gender, country or device (Google
+        has no placement breakdown: none, with a warning). `options` and `today` change nothing
+        for Google."""
+        return breakdowns.breakdown_metrics(self._ads, account, window, dimension, notes)

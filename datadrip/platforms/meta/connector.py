@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
+from datadrip.platforms.meta import breakdowns
 from datadrip.platforms.meta.accounts import list_accounts
 from datadrip.platforms.meta.catalogue import custom_conversions
 from datadrip.platforms.meta.entities import entities
@@ -14,10 +15,13 @@ from datadrip.platforms.meta.graph import GraphClient, MetaApiError, MetaReduceD
 from datadrip.platforms.meta.insights import INSIGHTS_PAGE_LIMIT, daily_metrics
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     import httpx
 
     from datadrip.platforms.base import (
         AccountRef,
+        BreakdownRow,
         ConversionActionInfo,
         DateWindow,
         EntityRecord,
@@ -74,3 +78,15 @@ class MetaAds:
         """Every campaign, ad set or ad of `account` (deleted and archived ones too) with its
         settings: budgets, bid strategy, dates, optimisation goal, attribution, creative."""
         return entities(self._graph, account, level, notes, page_limit=self._page_limit)
+
+    def breakdown_limit(self, dimension: str, today: dt.date) -> dt.date | None:
+        """The first day Meta still answers breakdowns for (37 months back)."""
+        return breakdowns.breakdown_limit(dimension, today)
+
+    def breakdown_metrics(self, account: AccountRef, window: DateWindow, dimension: str,
+                          options: SyncOptions, notes: FetchNotes, *,
+                          today: dt.date) -> Iterator[BreakdownRow]:
+        """Campaign rows of `account` over `window` broken down by `dimension` (age, gender,
+        country, placement, device)."""
+        return breakdowns.breakdown_metrics(self._graph, account, window, dimension, options,
+                                            notes, today=today, page_limit=self._insights_page_limit)

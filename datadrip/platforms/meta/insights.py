@@ -393,6 +393,14 @@ def _results(results: Any, where: str) -> list[tuple[str, Decimal]]:
     return list(found.items())
 
 
+def row_conversions(item: Mapping[str, Any], wanted: Sequence[str], where: str) -> tuple[Decimal, int]:
+    """A row's conversions and their value as parse_row counts them (`wanted` types added up,
+    else the purchase family), for rows read without their actions (breakdowns)."""
+    counts = _by_type(item.get("actions"), "actions", where)
+    values = _by_type(item.get("action_values"), "action_values", where)
+    return _conversions(_actions(counts, values, where), counts, values, wanted, where)
+
+
 def _conversions(read: tuple[ActionCount, ...], counts: Mapping[str, Any],
                  values: Mapping[str, Any], wanted: Sequence[str],
                  where: str) -> tuple[Decimal, int]:
@@ -406,10 +414,10 @@ def _conversions(read: tuple[ActionCount, ...], counts: Mapping[str, Any],
         count_types = [t for t in types if t in counts]
         value_types = [t for t in types if t in values]
     else:
-        count_types = [next((t for t in PURCHASE_TYPES if t in counts), None)]
-        value_types = [next((t for t in PURCHASE_TYPES if t in values), None)]
-    total = sum((by_type[t].count for t in count_types if t is not None), _ZERO)
-    value = sum(by_type[t].value_micros or 0 for t in value_types if t is not None)
+        count_types = [t for t in PURCHASE_TYPES if t in counts][:1]
+        value_types = [t for t in PURCHASE_TYPES if t in values][:1]
+    total = sum((by_type[t].count for t in count_types), _ZERO)
+    value = sum(by_type[t].value_micros or 0 for t in value_types)
     if value > LARGEST:
         raise DataDripError(f"Meta sent conversion values too large to store for {where}",
                             hint=BAD_DATA_HINT)

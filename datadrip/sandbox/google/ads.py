@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from datadrip.sandbox.data import Account
+from datadrip.sandbox.google import breakdowns as google_breakdowns
 from datadrip.sandbox.google import gaql
 from datadrip.sandbox.google import oauth as google_oauth
 from datadrip.sandbox.google import query as google_query
@@ -167,6 +168,9 @@ def _search(request: Request, match: re.Match[str], sandbox: SandboxContext, req
         raise AdsError.one(400, "requestError", "REQUIRED_FIELD_MISSING",
                            "Required field was not specified.", location="query")
     query = gaql.parse(text)
+    if google_breakdowns.recorded(query.resource, query.select):
+        with sandbox.state.lock:
+            sandbox.state.extra.setdefault(google_breakdowns.QUERIES, []).append(text)
     today = sandbox.state.clock.today_in(account.timezone)
     outcome = google_query.run(query, sandbox.world, account, today, cid, version)
     setting = str(body.get("summaryRowSetting", "NO_SUMMARY_ROW"))

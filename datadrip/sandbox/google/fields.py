@@ -48,6 +48,16 @@ FIELDS: dict[str, str] = {
     "metrics.conversions": DOUBLE, "metrics.conversions_value": DOUBLE, "metrics.ctr": DOUBLE,
     "metrics.average_cpc": DOUBLE, "metrics.interactions": INT64, "metrics.all_conversions": DOUBLE,
     "metrics.all_conversions_value": DOUBLE,
+    # Breakdowns (sandbox.google.breakdowns).
+    "segments.device": ENUM,
+    "ad_group_criterion.resource_name": STRING, "ad_group_criterion.age_range.type": ENUM,
+    "ad_group_criterion.gender.type": ENUM,
+    "age_range_view.resource_name": STRING, "gender_view.resource_name": STRING,
+    "geographic_view.resource_name": STRING, "geographic_view.country_criterion_id": INT64,
+    "geographic_view.location_type": ENUM,
+    "geo_target_constant.resource_name": STRING, "geo_target_constant.id": INT64,
+    "geo_target_constant.country_code": STRING, "geo_target_constant.name": STRING,
+    "geo_target_constant.canonical_name": STRING, "geo_target_constant.target_type": STRING,
 }
 METRICS = tuple(name for name in FIELDS if name.startswith("metrics."))
 # Resources whose fields each FROM resource can select (its own and the ones it belongs to).
@@ -59,8 +69,12 @@ SELECTABLE = {
     "ad_group_ad": ("ad_group_ad", "ad_group", "campaign", "customer"),
     "asset_group": ("asset_group", "campaign", "customer"),
     "conversion_action": ("conversion_action", "customer"),
+    "age_range_view": ("age_range_view", "ad_group_criterion", "ad_group", "campaign", "customer"),
+    "gender_view": ("gender_view", "ad_group_criterion", "ad_group", "campaign", "customer"),
+    "geographic_view": ("geographic_view", "campaign", "customer"),
+    "geo_target_constant": ("geo_target_constant",),
 }
-WITHOUT_METRICS = frozenset({"customer_client"})
+WITHOUT_METRICS = frozenset({"customer_client", "geo_target_constant"})
 # The segments that name a conversion action, and the only metrics that may stand beside them
 # (the others fail the query: reference card §6).
 ACTION_SEGMENTS = ("segments.conversion_action", "segments.conversion_action_name",
@@ -97,6 +111,12 @@ ENUM_VALUES = {
                                        "MAXIMIZE_CONVERSION_VALUE", "TARGET_CPA", "TARGET_ROAS",
                                        "TARGET_SPEND", "TARGET_IMPRESSION_SHARE"),
     "campaign_budget.period": ("DAILY", "CUSTOM_PERIOD"),
+    "segments.device": ("MOBILE", "TABLET", "DESKTOP", "CONNECTED_TV", "OTHER"),
+    "ad_group_criterion.age_range.type": ("AGE_RANGE_18_24", "AGE_RANGE_25_34", "AGE_RANGE_35_44",
+                                          "AGE_RANGE_45_54", "AGE_RANGE_55_64", "AGE_RANGE_65_UP",
+                                          "UNDETERMINED"),
+    "ad_group_criterion.gender.type": ("MALE", "FEMALE", "UNDETERMINED"),
+    "geographic_view.location_type": ("AREA_OF_INTEREST", "LOCATION_OF_PRESENCE"),
 }
 # Campaign dates by API version: v23 renamed them (card §0.4); the other names are unknown there.
 DATES_BEFORE_V23 = frozenset({"campaign.start_date", "campaign.end_date"})

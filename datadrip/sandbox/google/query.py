@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from datadrip.sandbox.data import PERFORMANCE_MAX, Account, ConversionActionDef, Entity, Row, World
-from datadrip.sandbox.google import fields
+from datadrip.sandbox.google import breakdowns, fields
 from datadrip.sandbox.google.gaql import Condition, GaqlError, Query, during, parse_date
 
 LEVELS = {"campaign": "campaign", "ad_group": "adset", "ad_group_ad": "ad", "asset_group": "adset"}
@@ -51,7 +51,7 @@ def run(query: Query, world: World, account: Account, today: dt.date,
         raise GaqlError("EXPECTED_FILTERS_ON_DATE_RANGE", "Expects filters on the following field "
                         "to limit a finite date range: 'segments.date'.")
     records = list(_records(query, world, account, today, customer_id, window, wants_metrics,
-                            segmented))
+                            segmented, named))
     others = [c for c in query.where if c.field != "segments.date"]
     records = [r for r in records if all(_matches(r, c) for c in others)]
     for name, descending in reversed(query.order_by):  # stable sorts, last key first
@@ -135,7 +135,8 @@ def _months_before(day: dt.date, months: int) -> dt.date:
 
 
 def _records(query: Query, world: World, account: Account, today: dt.date, cid: str,
-             window: _DateWindow, wants_metrics: bool, segmented: bool) -> Iterator[Record]:
+             window: _DateWindow, wants_metrics: bool, segmented: bool,
+             named: list[str]) -> Iterator[Record]:
     base = _customer(account, cid)
     if query.resource == "customer_client":
         yield from _clients(world, account, cid, base)
@@ -143,6 +144,12 @@ def _records(query: Query, world: World, account: Account, today: dt.date, cid: 
     if query.resource == "conversion_action":
         yield from _conversion_actions(world, account, cid, base, today, window, wants_metrics,
                                        segmented)
+        return
+    if query.resource == "geo_target_constant":
+        yield from breakdowns.geo_constants()
+        return
+    if query.resource in breakdowns.VIEWS:
+        yield from _view_records(query, world, account, today, cid, window, segmented, base)
         return
     level = LEVELS.get(query.resource, "campaign")
     entities = world.entities(account.id, level) if not account.manager else []
@@ -173,12 +180,20 @@ def _records(query: Query, world: World, account: Account, today: dt.date, cid: 
     if by_action:
         rows = list(_per_action(rows, catalogue))
     selected_metrics = [n for n in query.select if n.startswith("metrics.")]
+    devices = "segments.device" in named
+    if devices and not segmented:
+        raise GaqlError("EXPECTED_FILTERS_ON_DATE_RANGE", "The DataDrip sandbox serves "
+                        "segments.device by day only: select segments.date too.")
     if segmented:
         for row in rows:
             record = {**describe(row.entity if query.resource != "customer" else None),
                       **_metrics(row), "segments.date": row.date}
             if by_action:
                 record.update(_action_segments(row, catalogue, cid))
+            if devices:
+                for split in breakdowns.by_device(world, account, row):
+                    yield {**record, **split}
+                continue
             if selected_metrics and not any(record[m] for m in selected_metrics):
                 continue  # all selected metrics zero: not returned when segmented
             if not selected_metrics and row.is_zero:
@@ -265,6 +280,35 @@ def _conversion_actions(world: World, account: Account, cid: str, base: Record, 
             if day is not None:
                 record["segments.date"] = day
             yield record
+
+
+def _view_records(query: Query, world: World, account: Account, today: dt.date, cid: str,
+                  window: _DateWindow, segmented: bool, base: Record) -> Iterator[Record]:
+    """age_range_view, gender_view and geographic_view rows, by day (sandbox.google.breakdowns)."""
+    if not segmented or not window.finite:
+        raise GaqlError("EXPECTED_FILTERS_ON_DATE_RANGE", "The DataDrip sandbox serves "
+                        f"{query.resource} by day only: select segments.date over a finite range.")
+    assert window.low is not None and window.high is not None
+    by_id = {e.id: e for level_name in ("campaign", "adset", "ad")
+             for e in world.entities(account.id, level_name)}
+    for entity, row, fields_of in breakdowns.view_rows(query.resource, world, account, window.low,
+                                                       window.high, today):
+        if not window.admits(row.date):
+            continue
+        if query.resource == "geographic_view":
+            record = _entity_record("campaign", entity, by_id, cid, today, base, world)
+            key = f"{fields_of['geographic_view.country_criterion_id']}~" \
+                  f"{fields_of['geographic_view.location_type']}"
+            record["geographic_view.resource_name"] = \
+                f"customers/{cid}/geographicViews/{key}"
+        else:
+            record = _entity_record("ad_group", entity, by_id, cid, today, base, world)
+            criterion = f"{entity.id}~{breakdowns.criterion_id(fields_of)}"
+            record["ad_group_criterion.resource_name"] = \
+                f"customers/{cid}/adGroupCriteria/{criterion}"
+            plural = "ageRangeViews" if query.resource == "age_range_view" else "genderViews"
+            record[f"{query.resource}.resource_name"] = f"customers/{cid}/{plural}/{criterion}"
+        yield {**record, **fields_of, "segments.date": row.date}
 
 
 def _customer(account: Account, cid: str) -> Record:

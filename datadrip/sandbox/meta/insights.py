@@ -19,6 +19,9 @@ from zoneinfo import ZoneInfo
 
 from datadrip.sandbox.data import MICROS, MINOR_UNITS, Account, Entity, Row
 from datadrip.sandbox.meta import actions as meta_actions
+from datadrip.sandbox.meta.breakdowns import parts as breakdown_parts
+from datadrip.sandbox.meta.breakdowns import reach_withheld
+from datadrip.sandbox.meta.breakdowns import record as record_breakdowns
 from datadrip.sandbox.meta.common import (
     decode_cursor,
     encode_cursor,
@@ -311,10 +314,15 @@ def page(request: Request, sandbox: SandboxContext, account: Account, query: Que
     first = after[0] if after is not None else query.since
     found: list[tuple[str, dict[str, Any]]] = []
     for start, stop in _buckets(query, first, today):
-        for index, (key, total) in enumerate(_bucket_sums(sandbox, account, query, start, stop, today)):
+        sums = _bucket_sums(sandbox, account, query, start, stop, today)
+        for index, (key, total, split) in enumerate(breakdown_rows(sandbox, account, query, sums, start)
+                                                    if query.breakdowns else
+                                                    [(key, total, None) for key, total in sums]):
             if after is not None and start == after[0] and index <= after[1]:
                 continue
             row = _format(sandbox, account, query, key, total, start, stop, today)
+            if split is not None:
+                row = _broken_down(query, row, split, today)
             found.append((encode_cursor(f"{start.toordinal()}:{index}"), row))
             if len(found) > limit:
                 break
@@ -327,6 +335,34 @@ def page(request: Request, sandbox: SandboxContext, account: Account, query: Que
         if len(found) > limit:
             body["paging"]["next"] = next_url(request, rows[-1][0])
     return Response.json(body, headers=headers)
+
+
+def breakdown_rows(sandbox: SandboxContext, account: Account, query: Query,
+                   sums: list[tuple[str, _Sum]], start: dt.date
+                   ) -> list[tuple[str, _Sum, tuple[dict[str, str], int]]]:
+    """Each entity's sum split over the query's breakdown values, with each part's fields and
+    reach (the entity row's reach, split)."""
+    found = []
+    for key, total in sums:
+        reach = max(1, int(total.reach * REACH_OVERLAP[query.level] / (1 + 0.1 * (len(total.days) - 1))))
+        for fields, part, part_reach in breakdown_parts(sandbox, account, query.breakdowns,
+                                                        query.windows, key, start, total, reach):
+            found.append((key, part, (fields, part_reach)))
+    return found
+
+
+def _broken_down(query: Query, row: dict[str, Any], split: tuple[dict[str, str], int],
+                 today: dt.date) -> dict[str, Any]:
+    fields, reach = split
+    if reach_withheld(query.since, today):
+        row.pop("reach", None)
+        row.pop("frequency", None)
+    elif "reach" in row:
+        row["reach"] = str(reach)
+        if "frequency" in row:
+            row["frequency"] = _number(Decimal(int(row["impressions"])) / max(1, reach))
+    row.update(fields)
+    return row
 
 
 def estimated_rows(sandbox: SandboxContext, account: Account, query: Query, today: dt.date) -> int:
@@ -342,6 +378,8 @@ def sync_insights(request: Request, sandbox: SandboxContext, account: Account, v
     if isinstance(query, Response):
         query.headers.extend(headers)
         return query
+    if query.breakdowns and "after" not in request.query:
+        record_breakdowns(sandbox, account, dict(request.query))
     if estimated_rows(sandbox, account, query, today) > REDUCE_DATA_ROWS:
         response = reduce_data_error()
         response.headers.extend(headers)
@@ -355,6 +393,8 @@ def create_run(request: Request, sandbox: SandboxContext, account: Account) -> R
     query = parse_query(params, today)
     if isinstance(query, Response):
         return query
+    if query.breakdowns:
+        record_breakdowns(sandbox, account, params)
     with sandbox.state.lock:
         number = sandbox.state.extra.get("meta_run_counter", 0) + 1
         sandbox.state.extra["meta_run_counter"] = number

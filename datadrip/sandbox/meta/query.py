@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from datadrip.sandbox.meta.breakdowns import check as check_breakdowns
 from datadrip.sandbox.meta.common import graph_error
 from datadrip.sandbox.web import Response
 
@@ -39,6 +40,7 @@ class Query:
     # Any `filtering` turns on Meta's default status filtering: archived and deleted objects are
     # left out, so parents can exceed the sum of their children (facts card §0.3).
     status_filtered: bool = False
+    breakdowns: tuple[str, ...] = ()  # sandbox.meta.breakdowns.ALLOWED
 
 
 def months_back(day: dt.date, months: int) -> dt.date:
@@ -143,14 +145,15 @@ def parse_query(params: dict[str, str], today: dt.date) -> Query | Response:
     if bad:
         return graph_error(f"(#100) action_attribution_windows[0] must be one of the following "
                            f"values: {', '.join(WINDOWS)}", 100)
-    if breakdowns:
-        return graph_error("(#100) breakdowns are not emulated by the DataDrip sandbox", 100)
+    allowed = check_breakdowns([str(b) for b in breakdowns]) if breakdowns else ()
+    if isinstance(allowed, Response):
+        return allowed
     filters = _parse_filtering(filtering)
     if isinstance(filters, Response):
         return filters
     return Query(level, since, until, increment, tuple(fields),
                  tuple(w for w in windows if w not in SILENT_WINDOWS), filters,
-                 status_filtered=bool(params.get("filtering")))
+                 status_filtered=bool(params.get("filtering")), breakdowns=allowed)
 
 
 def _parse_filtering(filtering: Any) -> tuple[tuple[str, str, frozenset[str]], ...] | Response:
