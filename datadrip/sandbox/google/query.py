@@ -14,8 +14,8 @@ from datadrip.sandbox.google import breakdowns, fields
 from datadrip.sandbox.google.gaql import Condition, GaqlError, Query, during, parse_date
 
 LEVELS = {"campaign": "campaign", "ad_group": "adset", "ad_group_ad": "ad", "asset_group": "adset"}
-STATUS = {"active": "ENABLED", "paused": "PAUSED", "removed": "REMOVED"}
-PRIMARY_STATUS = {"active": "ELIGIBLE", "paused": "PAUSED", "removed": "REMOVED"}
+STATUS = {"active": "ENABLED", "paused": "PAUSED", "removed": "REMOVED", "archived": "REMOVED"}
+PRIMARY_STATUS = {"active": "ELIGIBLE", "paused": "PAUSED", "removed": "REMOVED", "archived": "REMOVED"}
 BIDDING = {"lowest_cost": "MAXIMIZE_CONVERSIONS", "cost_cap": "TARGET_CPA", "bid_cap": "MANUAL_CPC",
            "min_roas": "TARGET_ROAS"}
 NO_END = dt.date(2037, 12, 30)  # the end date Google gives a campaign without one

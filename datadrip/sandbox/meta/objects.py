@@ -30,7 +30,7 @@ WHOLE_UNIT_CURRENCIES = frozenset({"CLP", "COP", "CRC", "HUF", "ISK", "IDR", "JP
                                    "TWD"})
 EDGES = {"campaigns": "campaign", "adsets": "adset", "ads": "ad"}
 NODE_TYPES = {"campaign": "Campaign", "adset": "AdSet", "ad": "Ad"}
-STATUS = {"active": "ACTIVE", "paused": "PAUSED", "removed": "ARCHIVED"}
+STATUS = {"active": "ACTIVE", "paused": "PAUSED", "removed": "ARCHIVED", "archived": "ARCHIVED"}
 HIDDEN = frozenset({"DELETED", "ARCHIVED"})
 EFFECTIVE_STATUSES = frozenset({"ACTIVE", "PAUSED", "DELETED", "ARCHIVED", "IN_PROCESS",
                                 "WITH_ISSUES", "CAMPAIGN_PAUSED", "ADSET_PAUSED", "DISAPPROVED",
