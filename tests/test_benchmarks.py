@@ -19,6 +19,8 @@ def test_sync_bench_quick_prints_every_figure_line() -> None:
 
     assert done.returncode == 0, done.stderr
     out = done.stdout
+    assert re.search(rf"^parsing: {NUMBER} Meta ad rows with 8 action types, {NUMBER} CPU s, "
+                     rf"{NUMBER} rows per CPU second$", out, re.M)
     for label in ("datadrip write_chunk", r"datadrip re-sync \(every row conflicts\)",
                   r"raw sqlite3, rows as they come \(day by day\)", "raw sqlite3 re-sync",
                   "raw sqlite3, sorted by day and entity", "raw sqlite3 sorted re-sync"):
