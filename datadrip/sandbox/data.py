@@ -488,7 +488,10 @@ class World:
             cpc = account.scale / 60 * (0.6 + 0.8 * u3)
             campaigns = self.entities(account.id, "campaign")
             profile = _Profile(
-                base=account.scale / (ctr * cpc) * (0.5 + u1),  # impressions for ~scale a day
+                # impressions for ~scale a day; a Performance Max unit a quarter of that, so the
+                # story adds little to its account's spend (Bloom Botanics stays on budget)
+                base=account.scale / (ctr * cpc) * (0.5 + u1) * (0.25 if ad.channel == PERFORMANCE_MAX
+                                                                 else 1.0),
                 ctr=ctr, cpc=cpc, cvr=0.02 + 0.06 * u4,
                 aov_micros=int(cpc * 40 * (0.8 + 0.6 * u1) * MICROS),
                 fatigue="ctr_fatigue" in account.stories and ad.id == self._fatigued_ad(account).id,
