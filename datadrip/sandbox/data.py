@@ -176,9 +176,9 @@ def default_accounts() -> tuple[Account, ...]:
     """Accounts in three currencies and time zones, a Google manager with clients, one cancelled."""
     return (
         Account("meta", "1010000001", "Masala Mornings", "INR", "Asia/Kolkata", scale=900.0,
-                stories=("cpa_doubles", "ctr_fatigue", "budget_raise")),
+                stories=("cpa_doubles", "ctr_fatigue")),
         Account("meta", "1010000002", "Peak Trail Outfitters", "USD", "America/New_York",
-                scale=40.0),
+                scale=40.0, stories=("budget_raise",)),
         Account("meta", "1010000003", "Bloom Botanics EU", "EUR", "Europe/Berlin", scale=25.0,
                 campaigns=3),
         Account("google", "9000000001", "Spice Route Media MCC", "INR", "Asia/Kolkata",

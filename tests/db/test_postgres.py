@@ -640,3 +640,37 @@ def test_postgres_migration_0014_lets_an_account_be_of_any_platform_and_back(ser
         assert account_state(connection) == before
     with server.begin() as connection, pytest.raises(sa.exc.IntegrityError):
         connection.exec_driver_sql(TIKTOK_ACCOUNT)
+
+
+def test_postgres_entity_settings_keep_one_change_row_per_changed_field(dd, server, agency,
+                                                                        give_client_data):
+    import dataclasses
+    import datetime as dt
+
+    from datadrip.platforms.base import EntityRecord, EntitySettings
+    from datadrip.sync.store import AccountWriter
+
+    added = dd("client", "add", "Masala Mornings", "--json")
+    assert added.exit_code == 0, added.stderr
+    give_client_data(added.json()["id"])
+    writer = AccountWriter(server, scalar(server, "SELECT id FROM ad_account"))
+    before = EntitySettings(objective="OUTCOME_SALES", daily_budget_micros=2_000_000_000,
+                            bid_strategy="COST_CAP", starts_on=dt.date(2026, 3, 1))
+    after = dataclasses.replace(before, daily_budget_micros=3_000_000_000,
+                                bid_strategy="LOWEST_COST_WITHOUT_CAP")
+
+    def write(settings: EntitySettings, day: dt.date) -> int:
+        return writer.write_entity_settings(
+            "campaign", [EntityRecord("campaign", "c1", "Diwali", None, "active", settings)],
+            changed_on=day)
+
+    assert write(before, dt.date(2026, 12, 2)) == 0  # the first read is no change
+    assert write(before, dt.date(2026, 12, 2)) == 0
+    assert write(after, dt.date(2026, 12, 3)) == 2
+    with server.connect() as conn:
+        assert conn.execute(sa.text(
+            "SELECT field, old_value, new_value, changed_on FROM entity_change ORDER BY field")
+        ).all() == [("bid_strategy", "COST_CAP", "LOWEST_COST_WITHOUT_CAP", dt.date(2026, 12, 3)),
+                    ("daily_budget_micros", "2000000000", "3000000000", dt.date(2026, 12, 3))]
+        assert conn.execute(sa.text("SELECT daily_budget_micros, starts_on FROM entity")).one() \
+            == (3_000_000_000, dt.date(2026, 3, 1))

@@ -9,7 +9,7 @@ import datetime as dt
 from datadrip.sandbox.data import World, default_accounts, yen_account
 
 EPOCH = dt.date(2026, 11, 26)
-MASALA = "1010000001"
+PEAK = "1010000002"
 
 
 def test_settings_data_budget_raise_is_followed_by_the_spend() -> None:
@@ -17,11 +17,11 @@ def test_settings_data_budget_raise_is_followed_by_the_spend() -> None:
     without = World(seed=7, accounts=tuple(
         dataclasses.replace(a, stories=tuple(s for s in a.stories if s != "budget_raise"))
         for a in default_accounts()), epoch=EPOCH)
-    campaign = world.entities(MASALA, "campaign")[0]
+    campaign = world.entities(PEAK, "campaign")[0]
     raised = world.budget_raised_on
 
     def spend(w: World, since: dt.date, until: dt.date) -> int:
-        return sum(r.spend_micros for r in w.rows(MASALA, "campaign", since, until, EPOCH)
+        return sum(r.spend_micros for r in w.rows(PEAK, "campaign", since, until, EPOCH)
                    if r.entity.id == campaign.id)
 
     week = dt.timedelta(days=7)
@@ -32,8 +32,7 @@ def test_settings_data_budget_raise_is_followed_by_the_spend() -> None:
     before = world.setup(campaign, raised - dt.timedelta(days=1)).daily_budget_micros
     assert before is not None
     assert world.setup(campaign, raised).daily_budget_micros == before * 3 // 2
-    assert [s.kind for s in world.stories if s.entity_id == campaign.id] == \
-        ["cpa_doubles", "budget_raise"]
+    assert [s.kind for s in world.stories if s.entity_id == campaign.id] == ["budget_raise"]
 
 
 def test_settings_data_yen_campaign_budget_is_five_thousand_yen() -> None:
