@@ -12,7 +12,8 @@ from datadrip.commands._options import AgencyOpt, JsonOpt
 from datadrip.core.errors import UsageError
 from datadrip.core.periods import resolve_period
 
-BY = ("day", "week", "month", "platform", "account", "client", "campaign", "adset", "ad", "total")
+BY = ("day", "week", "month", "platform", "account", "client", "campaign", "adset", "ad", "total",
+      "action")
 FORMATS = ("table", "json", "csv", "ndjson")
 
 ClientOpt = Annotated[str | None, typer.Option(
@@ -43,19 +44,27 @@ def metrics(ctx: typer.Context,
                 help="table, json, csv or ndjson (one JSON object per line).")] = "table",
             as_json: JsonOpt = False) -> None:
     """Spend, results and rates broken down by day, week, month, platform, account, client,
-    campaign, ad set or ad.
+    campaign, ad set or ad; or every conversion action (--by action).
 
     Rates are computed from the summed parts (CTR = clicks / impressions over the whole line),
     never averaged; a rate with nothing to divide by is n/a (null in JSON, empty in CSV). Money
     is in the reporting currency: the client's, or the agency's for the whole agency, converted
     with the rates kept by `datadrip fx`.
 
+    --by action lists each account's actions as the platform reports them (Meta action types,
+    Google conversion actions), named as Ads Manager or the account's catalogue names them, with
+    count, value and cost per action (the account's spend / the count). Meta's types overlap
+    (omni_purchase and offsite_conversion.fb_pixel_purchase count the same purchases), so the
+    lines are never added up; --metrics does not apply.
+
     \b
     Examples:
       datadrip metrics --client "Masala Mornings" --by campaign --period last-30-days
       datadrip metrics --by client --period last-month --metrics spend,cpa,roas --format csv
       datadrip metrics --by day --since 2026-11-01 --format json | jq '.[] | .spend'
+      datadrip metrics --client "Masala Mornings" --by action --json
     """
+    from datadrip.analytics.results import ACTION_COLUMNS, action_lines
     from datadrip.analytics.totals import (
         DIMENSIONS,
         agency_today,
@@ -66,7 +75,7 @@ def metrics(ctx: typer.Context,
         resolve_scope,
     )
 
-    if by not in DIMENSIONS:
+    if by not in DIMENSIONS and by != "action":
         raise UsageError(f"--by {by!r} is not a dimension", hint=f"Use one of: {', '.join(BY)}.")
     if as_json:
         if fmt not in ("table", "json"):
@@ -74,18 +83,25 @@ def metrics(ctx: typer.Context,
         fmt = "json"
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r} is not a format", hint=f"Use one of: {', '.join(FORMATS)}.")
+    if by == "action" and chosen is not None:
+        raise UsageError("--metrics does not apply to --by action",
+                         hint="Each action's line has its count, value and cost per action.")
     names = parse_metrics(chosen)
     with workbook(ctx) as wb:
         scope = resolve_scope(wb.session, client, agency)
         window = resolve_period(period, since, until, agency_today(scope.agency))
-        records = line_records(breakdown(wb.session, scope, window, by), by, names, scope.currency)
+        if by == "action":
+            records = action_lines(wb.session, scope, window)
+        else:
+            records = line_records(breakdown(wb.session, scope, window, by), by, names,
+                                   scope.currency)
     if fmt == "json":
         output.print_json(records)
     elif fmt == "ndjson":
         for record in records:
             output.print_json_line(record)
     else:
-        columns = record_columns(by, names)
+        columns = list(ACTION_COLUMNS) if by == "action" else record_columns(by, names)
         if fmt == "csv":
             output.print_csv(records, [(key, key) for key in columns])
         else:

@@ -1,0 +1,232 @@
+"""Results as the client reports them: key results (each with its own cost) counted by the
+plug-ins' overlap rules in SQL, every action (`metrics --by action`), link-click parity, and the
+days synced before actions were kept. The numbers go in through the sync's own writer.
+
+Agency "Spice Route Media" (INR), client "Masala Mornings" (INR):
+  Meta act_1: campaign "Diwali" (purchases, leads, a custom conversion "Booked table", link
+              clicks), campaign "Leads" (Meta's Results column on leads); 2026-11-01 was synced
+              before actions were kept.
+  Google 1234567890 (INR): campaign "Search" with conversion actions 111 "Website purchase"
+              (in Conversions), 112 "Store purchase (import)" (not), 221 "Contact form" (lead).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from datadrip.analytics.results import key_results
+from datadrip.analytics.totals import client_scope
+from datadrip.core.periods import Period
+from datadrip.db.models import AdAccount, Agency, Client
+from datadrip.platforms.base import (
+    ActionCount,
+    ConversionActionInfo,
+    DateWindow,
+    EntityRecord,
+    MetricRow,
+)
+from datadrip.platforms.registry import load_settings
+from datadrip.sync.store import AccountWriter
+from datadrip.workbook.session import open_session
+from tests.support import assert_bad_input
+
+D0, D1, D2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 3)
+M = 1_000_000
+MASALA = "Masala Mornings"
+PERIOD = ("--since", "2026-11-01", "--until", "2026-11-03")
+CUSTOM = "offsite_conversion.custom.77"
+
+
+def _a(action: str, count: str, value: int | None = None) -> ActionCount:
+    return ActionCount(action, Decimal(count), value)
+
+
+def _row(entity: str, day: dt.date, spend: int, impressions: int, clicks: int, conversions: str,
+         **extra: Any) -> MetricRow:
+    return MetricRow("campaign", entity, day, spend * M, impressions, clicks, Decimal(conversions),
+                     0, **extra)
+
+
+META_ROWS = [
+    # synced before actions were kept: no actions, actions_kept false
+    _row("c1", D0, 100, 1000, 30, "1"),
+    _row("c1", D1, 1000, 10000, 300, "5", link_clicks=200,
+         result_indicator="actions:offsite_conversion.fb_pixel_purchase", results=Decimal(5),
+         actions=(_a("omni_purchase", "5", 5000 * M), _a("purchase", "5", 5000 * M),
+                  _a("offsite_conversion.fb_pixel_purchase", "5", 5000 * M),
+                  _a("lead", "3"), _a("offsite_conversion.fb_pixel_lead", "2"),
+                  _a("onsite_conversion.lead_grouped", "1"),
+                  _a("page_engagement", "450"), _a("post_engagement", "400"),
+                  _a("link_click", "200"), _a(CUSTOM, "2"))),
+    _row("c1", D2, 500, 5000, 100, "2", link_clicks=100,
+         result_indicator="actions:offsite_conversion.fb_pixel_purchase", results=Decimal(2),
+         actions=(_a("offsite_conversion.fb_pixel_purchase", "2", 1500 * M),
+                  _a("link_click", "100"))),
+    _row("c2", D1, 300, 2000, 40, "4", link_clicks=30, result_indicator="actions:lead",
+         results=Decimal(4), actions=(_a("lead", "4"), _a("link_click", "30"))),
+]
+GOOGLE_ROWS = [
+    _row("g1", D1, 2000, 4000, 100, "3.5", interactions=120, all_conversions=Decimal("7.5"),
+         actions=(_a("111", "2.5", 9000 * M), _a("112", "4", 8000 * M), _a("221", "1"))),
+]
+GOOGLE_CATALOGUE = [
+    ConversionActionInfo("111", "Website purchase", "conversion_action", "PURCHASE", True, True),
+    ConversionActionInfo("112", "Store purchase (import)", "conversion_action", "PURCHASE", False,
+                         False),
+    ConversionActionInfo("221", "Contact form", "conversion_action", "SUBMIT_LEAD_FORM", True, True),
+]
+
+
+@pytest.fixture
+def results_workbook(dd: Callable[..., Any]) -> None:
+    assert dd("agency", "add", "Spice Route Media").exit_code == 0
+    assert dd("client", "add", MASALA).exit_code == 0
+    with open_session(load_settings(), write=True) as wb:
+        client = wb.session.exec(select(Client)).one()
+        accounts = [AdAccount(client_id=client.id, platform=platform, external_id=external,
+                              name=f"{MASALA} {platform}", currency="INR",
+                              timezone="Asia/Kolkata")
+                    for platform, external in (("meta", "act_1"), ("google", "1234567890"))]
+        wb.session.add_all(accounts)
+        wb.session.flush()
+        ids = [account.id for account in accounts]
+    with open_session(load_settings(), write=True) as wb:
+        engine = wb.session.get_bind()
+    window = DateWindow(D0, D2)
+    meta = AccountWriter(engine, ids[0])  # type: ignore[arg-type]
+    meta.write_chunk("campaign", window, [EntityRecord("campaign", "c1", "Diwali"),
+                                          EntityRecord("campaign", "c2", "Leads")], META_ROWS)
+    meta.write_catalogue([ConversionActionInfo(CUSTOM, "Booked table", "custom")])
+    google = AccountWriter(engine, ids[1])  # type: ignore[arg-type]
+    google.write_chunk("campaign", window, [EntityRecord("campaign", "g1", "Search")], GOOGLE_ROWS)
+    google.write_catalogue(GOOGLE_CATALOGUE)
+
+
+def _summary() -> Any:
+    with open_session(load_settings()) as wb:
+        client = wb.session.exec(select(Client)).one()
+        agency = wb.session.get_one(Agency, client.agency_id)
+        return key_results(wb.session, client_scope(agency, client), Period(D0, D2, "custom"))
+
+
+def _figures(summary: Any) -> dict[str, dict[str, Any]]:
+    return {figure.key: figure.values("INR") for figure in summary.figures}
+
+
+def test_key_results_overlapping_purchases_counted_once_distinct_actions_added(
+        results_workbook: None, dd: Callable[..., Any]) -> None:
+    assert dd("client", "edit", MASALA, "--results", "purchase,lead,Booked table").exit_code == 0
+    figures = _figures(_summary())
+    spend = Decimal(100 + 1000 + 500 + 300 + 2000)
+    # Meta: max(5, 5, 5) on day 1 + 2 on day 2; Google: 111 only (112 is not in Conversions)
+    assert figures["purchase"]["count"] == Decimal("9.5")
+    assert figures["purchase"]["value"] == Decimal(5000 + 1500 + 9000)
+    assert figures["purchase"]["label"] == "Purchases"
+    assert figures["purchase"]["cost_label"] == "Cost per purchase"
+    assert figures["purchase"]["cost"] == (spend / Decimal("9.5")).quantize(Decimal("0.01"))
+    # lead ⊇ pixel + on-Meta leads: 3 (not 6) for Diwali, 4 for Leads; Google's contact form 1
+    assert figures["lead"]["count"] == Decimal(8)
+    assert (figures["lead"]["label"], figures["lead"]["cost_label"]) == ("Leads", "Cost per lead")
+    assert figures["lead"]["cost"] == Decimal("487.50")
+    assert figures["Booked table"]["count"] == Decimal(2)
+    assert figures["Booked table"]["label"] == "Booked table"
+    assert figures["Booked table"]["cost"] == Decimal("1950.00")
+
+
+def test_key_results_default_follows_platform_results_indicators_never_added(
+        results_workbook: None) -> None:
+    figures = _figures(_summary())
+    purchases = figures["results:actions:offsite_conversion.fb_pixel_purchase"]
+    assert purchases["count"] == Decimal(7) and purchases["label"] == "Results (Purchases)"
+    assert purchases["cost"] == Decimal("214.29")  # 1500 / 7 over the rows with that indicator
+    leads = figures["results:actions:lead"]
+    assert leads["count"] == Decimal(4) and leads["cost"] == Decimal("75.00")
+    conversions = figures["conversions"]
+    assert conversions["count"] == Decimal("3.5") and conversions["label"] == "Conversions"
+    assert conversions["cost"] == Decimal("571.43")
+
+
+def test_key_results_link_click_parity_and_interactions(results_workbook: None) -> None:
+    parity = _summary().parity.values("INR")
+    assert parity["link_clicks"] == 330
+    assert parity["link_ctr"] == Decimal("1.94")  # 330 / 17000 impressions of the Meta rows with link clicks
+    assert parity["link_cpc"] == Decimal("5.45")  # 1800 / 330
+    assert parity["interactions"] == 120
+
+
+def test_key_results_days_without_actions_named_with_the_sync_that_refills_them(
+        results_workbook: None) -> None:
+    summary = _summary()
+    assert [(gap.platform, gap.first_day, gap.last_day) for gap in summary.unavailable] == [
+        ("meta", D0, D0)]
+    assert summary.notes() == [
+        f"Results by action for {MASALA} meta (meta) are unavailable before 2026-11-02: "
+        "`datadrip sync --since 2026-11-01` refills them."]
+
+
+def test_metrics_by_action_lists_every_action_once_with_label_and_cost(
+        results_workbook: None, dd: Callable[..., Any]) -> None:
+    run = dd("metrics", "--client", MASALA, "--by", "action", *PERIOD, "--json")
+    assert run.exit_code == 0, run.stderr
+    lines = run.json()
+    assert {(line["platform"], line["action"]) for line in lines} == {
+        ("meta", action) for action in (
+            "omni_purchase", "purchase", "offsite_conversion.fb_pixel_purchase", "lead",
+            "offsite_conversion.fb_pixel_lead", "onsite_conversion.lead_grouped",
+            "page_engagement", "post_engagement", "link_click", CUSTOM)} | {
+        ("google", "111"), ("google", "112"), ("google", "221")}
+    by_action = {line["action"]: line for line in lines}
+    assert set(lines[0]) == {"client", "platform", "account", "action", "action_name", "count",
+                             "value", "cost_per_action", "currency"}
+    pixel = by_action["offsite_conversion.fb_pixel_purchase"]
+    assert (pixel["action_name"], pixel["count"], pixel["value"]) == ("Purchases", 7, 6500)
+    assert pixel["cost_per_action"] == 271.43  # Meta's spend 1900 / 7
+    assert by_action["link_click"]["count"] == 330
+    assert by_action["post_engagement"]["count"] == 400  # never 400 + its link clicks
+    assert by_action[CUSTOM]["action_name"] == "Booked table"
+    assert by_action["lead"]["value"] is None
+    assert (by_action["112"]["action_name"], by_action["112"]["count"]) == (
+        "Store purchase (import)", 4)
+    assert by_action["111"]["cost_per_action"] == 800.0  # 2000 / 2.5
+
+
+def test_metrics_by_action_refuses_metrics_option(results_workbook: None,
+                                                  dd: Callable[..., Any]) -> None:
+    assert_bad_input(dd("metrics", "--by", "action", "--metrics", "spend", *PERIOD), "--metrics")
+
+
+def test_client_results_validated_against_the_accounts_catalogues(
+        results_workbook: None, dd: Callable[..., Any]) -> None:
+    run = dd("client", "edit", MASALA, "--results", "purchase, Website purchase,"
+             "offsite_conversion.fb_pixel_lead,221", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["key_results"] == ["purchase", "Website purchase",
+                                         "offsite_conversion.fb_pixel_lead", "221"]
+    shown = dd("client", "show", MASALA, "--json").json()
+    assert shown["key_results"] == run.json()["key_results"]
+    listed = dd("client", "list", "--json").json()
+    assert listed[0]["key_results"] == shown["key_results"]
+    bad = dd("client", "edit", MASALA, "--results", "purchase,sales")
+    assert_bad_input(bad, "'sales'")
+    assert "Booked table" in bad.stderr and "Website purchase" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    assert dd("client", "show", MASALA, "--json").json()["key_results"] == shown["key_results"]
+    back = dd("client", "edit", MASALA, "--results", "", "--json")
+    assert back.exit_code == 0 and back.json()["key_results"] == []
+
+
+def test_client_add_results_takes_friendly_names_only_without_accounts(
+        dd: Callable[..., Any]) -> None:
+    assert dd("agency", "add", "Spice Route Media").exit_code == 0
+    run = dd("client", "add", "Clinic", "--results", "lead,complete_registration", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["key_results"] == ["lead", "complete_registration"]
+    assert_bad_input(dd("client", "add", "Shop", "--results", "Website purchase"),
+                     "'Website purchase'")
+    assert [client["name"] for client in dd("client", "list", "--json").json()] == ["Clinic"]
