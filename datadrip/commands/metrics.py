@@ -38,7 +38,9 @@ def metrics(ctx: typer.Context,
             chosen: Annotated[str | None, typer.Option(
                 "--metrics", "-m", metavar="LIST",
                 help="Comma-separated, in order: spend, impressions, clicks, conversions, "
-                     "conversion_value, ctr, cpc, cpm, cpa, roas, conversion_rate (default: all).")] = None,
+                     "conversion_value, ctr, cpc, cpm, cpa, roas, conversion_rate (default: "
+                     "these); also link_clicks, link_ctr, link_cpc (Meta's link clicks, CTR and "
+                     "CPC as Ads Manager computes them) and interactions (Google's).")] = None,
             fmt: Annotated[str, typer.Option(
                 "--format", "-f", metavar="FORMAT",
                 help="table, json, csv or ndjson (one JSON object per line).")] = "table",

@@ -230,3 +230,18 @@ def test_client_add_results_takes_friendly_names_only_without_accounts(
     assert_bad_input(dd("client", "add", "Shop", "--results", "Website purchase"),
                      "'Website purchase'")
     assert [client["name"] for client in dd("client", "list", "--json").json()] == ["Clinic"]
+
+
+def test_metrics_link_clicks_ctr_cpc_and_interactions_where_asked(
+        results_workbook: None, dd: Callable[..., Any]) -> None:
+    run = dd("metrics", "--client", MASALA, "--by", "campaign", *PERIOD, "--json", "--metrics",
+             "clicks,link_clicks,link_ctr,link_cpc,interactions")
+    assert run.exit_code == 0, run.stderr
+    lines = {line["campaign"]: line for line in run.json()}
+    # Diwali: day 0 has no link clicks, so its impressions and spend stay out of link CTR / CPC
+    assert lines["Diwali"] == {**lines["Diwali"], "clicks": 430, "link_clicks": 300,
+                               "link_ctr": 2.0, "link_cpc": 5.0, "interactions": None}
+    assert lines["Search"] == {**lines["Search"], "clicks": 100, "link_clicks": None,
+                               "link_ctr": None, "link_cpc": None, "interactions": 120}
+    default = dd("metrics", "--client", MASALA, "--by", "total", *PERIOD, "--json").json()
+    assert "link_clicks" not in default[0]
