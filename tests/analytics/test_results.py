@@ -245,3 +245,46 @@ def test_metrics_link_clicks_ctr_cpc_and_interactions_where_asked(
                                "link_ctr": None, "link_cpc": None, "interactions": 120}
     default = dd("metrics", "--client", MASALA, "--by", "total", *PERIOD, "--json").json()
     assert "link_clicks" not in default[0]
+
+
+def test_sql_action_daily_names_actions_from_the_catalogue(results_workbook: None,
+                                                           dd: Callable[..., Any]) -> None:
+    run = dd("sql", "SELECT platform, campaign_name, date, action, action_name, action_kind, "
+             "count_millionths, value_micros FROM action_daily WHERE action IN "
+             f"('{CUSTOM}', 'omni_purchase', '112') ORDER BY platform, action", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json() == [
+        {"platform": "google", "campaign_name": "Search", "date": "2026-11-02", "action": "112",
+         "action_name": "Store purchase (import)", "action_kind": "conversion_action",
+         "count_millionths": 4 * M, "value_micros": 8000 * M},
+        {"platform": "meta", "campaign_name": "Diwali", "date": "2026-11-02", "action": CUSTOM,
+         "action_name": "Booked table", "action_kind": "custom", "count_millionths": 2 * M,
+         "value_micros": None},
+        {"platform": "meta", "campaign_name": "Diwali", "date": "2026-11-02",
+         "action": "omni_purchase", "action_name": "omni_purchase", "action_kind": None,
+         "count_millionths": 5 * M, "value_micros": 5000 * M}]
+    catalogue = dd("sql", "SELECT platform, action, action_name, category, \"primary\", "
+                   "included_in_conversions FROM conversion_actions ORDER BY platform, action",
+                   "--json").json()
+    assert [(row["platform"], row["action"], row["action_name"]) for row in catalogue] == [
+        ("google", "111", "Website purchase"), ("google", "112", "Store purchase (import)"),
+        ("google", "221", "Contact form"), ("meta", CUSTOM, "Booked table")]
+
+
+def test_dashboard_names_each_key_result_with_its_own_cost(results_workbook: None,
+                                                           dd: Callable[..., Any]) -> None:
+    assert dd("client", "edit", MASALA, "--results", "purchase,lead").exit_code == 0
+    board = dd("dashboard", "--client", MASALA, *PERIOD, "--json")
+    assert board.exit_code == 0, board.stderr
+    record = board.json()
+    assert [(r["label"], r["count"], r["cost_label"], r["cost"]) for r in record["results"]] == [
+        ("Purchases", 9.5, "Cost per purchase", 410.53), ("Leads", 8, "Cost per lead", 487.5)]
+    assert (record["link_clicks"], record["interactions"]) == (330, 120)
+    assert record["results_notes"] == [
+        f"Results by action for {MASALA} meta (meta) are unavailable before 2026-11-02: "
+        "`datadrip sync --since 2026-11-01` refills them."]
+    plain = dd("dashboard", "--client", MASALA, *PERIOD)
+    assert plain.exit_code == 0, plain.stderr
+    assert "Purchases 9.5 · Cost per purchase ₹410.53" in plain.stdout
+    assert "Leads 8 · Cost per lead ₹487.50" in plain.stdout
+    assert "datadrip sync --since 2026-11-01" in plain.stdout
