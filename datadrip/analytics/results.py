@@ -137,8 +137,8 @@ class ResultsSummary:
     def notes(self) -> list[str]:
         """What a report says about days without actions."""
         return [f"Results by action for {gap.account} ({gap.platform}) are unavailable before "
-                f"{(gap.last_day + dt.timedelta(days=1)).isoformat()}: "
-                f"`datadrip sync --since {gap.first_day.isoformat()}` refills them."
+                f"{(gap.last_day + dt.timedelta(days=1)).isoformat()}; "
+                f"datadrip sync --since {gap.first_day.isoformat()} refills them."
                 for gap in self.unavailable]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from datadrip.analytics.results import key_results
 from datadrip.analytics.totals import Scope, Totals, breakdown, client_scope, compare
 from datadrip.core.enums import AccountStatus, InsightStatus, ReportKind
 from datadrip.core.money import to_amount
@@ -73,6 +74,10 @@ def build_content(session: Session, agency: Agency, client: Client, plan: Report
         has_data=bool(current.spend_micros or current.impressions or current.clicks),
         generated_at=now or dt.datetime.now(dt.UTC))
     content.warnings = _freshness(content.accounts, period, agency.locale)
+    results = key_results(session, scope, period)
+    if client.key_results or any(figure.key.startswith("results:") for figure in results.figures):
+        content.results = [figure.values(currency) for figure in results.figures]
+    content.warnings.extend(results.notes())
     content.summary = write_summary(content)
     return content
 

@@ -37,6 +37,9 @@ class ReportContent:
     generated_at: dt.datetime
     summary: str = ""  # Markdown, written from the numbers (datadrip.reports.summary)
     warnings: list[str] = field(default_factory=list)
+    # The client's results, each with its own cost (analytics.results.ResultFigure.values):
+    # its key results, or the platforms' results where a platform names them.
+    results: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def currency(self) -> str:
@@ -54,7 +57,7 @@ class ReportContent:
             "has_data": self.has_data, "summary": self.summary, "kpis": self.kpis,
             "channels": self.channels, "top_campaigns": self.campaigns, "trend": self.trend,
             "pacing": self.pacing, "accounts": self.accounts, "insights": self.insights,
-            "warnings": self.warnings, "generated_at": self.generated_at,
+            "warnings": self.warnings, "results": self.results, "generated_at": self.generated_at,
         }
 
 

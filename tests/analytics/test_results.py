@@ -166,8 +166,8 @@ def test_key_results_days_without_actions_named_with_the_sync_that_refills_them(
     assert [(gap.platform, gap.first_day, gap.last_day) for gap in summary.unavailable] == [
         ("meta", D0, D0)]
     assert summary.notes() == [
-        f"Results by action for {MASALA} meta (meta) are unavailable before 2026-11-02: "
-        "`datadrip sync --since 2026-11-01` refills them."]
+        f"Results by action for {MASALA} meta (meta) are unavailable before 2026-11-02; "
+        "datadrip sync --since 2026-11-01 refills them."]
 
 
 def test_metrics_by_action_lists_every_action_once_with_label_and_cost(
@@ -281,10 +281,27 @@ def test_dashboard_names_each_key_result_with_its_own_cost(results_workbook: Non
         ("Purchases", 9.5, "Cost per purchase", 410.53), ("Leads", 8, "Cost per lead", 487.5)]
     assert (record["link_clicks"], record["interactions"]) == (330, 120)
     assert record["results_notes"] == [
-        f"Results by action for {MASALA} meta (meta) are unavailable before 2026-11-02: "
-        "`datadrip sync --since 2026-11-01` refills them."]
+        f"Results by action for {MASALA} meta (meta) are unavailable before 2026-11-02; "
+        "datadrip sync --since 2026-11-01 refills them."]
     plain = dd("dashboard", "--client", MASALA, *PERIOD)
     assert plain.exit_code == 0, plain.stderr
     assert "Purchases 9.5 · Cost per purchase ₹410.53" in plain.stdout
     assert "Leads 8 · Cost per lead ₹487.50" in plain.stdout
     assert "datadrip sync --since 2026-11-01" in plain.stdout
+
+
+def test_report_names_each_result_with_its_cost_and_the_days_without_actions(
+        results_workbook: None, dd: Callable[..., Any]) -> None:
+    assert dd("client", "edit", MASALA, "--results", "purchase,lead").exit_code == 0
+    built = dd("report", "build", MASALA, *PERIOD, "--format", "json")
+    assert built.exit_code == 0, built.stderr
+    record = built.json()
+    assert [(r["label"], r["cost_label"]) for r in record["results"]] == [
+        ("Purchases", "Cost per purchase"), ("Leads", "Cost per lead")]
+    assert any("datadrip sync --since 2026-11-01" in warning for warning in record["warnings"])
+    for fmt in ("txt", "md", "html"):
+        page = dd("report", "build", MASALA, *PERIOD, "--format", fmt)
+        assert page.exit_code == 0, page.stderr
+        assert "Purchases" in page.stdout and "Cost per purchase ₹410.53" in page.stdout, fmt
+        assert "Cost per lead ₹487.50" in page.stdout, fmt
+        assert "unavailable before" in page.stdout, fmt
