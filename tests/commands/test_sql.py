@@ -622,7 +622,7 @@ def test_sql_views_migration_downgrades_and_upgrades_again(workbook_path):
     try:
         with engine.begin() as connection:
             migrations.upgrade(connection, "0004")
-        assert views() == sorted(VIEWS)
+        assert views() == sorted(METRIC_VIEWS)
         with engine.begin() as connection:
             config = migrations.alembic_config()
             config.attributes["connection"] = connection
@@ -630,6 +630,14 @@ def test_sql_views_migration_downgrades_and_upgrades_again(workbook_path):
         assert views() == []
         with engine.begin() as connection:
             migrations.upgrade(connection, "0004")
+        assert views() == sorted(METRIC_VIEWS)
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0016")
         assert views() == sorted(VIEWS)
+        with engine.begin() as connection:
+            config = migrations.alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0015")
+        assert views() == sorted(METRIC_VIEWS)
     finally:
         engine.dispose()
