@@ -28,7 +28,14 @@ from sqlmodel import Session
 from datadrip.analytics.totals import ONE_PER_MICRO, Scope, _rounded
 from datadrip.core.money import MILLIONTHS, conversions_from_millionths, minor_units, to_amount
 from datadrip.core.periods import Period
-from datadrip.db.models import AdAccount, Client, ConversionAction, MetricActionDaily, MetricDaily
+from datadrip.db.models import (
+    AdAccount,
+    Client,
+    ConversionAction,
+    Entity,
+    MetricActionDaily,
+    MetricDaily,
+)
 from datadrip.platforms import registry
 from datadrip.platforms.base import RESULT_NAMES, ConversionActionInfo, ResultActions, ResultRules
 from datadrip.workbook.fx import RateBook
@@ -387,3 +394,19 @@ def action_lines(session: Session, scope: Scope, period: Period) -> list[dict[st
                         "currency": scope.currency})
     return sorted(records, key=lambda r: (r["client"], r["platform"], r["account"],
                                           -cast(Decimal, r["count"]), r["action"]))
+
+
+PERFORMANCE_MAX = "PERFORMANCE_MAX"
+PERFORMANCE_MAX_NOTE = ("Performance Max campaigns have no ads: their spend and results are at "
+                        "campaign level (datadrip metrics --by campaign).")
+
+
+def has_performance_max(session: Session, scope: Scope) -> bool:
+    """Whether the scope has a Performance Max campaign (Google's advertising channel type, kept
+    as the campaign's objective): ad-level views then say that its spend is not among the ads."""
+    _e = Entity.__table__  # type: ignore[attr-defined]
+    query = (sa.select(sa.literal(1))
+             .select_from(_e.join(_a, _a.c.id == _e.c.account_id))
+             .where(_a.c.client_id.in_(scope.client_ids), _e.c.level == "campaign",
+                    _e.c.objective == PERFORMANCE_MAX).limit(1))
+    return session.execute(query).first() is not None

@@ -59,6 +59,9 @@ def metrics(ctx: typer.Context,
     (omni_purchase and offsite_conversion.fb_pixel_purchase count the same purchases), so the
     lines are never added up; --metrics does not apply.
 
+    --by ad notes (on stderr) when the scope has Performance Max campaigns: they have no ads, so
+    their spend is only in the campaign lines.
+
     \b
     Examples:
       datadrip metrics --client "Masala Mornings" --by campaign --period last-30-days
@@ -66,7 +69,12 @@ def metrics(ctx: typer.Context,
       datadrip metrics --by day --since 2026-11-01 --format json | jq '.[] | .spend'
       datadrip metrics --client "Masala Mornings" --by action --json
     """
-    from datadrip.analytics.results import ACTION_COLUMNS, action_lines
+    from datadrip.analytics.results import (
+        ACTION_COLUMNS,
+        PERFORMANCE_MAX_NOTE,
+        action_lines,
+        has_performance_max,
+    )
     from datadrip.analytics.totals import (
         DIMENSIONS,
         agency_today,
@@ -97,6 +105,7 @@ def metrics(ctx: typer.Context,
         else:
             records = line_records(breakdown(wb.session, scope, window, by), by, names,
                                    scope.currency)
+        pmax = by == "ad" and has_performance_max(wb.session, scope)
     if fmt == "json":
         output.print_json(records)
     elif fmt == "ndjson":
@@ -110,3 +119,5 @@ def metrics(ctx: typer.Context,
             output.print_table(records, [(key, key.replace("_", " ").capitalize()) for key in columns],
                                title=f"{scope.label} · {window} · {scope.currency}",
                                empty=f"No numbers for {scope.label} in {window}.", missing="n/a")
+    if pmax:
+        output.message(PERFORMANCE_MAX_NOTE)

@@ -23,7 +23,7 @@ from sqlmodel import select
 from datadrip.analytics.results import key_results
 from datadrip.analytics.totals import client_scope
 from datadrip.core.periods import Period
-from datadrip.db.models import AdAccount, Agency, Client
+from datadrip.db.models import AdAccount, Agency, Client, Entity
 from datadrip.platforms.base import (
     ActionCount,
     ConversionActionInfo,
@@ -305,3 +305,21 @@ def test_report_names_each_result_with_its_cost_and_the_days_without_actions(
         assert "Purchases" in page.stdout and "Cost per purchase ₹410.53" in page.stdout, fmt
         assert "Cost per lead ₹487.50" in page.stdout, fmt
         assert "unavailable before" in page.stdout, fmt
+
+
+def test_metrics_by_ad_notes_that_performance_max_has_no_ads(results_workbook: None,
+                                                              dd: Callable[..., Any]) -> None:
+    plain = dd("metrics", "--client", MASALA, "--by", "ad", *PERIOD, "--json")
+    assert plain.exit_code == 0 and "Performance Max" not in plain.stderr
+    with open_session(load_settings(), write=True) as wb:  # as the sync keeps channel types
+        search = wb.session.exec(select(Entity).where(Entity.external_id == "g1")).one()
+        search.objective = "PERFORMANCE_MAX"
+        wb.session.add(search)
+    for fmt in ("table", "json"):
+        run = dd("metrics", "--client", MASALA, "--by", "ad", *PERIOD, "--format", fmt)
+        assert run.exit_code == 0, run.stderr
+        assert "Performance Max campaigns have no ads" in run.stderr, fmt
+    assert "Performance Max" not in dd("metrics", "--client", MASALA, "--by", "campaign",
+                                       *PERIOD).stderr
+    json_out = dd("metrics", "--client", MASALA, "--by", "ad", *PERIOD, "--json")
+    assert json_out.json() == []
