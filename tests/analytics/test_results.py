@@ -299,6 +299,8 @@ def test_report_names_each_result_with_its_cost_and_the_days_without_actions(
     assert [(r["label"], r["cost_label"]) for r in record["results"]] == [
         ("Purchases", "Cost per purchase"), ("Leads", "Cost per lead")]
     assert any("datadrip sync --since 2026-11-01" in warning for warning in record["warnings"])
+    assert "Results: Purchases **9.5** (cost per purchase ₹410.53); Leads **8** (cost per lead " \
+        "₹487.50)." in record["summary"]
     for fmt in ("txt", "md", "html"):
         page = dd("report", "build", MASALA, *PERIOD, "--format", fmt)
         assert page.exit_code == 0, page.stderr
