@@ -131,6 +131,7 @@ class Unavailable:
 
     account: str
     platform: str
+    results: tuple[str, ...]  # the labels of the client's key results
     first_day: dt.date
     last_day: dt.date
 
@@ -143,7 +144,7 @@ class ResultsSummary:
 
     def notes(self) -> list[str]:
         """What a report says about days without actions."""
-        return [f"Results by action for {gap.account} ({gap.platform}) are unavailable before "
+        return [f"{_words(gap.results)} for {gap.account} ({gap.platform}) are unavailable before "
                 f"{(gap.last_day + dt.timedelta(days=1)).isoformat()}; "
                 f"datadrip sync --since {gap.first_day.isoformat()} refills them."
                 for gap in self.unavailable]
@@ -288,7 +289,9 @@ def key_results(session: Session, scope: Scope, period: Period) -> ResultsSummar
                 figure.value_micros += convert(account_id, value, day)
     summary.figures = list(figures.values())
     summary.parity = _parity(session, convert, ids, period)
-    summary.unavailable = _unavailable(session, accounts, period)
+    with_results = {account_id: tuple(figures[name].label for name in by_client[account.client])
+                    for account_id, account in accounts.items() if by_client.get(account.client)}
+    summary.unavailable = _unavailable(session, accounts, with_results, period)
     return summary
 
 
@@ -343,11 +346,21 @@ def _parity(session: Session, convert: _Converter, ids: Sequence[str], period: P
     return parity
 
 
-def _unavailable(session: Session, accounts: dict[str, _Account], period: Period) -> list[Unavailable]:
+def _words(labels: Sequence[str]) -> str:
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+
+
+def _unavailable(session: Session, accounts: dict[str, _Account],
+                 with_results: dict[str, tuple[str, ...]], period: Period) -> list[Unavailable]:
+    """The accounts of clients with key results whose days in the period were synced before
+    actions were kept (the default results do not need actions)."""
+    if not with_results:
+        return []
     query = (sa.select(_m.c.account_id, sa.func.min(_m.c.date), sa.func.max(_m.c.date))
-             .where(*_in_period(_m, list(accounts), period), _m.c.actions_kept == sa.false())
+             .where(*_in_period(_m, list(with_results), period), _m.c.actions_kept == sa.false())
              .group_by(_m.c.account_id))
-    gaps = [Unavailable(accounts[row[0]].name, accounts[row[0]].platform, row[1], row[2])
+    gaps = [Unavailable(accounts[row[0]].name, accounts[row[0]].platform, with_results[row[0]],
+                        row[1], row[2])
             for row in session.execute(query)]
     return sorted(gaps, key=lambda gap: (gap.account, gap.first_day))
 

@@ -57,7 +57,7 @@ class ReportContent:
             "has_data": self.has_data, "summary": self.summary, "kpis": self.kpis,
             "channels": self.channels, "top_campaigns": self.campaigns, "trend": self.trend,
             "pacing": self.pacing, "accounts": self.accounts, "insights": self.insights,
-            "warnings": self.warnings, "results": self.results, "generated_at": self.generated_at,
+            "warnings": self.warnings, "generated_at": self.generated_at, "results": self.results,
         }
 
 

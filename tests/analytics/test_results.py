@@ -161,13 +161,15 @@ def test_key_results_link_click_parity_and_interactions(results_workbook: None) 
 
 
 def test_key_results_days_without_actions_named_with_the_sync_that_refills_them(
-        results_workbook: None) -> None:
+        results_workbook: None, dd: Callable[..., Any]) -> None:
+    assert _summary().unavailable == []  # the default results need no actions
+    assert dd("client", "edit", MASALA, "--results", "purchase,lead,Booked table").exit_code == 0
     summary = _summary()
     assert [(gap.platform, gap.first_day, gap.last_day) for gap in summary.unavailable] == [
         ("meta", D0, D0)]
     assert summary.notes() == [
-        f"Results by action for {MASALA} meta (meta) are unavailable before 2026-11-02; "
-        "datadrip sync --since 2026-11-01 refills them."]
+        f"Purchases, Leads and Booked table for {MASALA} meta (meta) are unavailable before "
+        "2026-11-02; datadrip sync --since 2026-11-01 refills them."]
 
 
 def test_metrics_by_action_lists_every_action_once_with_label_and_cost(
@@ -281,7 +283,7 @@ def test_dashboard_names_each_key_result_with_its_own_cost(results_workbook: Non
         ("Purchases", 9.5, "Cost per purchase", 410.53), ("Leads", 8, "Cost per lead", 487.5)]
     assert (record["link_clicks"], record["interactions"]) == (330, 120)
     assert record["results_notes"] == [
-        f"Results by action for {MASALA} meta (meta) are unavailable before 2026-11-02; "
+        f"Purchases and Leads for {MASALA} meta (meta) are unavailable before 2026-11-02; "
         "datadrip sync --since 2026-11-01 refills them."]
     plain = dd("dashboard", "--client", MASALA, *PERIOD)
     assert plain.exit_code == 0, plain.stderr
@@ -325,3 +327,17 @@ def test_metrics_by_ad_notes_that_performance_max_has_no_ads(results_workbook: N
                                        *PERIOD).stderr
     json_out = dd("metrics", "--client", MASALA, "--by", "ad", *PERIOD, "--json")
     assert json_out.json() == []
+
+
+def test_key_results_a_resync_of_the_days_without_actions_fills_them(
+        results_workbook: None, dd: Callable[..., Any]) -> None:
+    assert dd("client", "edit", MASALA, "--results", "purchase").exit_code == 0
+    with open_session(load_settings()) as wb:
+        engine = wb.session.get_bind()
+        meta_id = wb.session.exec(select(AdAccount.id).where(AdAccount.platform == "meta")).one()
+    refill = _row("c1", D0, 100, 1000, 30, "1", actions=(_a("omni_purchase", "1", 900 * M),))
+    AccountWriter(engine, meta_id).write_chunk(  # type: ignore[arg-type]
+        "campaign", DateWindow(D0, D0), [EntityRecord("campaign", "c1", "Diwali")], [refill])
+    summary = _summary()
+    assert summary.unavailable == [] and summary.notes() == []
+    assert _figures(summary)["purchase"]["count"] == Decimal("10.5")
