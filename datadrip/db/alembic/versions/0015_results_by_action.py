@@ -22,6 +22,7 @@ Create Date: 2026-12-07
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -33,13 +34,13 @@ depends_on: str | Sequence[str] | None = None
 
 LEVELS = "level IN ('campaign', 'adset', 'ad')"
 
-METRIC_COLUMNS = (
+METRIC_COLUMNS: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
     ('link_clicks', sa.BigInteger()), ('interactions', sa.BigInteger()),
     ('all_conversions_millionths', sa.BigInteger()), ('all_conversion_value_micros', sa.BigInteger()),
     ('result_indicator', sa.String(200)), ('results_millionths', sa.BigInteger()),
     ('attribution_setting', sa.String(64)),
 )
-ENTITY_COLUMNS = (
+ENTITY_COLUMNS: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
     ('objective', sa.String(64)), ('effective_status', sa.String(64)),
     ('daily_budget_micros', sa.BigInteger()), ('lifetime_budget_micros', sa.BigInteger()),
     ('bid_strategy', sa.String(64)), ('starts_on', sa.Date()), ('ends_on', sa.Date()),
@@ -49,7 +50,7 @@ ENTITY_COLUMNS = (
 )
 
 
-def _account() -> sa.Column:
+def _account() -> sa.Column[str]:
     return sa.Column('account_id', sa.String(32), sa.ForeignKey('ad_account.id', ondelete='CASCADE'),
                      primary_key=True)
 
