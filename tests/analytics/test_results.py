@@ -13,12 +13,16 @@ Agency "Spice Route Media" (INR), client "Masala Mornings" (INR):
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from reports.report_support import own_home
 from sqlmodel import select
+from support import assert_bad_input
 
 from datadrip.analytics.results import key_results
 from datadrip.analytics.totals import client_scope
@@ -34,7 +38,6 @@ from datadrip.platforms.base import (
 from datadrip.platforms.registry import load_settings
 from datadrip.sync.store import AccountWriter
 from datadrip.workbook.session import open_session
-from tests.support import assert_bad_input
 
 D0, D1, D2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 3)
 M = 1_000_000
@@ -83,8 +86,7 @@ GOOGLE_CATALOGUE = [
 ]
 
 
-@pytest.fixture
-def results_workbook(dd: Callable[..., Any]) -> None:
+def _fill(dd: Callable[..., Any]) -> None:
     assert dd("agency", "add", "Spice Route Media").exit_code == 0
     assert dd("client", "add", MASALA).exit_code == 0
     with open_session(load_settings(), write=True) as wb:
@@ -106,6 +108,21 @@ def results_workbook(dd: Callable[..., Any]) -> None:
     google = AccountWriter(engine, ids[1])  # type: ignore[arg-type]
     google.write_chunk("campaign", window, [EntityRecord("campaign", "g1", "Search")], GOOGLE_ROWS)
     google.write_catalogue(GOOGLE_CATALOGUE)
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The workbook filled once for the module, through the sync's writer."""
+    folder = tmp_path_factory.mktemp("results")
+    with own_home(folder) as dd:
+        _fill(dd)
+    return folder / "home"
+
+
+@pytest.fixture
+def results_workbook(filled: Path, home: Path) -> None:
+    """A copy of the filled workbook as this test's DATADRIP_HOME."""
+    shutil.copytree(filled, home)
 
 
 def _summary() -> Any:
