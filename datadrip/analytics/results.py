@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from datadrip.analytics.totals import ONE_PER_MICRO, Scope, _rounded
+from datadrip.core.errors import UsageError
 from datadrip.core.money import MILLIONTHS, conversions_from_millionths, minor_units, to_amount
 from datadrip.core.periods import Period
 from datadrip.db.models import (
@@ -69,6 +70,7 @@ class _Account:
     name: str
     currency: str
     client: str
+    client_id: str
 
 
 @dataclass
@@ -152,7 +154,7 @@ class ResultsSummary:
 
 def _accounts(session: Session, scope: Scope) -> dict[str, _Account]:
     query = (sa.select(_a.c.id, _a.c.platform, _a.c.external_id, _a.c.name, _a.c.currency,
-                       _c.c.name)
+                       _c.c.name, _c.c.id)
              .select_from(_a.join(_c, _c.c.id == _a.c.client_id))
              .where(_c.c.id.in_(scope.client_ids)))
     return {row[0]: _Account(*row) for row in session.execute(query)}
@@ -423,3 +425,78 @@ def has_performance_max(session: Session, scope: Scope) -> bool:
              .where(_a.c.client_id.in_(scope.client_ids), _e.c.level == "campaign",
                     _e.c.objective == PERFORMANCE_MAX).limit(1))
     return session.execute(query).first() is not None
+
+
+# --- key results as columns of `metrics` lines ---------------------------------------------------
+
+RESULT_BY = ("total", "day", "platform", "account", "client", "campaign")
+
+
+def key_result_names(scope: Scope) -> list[str]:
+    """The key results of the scope's clients, in the order they were chosen."""
+    names: dict[str, None] = {}
+    for client in scope.clients:
+        names.update(dict.fromkeys(client.key_results or []))
+    return list(names)
+
+
+def line_results(session: Session, scope: Scope, period: Period, by: str,
+                 names: Sequence[str]) -> dict[tuple[Any, ...], dict[str, int]]:
+    """Each key result's count (millionths) per line of `metrics --by by` (keyed as
+    analytics.totals.breakdown keys its lines), at campaign level: MAX over overlapping actions
+    per entity-day, then summed, in SQL. A client counts only its own key results."""
+    if by not in RESULT_BY:
+        raise UsageError(f"key results are not kept by {by}",
+                         hint=f"Use --by {', '.join(RESULT_BY)}.")
+    accounts = _accounts(session, scope)
+    chosen = {client.id: set(client.key_results or []) for client in scope.clients}
+    books = catalogues(session, accounts)
+    found: dict[tuple[Any, ...], dict[str, int]] = {}
+    for account_id, account in accounts.items():
+        for name in names:
+            if name not in chosen.get(account.client_id, ()):
+                continue
+            rule = resolve_result(account.platform, name, books[account_id])
+            if rule is None:
+                continue
+            for key, count in _grouped_counts(session, account_id, rule, period, by):
+                line = {"total": (), "platform": (account.platform,), "account": (account_id,),
+                        "client": (account.client_id,)}.get(by, (key,))
+                counts = found.setdefault(line, {})
+                counts[name] = counts.get(name, 0) + count
+    return found
+
+
+def _grouped_counts(session: Session, account_id: str, rule: ResultActions, period: Period,
+                    by: str) -> list[tuple[Any, int]]:
+    """(day or campaign or None, count millionths) of one account's result."""
+    where = [*_in_period(_x, [account_id], period), _x.c.action.in_(rule.actions)]
+    if rule.overlapping:
+        source = (sa.select(_x.c.date.label("date"), _x.c.entity_id.label("entity_id"),
+                            sa.func.max(_x.c.count_millionths).label("count"))
+                  .where(*where).group_by(_x.c.date, _x.c.entity_id).subquery())
+        day, entity, count = source.c.date, source.c.entity_id, source.c.count
+    else:
+        source = None
+        day, entity, count = _x.c.date, _x.c.entity_id, _x.c.count_millionths
+    key = {"day": day, "campaign": entity}.get(by)
+    columns = [key] if key is not None else []
+    query = sa.select(*columns, sa.func.sum(count))
+    query = query.select_from(source) if source is not None else query.where(*where)
+    if columns:
+        query = query.group_by(*columns)
+    return [(row[0] if columns else None, int(row[-1] or 0)) for row in session.execute(query)]
+
+
+def result_columns(names: Sequence[str], counts: dict[str, int], spend_micros: int,
+                   currency: str) -> dict[str, Any]:
+    """A `metrics` line's key-result columns: each result's count and its own cost (the line's
+    spend / the count; None with no result)."""
+    places = Decimal(1).scaleb(-minor_units(currency))
+    columns: dict[str, Any] = {}
+    for name in names:
+        count = counts.get(name, 0)
+        cost = Decimal(spend_micros * MILLIONTHS) / Decimal(count) if count else None
+        columns[name] = conversions_from_millionths(count)
+        columns[f"cost_per_{name}"] = _rounded(cost, ONE_PER_MICRO, places)
+    return columns

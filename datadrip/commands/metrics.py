@@ -40,7 +40,9 @@ def metrics(ctx: typer.Context,
                 help="Comma-separated, in order: spend, impressions, clicks, conversions, "
                      "conversion_value, ctr, cpc, cpm, cpa, roas, conversion_rate (default: "
                      "these); also link_clicks, link_ctr, link_cpc (Meta's link clicks, CTR and "
-                     "CPC as Ads Manager computes them) and interactions (Google's).")] = None,
+                     "CPC as Ads Manager computes them), interactions (Google's), and results: "
+                     "each key result of the clients with its own cost (--by total, day, "
+                     "platform, account, client or campaign).")] = None,
             fmt: Annotated[str, typer.Option(
                 "--format", "-f", metavar="FORMAT",
                 help="table, json, csv or ndjson (one JSON object per line).")] = "table",
@@ -74,6 +76,9 @@ def metrics(ctx: typer.Context,
         PERFORMANCE_MAX_NOTE,
         action_lines,
         has_performance_max,
+        key_result_names,
+        line_results,
+        result_columns,
     )
     from datadrip.analytics.totals import (
         DIMENSIONS,
@@ -96,15 +101,31 @@ def metrics(ctx: typer.Context,
     if by == "action" and chosen is not None:
         raise UsageError("--metrics does not apply to --by action",
                          hint="Each action's line has its count, value and cost per action.")
-    names = parse_metrics(chosen)
+    asked = [] if chosen is None else [name.strip().lower() for name in chosen.split(",")]
+    with_results = "results" in asked
+    rest = ",".join(name for name in asked if name != "results")
+    names = [] if with_results and not rest.strip(", ") else \
+        parse_metrics(None if chosen is None else rest)
+    results: list[str] = []
     with workbook(ctx) as wb:
         scope = resolve_scope(wb.session, client, agency)
         window = resolve_period(period, since, until, agency_today(scope.agency))
         if by == "action":
             records = action_lines(wb.session, scope, window)
         else:
-            records = line_records(breakdown(wb.session, scope, window, by), by, names,
-                                   scope.currency)
+            lines = breakdown(wb.session, scope, window, by)
+            records = line_records(lines, by, names, scope.currency)
+            if with_results:
+                results = key_result_names(scope)
+                if not results:
+                    raise UsageError(f"{scope.label} has no key results",
+                                     hint="Choose them: datadrip client edit NAME --results "
+                                          "purchase,lead.")
+                counts = line_results(wb.session, scope, window, by, results)
+                for line, record in zip(lines, records, strict=True):
+                    record.update(result_columns(results, counts.get(line.key, {}),
+                                                 line.totals.spend_micros, scope.currency))
+                    record["currency"] = record.pop("currency")
         pmax = by == "ad" and has_performance_max(wb.session, scope)
     if fmt == "json":
         output.print_json(records)
@@ -112,7 +133,9 @@ def metrics(ctx: typer.Context,
         for record in records:
             output.print_json_line(record)
     else:
-        columns = list(ACTION_COLUMNS) if by == "action" else record_columns(by, names)
+        columns = list(ACTION_COLUMNS) if by == "action" else [
+            *record_columns(by, names)[:-1],
+            *(column for name in results for column in (name, f"cost_per_{name}")), "currency"]
         if fmt == "csv":
             output.print_csv(records, [(key, key) for key in columns])
         else:

@@ -358,3 +358,30 @@ def test_key_results_a_resync_of_the_days_without_actions_fills_them(
     summary = _summary()
     assert summary.unavailable == [] and summary.notes() == []
     assert _figures(summary)["purchase"]["count"] == Decimal("10.5")
+
+
+def test_metrics_results_columns_give_each_key_result_with_its_own_cost(
+        results_workbook: None, dd: Callable[..., Any]) -> None:
+    assert_bad_input(dd("metrics", "--client", MASALA, "--metrics", "spend,results", *PERIOD),
+                     "no key results")
+    assert dd("client", "edit", MASALA, "--results", "purchase,lead").exit_code == 0
+    by_campaign = dd("metrics", "--client", MASALA, "--by", "campaign", "--metrics",
+                     "spend,results", *PERIOD, "--json")
+    assert by_campaign.exit_code == 0, by_campaign.stderr
+    lines = {line["campaign"]: line for line in by_campaign.json()}
+    assert list(lines["Diwali"]) == ["client", "platform", "campaign_external_id", "campaign",
+                                     "spend", "purchase", "cost_per_purchase", "lead",
+                                     "cost_per_lead", "currency"]
+    assert (lines["Diwali"]["purchase"], lines["Diwali"]["cost_per_purchase"]) == (7, 228.57)
+    assert (lines["Diwali"]["lead"], lines["Leads"]["lead"], lines["Search"]["lead"]) == (3, 4, 1)
+    assert (lines["Search"]["purchase"], lines["Search"]["cost_per_purchase"]) == (2.5, 800.0)
+    assert lines["Leads"]["cost_per_purchase"] is None
+    by_day = dd("metrics", "--client", MASALA, "--by", "day", "--metrics", "results", *PERIOD,
+                "--json").json()
+    assert [(line["day"], line["purchase"], line["lead"]) for line in by_day] == [
+        ("2026-11-01", 0, 0), ("2026-11-02", 7.5, 8), ("2026-11-03", 2, 0)]
+    total = dd("metrics", "--client", MASALA, "--by", "total", "--metrics", "results", *PERIOD,
+               "--json").json()
+    assert (total[0]["purchase"], total[0]["cost_per_purchase"]) == (9.5, 410.53)
+    assert_bad_input(dd("metrics", "--client", MASALA, "--by", "ad", "--metrics", "results",
+                        *PERIOD), "not kept by ad")
