@@ -172,6 +172,10 @@ def catalogues(session: Session, account_ids: Iterable[str]) -> dict[str, list[C
 
 
 def _rules(platform: str) -> ResultRules | None:
+    """The plug-in's result rules; None when it has none, or is not installed here (its
+    accounts' actions are then shown by their ids)."""
+    if not registry.is_installed(platform):
+        return None
     plugin = registry.platform(platform)
     return plugin if isinstance(plugin, ResultRules) else None
 
