@@ -48,7 +48,7 @@ def metrics(ctx: typer.Context,
                 help="table, json, csv or ndjson (one JSON object per line).")] = "table",
             as_json: JsonOpt = False) -> None:
     """Spend, results and rates broken down by day, week, month, platform, account, client,
-    campaign, ad set or ad; or every conversion action (--by action).
+    campaign, ad set or ad.
 
     Rates are computed from the summed parts (CTR = clicks / impressions over the whole line),
     never averaged; a rate with nothing to divide by is n/a (null in JSON, empty in CSV). Money
