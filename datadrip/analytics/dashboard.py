@@ -5,13 +5,14 @@ client with a flag when its numbers cannot be trusted (stale or failing syncs)."
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from datadrip.analytics.results import key_results
 from datadrip.analytics.totals import Change, Line, Scope, Totals, breakdown, client_totals, compare
 from datadrip.core.enums import AccountStatus, SyncStatus
 from datadrip.core.periods import Period
@@ -35,11 +36,17 @@ class ClientDashboard:
     worst: list[dict[str, Any]]
     ranked_by: str  # "roas" when the client reports conversion value, else "cpa"
     daily: list[dict[str, Any]]
+    # The client's key results (or the platforms' results), each with its own cost; link-click
+    # and interaction parity; what is unavailable for days synced before actions were kept.
+    results: list[dict[str, Any]] = field(default_factory=list)
+    parity: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
         return {"client": self.scope.label, "currency": self.scope.currency,
                 "period": _period(self.period), "previous_period": _period(self.previous),
                 "kpis": [_change(change) for change in self.kpis],
+                "results": self.results, **self.parity, "results_notes": self.notes,
                 "channels": self.channels, "ranked_by": self.ranked_by,
                 "top_campaigns": self.best, "bottom_campaigns": self.worst, "daily": self.daily}
 
@@ -79,8 +86,11 @@ def client_dashboard(session: Session, scope: Scope, period: Period) -> ClientDa
     for day in period.dates():
         values = by_day.get(day, Totals()).values(currency)
         daily.append({"day": day, "spend": values["spend"], "conversions": values["conversions"]})
+    summary = key_results(session, scope, period)
     return ClientDashboard(scope, period, previous, compare(now, before, currency, KPIS), channels,
-                           best, worst, ranked_by, daily)
+                           best, worst, ranked_by, daily,
+                           [figure.values(currency) for figure in summary.figures],
+                           summary.parity.values(currency), summary.notes())
 
 
 def _rank(line: Line, by: str, currency: str) -> tuple[Any, ...]:

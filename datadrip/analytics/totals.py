@@ -37,10 +37,16 @@ DIMENSIONS = ("total", "day", "week", "month", "platform", "account", "client", 
 BASE_METRICS = ("spend", "impressions", "clicks", "conversions", "conversion_value")
 RATE_METRICS = ("ctr", "cpc", "cpm", "cpa", "roas", "conversion_rate")
 METRICS = BASE_METRICS + RATE_METRICS
-MONEY_METRICS = frozenset({"spend", "conversion_value", "cpc", "cpm", "cpa"})
+# Shown where asked (--metrics): what the platforms' screens show beside clicks (all). Link CTR
+# and link CPC divide by the impressions and spend of the rows that have link clicks (Meta's), as
+# Ads Manager does; n/a where no row has them.
+PARITY_METRICS = ("link_clicks", "link_ctr", "link_cpc", "interactions")
+CHOOSABLE = METRICS + PARITY_METRICS
+MONEY_METRICS = frozenset({"spend", "conversion_value", "cpc", "cpm", "cpa", "link_cpc"})
 # +1: a rise is good, -1: a fall is good, 0: neither (more spend is not better or worse by itself)
 DIRECTION = {"spend": 0, "impressions": 1, "clicks": 1, "conversions": 1, "conversion_value": 1,
-             "ctr": 1, "cpc": -1, "cpm": -1, "cpa": -1, "roas": 1, "conversion_rate": 1}
+             "ctr": 1, "cpc": -1, "cpm": -1, "cpa": -1, "roas": 1, "conversion_rate": 1,
+             "link_clicks": 1, "link_ctr": 1, "link_cpc": -1, "interactions": 1}
 HUNDRED = Decimal(100)
 _m, _a, _c, _e = (MetricDaily.__table__, AdAccount.__table__,  # type: ignore[attr-defined]
                   Client.__table__, Entity.__table__)  # type: ignore[attr-defined]
@@ -88,6 +94,12 @@ class Totals:
     conversion_value_micros: int = 0
     reach: int = 0  # the sum of daily reach: impressions / reach is the average daily frequency
     days: int = 0  # days with a row (delivery)
+    # Link clicks (None: no row has them) with the impressions and spend of the rows that have
+    # them; interactions (None: no row has them).
+    link_clicks: int | None = None
+    link_impressions: int = 0
+    link_spend_micros: int = 0
+    interactions: int | None = None
 
     @property
     def conversions(self) -> Decimal:
@@ -140,6 +152,12 @@ class Totals:
         self.conversion_value_micros += other.conversion_value_micros
         self.reach += other.reach
         self.days += other.days
+        if other.link_clicks is not None:
+            self.link_clicks = (self.link_clicks or 0) + other.link_clicks
+        self.link_impressions += other.link_impressions
+        self.link_spend_micros += other.link_spend_micros
+        if other.interactions is not None:
+            self.interactions = (self.interactions or 0) + other.interactions
 
     def values(self, currency: str) -> dict[str, Decimal | int | None]:
         """Every metric: money in currency units, percentages as percent, n/a as None; the rates
@@ -158,6 +176,12 @@ class Totals:
             "cpa": _rounded(self.cpa, ONE_PER_MICRO, places),
             "roas": _rounded(self.roas, Decimal(1), cent),
             "conversion_rate": _rounded(self.cvr, HUNDRED, cent),
+            "link_clicks": self.link_clicks,
+            "link_ctr": _rounded(_quotient(self.link_clicks or 0, self.link_impressions),
+                                 HUNDRED, cent),
+            "link_cpc": _rounded(_quotient(self.link_spend_micros, self.link_clicks or 0),
+                                 ONE_PER_MICRO, places),
+            "interactions": self.interactions,
         }
 
 
@@ -224,7 +248,12 @@ def _sums(session: Session, accounts: dict[str, _Account], level: str, period: P
     where it can be: (account, level, day) is a prefix of the key, so grouping by it needs no sort."""
     daily = [account_id for account_id, account in accounts.items() if by_day(account)]
     whole = [account_id for account_id in accounts if account_id not in set(daily)]
-    sums = (sa.func.sum(_m.c.spend_micros), sa.func.sum(_m.c.impressions), sa.func.sum(_m.c.clicks),
+    with_links = _m.c.link_clicks.is_not(None)
+    sums = (sa.func.sum(_m.c.link_clicks),
+            sa.func.sum(sa.case((with_links, _m.c.impressions), else_=0)),
+            sa.func.sum(sa.case((with_links, _m.c.spend_micros), else_=0)),
+            sa.func.sum(_m.c.interactions),
+            sa.func.sum(_m.c.spend_micros), sa.func.sum(_m.c.impressions), sa.func.sum(_m.c.clicks),
             sa.func.sum(_m.c.conversions_millionths), sa.func.sum(_m.c.conversion_value_micros))
     for ids, days in ((whole, False), (daily, True)):
         if not ids:
@@ -235,20 +264,25 @@ def _sums(session: Session, accounts: dict[str, _Account], level: str, period: P
                         _m.c.date.between(period.since, period.until))
                  .group_by(*columns))
         for row in session.execute(query):
-            yield (row[0], row[1] if days else None, row[-6] if key is not None else None, *row[-5:])
+            yield (row[0], row[1] if days else None, row[-10] if key is not None else None, *row[-9:])
 
 
 def _totals(row: Any, account: _Account, currency: str, day: dt.date | None,
             book: RateBook | None) -> Totals:
+    links, link_impressions, link_spend, interactions = row[-9:-5]
     spend, impressions, clicks, conversions, value = row[-5:]
-    spend, value = int(spend or 0), int(value or 0)
+    spend, value, link_spend = int(spend or 0), int(value or 0), int(link_spend or 0)
     if account.currency != currency:
         if book is None:
             raise AssertionError("a conversion without rates")  # callers load them when needed
         spend = book.convert(spend, account.currency, currency, day)
         value = book.convert(value, account.currency, currency, day)
+        link_spend = book.convert(link_spend, account.currency, currency, day)
     return Totals(spend, int(impressions or 0), int(clicks or 0),
-                  int(conversions or 0), value)
+                  int(conversions or 0), value,
+                  link_clicks=None if links is None else int(links),
+                  link_impressions=int(link_impressions or 0), link_spend_micros=link_spend,
+                  interactions=None if interactions is None else int(interactions))
 
 
 def breakdown(session: Session, scope: Scope, period: Period, by: str,
@@ -389,9 +423,9 @@ def parse_metrics(text: str | None) -> list[str]:
     if text is None or not text.strip():
         return list(METRICS)
     chosen = [name.strip().lower().replace("-", "_") for name in text.split(",") if name.strip()]
-    unknown = [name for name in chosen if name not in METRICS]
+    unknown = [name for name in chosen if name not in CHOOSABLE]
     if unknown:
-        raise UsageError(f"unknown metric {unknown[0]!r}", hint=f"Use any of: {', '.join(METRICS)}.")
+        raise UsageError(f"unknown metric {unknown[0]!r}", hint=f"Use any of: {', '.join(CHOOSABLE)}.")
     return list(dict.fromkeys(chosen))
 
 

@@ -34,6 +34,14 @@ BreakdownsOpt = Annotated[str | None, typer.Option(
     "--breakdowns", metavar="NAMES",
     help="Breakdowns synced for the client, comma-separated: age_gender, country, placement, "
          "device (see `metrics --by age`); \"none\" for none; \"\" = [sync] breakdowns.")]
+ResultsOpt = Annotated[str | None, typer.Option(
+    "--results", metavar="LIST",
+    help="The client's key results, comma-separated, each shown with its own cost: purchase, "
+         "lead, add_to_cart, initiate_checkout, complete_registration, messaging_conversation, "
+         "app_install, landing_page_view, link_click, video_view, or an action as a platform "
+         "names it (offsite_conversion.fb_pixel_purchase, a custom conversion's or Google "
+         "conversion action's name or id); \"\" = what the platforms call results (Meta's "
+         "Results column, Google's Conversions).")]
 
 COLUMNS = [("name", "Client"), ("agency", "Agency"), ("currency", "Currency"),
            ("monthly_budget", "Monthly budget"), ("report_recipients", "Recipients"),
@@ -41,7 +49,8 @@ COLUMNS = [("name", "Client"), ("agency", "Agency"), ("currency", "Currency"),
 FIELDS = [("id", "ID"), ("name", "Name"), ("agency", "Agency"), ("currency", "Currency"),
           ("monthly_budget", "Monthly budget"), ("report_recipients", "Recipients"),
           ("ad_accounts", "Ad accounts"), ("active", "Active"),
-          ("conversion_actions", "Conversions"), ("breakdowns", "Breakdowns"),
+          ("conversion_actions", "Conversions"), ("key_results", "Key results"),
+          ("breakdowns", "Breakdowns"),
           ("created_at", "Created")]
 
 
@@ -49,7 +58,8 @@ FIELDS = [("id", "ID"), ("name", "Name"), ("agency", "Agency"), ("currency", "Cu
 def client_add(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Client name.", metavar="NAME")],
                agency: AgencyOpt = None, recipients: RecipientsOpt = None,
                currency: CurrencyOpt = None, monthly_budget: BudgetOpt = None,
-               conversion_actions: ConversionsOpt = None, breakdowns: BreakdownsOpt = None,
+               conversion_actions: ConversionsOpt = None, results: ResultsOpt = None,
+               breakdowns: BreakdownsOpt = None,
                as_json: JsonOpt = False) -> None:
     """Add a client to an agency (currency defaults to the agency's).
 
@@ -63,7 +73,7 @@ def client_add(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Cli
 
     changes = ClientChanges(recipients=recipients, currency=currency,
                             monthly_budget=monthly_budget, conversion_actions=conversion_actions,
-                            breakdowns=breakdowns)
+                            key_results=results, breakdowns=breakdowns)
     with workbook(ctx, write=True) as wb:
         client = add_client(wb, name, agency, changes)
         record = client_record(client, wb.session.get_one(Agency, client.agency_id), 0)
@@ -120,13 +130,15 @@ def client_edit(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None,
                 active: Annotated[bool | None, typer.Option(
                     "--active/--inactive", help="Include the client in syncs and reports.",
                     show_default=False)] = None,
-                conversion_actions: ConversionsOpt = None, breakdowns: BreakdownsOpt = None,
+                conversion_actions: ConversionsOpt = None, results: ResultsOpt = None,
+                breakdowns: BreakdownsOpt = None,
                 as_json: JsonOpt = False) -> None:
     """Change a client's name, recipients, currency, budget or whether it is active.
 
     \b
     Example:
       datadrip client edit "Masala Mornings" --recipients a@masala.example,b@masala.example
+      datadrip client edit "Masala Mornings" --results purchase,lead
     """
     from datadrip.db.models import Agency
     from datadrip.workbook.clients import ClientChanges, client_counts, client_record, edit_client
@@ -134,7 +146,7 @@ def client_edit(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None,
     changes = ClientChanges(name=name, recipients=recipients, currency=currency,
                             monthly_budget=monthly_budget, clear_budget=no_monthly_budget,
                             active=active, conversion_actions=conversion_actions,
-                            breakdowns=breakdowns)
+                            key_results=results, breakdowns=breakdowns)
     with workbook(ctx, write=True) as wb:
         found = edit_client(wb, client, agency, changes)
         record = client_record(found, wb.session.get_one(Agency, found.agency_id),

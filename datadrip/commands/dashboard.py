@@ -76,6 +76,7 @@ def _plain(board: ClientDashboard | AgencyDashboard) -> None:
     for change in board.kpis if isinstance(board, ClientDashboard) else board.total:
         write(f"{LABELS[change.metric]}\t{_value(change.current)}\t{_delta(change)}\n")
     if isinstance(board, ClientDashboard):
+        _plain_results(board)
         _plain_rows("Channels", board.channels, ["platform", "spend", "share_pct", "cpa", "roas"])
         _plain_rows(f"Top campaigns by {board.ranked_by.upper()}", board.best,
                     ["campaign", "platform", "spend", "cpa", "roas"])
@@ -85,6 +86,29 @@ def _plain(board: ClientDashboard | AgencyDashboard) -> None:
     else:
         _plain_rows("Clients", board.clients,
                     ["client", "currency", "spend", "spend_change_pct", "cpa", "roas", "flags"])
+
+
+def result_line(result: Mapping[str, Any], currency: str, locale: str) -> str:
+    """"Purchases 42 · Cost per purchase ₹310.20": a result with its own cost."""
+    cost = result["cost"]
+    shown = "n/a" if cost is None else show_money(cost, currency, locale)
+    return f"{result['label']} {_value(result['count'])} · {result['cost_label']} {shown}"
+
+
+def _plain_results(board: ClientDashboard) -> None:
+    record = board.record()
+    lines = [result_line(result, board.scope.currency, board.scope.agency.locale)
+             for result in board.results]
+    if record.get("link_clicks") is not None:
+        lines.append(f"Link clicks {record['link_clicks']} · Link CTR "
+                     f"{_value(record['link_ctr'])}% · Link CPC "
+                     f"{_value(record['link_cpc'])}")
+    if record.get("interactions") is not None:
+        lines.append(f"Interactions {record['interactions']}")
+    if lines or board.notes:
+        sys.stdout.write("\nResults\n")
+        for line in [*lines, *board.notes]:
+            sys.stdout.write(cell(line) + "\n")
 
 
 def _plain_rows(title: str, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
@@ -137,6 +161,11 @@ def _rich(board: ClientDashboard | AgencyDashboard) -> None:
         cards.append(Panel(body, title=LABELS[change.metric], width=18))
     console.print(Columns(cards))
     if isinstance(board, ClientDashboard):
+        for result in board.results:
+            console.print(Text(cell(result_line(result, board.scope.currency,
+                                                board.scope.agency.locale)), style="bold"))
+        for note in board.notes:
+            console.print(Text(cell(note), style="yellow"))
         console.print(_table("Channels", board.channels,
                              [("platform", "Platform"), ("spend", "Spend"), ("share_pct", "Share %"),
                               ("conversions", "Conv."), ("cpa", "CPA"), ("roas", "ROAS")], show))

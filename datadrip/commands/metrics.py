@@ -12,7 +12,8 @@ from datadrip.commands._options import AgencyOpt, JsonOpt
 from datadrip.core.errors import UsageError
 from datadrip.core.periods import resolve_period
 
-BY = ("day", "week", "month", "platform", "account", "client", "campaign", "adset", "ad", "total")
+BY = ("day", "week", "month", "platform", "account", "client", "campaign", "adset", "ad", "total",
+      "action")
 AUDIENCE = ("age", "gender", "country", "placement", "device")  # from the synced breakdowns
 FORMATS = ("table", "json", "csv", "ndjson")
 
@@ -39,7 +40,11 @@ def metrics(ctx: typer.Context,
             chosen: Annotated[str | None, typer.Option(
                 "--metrics", "-m", metavar="LIST",
                 help="Comma-separated, in order: spend, impressions, clicks, conversions, "
-                     "conversion_value, ctr, cpc, cpm, cpa, roas, conversion_rate (default: all).")] = None,
+                     "conversion_value, ctr, cpc, cpm, cpa, roas, conversion_rate (default: "
+                     "these); also link_clicks, link_ctr, link_cpc (Meta's link clicks, CTR and "
+                     "CPC as Ads Manager computes them), interactions (Google's), and results: "
+                     "each key result of the clients with its own cost (--by total, day, "
+                     "platform, account, client or campaign).")] = None,
             fmt: Annotated[str, typer.Option(
                 "--format", "-f", metavar="FORMAT",
                 help="table, json, csv or ndjson (one JSON object per line).")] = "table",
@@ -57,14 +62,32 @@ def metrics(ctx: typer.Context,
     conversions, conversion_value, ctr, cpa and reach; a number a platform does not give under
     the breakdown (Google's reach) is n/a, never 0. Their sums may be below the totals: Google
     has no age or gender for Performance Max campaigns.
+    --by action lists each account's actions as the platform reports them (Meta action types,
+    Google conversion actions), named as Ads Manager or the account's catalogue names them, with
+    count, value and cost per action (the account's spend / the count). Meta's types overlap
+    (omni_purchase and offsite_conversion.fb_pixel_purchase count the same purchases), so the
+    lines are never added up; --metrics does not apply.
+
+    --by ad notes (on stderr) when the scope has Performance Max campaigns: they have no ads, so
+    their spend is only in the campaign lines.
 
     \b
     Examples:
       datadrip metrics --client "Masala Mornings" --by campaign --period last-30-days
       datadrip metrics --by client --period last-month --metrics spend,cpa,roas --format csv
       datadrip metrics --by day --since 2026-11-01 --format json | jq '.[] | .spend'
+      datadrip metrics --client "Masala Mornings" --by action --json
       datadrip metrics --client "Masala Mornings" --by age --period last-30-days --json
     """
+    from datadrip.analytics.results import (
+        ACTION_COLUMNS,
+        PERFORMANCE_MAX_NOTE,
+        action_lines,
+        has_performance_max,
+        key_result_names,
+        line_results,
+        result_columns,
+    )
     from datadrip.analytics.totals import (
         DIMENSIONS,
         agency_today,
@@ -75,7 +98,7 @@ def metrics(ctx: typer.Context,
         resolve_scope,
     )
 
-    if by not in DIMENSIONS and by not in AUDIENCE:
+    if by not in DIMENSIONS and by != "action" and by not in AUDIENCE:
         raise UsageError(f"--by {by!r} is not a dimension",
                          hint=f"Use one of: {', '.join((*BY, *AUDIENCE))}.")
     if by in AUDIENCE and chosen is not None:
@@ -87,28 +110,59 @@ def metrics(ctx: typer.Context,
         fmt = "json"
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r} is not a format", hint=f"Use one of: {', '.join(FORMATS)}.")
-    names = parse_metrics(chosen)
+    if by == "action" and chosen is not None:
+        raise UsageError("--metrics does not apply to --by action",
+                         hint="Each action's line has its count, value and cost per action.")
+    asked = [] if chosen is None else [name.strip().lower() for name in chosen.split(",")]
+    with_results = "results" in asked
+    rest = ",".join(name for name in asked if name != "results")
+    names = [] if with_results and not rest.strip(", ") else \
+        parse_metrics(None if chosen is None else rest)
+    results: list[str] = []
     with workbook(ctx) as wb:
         scope = resolve_scope(wb.session, client, agency)
         window = resolve_period(period, since, until, agency_today(scope.agency))
-        if by in AUDIENCE:
+        if by == "action":
+            records = action_lines(wb.session, scope, window)
+        elif by in AUDIENCE:
             from datadrip.analytics.breakdowns import COLUMNS, audience, audience_records
 
             records = audience_records(audience(wb.session, scope, window, by), by, scope.currency)
             names = list(COLUMNS)
         else:
-            records = line_records(breakdown(wb.session, scope, window, by), by, names,
-                                   scope.currency)
+            lines = breakdown(wb.session, scope, window, by)
+            records = line_records(lines, by, names, scope.currency)
+            if with_results:
+                results = key_result_names(scope)
+                if not results:
+                    raise UsageError(f"{scope.label} has no key results",
+                                     hint="Choose them: datadrip client edit NAME --results "
+                                          "purchase,lead.")
+                counts = line_results(wb.session, scope, window, by, results)
+                for line, record in zip(lines, records, strict=True):
+                    record.update(result_columns(results, counts.get(line.key, {}),
+                                                 line.totals.spend_micros, scope.currency))
+                    record["currency"] = record.pop("currency")
+        pmax = by == "ad" and has_performance_max(wb.session, scope)
     if fmt == "json":
         output.print_json(records)
     elif fmt == "ndjson":
         for record in records:
             output.print_json_line(record)
     else:
-        columns = [by, *names, "currency"] if by in AUDIENCE else record_columns(by, names)
+        if by == "action":
+            columns = list(ACTION_COLUMNS)
+        elif by in AUDIENCE:
+            columns = [by, *names, "currency"]
+        else:
+            columns = [*record_columns(by, names)[:-1],
+                       *(column for name in results for column in (name, f"cost_per_{name}")),
+                       "currency"]
         if fmt == "csv":
             output.print_csv(records, [(key, key) for key in columns])
         else:
             output.print_table(records, [(key, key.replace("_", " ").capitalize()) for key in columns],
                                title=f"{scope.label} · {window} · {scope.currency}",
                                empty=f"No numbers for {scope.label} in {window}.", missing="n/a")
+    if pmax:
+        output.message(PERFORMANCE_MAX_NOTE)

@@ -17,6 +17,7 @@ from sqlmodel import Session, col
 
 from datadrip.analytics.breakdowns import DIMENSIONS as AUDIENCE_DIMENSIONS
 from datadrip.analytics.breakdowns import audience
+from datadrip.analytics.results import key_results
 from datadrip.analytics.totals import Scope, Totals, breakdown, client_scope, compare
 from datadrip.core.enums import AccountStatus, InsightStatus, ReportKind
 from datadrip.core.money import to_amount
@@ -90,6 +91,10 @@ def build_content(session: Session, agency: Agency, client: Client, plan: Report
         generated_at=now or dt.datetime.now(dt.UTC))
     content.warnings = _freshness(content.accounts, period, agency.locale)
     content.audience = _audience(session, scope, period, rates)
+    results = key_results(session, scope, period)
+    if client.key_results or any(figure.key.startswith("results:") for figure in results.figures):
+        content.results = [figure.values(currency) for figure in results.figures]
+    content.warnings.extend(results.notes())
     content.summary = write_summary(content)
     return content
 

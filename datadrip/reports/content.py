@@ -41,6 +41,9 @@ class ReportContent:
     changes: list[dict[str, Any]] = field(default_factory=list)
     # "Who saw the ads": per synced breakdown dimension, its top values by spend.
     audience: list[dict[str, Any]] = field(default_factory=list)
+    # The client's results, each with its own cost (analytics.results.ResultFigure.values):
+    # its key results, or the platforms' results where a platform names them.
+    results: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def currency(self) -> str:
@@ -60,7 +63,7 @@ class ReportContent:
             "pacing": self.pacing, "accounts": self.accounts, "insights": self.insights,
             "warnings": self.warnings, "generated_at": self.generated_at,
             "setting_changes": self.changes,
-            "audience": self.audience,
+            "audience": self.audience, "results": self.results,
         }
 
 

@@ -32,6 +32,12 @@ def write_summary(content: ReportContent) -> str:
     lines = [f"{when}, **{f.money(spend['value'], currency, locale)}** was spent on ads"
              f"{_change_words(spend, before)}, for **{f.number(kpi['conversions']['value'], locale)} "
              f"conversions**{_cpa_words(kpi['cpa'], currency, locale)}.{_roas_words(kpi, currency, locale)}"]
+    if content.results:
+        lines.append("Results: " + "; ".join(
+            f"{escape(result['label'])} **{f.number(result['count'], locale)}**"
+            + (f" ({escape(result['cost_label'].lower())} "
+               f"{f.money(result['cost'], currency, locale)})" if result["cost"] is not None else "")
+            for result in content.results) + ".")
     if len(content.channels) > 1:
         parts = [f"{channel['label']} {f.percent(channel['share_pct'], locale)}"
                  + (f" at {f.money(channel['cpa'], currency, locale)} a conversion"

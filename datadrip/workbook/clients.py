@@ -11,8 +11,10 @@ from sqlmodel import Session, col, func, select
 from datadrip.core import money, validate
 from datadrip.core.config import parse_breakdowns
 from datadrip.core.errors import AmbiguousError, ConflictError, NotFoundError, UsageError
-from datadrip.db.models import AdAccount, Agency, Client, utcnow
+from datadrip.db.models import AdAccount, Agency, Client, ConversionAction, utcnow
 from datadrip.db.queries import count_client_data
+from datadrip.platforms import registry
+from datadrip.platforms.base import RESULT_NAMES, ConversionActionInfo, ResultRules
 from datadrip.workbook import audit
 from datadrip.workbook.agencies import agency_or_only, find_agency
 from datadrip.workbook.session import Workbook
@@ -30,6 +32,7 @@ class ClientChanges:
     active: bool | None = None
     conversion_actions: str | None = None  # comma-separated Meta action types; "" = the default
     breakdowns: str | None = None  # comma-separated breakdown names; "none"; "" = [sync] breakdowns
+    key_results: str | None = None  # comma-separated results or action ids / names; "" = the default
 
 
 def add_client(wb: Workbook, name: str, agency_ref: str | None, changes: ClientChanges) -> Client:
@@ -38,6 +41,8 @@ def add_client(wb: Workbook, name: str, agency_ref: str | None, changes: ClientC
     _ensure_unused(wb.session, agency, cleaned)
     client = Client(agency_id=agency.id, name=cleaned, currency=agency.currency)
     _apply(client, changes)
+    if changes.key_results is not None:
+        client.key_results = key_results(wb.session, client, changes.key_results) or None
     wb.session.add(client)
     wb.session.flush()
     audit.record(wb.session, wb.actor, "client.add", "client", client.id, agency=agency.name,
@@ -54,6 +59,8 @@ def edit_client(wb: Workbook, ref: str, agency_ref: str | None, changes: ClientC
             _ensure_unused(wb.session, wb.session.get_one(Agency, client.agency_id), new_name)
         client.name = new_name
     _apply(client, changes)
+    if changes.key_results is not None:
+        client.key_results = key_results(wb.session, client, changes.key_results) or None
     diff = audit.changes(before, _fields(client))
     if not diff:
         raise UsageError("nothing to change",
@@ -118,7 +125,8 @@ def client_record(client: Client, agency: Agency, accounts: int | None = None) -
         "currency": client.currency,
         "monthly_budget": None if budget is None else money.to_amount(budget, client.currency),
         "report_recipients": list(client.report_recipients), "active": client.active,
-        "conversion_actions": list(client.conversion_actions), "created_at": client.created_at,
+        "conversion_actions": list(client.conversion_actions),
+        "key_results": list(client.key_results or []), "created_at": client.created_at,
         "breakdowns": None if client.breakdowns is None else list(client.breakdowns),
     }
     if accounts is not None:
@@ -178,4 +186,43 @@ def _fields(client: Client) -> dict[str, Any]:
             "monthly_budget": None if budget is None else money.to_amount(budget, client.currency),
             "report_recipients": list(client.report_recipients), "active": client.active,
             "conversion_actions": list(client.conversion_actions),
+            "key_results": list(client.key_results or []),
             "breakdowns": None if client.breakdowns is None else list(client.breakdowns)}
+
+
+def key_results(session: Session, client: Client, text: str) -> list[str]:
+    """`--results` checked: each name a friendly result (RESULT_NAMES), or an action id or a
+    catalogue name (a custom conversion, a Google conversion action) that one of the client's
+    accounts knows. An unknown name is a UsageError listing what is available; "" is the default
+    (what the platforms call results)."""
+    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    if not names:
+        return []
+    accounts = ([] if client.id is None else
+                list(session.exec(select(AdAccount).where(AdAccount.client_id == client.id))))
+    catalogues: dict[str, list[ConversionActionInfo]] = {account.id: [] for account in accounts}
+    if accounts:
+        query = (select(ConversionAction).where(col(ConversionAction.account_id).in_(list(catalogues)))
+                 .order_by(col(ConversionAction.account_id), col(ConversionAction.action)))
+        for entry in session.exec(query):
+            catalogues[entry.account_id].append(ConversionActionInfo(
+                entry.action, entry.name, entry.kind, entry.category, entry.primary,
+                entry.included_in_conversions, entry.status))
+    for name in names:
+        if name in RESULT_NAMES:
+            continue
+        known = False
+        for account in accounts:
+            plugin = registry.platform(account.platform) if registry.is_installed(account.platform) else None
+            if isinstance(plugin, ResultRules) and \
+                    plugin.result_actions(name, catalogues[account.id]) is not None:
+                known = True
+                break
+        if not known:
+            named = sorted({entry.name for entries in catalogues.values() for entry in entries})
+            raise UsageError(
+                f"{name!r} is not a result the accounts of client {client.name!r} know",
+                hint=f"Use any of: {', '.join([*RESULT_NAMES, *named])}; or an action id as the "
+                     "platform spells it (offsite_conversion.fb_pixel_purchase, a conversion "
+                     "action id); \"\" for what the platforms call results.")
+    return names

@@ -24,7 +24,8 @@ from typing import Any, cast
 from datadrip.core.errors import DataDripError, UsageError, WorkbookError
 from datadrip.db.engine import current_revision, ensure_current, open_workbook, workbook_url
 
-VIEWS = ("daily_metrics", "campaign_daily", "adset_daily", "ad_daily", "account_daily")
+VIEWS = ("daily_metrics", "campaign_daily", "adset_daily", "ad_daily", "account_daily",
+         "action_daily", "conversion_actions")
 VIEWS_HINT = ("Query the views " + ", ".join(VIEWS) + "; their columns: "
               "datadrip sql 'SELECT * FROM daily_metrics LIMIT 0' --format csv (docs/sql.md).")
 QUERY_WORDS = {"sqlite": ("SELECT", "WITH", "VALUES", "EXPLAIN", "PRAGMA"),

@@ -32,7 +32,8 @@ def test_totals_values_round_the_same_rates_half_up_for_people() -> None:
     assert values == {"spend": Decimal("1000.00"), "impressions": 30_000, "clicks": 300,
                       "conversions": Decimal(3), "conversion_value": Decimal("2500.00"),
                       "ctr": Decimal("1.00"), "cpc": Decimal("3.33"), "cpm": Decimal("33.33"),
-                      "cpa": Decimal("333.33"), "roas": Decimal("2.50"), "conversion_rate": Decimal("1.00")}
+                      "cpa": Decimal("333.33"), "roas": Decimal("2.50"), "conversion_rate": Decimal("1.00"),
+                      "link_clicks": None, "link_ctr": None, "link_cpc": None, "interactions": None}
     # half up at the currency's minor unit: 1 / 8 of a yen is 0.125 yen, shown as 0
     assert Totals(spend_micros=125_000, clicks=1, conversions_millionths=8 * M).values("JPY")["cpa"] == 0
     assert Totals(spend_micros=5 * M, conversions_millionths=8 * M).values("USD")["cpa"] == Decimal("0.63")
@@ -44,7 +45,8 @@ def test_totals_rates_over_zero_are_none_not_a_division_by_zero() -> None:
     assert (empty.ctr, empty.cvr, empty.cpc_micros, empty.cpm_micros, empty.cpa, empty.cpa_micros,
             empty.roas, empty.frequency) == (None,) * 8
     assert {metric for metric, value in empty.values("EUR").items() if value is None} == {
-        "ctr", "cpc", "cpm", "cpa", "roas", "conversion_rate"}
+        "ctr", "cpc", "cpm", "cpa", "roas", "conversion_rate", "link_clicks", "link_ctr", "link_cpc",
+        "interactions"}
 
 
 def test_totals_add_sums_every_part() -> None:

@@ -21,7 +21,9 @@ from support import assert_bad_input, revision_of
 from datadrip.db import migrations
 
 AGENCY = "Spice Route Media"
-VIEWS = ["daily_metrics", "campaign_daily", "adset_daily", "ad_daily", "account_daily"]
+METRIC_VIEWS = ["daily_metrics", "campaign_daily", "adset_daily", "ad_daily", "account_daily"]
+# Results by action (tests/analytics/test_results.py fills and reads them).
+VIEWS = [*METRIC_VIEWS, "action_daily", "conversion_actions"]
 DAILY_COLUMNS = [
     "agency", "client", "platform", "account_external_id", "account_name", "currency", "level",
     "entity_external_id", "entity_name", "entity_status", "campaign_external_id", "campaign_name",
@@ -201,7 +203,7 @@ def test_sql_views_are_in_the_workbook_and_each_answers(dd, synced, workbook_pat
     listed = rows(dd, "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name")
 
     assert [row["name"] for row in listed] == sorted(VIEWS)
-    for view in VIEWS:
+    for view in METRIC_VIEWS:
         assert rows(dd, f"SELECT count(*) AS n FROM {view}")[0]["n"] > 0, view
 
 
@@ -620,7 +622,7 @@ def test_sql_views_migration_downgrades_and_upgrades_again(workbook_path):
     try:
         with engine.begin() as connection:
             migrations.upgrade(connection, "0004")
-        assert views() == sorted(VIEWS)
+        assert views() == sorted(METRIC_VIEWS)
         with engine.begin() as connection:
             config = migrations.alembic_config()
             config.attributes["connection"] = connection
@@ -628,6 +630,14 @@ def test_sql_views_migration_downgrades_and_upgrades_again(workbook_path):
         assert views() == []
         with engine.begin() as connection:
             migrations.upgrade(connection, "0004")
+        assert views() == sorted(METRIC_VIEWS)
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0016")
         assert views() == sorted(VIEWS)
+        with engine.begin() as connection:
+            config = migrations.alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0015")
+        assert views() == sorted(METRIC_VIEWS)
     finally:
         engine.dispose()

@@ -361,7 +361,7 @@ def test_postgres_sql_views_resolve_names_currencies_and_dates(dd, server, synce
             "IN (SELECT table_name FROM information_schema.views "
             "WHERE table_schema = current_schema())")).all()
     assert {table for table, _, _ in views} == {"daily_metrics", "campaign_daily", "adset_daily",
-                                                 "ad_daily", "account_daily"}
+                                                 "ad_daily", "account_daily", "action_daily"}
     assert {kind for _, _, kind in views} == {"bigint"}  # money stays integer micros
 
 

@@ -63,7 +63,7 @@ def test_report_record_keys_are_stable(filled):
     assert list(report) == ["client", "agency", "kind", "currency", "period", "previous_period",
                             "has_data", "summary", "kpis", "channels", "top_campaigns", "trend",
                             "pacing", "accounts", "insights", "warnings", "generated_at",
-                            "setting_changes", "audience"]
+                            "setting_changes", "audience", "results"]
     assert report["client"]["name"] == MASALA and report["currency"] == "INR"
     assert report["agency"] == {"name": "Spice Route Media", "locale": "en_IN", "timezone": "Asia/Kolkata",
                                 "colour": None, "logo": None}

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 
 from datadrip.core.errors import ReauthRequiredError, UsageError
 from datadrip.platforms.base import LoginCheck, NewLogin, accounts_reached
+from datadrip.platforms.google import results
 from datadrip.platforms.google.settings import GoogleSettings
 from datadrip.platforms.tokens import StoredLogin
 
 if TYPE_CHECKING:
     from datadrip.core.config import Loaded
-    from datadrip.platforms.base import ConnectorContext, LoginRequest
+    from datadrip.platforms.base import ConnectorContext, ConversionActionInfo, LoginRequest, ResultActions
     from datadrip.platforms.google.connector import GoogleAds
     from datadrip.platforms.google.tokens import GoogleAccessTokens
     from datadrip.platforms.http import RetryPolicy
@@ -41,6 +42,14 @@ class GooglePlatform:
     settings_model = GoogleSettings
     secrets = {"google.client_secret": ("DATADRIP_GOOGLE_CLIENT_SECRET",),
                DEVELOPER_TOKEN: ("DATADRIP_GOOGLE_DEVELOPER_TOKEN",)}
+
+    def result_actions(self, result: str,
+                       catalogue: Sequence[ConversionActionInfo]) -> ResultActions | None:
+        """The account's actions that make `result` (platforms/google/results.py)."""
+        return results.result_actions(result, catalogue)
+
+    def action_label(self, action: str, catalogue: Sequence[ConversionActionInfo]) -> str:
+        return results.action_label(action, catalogue)
 
     def sunset(self, api_version: str) -> dt.date | None:
         return SUNSETS.get(api_version.split("_")[0])

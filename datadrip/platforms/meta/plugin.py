@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING
 
 from datadrip.core.errors import LoginError, ReauthRequiredError, UsageError
 from datadrip.platforms.base import LoginCheck, NewLogin, accounts_reached
+from datadrip.platforms.meta import results
 from datadrip.platforms.meta.settings import MetaSettings
 from datadrip.platforms.tokens import StoredLogin
 
 if TYPE_CHECKING:
     from datadrip.core.config import Loaded
-    from datadrip.platforms.base import ConnectorContext, LoginRequest
+    from datadrip.platforms.base import ConnectorContext, ConversionActionInfo, LoginRequest, ResultActions
     from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
     from datadrip.platforms.meta.connector import MetaAds
 
@@ -35,6 +36,14 @@ class MetaPlatform:
     token_kind = "token"
     settings_model = MetaSettings
     secrets = {"meta.app_secret": ("DATADRIP_META_APP_SECRET",)}
+
+    def result_actions(self, result: str,
+                       catalogue: Sequence[ConversionActionInfo]) -> ResultActions | None:
+        """The account's actions that make `result` (platforms/meta/results.py)."""
+        return results.result_actions(result, catalogue)
+
+    def action_label(self, action: str, catalogue: Sequence[ConversionActionInfo]) -> str:
+        return results.action_label(action, catalogue)
 
     def sunset(self, api_version: str) -> dt.date | None:
         return SUNSETS.get(api_version)
