@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import Run, assert_bad_input, isolated_environment
+from support import Run, assert_bad_input, isolated_environment, pinned_clock
 from typer.testing import CliRunner
 
 from datadrip.cli import app
@@ -59,8 +59,12 @@ def demo_plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path,
 
 @pytest.fixture(scope="module")
 def demo_json(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Run]]:
-    """One `datadrip demo --dir FOLDER --json`, shared by the tests that read it."""
-    yield _demo_once(tmp_path_factory, "--json")
+    """One `datadrip demo --dir FOLDER --json`, shared by the tests that read it, with the test
+    process's clock pinned to PINNED_TODAY (the sandbox's stories end on its first day: its
+    suggestions are then the same on any date)."""
+    with pinned_clock():
+        made = _demo_once(tmp_path_factory, "--json")
+    yield made
 
 
 def test_demo_creates_its_folder_with_config_and_workbook(demo_plain):
@@ -278,12 +282,11 @@ def test_demo_audit_names_the_demo_as_the_actor(demo_plain, dd_process):
     assert {e["actor"] for e in entries} == {"demo"}
 
 
-def test_demo_suggests_from_the_sandboxs_model_and_the_reports_show_them(dd, tmp_path, frozen_today):
-    """The stories end on the sandbox's first day, today: a pinned one, so the findings are the same
-    on any date (near a month's end a budget's pacing is a finding of its own)."""
-    folder = tmp_path / "demo"
-
-    run = dd("demo", "--dir", str(folder), "--json")
+def test_demo_suggests_from_the_sandboxs_model_and_the_reports_show_them(demo_json):
+    """The stories end on the sandbox's first day, today: a pinned one (demo_json's), so the
+    findings are the same on any date (near a month's end a budget's pacing is a finding of its
+    own)."""
+    _folder, run = demo_json
 
     assert run.exit_code == 0, run.stderr
     result = exact(run.stdout)
