@@ -118,7 +118,7 @@ def test_demo_json_shape(demo_json):
     assert [(u["email"], u["role"]) for u in result["team"]] == DEMO_TEAM
 
 
-def test_demo_connects_every_client_to_the_sandbox_and_syncs_them(demo_json, dd_process):
+def test_demo_connects_every_client_to_the_sandbox_and_syncs_them(demo_json, dd, monkeypatch):
     folder, run = demo_json
 
     assert run.exit_code == 0, run.stderr
@@ -132,7 +132,8 @@ def test_demo_connects_every_client_to_the_sandbox_and_syncs_them(demo_json, dd_
     assert all(a["status"] == "succeeded" and a["rows"] > 0 for a in result["synced"])
     assert all(a["levels"] == ["campaign", "adset", "ad"] for a in result["synced"])
     # The demo folder is a working home: its workbook holds the rows, its logins are stored.
-    listed = dd_process("account", "list", "--json", env={"DATADRIP_HOME": str(folder)})
+    monkeypatch.setenv("DATADRIP_HOME", str(folder))
+    listed = dd("account", "list", "--json")
     assert listed.exit_code == 0, listed.stderr
     assert {a["status"] for a in json.loads(listed.stdout)} == {"active"}
     rows = sqlite3.connect(folder / "workbook.db").execute("SELECT COUNT(*) FROM metric_daily")
@@ -169,7 +170,7 @@ def test_demo_tells_how_to_sync_it_again(demo_plain):
     assert "Sync it again: datadrip sandbox serve --port " in run.stderr
 
 
-def test_demo_twice_resets_rather_than_duplicates(dd, dd_process, tmp_path):
+def test_demo_twice_resets_rather_than_duplicates(dd, tmp_path, monkeypatch):
     folder = tmp_path / "demo"
     first = dd("demo", "--dir", str(folder), "--json")
     assert first.exit_code == 0, first.stderr
@@ -188,7 +189,8 @@ def test_demo_twice_resets_rather_than_duplicates(dd, dd_process, tmp_path):
         return result
 
     assert unstamped(second.stdout) == unstamped(first.stdout)
-    listed = dd_process("client", "list", "--json", env={"DATADRIP_HOME": str(folder)})
+    monkeypatch.setenv("DATADRIP_HOME", str(folder))
+    listed = dd("client", "list", "--json")
     assert listed.exit_code == 0, listed.stderr
     assert len(json.loads(listed.stdout)) == 3
 
@@ -267,11 +269,12 @@ def test_demo_refuses_a_real_datadrip_home(dd, home):
     assert [a["name"] for a in dd("agency", "list", "--json").json()] == ["My Own Agency"]
 
 
-def test_demo_audit_names_the_demo_as_the_actor(demo_plain, dd_process):
+def test_demo_audit_names_the_demo_as_the_actor(demo_plain, dd, monkeypatch):
     folder, made = demo_plain
     assert made.exit_code == 0, made.stderr
 
-    run = dd_process("audit", "--json", env={"DATADRIP_HOME": str(folder)})
+    monkeypatch.setenv("DATADRIP_HOME", str(folder))
+    run = dd("audit", "--json")
 
     assert run.exit_code == 0, run.stderr
     entries = json.loads(run.stdout)
