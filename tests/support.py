@@ -45,6 +45,24 @@ class Run:
         return json.loads(self.stdout)
 
 
+@contextmanager
+def isolated_environment(base: Path) -> Iterator[Path]:
+    """What the per-test `home` fixture gives, for a fixture shared by a module: none of the
+    caller's DATADRIP_* environment (but the PostgreSQL URL), DATADRIP_HOME at BASE/home and the
+    working folder BASE/work; all of it undone on leaving. Yields the home folder."""
+    import pytest
+
+    (base / "work").mkdir(parents=True, exist_ok=True)
+    with pytest.MonkeyPatch.context() as patch:
+        for var in list(os.environ):
+            if (var.startswith("DATADRIP_") and var != POSTGRES_ENV) or var == "OPENAI_API_KEY":
+                patch.delenv(var)
+        patch.setenv("DATADRIP_HOME", str(base / "home"))
+        patch.setenv("DATADRIP_USER_EMAIL", "tester@agency.example")
+        patch.chdir(base / "work")
+        yield base / "home"
+
+
 def assert_bad_input(run: Any, *needles: str) -> str:
     """Exit 2, nothing on stdout, one `error: …` line on stderr (naming the needles)."""
     assert run.exit_code == 2, (run.stdout, run.stderr)

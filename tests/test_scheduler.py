@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from support import isolated_environment
 
 from datadrip.core.config import Loaded
 from datadrip.platforms.registry import load_settings
@@ -121,14 +122,26 @@ def test_scheduler_sync_shares_the_lock_of_datadrip_sync(agency: str, workbook_p
     assert detail["error"].startswith("another sync is already running on this workbook")
 
 
-@pytest.fixture
-def held_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dt.date]:
-    """A demo workbook whose clients synced today at 06:00, but for Masala Mornings, whose sync
-    did not succeed; no report sent yet."""
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo home (three clients connected to the sandbox, synced, their reports sent), made
+    once per module; each test works on a copy."""
     from datadrip.demo import run_demo
 
+    base = tmp_path_factory.mktemp("scheduler")
+    with isolated_environment(base):
+        run_demo(base / "demo")
+    return base / "demo"
+
+
+@pytest.fixture
+def held_back(demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dt.date]:
+    """A demo workbook whose clients synced today at 06:00, but for Masala Mornings, whose sync
+    did not succeed; no report sent yet."""
+    import shutil
+
     home = tmp_path / "demo"
-    run_demo(home)  # three clients connected to the sandbox, synced, their reports sent
+    shutil.copytree(demo_template, home)
     workbook = home / "workbook.db"
     today = dt.datetime.now(KOLKATA).date()
     with sqlite3.connect(workbook) as db:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from support import assert_bad_input
+import pytest
+from support import Run, assert_bad_input, isolated_environment, pinned_clock
+from typer.testing import CliRunner
+
+from datadrip.cli import app
 
 AGENCY_KEYS = {"id", "name", "timezone", "currency", "locale", "plan", "branding", "created_at",
                "clients", "users"}
@@ -36,10 +41,35 @@ def without_ids(data: Any) -> Any:
     return data
 
 
-def test_demo_creates_its_folder_with_config_and_workbook(dd, tmp_path):
-    folder = tmp_path / "demo"
+def _demo_once(tmp_path_factory: pytest.TempPathFactory, *args: str) -> tuple[Path, Run]:
+    """`datadrip demo --dir FOLDER ARGS…` in-process, once for the tests of this module that only
+    read what it printed and made (a demo takes seconds: its sync polls Meta's report runs), with
+    its own DATADRIP_HOME and working folder and none of the caller's DATADRIP_* environment, as
+    the per-test `home` fixture gives."""
+    base = tmp_path_factory.mktemp("demo-shared")
+    with isolated_environment(base):
+        result = CliRunner().invoke(app, ["demo", "--dir", str(base / "demo"), *args])
+    return base / "demo", Run(result.exit_code, result.stdout, result.stderr)
 
-    run = dd("demo", "--dir", str(folder))
+
+@pytest.fixture(scope="module")
+def demo_plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Run]]:
+    """One `datadrip demo --dir FOLDER` (its tables on stdout), shared by the tests that read it."""
+    yield _demo_once(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def demo_json(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Run]]:
+    """One `datadrip demo --dir FOLDER --json`, shared by the tests that read it, with the test
+    process's clock pinned to PINNED_TODAY (the sandbox's stories end on its first day: its
+    suggestions are then the same on any date)."""
+    with pinned_clock():
+        made = _demo_once(tmp_path_factory, "--json")
+    yield made
+
+
+def test_demo_creates_its_folder_with_config_and_workbook(demo_plain):
+    folder, run = demo_plain
 
     assert run.exit_code == 0, run.stderr
     assert (folder / "datadrip.toml").is_file()
@@ -47,8 +77,8 @@ def test_demo_creates_its_folder_with_config_and_workbook(dd, tmp_path):
     assert str(folder) in run.stderr
 
 
-def test_demo_prints_the_agency_clients_and_team_as_plain_tables(dd, tmp_path):
-    run = dd("demo", "--dir", str(tmp_path / "demo"))
+def test_demo_prints_the_agency_clients_and_team_as_plain_tables(demo_plain):
+    _folder, run = demo_plain
 
     assert run.exit_code == 0, run.stderr
     assert "\x1b" not in run.stdout
@@ -62,10 +92,8 @@ def test_demo_prints_the_agency_clients_and_team_as_plain_tables(dd, tmp_path):
     assert "arjun@spiceroute.example\tmember" in lines
 
 
-def test_demo_json_shape(dd, tmp_path):
-    folder = tmp_path / "demo"
-
-    run = dd("demo", "--dir", str(folder), "--json")
+def test_demo_json_shape(demo_json):
+    folder, run = demo_json
 
     assert run.exit_code == 0, run.stderr
     assert '"monthly_budget": 1500000.50,' in run.stdout
@@ -91,10 +119,8 @@ def test_demo_json_shape(dd, tmp_path):
     assert [(u["email"], u["role"]) for u in result["team"]] == DEMO_TEAM
 
 
-def test_demo_connects_every_client_to_the_sandbox_and_syncs_them(dd, dd_process, tmp_path):
-    folder = tmp_path / "demo"
-
-    run = dd("demo", "--dir", str(folder), "--json")
+def test_demo_connects_every_client_to_the_sandbox_and_syncs_them(demo_json, dd, monkeypatch):
+    folder, run = demo_json
 
     assert run.exit_code == 0, run.stderr
     result = exact(run.stdout)
@@ -107,7 +133,8 @@ def test_demo_connects_every_client_to_the_sandbox_and_syncs_them(dd, dd_process
     assert all(a["status"] == "succeeded" and a["rows"] > 0 for a in result["synced"])
     assert all(a["levels"] == ["campaign", "adset", "ad"] for a in result["synced"])
     # The demo folder is a working home: its workbook holds the rows, its logins are stored.
-    listed = dd_process("account", "list", "--json", env={"DATADRIP_HOME": str(folder)})
+    monkeypatch.setenv("DATADRIP_HOME", str(folder))
+    listed = dd("account", "list", "--json")
     assert listed.exit_code == 0, listed.stderr
     assert {a["status"] for a in json.loads(listed.stdout)} == {"active"}
     rows = sqlite3.connect(folder / "workbook.db").execute("SELECT COUNT(*) FROM metric_daily")
@@ -136,15 +163,15 @@ def test_demo_sends_every_clients_daily_report_to_its_outbox_and_names_the_file_
     assert len(list((folder / "outbox").glob("*.eml"))) == 3  # the second demo started afresh
 
 
-def test_demo_tells_how_to_sync_it_again(dd, tmp_path):
-    run = dd("demo", "--dir", str(tmp_path / "demo"))
+def test_demo_tells_how_to_sync_it_again(demo_plain):
+    _folder, run = demo_plain
 
     assert run.exit_code == 0, run.stderr
     assert "Masala Mornings\tmeta\tact_1010000001\tINR\t" in run.stdout
     assert "Sync it again: datadrip sandbox serve --port " in run.stderr
 
 
-def test_demo_twice_resets_rather_than_duplicates(dd, dd_process, tmp_path):
+def test_demo_twice_resets_rather_than_duplicates(dd, tmp_path, monkeypatch):
     folder = tmp_path / "demo"
     first = dd("demo", "--dir", str(folder), "--json")
     assert first.exit_code == 0, first.stderr
@@ -163,14 +190,14 @@ def test_demo_twice_resets_rather_than_duplicates(dd, dd_process, tmp_path):
         return result
 
     assert unstamped(second.stdout) == unstamped(first.stdout)
-    listed = dd_process("client", "list", "--json", env={"DATADRIP_HOME": str(folder)})
+    monkeypatch.setenv("DATADRIP_HOME", str(folder))
+    listed = dd("client", "list", "--json")
     assert listed.exit_code == 0, listed.stderr
     assert len(json.loads(listed.stdout)) == 3
 
 
-def test_demo_data_is_readable_with_its_folder_as_home(dd, dd_process, tmp_path):
-    folder = tmp_path / "demo"
-    made = dd("demo", "--dir", str(folder), "--json")
+def test_demo_data_is_readable_with_its_folder_as_home(demo_json, dd_process):
+    folder, made = demo_json
     assert made.exit_code == 0, made.stderr
     env = {"DATADRIP_HOME": str(folder)}
 
@@ -243,11 +270,12 @@ def test_demo_refuses_a_real_datadrip_home(dd, home):
     assert [a["name"] for a in dd("agency", "list", "--json").json()] == ["My Own Agency"]
 
 
-def test_demo_audit_names_the_demo_as_the_actor(dd, dd_process, tmp_path):
-    folder = tmp_path / "demo"
-    assert dd("demo", "--dir", str(folder)).exit_code == 0
+def test_demo_audit_names_the_demo_as_the_actor(demo_plain, dd, monkeypatch):
+    folder, made = demo_plain
+    assert made.exit_code == 0, made.stderr
 
-    run = dd_process("audit", "--json", env={"DATADRIP_HOME": str(folder)})
+    monkeypatch.setenv("DATADRIP_HOME", str(folder))
+    run = dd("audit", "--json")
 
     assert run.exit_code == 0, run.stderr
     entries = json.loads(run.stdout)
@@ -258,12 +286,11 @@ def test_demo_audit_names_the_demo_as_the_actor(dd, dd_process, tmp_path):
     assert {e["actor"] for e in entries} == {"demo"}
 
 
-def test_demo_suggests_from_the_sandboxs_model_and_the_reports_show_them(dd, tmp_path, frozen_today):
-    """The stories end on the sandbox's first day, today: a pinned one, so the findings are the same
-    on any date (near a month's end a budget's pacing is a finding of its own)."""
-    folder = tmp_path / "demo"
-
-    run = dd("demo", "--dir", str(folder), "--json")
+def test_demo_suggests_from_the_sandboxs_model_and_the_reports_show_them(demo_json):
+    """The stories end on the sandbox's first day, today: a pinned one (demo_json's), so the
+    findings are the same on any date (near a month's end a budget's pacing is a finding of its
+    own)."""
+    _folder, run = demo_json
 
     assert run.exit_code == 0, run.stderr
     result = exact(run.stdout)
