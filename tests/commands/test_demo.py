@@ -13,7 +13,8 @@ from support import assert_bad_input
 AGENCY_KEYS = {"id", "name", "timezone", "currency", "locale", "plan", "branding", "created_at",
                "clients", "users"}
 CLIENT_KEYS = {"id", "name", "agency", "agency_id", "currency", "monthly_budget",
-               "report_recipients", "active", "conversion_actions", "created_at", "ad_accounts"}
+               "report_recipients", "active", "conversion_actions", "breakdowns", "created_at",
+               "ad_accounts"}
 USER_KEYS = {"id", "email", "role", "agency", "agency_id", "created_at"}
 DEMO_CLIENTS = [("Masala Mornings", "INR", Decimal("600000")),
                 ("Peak Trail Outfitters", "USD", Decimal("24000")),
