@@ -18,7 +18,8 @@ from datadrip.cli import app
 AGENCY_KEYS = {"id", "name", "timezone", "currency", "locale", "plan", "branding", "created_at",
                "clients", "users"}
 CLIENT_KEYS = {"id", "name", "agency", "agency_id", "currency", "monthly_budget",
-               "report_recipients", "active", "conversion_actions", "key_results", "created_at",
+               "report_recipients", "active", "conversion_actions", "key_results", "breakdowns",
+               "created_at",
                "ad_accounts"}
 USER_KEYS = {"id", "email", "role", "agency", "agency_id", "created_at"}
 DEMO_CLIENTS = [("Masala Mornings", "INR", Decimal("600000")),
