@@ -33,7 +33,7 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
      "How a client is doing (or every client of the agency), against the previous period."),
     ("metrics", "metrics", "metrics",
      "Spend, results and rates broken down by day, week, month, platform, account, client, "
-     "campaign, ad set or ad."),
+     "campaign, ad set or ad; or by age, gender, country, placement or device."),
     ("report", "report", "app", "Client reports: built from the workbook, e-mailed once."),
     ("insight", "insight", "app",
      "Suggestions for each client: what changed, the numbers behind it, what to do."),

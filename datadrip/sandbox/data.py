@@ -521,7 +521,8 @@ class World:
         end = entity.end
         if entity.level == "campaign":
             spend = sum(Decimal(str(round(self._profile(account, ad).daily_spend, 6)))
-                        for ad in self.entities(account.id, "ad") if ad.campaign_id == entity.id)
+                        for ad in (*self.entities(account.id, "ad"), *self.entities(account.id, "unit"))
+                        if ad.campaign_id == entity.id)  # Performance Max delivers through units
             budget = _two_digits(spend * BUDGET_SPEND_FACTOR) if spend else Decimal(0)
             if index == 0 and account.first_budget is not None:
                 budget = account.first_budget
