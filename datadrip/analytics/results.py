@@ -38,7 +38,13 @@ from datadrip.db.models import (
     MetricDaily,
 )
 from datadrip.platforms import registry
-from datadrip.platforms.base import RESULT_NAMES, ConversionActionInfo, ResultActions, ResultRules
+from datadrip.platforms.base import (
+    RESULT_NAMES,
+    RESULT_WORDS,
+    ConversionActionInfo,
+    ResultActions,
+    ResultRules,
+)
 from datadrip.workbook.fx import RateBook
 
 _m, _x, _a, _c, _k = (MetricDaily.__table__, MetricActionDaily.__table__,  # type: ignore[attr-defined]
@@ -46,20 +52,6 @@ _m, _x, _a, _c, _k = (MetricDaily.__table__, MetricActionDaily.__table__,  # typ
                       ConversionAction.__table__)  # type: ignore[attr-defined]
 RESULTS_INDICATOR_PREFIX = "actions:"
 GOOGLE_CONVERSIONS = "conversions"  # the key of Google's Conversions column among default results
-# How reports name each friendly result: its column and the singular its cost uses. Meta's plug-in
-# reads its action types with the same words (platforms/meta/results.py LABELS).
-RESULT_WORDS: dict[str, tuple[str, str]] = {
-    "purchase": ("Purchases", "purchase"),
-    "lead": ("Leads", "lead"),
-    "add_to_cart": ("Adds to cart", "add to cart"),
-    "initiate_checkout": ("Checkouts initiated", "checkout initiated"),
-    "complete_registration": ("Registrations completed", "registration completed"),
-    "messaging_conversation": ("Messaging conversations started", "messaging conversation started"),
-    "app_install": ("App installs", "app install"),
-    "landing_page_view": ("Landing page views", "landing page view"),
-    "link_click": ("Link clicks", "link click"),
-    "video_view": ("3-second video plays", "3-second video play"),
-}
 
 
 @dataclass(frozen=True)

@@ -203,6 +203,20 @@ class ConversionActionInfo:
 RESULT_NAMES = ("purchase", "lead", "add_to_cart", "initiate_checkout", "complete_registration",
                 "messaging_conversation", "app_install", "landing_page_view", "link_click",
                 "video_view")
+# How people read each result: its column ("Purchases") and the singular its cost uses ("Cost per
+# purchase"). Our own words in Ads Manager's style: no platform publishes a list of them.
+RESULT_WORDS: dict[str, tuple[str, str]] = {
+    "purchase": ("Purchases", "purchase"),
+    "lead": ("Leads", "lead"),
+    "add_to_cart": ("Adds to cart", "add to cart"),
+    "initiate_checkout": ("Checkouts initiated", "checkout initiated"),
+    "complete_registration": ("Registrations completed", "registration completed"),
+    "messaging_conversation": ("Messaging conversations started", "messaging conversation started"),
+    "app_install": ("App installs", "app install"),
+    "landing_page_view": ("Landing page views", "landing page view"),
+    "link_click": ("Link clicks", "link click"),
+    "video_view": ("3-second video plays", "3-second video play"),
+}
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from datadrip.platforms.base import RESULT_NAMES, ConversionActionInfo, ResultActions
+from datadrip.platforms.base import RESULT_NAMES, RESULT_WORDS, ConversionActionInfo, ResultActions
 
 CUSTOM_PREFIX = "offsite_conversion.custom."
 
@@ -55,19 +55,6 @@ CONTAINS: dict[str, tuple[str, ...]] = {
     "lead": ("offsite_conversion.fb_pixel_lead", "onsite_conversion.lead_grouped"),
 }
 
-# Singular and plural names per result: the column ("Purchases") and its cost ("Cost per purchase").
-LABELS: dict[str, tuple[str, str]] = {
-    "purchase": ("Purchases", "purchase"),
-    "lead": ("Leads", "lead"),
-    "add_to_cart": ("Adds to cart", "add to cart"),
-    "initiate_checkout": ("Checkouts initiated", "checkout initiated"),
-    "complete_registration": ("Registrations completed", "registration completed"),
-    "messaging_conversation": ("Messaging conversations started", "messaging conversation started"),
-    "app_install": ("App installs", "app install"),
-    "landing_page_view": ("Landing page views", "landing page view"),
-    "link_click": ("Link clicks", "link click"),
-    "video_view": ("3-second video plays", "3-second video play"),
-}
 OTHER_LABELS: dict[str, str] = {
     "page_engagement": "Page engagement",
     "post_engagement": "Post engagements",
@@ -145,7 +132,7 @@ def action_label(action: str, catalogue: Sequence[ConversionActionInfo]) -> str:
     conversion's catalogue name, or the type itself."""
     result = _RESULT_OF.get(action)
     if result is not None:
-        return LABELS[result][0]
+        return RESULT_WORDS[result][0]
     if action in OTHER_LABELS:
         return OTHER_LABELS[action]
     for entry in catalogue:
@@ -156,4 +143,4 @@ def action_label(action: str, catalogue: Sequence[ConversionActionInfo]) -> str:
 
 def result_label(result: str) -> tuple[str, str]:
     """A friendly result's column name and the singular its cost names ("Cost per purchase")."""
-    return LABELS[result]
+    return RESULT_WORDS[result]
