@@ -24,7 +24,7 @@ from typing import Any
 from datadrip.core.errors import DataDripError
 from datadrip.platforms.base import AccountRef, BreakdownRow, DateWindow, FetchNotes
 from datadrip.platforms.google.ads import NOT_ENABLED, AdsClient, GoogleAdsApiError, customer_id
-from datadrip.platforms.google.metrics import _Row
+from datadrip.platforms.google.metrics import RowReader
 
 # Our dimension → (FROM resource, the value's field, its path in a JSON row).
 VIEWS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -79,7 +79,7 @@ def _rows(ads: AdsClient, account: AccountRef, window: DateWindow, dimension: st
     try:
         for item in ads.search_stream(cid, breakdown_query(dimension, window),
                                       login_customer_id=account.login_customer_id, notes=notes):
-            reader = _Row(item, cid)
+            reader = RowReader(item, cid)
             campaign = reader.entity_id(("campaign",))
             numbers = reader.metric_row("campaign", campaign)
             value = _value(item, path, field, cid)

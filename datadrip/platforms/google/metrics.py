@@ -169,7 +169,7 @@ def _stream(rows: Iterator[dict[str, Any]], cid: str,
     """The records of one query's rows; each row takes (and removes) its actions from `actions`
     (() when it has none; None: this query's rows have no actions read)."""
     for row in rows:
-        reader = _Row(row, cid)
+        reader = RowReader(row, cid)
         parent: str | None = None
         entity_id = ""
         for depth, (_, path, label) in enumerate(chain):
@@ -201,7 +201,7 @@ def _actions(ads: AdsClient, account: AccountRef, cid: str, query: str, level: s
     path = _CHAIN[level][-1][1]
     for row in ads.search_stream(cid, query, login_customer_id=account.login_customer_id,
                                  notes=notes):
-        reader = _Row(row, cid)
+        reader = RowReader(row, cid)
         entity_id, day, action = reader.entity_id(path), reader.date(), reader.action()
         metrics = reader.metrics()
         if action_counts == BY_INCLUSION and included.get(action, False):
@@ -214,7 +214,7 @@ def _actions(ads: AdsClient, account: AccountRef, cid: str, query: str, level: s
     return found
 
 
-class _Row:
+class RowReader:
     """One searchStream row, read strictly: a value of the wrong type is an error naming it."""
 
     def __init__(self, row: dict[str, Any], cid: str) -> None:

@@ -27,8 +27,8 @@ from datadrip.platforms.meta.insights import (
     BAD_DATA_HINT,
     INSIGHTS_PAGE_LIMIT,
     SYNC_MAX_DAYS,
-    _day,
     row_conversions,
+    row_day,
     to_count,
     to_micros,
 )
@@ -142,7 +142,7 @@ def parse_breakdown_row(item: Mapping[str, Any], dimension: str, keys: tuple[str
         missing = next(key for key, part in zip(keys, parts, strict=True)
                        if not (isinstance(part, str) and part))
         raise DataDripError(f"Meta sent a row for {where} without {missing}", hint=BAD_DATA_HINT)
-    day = _day(item, where)
+    day = row_day(item, where)
     where = f"{where} on {day}"
     conversions, value = row_conversions(item, options.conversion_actions, where)
 

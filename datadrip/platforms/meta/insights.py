@@ -257,7 +257,7 @@ def parse_row(item: Mapping[str, Any], level: str,
         parent = entity_id
     assert parent is not None  # PARENTS has at least one level
     where = f"{level} {parent}"
-    day = _day(item, where)
+    day = row_day(item, where)
     where = f"{where} on {day}"
     counts = _by_type(item.get("actions"), "actions", where)
     values = _by_type(item.get("action_values"), "action_values", where)
@@ -283,7 +283,9 @@ def parse_row(item: Mapping[str, Any], level: str,
     return InsightRow(tuple(entities), metrics, attribution, several_results=len(results) > 1)
 
 
-def _day(item: Mapping[str, Any], where: str) -> dt.date:
+def row_day(item: Mapping[str, Any], where: str) -> dt.date:
+    """The one account day a daily row covers (date_start = date_stop); an error naming `where`
+    otherwise."""
     start, stop = item.get("date_start"), item.get("date_stop")
     try:
         day = dt.date.fromisoformat(start) if isinstance(start, str) else None
