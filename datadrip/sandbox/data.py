@@ -224,7 +224,7 @@ def results_accounts() -> tuple[Account, ...]:
 def yen_account() -> Account:
     """A Meta account in yen (a currency Meta counts budgets in whole units of): its first
     campaign's daily budget is ¥5,000, which Meta sends as "5000"."""
-    return Account("meta", "1010000005", "Sakura Tea House", "JPY", "Asia/Tokyo", scale=1200.0,
+    return Account("meta", "1010000007", "Sakura Tea House", "JPY", "Asia/Tokyo", scale=1200.0,
                    campaigns=2, first_budget=Decimal(5000))
 
 

@@ -23,7 +23,7 @@ from datadrip.sandbox.google import gaql
 from datadrip.sandbox.google import query as google_query
 from datadrip.sandbox.google.gaql import GaqlError
 
-YEN = AccountRef("meta", "act_1010000005", "Sakura Tea House", "JPY", "Asia/Tokyo")
+YEN = AccountRef("meta", "act_1010000007", "Sakura Tea House", "JPY", "Asia/Tokyo")
 INR = AccountRef("meta", "act_1010000001", "Masala Mornings", "INR", "Asia/Kolkata")
 USD = AccountRef("meta", "act_1010000002", "Peak Trail Outfitters", "USD", "America/New_York")
 SEARCH_USD = AccountRef("google", "2020000002", "Peak Trail Outfitters Search", "USD",
@@ -55,7 +55,7 @@ def listed(connector: EntityCatalogue, account: AccountRef, level: str) -> dict[
 def test_meta_settings_yen_budget_is_counted_in_whole_yen(http: httpx.Client, sandbox: Any) -> None:
     campaigns = listed(meta(http, sandbox), YEN, "campaign")
 
-    first = sandbox.app.world.entities("1010000005", "campaign")[0]
+    first = sandbox.app.world.entities("1010000007", "campaign")[0]
     settings = campaigns[first.id].settings
     assert settings is not None
     assert settings.daily_budget_micros == 5_000_000_000  # Meta sends "5000": ¥5,000
@@ -137,8 +137,8 @@ def test_meta_settings_times_become_the_account_day() -> None:
 @pytest.mark.parametrize("text", ["12abc", "-500", "12.5", ""])
 def test_meta_settings_budget_that_is_not_a_number_is_refused(
         http: httpx.Client, sandbox: Any, text: str) -> None:
-    first = sandbox.app.world.entities("1010000005", "campaign")[0]
-    sandbox.app.world.pinned_budget_texts[("1010000005", first.id)] = text
+    first = sandbox.app.world.entities("1010000007", "campaign")[0]
+    sandbox.app.world.pinned_budget_texts[("1010000007", first.id)] = text
 
     with pytest.raises(DataDripError) as raised:
         list(meta(http, sandbox).entities(YEN, "campaign", FetchNotes()))

@@ -16,7 +16,7 @@ from sync_support import REFRESH_TOKEN, SYSTEM_TOKEN, sql
 
 TODAY = dt.date(2026, 11, 26)  # the sandbox's first today (its epoch) in these scenarios
 MASALA, PEAK, SAKURA = "Masala Mornings", "Peak Trail Outfitters", "Sakura Tea House"
-META_INR, GOOGLE_INR, META_JPY, META_USD = "1010000001", "2020000001", "1010000005", "1010000002"
+META_INR, GOOGLE_INR, META_JPY, META_USD = "1010000001", "2020000001", "1010000007", "1010000002"
 SETTINGS = ("objective", "effective_status", "daily_budget_micros", "lifetime_budget_micros",
             "bid_strategy", "starts_on", "ends_on", "optimization_goal", "attribution_setting",
             "creative_title", "thumbnail_url")
