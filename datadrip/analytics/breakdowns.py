@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from datadrip.analytics.totals import HUNDRED, ONE_PER_MICRO, Scope, Totals, _accounts
+from datadrip.analytics.totals import HUNDRED, ONE_PER_MICRO, Scope, Totals, scope_accounts
 from datadrip.core.errors import UsageError
 from datadrip.core.money import conversions_from_millionths, minor_units, to_amount
 from datadrip.core.periods import Period
@@ -92,7 +92,7 @@ def audience(session: Session, scope: Scope, period: Period, dimension: str,
     if dimension not in DIMENSIONS:
         raise UsageError(f"cannot break down by {dimension!r}",
                          hint=f"Use one of: {', '.join(DIMENSIONS)}.")
-    accounts = _accounts(session, scope)
+    accounts = scope_accounts(session, scope)
     if not accounts:
         return []
     converted = [key for key, account in accounts.items() if account.currency != scope.currency]

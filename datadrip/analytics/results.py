@@ -25,13 +25,12 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from datadrip.analytics.totals import ONE_PER_MICRO, Scope, _rounded
+from datadrip.analytics.totals import ONE_PER_MICRO, Scope, ScopeAccount, _rounded, scope_accounts
 from datadrip.core.errors import UsageError
 from datadrip.core.money import MILLIONTHS, conversions_from_millionths, minor_units, to_amount
 from datadrip.core.periods import Period
 from datadrip.db.models import (
     AdAccount,
-    Client,
     ConversionAction,
     Entity,
     MetricActionDaily,
@@ -47,22 +46,11 @@ from datadrip.platforms.base import (
 )
 from datadrip.workbook.fx import RateBook
 
-_m, _x, _a, _c, _k = (MetricDaily.__table__, MetricActionDaily.__table__,  # type: ignore[attr-defined]
-                      AdAccount.__table__, Client.__table__,  # type: ignore[attr-defined]
-                      ConversionAction.__table__)  # type: ignore[attr-defined]
+_m, _x, _a, _k = (MetricDaily.__table__, MetricActionDaily.__table__,  # type: ignore[attr-defined]
+                  AdAccount.__table__,  # type: ignore[attr-defined]
+                  ConversionAction.__table__)  # type: ignore[attr-defined]
 RESULTS_INDICATOR_PREFIX = "actions:"
 GOOGLE_CONVERSIONS = "conversions"  # the key of Google's Conversions column among default results
-
-
-@dataclass(frozen=True)
-class _Account:
-    id: str
-    platform: str
-    external_id: str
-    name: str
-    currency: str
-    client: str
-    client_id: str
 
 
 @dataclass
@@ -144,14 +132,6 @@ class ResultsSummary:
                 for gap in self.unavailable]
 
 
-def _accounts(session: Session, scope: Scope) -> dict[str, _Account]:
-    query = (sa.select(_a.c.id, _a.c.platform, _a.c.external_id, _a.c.name, _a.c.currency,
-                       _c.c.name, _c.c.id)
-             .select_from(_a.join(_c, _c.c.id == _a.c.client_id))
-             .where(_c.c.id.in_(scope.client_ids)))
-    return {row[0]: _Account(*row) for row in session.execute(query)}
-
-
 def catalogues(session: Session, account_ids: Iterable[str]) -> dict[str, list[ConversionActionInfo]]:
     """Each account's catalogue of conversion actions, by action id."""
     found: dict[str, list[ConversionActionInfo]] = {account_id: [] for account_id in account_ids}
@@ -195,7 +175,7 @@ def result_words(name: str, actions: ResultActions | None, platform: str | None,
 class _Converter:
     """Sums of micros per account (and per day where the account's currency differs), converted."""
 
-    def __init__(self, session: Session, accounts: dict[str, _Account], currency: str) -> None:
+    def __init__(self, session: Session, accounts: dict[str, ScopeAccount], currency: str) -> None:
         self.currency = currency
         self.accounts = accounts
         self.book = (RateBook.load(session)
@@ -256,7 +236,7 @@ def key_results(session: Session, scope: Scope, period: Period) -> ResultsSummar
     """The scope's results over the period: the clients' key results (each with its own cost),
     or what the platforms call results for clients without key results; link-click and
     interaction parity; and the accounts whose days in the period have no actions kept."""
-    accounts = _accounts(session, scope)
+    accounts = scope_accounts(session, scope)
     summary = ResultsSummary()
     if not accounts:
         return summary
@@ -293,7 +273,7 @@ def key_results(session: Session, scope: Scope, period: Period) -> ResultsSummar
     return summary
 
 
-def _default_results(session: Session, account: _Account, period: Period, convert: _Converter,
+def _default_results(session: Session, account: ScopeAccount, period: Period, convert: _Converter,
                      figures: dict[str, ResultFigure]) -> None:
     """What the platform calls results: Meta's Results column per indicator (the spend of the
     rows with that indicator is its cost's), Google's Conversions column."""
@@ -348,7 +328,7 @@ def _words(labels: Sequence[str]) -> str:
     return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
 
 
-def _unavailable(session: Session, accounts: dict[str, _Account],
+def _unavailable(session: Session, accounts: dict[str, ScopeAccount],
                  with_results: dict[str, tuple[str, ...]], period: Period) -> list[Unavailable]:
     """The accounts of clients with key results whose days in the period were synced before
     actions were kept (the default results do not need actions)."""
@@ -373,7 +353,7 @@ def action_lines(session: Session, scope: Scope, period: Period) -> list[dict[st
     """Every action of the scope over the period, one line per account and action as the platform
     reported it (never a line adding overlapping or nested types): its label, count, value and
     cost per action (the account's spend / the count), money in the scope's currency."""
-    accounts = _accounts(session, scope)
+    accounts = scope_accounts(session, scope)
     if not accounts:
         return []
     convert = _Converter(session, accounts, scope.currency)
@@ -444,7 +424,7 @@ def line_results(session: Session, scope: Scope, period: Period, by: str,
     if by not in RESULT_BY:
         raise UsageError(f"key results are not kept by {by}",
                          hint=f"Use --by {', '.join(RESULT_BY)}.")
-    accounts = _accounts(session, scope)
+    accounts = scope_accounts(session, scope)
     chosen = {client.id: set(client.key_results or []) for client in scope.clients}
     books = catalogues(session, accounts)
     found: dict[tuple[Any, ...], dict[str, int]] = {}

@@ -211,7 +211,9 @@ def _level(by: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Account:
+class ScopeAccount:
+    """An ad account of a scope's clients, with what sums and conversions need of it."""
+
     id: str
     platform: str
     external_id: str
@@ -222,12 +224,13 @@ class _Account:
     client_currency: str
 
 
-def _accounts(session: Session, scope: Scope) -> dict[str, _Account]:
+def scope_accounts(session: Session, scope: Scope) -> dict[str, ScopeAccount]:
+    """The ad accounts of the scope's clients, by id."""
     query = (sa.select(_a.c.id, _a.c.platform, _a.c.external_id, _a.c.name, _a.c.currency,
                        _c.c.id, _c.c.name, _c.c.currency)
              .select_from(_a.join(_c, _c.c.id == _a.c.client_id))
              .where(_c.c.id.in_(scope.client_ids)))
-    return {row[0]: _Account(*row) for row in session.execute(query)}
+    return {row[0]: ScopeAccount(*row) for row in session.execute(query)}
 
 
 def _bucket(dialect: str, by: str) -> Any:
@@ -240,8 +243,8 @@ def _bucket(dialect: str, by: str) -> Any:
     return sa.func.date(day, "start of month", type_=sa.Date)
 
 
-def _sums(session: Session, accounts: dict[str, _Account], level: str, period: Period,
-          key: Any | None, by_day: Callable[[_Account], bool]) -> Iterator[tuple[Any, ...]]:
+def _sums(session: Session, accounts: dict[str, ScopeAccount], level: str, period: Period,
+          key: Any | None, by_day: Callable[[ScopeAccount], bool]) -> Iterator[tuple[Any, ...]]:
     """Summed parts as (account id, day or None, key or None, spend, impressions, clicks,
     conversions, value): per day for the accounts `by_day` picks (those whose amounts are
     converted, at each day's rate), per account for the rest. Read in metric_daily's key order
@@ -267,7 +270,7 @@ def _sums(session: Session, accounts: dict[str, _Account], level: str, period: P
             yield (row[0], row[1] if days else None, row[-10] if key is not None else None, *row[-9:])
 
 
-def _totals(row: Any, account: _Account, currency: str, day: dt.date | None,
+def _totals(row: Any, account: ScopeAccount, currency: str, day: dt.date | None,
             book: RateBook | None) -> Totals:
     links, link_impressions, link_spend, interactions = row[-9:-5]
     spend, impressions, clicks, conversions, value = row[-5:]
@@ -291,7 +294,7 @@ def breakdown(session: Session, scope: Scope, period: Period, by: str,
     even when there is nothing), in the scope's currency."""
     if by not in DIMENSIONS:
         raise UsageError(f"cannot break down by {by!r}", hint=f"Use one of: {', '.join(DIMENSIONS)}.")
-    accounts = _accounts(session, scope)
+    accounts = scope_accounts(session, scope)
     lines: dict[tuple[Any, ...], Line] = {}
     if by == "total":
         lines[()] = Line((), {})
@@ -315,7 +318,7 @@ def breakdown(session: Session, scope: Scope, period: Period, by: str,
     return sorted(lines.values(), key=lambda line: _sort_key(by, line))
 
 
-def _group(by: str, account: _Account, day: dt.date | None, key: Any,
+def _group(by: str, account: ScopeAccount, day: dt.date | None, key: Any,
            entities: dict[str, tuple[str, str]]) -> tuple[tuple[Any, ...], dict[str, Any]]:
     if by == "total":
         return (), {}
@@ -336,7 +339,7 @@ def _group(by: str, account: _Account, day: dt.date | None, key: Any,
                     "platform": account.platform, "client": account.client}
 
 
-def _entities(session: Session, accounts: dict[str, _Account], level: str) -> dict[str, tuple[str, str]]:
+def _entities(session: Session, accounts: dict[str, ScopeAccount], level: str) -> dict[str, tuple[str, str]]:
     query = sa.select(_e.c.id, _e.c.external_id, _e.c.name).where(
         _e.c.account_id.in_(list(accounts)), _e.c.level == level)
     return {row[0]: (row[1], row[2]) for row in session.execute(query)}
@@ -346,13 +349,13 @@ def client_totals(session: Session, scope: Scope, period: Period,
                   rates: RateBook | None = None) -> tuple[dict[str, Totals], Totals]:
     """Each client of the scope over the period in the client's own currency, and the scope's
     total in the scope's currency, from one query."""
-    accounts = _accounts(session, scope)
+    accounts = scope_accounts(session, scope)
     found: dict[str, Totals] = {client_id: Totals() for client_id in scope.client_ids}
     total = Totals()
     if not accounts:
         return found, total
 
-    def converted(account: _Account) -> bool:
+    def converted(account: ScopeAccount) -> bool:
         return account.currency != account.client_currency or account.currency != scope.currency
 
     convert = any(converted(account) for account in accounts.values())
