@@ -8,7 +8,7 @@ A field's JSON name is its snake_case path in lowerCamelCase, nested (`ad_group_
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NoReturn
 
 from datadrip.sandbox.google.gaql import GaqlError, Query
 
@@ -193,26 +193,10 @@ def _check_action_segments(query: Query) -> None:
 
 def _check_compatible(resource: str, name: str, clause: str) -> None:
     owner = resource_of(name)
-    upper = resource.upper()
     allowed = RESOURCE_ONLY.get(resource)
-    if allowed is not None and owner in ("metrics", "segments") and name not in allowed:
-        kind = "metric" if owner == "metrics" else "segment"
-        code = "PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE" if owner == "metrics" else \
-            "PROHIBITED_SEGMENT_IN_SELECT_OR_WHERE_CLAUSE"
-        raise GaqlError(code, f"Cannot select or filter on the following {kind}s: '{name}'"
-                              f"(could not support requested resources: '{upper}'), since {kind}"
-                              " is incompatible with the resource in the FROM clause or other "
-                              "selected segmenting resources.")
     if owner in ("metrics", "segments"):
-        if resource in WITHOUT_METRICS:
-            kind = "metric" if owner == "metrics" else "segment"
-            code = "PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE" if owner == "metrics" else \
-                "PROHIBITED_SEGMENT_IN_SELECT_OR_WHERE_CLAUSE"
-            # Wording of the segment form seen in googleads/google-ads-java #180.
-            raise GaqlError(code, f"Cannot select or filter on the following {kind}s: '{name}'"
-                                  f"(could not support requested resources: '{upper}'), since {kind}"
-                                  " is incompatible with the resource in the FROM clause or other "
-                                  "selected segmenting resources.")
+        if resource in WITHOUT_METRICS or (allowed is not None and name not in allowed):
+            _incompatible(resource, name, owner)
         return
     if owner not in SELECTABLE[resource]:
         where = "SELECT" if clause == "SELECT" else "WHERE"
@@ -221,6 +205,18 @@ def _check_compatible(resource: str, name: str, clause: str) -> None:
         raise GaqlError(f"PROHIBITED_RESOURCE_TYPE_IN_{where}_CLAUSE",
                         f"Cannot {verb} from the following resource: '{owner.upper()}', since the "
                         "resource is incompatible with the resource in FROM clause.")
+
+
+def _incompatible(resource: str, name: str, owner: str) -> NoReturn:
+    """A metric or segment the FROM resource cannot give (wording of the segment form seen in
+    googleads/google-ads-java #180)."""
+    kind = "metric" if owner == "metrics" else "segment"
+    code = "PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE" if owner == "metrics" else \
+        "PROHIBITED_SEGMENT_IN_SELECT_OR_WHERE_CLAUSE"
+    raise GaqlError(code, f"Cannot select or filter on the following {kind}s: '{name}'"
+                          f"(could not support requested resources: '{resource.upper()}'), since "
+                          f"{kind} is incompatible with the resource in the FROM clause or other "
+                          "selected segmenting resources.")
 
 
 def to_json(kind: str, value: Any) -> Any:
