@@ -465,9 +465,8 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
                 writer.write_catalogue(connector.conversion_actions(ref, notes))
             for level, window in account.windows.items():
                 if isinstance(connector, EntityCatalogue):  # settings first, whole per level
-                    day = dt.datetime.now(ZoneInfo(account.timezone)).date()
                     writer.write_entity_settings(level, list(connector.entities(ref, level, notes)),
-                                                 changed_on=day)
+                                                 changed_on=account.today or window.until)
                 for chunk in window.chunks(loaded.settings.sync.chunk_days):
                     if stop.is_set():
                         raise SyncInterruptedError("interrupted before all chunks were fetched")
