@@ -83,6 +83,9 @@ class Agency(SQLModel, table=True):
     locale: str = Field(default="en_IN", max_length=35)
     plan: str = Field(default=Plan.STARTER.value, max_length=16)
     settings: dict[str, Any] = _json(dict)
+    # Breakdowns synced for the agency's clients that choose none ("age_gender", …); added by
+    # 0017. None: [sync] breakdowns.
+    breakdowns: list[str] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
     created_at: dt.datetime = _created()
     updated_at: dt.datetime = _created()
 
@@ -243,6 +246,34 @@ class MetricDaily(SQLModel, table=True):
     # True when the row's conversion actions are in metric_action_daily; rows synced before 0015
     # are False until a sync re-reads their day.
     actions_kept: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # Added by 0017: Google's search impression share and the shares lost to budget and to rank,
+    # in integer millionths of 1. Ratios: a period's share is weighted by eligible impressions
+    # (impressions / share), never summed.
+    search_impression_share_millionths: int | None = Field(default=None, sa_type=sa.BigInteger)
+    search_budget_lost_share_millionths: int | None = Field(default=None, sa_type=sa.BigInteger)
+    search_rank_lost_share_millionths: int | None = Field(default=None, sa_type=sa.BigInteger)
+
+
+class MetricPeriodReach(SQLModel, table=True):
+    """The reach of one entity over one range of the account's days, as the platform counts it
+    for that range (daily reach is not additive). Level "account" has the account's id as its
+    entity. A period with no row here shows its reach as n/a."""
+
+    __tablename__ = "metric_period_reach"
+    __table_args__ = (
+        sa.CheckConstraint("level IN ('account', 'campaign', 'adset', 'ad')",
+                           name="level_allowed"),
+        sa.CheckConstraint("date_from <= date_to", name="range_ordered"),
+    )
+
+    account_id: str = Field(primary_key=True, max_length=32,
+                            sa_column_args=[sa.ForeignKey("ad_account.id", ondelete="CASCADE")])
+    level: str = Field(primary_key=True, max_length=16)
+    entity_id: str = Field(primary_key=True, max_length=32)
+    date_from: dt.date = Field(primary_key=True)
+    date_to: dt.date = Field(primary_key=True)
+    reach: int | None = Field(default=None, sa_type=sa.BigInteger)
+    synced_at: dt.datetime = _created()
 
 
 class MetricActionDaily(SQLModel, table=True):

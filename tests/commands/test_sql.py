@@ -302,7 +302,7 @@ def test_sql_pragma_table_functions_are_read_like_tables(dd, synced, workbook_pa
 
     assert databases == [{"name": "main", "file": str(workbook_path.resolve())}]
     assert [c["name"] for c in columns] == ACCOUNT_COLUMNS
-    assert joined == [{"name": "agency", "n": 9}]
+    assert joined == [{"name": "agency", "n": 10}]
 
 
 def test_sql_a_pragma_table_function_cannot_set_anything(dd, synced, workbook_path):

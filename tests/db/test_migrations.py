@@ -33,7 +33,8 @@ PACKAGE = Path(datadrip.__file__).resolve().parent
 DATA_MODEL_TABLES = {"agency", "user", "client", "ad_account", "entity", "metric_daily",
                      "sync_run", "sync_cursor", "report", "insight", "audit_log", "llm_usage",
                      "fx_rate", "report_delivery", "job_run", "llm_cache", "metric_action_daily",
-                     "conversion_action", "metric_breakdown_daily", "entity_change"}
+                     "conversion_action", "metric_breakdown_daily", "entity_change",
+                     "metric_period_reach"}
 
 
 @pytest.fixture
@@ -805,5 +806,54 @@ def test_migrations_0015_keeps_every_row_marks_it_without_actions_and_adds_the_r
             for table in ("metric_daily", "metric_action_daily", "entity_change"):
                 assert connection.exec_driver_sql(
                     f"SELECT count(*) FROM {table} WHERE account_id = 'x1'").scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
+def test_migrations_0017_adds_period_reach_impression_shares_and_agency_breakdowns_and_back(
+        workbook_path):
+    """Rows already in the workbook keep every number and have no impression share; a period's
+    reach goes with its account; going back down leaves the rows as they were."""
+    workbook_path.parent.mkdir(parents=True)
+    engine = sa.create_engine(f"sqlite:///{workbook_path}")
+    sa.event.listen(engine, "connect", _foreign_keys_on)
+    reach_row = ("INSERT INTO metric_period_reach (account_id, level, entity_id, date_from, "
+                 "date_to, reach, synced_at) VALUES ('x1', 'account', 'x1', '2026-11-01', "
+                 "'2026-11-30', 41000, '2026-12-01 00:00:00')")
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0016")
+            for statement in [*seed_of("0014"), *ACCOUNTS_AT_0013]:
+                connection.exec_driver_sql(statement)
+            before = account_state(connection)
+
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0017")
+        with engine.begin() as connection:
+            assert account_state(connection) == before
+            assert connection.exec_driver_sql(
+                "SELECT DISTINCT search_impression_share_millionths, "
+                "search_budget_lost_share_millionths, search_rank_lost_share_millionths "
+                "FROM metric_daily").all() == [(None, None, None)]
+            assert {breakdowns for (breakdowns,) in connection.exec_driver_sql(
+                "SELECT breakdowns FROM agency")} == {None}
+            connection.exec_driver_sql(reach_row)
+            with pytest.raises(sa.exc.IntegrityError):
+                connection.exec_driver_sql(reach_row.replace("'2026-11-01'", "'2026-12-02'"))
+
+        with engine.begin() as connection:
+            downgrade(connection, "0016")
+        with engine.begin() as connection:
+            assert account_state(connection) == before
+            assert "metric_period_reach" not in set(sa.inspect(connection).get_table_names())
+            assert "breakdowns" not in {column["name"] for column in
+                                        sa.inspect(connection).get_columns("agency")}
+
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0017")
+            connection.exec_driver_sql(reach_row)
+            connection.exec_driver_sql("DELETE FROM ad_account WHERE id = 'x1'")
+            assert connection.exec_driver_sql(
+                "SELECT count(*) FROM metric_period_reach").scalar_one() == 0
     finally:
         engine.dispose()
