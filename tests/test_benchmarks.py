@@ -24,10 +24,8 @@ def test_sync_bench_quick_prints_every_figure_line() -> None:
     for label in ("datadrip write_chunk", r"datadrip re-sync \(every row conflicts\)",
                   r"raw sqlite3, rows as they come \(day by day\)", "raw sqlite3 re-sync",
                   "raw sqlite3, sorted by day and entity", "raw sqlite3 sorted re-sync"):
-        assert re.search(rf"^  {label} +{NUMBER} +{NUMBER} +{NUMBER} +\d+%", out, re.M), label
-    assert ">= 150,000 table rows/s and >= 50% of raw: " in out
-    assert re.search(rf"^  \(rows/s: metric rows; tables/s: metric and action rows, {NUMBER} in all\)$",
-                     out, re.M)
+        assert re.search(rf"^  {label} +{NUMBER} +{NUMBER} +\d+%", out, re.M), label
+    assert ">= 150,000 rows/s and >= 50% of raw: " in out
     assert re.search(rf"^  1 +{NUMBER} +{NUMBER} +{NUMBER} +{NUMBER} +{NUMBER} +\S+ +{NUMBER}$", out, re.M)
     assert re.search(rf"^  total +{NUMBER} +{NUMBER} +{NUMBER} .* target: peak RSS < 250 MB (met|MISSED)$",
                      out, re.M)

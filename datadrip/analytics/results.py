@@ -33,8 +33,8 @@ from datadrip.db.models import (
     AdAccount,
     ConversionAction,
     Entity,
-    MetricActionDaily,
     MetricDaily,
+    metric_action_daily,
 )
 from datadrip.platforms import registry
 from datadrip.platforms.base import (
@@ -46,7 +46,7 @@ from datadrip.platforms.base import (
 )
 from datadrip.workbook.fx import RateBook
 
-_m, _x, _a, _k = (MetricDaily.__table__, MetricActionDaily.__table__,  # type: ignore[attr-defined]
+_m, _x, _a, _k = (MetricDaily.__table__, metric_action_daily,  # type: ignore[attr-defined]
                   AdAccount.__table__,  # type: ignore[attr-defined]
                   ConversionAction.__table__)  # type: ignore[attr-defined]
 RESULTS_INDICATOR_PREFIX = "actions:"

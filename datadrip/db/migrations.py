@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 # Kept here as data so that opening an up-to-date workbook never imports alembic.
 REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008",
                               "0009", "0010", "0011", "0012", "0013", "0014", "0015", "0016",
-                              "0017")
+                              "0017", "0018")
 HEAD = REVISIONS[-1]
 SCRIPTS = Path(__file__).parent / "alembic"
 

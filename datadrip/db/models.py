@@ -243,8 +243,8 @@ class MetricDaily(SQLModel, table=True):
     result_indicator: str | None = Field(default=None, max_length=200)
     results_millionths: int | None = Field(default=None, sa_type=sa.BigInteger)
     attribution_setting: str | None = Field(default=None, max_length=64)
-    # True when the row's conversion actions are in metric_action_daily; rows synced before 0015
-    # are False until a sync re-reads their day.
+    # True when the row's conversion actions are kept (in `actions`); rows synced before 0015 are
+    # False until a sync re-reads their day.
     actions_kept: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     # Added by 0017: Google's search impression share and the shares lost to budget and to rank,
     # in integer millionths of 1. Ratios: a period's share is weighted by eligible impressions
@@ -252,6 +252,9 @@ class MetricDaily(SQLModel, table=True):
     search_impression_share_millionths: int | None = Field(default=None, sa_type=sa.BigInteger)
     search_budget_lost_share_millionths: int | None = Field(default=None, sa_type=sa.BigInteger)
     search_rank_lost_share_millionths: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # Added by 0018: the row's conversion actions, one JSON object {action: [count millionths,
+    # value micros or null]} (None: none); the view metric_action_daily shows them a row each.
+    actions: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class MetricPeriodReach(SQLModel, table=True):
@@ -276,28 +279,22 @@ class MetricPeriodReach(SQLModel, table=True):
     synced_at: dt.datetime = _created()
 
 
-class MetricActionDaily(SQLModel, table=True):
-    """One conversion action's count (integer millionths) and value (micros, None when the
-    platform gives none) on one entity-day: every action the platform reported, beside
-    metric_daily and keyed the same way with the action last. Some platforms' actions overlap
-    (Meta's purchase variants repeat one number): what may be added up is the plug-in's to say
-    (`result_actions`), never a plain sum."""
+# The views the code reads like tables: on their own MetaData, so nothing creates them as tables
+# (a migration creates them).
+VIEWS = sa.MetaData()
 
-    __tablename__ = "metric_action_daily"
-    __table_args__ = (
-        _choice("level", Level),
-        {"sqlite_with_rowid": False},
-    )
-
-    account_id: str = Field(primary_key=True, max_length=32,
-                            sa_column_args=[sa.ForeignKey("ad_account.id", ondelete="CASCADE")])
-    level: str = Field(primary_key=True, max_length=16)
-    date: dt.date = Field(primary_key=True)
-    entity_id: str = Field(primary_key=True, max_length=32)
-    action: str = Field(primary_key=True, max_length=200)
-    count_millionths: int = Field(default=0, sa_type=sa.BigInteger)
-    value_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
-    synced_at: dt.datetime = _created()
+# metric_action_daily (migration 0018): one conversion action's count (integer millionths) and
+# value (micros, None when the platform gives none) on one entity-day, a row per action of
+# metric_daily.actions, keyed like metric_daily with the action last. Some platforms' actions
+# overlap (Meta's purchase variants repeat one number): what may be added up is the plug-in's to
+# say (`result_actions`), never a plain sum.
+metric_action_daily = sa.Table(
+    "metric_action_daily", VIEWS,
+    sa.Column("account_id", sa.String(32)), sa.Column("level", sa.String(16)),
+    sa.Column("date", sa.Date()), sa.Column("entity_id", sa.String(32)),
+    sa.Column("action", sa.String(200)), sa.Column("count_millionths", sa.BigInteger()),
+    sa.Column("value_micros", sa.BigInteger()), sa.Column("synced_at", UTCDateTime()),
+)
 
 
 class ConversionAction(SQLModel, table=True):

@@ -12,6 +12,7 @@ are deleted, so a re-sync never leaves a stale number behind and never doubles o
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,13 +28,13 @@ from datadrip.db.models import (
     ConversionAction,
     Entity,
     EntityChange,
-    MetricActionDaily,
     MetricBreakdownDaily,
     MetricDaily,
     SyncCursor,
     SyncRun,
 )
 from datadrip.platforms.base import (
+    ActionCount,
     BreakdownRow,
     ConversionActionInfo,
     DateWindow,
@@ -49,7 +50,6 @@ PARENT_LEVEL = {"adset": "campaign", "ad": "adset"}
 INTERRUPTED = "interrupted: the sync stopped before this account finished (the saved chunks are kept)"
 
 _metrics = MetricDaily.__table__  # type: ignore[attr-defined]
-_actions = MetricActionDaily.__table__  # type: ignore[attr-defined]
 _entities = Entity.__table__  # type: ignore[attr-defined]
 _breakdowns = MetricBreakdownDaily.__table__  # type: ignore[attr-defined]
 _catalogue = ConversionAction.__table__  # type: ignore[attr-defined]
@@ -62,17 +62,28 @@ METRIC_COLUMNS = ("account_id", "level", "date", "entity_id", "spend_micros", "i
                   "conversions_millionths", "conversion_value_micros", "reach", "synced_at",
                   "link_clicks", "interactions", "all_conversions_millionths",
                   "all_conversion_value_micros", "result_indicator", "results_millionths",
-                  "attribution_setting", "actions_kept")
+                  "attribution_setting", "actions_kept", "actions")
 METRIC_KEY = ("account_id", "level", "date", "entity_id")
-ACTION_COLUMNS = ("account_id", "level", "date", "entity_id", "action", "count_millionths",
-                  "value_micros", "synced_at")
-ACTION_KEY = ("account_id", "level", "date", "entity_id", "action")
 BREAKDOWN_COLUMNS = ("account_id", "dimension", "date", "entity_id", "value", "spend_micros",
                      "impressions", "clicks", "conversions_millionths", "conversion_value_micros",
                      "reach", "synced_at")
 BREAKDOWN_KEY = ("account_id", "dimension", "date", "entity_id", "value")
+_ACTIONS_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_INT64 = range(-2 ** 63, 2 ** 63)
 _BY_DAY_ENTITY = itemgetter(2, 3)  # (date, entity_id) in a METRIC_COLUMNS tuple: the key's order
-_BY_DAY_ENTITY_ACTION = itemgetter(2, 3, 4)
+
+
+def _actions_json(actions: Sequence[ActionCount]) -> str:
+    """A row's actions as metric_daily.actions: {action: [count millionths, value micros or
+    null]}. A number beyond 64 bits fails the chunk, as it would in an integer column."""
+    packed = {}
+    for action in actions:
+        count, value = conversions_to_millionths(action.count), action.value_micros
+        if count not in _INT64 or (value is not None and value not in _INT64):
+            raise OverflowError(f"action {action.action!r}: {count if count not in _INT64 else value} "
+                                "does not fit a 64-bit integer")
+        packed[action.action] = (count, value)
+    return _ACTIONS_JSON.encode(packed)
 
 
 def _insert(engine_or_conn: Engine | sa.Connection, table: sa.Table) -> Any:
@@ -161,7 +172,6 @@ class AccountWriter:
                 self._known[(row.level, row.external_id)] = _Known(row.id, row.name, row.parent_id,
                                                                    row.status)
         self._upsert = _Upsert(self._engine, _metrics, METRIC_COLUMNS, METRIC_KEY)
-        self._action_upsert = _Upsert(self._engine, _actions, ACTION_COLUMNS, ACTION_KEY)
         self._breakdown_upsert: _Upsert | None = None  # made on the first breakdown chunk
 
     def write_chunk(self, level: str, window: DateWindow, entities: Sequence[EntityRecord],
@@ -174,29 +184,27 @@ class AccountWriter:
                 conn.execute(_entities.insert(), added)
             for change in changed:
                 conn.execute(_entities.update().where(_entities.c.id == change.pop("_id")), change)
-            params, actions = self._params(rows, level, stamp, conn)
+            params = self._params(rows, level, stamp, conn)
             if params:
                 self._upsert.run(conn, params)
-            if actions:
-                self._action_upsert.run(conn, actions)
-            for table in (_metrics, _actions):
-                conn.execute(table.delete().where(
-                    table.c.account_id == self._account_id, table.c.level == level,
-                    table.c.date.between(window.since, window.until), table.c.synced_at != stamp))
+            conn.execute(_metrics.delete().where(
+                _metrics.c.account_id == self._account_id, _metrics.c.level == level,
+                _metrics.c.date.between(window.since, window.until), _metrics.c.synced_at != stamp))
             self._advance(conn, level, window.until, stamp)
         return len(params)
 
     def _params(self, rows: Sequence[MetricRow], level: str, stamp: dt.datetime,
-                conn: sa.Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """The chunk's rows as METRIC_COLUMNS tuples and their actions as ACTION_COLUMNS tuples,
-        values as the driver takes them, each sorted in its table's key order."""
+                conn: sa.Connection) -> list[tuple[Any, ...]]:
+        """The chunk's rows as METRIC_COLUMNS tuples, values as the driver takes them, sorted in
+        metric_daily's key order. A row's actions go in its own `actions` column as one JSON
+        object, {action: [count millionths, value micros or null]} (None when it has none): the
+        view metric_action_daily shows them a row each."""
         account_id, known_ids, upsert = self._account_id, self._known, self._upsert
         synced_at = upsert.stamp(stamp)
         kept, not_kept = upsert.flag(True), upsert.flag(False)
         millionths = conversions_to_millionths
         days: dict[dt.date, Any] = {}  # a chunk has a few distinct days: convert each once
         params = []
-        actions = []
         for row in rows:
             known = known_ids.get((level, row.entity_id))
             if known is None:  # a row for an entity the connector never announced: keep it, named by id
@@ -204,7 +212,7 @@ class AccountWriter:
             day = days.get(row.date)
             if day is None:
                 day = days[row.date] = upsert.day(row.date)
-            all_conversions, results = row.all_conversions, row.results
+            all_conversions, results, actions = row.all_conversions, row.results, row.actions
             params.append((account_id, level, day, known.id, row.spend_micros, row.impressions,
                            row.clicks, millionths(row.conversions),
                            row.conversion_value_micros, row.reach, synced_at, row.link_clicks,
@@ -213,14 +221,10 @@ class AccountWriter:
                            row.all_conversion_value_micros, row.result_indicator,
                            None if results is None else millionths(results),
                            row.attribution_setting,
-                           not_kept if row.actions is None else kept))
-            if row.actions:
-                for action in row.actions:
-                    actions.append((account_id, level, day, known.id, action.action,
-                                    millionths(action.count), action.value_micros, synced_at))
+                           not_kept if actions is None else kept,
+                           _actions_json(actions) if actions else None))
         params.sort(key=_BY_DAY_ENTITY)  # stable: of two rows for one entity-day the later still wins
-        actions.sort(key=_BY_DAY_ENTITY_ACTION)
-        return params, actions
+        return params
 
     def _add_unannounced(self, conn: sa.Connection, level: str, external_id: str,
                          stamp: dt.datetime) -> _Known:

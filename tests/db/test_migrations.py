@@ -3,6 +3,7 @@ data, the migrated schema equals the models, and the scripts ship in the package
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -32,9 +33,8 @@ PACKAGE = Path(datadrip.__file__).resolve().parent
 
 DATA_MODEL_TABLES = {"agency", "user", "client", "ad_account", "entity", "metric_daily",
                      "sync_run", "sync_cursor", "report", "insight", "audit_log", "llm_usage",
-                     "fx_rate", "report_delivery", "job_run", "llm_cache", "metric_action_daily",
-                     "conversion_action", "metric_breakdown_daily", "entity_change",
-                     "metric_period_reach"}
+                     "fx_rate", "report_delivery", "job_run", "llm_cache", "conversion_action",
+                     "metric_breakdown_daily", "entity_change", "metric_period_reach"}
 
 
 @pytest.fixture
@@ -238,7 +238,7 @@ def test_migrations_enforce_the_unique_constraints_of_the_data_model(engine, con
 MONEY_COLUMNS = {("client", "monthly_budget_micros"), ("metric_daily", "spend_micros"),
                  ("metric_daily", "conversion_value_micros"), ("llm_usage", "cost_micros"),
                  ("metric_daily", "all_conversion_value_micros"),
-                 ("metric_action_daily", "value_micros"), ("entity", "daily_budget_micros"),
+                 ("entity", "daily_budget_micros"),
                  ("entity", "lifetime_budget_micros"), ("metric_breakdown_daily", "spend_micros"),
                  ("metric_breakdown_daily", "conversion_value_micros")}
 
@@ -855,5 +855,53 @@ def test_migrations_0017_adds_period_reach_impression_shares_and_agency_breakdow
             connection.exec_driver_sql("DELETE FROM ad_account WHERE id = 'x1'")
             assert connection.exec_driver_sql(
                 "SELECT count(*) FROM metric_period_reach").scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
+def test_migrations_0018_moves_each_days_actions_into_its_metric_row_and_back(workbook_path):
+    """The actions of an entity-day move into metric_daily.actions and read back through the
+    view metric_action_daily exactly as the table held them (a NULL value stays NULL; synced_at is
+    the metric row's); action_daily
+    still answers; going back down restores the table, row for row."""
+    workbook_path.parent.mkdir(parents=True)
+    engine = sa.create_engine(f"sqlite:///{workbook_path}")
+    sa.event.listen(engine, "connect", _foreign_keys_on)
+    held = ("SELECT account_id, level, date, entity_id, action, count_millionths, value_micros "
+            "FROM metric_action_daily ORDER BY account_id, level, date, entity_id, action")
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0017")
+            for statement in [*seed_of("0014"), *ACCOUNTS_AT_0013]:
+                connection.exec_driver_sql(statement)
+            connection.exec_driver_sql(ACTION_ROW)
+            connection.exec_driver_sql(ACTION_ROW.replace("'omni_purchase', 3000000, 4500000000",
+                                                          "'lead', 1500000, NULL"))
+            before = connection.exec_driver_sql(held).all()
+            metrics = account_state(connection)
+        assert len(before) == 2
+
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0018")
+        with engine.begin() as connection:
+            assert connection.exec_driver_sql(held).all() == before
+            assert account_state(connection) == metrics
+            assert "metric_action_daily" not in set(sa.inspect(connection).get_table_names())
+            packed = connection.exec_driver_sql(
+                "SELECT actions FROM metric_daily WHERE actions IS NOT NULL").scalars().all()
+            assert [json.loads(text) for text in packed] == [
+                {"lead": [1_500_000, None], "omni_purchase": [3_000_000, 4_500_000_000]}]
+            assert connection.exec_driver_sql(
+                "SELECT action, count, value FROM action_daily ORDER BY action").all() == [
+                ("lead", 1.5, None), ("omni_purchase", 3.0, 4500.0)]
+
+        with engine.begin() as connection:
+            downgrade(connection, "0017")
+        with engine.begin() as connection:
+            assert connection.exec_driver_sql(held).all() == before
+            assert "metric_action_daily" in set(sa.inspect(connection).get_table_names())
+            assert "actions" not in {column["name"] for column in
+                                     sa.inspect(connection).get_columns("metric_daily")}
+            assert connection.exec_driver_sql("SELECT count(*) FROM action_daily").scalar_one() == 2
     finally:
         engine.dispose()

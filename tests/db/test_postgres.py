@@ -89,8 +89,7 @@ def test_postgres_money_columns_are_bigint_on_the_server(dd, server):
              if column.endswith(("_micros", "_millionths"))}
     assert {("client", "monthly_budget_micros"), ("metric_daily", "spend_micros"),
             ("metric_daily", "conversion_value_micros"), ("llm_usage", "cost_micros"),
-            ("metric_daily", "conversions_millionths"), ("metric_action_daily", "count_millionths"),
-            ("metric_action_daily", "value_micros"), ("entity", "daily_budget_micros"),
+            ("metric_daily", "conversions_millionths"), ("entity", "daily_budget_micros"),
             ("metric_breakdown_daily", "spend_micros")} <= exact
     assert types == dict.fromkeys(exact, "bigint")  # and nothing is a float or a numeric
 
@@ -359,7 +358,8 @@ def test_postgres_sql_views_resolve_names_currencies_and_dates(dd, server, synce
             "IN (SELECT table_name FROM information_schema.views "
             "WHERE table_schema = current_schema())")).all()
     assert {table for table, _, _ in views} == {"daily_metrics", "campaign_daily", "adset_daily",
-                                                 "ad_daily", "account_daily", "action_daily"}
+                                                 "ad_daily", "account_daily", "action_daily",
+                                                 "metric_action_daily"}
     assert {kind for _, _, kind in views} == {"bigint"}  # money stays integer micros
 
 
