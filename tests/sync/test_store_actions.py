@@ -79,6 +79,20 @@ def test_store_keeps_every_action_of_a_row_exactly_and_marks_the_row(account, wo
         ("2026-11-21", 0, None, None, None, None)]
 
 
+def test_store_an_action_named_twice_keeps_its_last_numbers_and_any_id_reads_back(account,
+                                                                                  workbook_path):
+    engine = open_workbook(str(workbook_path))
+    actions = (ActionCount("lead", Decimal(1)), ActionCount('offsite_conversion.custom."Ä"\\1',
+                                                           Decimal("0.3333335"), 7),
+               ActionCount("lead", Decimal(2), 9_000_000))
+    AccountWriter(engine, account).write_chunk("campaign", WINDOW, [CAMPAIGN], [_row(DAY, actions)])
+
+    assert _held(engine, "SELECT action, count_millionths, value_micros FROM metric_action_daily "
+                         "ORDER BY action") == [
+        ("lead", 2_000_000, 9_000_000),
+        ('offsite_conversion.custom."Ä"\\1', 333_334, 7)]  # half to even: 333,333.5 → 333,334
+
+
 def test_store_a_resync_replaces_the_days_actions_and_drops_those_no_longer_reported(account,
                                                                                     workbook_path):
     engine = open_workbook(str(workbook_path))
