@@ -252,6 +252,38 @@ def test_sync_killed_at_random_points_leaves_a_sound_workbook_and_the_next_sync_
     assert [run[2] for run in runs[-len(ACCOUNTS):]] == ["succeeded"] * len(ACCOUNTS)
 
 
+def test_sync_killed_after_its_metrics_but_before_its_breakdowns_leaves_them_to_the_next_sync(
+        connected: dict[str, Any], sandbox: Any, home: Path, workbook_path: Path, tmp_path: Path,
+        dd_start: Start, dd: Callable[..., Any]) -> None:
+    """The breakdowns come after the levels' chunks, which move the cursors: the next sync plans
+    from those cursors, yet fetches the killed run's whole window of breakdowns."""
+    assert dd("client", "edit", "Masala Mornings", "--breakdowns", "device").exit_code == 0
+    since = (_today("Asia/Kolkata") - dt.timedelta(days=59)).isoformat()
+    only = ("--client", "Masala Mornings", "--platform", "google", "--level", "campaign")
+    clean_home = tmp_path / "clean-home"
+    shutil.copytree(home, clean_home)
+    clean_run = dd_start("sync", *only, "--since", since, env={"DATADRIP_HOME": str(clean_home)})
+    assert _finish(clean_run)[1] == "" and clean_run.returncode == 0
+    clean = _unstamped(_breakdowns(clean_home / "workbook.db"))
+    done = _cursors(clean_home / "workbook.db")
+    sandbox.app.faults.add(FaultRule("slow", platform="google", rate=1.0, delay=0.3))
+
+    killed = dd_start("sync", *only, "--since", since)
+    _wait_until(lambda: workbook_path.exists() and _cursors(workbook_path) == done, killed,
+                "the campaign chunks saved")
+    killed.send_signal(signal.SIGKILL)
+    _finish(killed)
+    sandbox.app.faults.clear()
+    left = _unstamped(_breakdowns(workbook_path))
+    assert killed.returncode == -signal.SIGKILL and len(left) < len(clean), "no breakdown was left"
+    resumed = dd_start("sync", *only)  # planned from the cursors, which reached today
+    stdout, stderr = _finish(resumed)
+
+    assert resumed.returncode == 0, stderr
+    assert _unstamped(_breakdowns(workbook_path)) == clean
+    _assert_sound(workbook_path, metric_snapshot(clean_home / "workbook.db"), clean_home / "workbook.db")
+
+
 # --- two syncs on one workbook ---------------------------------------------------------------------
 
 def _slow_meta_sync(sandbox: Any, dd_start: Start, workbook_path: Path, *extra: str) -> Process:
