@@ -54,10 +54,10 @@ CLIENTS: list[dict[str, Any]] = [
     # The sandbox's story accounts (its Meta act_1010000005…7 and Google Ads 2020000005). A shop
     # reporting purchases and add-to-carts, with an ad set on 1-day click attribution, a Meta
     # campaign archived and a Google one removed, each after spending this week.
-    {"name": "Kettle & Crumb", "currency": "USD", "monthly_budget": "26000",
+    {"name": "Kettle & Crumb", "currency": "USD", "monthly_budget": "24000",
      "recipients": "orders@kettleandcrumb.example", "results": "purchase,add_to_cart"},
     # A dental clinic paying for leads: its reports show leads and the cost per lead.
-    {"name": "Harbour Dental", "currency": "EUR", "monthly_budget": "5500",
+    {"name": "Harbour Dental", "currency": "EUR", "monthly_budget": "5000",
      "recipients": "front-desk@harbourdental.example", "results": "lead"},
     # A tea house in Tokyo without a monthly budget: its reports pace its spend against its
     # campaigns' daily budgets, the first of them ¥5,000.

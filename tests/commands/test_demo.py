@@ -27,7 +27,7 @@ DEMO_CLIENTS = [("Masala Mornings", "INR", Decimal("600000")),
                 ("Peak Trail Outfitters", "USD", Decimal("24000")),
                 ("Bloom Botanics", "INR", Decimal("1500000.50")),
                 # The sandbox's story accounts: a shop, a lead-generation client, a yen budget.
-                ("Kettle & Crumb", "USD", Decimal("26000")), ("Harbour Dental", "EUR", Decimal("5500")),
+                ("Kettle & Crumb", "USD", Decimal("24000")), ("Harbour Dental", "EUR", Decimal("5000")),
                 ("Sakura Tea House", "JPY", None)]
 DEMO_TEAM = [("priya@spiceroute.example", "owner"), ("arjun@spiceroute.example", "member")]
 
