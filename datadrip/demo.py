@@ -42,7 +42,7 @@ MARKER = ".datadrip-demo"
 ACTOR = "demo"
 
 AGENCY_NAME = "Spice Route Media"
-CLIENTS = [
+CLIENTS: list[dict[str, Any]] = [
     {"name": "Masala Mornings", "currency": "INR", "monthly_budget": "600000",
      "recipients": "owner@masalamornings.example"},
     # Set before its Google account's spend rose 60 % (the sandbox's "overspend" story): the
@@ -51,12 +51,27 @@ CLIENTS = [
      "recipients": "marketing@peaktrail.example,ops@peaktrail.example"},
     {"name": "Bloom Botanics", "currency": "INR", "monthly_budget": "1500000.50",
      "recipients": "hello@bloombotanics.example"},
+    # The sandbox's story accounts (its Meta act_1010000005…7 and Google Ads 2020000005). A shop
+    # reporting purchases and add-to-carts, with an ad set on 1-day click attribution, a Meta
+    # campaign archived and a Google one removed, each after spending this week.
+    {"name": "Kettle & Crumb", "currency": "USD", "monthly_budget": "24000",
+     "recipients": "orders@kettleandcrumb.example", "results": "purchase,add_to_cart"},
+    # A dental clinic paying for leads: its reports show leads and the cost per lead.
+    {"name": "Harbour Dental", "currency": "EUR", "monthly_budget": "5000",
+     "recipients": "front-desk@harbourdental.example", "results": "lead"},
+    # A tea house in Tokyo without a monthly budget: its reports pace its spend against its
+    # campaigns' daily budgets, the first of them ¥5,000.
+    {"name": "Sakura Tea House", "currency": "JPY", "monthly_budget": None,
+     "recipients": "info@sakuratea.example"},
 ]
 TEAM = [("priya@spiceroute.example", Role.OWNER), ("arjun@spiceroute.example", Role.MEMBER)]
 # Each demo client is connected to the account at its own position in every emulated platform's
-# list (the sandbox's Meta act_1010000001… and Google Ads 2020000001…, in CLIENTS' order).
-# Rates to blend the demo's dollar and euro accounts into the agency's rupees (datadrip fx set).
-FX_RATES = [("USD", "INR", "83.10"), ("EUR", "INR", "90.45")]
+# list (the sandbox's Meta act_1010000001, 2, 3, 5, 6, 7 and Google Ads 2020000001, 2, 3, 5, in
+# CLIENTS' order; a client past the end of a platform's list has no account there).
+# Rates to blend the demo's dollar, euro and yen accounts into the agency's rupees (datadrip fx set).
+FX_RATES = [("USD", "INR", "83.10"), ("EUR", "INR", "90.45"), ("JPY", "INR", "0.5560")]
+# The sandbox as `datadrip sandbox serve` serves it: the default accounts and the stories'.
+SANDBOX = SandboxConfig(seed=7, story_accounts=True)
 SANDBOX_PORT = 8790  # the demo's config points here, so `datadrip sandbox serve --port` revives it
 
 
@@ -72,6 +87,8 @@ class DemoResult:
     dashboard: AgencyDashboard | None = None  # the agency's last 7 days, once synced
     reports: list[dict[str, Any]] = field(default_factory=list)  # each client's daily report
     insights: list[dict[str, Any]] = field(default_factory=list)  # each client's generate run
+    # The sandbox's planted stories in the demo's accounts: what to look for, and where.
+    stories: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run_demo(home: Path, sync_ui: SyncUi | None = None) -> DemoResult:
@@ -79,9 +96,9 @@ def run_demo(home: Path, sync_ui: SyncUi | None = None) -> DemoResult:
     clients to the embedded sandbox's accounts and sync them, all through the real services."""
     _reset(home)
     try:
-        server = SandboxServer(SandboxConfig(seed=7), port=SANDBOX_PORT)
+        server = SandboxServer(SANDBOX, port=SANDBOX_PORT)
     except OSError:  # the port is taken (a sandbox already serving it, say): any free one will do
-        server = SandboxServer(SandboxConfig(seed=7))
+        server = SandboxServer(SANDBOX)
     with server:
         description = server.app.describe(server.base_url)
         write_new(home / CONFIG_FILENAME,
@@ -90,12 +107,32 @@ def run_demo(home: Path, sync_ui: SyncUi | None = None) -> DemoResult:
         result.sandbox_port = server.port
         loaded = load_settings(home / CONFIG_FILENAME, env={"DATADRIP_HOME": str(home)})
         result.accounts = _connect(loaded, description)
+        result.stories = _stories(description, result.accounts)
         result.synced = _sync(loaded, sync_ui)
         result.insights = _insights(loaded)  # the sandbox's model answers; reports show them
     _count_accounts(loaded, result)
     result.dashboard = _dashboard(loaded)
     result.reports = _reports(loaded, home)
     return result
+
+
+def _stories(description: dict[str, Any], accounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sandbox's planted stories, each with the demo client and account it lives in (a story
+    of an account no demo client has is left out), in the order of the clients' accounts."""
+    owners = {(account["platform"], account["account_id"].removeprefix("act_")):
+              (account["client"], account["account_id"]) for account in accounts}
+    platforms = {account_id: platform for platform in description["platforms"]
+                 for account_id in description[platform]["connect"]["account_ids"]}
+    found = []
+    for story in description["stories"]:
+        platform = next((name for account_id, name in platforms.items()
+                         if account_id.removeprefix("act_") == story["account_id"]), None)
+        owner = owners.get((platform or "", story["account_id"]))
+        if platform is not None and owner is not None:
+            found.append({"client": owner[0], "platform": platform, "account_id": owner[1],
+                          "kind": story["kind"], "description": story["description"]})
+    order = {(a["platform"], a["account_id"]): n for n, a in enumerate(accounts)}
+    return sorted(found, key=lambda story: order[story["platform"], story["account_id"]])
 
 
 def _reports(loaded: Loaded, home: Path) -> list[dict[str, Any]]:
@@ -154,7 +191,7 @@ def _fill(home: Path) -> DemoResult:
         for spec in CLIENTS:
             client = add_client(wb, spec["name"], agency.id, ClientChanges(
                 currency=spec["currency"], monthly_budget=spec["monthly_budget"],
-                recipients=spec["recipients"]))
+                recipients=spec["recipients"], key_results=spec.get("results")))
             result.clients.append(client_record(client, agency, 0))
         for email, role in TEAM:
             user, _ = add_user(wb, email, agency.id, role)

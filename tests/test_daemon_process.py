@@ -20,6 +20,9 @@ import pytest
 
 from datadrip.sandbox.faults import FaultRule
 
+# The demo's clients by name (each gets a daily report).
+DEMO_CLIENTS = ["Bloom Botanics", "Harbour Dental", "Kettle & Crumb", "Masala Mornings",
+                "Peak Trail Outfitters", "Sakura Tea House"]
 EVERY_MINUTE = {"DATADRIP_SCHEDULE_REFRESH_TOKENS": "* * * * *", "DATADRIP_SCHEDULE_SYNC": "* * * * *",
                 "DATADRIP_SCHEDULE_REPORTS": "* * * * *", "DATADRIP_SCHEDULE_WEEKLY_REPORTS": ""}
 NOTHING = {f"DATADRIP_SCHEDULE_{job}": "" for job in ("REFRESH_TOKENS", "SYNC", "REPORTS",
@@ -29,7 +32,7 @@ Process = subprocess.Popen[str]
 
 @pytest.fixture(scope="module")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
-    """A demo home (three clients connected to the sandbox and synced), made once per module."""
+    """A demo home (six clients connected to the sandbox and synced), made once per module."""
     from datadrip.demo import run_demo
 
     home = tmp_path_factory.mktemp("daemon") / "demo"
@@ -52,7 +55,7 @@ def demo(demo_template: tuple[Path, int], tmp_path: Path) -> Iterator[tuple[Path
     with sqlite3.connect(home / "workbook.db") as db:
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("DELETE FROM report")
-    with SandboxServer(SandboxConfig(seed=7)) as server:
+    with SandboxServer(SandboxConfig(seed=7, story_accounts=True)) as server:  # the demo's
         config = home / "datadrip.toml"
         text = config.read_text(encoding="utf-8")
         assert f"http://127.0.0.1:{port}/" in text
@@ -95,13 +98,12 @@ def test_daemon_once_syncs_then_sends_reports_with_json_logs(demo: tuple[Path, A
     ends = {log["job"]: log for log in logs if log["event"] == "job_end"}
     assert {job: log["status"] for job, log in ends.items()} == \
         dict.fromkeys(("refresh_tokens", "sync", "reports"), "succeeded")
-    assert ends["sync"]["detail"]["accounts"] == 6 and ends["sync"]["detail"]["rows"] > 0
+    assert ends["sync"]["detail"]["accounts"] == 10 and ends["sync"]["detail"]["rows"] > 0
     assert ends["sync"]["detail"]["insight_notes"] == []  # suggestions made after the sync
     assert isinstance(ends["sync"]["detail"]["insights"], int)
-    assert ends["reports"]["detail"]["sent"] == ["Bloom Botanics", "Masala Mornings",
-                                                 "Peak Trail Outfitters"]
+    assert ends["reports"]["detail"]["sent"] == DEMO_CLIENTS
     assert all(log["agency"] == "Spice Route Media" for log in logs if "job" in log)
-    assert len(list((home / "outbox").glob("*.eml"))) == 3
+    assert len(list((home / "outbox").glob("*.eml"))) == 6
     assert _rows(home / "workbook.db", "SELECT job, status FROM job_run ORDER BY started_at") == [
         ("refresh_tokens", "succeeded"), ("sync", "succeeded"), ("reports", "succeeded")]
 
@@ -109,7 +111,7 @@ def test_daemon_once_syncs_then_sends_reports_with_json_logs(demo: tuple[Path, A
                                            "DATADRIP_SCHEDULE_REFRESH_TOKENS": ""})
     _out, again_err = again.communicate(timeout=60)
     assert again.returncode == 0, again_err
-    assert len(list((home / "outbox").glob("*.eml"))) == 3  # nothing sent twice
+    assert len(list((home / "outbox").glob("*.eml"))) == 6  # nothing sent twice
 
 
 def test_daemon_sigterm_during_a_sync_abandons_it_cleanly_and_exits_0(demo: tuple[Path, Any],
@@ -280,7 +282,7 @@ def test_daemon_killed_before_a_report_is_handed_over_sends_it_when_restarted(
     _out, err = again.communicate(timeout=60)
 
     assert again.returncode == 0, err
-    assert _subjects(held_smtp) == ["Bloom Botanics", "Masala Mornings", "Peak Trail Outfitters"]
+    assert _subjects(held_smtp) == DEMO_CLIENTS
     assert _rows(home / "workbook.db", "SELECT job, status FROM job_run ORDER BY started_at") == [
         ("reports", "abandoned"), ("reports", "succeeded")]
     assert _rows(home / "workbook.db", "SELECT DISTINCT status FROM report") == [("sent",)]
@@ -300,10 +302,10 @@ def test_daemon_killed_after_a_report_is_handed_over_never_sends_it_twice_and_sa
     _out, err = again.communicate(timeout=60)
 
     assert again.returncode == 3  # partly done
-    assert _subjects(held_smtp) == ["Bloom Botanics", "Masala Mornings", "Peak Trail Outfitters"]
+    assert _subjects(held_smtp) == DEMO_CLIENTS
     [end] = [log for log in _json_lines(err) if log["event"] == "job_end"]
     assert end["status"] == "partial"
-    assert end["detail"]["sent"] == ["Masala Mornings", "Peak Trail Outfitters"]
+    assert end["detail"]["sent"] == DEMO_CLIENTS[1:]
     assert [item.split(":")[0] for item in end["detail"]["failed"]] == ["Bloom Botanics"]
     status = dd_start("status", env=env)
     _out, err = status.communicate(timeout=60)
@@ -327,8 +329,7 @@ def test_daemon_next_run_sends_a_report_whose_send_was_cut_short_on_an_earlier_d
 
     assert daemon.returncode == 0, err
     [end] = [log for log in _json_lines(err) if log["event"] == "job_end"]
-    assert end["detail"]["sent"] == ["Bloom Botanics", "Masala Mornings", "Peak Trail Outfitters",
-                                     f"Bloom Botanics ({day})"]
-    assert len(held_smtp.handler.received) == 4
+    assert end["detail"]["sent"] == [*DEMO_CLIENTS, f"Bloom Botanics ({day})"]
+    assert len(held_smtp.handler.received) == 7
     assert _rows(home / "workbook.db", "SELECT count(*) FROM report WHERE sending_since IS NOT NULL") \
         == [(0,)]

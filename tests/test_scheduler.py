@@ -124,7 +124,7 @@ def test_scheduler_sync_shares_the_lock_of_datadrip_sync(agency: str, workbook_p
 
 @pytest.fixture(scope="module")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A demo home (three clients connected to the sandbox, synced, their reports sent), made
+    """A demo home (six clients connected to the sandbox, synced, their reports sent), made
     once per module; each test works on a copy."""
     from datadrip.demo import run_demo
 
@@ -153,6 +153,9 @@ def held_back(demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     return workbook, today
 
 
+# The demo's clients but Masala Mornings, by name.
+BUT_MASALA = ("Bloom Botanics", "Harbour Dental", "Kettle & Crumb", "Peak Trail Outfitters",
+              "Sakura Tea House")
 MASALA_ACCOUNTS = ("SELECT a.id FROM ad_account a JOIN client c ON c.id = a.client_id "
                    "WHERE c.name = 'Masala Mornings'")
 
@@ -178,14 +181,14 @@ def test_scheduler_reports_wait_for_their_sync_until_the_deadline(held_back: tup
     details = [json.loads(row[3]) for row in job_runs(workbook)]
     assert [status for _, status in at_seven] == ["partial"]
     assert details[0]["waiting"] == ["Masala Mornings"]
-    assert details[0]["sent"] == ["Bloom Botanics", "Peak Trail Outfitters"]
+    assert details[0]["sent"] == [*BUT_MASALA]
     assert at_nine == [] and after == []
     assert [(d.follow_up, status) for d, status in at_deadline] == [(True, "succeeded")]
     assert details[1]["sent"] == ["Masala Mornings"]
     assert details[1]["sent_before_sync"] == ["Masala Mornings"]
-    assert details[1]["skipped"] == ["Bloom Botanics", "Peak Trail Outfitters"]  # sent once only
+    assert details[1]["skipped"] == [*BUT_MASALA]  # sent once only
     with sqlite3.connect(workbook) as db:
-        assert db.execute("SELECT count(*) FROM report WHERE status = 'sent'").fetchone() == (3,)
+        assert db.execute("SELECT count(*) FROM report WHERE status = 'sent'").fetchone() == (6,)
 
 
 def test_scheduler_reports_go_on_past_a_client_that_fails_and_record_why(
@@ -199,14 +202,16 @@ def test_scheduler_reports_go_on_past_a_client_that_fails_and_record_why(
 
     assert status == "partial"
     [detail] = [json.loads(row[3]) for row in job_runs(workbook)]
-    assert detail["sent"] == ["Masala Mornings", "Peak Trail Outfitters"]
+    assert detail["sent"] == ["Harbour Dental", "Kettle & Crumb", "Masala Mornings",
+                              "Peak Trail Outfitters", "Sakura Tea House"]
     [failed] = detail["failed"]
     assert failed.startswith("Bloom Botanics: no exchange rate from EUR to INR")
     with sqlite3.connect(workbook) as db:
         rows = db.execute("SELECT c.name, r.status, r.error FROM report r JOIN client c "
                           "ON c.id = r.client_id ORDER BY c.name").fetchall()
     assert [(name, state) for name, state, _ in rows] == [
-        ("Bloom Botanics", "failed"), ("Masala Mornings", "sent"), ("Peak Trail Outfitters", "sent")]
+        ("Bloom Botanics", "failed"), ("Harbour Dental", "sent"), ("Kettle & Crumb", "sent"),
+        ("Masala Mornings", "sent"), ("Peak Trail Outfitters", "sent"), ("Sakura Tea House", "sent")]
     assert rows[0][2].startswith("no exchange rate from EUR to INR")
 
 
@@ -361,7 +366,7 @@ def test_daemon_killed_twice_while_sending_reports_sends_the_rest_at_its_next_st
     restarted = run_daemon(loaded, DaemonRequest(once=True), clock=at(local(today, 10, 5)))
 
     assert [(d.job, status) for d, status in restarted.runs] == [("reports", "succeeded")]
-    assert _sent(workbook) == ["Bloom Botanics", "Masala Mornings", "Peak Trail Outfitters"]
+    assert _sent(workbook) == sorted([*BUT_MASALA, "Masala Mornings"])
 
 
 def test_daemon_killed_twice_in_a_reports_run_that_got_nowhere_leaves_it_to_status(
@@ -376,7 +381,7 @@ def test_daemon_killed_twice_in_a_reports_run_that_got_nowhere_leaves_it_to_stat
     checked = _status_at(loaded, local(today, 10, 6))
 
     assert restarted.runs == []  # not a third time: it could loop
-    assert _sent(workbook) == ["Bloom Botanics", "Peak Trail Outfitters"]
+    assert _sent(workbook) == [*BUT_MASALA]
     [missed] = checked.missed_reports
     assert missed.client == "Masala Mornings"
     [run] = checked.daemon_runs

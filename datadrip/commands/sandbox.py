@@ -30,6 +30,11 @@ def sandbox_serve(
             "--today", help="Pin the sandbox's today (YYYY-MM-DD); default: the real date.")] = None,
         large: Annotated[bool, typer.Option(
             "--large", help="Add a large account (40 campaigns, 2 years), for benchmarks.")] = False,
+        stories: Annotated[bool, typer.Option(
+            "--stories/--no-stories",
+            help="Serve the planted stories' accounts too (a shop with purchases, a lead-generation "
+                 "client, a budget in yen, an archived and a removed campaign that spent); "
+                 "--no-stories: the default accounts only.")] = True,
         print_config: Annotated[bool, typer.Option(
             "--print-config", help="Print the datadrip.toml snippet for a sandbox on --port, and "
                                    "exit without serving (serve it with the same --port).")] = False,
@@ -53,7 +58,7 @@ def sandbox_serve(
     if print_config and port == 0:
         raise typer.BadParameter("--print-config needs the port the sandbox will serve on, "
                                  "e.g. --port 8900", param_hint="--port")
-    config = SandboxConfig(seed=seed, today=_day(today), large_account=large)
+    config = SandboxConfig(seed=seed, today=_day(today), large_account=large, story_accounts=stories)
     if print_config:
         sys.stdout.write(config_snippet(describe_at(config, port)))
         return

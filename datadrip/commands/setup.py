@@ -12,6 +12,7 @@ from datadrip.commands._context import Invocation, settings, workbook
 from datadrip.commands._options import JsonOpt
 from datadrip.commands.dashboard import show_board
 from datadrip.commands.sync import progress
+from datadrip.platforms.registry import label
 
 
 def init(ctx: typer.Context, as_json: JsonOpt = False) -> None:
@@ -61,7 +62,8 @@ def demo(ctx: typer.Context,
                            "clients": result.clients, "team": result.team,
                            "accounts": result.accounts, "synced": result.synced,
                            "dashboard": result.dashboard.record() if result.dashboard else None,
-                           "insights": result.insights, "reports": result.reports})
+                           "insights": result.insights, "reports": result.reports,
+                           "stories": result.stories})
         return
     output.message(f"Demo workbook in {result.home}\n")
     output.print_table(result.agencies, [("name", "Agency"), ("timezone", "Time zone"),
@@ -77,6 +79,11 @@ def demo(ctx: typer.Context,
         sys.stdout.write("\n")
         show_board(result.dashboard)
     _show_insights(result.insights)
+    if result.stories:
+        output.message("\nPlanted in the demo's data (datadrip metrics --client NAME --by campaign "
+                       "--period last-30-days shows them):")
+        for story in result.stories:
+            output.message(f"  {story['client']} · {label(story['platform'])}: {story['description']}")
     if result.reports:
         output.message("\nYesterday's reports, e-mailed to the demo outbox (nothing left this machine):")
         for report in result.reports:

@@ -29,6 +29,7 @@ from datadrip.sandbox.data import (
     default_accounts,
     extra_accounts,
     large_account,
+    story_accounts,
     yen_account,
 )
 from datadrip.sandbox.emulation import Emulation, emulations
@@ -49,6 +50,10 @@ class SandboxConfig:
     access_token_seconds: int = 3599  # lifetime of Google access and Meta short-lived tokens
     large_account: bool = False  # add a 40-campaign, two-year Meta account (benchmarks)
     yen_account: bool = False  # add a Meta account in yen (budgets in whole units)
+    # Add the accounts of the planted stories (data.story_accounts: a shop, a lead-generation
+    # client, the yen budget, an archived and a removed campaign with spend). `sandbox serve` and
+    # the demo do; tests add what they need.
+    story_accounts: bool = False
     extra_clients: int = 0  # add a Meta and a Google account for each of this many more clients
     async_polls: int = 2  # polls before a Meta report run completes
     faults: tuple[FaultRule, ...] = field(default_factory=tuple)
@@ -66,7 +71,9 @@ class Sandbox:
         self.state = State(Clock(pinned))
         accounts = default_accounts() + extra_accounts(self.config.extra_clients) + \
             ((large_account(),) if self.config.large_account else ()) + \
-            ((yen_account(),) if self.config.yen_account else ())
+            (story_accounts() if self.config.story_accounts else ()) + \
+            ((yen_account(),) if self.config.yen_account and not self.config.story_accounts
+             else ())
         self.world = World(self.config.seed, accounts, epoch=self.state.clock.now().date())
         self.faults = FaultPlan(self.config.faults, seed=self.config.seed)
         self.router = Router()

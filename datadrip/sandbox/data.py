@@ -221,6 +221,22 @@ def results_accounts() -> tuple[Account, ...]:
         Account("meta", "1010000006", "Harbour Dental Leads", "EUR", "Europe/Berlin", scale=20.0,
                 campaigns=2, objective="OUTCOME_LEADS"),
     )
+def removed_spend_account() -> Account:
+    """A Google account for the "archived_spend" story, where Google calls it removed: the shop's
+    search account (Kettle & Crumb again), whose third campaign was removed a few days ago after
+    spending, so a sync that filtered statuses would lose spend."""
+    return Account("google", "2020000005", "Kettle & Crumb Search", "USD", "America/New_York",
+                   scale=35.0, campaigns=3, stories=("archived_spend",))
+
+
+def story_accounts() -> tuple[Account, ...]:
+    """The accounts of the stories a new user should see (`datadrip sandbox serve` and the demo
+    add them to the default ones): a shop with purchases and add-to-carts on Meta and Google, an
+    ad set on another attribution setting, an archived (Meta) and a removed (Google) campaign
+    that spent, a lead-generation client, a budget in yen."""
+    return (*results_accounts(), yen_account(), removed_spend_account())
+
+
 def yen_account() -> Account:
     """A Meta account in yen (a currency Meta counts budgets in whole units of): its first
     campaign's daily budget is ¥5,000, which Meta sends as "5000"."""
@@ -354,8 +370,8 @@ class World:
                 elif kind == "archived_spend":
                     campaign = campaigns[ARCHIVED_CAMPAIGN]
                     found.append(Story(kind, account.id, campaign.id,
-                                       f"{campaign.name}: archived after spending until "
-                                       f"{campaign.end}"))
+                                       f"{campaign.name}: {campaign.status} after spending "
+                                       f"until {campaign.end}"))
                 elif kind == "pmax":
                     pmax = self.entities(account.id, "campaign")[-1]
                     found.append(Story(kind, account.id, pmax.id,
@@ -559,8 +575,9 @@ class World:
             start = self.epoch - dt.timedelta(days=int(account.history_days * (0.5 + 0.5 * u1)))
             status, end = "active", None
             if c == ARCHIVED_CAMPAIGN and "archived_spend" in account.stories:
-                # Archived a few days ago: recent days still have its spend.
-                status, end = "archived", self.epoch - dt.timedelta(days=4)
+                # Archived (Google: removed) a few days ago: recent days still have its spend.
+                status = "archived" if account.platform == "meta" else "removed"
+                end = self.epoch - dt.timedelta(days=4)
             elif c == account.campaigns - 1 and account.campaigns > 2:
                 # Paused weeks ago; on the overspending account before the spend jump, so the jump
                 # shows in the account's totals.

@@ -57,6 +57,7 @@ from datadrip.sync.store import (
     first_days,
     note_wait,
     start_run,
+    unfinished_since,
 )
 from datadrip.workbook.accounts import list_connections, mark_needs_reauth, reauth_hint
 from datadrip.workbook.agencies import find_agency
@@ -447,6 +448,8 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
     started = time.monotonic()
     account.status = AccountSyncStatus.RUNNING
     ui.on_start(account)
+    # Breakdown days an unfinished run left behind its cursors (read before this run counts).
+    owed = unfinished_since(engine, account.id) if account.breakdowns else None
     run_id = start_run(engine, account.id, account.window, list(account.windows))
     notes = FetchNotes(warnings=account.warnings)
     ref = AccountRef(account.platform, account.account_id, account.name, account.currency,
@@ -481,7 +484,8 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
                     account.chunks += 1
                     ui.on_chunk(account, len(rows))
             if account.breakdowns and "campaign" in account.windows:
-                _sync_breakdowns(loaded, connector, writer, ref, account, options, notes, stop)
+                _sync_breakdowns(loaded, connector, writer, ref, account, options, notes, stop,
+                                 owed)
         account.status = AccountSyncStatus.SUCCEEDED
     except RetryLaterError as exc:
         _fail(account, exc)
@@ -508,15 +512,19 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
 
 def _sync_breakdowns(loaded: Loaded, connector: Any, writer: AccountWriter, ref: AccountRef,
                      account: AccountSync, options: SyncOptions, notes: FetchNotes,
-                     stop: threading.Event) -> None:
+                     stop: threading.Event, owed: dt.date | None = None) -> None:
     """The campaign window again, broken down by each of the client's dimensions (after the
-    campaign rows, so every campaign is known), chunk by chunk. Days before the platform's limit
-    for a dimension are not asked for; the run's warnings say so."""
+    campaign rows, so every campaign is known), chunk by chunk, from `owed` when that is earlier
+    (the window start of a run that did not finish: its chunks moved the cursors, but it may
+    have stopped before its breakdowns). Days before the platform's limit for a dimension are
+    not asked for; the run's warnings say so."""
     if not isinstance(connector, BreakdownSource):
         account.warnings.append(f"{account.platform} gives no breakdowns; "
                                 f"{', '.join(account.breakdowns)} not synced")
         return
     window, today = account.windows["campaign"], account.today or account.windows["campaign"].until
+    if owed is not None and owed < window.since:
+        window = DateWindow(owed, window.until)
     for dimension in account.breakdowns:
         limit = connector.breakdown_limit(dimension, today)
         part = window

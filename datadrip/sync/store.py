@@ -434,6 +434,23 @@ def start_run(engine: Engine, account_id: str, window: DateWindow | None, levels
     return run_id
 
 
+def unfinished_since(engine: Engine, account_id: str) -> dt.date | None:
+    """The earliest window start of the account's runs since its last successful one that did
+    not succeed (failed, interrupted, or killed and left running), None when there are none.
+    Such a run may have moved the cursors past days whose breakdowns it never reached (they come
+    after every level's chunks), so the next run owes them."""
+    succeeded = SyncStatus.SUCCEEDED.value
+    last_good = (sa.select(sa.func.max(_runs.c.started_at))
+                 .where(_runs.c.account_id == account_id, _runs.c.status == succeeded)
+                 .scalar_subquery())
+    query = sa.select(sa.func.min(_runs.c.window_start)).where(
+        _runs.c.account_id == account_id, _runs.c.status != succeeded,
+        sa.or_(last_good.is_(None), _runs.c.started_at > last_good))
+    with engine.connect() as conn:
+        found = conn.execute(query).scalar()
+    return found
+
+
 def note_wait(engine: Engine, run_id: str, wait: dict[str, Any]) -> None:
     """Keep a run's latest wait (sync.WaitNotice.record()) for `datadrip status`."""
     with engine.execution_options(**{WRITE: True}).begin() as conn:

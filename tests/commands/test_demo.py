@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -24,7 +25,10 @@ CLIENT_KEYS = {"id", "name", "agency", "agency_id", "currency", "monthly_budget"
 USER_KEYS = {"id", "email", "role", "agency", "agency_id", "created_at"}
 DEMO_CLIENTS = [("Masala Mornings", "INR", Decimal("600000")),
                 ("Peak Trail Outfitters", "USD", Decimal("24000")),
-                ("Bloom Botanics", "INR", Decimal("1500000.50"))]
+                ("Bloom Botanics", "INR", Decimal("1500000.50")),
+                # The sandbox's story accounts: a shop, a lead-generation client, a yen budget.
+                ("Kettle & Crumb", "USD", Decimal("24000")), ("Harbour Dental", "EUR", Decimal("5000")),
+                ("Sakura Tea House", "JPY", None)]
 DEMO_TEAM = [("priya@spiceroute.example", "owner"), ("arjun@spiceroute.example", "member")]
 
 
@@ -100,18 +104,20 @@ def test_demo_json_shape(demo_json):
     assert '"monthly_budget": 1500000.50,' in run.stdout
     result = exact(run.stdout)
     assert set(result) == {"home", "agencies", "clients", "team", "accounts", "synced", "dashboard",
-                           "insights", "reports"}
+                           "insights", "reports", "stories"}
     assert result["home"] == str(folder.resolve())
     board = result["dashboard"]  # the agency's last 7 days, in rupees, every sync fresh
     assert (board["agency"], board["currency"], board["period"]["name"]) == (
         "Spice Route Media", "INR", "last-7-days")
     assert [(c["client"], c["currency"], c["flags"]) for c in board["clients"]] == [
-        ("Bloom Botanics", "INR", []), ("Masala Mornings", "INR", []), ("Peak Trail Outfitters", "USD", [])]
+        ("Bloom Botanics", "INR", []), ("Harbour Dental", "EUR", []), ("Kettle & Crumb", "USD", []),
+        ("Masala Mornings", "INR", []), ("Peak Trail Outfitters", "USD", []),
+        ("Sakura Tea House", "JPY", [])]
     assert all(c["spend"] > 0 for c in board["clients"])
     [agency] = result["agencies"]
     assert set(agency) == AGENCY_KEYS
     assert (agency["name"], agency["plan"], agency["clients"], agency["users"]) == (
-        "Spice Route Media", "growth", 3, 2)
+        "Spice Route Media", "growth", 6, 2)
     assert agency["branding"] == {"logo": None, "colour": "#E4572E"}
     assert all(set(client) == CLIENT_KEYS for client in result["clients"])
     assert [(c["name"], c["currency"], c["monthly_budget"]) for c in result["clients"]] == DEMO_CLIENTS
@@ -127,10 +133,13 @@ def test_demo_connects_every_client_to_the_sandbox_and_syncs_them(demo_json, dd,
     result = exact(run.stdout)
     assert sorted((a["client"], a["platform"], a["account_id"]) for a in result["accounts"]) == [
         ("Bloom Botanics", "google", "2020000003"), ("Bloom Botanics", "meta", "act_1010000003"),
+        ("Harbour Dental", "meta", "act_1010000006"),
+        ("Kettle & Crumb", "google", "2020000005"), ("Kettle & Crumb", "meta", "act_1010000005"),
         ("Masala Mornings", "google", "2020000001"), ("Masala Mornings", "meta", "act_1010000001"),
         ("Peak Trail Outfitters", "google", "2020000002"),
-        ("Peak Trail Outfitters", "meta", "act_1010000002")]
-    assert {a["currency"] for a in result["accounts"]} == {"INR", "USD", "EUR"}
+        ("Peak Trail Outfitters", "meta", "act_1010000002"),
+        ("Sakura Tea House", "meta", "act_1010000007")]
+    assert {a["currency"] for a in result["accounts"]} == {"INR", "USD", "EUR", "JPY"}
     assert all(a["status"] == "succeeded" and a["rows"] > 0 for a in result["synced"])
     assert all(a["levels"] == ["campaign", "adset", "ad"] for a in result["synced"])
     # The demo folder is a working home: its workbook holds the rows, its logins are stored.
@@ -151,17 +160,18 @@ def test_demo_sends_every_clients_daily_report_to_its_outbox_and_names_the_file_
     assert run.exit_code == 0, run.stderr
     reports = exact(run.stdout)["reports"]
     assert [(r["client"], r["kind"], r["status"]) for r in reports] == [
-        ("Bloom Botanics", "daily", "sent"), ("Masala Mornings", "daily", "sent"),
-        ("Peak Trail Outfitters", "daily", "sent")]
+        ("Bloom Botanics", "daily", "sent"), ("Harbour Dental", "daily", "sent"),
+        ("Kettle & Crumb", "daily", "sent"), ("Masala Mornings", "daily", "sent"),
+        ("Peak Trail Outfitters", "daily", "sent"), ("Sakura Tea House", "daily", "sent")]
     emails = sorted((folder / "outbox").glob("*.eml"))
     assert sorted(r["eml_file"] for r in reports) == [str(path) for path in emails]
     for report in reports:
         page = Path(report["html_file"]).read_text(encoding="utf-8")
         assert Path(report["html_file"]).parent == folder / "reports"
-        assert report["client"] in page and "data:image/png;base64," in page
+        assert report["client"] in html.unescape(page) and "data:image/png;base64," in page
     told = dd("demo", "--dir", str(folder))
     assert f"Masala Mornings: open {folder / 'reports'}" in told.stderr
-    assert len(list((folder / "outbox").glob("*.eml"))) == 3  # the second demo started afresh
+    assert len(list((folder / "outbox").glob("*.eml"))) == 6  # the second demo started afresh
 
 
 def test_demo_tells_how_to_sync_it_again(demo_plain):
@@ -194,7 +204,7 @@ def test_demo_twice_resets_rather_than_duplicates(dd, tmp_path, monkeypatch):
     monkeypatch.setenv("DATADRIP_HOME", str(folder))
     listed = dd("client", "list", "--json")
     assert listed.exit_code == 0, listed.stderr
-    assert len(json.loads(listed.stdout)) == 3
+    assert len(json.loads(listed.stdout)) == 6
 
 
 def test_demo_data_is_readable_with_its_folder_as_home(demo_json, dd_process):
@@ -239,7 +249,7 @@ def test_demo_in_an_empty_existing_folder_works(dd, tmp_path):
     run = dd("demo", "--dir", str(folder), "--json")
 
     assert run.exit_code == 0, run.stderr
-    assert len(run.json()["clients"]) == 3
+    assert len(run.json()["clients"]) == 6
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -281,7 +291,7 @@ def test_demo_audit_names_the_demo_as_the_actor(demo_plain, dd, monkeypatch):
     assert run.exit_code == 0, run.stderr
     entries = json.loads(run.stdout)
     actions = [e["action"] for e in entries]
-    setup = ["agency.add"] + ["client.add"] * 3 + ["user.add"] * 2 + ["fx.set"] + ["account.connect"] * 6
+    setup = ["agency.add"] + ["client.add"] * 6 + ["user.add"] * 2 + ["fx.set"] + ["account.connect"] * 10
     assert actions[:len(setup)] == setup
     assert actions[len(setup):] and set(actions[len(setup):]) == {"insight.create"}
     assert {e["actor"] for e in entries} == {"demo"}
@@ -296,7 +306,8 @@ def test_demo_suggests_from_the_sandboxs_model_and_the_reports_show_them(demo_js
     assert run.exit_code == 0, run.stderr
     result = exact(run.stdout)
     runs = {item["client"]: item for item in result["insights"]}
-    assert set(runs) == {"Masala Mornings", "Peak Trail Outfitters", "Bloom Botanics"}
+    assert set(runs) == {"Masala Mornings", "Peak Trail Outfitters", "Bloom Botanics", "Kettle & Crumb",
+                         "Harbour Dental", "Sakura Tea House"}
     assert all(item["engine"] == "llm" and item["fallback"] is None for item in runs.values())
     masala = runs["Masala Mornings"]["created"]
     assert "campaign:120210001001" in {item["entity"] for item in masala}  # the CPA story
@@ -359,3 +370,40 @@ def test_demo_refuses_a_dir_that_is_a_file(dd, tmp_path):
 
     assert_bad_input(run, str(target))
     assert target.read_text() == "my notes"
+
+
+def test_demo_shows_the_sandboxs_stories_a_shop_a_lead_generation_client_and_a_yen_budget(demo_json):
+    folder, run = demo_json
+
+    assert run.exit_code == 0, run.stderr
+    result = exact(run.stdout)
+    told = {(s["client"], s["platform"], s["account_id"], s["kind"]) for s in result["stories"]}
+    assert {("Kettle & Crumb", "meta", "act_1010000005", "mixed_attribution"),
+            ("Kettle & Crumb", "meta", "act_1010000005", "archived_spend"),
+            ("Kettle & Crumb", "google", "2020000005", "archived_spend"),
+            ("Bloom Botanics", "google", "2020000003", "pmax"),
+            ("Peak Trail Outfitters", "meta", "act_1010000002", "budget_raise")} <= told
+    pages = {r["client"]: Path(r["html_file"]).read_text(encoding="utf-8") for r in result["reports"]}
+    assert "Leads" in pages["Harbour Dental"] and "Cost per lead" in pages["Harbour Dental"]
+    assert "Purchases" in pages["Kettle & Crumb"] and "Adds to cart" in pages["Kettle & Crumb"]
+    sakura = html.unescape(pages["Sakura Tea House"])
+    assert "JP¥" in sakura and "the campaigns' own budgets" in sakura
+    # The archived Meta campaign and the removed Google one are synced with what they spent.
+    spent = sqlite3.connect(folder / "workbook.db").execute(
+        "SELECT e.status, SUM(m.spend_micros) FROM metric_daily m JOIN entity e ON e.id = m.entity_id "
+        "JOIN ad_account a ON a.id = m.account_id WHERE m.level = 'campaign' "
+        "AND a.external_id IN ('act_1010000005', '2020000005') AND e.status IN ('archived', 'removed') "
+        "GROUP BY 1 ORDER BY 1").fetchall()
+    assert [status for status, _ in spent] == ["archived", "removed"]
+    assert all(micros > 0 for _, micros in spent)
+
+
+def test_demo_names_where_each_planted_story_lives(demo_plain):
+    _folder, run = demo_plain
+
+    assert run.exit_code == 0, run.stderr
+    assert "Planted in the demo's data" in run.stderr
+    assert "  Kettle & Crumb · Meta: Retargeting: archived after spending until " in run.stderr
+    assert "  Kettle & Crumb · Google Ads: Retargeting: removed after spending until " in run.stderr
+    assert "Sakura Tea House\tmeta\tact_1010000007\tJPY\t" in run.stdout
+    assert "Harbour Dental\tmeta\tact_1010000006\tEUR\t" in run.stdout

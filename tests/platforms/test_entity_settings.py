@@ -19,7 +19,7 @@ from datadrip.platforms.base import AccountRef, EntityCatalogue, EntityRecord, F
 from datadrip.platforms.google.entities import entity_query, parse_entity
 from datadrip.platforms.meta.connector import MetaAds
 from datadrip.platforms.meta.entities import account_day, budget_micros
-from datadrip.sandbox.google import gaql
+from datadrip.sandbox.google import creatives, gaql
 from datadrip.sandbox.google import query as google_query
 from datadrip.sandbox.google.gaql import GaqlError
 
@@ -251,3 +251,85 @@ def test_meta_settings_sandbox_refuses_a_filter_it_does_not_know(http: httpx.Cli
 
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == 100
+
+
+def test_google_settings_ads_carry_their_creatives_title_and_thumbnail(
+        http: httpx.Client, sandbox: Any, google_settings: dict[str, Any],
+        google_tokens: RefreshingTokens, sleeps: RecordedSleep) -> None:
+    world = sandbox.app.world
+    today = sandbox.app.state.clock.today_in(SEARCH_USD.timezone)
+
+    ads = listed(google(http, google_settings, google_tokens, sleeps), SEARCH_USD, "ad")
+
+    seen = set()
+    for ad in world.entities("2020000002", "ad"):
+        settings = ads[ad.id].settings
+        assert settings is not None
+        kind = creatives.ad_type(ad)
+        seen.add((kind, creatives.pinned(ad)))
+        if kind == creatives.IMAGE_AD:  # an image ad's title is its name; its image the thumbnail
+            assert (settings.creative_title, settings.thumbnail_url) == (
+                ad.name_on(today), creatives.image_url(ad))
+        else:  # the pinned HEADLINE_1, else the first headline; an expanded text ad's part 1
+            assert (settings.creative_title, settings.thumbnail_url) == (
+                world.setup(ad, today).creative_title, None)
+    assert seen == {(creatives.RESPONSIVE_SEARCH_AD, True), (creatives.RESPONSIVE_SEARCH_AD, False),
+                    (creatives.EXPANDED_TEXT_AD, False), (creatives.IMAGE_AD, False)}
+
+
+def test_google_settings_sandbox_serves_only_the_creative_fields_of_each_ads_type(sandbox: Any) -> None:
+    world = sandbox.app.world
+    account = world.account("2020000002")
+    today = sandbox.app.state.clock.today_in(account.timezone)
+
+    rows = google_query.run(gaql.parse(entity_query("ad", 23)), world, account, today,
+                            "2020000002", 23).rows
+
+    shapes = {row["adGroupAd"]["ad"]["id"]: set(row["adGroupAd"]["ad"]) - {"id", "name"}
+              for row in rows}
+    for ad in world.entities("2020000002", "ad"):
+        assert shapes[ad.id] == {creatives.RESPONSIVE_SEARCH_AD: {"responsiveSearchAd"},
+                                 creatives.EXPANDED_TEXT_AD: {"expandedTextAd"},
+                                 creatives.IMAGE_AD: {"imageAd"}}[creatives.ad_type(ad)]
+    pinned = next(row["adGroupAd"]["ad"]["responsiveSearchAd"]["headlines"] for row in rows
+                  if creatives.pinned(next(a for a in world.entities("2020000002", "ad")
+                                           if a.id == row["adGroupAd"]["ad"]["id"])))
+    assert pinned[0].get("pinnedField") is None and pinned[1]["pinnedField"] == "HEADLINE_1"
+    for unknown in ("ad_group_ad.ad.responsive_search_ad.descriptions",
+                    "ad_group_ad.ad.image_ad.preview_url"):
+        with pytest.raises(GaqlError) as refused:
+            google_query.run(gaql.parse(f"SELECT {unknown} FROM ad_group_ad"), world, account,
+                             today, "2020000002", 23)
+        assert refused.value.code == "UNRECOGNIZED_FIELD"
+    with pytest.raises(GaqlError) as refused:
+        google_query.run(gaql.parse("SELECT ad_group_ad.ad.image_ad.image_url FROM ad_group"),
+                         world, account, today, "2020000002", 23)
+    assert refused.value.code == "PROHIBITED_RESOURCE_TYPE_IN_SELECT_CLAUSE"
+
+
+@pytest.mark.parametrize(("headlines", "problem"), [
+    ("Summer sale", "not a list of text assets"),
+    ([{"text": 5}], "not a text asset"),
+    ([{"text": "Summer sale", "pinnedField": 1}], "not a text asset"),
+    (["Summer sale"], "not a text asset"),
+])
+def test_google_settings_unreadable_headlines_are_refused(headlines: Any, problem: str) -> None:
+    row = {"adGroupAd": {"status": "ENABLED", "ad": {"id": "77", "responsiveSearchAd": {
+        "headlines": headlines}}}, "adGroup": {"id": "12"}}
+
+    with pytest.raises(DataDripError) as raised:
+        parse_entity(row, "ad", "2020000002")
+
+    assert f"responsiveSearchAd.headlines ({problem}" in raised.value.message
+    assert "customer 2020000002" in raised.value.message
+
+
+def test_google_settings_an_ad_without_title_fields_keeps_its_name_or_none() -> None:
+    named = {"adGroupAd": {"status": "ENABLED", "ad": {"id": "77", "name": "Banner 300x250"}},
+             "adGroup": {"id": "12"}}
+    bare = {"adGroupAd": {"status": "ENABLED", "ad": {"id": "78", "responsiveSearchAd": {
+        "headlines": [{"text": ""}]}}}, "adGroup": {"id": "12"}}
+
+    assert parse_entity(named, "ad", "1").settings.creative_title == "Banner 300x250"  # type: ignore[union-attr]
+    assert parse_entity(bare, "ad", "1").settings.creative_title is None  # type: ignore[union-attr]
+    assert parse_entity(bare, "ad", "1").name == "Ad 78"

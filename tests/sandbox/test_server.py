@@ -204,6 +204,12 @@ def test_serve_json_first_line_then_stops_cleanly_on_sigterm() -> None:
         answer = httpx.get(f"{description['base_url']}/_sandbox", timeout=5).json()
         assert answer["meta"]["ad_account_ids"] == description["meta"]["ad_account_ids"]
         assert description["google"]["customer_ids"] and description["meta"]["app_secret"]
+        # Every planted story is served by default, with the accounts it lives in.
+        assert {story["kind"] for story in description["stories"]} == {
+            "cpa_doubles", "ctr_fatigue", "budget_raise", "overspend", "pmax",
+            "mixed_attribution", "archived_spend"}
+        assert {"act_1010000005", "act_1010000006", "act_1010000007"} <= set(
+            description["meta"]["ad_account_ids"])
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=10)
@@ -214,7 +220,7 @@ def test_serve_json_first_line_then_stops_cleanly_on_sigterm() -> None:
 
 
 def test_serve_prints_each_platform_s_settings_token_and_accounts_for_a_person() -> None:
-    process = _serve("--today", "2026-11-26")
+    process = _serve("--today", "2026-11-26", "--no-stories")
     try:
         assert process.stdout is not None
         lines = [process.stdout.readline()]
@@ -227,7 +233,8 @@ def test_serve_prints_each_platform_s_settings_token_and_accounts_for_a_person()
     text = "".join(lines)
     assert lines[0].startswith("DataDrip sandbox at http://127.0.0.1:")
     assert "Meta       token        EAAB-sandbox-system-user-token  (datadrip connect meta" in text
-    assert "Google Ads accounts     2020000001, 2020000002, 2020000003\n" in text
+    assert "Google Ads accounts     2020000001, 2020000002, 2020000003\n" in text  # --no-stories
+    assert "Meta       accounts     act_1010000001, act_1010000002, act_1010000003\n" in text
     assert "Google Ads secret google.client_secret = sandbox-google-client-secret\n" in text
 
 

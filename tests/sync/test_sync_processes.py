@@ -1,4 +1,5 @@
-"""`datadrip sync` as real processes on a real workbook file: killed with SIGKILL at random points,
+"""`datadrip sync` as real processes on a real workbook file: killed with SIGKILL at random points
+(metrics, their actions, entity settings and breakdowns each whole or absent),
 two syncs at once (refused, or waiting with --wait), and what cron sees: exit codes, plain stdout
 without ANSI codes, one line per account, errors on stderr. No mocks: `python -m datadrip` against
 the sandbox (a thread in this process, reached over 127.0.0.1), the workbook read with sqlite3."""
@@ -21,7 +22,7 @@ import pytest
 from sync_support import ACCOUNTS, LEVELS, metric_snapshot, sql, workbook_totals
 
 from datadrip.sandbox.faults import FaultRule
-from datadrip.sync.store import INTERRUPTED
+from datadrip.sync.store import INTERRUPTED, SETTING_FIELDS
 
 Process = subprocess.Popen[str]
 Start = Callable[..., Process]
@@ -75,9 +76,59 @@ def _entities(workbook: Path) -> list[tuple[Any, ...]]:
                          "LEFT JOIN entity p ON p.id = e.parent_id ORDER BY 1, 2, 3")
 
 
-def _assert_sound(workbook: Path, clean: list[tuple[Any, ...]]) -> None:
+Key = tuple[Any, ...]
+ACCOUNT_ENTITY = ("JOIN ad_account a ON a.id = {t}.account_id JOIN entity e ON e.id = {t}.entity_id")
+
+
+def _grouped(rows: list[tuple[Any, ...]], width: int) -> dict[Key, list[tuple[Any, ...]]]:
+    """Rows keyed by their first `width` columns, the rest of each row in a list."""
+    found: dict[Key, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        found.setdefault(row[:width], []).append(row[width:])
+    return found
+
+
+def _actions(workbook: Path) -> dict[Key, list[tuple[Any, ...]]]:
+    """(account, level, entity, day) → its actions as (action, count, value, synced_at)."""
+    return _grouped(sql(workbook, "SELECT a.external_id, x.level, e.external_id, x.date, x.action, "
+                                  "x.count_millionths, x.value_micros, x.synced_at "
+                                  f"FROM metric_action_daily x {ACCOUNT_ENTITY.format(t='x')} "
+                                  "ORDER BY 1, 2, 3, 4, 5"), 4)
+
+
+def _breakdowns(workbook: Path) -> dict[Key, list[tuple[Any, ...]]]:
+    """(account, dimension, day) → its rows as (campaign, value, numbers…, synced_at)."""
+    return _grouped(sql(workbook, "SELECT a.external_id, b.dimension, b.date, e.external_id, b.value, "
+                                  "b.spend_micros, b.impressions, b.clicks, b.conversions_millionths, "
+                                  "b.conversion_value_micros, b.reach, b.synced_at "
+                                  f"FROM metric_breakdown_daily b {ACCOUNT_ENTITY.format(t='b')} "
+                                  "ORDER BY 1, 2, 3, 4, 5"), 3)
+
+
+def _settings(workbook: Path) -> dict[Key, tuple[Any, ...]]:
+    """(account, level, entity) → (its settings…, settings_synced_at), for entities with settings."""
+    rows = sql(workbook, f"SELECT a.external_id, e.level, e.external_id, "
+                         f"{', '.join(f'e.{name}' for name in SETTING_FIELDS)}, e.settings_synced_at "
+                         "FROM entity e JOIN ad_account a ON a.id = e.account_id "
+                         "WHERE e.settings_synced_at IS NOT NULL")
+    return {row[:3]: row[3:] for row in rows}
+
+
+def _changes(workbook: Path) -> list[tuple[Any, ...]]:
+    return sql(workbook, "SELECT a.external_id, e.external_id, c.field, c.old_value, c.new_value "
+                         "FROM entity_change c JOIN ad_account a ON a.id = c.account_id "
+                         "JOIN entity e ON e.id = c.entity_id ORDER BY 1, 2, 3")
+
+
+def _unstamped(grouped: dict[Key, list[tuple[Any, ...]]]) -> dict[Key, list[tuple[Any, ...]]]:
+    return {key: [row[:-1] for row in rows] for key, rows in grouped.items()}
+
+
+def _assert_sound(workbook: Path, clean: list[tuple[Any, ...]], clean_workbook: Path) -> None:
     """What a killed sync must leave: a valid file, and whole chunks only. Every level holds
-    exactly the clean run's rows up to its cursor, and nothing after it."""
+    exactly the clean run's rows up to its cursor, and nothing after it; each metric row kept with
+    its actions has exactly its day's actions, from its own chunk; a level's settings are all
+    there or none; breakdowns hold whole chunks of the clean run's rows."""
     assert sql(workbook, "PRAGMA integrity_check") == [("ok",)]
     assert sql(workbook, "PRAGMA foreign_key_check") == []
     cursors = _cursors(workbook)
@@ -86,6 +137,35 @@ def _assert_sound(workbook: Path, clean: list[tuple[Any, ...]]) -> None:
     assert beyond == [], "rows saved without their chunk's cursor"
     assert saved == [row for row in clean if (row[0], row[1]) in cursors
                      and row[3] <= cursors[row[0], row[1]]], "a chunk was saved in part"
+
+    kept = {row[:4]: row[4] for row in sql(
+        workbook, "SELECT a.external_id, m.level, e.external_id, m.date, m.synced_at "
+                  f"FROM metric_daily m {ACCOUNT_ENTITY.format(t='m')} WHERE m.actions_kept")}
+    actions, clean_actions = _actions(workbook), _unstamped(_actions(clean_workbook))
+    assert set(actions) <= set(kept), "actions saved without their metric row"
+    for key, stamp in kept.items():
+        assert [row[:-1] for row in actions.get(key, [])] == clean_actions.get(key, []), key
+        assert {row[-1] for row in actions.get(key, [])} <= {stamp}, ("actions of another chunk", key)
+
+    settings, clean_settings = _settings(workbook), _settings(clean_workbook)
+    for account_level in {key[:2] for key in settings}:
+        level_rows = {key: row for key, row in settings.items() if key[:2] == account_level}
+        assert {key: row[:-1] for key, row in level_rows.items()} == {
+            key: row[:-1] for key, row in clean_settings.items() if key[:2] == account_level}, \
+            ("a level's settings written in part", account_level)
+        assert len({row[-1] for row in level_rows.values()}) == 1, account_level
+    assert _changes(workbook) == _changes(clean_workbook)
+
+    breakdowns, clean_breakdowns = _breakdowns(workbook), _unstamped(_breakdowns(clean_workbook))
+    chunks: dict[tuple[Any, ...], list[str]] = {}  # (account, dimension, synced_at) → its days
+    for key, rows in breakdowns.items():
+        assert [row[:-1] for row in rows] == clean_breakdowns[key], ("a breakdown day in part", key)
+        [stamp] = {row[-1] for row in rows}  # a day comes whole from one chunk
+        chunks.setdefault((*key[:2], stamp), []).append(key[2])
+    for (account, dimension, _stamp), days in chunks.items():
+        inside = [key[2] for key in clean_breakdowns
+                  if key[:2] == (account, dimension) and min(days) <= key[2] <= max(days)]
+        assert sorted(days) == sorted(inside), ("a breakdown chunk saved in part", account, dimension)
 
 
 def _today(timezone: str) -> dt.date:
@@ -96,7 +176,10 @@ def _today(timezone: str) -> dt.date:
 
 def test_sync_killed_at_random_points_leaves_a_sound_workbook_and_the_next_sync_reaches_a_clean_runs_totals(
         connected: dict[str, Any], home: Path, workbook_path: Path, tmp_path: Path,
-        dd_start: Start) -> None:
+        dd_start: Start, dd: Callable[..., Any]) -> None:
+    # Masala Mornings (Meta and Google) is broken down by device too.
+    edited = dd("client", "edit", "Masala Mornings", "--breakdowns", "device")
+    assert edited.exit_code == 0, edited.stderr
     # The same connected accounts and logins in a second home, synced once without a kill.
     clean_home = tmp_path / "clean-home"
     shutil.copytree(home, clean_home)
@@ -108,6 +191,9 @@ def test_sync_killed_at_random_points_leaves_a_sound_workbook_and_the_next_sync_
                for a in json.loads(stdout)["accounts"]}
     clean = metric_snapshot(clean_workbook)
     assert set(windows) == set(ACCOUNTS)
+    assert {key[:2] for key in _breakdowns(clean_workbook)} == {
+        ("act_1010000001", "device"), ("2020000001", "device")}
+    assert _actions(clean_workbook) and _settings(clean_workbook)
 
     # Kill points spread over the sync: one in each quarter of its rows, then a random extra
     # delay so that some kills land inside a chunk's transaction rather than just after one.
@@ -130,7 +216,7 @@ def test_sync_killed_at_random_points_leaves_a_sound_workbook_and_the_next_sync_
         assert killed.returncode == -signal.SIGKILL, "the sync ended before the kill landed"
         assert workbook_path.with_name(workbook_path.name + "-wal").exists()  # died with it open
 
-        _assert_sound(workbook_path, clean)
+        _assert_sound(workbook_path, clean, clean_workbook)
         running = {run[0] for run in _runs(workbook_path, "running")}
         assert running, "a killed sync leaves its accounts' runs running"
         left_running.append(running)
@@ -150,6 +236,12 @@ def test_sync_killed_at_random_points_leaves_a_sound_workbook_and_the_next_sync_
                 (external_id, level)
             assert totals[0] > 0
     assert metric_snapshot(workbook_path) == clean
+    # Actions, settings and breakdowns too: the clean run's, every one.
+    assert _unstamped(_actions(workbook_path)) == _unstamped(_actions(clean_workbook))
+    assert {key: row[:-1] for key, row in _settings(workbook_path).items()} == {
+        key: row[:-1] for key, row in _settings(clean_workbook).items()}
+    assert _changes(workbook_path) == _changes(clean_workbook)
+    assert _unstamped(_breakdowns(workbook_path)) == _unstamped(_breakdowns(clean_workbook))
     assert _entities(workbook_path) == _entities(clean_workbook)
     assert _cursors(workbook_path) == _cursors(clean_workbook)
     interrupted: set[str] = set().union(*left_running)
@@ -158,6 +250,38 @@ def test_sync_killed_at_random_points_leaves_a_sound_workbook_and_the_next_sync_
         run_id: ("failed", INTERRUPTED) for run_id in interrupted}
     assert all(run[5] is not None for run in runs)  # none left running, each has an end
     assert [run[2] for run in runs[-len(ACCOUNTS):]] == ["succeeded"] * len(ACCOUNTS)
+
+
+def test_sync_killed_after_its_metrics_but_before_its_breakdowns_leaves_them_to_the_next_sync(
+        connected: dict[str, Any], sandbox: Any, home: Path, workbook_path: Path, tmp_path: Path,
+        dd_start: Start, dd: Callable[..., Any]) -> None:
+    """The breakdowns come after the levels' chunks, which move the cursors: the next sync plans
+    from those cursors, yet fetches the killed run's whole window of breakdowns."""
+    assert dd("client", "edit", "Masala Mornings", "--breakdowns", "device").exit_code == 0
+    since = (_today("Asia/Kolkata") - dt.timedelta(days=59)).isoformat()
+    only = ("--client", "Masala Mornings", "--platform", "google", "--level", "campaign")
+    clean_home = tmp_path / "clean-home"
+    shutil.copytree(home, clean_home)
+    clean_run = dd_start("sync", *only, "--since", since, env={"DATADRIP_HOME": str(clean_home)})
+    assert _finish(clean_run)[1] == "" and clean_run.returncode == 0
+    clean = _unstamped(_breakdowns(clean_home / "workbook.db"))
+    done = _cursors(clean_home / "workbook.db")
+    sandbox.app.faults.add(FaultRule("slow", platform="google", rate=1.0, delay=0.3))
+
+    killed = dd_start("sync", *only, "--since", since)
+    _wait_until(lambda: workbook_path.exists() and _cursors(workbook_path) == done, killed,
+                "the campaign chunks saved")
+    killed.send_signal(signal.SIGKILL)
+    _finish(killed)
+    sandbox.app.faults.clear()
+    left = _unstamped(_breakdowns(workbook_path))
+    assert killed.returncode == -signal.SIGKILL and len(left) < len(clean), "no breakdown was left"
+    resumed = dd_start("sync", *only)  # planned from the cursors, which reached today
+    stdout, stderr = _finish(resumed)
+
+    assert resumed.returncode == 0, stderr
+    assert _unstamped(_breakdowns(workbook_path)) == clean
+    _assert_sound(workbook_path, metric_snapshot(clean_home / "workbook.db"), clean_home / "workbook.db")
 
 
 # --- two syncs on one workbook ---------------------------------------------------------------------

@@ -6,7 +6,11 @@ its budget campaign_budget.amount_micros when the budget's period is DAILY, tota
 when it is CUSTOM_PERIOD. Its dates are start_date/end_date ("2026-03-01") up to v22 and
 start_date_time/end_date_time ("2026-03-01 00:00:00", the customer's time zone) from v23, which
 refuses the old names; the end Google gives a campaign without one (2037-12-30) means none.
-Ad groups and ads have none of these settings in Google Ads: their status is what is kept.
+Ad groups have none of these settings in Google Ads: their status is what is kept. An ad keeps
+its creative's title and thumbnail: the title is the headline pinned to HEADLINE_1 of a responsive
+search ad, else its first headline (responsive_search_ad.headlines); an expanded text ad's
+headline_part1; else the ad's name (image and display ads). The thumbnail is an image ad's
+image_ad.image_url; other ads have none (None).
 """
 
 from __future__ import annotations
@@ -21,6 +25,11 @@ from datadrip.platforms.base import LEVELS, AccountRef, EntityRecord, EntitySett
 from datadrip.platforms.google.ads import AdsClient, customer_id
 
 NO_END = dt.date(2037, 12, 30)
+# What an ad's creative title and thumbnail are read from (the module's docstring says how).
+CREATIVE_FIELDS = ("ad_group_ad.ad.responsive_search_ad.headlines",
+                   "ad_group_ad.ad.expanded_text_ad.headline_part1",
+                   "ad_group_ad.ad.image_ad.image_url")
+TITLE_PIN = "HEADLINE_1"
 RENAMED_DATES_FROM = 23  # the API version that renamed campaign.start_date/end_date
 _WHOLE = re.compile(r"\d{1,19}")
 _DAY = re.compile(r"(\d{4}-\d{2}-\d{2})( \d{2}:\d{2}:\d{2})?")
@@ -47,8 +56,8 @@ def entity_query(level: str, version: int) -> str:
     if level == "adset":
         return "SELECT ad_group.id, ad_group.name, ad_group.status, campaign.id FROM ad_group"
     if level == "ad":
-        return ("SELECT ad_group_ad.ad.id, ad_group_ad.ad.name, ad_group_ad.status, ad_group.id "
-                "FROM ad_group_ad")
+        return ("SELECT ad_group_ad.ad.id, ad_group_ad.ad.name, ad_group_ad.status, ad_group.id, "
+                f"{', '.join(CREATIVE_FIELDS)} FROM ad_group_ad")
     raise UsageError(f"unknown level {level!r}; use one of {', '.join(LEVELS)}")
 
 
@@ -88,12 +97,18 @@ def parse_entity(row: dict[str, Any], level: str, cid: str) -> EntityRecord:
                             f"Ad group {entity_id}", read.id("campaign", "id"),
                             read.status("adGroup"), EntitySettings(effective_status=status))
     ad = row.get("adGroupAd", {}).get("ad") if isinstance(row.get("adGroupAd"), dict) else None
-    read_ad = _Reader({"ad": ad}, cid)
+    ad = ad if isinstance(ad, dict) else {}
+    read_ad = _Reader({"ad": ad, "responsiveSearchAd": ad.get("responsiveSearchAd"),
+                       "expandedTextAd": ad.get("expandedTextAd"), "imageAd": ad.get("imageAd")},
+                      cid)
     entity_id = read_ad.id("ad", "id")
     status = read.text("adGroupAd", "status")
-    return EntityRecord(level, entity_id, read_ad.text("ad", "name") or f"Ad {entity_id}",
+    name = read_ad.text("ad", "name")
+    title = read_ad.headline() or read_ad.text("expandedTextAd", "headlinePart1") or name
+    return EntityRecord(level, entity_id, name or f"Ad {entity_id}",
                         read.id("adGroup", "id"), read.status("adGroupAd"),
-                        EntitySettings(effective_status=status))
+                        EntitySettings(effective_status=status, creative_title=title,
+                                       thumbnail_url=read_ad.text("imageAd", "imageUrl")))
 
 
 class _Reader:
@@ -121,6 +136,25 @@ class _Reader:
 
     def status(self, resource: str) -> str:
         return (self.text(resource, "status") or "").lower()
+
+    def headline(self) -> str | None:
+        """A responsive search ad's title: its headline pinned to HEADLINE_1, else its first."""
+        value = self._get("responsiveSearchAd", "headlines")
+        if value is None:
+            return None
+        name = "responsiveSearchAd.headlines"
+        if not isinstance(value, list):
+            self._fail(name, value, "not a list of text assets")
+        texts: list[tuple[str, str | None]] = []
+        for asset in value:
+            text = asset.get("text") if isinstance(asset, dict) else None
+            pin = asset.get("pinnedField") if isinstance(asset, dict) else None
+            if not isinstance(text, str) or not (pin is None or isinstance(pin, str)):
+                self._fail(name, asset, "not a text asset")
+            if text:
+                texts.append((text, pin))
+        chosen = [text for text, pin in texts if pin == TITLE_PIN] or [text for text, _ in texts]
+        return chosen[0] if chosen else None
 
     def micros(self, resource: str, key: str) -> int | None:
         value = self._get(resource, key)

@@ -32,6 +32,8 @@ from datadrip.sandbox.state import SandboxContext
 from datadrip.sandbox.web import Request, Response, Router
 
 OLDEST_LIVE, NEWEST = 23, 26  # v22 was sunset on 2026-10-07; v26 is the newest (2026-10-14)
+# The list in state.extra of queries that filtered on a status (tests read it).
+STATUS_FILTERED = "google_status_filtered"
 PAGE_SIZE = 10_000  # googleAds:search pages are fixed at 10,000 rows (docs/reporting/paging)
 STREAM_BATCH = 10_000  # rows per searchStream batch, as clients observe (Opteo #453)
 API = r"/google/ads/(?P<version>[^/]+)"
@@ -171,6 +173,11 @@ def _search(request: Request, match: re.Match[str], sandbox: SandboxContext, req
     if google_breakdowns.recorded(query.resource, query.select):
         with sandbox.state.lock:
             sandbox.state.extra.setdefault(google_breakdowns.QUERIES, []).append(text)
+    if any(c.field.endswith(".status") for c in query.where):
+        # A status filter drops removed campaigns and the spend they had: tests check DataDrip
+        # never sends one.
+        with sandbox.state.lock:
+            sandbox.state.extra.setdefault(STATUS_FILTERED, []).append(text)
     today = sandbox.state.clock.today_in(account.timezone)
     outcome = google_query.run(query, sandbox.world, account, today, cid, version)
     setting = str(body.get("summaryRowSetting", "NO_SUMMARY_ROW"))

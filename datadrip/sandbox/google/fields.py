@@ -10,9 +10,11 @@ from __future__ import annotations
 import functools
 from typing import Any, NoReturn
 
+from datadrip.sandbox.google import creatives
 from datadrip.sandbox.google.gaql import GaqlError, Query
 
 INT64, DOUBLE, STRING, ENUM, BOOL, DATE = "int64", "double", "string", "enum", "bool", "date"
+AD_TEXT_ASSETS = "ad_text_assets"  # a repeated AdTextAsset: [{"text": …, "pinnedField": …}]
 
 FIELDS: dict[str, str] = {
     "customer.resource_name": STRING, "customer.id": INT64, "customer.descriptive_name": STRING,
@@ -35,6 +37,10 @@ FIELDS: dict[str, str] = {
     "ad_group.status": ENUM, "ad_group.campaign": STRING,
     "ad_group_ad.resource_name": STRING, "ad_group_ad.ad.id": INT64, "ad_group_ad.ad.name": STRING,
     "ad_group_ad.status": ENUM, "ad_group_ad.ad_group": STRING,
+    # An ad's creative (sandbox.google.creatives).
+    "ad_group_ad.ad.type": ENUM, "ad_group_ad.ad.responsive_search_ad.headlines": AD_TEXT_ASSETS,
+    "ad_group_ad.ad.expanded_text_ad.headline_part1": STRING,
+    "ad_group_ad.ad.image_ad.image_url": STRING,
     "asset_group.resource_name": STRING, "asset_group.id": INT64, "asset_group.name": STRING,
     "asset_group.status": ENUM, "asset_group.campaign": STRING,
     "conversion_action.resource_name": STRING, "conversion_action.id": INT64,
@@ -112,6 +118,7 @@ ENUM_VALUES = {
                                        "TARGET_SPEND", "TARGET_IMPRESSION_SHARE"),
     "campaign_budget.period": ("DAILY", "CUSTOM_PERIOD"),
     "segments.device": ("MOBILE", "TABLET", "DESKTOP", "CONNECTED_TV", "OTHER"),
+    "ad_group_ad.ad.type": creatives.TYPE_VALUES,
     "ad_group_criterion.age_range.type": ("AGE_RANGE_18_24", "AGE_RANGE_25_34", "AGE_RANGE_35_44",
                                           "AGE_RANGE_45_54", "AGE_RANGE_55_64", "AGE_RANGE_65_UP",
                                           "UNDETERMINED"),

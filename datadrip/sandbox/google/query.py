@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from datadrip.sandbox.data import PERFORMANCE_MAX, Account, ConversionActionDef, Entity, Row, World
-from datadrip.sandbox.google import breakdowns, fields
+from datadrip.sandbox.google import breakdowns, creatives, fields
 from datadrip.sandbox.google.gaql import Condition, GaqlError, Query, during, parse_date
 
 LEVELS = {"campaign": "campaign", "ad_group": "adset", "ad_group_ad": "ad", "asset_group": "adset"}
@@ -163,10 +163,15 @@ def _records(query: Query, world: World, account: Account, today: dt.date, cid: 
     by_id = {e.id: e for level_name in ("campaign", "adset", "ad") if not account.manager
              for e in world.entities(account.id, level_name)}
 
+    with_creative = any(n in creatives.FIELDS for n in named)
+
     def describe(entity: Entity | None) -> Record:
         if entity is None:  # FROM customer: the account's own row
             return dict(base)
-        return _entity_record(query.resource, entity, by_id, cid, today, base, world)
+        record = _entity_record(query.resource, entity, by_id, cid, today, base, world)
+        if with_creative and query.resource == "ad_group_ad":
+            record.update(creatives.creative_fields(world, entity, today))
+        return record
     if not segmented and not wants_metrics:
         yield from ([describe(None)] if query.resource == "customer" else map(describe, entities))
         return
