@@ -65,7 +65,7 @@ def test_performance_flags_a_cpa_rise_beyond_late_conversions() -> None:
     assert head.figures["cpa"]["lag_from_control"] is True
     assert head.since == facts.recent.since and head.until == facts.recent.until
     assert head.rule == "performance.cpa"  # CPA heads its family when it is significant
-    assert "Diwali Sale (Meta): CPA rose" in head.claim and "INR" in head.claim
+    assert "Diwali Sale (Meta): Cost per result rose" in head.claim and "INR" in head.claim
     assert_evidence_is_the_facts(facts, found)
 
 
