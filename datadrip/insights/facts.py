@@ -216,7 +216,7 @@ def client_facts(session: Session, agency: Agency, client: Client, today: dt.dat
             facts.notes.append(f"{row.platform} account {row.external_id} is synced through "
                                f"{row.through} only, so insights look at days up to {as_of}.")
     counting = _countings(session, client, synced)
-    facts.key_result = (client.key_results or [None])[0]
+    facts.key_result = client.key_results[0] if client.key_results else None
     _load_entities(session, facts, synced, counting)
     facts.left_out = _left_out(session, facts, [key for key, how in counting.items()
                                                 if how.needs_actions])
@@ -241,7 +241,7 @@ def client_facts(session: Session, agency: Agency, client: Client, today: dt.dat
 def _countings(session: Session, client: Client, accounts: dict[str, Any]) -> dict[str, _Counting]:
     """Each account's way of counting the client's result: the first key result through the
     plug-in's rules, or what the platform calls results."""
-    chosen = (client.key_results or [None])[0]
+    chosen = client.key_results[0] if client.key_results else None
     books = catalogues(session, accounts) if chosen else {}
     found: dict[str, _Counting] = {}
     for account_id, row in accounts.items():

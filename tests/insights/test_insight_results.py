@@ -215,7 +215,8 @@ def test_insight_results_days_before_actions_were_kept_are_left_out(synced: Simp
     baseline, full = facts.entities[ref].baseline, whole.entities[ref].baseline
     assert baseline.days == full.days - 10
     assert baseline.spend_micros < full.spend_micros
-    assert Decimal(baseline.cpa_micros or 0) == pytest.approx(Decimal(full.cpa_micros or 0), rel=Decimal("0.3"))
+    assert Decimal(baseline.cpa_micros or 0) == pytest.approx(Decimal(full.cpa_micros or 0),
+                                                              rel=Decimal("0.3"))
     [finding] = [f for f in found if f.type == "performance"]
     assert finding.figures["result"]["days_left_out"] == 10
 

@@ -9,10 +9,11 @@ coming month in the same way. The suggested change of daily budgets is what land
 budget, bounded by the agency's max_budget_change_pct.
 
 Reallocation moves budget within one ad account (one currency, one lag) from a campaign whose
-cost per result (CPA; "Cost per lead" in the client's words, facts.ResultTerms) worsened (a "worse" performance finding whose CPA test is significant) to the campaign of the
-account with the lowest recent CPA that has room to grow, when that CPA is significantly lower
-(the conditional count test on conversions per spend, whose late conversions cancel between two
-campaigns of one account). A structural gap between campaigns that were always apart is left
+cost per result (CPA; "Cost per lead" in the client's words, facts.ResultTerms) worsened (a
+"worse" performance finding whose CPA test is significant) to the campaign of the account with
+the lowest recent CPA that has room to grow, when that CPA is significantly lower (the conditional
+count test on conversions per spend, whose late conversions cancel between two campaigns of one
+account). A structural gap between campaigns that were always apart is left
 alone: campaigns differ in purpose.
 
 A budget change explains a spend shift: a campaign whose daily budget was raised (or lowered) in

@@ -5,10 +5,11 @@ first. The rules:
 - performance (here): a campaign's cost per result (rule "cpa"), ROAS, CTR or results per click
   ("cvr") against its own 28-day baseline, the result being the client's first key result named
   in the client's words (facts.ResultTerms: "Cost per lead"), flagged only when a count test
-  (stats.compare_rates) says the change is unlikely to be noise, the counts have a minimum volume and the change is at least MIN_EFFECT. Conversion-based
-  metrics allow for late conversions: the account's other campaigns over the same windows estimate
-  the share of the recent window's conversions that has arrived (the lag factor, common to all
-  campaigns of an account), and the recent expectation is scaled by it; without such a control a
+  (stats.compare_rates) says the change is unlikely to be noise, the counts have a minimum
+  volume and the change is at least MIN_EFFECT. Conversion-based metrics allow for late
+  conversions: the account's other campaigns over the same windows estimate the share of the
+  recent window's conversions that has arrived (the lag factor, common to all campaigns of an
+  account), and the recent expectation is scaled by it; without such a control a
   "worse" change is judged against the conservative LAG_FLOOR. A "better" change is judged with
   no lag allowance at all, so it never rests on conversions that have not arrived yet.
 - budget (heuristics_budget): month-to-date pacing against the client's budget (or its
@@ -207,7 +208,8 @@ def _claim(facts: ClientFacts, entity: EntityFacts, change: _Change) -> str:
     window = f"over {days_text(facts.recent.since, facts.recent.until)}"
     before = f"in the {facts.baseline.days} days before"
     lag = ""
-    if change.metric.lagged and change.factor < 1.0:
+    # With none at all in the recent window there is no rate to allow late ones for.
+    if change.metric.lagged and change.factor < 1.0 and change.test.ratio > 0:
         rate_change = 1 / change.test.ratio - 1 if name == "cpa" else change.test.ratio - 1
         lag = (f" ({pct(rate_change)} {_word(name, rate_change > 0)} once late {terms.counted} are "
                "allowed for)")
