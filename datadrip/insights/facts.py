@@ -16,9 +16,10 @@ rules exactly as reports count it (analytics.results: overlapping Meta purchase 
 distinct actions added up), its value the result's own; without key results, what the platforms
 call results (Meta's Results column per campaign, Google's Conversions column). Each entity
 carries the words of its result (`ResultTerms`: "Leads", "Cost per lead"). Days an account
-synced before actions were kept (metric_daily.actions_kept false) cannot count a result, so
-they are left out of both windows for every figure of that account, and a note says which;
-Google's Conversions column needs no actions and keeps every day.
+synced before actions were kept (metric_daily.actions_kept false) cannot count a key result, so
+they are left out of both windows for every figure of that account; without key results such
+an account is judged on the workbook's conversions on every day (Meta's Results column came
+with the actions); a note says which. Google's Conversions column keeps every day.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class ResultTerms:
 RESULTS_COLUMN, CONVERSIONS_COLUMN = "results", "conversions"
 _OWN_WORDS = {*RESULT_NAMES, RESULTS_COLUMN, CONVERSIONS_COLUMN}
 META_RESULTS = ResultTerms(RESULTS_COLUMN, "Results", "Cost per result")  # Ads Manager's column
-GOOGLE_CONVERSIONS = ResultTerms(CONVERSIONS_COLUMN, "Conversions", "Cost per conversion")
+CONVERSIONS = ResultTerms(CONVERSIONS_COLUMN, "Conversions", "Cost per conversion")
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ class EntityFacts:
     recent: Totals = field(default_factory=Totals)  # in the account's currency, with reach and days
     baseline: Totals = field(default_factory=Totals)
     last_day: dt.date | None = None  # the last day it delivered, within the windows
-    result: ResultTerms = GOOGLE_CONVERSIONS  # what its conversions count, in the client's words
+    result: ResultTerms = CONVERSIONS  # what its conversions count, in the client's words
     days_left_out: int = 0  # its account's days without actions, left out of the windows
 
     @property
@@ -217,16 +218,23 @@ def client_facts(session: Session, agency: Agency, client: Client, today: dt.dat
                                f"{row.through} only, so insights look at days up to {as_of}.")
     counting = _countings(session, client, synced)
     facts.key_result = client.key_results[0] if client.key_results else None
-    _load_entities(session, facts, synced, counting)
-    facts.left_out = _left_out(session, facts, [key for key, how in counting.items()
-                                                if how.needs_actions])
-    for gap in facts.left_out:
+    gaps = _left_out(session, facts, [key for key, how in counting.items() if how.needs_actions])
+    for gap in gaps:
         row, how = synced[gap.account_id], counting[gap.account_id]
-        facts.notes.append(
-            f"{row.platform} account {row.external_id}: {gap.days} day{'' if gap.days == 1 else 's'} "
-            f"from {gap.first} to {gap.last} were synced before DataDrip kept actions, so "
-            f"{how.terms.counted} cannot be counted on them and insights leave them out of both "
-            f"windows; datadrip sync --since {gap.first} refills them.")
+        days = (f"{row.platform} account {row.external_id}: {gap.days} "
+                f"day{'' if gap.days == 1 else 's'} from {gap.first} to {gap.last} were synced "
+                "before DataDrip kept actions")
+        refill = f"datadrip sync --since {gap.first} refills them."
+        if how.source == RESULTS_COLUMN:
+            # Without key results the workbook's own conversions stand in, on every day alike.
+            counting[gap.account_id] = _Counting(CONVERSIONS, CONVERSIONS_COLUMN)
+            facts.notes.append(f"{days} and have no Results column, so insights judge this "
+                               f"account's conversions as the workbook keeps them; {refill}")
+            continue
+        facts.left_out.append(gap)
+        facts.notes.append(f"{days}, so {how.terms.counted} cannot be counted on them and insights "
+                           f"leave them out of both windows; {refill}")
+    _load_entities(session, facts, synced, counting)
     _load_sums(session, facts, list(synced), counting)
     facts.budget_changes = [change for change in setting_changes(
         session, client, baseline.since, recent.until, fields=BUDGET_FIELDS)
@@ -247,7 +255,7 @@ def _countings(session: Session, client: Client, accounts: dict[str, Any]) -> di
     for account_id, row in accounts.items():
         platform = str(row.platform)
         if chosen is None:
-            found[account_id] = (_Counting(GOOGLE_CONVERSIONS, CONVERSIONS_COLUMN)
+            found[account_id] = (_Counting(CONVERSIONS, CONVERSIONS_COLUMN)
                                  if platform == "google" else _Counting(META_RESULTS, RESULTS_COLUMN))
             continue
         rule = resolve_result(platform, chosen, books[account_id])

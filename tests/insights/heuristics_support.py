@@ -15,7 +15,7 @@ from datadrip.analytics.totals import Totals
 from datadrip.core.money import conversions_to_millionths
 from datadrip.db.models import Agency, Client
 from datadrip.insights.facts import (
-    GOOGLE_CONVERSIONS,
+    CONVERSIONS,
     META_RESULTS,
     ClientFacts,
     EntityFacts,
@@ -46,7 +46,7 @@ def entity(ref: str, *, recent: Totals, baseline: Totals, account: str = "acc-me
                        name=name or f"Campaign {external_id}", parent_id=parent_id,
                        account_id=account, account_name=account, platform=platform, currency=currency,
                        status=status, recent=recent, baseline=baseline, last_day=last_day,
-                       result=result or (META_RESULTS if platform == "meta" else GOOGLE_CONVERSIONS))
+                       result=result or (META_RESULTS if platform == "meta" else CONVERSIONS))
 
 
 def steady(ref: str, *, daily_spend: int = 10_000, cpa: int = 400, ctr_per_mille: int = 15,

@@ -22,7 +22,14 @@ from sync.sync_support import SYSTEM_TOKEN
 from typer.testing import CliRunner
 
 from datadrip.cli import app
-from datadrip.insights.facts import BASELINE, META_RESULTS, RECENT, ClientFacts, client_facts
+from datadrip.insights.facts import (
+    BASELINE,
+    CONVERSIONS,
+    META_RESULTS,
+    RECENT,
+    ClientFacts,
+    client_facts,
+)
 from datadrip.insights.findings import Finding
 from datadrip.insights.heuristics.engine import heuristic_findings
 from datadrip.insights.llm import build_messages
@@ -199,11 +206,8 @@ def test_insight_results_days_before_actions_were_kept_are_left_out(synced: Simp
     whole, _ = analyse(synced.workbook, LEAD_CLIENT)
     first = whole.baseline.since
     last = first + dt.timedelta(days=9)
-    old_days = (f"(SELECT id FROM ad_account WHERE external_id = '{LEADS}') "
-                f"AND date BETWEEN '{first}' AND '{last}'")
-    facts, found = analyse(synced.workbook, LEAD_CLIENT, prepare=(
-        f"UPDATE metric_daily SET actions_kept = 0 WHERE account_id = {old_days}; "
-        f"DELETE FROM metric_action_daily WHERE account_id = {old_days}"))
+    facts, found = analyse(synced.workbook, LEAD_CLIENT,
+                           prepare=_as_if_synced_before_actions(whole, LEADS, 10))
 
     ref = story_ref(synced)
     assert any(f"10 days from {first} to {last} were synced before DataDrip kept actions" in note
@@ -219,6 +223,41 @@ def test_insight_results_days_before_actions_were_kept_are_left_out(synced: Simp
                                                               rel=Decimal("0.3"))
     [finding] = [f for f in found if f.type == "performance"]
     assert finding.figures["result"]["days_left_out"] == 10
+
+
+def _as_if_synced_before_actions(facts: ClientFacts, account: str, days: int) -> str:
+    """SQL making the baseline's first `days` days of `account` look synced before actions were
+    kept: flagged, and without action rows."""
+    first = facts.baseline.since
+    last = first + dt.timedelta(days=days - 1)
+    where = (f"account_id = (SELECT id FROM ad_account WHERE external_id = '{account}') "
+             f"AND date BETWEEN '{first}' AND '{last}'")
+    return (f"UPDATE metric_daily SET actions_kept = 0 WHERE {where}; "
+            f"DELETE FROM metric_action_daily WHERE {where}")
+
+
+def test_insight_results_without_key_results_old_days_fall_back_to_the_workbooks_conversions(
+        synced: SimpleNamespace) -> None:
+    whole, _ = analyse(synced.workbook, SHOP_CLIENT, key_results=None)
+    facts, _ = analyse(synced.workbook, SHOP_CLIENT, key_results=None,
+                       prepare=_as_if_synced_before_actions(whole, SHOP, 10))
+
+    assert any("have no Results column, so insights judge this account's conversions as the "
+               "workbook keeps them" in note for note in facts.notes), facts.notes
+    assert facts.left_out == []
+    assert {entity.result for entity in facts.entities.values()} == {CONVERSIONS}
+    connection = sqlite3.connect(synced.workbook)
+    try:
+        stored = dict(connection.execute(
+            "SELECT e.level || ':' || e.external_id, SUM(m.conversions_millionths) FROM metric_daily m "
+            "JOIN entity e ON e.id = m.entity_id WHERE m.date BETWEEN ? AND ? GROUP BY 1",
+            (facts.baseline.since.isoformat(), facts.baseline.until.isoformat())).fetchall())
+    finally:
+        connection.close()
+    assert {ref: entity.baseline.conversions_millionths for ref, entity in facts.entities.items()
+            } == {ref: stored.get(ref, 0) for ref in facts.entities}
+    assert all(entity.baseline.days == whole.entities[ref].baseline.days  # every day is kept
+               for ref, entity in facts.entities.items())
 
 
 def test_insight_results_prompt_names_the_result_for_the_model(synced: SimpleNamespace) -> None:
