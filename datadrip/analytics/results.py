@@ -212,24 +212,43 @@ def _spend(session: Session, convert: _Converter, account_ids: Sequence[str],
     return found
 
 
+def result_rows(rule: ResultActions, where: Sequence[Any]) -> tuple[Any, Any, Any, Any, Any]:
+    """A result's rows per entity-day, for any query over metric_action_daily filtered by
+    `where` (the actions of `rule` are added here): the FROM clause and its date, entity, count
+    (millionths) and value (micros) columns. Overlapping actions (Meta's purchase variants report
+    one number under several names) give the largest of them per entity-day, never their sum;
+    distinct actions are the table's own rows, to be added up."""
+    where = [*where, _x.c.action.in_(rule.actions)]
+    if not rule.overlapping:
+        rows = sa.select(_x).where(*where).subquery()
+        return rows, rows.c.date, rows.c.entity_id, rows.c.count_millionths, rows.c.value_micros
+    rows = (sa.select(_x.c.date.label("date"), _x.c.entity_id.label("entity_id"),
+                      sa.func.max(_x.c.count_millionths).label("count"),
+                      sa.func.max(_x.c.value_micros).label("value"))
+            .where(*where).group_by(_x.c.date, _x.c.entity_id).subquery())
+    return rows, rows.c.date, rows.c.entity_id, rows.c.count, rows.c.value
+
+
 def _action_sums(session: Session, account_id: str, rule: ResultActions,
                  period: Period) -> list[tuple[dt.date, int, int]]:
-    """(day, count millionths, value micros) of `rule`'s actions for one account: MAX over the
-    overlapping actions per entity-day, then summed; a plain SUM for distinct actions."""
-    where = [*_in_period(_x, [account_id], period), _x.c.action.in_(rule.actions)]
-    if rule.overlapping:
-        per_entity_day = (sa.select(_x.c.date.label("date"),
-                                    sa.func.max(_x.c.count_millionths).label("count"),
-                                    sa.func.max(_x.c.value_micros).label("value"))
-                          .where(*where).group_by(_x.c.date, _x.c.entity_id).subquery())
-        query = (sa.select(per_entity_day.c.date, sa.func.sum(per_entity_day.c.count),
-                           sa.func.sum(per_entity_day.c.value))
-                 .group_by(per_entity_day.c.date))
-    else:
-        query = (sa.select(_x.c.date, sa.func.sum(_x.c.count_millionths),
-                           sa.func.sum(_x.c.value_micros))
-                 .where(*where).group_by(_x.c.date))
+    """(day, count millionths, value micros) of `rule`'s actions for one account."""
+    rows, day, _, count, value = result_rows(rule, _in_period(_x, [account_id], period))
+    query = (sa.select(day, sa.func.sum(count), sa.func.sum(value)).select_from(rows)
+             .group_by(day))
     return [(row[0], int(row[1] or 0), int(row[2] or 0)) for row in session.execute(query)]
+
+
+def entity_result_sums(session: Session, account_id: str, rule: ResultActions, since: dt.date,
+                       until: dt.date, group: Any) -> list[tuple[str, Any, int, int]]:
+    """(entity id, group, count millionths, value micros) of `rule`'s result for one account's
+    entities at every level from `since` to `until`; `group` makes a SQL expression of the day
+    column (a window's name, say) the sums are also grouped by."""
+    where = [_x.c.account_id == account_id, _x.c.date.between(since, until)]
+    rows, day, entity, count, value = result_rows(rule, where)
+    key = group(day)
+    query = (sa.select(entity, key, sa.func.sum(count), sa.func.sum(value)).select_from(rows)
+             .group_by(entity, key))
+    return [(row[0], row[1], int(row[2] or 0), int(row[3] or 0)) for row in session.execute(query)]
 
 
 def key_results(session: Session, scope: Scope, period: Period) -> ResultsSummary:
@@ -446,19 +465,10 @@ def line_results(session: Session, scope: Scope, period: Period, by: str,
 def _grouped_counts(session: Session, account_id: str, rule: ResultActions, period: Period,
                     by: str) -> list[tuple[Any, int]]:
     """(day or campaign or None, count millionths) of one account's result."""
-    where = [*_in_period(_x, [account_id], period), _x.c.action.in_(rule.actions)]
-    if rule.overlapping:
-        source = (sa.select(_x.c.date.label("date"), _x.c.entity_id.label("entity_id"),
-                            sa.func.max(_x.c.count_millionths).label("count"))
-                  .where(*where).group_by(_x.c.date, _x.c.entity_id).subquery())
-        day, entity, count = source.c.date, source.c.entity_id, source.c.count
-    else:
-        source = None
-        day, entity, count = _x.c.date, _x.c.entity_id, _x.c.count_millionths
+    rows, day, entity, count, _ = result_rows(rule, _in_period(_x, [account_id], period))
     key = {"day": day, "campaign": entity}.get(by)
     columns = [key] if key is not None else []
-    query = sa.select(*columns, sa.func.sum(count))
-    query = query.select_from(source) if source is not None else query.where(*where)
+    query = sa.select(*columns, sa.func.sum(count)).select_from(rows)
     if columns:
         query = query.group_by(*columns)
     return [(row[0] if columns else None, int(row[-1] or 0)) for row in session.execute(query)]

@@ -41,7 +41,7 @@ ResultsOpt = Annotated[str | None, typer.Option(
          "app_install, landing_page_view, link_click, video_view, or an action as a platform "
          "names it (offsite_conversion.fb_pixel_purchase, a custom conversion's or Google "
          "conversion action's name or id); \"\" = what the platforms call results (Meta's "
-         "Results column, Google's Conversions).")]
+         "Results column, Google's Conversions). Insights judge the first of them.")]
 
 COLUMNS = [("name", "Client"), ("agency", "Agency"), ("currency", "Currency"),
            ("monthly_budget", "Monthly budget"), ("report_recipients", "Recipients"),

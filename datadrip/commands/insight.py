@@ -183,8 +183,12 @@ def insight_show(ctx: typer.Context, insight_id: IdArg, as_json: JsonOpt = False
 def _print_evidence(record: dict[str, Any]) -> None:
     if record["evidence"]:
         sys.stdout.write("Evidence:\n")
+    result = record.get("result") or {}
+    # The result in the client's words: "Leads", "Cost per lead" rather than conversions and cpa.
+    words = {"conversions": result.get("label"), "cpa": result.get("cost_label")}
     for item in record["evidence"]:
-        sys.stdout.write(f"  {item['entity_ref'] or 'client'} {item['metric']} ({item['window']}): "
+        metric = words.get(item["metric"]) or item["metric"]
+        sys.stdout.write(f"  {item['entity_ref'] or 'client'} {metric} ({item['window']}): "
                          f"{cell(item['value'])}\n")
     for note in record["notes"]:
         sys.stdout.write(f"Note: {note}\n")

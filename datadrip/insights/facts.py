@@ -9,6 +9,17 @@ account), and the month-to-date spend for budget pacing is blended into the clie
 Pacing holds it against the client's monthly budget, or, when it has none, against what its
 running campaigns are set to spend that month (their daily and lifetime budgets as last synced).
 The campaigns' budget changes seen in the two windows come along, to explain a shift in spend.
+
+The conversions the rules judge are the client's results as the client reports them: its first
+key result (`client edit --results`), counted from metric_action_daily through the platform's
+rules exactly as reports count it (analytics.results: overlapping Meta purchase variants once,
+distinct actions added up), its value the result's own; without key results, what the platforms
+call results (Meta's Results column per campaign, Google's Conversions column). Each entity
+carries the words of its result (`ResultTerms`: "Leads", "Cost per lead"). Days an account
+synced before actions were kept (metric_daily.actions_kept false) cannot count a key result, so
+they are left out of both windows for every figure of that account; without key results such
+an account is judged on the workbook's conversions on every day (Meta's Results column came
+with the actions); a note says which. Google's Conversions column keeps every day.
 """
 
 from __future__ import annotations
@@ -21,11 +32,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from datadrip.analytics.results import catalogues, entity_result_sums, resolve_result, result_words
 from datadrip.analytics.totals import Totals, breakdown, client_scope
 from datadrip.core.enums import AccountStatus
 from datadrip.core.errors import UsageError
 from datadrip.core.periods import Period
 from datadrip.db.models import AdAccount, Agency, Client, Entity, MetricDaily, SyncCursor
+from datadrip.platforms.base import RESULT_NAMES, ResultActions
 from datadrip.workbook.budgets import BUDGET_FIELDS, SettingChange, campaign_budget, setting_changes
 from datadrip.workbook.fx import RateBook
 
@@ -34,6 +47,61 @@ BASELINE_DAYS = 28
 RECENT, BASELINE = "recent", "baseline"
 _m, _a, _e, _cursor = (MetricDaily.__table__, AdAccount.__table__,  # type: ignore[attr-defined]
                        Entity.__table__, SyncCursor.__table__)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class ResultTerms:
+    """The result an entity's conversions count, in the client's words: its column ("Leads") and
+    its cost ("Cost per lead"). `key` is the key result's name (a RESULT_NAMES entry, or a
+    platform's action or custom conversion), or RESULTS_COLUMN / CONVERSIONS_COLUMN."""
+
+    key: str
+    label: str
+    cost_label: str
+
+    @property
+    def counted(self) -> str:
+        """The plural in a sentence: "leads", "results"; a custom conversion keeps its name."""
+        return self.label.lower() if self.key in _OWN_WORDS else self.label
+
+    @property
+    def cost(self) -> str:
+        """The cost in a sentence: "cost per lead"."""
+        return self.cost_label[0].lower() + self.cost_label[1:]
+
+    def record(self) -> dict[str, str]:
+        return {"key": self.key, "label": self.label, "cost_label": self.cost_label}
+
+
+RESULTS_COLUMN, CONVERSIONS_COLUMN = "results", "conversions"
+_OWN_WORDS = {*RESULT_NAMES, RESULTS_COLUMN, CONVERSIONS_COLUMN}
+META_RESULTS = ResultTerms(RESULTS_COLUMN, "Results", "Cost per result")  # Ads Manager's column
+CONVERSIONS = ResultTerms(CONVERSIONS_COLUMN, "Conversions", "Cost per conversion")
+
+
+@dataclass(frozen=True)
+class _Counting:
+    """How one account's result is counted: from its actions through `rule` (a key result; None:
+    the account has no such action, so it counts none), or from a column of metric_daily."""
+
+    terms: ResultTerms
+    source: str  # "actions" | RESULTS_COLUMN | CONVERSIONS_COLUMN
+    rule: ResultActions | None = None
+
+    @property
+    def needs_actions(self) -> bool:
+        """Counted from what syncs since actions were kept (Meta's Results came with them)."""
+        return self.source != CONVERSIONS_COLUMN
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """An account's days in the windows synced before actions were kept: left out of the facts."""
+
+    account_id: str
+    first: dt.date
+    last: dt.date
+    days: int
 
 
 def shown_figures(sums: Totals, currency: str) -> dict[str, Decimal | int | None]:
@@ -69,6 +137,8 @@ class EntityFacts:
     recent: Totals = field(default_factory=Totals)  # in the account's currency, with reach and days
     baseline: Totals = field(default_factory=Totals)
     last_day: dt.date | None = None  # the last day it delivered, within the windows
+    result: ResultTerms = CONVERSIONS  # what its conversions count, in the client's words
+    days_left_out: int = 0  # its account's days without actions, left out of the windows
 
     @property
     def stopped(self) -> bool:
@@ -109,6 +179,9 @@ class ClientFacts:
     notes: list[str] = field(default_factory=list)
     # Campaign budget changes seen from the baseline's first day to the recent window's last.
     budget_changes: list[SettingChange] = field(default_factory=list)
+    # The key result the rules judge (the client's first); None: what the platforms call results.
+    key_result: str | None = None
+    left_out: list[LeftOut] = field(default_factory=list)
 
     def at_level(self, level: str) -> list[EntityFacts]:
         return [entity for entity in self.entities.values() if entity.level == level]
@@ -143,8 +216,26 @@ def client_facts(session: Session, agency: Agency, client: Client, today: dt.dat
         if row.through < yesterday:
             facts.notes.append(f"{row.platform} account {row.external_id} is synced through "
                                f"{row.through} only, so insights look at days up to {as_of}.")
-    _load_entities(session, facts, synced)
-    _load_sums(session, facts, list(synced))
+    counting = _countings(session, client, synced)
+    facts.key_result = client.key_results[0] if client.key_results else None
+    gaps = _left_out(session, facts, [key for key, how in counting.items() if how.needs_actions])
+    for gap in gaps:
+        row, how = synced[gap.account_id], counting[gap.account_id]
+        days = (f"{row.platform} account {row.external_id}: {gap.days} "
+                f"day{'' if gap.days == 1 else 's'} from {gap.first} to {gap.last} were synced "
+                "before DataDrip kept actions")
+        refill = f"datadrip sync --since {gap.first} refills them."
+        if how.source == RESULTS_COLUMN:
+            # Without key results the workbook's own conversions stand in, on every day alike.
+            counting[gap.account_id] = _Counting(CONVERSIONS, CONVERSIONS_COLUMN)
+            facts.notes.append(f"{days} and have no Results column, so insights judge this "
+                               f"account's conversions as the workbook keeps them; {refill}")
+            continue
+        facts.left_out.append(gap)
+        facts.notes.append(f"{days}, so {how.terms.counted} cannot be counted on them and insights "
+                           f"leave them out of both windows; {refill}")
+    _load_entities(session, facts, synced, counting)
+    _load_sums(session, facts, list(synced), counting)
     facts.budget_changes = [change for change in setting_changes(
         session, client, baseline.since, recent.until, fields=BUDGET_FIELDS)
         if change.level == "campaign"]
@@ -155,7 +246,43 @@ def client_facts(session: Session, agency: Agency, client: Client, today: dt.dat
     return facts
 
 
-def _load_entities(session: Session, facts: ClientFacts, accounts: dict[str, Any]) -> None:
+def _countings(session: Session, client: Client, accounts: dict[str, Any]) -> dict[str, _Counting]:
+    """Each account's way of counting the client's result: the first key result through the
+    plug-in's rules, or what the platform calls results."""
+    chosen = client.key_results[0] if client.key_results else None
+    books = catalogues(session, accounts) if chosen else {}
+    found: dict[str, _Counting] = {}
+    for account_id, row in accounts.items():
+        platform = str(row.platform)
+        if chosen is None:
+            found[account_id] = (_Counting(CONVERSIONS, CONVERSIONS_COLUMN)
+                                 if platform == "google" else _Counting(META_RESULTS, RESULTS_COLUMN))
+            continue
+        rule = resolve_result(platform, chosen, books[account_id])
+        label, cost_label = result_words(chosen, rule, platform, books[account_id])
+        found[account_id] = _Counting(ResultTerms(chosen, label, cost_label), "actions", rule)
+    return found
+
+
+def _left_out(session: Session, facts: ClientFacts, account_ids: list[str]) -> list[LeftOut]:
+    """The accounts' days in the windows whose rows were synced before actions were kept."""
+    if not account_ids:
+        return []
+    query = (sa.select(_m.c.account_id, sa.func.min(_m.c.date), sa.func.max(_m.c.date),
+                       sa.func.count(sa.distinct(_m.c.date)))
+             .where(_m.c.account_id.in_(account_ids), _m.c.actions_kept == sa.false(),
+                    _m.c.date.between(facts.baseline.since, facts.recent.until))
+             .group_by(_m.c.account_id).order_by(_m.c.account_id))
+    return [LeftOut(row[0], _day(row[1]), _day(row[2]), int(row[3]))
+            for row in session.execute(query)]
+
+
+def _day(value: Any) -> dt.date:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _load_entities(session: Session, facts: ClientFacts, accounts: dict[str, Any],
+                   counting: dict[str, _Counting]) -> None:
     query = (sa.select(_e.c.id, _e.c.account_id, _e.c.level, _e.c.external_id, _e.c.name, _e.c.parent_id,
                        _e.c.status)
              .where(_e.c.account_id.in_(list(accounts))))
@@ -164,38 +291,59 @@ def _load_entities(session: Session, facts: ClientFacts, accounts: dict[str, Any
         facts.entities[row.id] = EntityFacts(
             row.id, f"{row.level}:{row.external_id}", row.level, row.external_id, row.name or row.external_id,
             row.parent_id, row.account_id, str(account.name or account.external_id), str(account.platform),
-            str(account.currency), row.status or "")
+            str(account.currency), row.status or "", result=counting[row.account_id].terms)
 
 
-def _load_sums(session: Session, facts: ClientFacts, account_ids: list[str]) -> None:
-    """One GROUP BY: every entity's sums per window. Entities are keyed by id while loading and by
-    ref afterwards; an entity with no row in either window is dropped (nothing to say about it)."""
+def _load_sums(session: Session, facts: ClientFacts, account_ids: list[str],
+               counting: dict[str, _Counting]) -> None:
+    """One GROUP BY: every entity's sums per window, days without actions left out where the
+    result needs them; then, per account counting a key result, its actions' sums. Entities are
+    keyed by id while loading and by ref afterwards; an entity with no row in either window is
+    dropped (nothing to say about it)."""
     window = sa.case((_m.c.date >= facts.recent.since, RECENT), else_=BASELINE)
+    every_day = [key for key, how in counting.items() if not how.needs_actions]
     query = (sa.select(_m.c.entity_id, window.label("window"),
                        sa.func.sum(_m.c.spend_micros), sa.func.sum(_m.c.impressions),
                        sa.func.sum(_m.c.clicks), sa.func.sum(_m.c.conversions_millionths),
                        sa.func.sum(_m.c.conversion_value_micros), sa.func.sum(_m.c.reach),
-                       sa.func.count(), sa.func.max(_m.c.date))
+                       sa.func.count(), sa.func.max(_m.c.date), sa.func.sum(_m.c.results_millionths))
              .where(_m.c.account_id.in_(account_ids),
-                    _m.c.date.between(facts.baseline.since, facts.recent.until))
+                    _m.c.date.between(facts.baseline.since, facts.recent.until),
+                    sa.or_(_m.c.actions_kept == sa.true(), _m.c.account_id.in_(every_day)))
              .group_by(_m.c.entity_id, window))
     by_id = facts.entities
     seen: set[str] = set()
     for row in session.execute(query):
-        entity_id, name, spend, impressions, clicks, conversions, value, reach, days, last = row
+        entity_id, name, spend, impressions, clicks, conversions, value, reach, days, last, results = row
         entity = by_id.get(entity_id)
         if entity is None:
             continue
         seen.add(entity_id)
+        source = counting[entity.account_id].source
         sums = entity.window(name)
         sums.spend_micros, sums.impressions = int(spend or 0), int(impressions or 0)
         sums.clicks = int(clicks or 0)
-        sums.conversions_millionths = int(conversions or 0)
-        sums.conversion_value_micros, sums.reach, sums.days = int(value or 0), int(reach or 0), int(days)
-        if isinstance(last, str):
-            last = dt.date.fromisoformat(last)
+        sums.conversions_millionths = {CONVERSIONS_COLUMN: int(conversions or 0),
+                                       RESULTS_COLUMN: int(results or 0)}.get(source, 0)
+        # Meta's Results column has no value: ROAS keeps the workbook's conversions value there.
+        sums.conversion_value_micros = int(value or 0) if source != "actions" else 0
+        sums.reach, sums.days = int(reach or 0), int(days)
+        last = _day(last)
         if entity.last_day is None or last > entity.last_day:
             entity.last_day = last
+    for account_id, how in counting.items():
+        if how.rule is None:
+            continue
+        for entity_id, name, count, value in entity_result_sums(
+                session, account_id, how.rule, facts.baseline.since, facts.recent.until,
+                lambda day: sa.case((day >= facts.recent.since, RECENT), else_=BASELINE)):
+            entity = by_id.get(entity_id)
+            if entity is not None and entity_id in seen:
+                sums = entity.window(name)
+                sums.conversions_millionths, sums.conversion_value_micros = count, value
+    left_out = {gap.account_id: gap.days for gap in facts.left_out}
+    for entity in by_id.values():
+        entity.days_left_out = left_out.get(entity.account_id, 0)
     facts.entities = {entity.ref: entity for entity in by_id.values() if entity.id in seen}
 
 

@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from datadrip.core.money import minor_units, to_amount
-from datadrip.insights.facts import BASELINE, RECENT, RECENT_DAYS, ClientFacts, shown_figures
+from datadrip.insights.facts import (
+    BASELINE,
+    RECENT,
+    RECENT_DAYS,
+    ClientFacts,
+    EntityFacts,
+    shown_figures,
+)
 from datadrip.insights.findings import LLM, Evidence, Finding
 from datadrip.insights.llm import MONTH, TYPES, Suggestion
 
@@ -31,11 +38,12 @@ _SECRET = re.compile(r"(?i)\bapi[\s_-]?keys?\b|\bpass(?:word|wd|phrase)s?\b|\bto
 _PERCENT = re.compile(r"([-+−]?\d[\d,]*(?:\.\d+)?)\s*(?:%|per\s?cent\b)", re.IGNORECASE)
 _NUMBER = r"(?P<number>\d[\d,]*(?:\.\d+)?)"
 # A figure the text gives a metric: "CPA of INR 1,250.00", "ROAS 3.2x", "CTR: 1.5%", "3,000 clicks".
-_METRIC_FIRST = re.compile(r"\b(?i:(?P<metric>cpa|roas|ctr|cvr|frequency|spend))\b"
-                           r"(?:\s+(?:of|is|was|at|now|reached|stands at|stood at))?\s*[:=]?\s*"
-                           r"(?:[A-Z]{3}\s?|[₹$€£¥]\s?)?" + _NUMBER + r"(?P<unit>\s*%|x\b)?")
+_FIGURE_AFTER = (r"(?:\s+(?:of|is|was|at|now|reached|stands at|stood at))?\s*[:=]?\s*"
+                 r"(?:[A-Z]{3}\s?|[₹$€£¥]\s?)?" + _NUMBER + r"(?P<unit>\s*%|x\b)?")
+_NOT_A_RATE = r"(?!\s*(?:a|an|per|each|every|/)\s*(?:day|week|month)|\s+daily)"
+_METRIC_FIRST = re.compile(r"\b(?i:(?P<metric>cpa|roas|ctr|cvr|frequency|spend))\b" + _FIGURE_AFTER)
 _METRIC_AFTER = re.compile(_NUMBER + r"\s+(?i:(?P<metric>impressions|clicks|conversions))\b"
-                           r"(?!\s*(?:a|an|per|each|every|/)\s*(?:day|week|month)|\s+daily)")  # not a rate
+                           + _NOT_A_RATE)
 _BUDGET_WORDS = re.compile(r"(?i)\bbudgets?\b|\bspend\b|\bbid|\bscal(?:e|ing)\b")
 # A change the action proposes: "raise the budget by 500%", "move 30% of the spend", "cut bids 25 per cent";
 # not a figure it explains ("landing on budget needs 67%").
@@ -179,9 +187,12 @@ def _check_quoted_figures(text: str, suggestion: Suggestion, facts: ClientFacts,
     refs = {suggestion.entity_ref, *(item.entity_ref for item in evidence)}
     entities = [facts.entities[ref] for ref in refs if ref is not None and ref in facts.entities]
     month = month_figures(facts) if None in refs else {}
-    matches = [*_METRIC_FIRST.finditer(text), *_METRIC_AFTER.finditer(text)]
-    for match in matches:
-        metric, unit = match.group("metric").lower(), (match.groupdict().get("unit") or "").strip()
+    matches = [(match, match.group("metric").lower())
+               for match in (*_METRIC_FIRST.finditer(text), *_METRIC_AFTER.finditer(text))]
+    for pattern, metric in _result_patterns(entities):
+        matches += [(match, metric) for match in pattern.finditer(text)]
+    for match, metric in matches:
+        unit = (match.groupdict().get("unit") or "").strip()
         if unit == "%" and metric not in ("ctr", "cvr"):
             continue  # "spend 20% higher": a change, not the figure
         value = _decimal(match.group("number"))
@@ -194,6 +205,18 @@ def _check_quoted_figures(text: str, suggestion: Suggestion, facts: ClientFacts,
                                     for figure, currency in known):
             raise _Rejected(f"its text gives {metric} as {match.group('number')}, which is not the "
                             "workbook's figure for the entities it names")
+
+
+def _result_patterns(entities: list[EntityFacts]) -> list[tuple[re.Pattern[str], str]]:
+    """The entities' results in their own words: a figure given as "cost per lead of EUR 12.50"
+    is a cpa, "40 leads" a conversions count, and both must be the workbook's."""
+    found: list[tuple[re.Pattern[str], str]] = []
+    for terms in dict.fromkeys(entity.result for entity in entities):
+        found.append((re.compile(r"(?i:\b" + re.escape(terms.cost_label) + r")\b" + _FIGURE_AFTER),
+                      "cpa"))
+        found.append((re.compile(_NUMBER + r"\s+(?i:" + re.escape(terms.counted) + r")\b"
+                                 + _NOT_A_RATE), "conversions"))
+    return found
 
 
 def _check_budget(suggestion: Suggestion, action: str, limit: Decimal, notes: list[str]) -> Decimal | None:

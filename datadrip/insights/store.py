@@ -229,6 +229,8 @@ def insight_record(insight: Insight, client: Client) -> dict[str, Any]:
         "rule": payload.get("rule"), "window": payload.get("window"),
         "evidence": payload.get("evidence", []), "budget_change_pct": payload.get("budget_change_pct"),
         "notes": payload.get("notes", []), "set_aside": payload.get("set_aside", []),
+        # The result its conversions and cpa count ({"key", "label", "cost_label"}), if any.
+        "result": (payload.get("figures") or {}).get("result"),
         "created_at": _utc(insight.created_at),
         "updated_at": _utc(insight.updated_at), "resolved_at": _utc(insight.resolved_at),
         "note": insight.note,

@@ -166,7 +166,9 @@ class Setup:
 class Story:
     """A pattern planted in the data that analytics and insights should find."""
 
-    kind: str  # "cpa_doubles" | "ctr_fatigue" | "overspend" | "mixed_attribution" | "archived_spend"
+    # "cpa_doubles" | "leads_halve" (a lead client's conversions are its leads) | "ctr_fatigue" |
+    # "overspend" | "mixed_attribution" | "archived_spend" | "budget_raise" | "pmax"
+    kind: str
     account_id: str
     entity_id: str | None
     description: str
@@ -214,12 +216,12 @@ def extra_accounts(clients: int) -> tuple[Account, ...]:
 def results_accounts() -> tuple[Account, ...]:
     """Meta accounts for results by action (added to a world by the tests that need them): a shop
     with an ad set on a different attribution setting and an archived campaign that spent, and a
-    lead-generation client."""
+    lead-generation client whose first campaign's leads halve over the last week."""
     return (
         Account("meta", "1010000005", "Kettle & Crumb Shop", "USD", "America/New_York", scale=30.0,
                 campaigns=3, stories=("mixed_attribution", "archived_spend")),
         Account("meta", "1010000006", "Harbour Dental Leads", "EUR", "Europe/Berlin", scale=20.0,
-                campaigns=2, objective="OUTCOME_LEADS"),
+                campaigns=2, objective="OUTCOME_LEADS", stories=("leads_halve",)),
     )
 def removed_spend_account() -> Account:
     """A Google account for the "archived_spend" story, where Google calls it removed: the shop's
@@ -286,6 +288,7 @@ class _Profile:
     fatigue: bool  # the ad of the "ctr_fatigue" story
     cpa_story: bool  # in the campaign of the "cpa_doubles" story
     budget_story: bool = False  # in the campaign of the "budget_raise" story
+    leads_story: bool = False  # in the campaign of the "leads_halve" story
 
     @property
     def daily_spend(self) -> float:
@@ -351,6 +354,10 @@ class World:
                 if kind == "cpa_doubles":
                     found.append(Story(kind, account.id, campaigns[0].id,
                                        f"{campaigns[0].name}: CPA doubles over the last 7 days"))
+                elif kind == "leads_halve":
+                    found.append(Story(kind, account.id, campaigns[0].id,
+                                       f"{campaigns[0].name}: half the leads for the same spend over "
+                                       "the last 7 days (cost per lead doubles)"))
                 elif kind == "ctr_fatigue":
                     ad = self._fatigued_ad(account)
                     found.append(Story(kind, account.id, ad.id,
@@ -452,6 +459,8 @@ class World:
             frequency += 0.18 * (14 - age)
         if profile.cpa_story and 0 <= age < 7:
             cvr /= 1.0 + (7 - age) / 7  # conversions halve over a week at the same spend
+        if profile.leads_story and 0 <= age < 7:
+            cvr /= 2  # a lead form broke a week ago: half the leads for the same clicks
         clicks = int(impressions * ctr * (0.85 + 0.3 * u2))
         step = _STEP[account.currency]
         spend_micros = _round_to(int(clicks * profile.cpc * (0.9 + 0.2 * u3) * MICROS), step)
@@ -512,6 +521,7 @@ class World:
                 aov_micros=int(cpc * 40 * (0.8 + 0.6 * u1) * MICROS),
                 fatigue="ctr_fatigue" in account.stories and ad.id == self._fatigued_ad(account).id,
                 cpa_story="cpa_doubles" in account.stories and ad.campaign_id == campaigns[0].id,
+                leads_story="leads_halve" in account.stories and ad.campaign_id == campaigns[0].id,
                 budget_story="budget_raise" in account.stories and ad.campaign_id == campaigns[0].id)
             self._profiles[ad.id] = profile
         return profile

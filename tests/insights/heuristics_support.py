@@ -14,7 +14,15 @@ from sqlmodel import Session, select
 from datadrip.analytics.totals import Totals
 from datadrip.core.money import conversions_to_millionths
 from datadrip.db.models import Agency, Client
-from datadrip.insights.facts import ClientFacts, EntityFacts, MonthToDate, windows
+from datadrip.insights.facts import (
+    CONVERSIONS,
+    META_RESULTS,
+    ClientFacts,
+    EntityFacts,
+    MonthToDate,
+    ResultTerms,
+    windows,
+)
 
 MICROS = 1_000_000
 AS_OF = dt.date(2026, 11, 18)  # mid-month: pacing has more than its minimum of days
@@ -29,13 +37,16 @@ def sums(*, spend: int = 0, impressions: int = 0, clicks: int = 0, conversions: 
 
 def entity(ref: str, *, recent: Totals, baseline: Totals, account: str = "acc-meta", platform: str = "meta",
            parent: str | None = None, status: str = "ACTIVE", name: str | None = None,
-           last_day: dt.date | None = AS_OF, currency: str = "INR") -> EntityFacts:
+           last_day: dt.date | None = AS_OF, currency: str = "INR",
+           result: ResultTerms | None = None) -> EntityFacts:
+    """An entity whose conversions count `result`, by default what its platform calls results."""
     level, external_id = ref.split(":")
     parent_id = None if parent is None else f"id-{parent.split(':')[1]}"
     return EntityFacts(id=f"id-{external_id}", ref=ref, level=level, external_id=external_id,
                        name=name or f"Campaign {external_id}", parent_id=parent_id,
                        account_id=account, account_name=account, platform=platform, currency=currency,
-                       status=status, recent=recent, baseline=baseline, last_day=last_day)
+                       status=status, recent=recent, baseline=baseline, last_day=last_day,
+                       result=result or (META_RESULTS if platform == "meta" else CONVERSIONS))
 
 
 def steady(ref: str, *, daily_spend: int = 10_000, cpa: int = 400, ctr_per_mille: int = 15,

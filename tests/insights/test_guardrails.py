@@ -11,7 +11,7 @@ import pytest
 from datadrip.analytics.totals import Totals
 from datadrip.core.money import conversions_to_millionths
 from datadrip.db.models import Agency, Client
-from datadrip.insights.facts import ClientFacts, EntityFacts, MonthToDate, windows
+from datadrip.insights.facts import ClientFacts, EntityFacts, MonthToDate, ResultTerms, windows
 from datadrip.insights.guardrails import vet
 from datadrip.insights.llm import Suggestion
 
@@ -369,3 +369,25 @@ def test_vet_folds_lookalike_characters_before_looking_for_links() -> None:
     vetted = run(suggestion(action="Cut the budget by 15% and read ｈｔｔｐｓ://evil.example/x first."))
 
     assert vetted.findings == [] and "link" in vetted.dropped[0]
+
+
+def _lead_facts() -> ClientFacts:
+    facts = make_facts()
+    for item in facts.entities.values():
+        item.result = ResultTerms("lead", "Leads", "Cost per lead")
+    return facts
+
+
+@pytest.mark.parametrize(("claim", "kept"), [
+    ("Cost per lead rose 25% to 1,250.00 over the week, on 40 leads.", True),
+    ("Cost per lead of INR 1,100.00 this week, against 1,000.00 before.", False),
+    ("It brought 55 leads this week.", False),
+])
+def test_vet_checks_figures_quoted_in_the_clients_result_words(claim: str, kept: bool) -> None:
+    vetted = vet([suggestion(claim=claim)], _lead_facts(), max_budget_change_pct=LIMIT,
+                 max_suggestions=5)
+
+    assert len(vetted.findings) == (1 if kept else 0)
+    if not kept:
+        [reason] = vetted.dropped
+        assert "which is not the workbook's figure" in reason

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from datadrip.insights.facts import ClientFacts, EntityFacts, shown_figures
+from datadrip.insights.facts import ClientFacts, EntityFacts, ResultTerms, shown_figures
 from datadrip.insights.findings import Finding
 from datadrip.insights.heuristics.engine import heuristic_findings
 from insights.heuristics_support import (
@@ -65,7 +65,7 @@ def test_performance_flags_a_cpa_rise_beyond_late_conversions() -> None:
     assert head.figures["cpa"]["lag_from_control"] is True
     assert head.since == facts.recent.since and head.until == facts.recent.until
     assert head.rule == "performance.cpa"  # CPA heads its family when it is significant
-    assert "Diwali Sale (Meta): CPA rose" in head.claim and "INR" in head.claim
+    assert "Diwali Sale (Meta): Cost per result rose" in head.claim and "INR" in head.claim
     assert_evidence_is_the_facts(facts, found)
 
 
@@ -244,6 +244,46 @@ def test_pacing_when_the_budget_is_spent_says_so() -> None:
     month = month_to_date(spent=320_000, last_7_days=105_000, budget=300_000)
     [finding] = findings(client_facts(month=month))
     assert finding.direction == "over" and "already spent" in finding.action
+
+
+# the client's results in the findings' words
+
+LEADS = ResultTerms("lead", "Leads", "Cost per lead")
+
+
+def _judged_on(facts: ClientFacts, terms: ResultTerms) -> ClientFacts:
+    for item in facts.entities.values():
+        item.result = terms
+    return facts
+
+
+def test_results_words_name_the_clients_result_in_claim_action_and_reallocation() -> None:
+    found = findings(_judged_on(account_with(Decimal("0.5")), LEADS))
+
+    [cpa] = [finding for finding in found if finding.rule == "performance.cpa"]
+    assert cpa.claim.startswith("Diwali Sale (Meta): Cost per lead rose ")
+    assert "once late leads are allowed for" in cpa.claim
+    assert "until its cost per lead recovers" in cpa.action
+    assert cpa.figures["result"] == {"key": "lead", "label": "Leads", "cost_label": "Cost per lead"}
+    [shift] = [finding for finding in found if finding.rule == "budget.reallocation"]
+    assert shift.claim.startswith("Diwali Sale (Meta)'s cost per lead of INR ")
+    assert shift.action.endswith("at a steady cost per lead.")
+    assert not [finding for finding in found if "CPA" in finding.claim + finding.action]
+
+
+def test_results_words_no_results_at_all_says_none_of_the_result() -> None:
+    facts = _judged_on(account_with(Decimal(0)), LEADS)
+    [cpa] = [finding for finding in findings(facts) if finding.rule == "performance.cpa"]
+    assert ": no leads over " in cpa.claim
+
+
+def test_results_words_a_custom_conversion_keeps_its_own_name() -> None:
+    terms = ResultTerms("Booked appointment", "Booked appointment", "Cost per Booked appointment")
+    found = findings(_judged_on(account_with(Decimal("0.5")), terms))
+    [cpa] = [finding for finding in found if finding.rule == "performance.cpa"]
+    assert ": Cost per Booked appointment rose " in cpa.claim
+    assert "late Booked appointment are allowed for" in cpa.claim
+    assert "until its cost per Booked appointment recovers" in cpa.action
 
 
 # budget: reallocation

@@ -13,7 +13,7 @@ from insights.lifecycle_support import cpa_finding, raise_finding, save
 
 RECORD_KEYS = {"id", "client", "type", "source", "status", "impact_score", "entity", "entity_name",
                "claim", "action", "rule", "window", "evidence", "budget_change_pct", "notes",
-               "set_aside", "created_at", "updated_at", "resolved_at", "note"}
+               "set_aside", "result", "created_at", "updated_at", "resolved_at", "note"}
 
 
 @pytest.fixture

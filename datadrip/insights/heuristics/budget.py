@@ -8,11 +8,12 @@ says little, so until MIN_PACING_DAYS have passed only a run rate far off the bu
 coming month in the same way. The suggested change of daily budgets is what lands the month on its
 budget, bounded by the agency's max_budget_change_pct.
 
-Reallocation moves budget within one ad account (one currency, one lag) from a campaign whose CPA
-worsened (a "worse" performance finding whose CPA test is significant) to the campaign of the
-account with the lowest recent CPA that has room to grow, when that CPA is significantly lower
-(the conditional count test on conversions per spend, whose late conversions cancel between two
-campaigns of one account). A structural gap between campaigns that were always apart is left
+Reallocation moves budget within one ad account (one currency, one lag) from a campaign whose
+cost per result (CPA; "Cost per lead" in the client's words, facts.ResultTerms) worsened (a
+"worse" performance finding whose CPA test is significant) to the campaign of the account with
+the lowest recent CPA that has room to grow, when that CPA is significantly lower (the conditional
+count test on conversions per spend, whose late conversions cancel between two campaigns of one
+account). A structural gap between campaigns that were always apart is left
 alone: campaigns differ in purpose.
 
 A budget change explains a spend shift: a campaign whose daily budget was raised (or lowered) in
@@ -44,6 +45,7 @@ from datadrip.insights.heuristics.common import (
     lag_factor,
     money,
     pct,
+    result_figures,
     spend_share,
     whole,
 )
@@ -150,7 +152,8 @@ def budget_change_findings(facts: ClientFacts) -> list[Finding]:
                  f"{days_text(facts.recent.since, facts.recent.until)} against "
                  f"{money(at_minor_unit(before, currency), currency)} a day before")
         action = (f"Read {entity.name}'s spend {'rise' if raised else 'fall'} as the budget change; "
-                  "judge its CPA over the days since the change before changing it again.")
+                  f"judge its {entity.result.cost} over the days since the change before "
+                  "changing it again.")
         stake = spend_share(facts, entity) * float(min(abs(shift), Decimal(1)))
         found.append(Finding(
             type="budget", rule="budget.change", entity_ref=entity.ref, entity_name=entity.name,
@@ -247,11 +250,12 @@ def _reallocation(facts: ClientFacts, donor: EntityFacts, recipient: EntityFacts
     test = compare_rates(whole(recipient.recent.conversions), whole(donor.recent.conversions),
                          recipient.recent.spend_micros, donor.recent.spend_micros)
     gap = donor.recent.cpa_micros / recipient.recent.cpa_micros - 1
-    claim = (f"{label(donor)}'s CPA of {money(donor.recent.cpa_micros, currency)} over "
+    cost = donor.result.cost
+    claim = (f"{label(donor)}'s {cost} of {money(donor.recent.cpa_micros, currency)} over "
              f"{days_text(facts.recent.since, facts.recent.until)} is {pct(gap)} above "
              f"{recipient.name}'s {money(recipient.recent.cpa_micros, currency)} in the same account")
     action = (f"Move {bound}% of {donor.name}'s daily spend (about {money(shift, currency)} a day) to "
-              f"{recipient.name}, which delivered every day at a steady CPA.")
+              f"{recipient.name}, which delivered every day at a steady {cost}.")
     stake = spend_share(facts, donor) * float(bound) / 100 * min(1.0, gap)
     return Finding(
         type="budget", rule="budget.reallocation", entity_ref=donor.ref, entity_name=donor.name,
@@ -260,5 +264,6 @@ def _reallocation(facts: ClientFacts, donor: EntityFacts, recipient: EntityFacts
         since=facts.recent.since, until=facts.recent.until,
         evidence=[*evidence(donor, _SHOWN), *evidence(recipient, _SHOWN)],
         figures={"recipient_ref": recipient.ref, "p_value": float(f"{test.p_value:.3g}"),
+                 "result": result_figures(donor),
                  "cpa_ratio": round(gap + 1, 3), "daily_shift": to_amount(shift, currency)},
         budget_change_pct=-bound)

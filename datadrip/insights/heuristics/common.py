@@ -15,6 +15,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from datadrip.analytics.totals import Totals
 from datadrip.core.money import minor_units, to_amount
@@ -99,6 +100,15 @@ def evidence(entity: EntityFacts, metrics: Iterable[str]) -> list[Evidence]:
             value = values.get(metric)
             if value is not None:
                 found.append(Evidence(entity.ref, metric, name, value))
+    return found
+
+
+def result_figures(entity: EntityFacts) -> dict[str, Any]:
+    """The result a finding's conversions count ("lead", "Leads", "Cost per lead"), and the
+    days of its account left out of the windows for want of actions, if any."""
+    found: dict[str, Any] = entity.result.record()
+    if entity.days_left_out:
+        found["days_left_out"] = entity.days_left_out
     return found
 
 

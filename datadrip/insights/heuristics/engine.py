@@ -2,12 +2,14 @@
 
 `heuristic_findings` runs every rule over a `ClientFacts` and returns the findings, most important
 first. The rules:
-- performance (here): a campaign's CPA, ROAS, CTR or conversion rate against its own 28-day
-  baseline, flagged only when a count test (stats.compare_rates) says the change is unlikely to be
-  noise, the counts have a minimum volume and the change is at least MIN_EFFECT. Conversion-based
-  metrics allow for late conversions: the account's other campaigns over the same windows estimate
-  the share of the recent window's conversions that has arrived (the lag factor, common to all
-  campaigns of an account), and the recent expectation is scaled by it; without such a control a
+- performance (here): a campaign's cost per result (rule "cpa"), ROAS, CTR or results per click
+  ("cvr") against its own 28-day baseline, the result being the client's first key result named
+  in the client's words (facts.ResultTerms: "Cost per lead"), flagged only when a count test
+  (stats.compare_rates) says the change is unlikely to be noise, the counts have a minimum
+  volume and the change is at least MIN_EFFECT. Conversion-based metrics allow for late
+  conversions: the account's other campaigns over the same windows estimate the share of the
+  recent window's conversions that has arrived (the lag factor, common to all campaigns of an
+  account), and the recent expectation is scaled by it; without such a control a
   "worse" change is judged against the conservative LAG_FLOOR. A "better" change is judged with
   no lag allowance at all, so it never rests on conversions that have not arrived yet.
 - budget (heuristics_budget): month-to-date pacing against the client's budget (or its
@@ -46,6 +48,7 @@ from datadrip.insights.heuristics.common import (
     lag_factor,
     money,
     pct,
+    result_figures,
     spend_share,
     whole,
 )
@@ -183,7 +186,8 @@ def _finding(facts: ClientFacts, entity: EntityFacts, changes: list[_Change]) ->
     head = changes[0]
     effect = abs(head.test.ratio - 1.0)
     supporting = [name for change in changes for name in change.metric.supporting]
-    figures: dict[str, Any] = {"headline": head.metric.name, "tests": len(changes)}
+    figures: dict[str, Any] = {"headline": head.metric.name, "tests": len(changes),
+                               "result": result_figures(entity)}
     for change in changes:
         figures[change.metric.name] = {
             "p_value": float(f"{change.test.p_value:.3g}"), "observed": change.test.observed,
@@ -199,24 +203,27 @@ def _finding(facts: ClientFacts, entity: EntityFacts, changes: list[_Change]) ->
 
 
 def _claim(facts: ClientFacts, entity: EntityFacts, change: _Change) -> str:
-    name, recent, baseline = change.metric.name, entity.recent, entity.baseline
+    """What happened, in the client's words for its result ("Cost per lead rose 42% …")."""
+    name, recent, baseline, terms = change.metric.name, entity.recent, entity.baseline, entity.result
     window = f"over {days_text(facts.recent.since, facts.recent.until)}"
     before = f"in the {facts.baseline.days} days before"
     lag = ""
-    if change.metric.lagged and change.factor < 1.0:
+    # With none at all in the recent window there is no rate to allow late ones for.
+    if change.metric.lagged and change.factor < 1.0 and change.test.ratio > 0:
         rate_change = 1 / change.test.ratio - 1 if name == "cpa" else change.test.ratio - 1
-        lag = f" ({pct(rate_change)} {_word(name, rate_change > 0)} once late conversions are allowed for)"
+        lag = (f" ({pct(rate_change)} {_word(name, rate_change > 0)} once late {terms.counted} are "
+               "allowed for)")
     if name == "cpa":
         if recent.cpa_micros is None or baseline.cpa_micros is None:
             spent, was = (money(sums.spend_micros, entity.currency) for sums in (recent, baseline))
-            return (f"{label(entity)}: no conversions {window} for {spent} spent, against "
+            return (f"{label(entity)}: no {terms.counted} {window} for {spent} spent, against "
                     f"{baseline.conversions} for {was} {before}")
         rise = recent.cpa_micros / baseline.cpa_micros - 1
-        return (f"{label(entity)}: CPA {'rose' if rise > 0 else 'fell'} {pct(rise)} to "
+        return (f"{label(entity)}: {terms.cost_label} {'rose' if rise > 0 else 'fell'} {pct(rise)} to "
                 f"{money(recent.cpa_micros, entity.currency)} {window}, against "
                 f"{money(baseline.cpa_micros, entity.currency)} {before}{lag}")
     shown = {"roas": ("ROAS", recent.roas, baseline.roas, ""), "ctr": ("CTR", recent.ctr, baseline.ctr, "%"),
-             "cvr": ("conversion rate", recent.cvr, baseline.cvr, "%")}[name]
+             "cvr": (f"{terms.counted} per click", recent.cvr, baseline.cvr, "%")}[name]
     title, now, then, unit = shown
     values = shown_figures(entity.recent, entity.currency), shown_figures(entity.baseline, entity.currency)
     move = (now or Decimal(0)) / then - 1 if then else Decimal(0)
@@ -231,20 +238,22 @@ def _word(metric: str, up: bool) -> str:
 
 
 def _action(entity: EntityFacts, change: _Change) -> str:
-    name = entity.name
+    name, terms = entity.name, entity.result
     worse = {
-        "cpa": f"Check what changed in {name} (bids, targeting, landing page, conversion tracking) and "
-               "lower its daily budget until its CPA recovers.",
+        "cpa": f"Check what changed in {name} (bids, targeting, landing page, tracking of its "
+               f"{terms.counted}) and lower its daily budget until its {terms.cost} recovers.",
         "roas": f"Check order values and the products behind {name}'s sales; lower its budget while its "
                 "ROAS stays down.",
-        "cvr": f"Check {name}'s landing page and checkout: clicks still arrive but fewer of them convert.",
+        "cvr": f"Check {name}'s landing page and forms: clicks still arrive but fewer of them become "
+               f"{terms.counted}.",
         "ctr": f"Refresh {name}'s creatives or targeting: fewer of the people reached click.",
     }
     better = {
-        "cpa": f"Raise {name}'s daily budget step by step while its CPA holds, within the month's budget.",
+        "cpa": f"Raise {name}'s daily budget step by step while its {terms.cost} holds, within the "
+               "month's budget.",
         "roas": f"Give {name} more budget step by step while its ROAS holds, within the month's budget.",
-        "cvr": f"Find what lifted {name}'s conversion rate (page, offer, audience) and apply it to "
-               "other campaigns.",
+        "cvr": f"Find what lifted {name}'s {terms.counted} per click (page, offer, audience) and apply "
+               "it to other campaigns.",
         "ctr": f"Find which of {name}'s ads lift its CTR and give them a larger share of its budget.",
     }
     return (worse if change.worse else better)[change.metric.name]

@@ -126,10 +126,16 @@ def _best_roas(data: dict[str, Any], entities: list[dict[str, Any]],
     return [{"type": "budget", "entity_ref": best["ref"],
              "claim": f"{name} returns {_number(roas)}x on spend, the best of the account's campaigns that "
                       "nothing flags.",
-             "action": f"Raise the daily budget of {name} by {_number(change)}% and watch its CPA for a "
-                       "week.",
+             "action": f"Raise the daily budget of {name} by {_number(change)}% and watch its "
+                       f"{_cost_words(best)} for a week.",
              # a modest opportunity: below what the findings flag, as a careful analyst would rank it
              "impact_score": 20, "budget_change_pct": change, "evidence": _evidence(best, "roas", "spend")}]
+
+
+def _cost_words(entity: dict[str, Any]) -> str:
+    """The entity's cost per result as the data names it ("cost per lead"), else "CPA"."""
+    cost = entity.get("result_cost")
+    return cost[0].lower() + cost[1:] if isinstance(cost, str) and cost else "CPA"
 
 
 def _raise_flagged(data: dict[str, Any], entities: list[dict[str, Any]],
