@@ -34,6 +34,9 @@ STORY_ACCOUNT = "act_1010000001"  # Masala Mornings' Meta account: cpa_doubles a
 STORY_CLIENT = "Masala Mornings"
 OVERSPEND_CLIENT = "Peak Trail Outfitters"  # its Google account 2020000002 spends 1.6× for 30 days
 CPA_STORY = "campaign:120210001001"
+# Harbour Dental Leads' first campaign (the "leads_halve" story, in the demo since the stories
+# are served): half the leads for the same clicks over the last week.
+LEADS_STORY = "campaign:120210006001"
 PRE_SURGE_BUDGET = 22_000  # USD: the month's budget as the client's spend before the surge
 
 
@@ -148,7 +151,7 @@ def missed_overspend_story(analysed: Analysed) -> list[str]:
 
 def false_findings(analysed: Analysed) -> list[str]:
     """Findings on the stable accounts (every account but the story account); pacing is a story
-    only for the overspender."""
+    only for the overspender, and a worse cost per lead only for the leads story's campaign."""
     wrong = []
     for (day, name), (facts, found) in sorted(analysed.runs.items()):
         for finding in found:
@@ -157,6 +160,9 @@ def false_findings(analysed: Analysed) -> list[str]:
             else:
                 account = facts.entities[finding.entity_ref].account_id
                 stable = analysed.accounts[account] != STORY_ACCOUNT
+            if (finding.entity_ref, finding.type, finding.direction) == (LEADS_STORY, "performance",
+                                                                         "worse"):
+                stable = False
             if stable:
                 wrong.append(f"{day}: false finding for {name}\n{show([finding])}")
     return wrong

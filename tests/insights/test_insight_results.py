@@ -232,8 +232,7 @@ def _as_if_synced_before_actions(facts: ClientFacts, account: str, days: int) ->
     last = first + dt.timedelta(days=days - 1)
     where = (f"account_id = (SELECT id FROM ad_account WHERE external_id = '{account}') "
              f"AND date BETWEEN '{first}' AND '{last}'")
-    return (f"UPDATE metric_daily SET actions_kept = 0 WHERE {where}; "
-            f"DELETE FROM metric_action_daily WHERE {where}")
+    return f"UPDATE metric_daily SET actions_kept = 0, actions = NULL WHERE {where}"
 
 
 def test_insight_results_without_key_results_old_days_fall_back_to_the_workbooks_conversions(
