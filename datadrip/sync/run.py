@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from datadrip.core.config import parse_breakdowns
 from datadrip.core.enums import AccountStatus, AccountSyncStatus, SyncStatus
 from datadrip.core.errors import AuthRequiredError, DataDripError, NotFoundError, UsageError
 from datadrip.db.engine import open_workbook, session_scope
@@ -60,6 +59,7 @@ from datadrip.sync.store import (
 )
 from datadrip.workbook.accounts import list_connections, mark_needs_reauth, reauth_hint
 from datadrip.workbook.agencies import find_agency
+from datadrip.workbook.breakdowns import breakdowns_in_use
 from datadrip.workbook.clients import find_client
 from datadrip.workbook.session import Workbook, actor_name
 
@@ -350,8 +350,7 @@ def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountS
             continue
         today = now.astimezone(ZoneInfo(account.timezone)).date()
         item.today = today
-        names = client.breakdowns if client.breakdowns is not None else \
-            parse_breakdowns(sync.breakdowns)
+        names = breakdowns_in_use(client.breakdowns, agency.breakdowns, sync.breakdowns).names
         item.breakdowns = tuple(dimension for name in names for dimension in BREAKDOWNS.get(name, ()))
         if request.since is not None and request.since > today:
             item.warnings.append(f"nothing to fetch: --since {request.since} is after today "
