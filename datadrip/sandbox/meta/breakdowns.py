@@ -20,11 +20,13 @@ from datadrip.sandbox.splits import split, weights
 from datadrip.sandbox.state import SandboxContext
 from datadrip.sandbox.web import Response
 
-# Meta's allowed combinations (card §4), device_platform alone beside them.
+# Meta's allowed combinations (card §4), device_platform alone beside them (valid, though in no
+# documented combination). impression_device is allowed only beside publisher_platform.
 ALLOWED = {("age",), ("gender",), ("age", "gender"), ("country",), ("publisher_platform",),
-           ("publisher_platform", "platform_position"), ("device_platform",)}
+           ("publisher_platform", "platform_position"), ("device_platform",),
+           ("publisher_platform", "impression_device")}
 # Allowed by Meta but not emulated here.
-NOT_EMULATED = {("region",), ("publisher_platform", "impression_device"),
+NOT_EMULATED = {("region",),
                 ("publisher_platform", "platform_position", "impression_device"),
                 ("product_id",), ("hourly_stats_aggregated_by_advertiser_time_zone",),
                 ("hourly_stats_aggregated_by_audience_time_zone",)}
@@ -33,6 +35,8 @@ VALUES = {
     "gender": ("female", "male", "unknown"),
     "publisher_platform": ("facebook", "instagram", "audience_network", "messenger"),
     "device_platform": ("mobile_app", "mobile_web", "desktop"),
+    "impression_device": ("iphone", "ipad", "android_smartphone", "android_tablet", "desktop",
+                          "other"),
 }
 POSITIONS = {"facebook": ("feed", "facebook_reels", "marketplace"),
              "instagram": ("feed", "instagram_stories", "instagram_reels"),
