@@ -363,12 +363,17 @@ def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountS
         if request.since is not None and request.since > today:
             item.warnings.append(f"nothing to fetch: --since {request.since} is after today "
                                  f"({today} in {account.timezone})")
-        kept = retention_start(today)
+        kept, last = retention_start(today), min(request.until or today, today)
         if request.since is not None and request.since < kept:
             item.asked_since = request.since
-            item.warnings.append(f"{request.since} to {kept - dt.timedelta(days=1)} is beyond the "
-                                 f"{RETENTION_MONTHS} months {account.platform} keeps: not "
-                                 f"synced; synced from {kept}")
+            if last < kept:
+                item.warnings.append(f"{request.since} to {last} is beyond the {RETENTION_MONTHS} "
+                                     f"months {account.platform} keeps (from {kept}): nothing "
+                                     "to sync, breakdowns neither")
+            else:
+                item.warnings.append(f"{request.since} to {kept - dt.timedelta(days=1)} is beyond "
+                                     f"the {RETENTION_MONTHS} months {account.platform} keeps: not "
+                                     f"synced; synced from {kept}")
         lookback = account.lookback_days if account.lookback_days is not None else \
             getattr(loaded.settings, account.platform).lookback_days
         done, held = cursors(engine, account.id), first_days(engine, account.id)
@@ -542,7 +547,8 @@ def _sync_breakdowns(loaded: Loaded, connector: Any, writer: AccountWriter, ref:
         if asked < part.since and limit is not None and asked < limit:
             account.warnings.append(f"breakdown by {dimension}: {asked} to "
                                     f"{part.since - dt.timedelta(days=1)} is unavailable, not "
-                                    f"synced: {account.platform} keeps breakdowns from {limit}")
+                                    f"synced ({account.platform} keeps breakdowns from {limit}; "
+                                    f"synced from {part.since})")
         for chunk in part.chunks(loaded.settings.sync.chunk_days):
             if stop.is_set():
                 raise SyncInterruptedError("interrupted before all breakdowns were fetched")

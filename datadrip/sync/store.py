@@ -99,7 +99,9 @@ class _Upsert:
     def __init__(self, engine: Engine, table: sa.Table, columns: Sequence[str],
                  key: Sequence[str]) -> None:
         dialect = engine.dialect
-        statement = _insert(engine, table)
+        # Only `columns` are bound: a column the table gained later keeps its default until the
+        # writer is taught to fill it.
+        statement = _insert(engine, table).values({name: sa.bindparam(name) for name in columns})
         statement = statement.on_conflict_do_update(
             index_elements=list(key),
             set_={name: statement.excluded[name] for name in columns if name not in key})
