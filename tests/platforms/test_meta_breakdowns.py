@@ -176,3 +176,28 @@ def test_meta_device_breakdown_setting_refuses_what_meta_does_not_document(value
         MetaSettings(device_breakdown=value)
     assert MetaSettings(device_breakdown=" publisher_platform , impression_device").device_breakdown \
         == "publisher_platform,impression_device"
+
+
+def test_meta_impression_device_without_the_opt_in_gives_no_rows_and_a_warning_naming_it(
+        sandbox: Any, meta_settings: dict[str, Any]) -> None:
+    import httpx
+
+    from datadrip.platforms.meta.connector import MetaAds
+
+    sandbox.app.state.extra["meta_impression_device_not_opted_in"] = {"1010000001"}
+    notes = FetchNotes()
+    with httpx.Client(timeout=10) as http:
+        def device(setting: str) -> list[BreakdownRow]:
+            connector = MetaAds(http=http, graph_url=meta_settings["graph_url"],
+                                api_version=meta_settings["api_version"],
+                                access_token=meta_settings["access_token"], device_breakdown=setting)
+            return list(connector.breakdown_metrics(INR, DEVICE_WINDOW, "device", SyncOptions(),
+                                                    notes, today=TODAY))
+
+        assert device("publisher_platform,impression_device") == []
+        assert device("device_platform")  # the other breakdown needs no opt-in
+    assert [warning for warning in notes.warnings if "opt-in" in warning] == [
+        "Meta answered no publisher_platform,impression_device rows for act_1010000001 from "
+        "2026-11-10 to 2026-11-12: if its campaigns ran then, the account needs the Ads Manager "
+        "opt-in for impression_device (since 2026-08-03, for accounts without a sales "
+        "representative), or set [meta] device_breakdown = \"device_platform\""]

@@ -188,3 +188,19 @@ def test_sandbox_breakdown_splits_are_exact_and_deterministic() -> None:
     assert shares != weights(8, "1", "2", dt.date(2026, 11, 10), ["a", "b", "c"])
     parts = split(1_234_567, shares, step=10_000)
     assert sum(parts) == 1_234_567 and sum(1 for part in parts if part % 10_000) == 1
+
+
+def test_meta_impression_device_answers_nothing_without_the_opt_in_from_2026_08_03(
+        sandbox: Any, sandbox_http: httpx.Client) -> None:
+    def rows(breakdowns: str, days: dict[str, str] = DAY) -> list[dict[str, Any]]:
+        response = insights(sandbox_http, level="campaign", fields=FIELDS, time_range=days,
+                            time_increment="1", breakdowns=breakdowns, limit="500")
+        assert response.status_code == 200, response.text
+        return list(response.json()["data"])
+
+    sandbox.app.state.extra["meta_impression_device_not_opted_in"] = {"1010000001"}
+    assert rows("publisher_platform,impression_device") == []
+    assert rows("device_platform")  # needs no opt-in
+    sandbox.app.state.clock.advance(dt.date(2026, 8, 2) - dt.date(2026, 11, 26))
+    july = {"since": "2026-07-20", "until": "2026-07-22"}
+    assert rows("publisher_platform,impression_device", july)  # before the opt-in was needed

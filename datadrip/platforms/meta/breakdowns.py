@@ -123,7 +123,17 @@ def breakdown_metrics(graph: GraphClient, account: AccountRef, window: DateWindo
                      DateWindow(first, window.until)]
     for part in parts:
         rows = _part(graph, account, part, dimension, keys, options, notes, today, page_limit)
-        yield from _summed(rows) if summed_over_platforms(keys) else rows
+        if not summed_over_platforms(keys):
+            yield from rows
+            continue
+        summed = list(_summed(rows))
+        if not summed:
+            notes.warnings.append(
+                f"Meta answered no {','.join(keys)} rows for {account.external_id} from "
+                f"{part.since} to {part.until}: if its campaigns ran then, the account needs the "
+                "Ads Manager opt-in for impression_device (since 2026-08-03, for accounts without "
+                "a sales representative), or set [meta] device_breakdown = \"device_platform\"")
+        yield from summed
 
 
 def _part(graph: GraphClient, account: AccountRef, window: DateWindow, dimension: str,
