@@ -237,3 +237,16 @@ def test_sync_window_wholly_beyond_37_months_syncs_nothing_and_says_so(
     assert all(f"{ASKED} to {until} is beyond the 37 months {account['platform']} keeps (from "
                f"{KEPT}): nothing to sync, breakdowns neither" in account["warnings"]
                for account in accounts), accounts
+
+
+def test_metrics_note_on_days_without_a_breakdown_names_five_runs_and_counts_the_rest() -> None:
+    from datadrip.analytics.breakdowns import days_without_note
+    from datadrip.core.periods import Period
+
+    first = dt.date(2026, 1, 1)
+    runs = [Period(first + dt.timedelta(days=3 * n), first + dt.timedelta(days=3 * n + (n % 2)),
+                   "custom") for n in range(7)]
+    note = days_without_note(runs, "country")
+    assert note.startswith("No breakdown by country for 2026-01-01, 2026-01-04 to 2026-01-05, "
+                           "2026-01-07, 2026-01-10 to 2026-01-11, 2026-01-13 and 2 more: ")
+    assert days_without_note([], "country") == ""
