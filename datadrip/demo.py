@@ -192,11 +192,13 @@ def _fill(home: Path) -> DemoResult:
             client = add_client(wb, spec["name"], agency.id, ClientChanges(
                 currency=spec["currency"], monthly_budget=spec["monthly_budget"],
                 recipients=spec["recipients"], key_results=spec.get("results")))
-            result.clients.append(client_record(client, agency, 0))
+            result.clients.append(client_record(client, agency, 0,
+                                                setting=loaded.settings.sync.breakdowns))
         for email, role in TEAM:
             user, _ = add_user(wb, email, agency.id, role)
             result.team.append(user_record(user, agency))
-        result.agencies.append(agency_record(agency, agency_counts(wb.session, agency.id)))
+        result.agencies.append(agency_record(agency, agency_counts(wb.session, agency.id),
+                                             setting=loaded.settings.sync.breakdowns))
         set_rates(wb.session, ACTOR, [rate_input(*rate, None) for rate in FX_RATES], source="demo")
     return result
 

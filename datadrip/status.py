@@ -58,7 +58,7 @@ class AccountHealth:
     name: str
     account_status: str  # active | needs_reauth | disabled
     state: HealthState
-    last_run: dict[str, Any] | None  # status, started_at, finished_at, rows, error
+    last_run: dict[str, Any] | None  # status, started_at, finished_at, rows, error, warnings
     last_success_at: dt.datetime | None
     hours_since_success: float | None
     connect: str | None  # the command that logs the account in again, when one is needed
@@ -286,7 +286,8 @@ def account_health(session: Session, agency: Agency | None, now: dt.datetime) ->
                        succeeded_at.label("succeeded_at"),
                        last.c.status.label("run_status"), last.c.started_at.label("run_started"),
                        last.c.finished_at.label("run_finished"), last.c.rows.label("run_rows"),
-                       last.c.error.label("run_error"), last.c.wait.label("run_wait"))
+                       last.c.error.label("run_error"), last.c.wait.label("run_wait"),
+                       last.c.warnings.label("run_warnings"))
              .join(_clients, _clients.c.id == _accounts.c.client_id)
              .join(_agencies, _agencies.c.id == _clients.c.agency_id)
              .outerjoin(last, last.c.id == latest_run)
@@ -297,7 +298,8 @@ def account_health(session: Session, agency: Agency | None, now: dt.datetime) ->
         success = _aware(row.succeeded_at)
         last_run = None if row.run_status is None else {
             "status": row.run_status, "started_at": _aware(row.run_started),
-            "finished_at": _aware(row.run_finished), "rows": row.run_rows, "error": row.run_error}
+            "finished_at": _aware(row.run_finished), "rows": row.run_rows, "error": row.run_error,
+            "warnings": list(row.run_warnings or [])}
         hours = None if success is None else round((now - success).total_seconds() / 3600, 1)
         state = HealthState.PLATFORM_NOT_INSTALLED if not is_installed(row.platform) else \
             _state(row.status, row.run_status, success, _aware(row.created_at), now)

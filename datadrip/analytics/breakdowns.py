@@ -6,13 +6,16 @@ converted), then folded into one line per value, both platforms together: Google
 are shown as Meta writes them ("AGE_RANGE_25_34" → "25-34", "FEMALE" → "female", UNDETERMINED →
 "Unknown" / "unknown", "MOBILE" → "mobile"). A number some row of a line does not have (reach on
 Google; anything a platform withholds under a breakdown) makes that line's number unknown (None,
-"n/a"), never a partial sum shown as whole. Breakdown sums may fall below the campaign totals
+"n/a"), never a partial sum shown as whole. Reach is shown only for a one-day period: daily reach
+is not additive (one person reached on two days is one person), and a breakdown's period reach is
+not fetched, so over more days it is n/a. Breakdown sums may fall below the campaign totals
 (Google has no age or gender for Performance Max), so they are shown for themselves, never as
 shares of the totals.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -57,6 +60,7 @@ class AudienceLine:
     value: str
     totals: Totals = field(default_factory=Totals)
     unknown: set[str] = field(default_factory=set)  # of _NUMBERS
+    one_day: bool = True  # reach is shown only for one day (daily reach is not additive)
 
     def record(self, dimension: str, currency: str) -> dict[str, Any]:
         """The line as shown: money in currency units, CTR in percent, None for unknown."""
@@ -80,7 +84,7 @@ class AudienceLine:
             if ctr is not None and known("clicks", "impressions") else None,
             "cpa": (cpa * ONE_PER_MICRO).quantize(places, rounding=ROUND_HALF_UP)
             if cpa is not None and known("spend_micros", "conversions_millionths") else None,
-            "reach": totals.reach if known("reach") else None,
+            "reach": totals.reach if self.one_day and known("reach") else None,
             "currency": currency,
         }
 
@@ -114,7 +118,7 @@ def audience(session: Session, scope: Scope, period: Period, dimension: str,
             rows, found = row[len(keys)], row[len(keys) + 1:len(keys) + 1 + len(_NUMBERS)]
             present = row[len(keys) + 1 + len(_NUMBERS):]
             shown = shown_value(dimension, row[1])
-            line = lines.setdefault(shown, AudienceLine(shown))
+            line = lines.setdefault(shown, AudienceLine(shown, one_day=period.days == 1))
             line.unknown.update(name for name, count in zip(_NUMBERS, present, strict=True)
                                 if count < rows)
             spend, impressions, clicks, conversions, value, reach = (int(n or 0) for n in found)
@@ -125,6 +129,41 @@ def audience(session: Session, scope: Scope, period: Period, dimension: str,
             line.totals.add(Totals(spend, impressions, clicks, conversions, value, reach))
     return sorted(lines.values(), key=lambda line: (
         "spend_micros" in line.unknown, -line.totals.spend_micros, line.value))
+
+
+def days_without(session: Session, scope: Scope, period: Period, dimension: str) -> list[Period]:
+    """The runs of days of the period on which none of the scope's accounts has a breakdown by
+    `dimension`: days before a platform's limit for breakdowns (37 months back), days synced
+    before the client opted in, days nothing ran. Empty when every day has one."""
+    accounts = scope_accounts(session, scope)
+    held = set() if not accounts else {
+        day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day))
+        for (day,) in session.execute(
+            sa.select(_b.c.date).distinct().where(
+                _b.c.account_id.in_(list(accounts)), _b.c.dimension == dimension,
+                _b.c.date.between(period.since, period.until)))}
+    runs: list[Period] = []
+    day = period.since
+    while day <= period.until:
+        if day not in held:
+            if runs and runs[-1].until == day - dt.timedelta(days=1):
+                runs[-1] = Period(runs[-1].since, day, "custom")
+            else:
+                runs.append(Period(day, day, "custom"))
+        day += dt.timedelta(days=1)
+    return runs
+
+
+def days_without_note(runs: Sequence[Period], dimension: str, shown: int = 5) -> str:
+    """"No breakdown by age for 2023-10-01 to 2023-11-07, 2024-01-03: …", or "" for none."""
+    if not runs:
+        return ""
+    spans = [str(run.since) if run.days == 1 else f"{run.since} to {run.until}"
+             for run in runs[:shown]]
+    more = f" and {len(runs) - shown} more" if len(runs) > shown else ""
+    return (f"No breakdown by {dimension} for {', '.join(spans)}{more}: days before the platforms' "
+            "limit for breakdowns (37 months back), days synced before the breakdown was chosen, "
+            "or days nothing ran; those days are in no line.")
 
 
 def audience_records(lines: Sequence[AudienceLine], dimension: str,

@@ -26,19 +26,27 @@ LocaleOpt = Annotated[str | None, typer.Option(
     "--locale", help="How money and dates are written, e.g. en_IN or de_DE.")]
 LogoOpt = Annotated[str | None, typer.Option("--logo", help="Logo image for reports.")]
 ColourOpt = Annotated[str | None, typer.Option("--colour", help="Brand colour, e.g. #1A73E8.")]
+BreakdownsOpt = Annotated[str | None, typer.Option(
+    "--breakdowns", metavar="NAMES",
+    help="Breakdowns synced for the agency's clients that choose none themselves (`client edit "
+         "--breakdowns`), comma-separated: age_gender, country, placement, device; \"none\" for "
+         "none; \"\" = [sync] breakdowns.")]
 
 COLUMNS = [("name", "Agency"), ("timezone", "Time zone"), ("currency", "Currency"),
            ("plan", "Plan"), ("clients", "Clients"), ("users", "Team")]
 FIELDS = [("id", "ID"), ("name", "Name"), ("timezone", "Time zone"), ("currency", "Currency"),
           ("locale", "Locale"), ("plan", "Plan"), ("branding", "Branding"),
-          ("clients", "Clients"), ("users", "Team"), ("created_at", "Created")]
+          ("breakdowns", "Breakdowns"), ("breakdowns_in_use", "Breakdowns synced"),
+          ("breakdowns_from", "Breakdowns from"), ("clients", "Clients"), ("users", "Team"),
+          ("created_at", "Created")]
 
 
 @app.command("add")
 def agency_add(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Agency name.", metavar="NAME")],
                timezone: TimezoneOpt = None, currency: CurrencyOpt = None,
                plan: PlanOpt = None, locale: LocaleOpt = None, logo: LogoOpt = None,
-               colour: ColourOpt = None, as_json: JsonOpt = False) -> None:
+               colour: ColourOpt = None, breakdowns: BreakdownsOpt = None,
+               as_json: JsonOpt = False) -> None:
     """Add an agency (defaults: Asia/Kolkata, INR, en_IN, starter).
 
     \b
@@ -48,10 +56,11 @@ def agency_add(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Age
     from datadrip.workbook.agencies import AgencyChanges, add_agency, agency_counts, agency_record
 
     changes = AgencyChanges(timezone=timezone, currency=currency, locale=locale, plan=plan,
-                            logo=logo, colour=colour)
+                            logo=logo, colour=colour, breakdowns=breakdowns)
     with workbook(ctx, write=True) as wb:
         agency = add_agency(wb, name, changes)
-        record = agency_record(agency, agency_counts(wb.session, agency.id))
+        record = agency_record(agency, agency_counts(wb.session, agency.id),
+                               setting=settings(ctx).settings.sync.breakdowns)
     output.print_one(record, FIELDS, as_json=as_json, note=f"Added agency {agency.name!r}.")
 
 
@@ -66,7 +75,8 @@ def agency_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     from datadrip.workbook.agencies import agency_counts, agency_record, list_agencies
 
     with workbook(ctx) as wb:
-        rows = [agency_record(a, agency_counts(wb.session, a.id))
+        setting = settings(ctx).settings.sync.breakdowns
+        rows = [agency_record(a, agency_counts(wb.session, a.id), setting=setting)
                 for a in list_agencies(wb.session)]
     if as_json:
         output.print_json(rows)
@@ -86,7 +96,8 @@ def agency_show(ctx: typer.Context, agency: NameArg, as_json: JsonOpt = False) -
 
     with workbook(ctx) as wb:
         found = find_agency(wb.session, agency)
-        record = agency_record(found, agency_counts(wb.session, found.id))
+        record = agency_record(found, agency_counts(wb.session, found.id),
+                               setting=settings(ctx).settings.sync.breakdowns)
     output.print_one(record, FIELDS, as_json=as_json)
 
 
@@ -95,20 +106,23 @@ def agency_edit(ctx: typer.Context, agency: NameArg,
                 name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
                 timezone: TimezoneOpt = None, currency: CurrencyOpt = None,
                 plan: PlanOpt = None, locale: LocaleOpt = None, logo: LogoOpt = None,
-                colour: ColourOpt = None, as_json: JsonOpt = False) -> None:
-    """Change an agency's name, time zone, currency, locale, plan or branding.
+                colour: ColourOpt = None, breakdowns: BreakdownsOpt = None,
+                as_json: JsonOpt = False) -> None:
+    """Change an agency's name, time zone, currency, locale, plan, branding or breakdowns.
 
     \b
-    Example:
+    Examples:
       datadrip agency edit "Spice Route Media" --plan growth --colour "#E4572E"
+      datadrip agency edit "Spice Route Media" --breakdowns age_gender,country
     """
     from datadrip.workbook.agencies import AgencyChanges, agency_counts, agency_record, edit_agency
 
     changes = AgencyChanges(name=name, timezone=timezone, currency=currency, locale=locale,
-                            plan=plan, logo=logo, colour=colour)
+                            plan=plan, logo=logo, colour=colour, breakdowns=breakdowns)
     with workbook(ctx, write=True) as wb:
         found = edit_agency(wb, agency, changes)
-        record = agency_record(found, agency_counts(wb.session, found.id))
+        record = agency_record(found, agency_counts(wb.session, found.id),
+                               setting=settings(ctx).settings.sync.breakdowns)
     output.print_one(record, FIELDS, as_json=as_json, note=f"Updated agency {found.name!r}.")
 
 

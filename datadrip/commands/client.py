@@ -33,7 +33,8 @@ ConversionsOpt = Annotated[str | None, typer.Option(
 BreakdownsOpt = Annotated[str | None, typer.Option(
     "--breakdowns", metavar="NAMES",
     help="Breakdowns synced for the client, comma-separated: age_gender, country, placement, "
-         "device (see `metrics --by age`); \"none\" for none; \"\" = [sync] breakdowns.")]
+         "device (see `metrics --by age`); \"none\" for none; \"\" = the agency's (`agency edit "
+         "--breakdowns`), else [sync] breakdowns.")]
 ResultsOpt = Annotated[str | None, typer.Option(
     "--results", metavar="LIST",
     help="The client's key results, comma-separated, each shown with its own cost: purchase, "
@@ -50,7 +51,8 @@ FIELDS = [("id", "ID"), ("name", "Name"), ("agency", "Agency"), ("currency", "Cu
           ("monthly_budget", "Monthly budget"), ("report_recipients", "Recipients"),
           ("ad_accounts", "Ad accounts"), ("active", "Active"),
           ("conversion_actions", "Conversions"), ("key_results", "Key results"),
-          ("breakdowns", "Breakdowns"),
+          ("breakdowns", "Breakdowns"), ("breakdowns_in_use", "Breakdowns synced"),
+          ("breakdowns_from", "Breakdowns from"),
           ("created_at", "Created")]
 
 
@@ -76,7 +78,8 @@ def client_add(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Cli
                             key_results=results, breakdowns=breakdowns)
     with workbook(ctx, write=True) as wb:
         client = add_client(wb, name, agency, changes)
-        record = client_record(client, wb.session.get_one(Agency, client.agency_id), 0)
+        record = client_record(client, wb.session.get_one(Agency, client.agency_id), 0,
+                               setting=settings(ctx).settings.sync.breakdowns)
     output.print_one(record, FIELDS, as_json=as_json, note=f"Added client {client.name!r}.")
 
 
@@ -92,7 +95,8 @@ def client_list(ctx: typer.Context, agency: AgencyOpt = None, as_json: JsonOpt =
 
     with workbook(ctx) as wb:
         accounts = account_counts(wb.session)
-        rows = [client_record(c, a, accounts.get(c.id, 0))
+        setting = settings(ctx).settings.sync.breakdowns
+        rows = [client_record(c, a, accounts.get(c.id, 0), setting=setting)
                 for c, a in list_clients(wb.session, agency)]
     if as_json:
         output.print_json(rows)
@@ -116,7 +120,7 @@ def client_show(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None,
         found = find_client(wb.session, client, agency)
         counts = client_counts(wb.session, found.id)
         record = client_record(found, wb.session.get_one(Agency, found.agency_id),
-                               counts["ad_accounts"])
+                               counts["ad_accounts"], setting=settings(ctx).settings.sync.breakdowns)
     output.print_one(record, FIELDS, as_json=as_json)
 
 
@@ -150,7 +154,8 @@ def client_edit(ctx: typer.Context, client: ClientArg, agency: AgencyOpt = None,
     with workbook(ctx, write=True) as wb:
         found = edit_client(wb, client, agency, changes)
         record = client_record(found, wb.session.get_one(Agency, found.agency_id),
-                               client_counts(wb.session, found.id)["ad_accounts"])
+                               client_counts(wb.session, found.id)["ad_accounts"],
+                               setting=settings(ctx).settings.sync.breakdowns)
     output.print_one(record, FIELDS, as_json=as_json, note=f"Updated client {found.name!r}.")
 
 

@@ -60,8 +60,11 @@ def metrics(ctx: typer.Context,
     By age, gender, country, placement or device the lines come from the synced breakdowns
     (`client edit --breakdowns`), most spend first, with spend, impressions, clicks,
     conversions, conversion_value, ctr, cpa and reach; a number a platform does not give under
-    the breakdown (Google's reach) is n/a, never 0. Their sums may be below the totals: Google
-    has no age or gender for Performance Max campaigns.
+    the breakdown (Google's reach) is n/a, never 0. Reach is shown for a one-day period only:
+    daily reach is not additive, so over more days it is n/a. Their sums may be below the
+    totals: Google has no age or gender for Performance Max campaigns. Days of the period with
+    no breakdown (before the platforms keep them, 37 months back; before the client chose it)
+    are named on stderr.
     --by action lists each account's actions as the platform reports them (Meta action types,
     Google conversion actions), named as Ads Manager or the account's catalogue names them, with
     count, value and cost per action (the account's spend / the count). Meta's types overlap
@@ -119,16 +122,24 @@ def metrics(ctx: typer.Context,
     names = [] if with_results and not rest.strip(", ") else \
         parse_metrics(None if chosen is None else rest)
     results: list[str] = []
+    without = ""
     with workbook(ctx) as wb:
         scope = resolve_scope(wb.session, client, agency)
         window = resolve_period(period, since, until, agency_today(scope.agency))
         if by == "action":
             records = action_lines(wb.session, scope, window)
         elif by in AUDIENCE:
-            from datadrip.analytics.breakdowns import COLUMNS, audience, audience_records
+            from datadrip.analytics.breakdowns import (
+                COLUMNS,
+                audience,
+                audience_records,
+                days_without,
+                days_without_note,
+            )
 
             records = audience_records(audience(wb.session, scope, window, by), by, scope.currency)
             names = list(COLUMNS)
+            without = days_without_note(days_without(wb.session, scope, window, by), by)
         else:
             lines = breakdown(wb.session, scope, window, by)
             records = line_records(lines, by, names, scope.currency)
@@ -166,3 +177,5 @@ def metrics(ctx: typer.Context,
                                empty=f"No numbers for {scope.label} in {window}.", missing="n/a")
     if pmax:
         output.message(PERFORMANCE_MAX_NOTE)
+    if without:
+        output.message(without)

@@ -33,7 +33,10 @@ def status(ctx: typer.Context, agency: AgencyOpt = None, as_json: JsonOpt = Fals
     report skipped for having nothing in it (no accounts, no data for its period) is named with
     why, and is not a problem. A connected platform whose configured API version stops answering
     within 60 days (or has stopped) is a warning naming the date and the api_version setting to
-    change; it does not change the exit code. The verdict is one line on stderr.
+    change; it does not change the exit code. The last sync's warnings (days a breakdown could
+    not be fetched, beyond what a platform keeps) are in the account's note and in --json's
+    last_sync.warnings; they do not change the exit code either. The verdict is one line on
+    stderr.
 
     \b
     Examples:
@@ -82,7 +85,8 @@ def rows(report: Status) -> list[dict[str, Any]]:
     for account in report.accounts:
         last = account.last_run or {}
         note = account.connect or (last.get("error") if account.state == HealthState.FAILING else None) or \
-            (account.wait["text"] if account.wait and account.wait["waiting"] else None)
+            (account.wait["text"] if account.wait and account.wait["waiting"] else None) or \
+            "; ".join(last.get("warnings") or [])
         lines.append({"check": "sync", "who": account.client,
                       "what": f"{account.platform} {account.account_id}", "state": account.state,
                       "when": ago(account.last_success_at, now), "note": note or ""})

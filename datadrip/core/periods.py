@@ -64,6 +64,14 @@ def preset_period(name: str, today: dt.date) -> Period:
                                                         "or --since DATE [--until DATE].")
 
 
+def months_back(day: dt.date, months: int) -> dt.date:
+    """The same day `months` months earlier (the month's last day where it has fewer)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    following = dt.date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
+    last = (following - dt.timedelta(days=1)).day
+    return dt.date(year, month + 1, min(day.day, last))
+
+
 def parse_day(text: str, option: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text.strip())

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from datadrip.core.config import parse_breakdowns
 from datadrip.core.enums import AccountStatus, AccountSyncStatus, SyncStatus
 from datadrip.core.errors import AuthRequiredError, DataDripError, NotFoundError, UsageError
+from datadrip.core.periods import months_back
 from datadrip.db.engine import open_workbook, session_scope
 from datadrip.db.models import AdAccount
 from datadrip.platforms import registry
@@ -61,6 +61,7 @@ from datadrip.sync.store import (
 )
 from datadrip.workbook.accounts import list_connections, mark_needs_reauth, reauth_hint
 from datadrip.workbook.agencies import find_agency
+from datadrip.workbook.breakdowns import breakdowns_in_use
 from datadrip.workbook.clients import find_client
 from datadrip.workbook.session import Workbook, actor_name
 
@@ -72,7 +73,7 @@ if TYPE_CHECKING:
     from datadrip.platforms.http import Sleep
 
 
-RETENTION_DAYS = 1110  # both platforms keep daily data 37 months; stay a little inside
+RETENTION_MONTHS = 37  # both platforms keep daily data 37 months back
 HTTP_TIMEOUT = 60.0
 
 
@@ -133,6 +134,7 @@ class AccountSync:
     resume_at: dt.datetime | None = None  # when failed for a wait too long: when it may resume
     platform_installed: bool = True  # False: skipped, no installed plug-in provides its platform
     breakdowns: tuple[str, ...] = ()  # dimensions broken down over the campaign window (BREAKDOWNS)
+    asked_since: dt.date | None = None  # --since when it is before what the platforms keep
     today: dt.date | None = None  # the account's day when planned
 
     @property
@@ -238,7 +240,7 @@ def plan_window(*, today: dt.date, cursor: dt.date | None, lookback_days: int, i
     before today. When the last sync is older than yesterday (syncs failed in between), the
     lookback is counted back from the day after the cursor instead, down to the first day held
     (`first_held`), so the days it read while they were still young are read again once they are
-    final. Never before the platforms' retention, never after today."""
+    final. Never before the platforms' retention (retention_start), never after today."""
     last = min(until or today, today)
     if since is not None:
         first = since
@@ -249,8 +251,14 @@ def plan_window(*, today: dt.date, cursor: dt.date | None, lookback_days: int, i
         first = min(cursor + dt.timedelta(days=1), today - lookback)
         if first_held is not None:
             first = min(first, max(min(cursor + dt.timedelta(days=1), today) - lookback, first_held))
-    first = max(first, today - dt.timedelta(days=RETENTION_DAYS))
+    first = max(first, retention_start(today))
     return DateWindow(first, last) if first <= last else None
+
+
+def retention_start(today: dt.date) -> dt.date:
+    """The first day synced: RETENTION_MONTHS back, and a day later, since a platform's own
+    today may already be the account's tomorrow."""
+    return months_back(today, RETENTION_MONTHS) + dt.timedelta(days=1)
 
 
 def sync_accounts(loaded: Loaded, request: SyncRequest, ui: SyncUi | None = None) -> SyncOutcome:
@@ -351,12 +359,22 @@ def _plan(loaded: Loaded, engine: Engine, request: SyncRequest) -> list[AccountS
             continue
         today = now.astimezone(ZoneInfo(account.timezone)).date()
         item.today = today
-        names = client.breakdowns if client.breakdowns is not None else \
-            parse_breakdowns(sync.breakdowns)
+        names = breakdowns_in_use(client.breakdowns, agency.breakdowns, sync.breakdowns).names
         item.breakdowns = tuple(dimension for name in names for dimension in BREAKDOWNS.get(name, ()))
         if request.since is not None and request.since > today:
             item.warnings.append(f"nothing to fetch: --since {request.since} is after today "
                                  f"({today} in {account.timezone})")
+        kept, last = retention_start(today), min(request.until or today, today)
+        if request.since is not None and request.since < kept:
+            item.asked_since = request.since
+            if last < kept:
+                item.warnings.append(f"{request.since} to {last} is beyond the {RETENTION_MONTHS} "
+                                     f"months {account.platform} keeps (from {kept}): nothing "
+                                     "to sync, breakdowns neither")
+            else:
+                item.warnings.append(f"{request.since} to {kept - dt.timedelta(days=1)} is beyond "
+                                     f"the {RETENTION_MONTHS} months {account.platform} keeps: not "
+                                     f"synced; synced from {kept}")
         lookback = account.lookback_days if account.lookback_days is not None else \
             getattr(loaded.settings, account.platform).lookback_days
         done, held = cursors(engine, account.id), first_days(engine, account.id)
@@ -525,19 +543,20 @@ def _sync_breakdowns(loaded: Loaded, connector: Any, writer: AccountWriter, ref:
     window, today = account.windows["campaign"], account.today or account.windows["campaign"].until
     if owed is not None and owed < window.since:
         window = DateWindow(owed, window.until)
+    asked = min(account.asked_since or window.since, window.since)
     for dimension in account.breakdowns:
         limit = connector.breakdown_limit(dimension, today)
-        part = window
-        if limit is not None and window.since < limit:
-            if window.until < limit:
-                account.warnings.append(f"breakdown by {dimension}: {window} is before "
-                                        f"{limit}, the first day {account.platform} still "
-                                        "answers; not synced")
-                continue
-            part = DateWindow(limit, window.until)
-            account.warnings.append(f"breakdown by {dimension}: {window.since} to "
-                                    f"{limit - dt.timedelta(days=1)} is before the first day "
-                                    f"{account.platform} still answers ({limit}); not synced")
+        part = window if limit is None else DateWindow(max(window.since, limit), window.until)
+        if part.since > window.until:
+            account.warnings.append(f"breakdown by {dimension}: {asked} to {window.until} is before "
+                                    f"{limit}, the first day {account.platform} keeps breakdowns "
+                                    "for: unavailable, not synced")
+            continue
+        if asked < part.since and limit is not None and asked < limit:
+            account.warnings.append(f"breakdown by {dimension}: {asked} to "
+                                    f"{part.since - dt.timedelta(days=1)} is unavailable, not "
+                                    f"synced ({account.platform} keeps breakdowns from {limit}; "
+                                    f"synced from {part.since})")
         for chunk in part.chunks(loaded.settings.sync.chunk_days):
             if stop.is_set():
                 raise SyncInterruptedError("interrupted before all breakdowns were fetched")

@@ -14,6 +14,7 @@ from datadrip.core.errors import ConflictError, NotFoundError, UsageError
 from datadrip.db.models import Agency, Client, User, utcnow
 from datadrip.db.queries import count_client_data
 from datadrip.workbook import audit
+from datadrip.workbook.breakdowns import breakdowns_in_use, breakdowns_option
 from datadrip.workbook.session import Workbook
 
 
@@ -28,6 +29,7 @@ class AgencyChanges:
     plan: Plan | None = None
     logo: str | None = None
     colour: str | None = None
+    breakdowns: str | None = None  # comma-separated breakdown names; "none"; "" = [sync] breakdowns
 
 
 def add_agency(wb: Workbook, name: str, changes: AgencyChanges) -> Agency:
@@ -109,11 +111,16 @@ def remove_agency(wb: Workbook, agency: Agency) -> dict[str, int]:
     return counts
 
 
-def agency_record(agency: Agency, counts: dict[str, int] | None = None) -> dict[str, Any]:
+def agency_record(agency: Agency, counts: dict[str, int] | None = None, *,
+                  setting: str = "") -> dict[str, Any]:
+    """The agency as shown; `breakdowns_in_use` names the breakdowns synced for its clients that
+    choose none themselves, and who chose them (the agency, or `setting`: `[sync] breakdowns`)."""
     record: dict[str, Any] = {
         "id": agency.id, "name": agency.name, "timezone": agency.timezone,
         "currency": agency.currency, "locale": agency.locale, "plan": agency.plan,
         "branding": {"logo": agency.settings.get("logo"), "colour": agency.settings.get("colour")},
+        "breakdowns": None if agency.breakdowns is None else list(agency.breakdowns),
+        **breakdowns_in_use(None, agency.breakdowns, setting).record(),
         "created_at": agency.created_at,
     }
     if counts is not None:
@@ -144,8 +151,11 @@ def _apply(agency: Agency, changes: AgencyChanges) -> None:
     if changes.colour is not None:
         branding["colour"] = validate.colour(changes.colour) if changes.colour else None
     agency.settings = {key: value for key, value in branding.items() if value is not None}
+    if changes.breakdowns is not None:
+        agency.breakdowns = breakdowns_option(changes.breakdowns)
 
 
 def _fields(agency: Agency) -> dict[str, Any]:
     return {"name": agency.name, "timezone": agency.timezone, "currency": agency.currency,
-            "locale": agency.locale, "plan": agency.plan, "settings": dict(agency.settings)}
+            "locale": agency.locale, "plan": agency.plan, "settings": dict(agency.settings),
+            "breakdowns": None if agency.breakdowns is None else list(agency.breakdowns)}

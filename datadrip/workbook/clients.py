@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from datadrip.core import money, validate
-from datadrip.core.config import parse_breakdowns
 from datadrip.core.errors import AmbiguousError, ConflictError, NotFoundError, UsageError
 from datadrip.db.models import AdAccount, Agency, Client, ConversionAction, utcnow
 from datadrip.db.queries import count_client_data
@@ -17,6 +16,7 @@ from datadrip.platforms import registry
 from datadrip.platforms.base import RESULT_NAMES, ConversionActionInfo, ResultRules
 from datadrip.workbook import audit
 from datadrip.workbook.agencies import agency_or_only, find_agency
+from datadrip.workbook.breakdowns import breakdowns_in_use, breakdowns_option
 from datadrip.workbook.session import Workbook
 
 
@@ -31,7 +31,7 @@ class ClientChanges:
     clear_budget: bool = False
     active: bool | None = None
     conversion_actions: str | None = None  # comma-separated Meta action types; "" = the default
-    breakdowns: str | None = None  # comma-separated breakdown names; "none"; "" = [sync] breakdowns
+    breakdowns: str | None = None  # comma-separated breakdown names; "none"; "" = the agency's
     key_results: str | None = None  # comma-separated results or action ids / names; "" = the default
 
 
@@ -118,7 +118,10 @@ def remove_client(wb: Workbook, client: Client) -> dict[str, int]:
     return counts
 
 
-def client_record(client: Client, agency: Agency, accounts: int | None = None) -> dict[str, Any]:
+def client_record(client: Client, agency: Agency, accounts: int | None = None, *,
+                  setting: str = "") -> dict[str, Any]:
+    """The client as shown; `breakdowns_in_use` names the breakdowns its syncs fetch and who
+    chose them (the client, its agency, or `setting`: `[sync] breakdowns`)."""
     budget = client.monthly_budget_micros
     record: dict[str, Any] = {
         "id": client.id, "name": client.name, "agency": agency.name, "agency_id": agency.id,
@@ -128,6 +131,7 @@ def client_record(client: Client, agency: Agency, accounts: int | None = None) -
         "conversion_actions": list(client.conversion_actions),
         "key_results": list(client.key_results or []), "created_at": client.created_at,
         "breakdowns": None if client.breakdowns is None else list(client.breakdowns),
+        **breakdowns_in_use(client.breakdowns, agency.breakdowns, setting).record(),
     }
     if accounts is not None:
         record["ad_accounts"] = accounts
@@ -163,21 +167,8 @@ def _apply(client: Client, changes: ClientChanges) -> None:
     if changes.conversion_actions is not None:
         client.conversion_actions = validate.action_types(changes.conversion_actions)
     if changes.breakdowns is not None:
-        client.breakdowns = client_breakdowns(changes.breakdowns)
-
-
-def client_breakdowns(text: str) -> list[str] | None:
-    """`--breakdowns`: names (config.BREAKDOWN_NAMES), "none" for none, "" for [sync] breakdowns."""
-    if not text.strip():
-        return None
-    if text.strip().lower() == "none":
-        return []
-    try:
-        return list(parse_breakdowns(text))
-    except ValueError as exc:
-        raise UsageError(f"--breakdowns: {exc}",
-                         hint="e.g. --breakdowns age_gender,country; \"none\" for none; \"\" "
-                              "for [sync] breakdowns.") from None
+        client.breakdowns = breakdowns_option(changes.breakdowns,
+                                              default="the agency's, else [sync] breakdowns")
 
 
 def _fields(client: Client) -> dict[str, Any]:

@@ -13,7 +13,8 @@ import pytest
 from support import assert_bad_input, workbook_state
 
 AGENCY_KEYS = {"id": str, "name": str, "timezone": str, "currency": str, "locale": str,
-               "plan": str, "branding": dict, "created_at": str, "clients": int, "users": int}
+               "plan": str, "branding": dict, "created_at": str, "clients": int, "users": int,
+               "breakdowns": (list, type(None)), "breakdowns_in_use": list, "breakdowns_from": str}
 
 
 def row_counts() -> dict[str, int]:
@@ -407,3 +408,66 @@ def test_agency_remove_with_data_as_a_process_without_terminal_needs_yes(
 
 def test_agency_workbook_is_a_real_sqlite_file(dd, agency, workbook_path: Path):
     assert workbook_path.read_bytes()[:16] == b"SQLite format 3\x00"
+
+
+# --- breakdowns ----------------------------------------------------------------------------------
+
+
+def test_agency_breakdowns_apply_to_its_clients_that_choose_none(dd, agency, home):
+    (home / "datadrip.toml").write_text('[sync]\nbreakdowns = "device"\n', encoding="utf-8")
+    dd("client", "add", "Masala Mornings")
+    dd("client", "add", "Peak Trail Outfitters", "--breakdowns", "placement")
+    shown = dd("agency", "show", "Spice Route Media", "--json").json()
+    assert (shown["breakdowns"], shown["breakdowns_in_use"], shown["breakdowns_from"]) == (
+        None, ["device"], "[sync] breakdowns")
+
+    run = dd("agency", "edit", "Spice Route Media", "--breakdowns", "country, age_gender,country",
+             "--json")
+
+    assert run.exit_code == 0, run.stderr
+    record = run.json()
+    assert_agency_shape(record)
+    assert (record["breakdowns"], record["breakdowns_in_use"], record["breakdowns_from"]) == (
+        ["country", "age_gender"], ["country", "age_gender"], "agency")
+    clients = {c["name"]: (c["breakdowns_in_use"], c["breakdowns_from"])
+               for c in dd("client", "list", "--json").json()}
+    assert clients == {"Masala Mornings": (["country", "age_gender"], "agency"),
+                       "Peak Trail Outfitters": (["placement"], "client")}
+    text = dd("client", "show", "Masala Mornings").stdout
+    assert "Breakdowns synced:" in text and "country, age_gender" in text
+    assert "Breakdowns from:   agency" in text
+
+
+def test_agency_breakdowns_none_and_empty_clear_back_to_the_setting(dd, agency):
+    def edit(value: str) -> Any:
+        run = dd("agency", "edit", "Spice Route Media", "--breakdowns", value, "--json")
+        assert run.exit_code == 0, run.stderr
+        record = run.json()
+        return record["breakdowns"], record["breakdowns_in_use"], record["breakdowns_from"]
+
+    assert edit("device") == (["device"], ["device"], "agency")
+    assert edit("none") == ([], [], "agency")  # no breakdowns, whatever [sync] says
+    assert edit("") == (None, [], "[sync] breakdowns")
+    added = dd("agency", "add", "Pixel Pundits", "--breakdowns", "placement", "--json").json()
+    assert added["breakdowns_in_use"] == ["placement"]
+
+
+def test_agency_breakdowns_changes_are_in_the_audit_log(dd, agency):
+    dd("agency", "edit", "Spice Route Media", "--breakdowns", "age_gender")
+    dd("agency", "edit", "Spice Route Media", "--breakdowns", "")
+
+    edits = [e["details"] for e in dd("audit", "--json").json() if e["action"] == "agency.edit"]
+    assert edits == [{"changes": {"breakdowns": [None, ["age_gender"]]}},
+                     {"changes": {"breakdowns": [["age_gender"], None]}}]
+
+
+@pytest.mark.parametrize("value", ["age_gender,planet", "age", "device;country"])
+def test_agency_breakdowns_refuse_an_unknown_name_and_change_nothing(dd, agency, value):
+    before = workbook_state(dd)
+
+    run = dd("agency", "edit", "Spice Route Media", "--name", "Renamed", "--breakdowns", value)
+
+    assert_bad_input(run, "--breakdowns", "age_gender, country, placement, device")
+    assert workbook_state(dd) == before
+    assert_bad_input(dd("agency", "add", "Pixel Pundits", "--breakdowns", value), "--breakdowns")
+    assert workbook_state(dd) == before

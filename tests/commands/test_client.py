@@ -18,7 +18,7 @@ from support import assert_bad_input, workbook_state
 CLIENT_KEYS = {"id": str, "name": str, "agency": str, "agency_id": str, "currency": str,
                "monthly_budget": (Decimal, type(None)), "report_recipients": list, "active": bool,
                "conversion_actions": list, "key_results": list, "breakdowns": (list, type(None)),
-               "created_at": str, "ad_accounts": int}
+               "breakdowns_in_use": list, "breakdowns_from": str, "created_at": str, "ad_accounts": int}
 
 
 def exact(run: Any) -> Any:

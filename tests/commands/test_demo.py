@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 from datadrip.cli import app
 
 AGENCY_KEYS = {"id", "name", "timezone", "currency", "locale", "plan", "branding", "created_at",
-               "clients", "users"}
+               "clients", "users", "breakdowns", "breakdowns_in_use", "breakdowns_from"}
 CLIENT_KEYS = {"id", "name", "agency", "agency_id", "currency", "monthly_budget",
                "report_recipients", "active", "conversion_actions", "key_results", "breakdowns",
-               "created_at",
+               "breakdowns_in_use", "breakdowns_from", "created_at",
                "ad_accounts"}
 USER_KEYS = {"id", "email", "role", "agency", "agency_id", "created_at"}
 DEMO_CLIENTS = [("Masala Mornings", "INR", Decimal("600000")),

@@ -214,7 +214,7 @@ def test_status_json_keys_are_stable(filled):
         "agency", "client", "platform", "account_id", "name", "account_status", "state", "last_sync",
         "last_success_at", "hours_since_success", "connect", "wait", "problem"]
     assert list(result["accounts"][0]["last_sync"]) == ["status", "started_at", "finished_at", "rows",
-                                                       "error"]
+                                                       "error", "warnings"]
     assert list(result["reports"][0]) == ["agency", "client", "id", "kind", "period", "status",
                                           "state", "sent_at", "built_at", "error", "message_id",
                                           "command", "problem"]

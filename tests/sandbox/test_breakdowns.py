@@ -32,7 +32,8 @@ def _sums(rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[Decimal, in
 
 
 @pytest.mark.parametrize("breakdowns", ["age", "gender", "country",
-                                        "publisher_platform,platform_position", "device_platform"])
+                                        "publisher_platform,platform_position", "device_platform",
+                                        "publisher_platform,impression_device"])
 def test_meta_breakdowns_add_up_exactly_to_the_campaign_rows(sandbox_http: httpx.Client,
                                                               breakdowns: str) -> None:
     common = {"level": "campaign", "fields": FIELDS, "time_range": DAY, "time_increment": "1",
@@ -78,6 +79,21 @@ def test_meta_breakdowns_refuse_combinations_meta_does_not_allow(sandbox_http: h
     assert error["code"] == 100 and error["type"] == "OAuthException"
     assert error["message"] == ("(#100) Current combination of data breakdown columns "
                                 f"(action_type, {breakdowns.replace(',', ', ')}) is invalid ")
+
+
+@pytest.mark.parametrize("breakdowns", ["age", "publisher_platform,impression_device"])
+def test_meta_breakdowns_refuse_a_start_beyond_37_months(sandbox_http: httpx.Client,
+                                                         breakdowns: str) -> None:
+    """37 months before 2026-11-26 is 2023-10-26: a day earlier is refused as Meta refuses it."""
+    kept = insights(sandbox_http, level="campaign", fields=FIELDS, breakdowns=breakdowns,
+                    time_range={"since": "2023-10-26", "until": "2023-10-27"}, time_increment="1")
+    refused = insights(sandbox_http, level="campaign", fields=FIELDS, breakdowns=breakdowns,
+                       time_range={"since": "2023-10-25", "until": "2023-10-27"}, time_increment="1")
+
+    assert kept.status_code == 200, kept.text
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == 3018
+    assert "37 months" in refused.json()["error"]["message"]
 
 
 TOKEN = {"Authorization": "Bearer ya29.sandbox-access-token"}
@@ -140,6 +156,17 @@ def test_google_geo_target_constants_name_the_countries(sandbox_http: httpx.Clie
         ("2356", "IN"), ("2840", "US")]
 
 
+@pytest.mark.parametrize("view", ["age_range_view", "gender_view"])
+def test_google_views_refuse_a_start_beyond_37_months(sandbox_http: httpx.Client, view: str) -> None:
+    select = f"SELECT campaign.id, segments.date, {METRICS} FROM {view}"
+    kept = _gaql(sandbox_http, f"{select} WHERE segments.date BETWEEN '2023-10-26' AND '2023-10-27'")
+    refused = _gaql(sandbox_http, f"{select} WHERE segments.date BETWEEN '2023-10-25' AND '2023-10-27'")
+
+    assert kept.status_code == 200, kept.text
+    assert refused.status_code == 400
+    assert "REQUESTED_DATE_GRANULARITY_NOT_SUPPORTED" in refused.text and "37 months" in refused.text
+
+
 def test_google_views_refuse_metrics_by_view_without_days(sandbox_http: httpx.Client) -> None:
     response = _gaql(sandbox_http, f"SELECT ad_group_criterion.gender.type, {METRICS} FROM gender_view")
     assert response.status_code == 400
@@ -161,3 +188,19 @@ def test_sandbox_breakdown_splits_are_exact_and_deterministic() -> None:
     assert shares != weights(8, "1", "2", dt.date(2026, 11, 10), ["a", "b", "c"])
     parts = split(1_234_567, shares, step=10_000)
     assert sum(parts) == 1_234_567 and sum(1 for part in parts if part % 10_000) == 1
+
+
+def test_meta_impression_device_answers_nothing_without_the_opt_in_from_2026_08_03(
+        sandbox: Any, sandbox_http: httpx.Client) -> None:
+    def rows(breakdowns: str, days: dict[str, str] = DAY) -> list[dict[str, Any]]:
+        response = insights(sandbox_http, level="campaign", fields=FIELDS, time_range=days,
+                            time_increment="1", breakdowns=breakdowns, limit="500")
+        assert response.status_code == 200, response.text
+        return list(response.json()["data"])
+
+    sandbox.app.state.extra["meta_impression_device_not_opted_in"] = {"1010000001"}
+    assert rows("publisher_platform,impression_device") == []
+    assert rows("device_platform")  # needs no opt-in
+    sandbox.app.state.clock.advance(dt.date(2026, 8, 2) - dt.date(2026, 11, 26))
+    july = {"since": "2026-07-20", "until": "2026-07-22"}
+    assert rows("publisher_platform,impression_device", july)  # before the opt-in was needed

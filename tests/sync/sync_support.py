@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import pytest
+from support import POSTGRES_ENV, Run
 
 from datadrip.core.money import conversions_from_millionths
 
@@ -93,3 +98,29 @@ def sql(path: Path, query: str, *params: Any) -> list[tuple[Any, ...]]:
         return connection.execute(query, params).fetchall()
     finally:
         connection.close()
+
+
+@contextmanager
+def own_home(folder: Path) -> Iterator[Callable[..., Run]]:
+    """A DATADRIP_HOME for a module's sync (conftest's `home` makes one per test), with the
+    sandbox's settings; the `dd` it yields runs the CLI there."""
+    from typer.testing import CliRunner
+
+    from datadrip.cli import app
+
+    with pytest.MonkeyPatch.context() as patch:
+        for var in list(os.environ):
+            if var.startswith("DATADRIP_") and var != POSTGRES_ENV:
+                patch.delenv(var)
+        patch.setenv("DATADRIP_HOME", str(folder / "home"))
+        patch.setenv("DATADRIP_USER_EMAIL", "tester@agency.example")
+        patch.setenv("DATADRIP_SECRETS_BACKEND", "file")
+        (folder / "work").mkdir(parents=True, exist_ok=True)
+        patch.chdir(folder / "work")
+        runner = CliRunner()
+
+        def dd(*args: str, input: str | None = None) -> Run:
+            result = runner.invoke(app, list(args), input=input)
+            return Run(result.exit_code, result.stdout, result.stderr)
+
+        yield dd

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import POSTGRES_ENV, Run, assert_bad_input
-from sync_support import connect_everything
+from support import assert_bad_input
+from sync_support import connect_everything, own_home
 
 MASALA = "Masala Mornings"
 PEAK = "Peak Trail Outfitters"
@@ -66,32 +64,6 @@ def _snapshot(home: Path) -> list[tuple[Any, ...]]:
         connection.close()
 
 
-@contextmanager
-def _own_home(folder: Path) -> Iterator[Callable[..., Run]]:
-    """A DATADRIP_HOME for the module's sync (conftest's `home` makes one per test), with the
-    sandbox's settings; the `dd` it yields runs the CLI there."""
-    from typer.testing import CliRunner
-
-    from datadrip.cli import app
-
-    with pytest.MonkeyPatch.context() as patch:
-        for var in list(os.environ):
-            if var.startswith("DATADRIP_") and var != POSTGRES_ENV:
-                patch.delenv(var)
-        patch.setenv("DATADRIP_HOME", str(folder / "home"))
-        patch.setenv("DATADRIP_USER_EMAIL", "tester@agency.example")
-        patch.setenv("DATADRIP_SECRETS_BACKEND", "file")
-        (folder / "work").mkdir(parents=True, exist_ok=True)
-        patch.chdir(folder / "work")
-        runner = CliRunner()
-
-        def dd(*args: str, input: str | None = None) -> Run:
-            result = runner.invoke(app, list(args), input=input)
-            return Run(result.exit_code, result.stdout, result.stderr)
-
-        yield dd
-
-
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
     """Masala Mornings (Meta INR, Google INR) with every breakdown, synced 40 days back, then again."""
@@ -99,7 +71,7 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
     from datadrip.sandbox.server import SandboxServer
 
     folder = tmp_path_factory.mktemp("breakdowns")
-    with SandboxServer(SandboxConfig(seed=7)) as sandbox, _own_home(folder) as dd, \
+    with SandboxServer(SandboxConfig(seed=7)) as sandbox, own_home(folder) as dd, \
             pytest.MonkeyPatch.context() as patch:
         described = sandbox.app.describe(sandbox.base_url)
         meta, google = described["meta"], described["google"]

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from datadrip.platforms.base import DateWindow
-from datadrip.sync.run import RETENTION_DAYS, plan_window
+from datadrip.sync.run import plan_window
 
 TODAY = dt.date(2026, 11, 26)
 
@@ -65,7 +65,13 @@ def test_plan_window_full_ignores_the_cursor():
 
 def test_plan_window_never_reaches_past_today_or_the_retention():
     assert plan(until=dt.date(2027, 1, 1)) == DateWindow(dt.date(2026, 8, 29), TODAY)
-    assert plan(since=dt.date(2020, 1, 1)).since == TODAY - dt.timedelta(days=RETENTION_DAYS)
+    # 37 months back is 2023-10-26; a day later, since a platform's today may be a day ahead.
+    assert plan(since=dt.date(2020, 1, 1)).since == dt.date(2023, 10, 27)
+    assert plan(since=dt.date(2023, 10, 28)).since == dt.date(2023, 10, 28)
+
+
+def test_plan_window_retention_counts_months_to_the_shorter_month_end():
+    assert plan(today=dt.date(2027, 3, 31), since=dt.date(2020, 1, 1)).since == dt.date(2024, 3, 1)
 
 
 def test_plan_window_a_window_entirely_in_the_future_is_nothing_to_do():

@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from datadrip.core.errors import DataDripError
+from datadrip.core.periods import months_back
 from datadrip.platforms.base import AccountRef, BreakdownRow, DateWindow, FetchNotes
 from datadrip.platforms.google.ads import NOT_ENABLED, AdsClient, GoogleAdsApiError, customer_id
 from datadrip.platforms.google.metrics import RowReader
@@ -44,9 +45,7 @@ RETENTION_MONTHS = 37
 
 def breakdown_limit(dimension: str, today: dt.date) -> dt.date | None:
     """The first day Google still answers (its daily data: 37 months)."""
-    year, month = divmod(today.year * 12 + today.month - 1 - RETENTION_MONTHS, 12)
-    following = dt.date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
-    return dt.date(year, month + 1, min(today.day, (following - dt.timedelta(days=1)).day))
+    return months_back(today, RETENTION_MONTHS)
 
 
 def breakdown_query(dimension: str, window: DateWindow) -> str:

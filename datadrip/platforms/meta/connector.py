@@ -38,19 +38,23 @@ class MetaAds:
 
     `page_limit` is the `limit` asked of list edges, `insights_page_limit` that of insights pages;
     `retry` how hard to try (RetryPolicy); `sleep` every pause (retries, usage pacing, report-run
-    polls) goes through it, and `on_wait` hears of each one longer than a moment."""
+    polls) goes through it, and `on_wait` hears of each one longer than a moment;
+    `device_breakdown` is Meta's breakdown behind the device dimension ([meta] device_breakdown,
+    settings.DEVICE_BREAKDOWNS)."""
 
     name = "meta"
 
     def __init__(self, *, http: httpx.Client, graph_url: str, api_version: str, access_token: str,
                  sleep: Sleep = time.sleep, page_limit: int = 100,
                  insights_page_limit: int = INSIGHTS_PAGE_LIMIT,
-                 retry: RetryPolicy | None = None, on_wait: WaitFn | None = None) -> None:
+                 retry: RetryPolicy | None = None, on_wait: WaitFn | None = None,
+                 device_breakdown: str = breakdowns.DEVICE_PLATFORM) -> None:
         self._graph = GraphClient(http=http, graph_url=graph_url, api_version=api_version,
                                   access_token=access_token, retry=retry, sleep=sleep,
                                   on_wait=on_wait)
         self._page_limit = page_limit
         self._insights_page_limit = insights_page_limit
+        self._device_breakdown = breakdowns.device_keys(device_breakdown)
 
     def __repr__(self) -> str:
         return f"MetaAds({self._graph!r})"
@@ -89,4 +93,5 @@ class MetaAds:
         """Campaign rows of `account` over `window` broken down by `dimension` (age, gender,
         country, placement, device)."""
         return breakdowns.breakdown_metrics(self._graph, account, window, dimension, options,
-                                            notes, today=today, page_limit=self._insights_page_limit)
+                                            notes, today=today, page_limit=self._insights_page_limit,
+                                            device=self._device_breakdown)

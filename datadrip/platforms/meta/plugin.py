@@ -132,7 +132,8 @@ class MetaPlatform:
         meta = getattr(context.settings, self.name)
         return MetaAds(http=context.http, graph_url=meta.graph_url, api_version=meta.api_version,
                        access_token=context.get_token(False), sleep=context.sleep,
-                       retry=context.retry, on_wait=context.on_wait)
+                       retry=context.retry, on_wait=context.on_wait,
+                       device_breakdown=meta.device_breakdown)
 
 
 class _AccessToken:

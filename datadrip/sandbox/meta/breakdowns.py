@@ -3,8 +3,11 @@ split over the values of the asked breakdowns so the parts add up exactly to the
 
 Like Meta: a combination outside the allowed list is refused with code 100; with `age` or
 `gender`, off-Meta (pixel) actions are shown only when attribution windows are listed explicitly;
-a breakdown query starting more than 13 months back answers no reach. Every request with
-breakdowns is recorded in `state.extra["meta_breakdown_requests"]` for tests.
+a breakdown query starting more than 13 months back answers no reach; from 2026-08-03 an account
+that has not opted in to impression_device in Ads Manager gets no rows for it (the accounts in
+`state.extra["meta_impression_device_not_opted_in"]`: every account is opted in unless a test
+says otherwise). Every request with breakdowns is recorded in
+`state.extra["meta_breakdown_requests"]` for tests.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from datadrip.sandbox.splits import split, weights
 from datadrip.sandbox.state import SandboxContext
 from datadrip.sandbox.web import Response
 
-# Meta's allowed combinations (card §4), device_platform alone beside them.
+# Meta's allowed combinations (card §4), device_platform alone beside them (valid, though in no
+# documented combination). impression_device is allowed only beside publisher_platform.
 ALLOWED = {("age",), ("gender",), ("age", "gender"), ("country",), ("publisher_platform",),
-           ("publisher_platform", "platform_position"), ("device_platform",)}
+           ("publisher_platform", "platform_position"), ("device_platform",),
+           ("publisher_platform", "impression_device")}
 # Allowed by Meta but not emulated here.
-NOT_EMULATED = {("region",), ("publisher_platform", "impression_device"),
+NOT_EMULATED = {("region",),
                 ("publisher_platform", "platform_position", "impression_device"),
                 ("product_id",), ("hourly_stats_aggregated_by_advertiser_time_zone",),
                 ("hourly_stats_aggregated_by_audience_time_zone",)}
@@ -33,6 +38,8 @@ VALUES = {
     "gender": ("female", "male", "unknown"),
     "publisher_platform": ("facebook", "instagram", "audience_network", "messenger"),
     "device_platform": ("mobile_app", "mobile_web", "desktop"),
+    "impression_device": ("iphone", "ipad", "android_smartphone", "android_tablet", "desktop",
+                          "other"),
 }
 POSITIONS = {"facebook": ("feed", "facebook_reels", "marketplace"),
              "instagram": ("feed", "instagram_stories", "instagram_reels"),
@@ -41,6 +48,8 @@ COUNTRIES = {"INR": ("IN", "AE", "GB"), "USD": ("US", "CA", "MX"), "EUR": ("DE",
 REACH_MONTHS = 13  # breakdown queries starting further back get no reach (since 2025-06-10)
 OFF_META_WINDOWS_NEEDED = ("age", "gender")
 REQUESTS = "meta_breakdown_requests"
+NOT_OPTED_IN = "meta_impression_device_not_opted_in"  # sandbox account ids
+OPT_IN_NEEDED_FROM = dt.date(2026, 8, 3)  # impression_device needs the Ads Manager opt-in since
 
 S = TypeVar("S")
 
@@ -61,6 +70,16 @@ def record(sandbox: SandboxContext, account: Account, params: dict[str, str]) ->
     with sandbox.state.lock:
         sandbox.state.extra.setdefault(REQUESTS, []).append(
             {"account_id": account.id, **{k: v for k, v in params.items() if k != "access_token"}})
+
+
+def withholds_impression_device(sandbox: SandboxContext, account: Account,
+                                breakdowns: tuple[str, ...], today: dt.date) -> bool:
+    """Whether Meta answers nothing to this query: impression_device asked, on or after
+    OPT_IN_NEEDED_FROM, of an account that has not opted in."""
+    if "impression_device" not in breakdowns or today < OPT_IN_NEEDED_FROM:
+        return False
+    with sandbox.state.lock:
+        return account.id in sandbox.state.extra.get(NOT_OPTED_IN, set())
 
 
 def reach_withheld(since: dt.date, today: dt.date) -> bool:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from datadrip.sandbox.data import MICROS, MINOR_UNITS, Account, Entity, Row
 from datadrip.sandbox.meta import actions as meta_actions
 from datadrip.sandbox.meta.breakdowns import parts as breakdown_parts
-from datadrip.sandbox.meta.breakdowns import reach_withheld
+from datadrip.sandbox.meta.breakdowns import reach_withheld, withholds_impression_device
 from datadrip.sandbox.meta.breakdowns import record as record_breakdowns
 from datadrip.sandbox.meta.common import (
     decode_cursor,
@@ -308,6 +308,8 @@ def page(request: Request, sandbox: SandboxContext, account: Account, query: Que
     if not raw_limit.isdigit() or int(raw_limit) < 1:
         return graph_error("(#100) Param limit must be a positive integer", 100)
     limit = int(raw_limit)
+    if withholds_impression_device(sandbox, account, query.breakdowns, today):
+        return Response.json({"data": []}, headers=headers)
     after = _position(request.query.get("after"))
     if isinstance(after, Response):
         return after
