@@ -207,7 +207,7 @@ def test_serve_json_first_line_then_stops_cleanly_on_sigterm() -> None:
         # Every planted story is served by default, with the accounts it lives in.
         assert {story["kind"] for story in description["stories"]} == {
             "cpa_doubles", "ctr_fatigue", "budget_raise", "overspend", "pmax",
-            "mixed_attribution", "archived_spend"}
+            "mixed_attribution", "archived_spend", "leads_halve"}
         assert {"act_1010000005", "act_1010000006", "act_1010000007"} <= set(
             description["meta"]["ad_account_ids"])
     finally:
