@@ -24,10 +24,16 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/datadrip demo
 
+# pytest runs on WORKERS processes (pytest-xdist), one per core of the 2-core CI machine: the
+# tests start processes of their own (datadrip, chromium, the sandbox), so more workers than
+# cores only queue up. `make test WORKERS=4` on a bigger machine; WORKERS=0 runs in one process.
+WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(WORKERS)
+
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check datadrip tests benchmarks docs
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 # The whole suite with every process's clock moved to AT (UTC), e.g.
 # make test-at AT='2027-02-28 23:30': it must pass on any date and at any hour.
@@ -35,7 +41,7 @@ test-at: $(VENV)/.installed-test
 	@test -n "$(AT)" || { echo "error: say when, e.g. make test-at AT='2027-02-28 23:30'" >&2; exit 2; }
 	TEST_CLOCK_SHIFT_SECONDS=$$($(BIN)/python -c 'import datetime as d, sys, time; \
 	print(d.datetime.fromisoformat(sys.argv[1]).replace(tzinfo=d.UTC).timestamp() - time.time())' \
-	"$(AT)") PYTHONPATH=$(CURDIR)/tests/shifted_clock $(BIN)/python -m pytest
+	"$(AT)") PYTHONPATH=$(CURDIR)/tests/shifted_clock $(PYTEST)
 
 # The sweeps CI leaves out (tests marked slow), e.g. the planted stories over a year of dates.
 test-slow: $(VENV)/.installed-test

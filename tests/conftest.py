@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import PINNED_TODAY, POSTGRES_ENV, Run, pinned_clock
+from support import META_REDIRECT_PORT, PINNED_TODAY, POSTGRES_ENV, Run, pinned_clock
 from typer.testing import CliRunner
 
 from datadrip.cli import app
@@ -28,6 +28,49 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 __all__ = ["POSTGRES_ENV", "Run"]  # other test modules have imported them from here
+
+
+# --- running on several workers (pytest-xdist, `make test`) ----------------------------------------
+
+META_REDIRECT_GROUP = "meta-redirect-port"
+
+
+@pytest.fixture
+def meta_redirect_port() -> int:
+    """The Meta app's fixed redirect port. A test that binds it (a Meta login in a browser, or a
+    test holding the port busy) asks for this fixture, directly or through another fixture, and
+    so runs in the one xdist group that owns the port: one test at a time across all workers."""
+    return META_REDIRECT_PORT
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Which tests must share a worker under `--dist loadgroup` (pyproject's addopts):
+
+    - every test that uses `meta_redirect_port`: one group, so the fixed port is never bound
+      twice at once;
+    - the tests of a module that share a module- (or class-, package-) scoped fixture, such as one
+      sync or demo for the whole module: one group per module, so the expensive fixture is
+      built once, on one worker, instead of once on each;
+    - every other test runs wherever a worker is free.
+
+    Runs before xdist turns the marks into work units; without xdist the marks change nothing."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        fixtures = getattr(item, "fixturenames", ())
+        if "meta_redirect_port" in fixtures:
+            item.add_marker(pytest.mark.xdist_group(META_REDIRECT_GROUP))
+        elif _shares_a_fixture_beyond_one_test(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+def _shares_a_fixture_beyond_one_test(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(definitions[-1].scope in ("class", "module", "package")
+               for definitions in info.name2fixturedefs.values() if definitions)
 
 
 @pytest.fixture(autouse=True)

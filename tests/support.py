@@ -16,6 +16,11 @@ from typing import Any
 
 POSTGRES_ENV = "DATADRIP_TEST_POSTGRES_URL"
 
+# The Meta app's registered loopback redirect is http://localhost:8765/callback (the sandbox's app
+# lists only that port, as a real app does), so a Meta login in a browser must bind 8765: tests
+# that do ask for conftest's `meta_redirect_port` fixture, which runs them one at a time.
+META_REDIRECT_PORT = 8765
+
 # The day a test that reads "today" lives on, whatever the real date: mid-month, mid-week, far
 # from a DST change. The sandbox pins its own clock to a day (SandboxConfig.today); the test
 # process is pinned with `pinned_clock`, so what the demo's services and the sandbox in the same

@@ -137,7 +137,8 @@ class _Upsert:
         statement = statement.on_conflict_do_update(
             index_elements=list(key),
             set_={name: statement.excluded[name] for name in columns if name not in key})
-        compiled = statement.compile(dialect=dialect)
+        # Only `columns` are bound: a column the writer does not fill yet keeps its default.
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
         self._sql = str(compiled)
         self._columns = tuple(columns)
         self._positional = compiled.positiontup is not None

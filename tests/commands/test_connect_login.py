@@ -31,14 +31,14 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pytest
 from platforms.test_loopback import need_chromium, sandbox_tokens
-from support import assert_bad_input, consent, query_of
+from support import META_REDIRECT_PORT, assert_bad_input, consent, query_of
 from test_connect import CLIENT, SYSTEM_TOKEN, accounts_in, stored_logins
 
 from datadrip.platforms.oauth.loopback import DONE_TEXT, FAILED_TEXT
 
 SCRIPT = Path(__file__).with_name("browser_consent.py")
 TIMEOUT = 60.0  # seconds any one run may take before the test fails instead of hanging
-META_PORT = 8765  # the redirect port the sandbox's Meta app lists (http://localhost:8765/callback)
+META_PORT = META_REDIRECT_PORT  # the one the sandbox's Meta app lists (http://localhost:8765/callback)
 ACCOUNT = {"meta": "act_1010000001", "google": "2020000002"}
 BOTH = pytest.mark.parametrize("platform", ["meta", "google"])
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -271,9 +271,10 @@ def no_browser_of_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def cli(connectable: dict[str, Any], dd: Callable[..., Any], sandbox: Any,
-        home: Path) -> Iterator[Cli]:
-    """The CLI as real processes. Afterwards, whatever the test did: no token the sandbox issued
+def cli(connectable: dict[str, Any], dd: Callable[..., Any], sandbox: Any, home: Path,
+        meta_redirect_port: int) -> Iterator[Cli]:
+    """The CLI as real processes; a Meta login binds the app's redirect port (META_PORT), hence
+    `meta_redirect_port`. Afterwards, whatever the test did: no token the sandbox issued
     (nor the app secret, the client secret or the ready-made tokens) was printed by any run, or
     sits in plain bytes in any file under DATADRIP_HOME (the secret file is encrypted)."""
     runner = Cli(dd, sandbox)

@@ -34,13 +34,16 @@ def described(sandbox: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def meta(described: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> MetaOAuth:
+def meta(described: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+         meta_redirect_port: int) -> MetaOAuth:
     """The app as `datadrip connect meta` will build it: settings from DATADRIP_* variables (the
-    redirect port left at its default), the app secret from the environment."""
+    redirect port left at its default, which its login binds: hence `meta_redirect_port`), the
+    app secret from the environment."""
     for key in ("graph_url", "dialog_url", "app_id"):
         monkeypatch.setenv(f"DATADRIP_META_{key.upper()}", described[key])
     monkeypatch.setenv("DATADRIP_META_APP_SECRET", described["app_secret"])
     app = MetaOAuth.from_settings(load_settings())
+    assert app.redirect_port == meta_redirect_port
     assert app.redirect_uri(app.redirect_port) in described["redirect_uris"]
     return app
 
