@@ -137,8 +137,7 @@ class _Upsert:
         statement = statement.on_conflict_do_update(
             index_elements=list(key),
             set_={name: statement.excluded[name] for name in columns if name not in key})
-        # Only `columns` are bound: a column the writer does not fill yet keeps its default.
-        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+        compiled = statement.compile(dialect=dialect)
         self._sql = str(compiled)
         self._columns = tuple(columns)
         self._positional = compiled.positiontup is not None
