@@ -42,7 +42,7 @@ def shown_figures(sums: Totals, currency: str) -> dict[str, Decimal | int | None
 
     These exact values are what the model is shown and what guardrails check its quotes against."""
     shown = sums.values(currency)
-    frequency = sums.frequency
+    frequency = sums.daily_frequency
     return {
         "spend": shown["spend"], "impressions": sums.impressions, "clicks": sums.clicks,
         "conversions": shown["conversions"],
@@ -191,7 +191,8 @@ def _load_sums(session: Session, facts: ClientFacts, account_ids: list[str]) -> 
         sums.spend_micros, sums.impressions = int(spend or 0), int(impressions or 0)
         sums.clicks = int(clicks or 0)
         sums.conversions_millionths = int(conversions or 0)
-        sums.conversion_value_micros, sums.reach, sums.days = int(value or 0), int(reach or 0), int(days)
+        sums.conversion_value_micros, sums.daily_reach_sum = int(value or 0), int(reach or 0)
+        sums.days = int(days)
         if isinstance(last, str):
             last = dt.date.fromisoformat(last)
         if entity.last_day is None or last > entity.last_day:
