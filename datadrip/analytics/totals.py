@@ -170,8 +170,9 @@ class Totals:
         self.clicks += other.clicks
         self.conversions_millionths += other.conversions_millionths
         self.conversion_value_micros += other.conversion_value_micros
-        self.daily_reach_sum += other.daily_reach_sum  # the period's `reach` is never added
+        self.daily_reach_sum += other.daily_reach_sum
         self.days += other.days
+        self.reach = None  # two lines' people overlap: a period's reach is never added
         if other.link_clicks is not None:
             self.link_clicks = (self.link_clicks or 0) + other.link_clicks
         self.link_impressions += other.link_impressions

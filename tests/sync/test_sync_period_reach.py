@@ -360,7 +360,38 @@ def test_sync_google_share_above_one_fails_clearly(synced: SimpleNamespace, tmp_
 
     assert run.exit_code == 1, run.stderr
     assert re.search(rf"^error: {CLIENT} · google {GOOGLE}: Google Ads sent an unreadable "
-                     r"metrics\.searchImpressionShare \(a share outside 0 to 1: 1\.5\)",
+                     r"metrics\.searchImpressionShare \(a share outside 0 to 1: Decimal\('1\.5'\)\)",
                      run.stderr, re.MULTILINE), run.stderr
     assert "Traceback" not in run.stderr
     assert _share_rows(tmp_path / "home" / "workbook.db") == before
+
+
+def test_report_shows_the_periods_reach_and_search_share_per_channel(synced: SimpleNamespace) -> None:
+    week = preset_period("last-7-days", synced.today)
+    [account] = [line for line in _metrics(synced, "account", week.since, week.until,
+                                           "reach,frequency") if line["platform"] == "meta"]
+    [google] = [line for line in _metrics(synced, "platform", week.since, week.until,
+                                          "search_impression_share,search_budget_lost_share,"
+                                          "search_rank_lost_share") if line["platform"] == "google"]
+    built = synced.dd("report", "build", CLIENT, "--period", "last-7-days", "--format", "json")
+    assert built.exit_code == 0, built.stderr
+    channels = {channel["platform"]: channel for channel in json.loads(built.stdout)["channels"]}
+
+    assert channels["meta"]["reach"] == account["reach"] > 0
+    assert Decimal(str(channels["meta"]["frequency"])) == Decimal(str(account["frequency"]))
+    assert channels["google"]["reach"] is None
+    assert str(channels["google"]["search_share"]) == str(google["search_impression_share"])
+
+    text = synced.dd("report", "build", CLIENT, "--period", "last-7-days", "--format", "txt")
+    assert text.exit_code == 0, text.stderr
+    assert re.search(rf"^    Reach: {account['reach']:,} people, [\d.]+ impressions each$",
+                     text.stdout, re.MULTILINE), text.stdout
+    assert re.search(r"^    Search impression share: (at most |below |above |at least )?[\d.]+%",
+                     text.stdout, re.MULTILINE), text.stdout
+
+
+def test_report_over_a_day_shows_no_reach_for_the_account(synced: SimpleNamespace) -> None:
+    built = synced.dd("report", "build", CLIENT, "--period", "yesterday", "--format", "json")
+    assert built.exit_code == 0, built.stderr
+    channels = {channel["platform"]: channel for channel in json.loads(built.stdout)["channels"]}
+    assert channels["meta"]["reach"] is None  # an account's reach over one day is not fetched

@@ -260,7 +260,7 @@ class RowReader:
         for key, _ in SHARE_KEYS:
             value = self.double(metrics, key)
             if value > 1 or value < 0:
-                self._fail(f"metrics.{key}", metrics.get(key), "a share outside 0 to 1")
+                self._fail(f"metrics.{key}", value, "a share outside 0 to 1")
             values.append(value)
         if not values[0]:
             return None, None, None
@@ -344,8 +344,7 @@ class RowReader:
         return number
 
     def _fail(self, name: str, value: Any, problem: str) -> NoReturn:
-        text = str(value) if isinstance(value, Decimal) else repr(value)  # a JSON number as sent
-        shown = text if len(text) <= 40 else text[:37] + "..."
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
         raise DataDripError(f"Google Ads sent an unreadable {name} ({problem}: {shown}) in a row "
                             f"of customer {self._cid}",
                             hint="Check [google] api_url and api_version; if they are right, "
