@@ -353,12 +353,12 @@ def _sums(session: Session, accounts: dict[str, ScopeAccount], level: str, perio
     def over_shares(value: Any) -> Any:
         return sa.func.sum(sa.case((with_shares, value), else_=0))
 
-    # Eligible impressions per row (impressions / share), in thousandths, in integers: SQLite
-    # and PostgreSQL both divide integers to an integer.
+    # Eligible impressions per row (impressions / share), in thousandths, in integers: `//` is
+    # SQL's integer division on SQLite and PostgreSQL (`/` would divide as REAL or NUMERIC).
     sums = (over_shares(_m.c.impressions),
-            over_shares(_m.c.impressions * ELIGIBLE_SCALE / share),
-            over_shares(_m.c.impressions * budget * 1000 / share),
-            over_shares(_m.c.impressions * rank * 1000 / share),
+            over_shares(_m.c.impressions * ELIGIBLE_SCALE // share),
+            over_shares(_m.c.impressions * budget * 1000 // share),
+            over_shares(_m.c.impressions * rank * 1000 // share),
             over_shares(sa.case((share == SHARE_FLOOR, 1), else_=0)),
             over_shares(sa.case((budget == LOST_CEILING, 1), else_=0)),
             over_shares(sa.case((rank == LOST_CEILING, 1), else_=0)),
