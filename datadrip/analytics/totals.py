@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,7 +28,7 @@ from sqlmodel import Session, col
 from datadrip.core.errors import UsageError
 from datadrip.core.money import MICROS, MILLIONTHS, conversions_from_millionths, minor_units, to_amount
 from datadrip.core.periods import Period
-from datadrip.db.models import AdAccount, Agency, Client, Entity, MetricDaily
+from datadrip.db.models import AdAccount, Agency, Client, Entity, MetricDaily, MetricPeriodReach
 from datadrip.workbook.agencies import agency_or_only
 from datadrip.workbook.clients import find_client
 from datadrip.workbook.fx import RateBook
@@ -41,12 +41,21 @@ METRICS = BASE_METRICS + RATE_METRICS
 # and link CPC divide by the impressions and spend of the rows that have link clicks (Meta's), as
 # Ads Manager does; n/a where no row has them.
 PARITY_METRICS = ("link_clicks", "link_ctr", "link_cpc", "interactions")
-CHOOSABLE = METRICS + PARITY_METRICS
+# A period's reach (Meta's people reached over the whole period, fetched for it: daily reach does
+# not add up) and frequency = impressions / that reach; n/a where no reach was fetched for the
+# line's exact period and scope (see `period_reach`).
+REACH_METRICS = ("reach", "frequency")
+# Google's search impression shares over the period, in percent, weighted by eligible
+# impressions (impressions / share), never summed; a bound where the API gave one (see `Shares`).
+SHARE_METRICS = ("search_impression_share", "search_budget_lost_share", "search_rank_lost_share")
+CHOOSABLE = METRICS + PARITY_METRICS + REACH_METRICS + SHARE_METRICS
 MONEY_METRICS = frozenset({"spend", "conversion_value", "cpc", "cpm", "cpa", "link_cpc"})
 # +1: a rise is good, -1: a fall is good, 0: neither (more spend is not better or worse by itself)
 DIRECTION = {"spend": 0, "impressions": 1, "clicks": 1, "conversions": 1, "conversion_value": 1,
              "ctr": 1, "cpc": -1, "cpm": -1, "cpa": -1, "roas": 1, "conversion_rate": 1,
-             "link_clicks": 1, "link_ctr": 1, "link_cpc": -1, "interactions": 1}
+             "link_clicks": 1, "link_ctr": 1, "link_cpc": -1, "interactions": 1,
+             "reach": 1, "frequency": 0, "search_impression_share": 1,
+             "search_budget_lost_share": -1, "search_rank_lost_share": -1}
 HUNDRED = Decimal(100)
 _m, _a, _c, _e = (MetricDaily.__table__, AdAccount.__table__,  # type: ignore[attr-defined]
                   Client.__table__, Entity.__table__)  # type: ignore[attr-defined]
@@ -85,14 +94,16 @@ class Totals:
 
     The rates are exact quotients of the integer sums (never an average of daily rates); `values`
     rounds them for people, the insight heuristics compare them unrounded. A rate over zero is None.
-    `reach` (the sum of daily reach) and `days` (days with a row) are filled where asked for."""
+    `daily_reach_sum` (the sum of daily reach, for the average daily frequency the insights
+    watch) and `days` (days with a row) are filled where asked for; `reach` is the period's own
+    reach (None: n/a), set on a line that has one, never a sum."""
 
     spend_micros: int = 0
     impressions: int = 0
     clicks: int = 0
     conversions_millionths: int = 0
     conversion_value_micros: int = 0
-    reach: int = 0  # the sum of daily reach: impressions / reach is the average daily frequency
+    daily_reach_sum: int = 0  # impressions / this is the average daily frequency (insights)
     days: int = 0  # days with a row (delivery)
     # Link clicks (None: no row has them) with the impressions and spend of the rows that have
     # them; interactions (None: no row has them).
@@ -100,6 +111,8 @@ class Totals:
     link_impressions: int = 0
     link_spend_micros: int = 0
     interactions: int | None = None
+    reach: int | None = None  # the period's reach (metric_period_reach or a day's row); None: n/a
+    shares: Shares = field(default_factory=lambda: Shares())
 
     @property
     def conversions(self) -> Decimal:
@@ -141,8 +154,15 @@ class Totals:
         return _quotient(self.conversion_value_micros, self.spend_micros)
 
     @property
+    def daily_frequency(self) -> Decimal | None:
+        """Impressions per person per day, on average over the days (the sum of daily reach):
+        what the insights compare between two windows. Not the period's frequency."""
+        return _quotient(self.impressions, self.daily_reach_sum)
+
+    @property
     def frequency(self) -> Decimal | None:
-        return _quotient(self.impressions, self.reach)
+        """Impressions per person over the period: impressions / the period's reach."""
+        return None if self.reach is None else _quotient(self.impressions, self.reach)
 
     def add(self, other: Totals) -> None:
         self.spend_micros += other.spend_micros
@@ -150,17 +170,20 @@ class Totals:
         self.clicks += other.clicks
         self.conversions_millionths += other.conversions_millionths
         self.conversion_value_micros += other.conversion_value_micros
-        self.reach += other.reach
+        self.daily_reach_sum += other.daily_reach_sum
         self.days += other.days
+        self.reach = None  # two lines' people overlap: a period's reach is never added
         if other.link_clicks is not None:
             self.link_clicks = (self.link_clicks or 0) + other.link_clicks
         self.link_impressions += other.link_impressions
         self.link_spend_micros += other.link_spend_micros
         if other.interactions is not None:
             self.interactions = (self.interactions or 0) + other.interactions
+        self.shares.add(other.shares)
 
     def values(self, currency: str) -> dict[str, Decimal | int | None]:
-        """Every metric: money in currency units, percentages as percent, n/a as None; the rates
+        """Every metric but the search shares (`shares.values()`): money in currency units,
+        percentages as percent, n/a as None; the rates
         above rounded half up (money at the currency's minor unit, percentages and ROAS at 0.01)."""
         places = Decimal(1).scaleb(-minor_units(currency))
         cent = Decimal("0.01")
@@ -182,10 +205,79 @@ class Totals:
             "link_cpc": _rounded(_quotient(self.link_spend_micros, self.link_clicks or 0),
                                  ONE_PER_MICRO, places),
             "interactions": self.interactions,
+            "reach": self.reach,
+            "frequency": _rounded(self.frequency, Decimal(1), cent),
         }
 
 
 ONE_PER_MICRO = Decimal(1) / MICROS
+SHARE_FLOOR = 99_900  # Google's 0.0999: a search impression share below 10 %
+LOST_CEILING = 900_100  # Google's 0.9001: a lost share above 90 %
+# Eligible impressions are summed in thousandths (impressions × 10⁹ / share in millionths): an
+# integer, within 64 bits up to a billion impressions a campaign-day.
+ELIGIBLE_SCALE = 10 ** 9
+
+
+@dataclass
+class Shares:
+    """Google's search impression shares over a period, re-aggregated as the platform does:
+    each day weighted by its eligible impressions (impressions / the day's share), so a
+    period's share is Σ impressions / Σ eligible and a lost share Σ (eligible × lost) /
+    Σ eligible; never a sum or plain average of daily shares. Only rows with all three shares
+    take part (search campaigns); integers throughout (eligible in thousandths).
+
+    Bounds: Google sends a share below 10 % as 0.0999 and a lost share above 90 % as 0.9001.
+    A floored day's eligible impressions are at least the estimate, so a period with one has a
+    share of at most the computed one: shown "<=x" ("<10" when x is under 10 %). A period
+    with a lost share at the ceiling has a lost share of at least the computed one: ">=x"
+    (">90" above 90 %). Exact values are Decimals in percent at 0.01; bounds are strings."""
+
+    impressions: int = 0  # of the rows with shares
+    eligible: int = 0  # thousandths of an impression
+    budget_lost: int = 0  # eligible × budget-lost share, thousandths
+    rank_lost: int = 0
+    floored: int = 0  # rows whose share is the 0.0999 floor
+    budget_capped: int = 0  # rows whose budget-lost share is the 0.9001 ceiling
+    rank_capped: int = 0
+
+    def add(self, other: Shares) -> None:
+        self.impressions += other.impressions
+        self.eligible += other.eligible
+        self.budget_lost += other.budget_lost
+        self.rank_lost += other.rank_lost
+        self.floored += other.floored
+        self.budget_capped += other.budget_capped
+        self.rank_capped += other.rank_capped
+
+    def share(self) -> Decimal | None:
+        """The period's search impression share as a fraction (None: no search rows)."""
+        return _quotient(self.impressions * 1000, self.eligible)
+
+    def lost(self, which: str) -> Decimal | None:
+        return _quotient(self.budget_lost if which == "budget" else self.rank_lost, self.eligible)
+
+    def values(self) -> dict[str, Decimal | str | None]:
+        return {"search_impression_share": _bounded(self.share(), "<=" if self.floored else None),
+                "search_budget_lost_share": _bounded(self.lost("budget"),
+                                                     ">=" if self.budget_capped else None),
+                "search_rank_lost_share": _bounded(self.lost("rank"),
+                                                   ">=" if self.rank_capped else None)}
+
+
+def _bounded(fraction: Decimal | None, bound: str | None) -> Decimal | str | None:
+    """A share in percent at 0.01: exact (rounded half up), or the bound it is, rounded away
+    from the truth's side ("<=42.32" rounds up, ">=93.49" down); "<10" and ">90" where the
+    bound passes Google's own."""
+    if fraction is None:
+        return None
+    cent = Decimal("0.01")
+    if bound is None:
+        return (fraction * HUNDRED).quantize(cent, rounding=ROUND_HALF_UP)
+    if bound == "<=":
+        value = (fraction * HUNDRED).quantize(cent, rounding=ROUND_CEILING)
+        return "<10" if value <= 10 else f"<={value}"
+    value = (fraction * HUNDRED).quantize(cent, rounding=ROUND_FLOOR)
+    return ">90" if value >= 90 else f">={value}"
 
 
 def _quotient(part: int, whole: int) -> Decimal | None:
@@ -204,6 +296,7 @@ class Line:
     key: tuple[Any, ...]
     labels: dict[str, Any]
     totals: Totals = field(default_factory=Totals)
+    accounts: set[str] = field(default_factory=set)  # the accounts whose rows make the line
 
 
 def _level(by: str) -> str:
@@ -252,7 +345,24 @@ def _sums(session: Session, accounts: dict[str, ScopeAccount], level: str, perio
     daily = [account_id for account_id, account in accounts.items() if by_day(account)]
     whole = [account_id for account_id in accounts if account_id not in set(daily)]
     with_links = _m.c.link_clicks.is_not(None)
-    sums = (sa.func.sum(_m.c.link_clicks),
+    share, budget, rank = (_m.c.search_impression_share_millionths,
+                           _m.c.search_budget_lost_share_millionths,
+                           _m.c.search_rank_lost_share_millionths)
+    with_shares = sa.and_(share > 0, budget.is_not(None), rank.is_not(None))
+
+    def over_shares(value: Any) -> Any:
+        return sa.func.sum(sa.case((with_shares, value), else_=0))
+
+    # Eligible impressions per row (impressions / share), in thousandths, in integers: `//` is
+    # SQL's integer division on SQLite and PostgreSQL (`/` would divide as REAL or NUMERIC).
+    sums = (over_shares(_m.c.impressions),
+            over_shares(_m.c.impressions * ELIGIBLE_SCALE // share),
+            over_shares(_m.c.impressions * budget * 1000 // share),
+            over_shares(_m.c.impressions * rank * 1000 // share),
+            over_shares(sa.case((share == SHARE_FLOOR, 1), else_=0)),
+            over_shares(sa.case((budget == LOST_CEILING, 1), else_=0)),
+            over_shares(sa.case((rank == LOST_CEILING, 1), else_=0)),
+            sa.func.sum(_m.c.link_clicks),
             sa.func.sum(sa.case((with_links, _m.c.impressions), else_=0)),
             sa.func.sum(sa.case((with_links, _m.c.spend_micros), else_=0)),
             sa.func.sum(_m.c.interactions),
@@ -267,11 +377,13 @@ def _sums(session: Session, accounts: dict[str, ScopeAccount], level: str, perio
                         _m.c.date.between(period.since, period.until))
                  .group_by(*columns))
         for row in session.execute(query):
-            yield (row[0], row[1] if days else None, row[-10] if key is not None else None, *row[-9:])
+            yield (row[0], row[1] if days else None, row[-17] if key is not None else None,
+                   *row[-16:])
 
 
 def _totals(row: Any, account: ScopeAccount, currency: str, day: dt.date | None,
             book: RateBook | None) -> Totals:
+    shares = Shares(*(int(part or 0) for part in row[-16:-9]))
     links, link_impressions, link_spend, interactions = row[-9:-5]
     spend, impressions, clicks, conversions, value = row[-5:]
     spend, value, link_spend = int(spend or 0), int(value or 0), int(link_spend or 0)
@@ -285,13 +397,15 @@ def _totals(row: Any, account: ScopeAccount, currency: str, day: dt.date | None,
                   int(conversions or 0), value,
                   link_clicks=None if links is None else int(links),
                   link_impressions=int(link_impressions or 0), link_spend_micros=link_spend,
-                  interactions=None if interactions is None else int(interactions))
+                  interactions=None if interactions is None else int(interactions),
+                  shares=shares)
 
 
 def breakdown(session: Session, scope: Scope, period: Period, by: str,
-              rates: RateBook | None = None) -> list[Line]:
+              rates: RateBook | None = None, *, reach: bool = False) -> list[Line]:
     """The scope's totals over the period, one Line per group of `by` (one Line for "total",
-    even when there is nothing), in the scope's currency."""
+    even when there is nothing), in the scope's currency; with `reach`, each line's period
+    reach where the workbook has it (`period_reach`)."""
     if by not in DIMENSIONS:
         raise UsageError(f"cannot break down by {by!r}", hint=f"Use one of: {', '.join(DIMENSIONS)}.")
     accounts = scope_accounts(session, scope)
@@ -315,7 +429,58 @@ def breakdown(session: Session, scope: Scope, period: Period, by: str,
         if line is None:
             line = lines[group] = Line(group, labels)
         line.totals.add(_totals(row, account, scope.currency, day, book))
+        if row[-4]:  # impressions: the account delivered in the line
+            line.accounts.add(account.id)
+    if reach:
+        period_reach(session, accounts, list(lines.values()), by, period)
     return sorted(lines.values(), key=lambda line: _sort_key(by, line))
+
+
+_r = MetricPeriodReach.__table__  # type: ignore[attr-defined]
+
+
+def period_reach(session: Session, accounts: dict[str, ScopeAccount], lines: Sequence[Line],
+                 by: str, period: Period) -> None:
+    """Set each line's `reach` where the workbook has it for exactly the line's period and
+    scope; the rest stay None (n/a). Reach never adds up (the same people are reached on
+    several days, by several campaigns, through several accounts), so:
+
+    - a campaign, ad set or ad line: its reach over the period from metric_period_reach (synced
+      for the periods DataDrip shows), or over a one-day period the day's own row;
+    - a line of one account's delivery (by account, or a total, platform or client line whose
+      impressions all come from one account): the account's reach over the period from
+      metric_period_reach;
+    - any other line (several accounts; by day, week or month): n/a."""
+    if by in ("day", "week", "month"):
+        return
+    level = _level(by)
+    one_day = period.since == period.until
+    if by in ("campaign", "adset", "ad"):
+        wanted = [line.key[0] for line in lines]
+        if one_day:
+            query = sa.select(_m.c.entity_id, _m.c.reach).where(
+                _m.c.account_id.in_(list(accounts)), _m.c.level == level,
+                _m.c.date == period.since, _m.c.entity_id.in_(wanted))
+        else:
+            query = sa.select(_r.c.entity_id, _r.c.reach).where(
+                _r.c.account_id.in_(list(accounts)), _r.c.level == level,
+                _r.c.entity_id.in_(wanted), _r.c.date_from == period.since,
+                _r.c.date_to == period.until)
+        found = {entity_id: reach for entity_id, reach in session.execute(query)}
+        for line in lines:
+            line.totals.reach = found.get(line.key[0])
+        return
+    single = {line.key: next(iter(line.accounts)) for line in lines if len(line.accounts) == 1}
+    if one_day or not single:
+        return
+    query = sa.select(_r.c.account_id, _r.c.reach).where(
+        _r.c.account_id.in_(set(single.values())), _r.c.level == "account",
+        _r.c.entity_id == _r.c.account_id, _r.c.date_from == period.since,
+        _r.c.date_to == period.until)
+    found = {account_id: reach for account_id, reach in session.execute(query)}
+    for line in lines:
+        if line.key in single:
+            line.totals.reach = found.get(single[line.key])
 
 
 def _group(by: str, account: ScopeAccount, day: dt.date | None, key: Any,
@@ -448,7 +613,7 @@ def line_records(lines: Sequence[Line], by: str, metrics: Sequence[str],
     """Each Line as a flat record: its labels, the chosen metrics, and the currency."""
     records = []
     for line in lines:
-        values = line.totals.values(currency)
+        values: dict[str, Any] = {**line.totals.values(currency), **line.totals.shares.values()}
         record = {name: line.labels.get(name) for name in LABELS[by]}
         record.update({metric: values[metric] for metric in metrics})
         record["currency"] = currency

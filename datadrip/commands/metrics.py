@@ -42,9 +42,13 @@ def metrics(ctx: typer.Context,
                 help="Comma-separated, in order: spend, impressions, clicks, conversions, "
                      "conversion_value, ctr, cpc, cpm, cpa, roas, conversion_rate (default: "
                      "these); also link_clicks, link_ctr, link_cpc (Meta's link clicks, CTR and "
-                     "CPC as Ads Manager computes them), interactions (Google's), and results: "
-                     "each key result of the clients with its own cost (--by total, day, "
-                     "platform, account, client or campaign).")] = None,
+                     "CPC as Ads Manager computes them), interactions (Google's), reach and "
+                     "frequency (Meta's people reached over the whole period, as synced for it; "
+                     "n/a where it was not), search_impression_share, search_budget_lost_share, "
+                     "search_rank_lost_share (Google's, in percent, weighted by eligible "
+                     "impressions; \"<10\", \"<=x\", \">=x\" where Google gave a bound), and "
+                     "results: each key result of the clients with its own cost (--by total, "
+                     "day, platform, account, client or campaign).")] = None,
             fmt: Annotated[str, typer.Option(
                 "--format", "-f", metavar="FORMAT",
                 help="table, json, csv or ndjson (one JSON object per line).")] = "table",
@@ -70,6 +74,17 @@ def metrics(ctx: typer.Context,
     count, value and cost per action (the account's spend / the count). Meta's types overlap
     (omni_purchase and offsite_conversion.fb_pixel_purchase count the same purchases), so the
     lines are never added up; --metrics does not apply.
+
+    Reach is never added up: the people reached on Monday and on Tuesday overlap, and so do
+    two campaigns' or two accounts' audiences. A line's reach (and its frequency = impressions
+    / reach) is the one Meta counted for exactly that period: `sync` fetches it for the last 7
+    days, last week, month to date and last month, and the periods before them. A campaign
+    line over one day uses the day's own row. Lines of several accounts, by day, week or month,
+    and periods not fetched show n/a (null in JSON).
+    Google's search impression shares are ratios: a period's share is its impressions over
+    its eligible impressions (each day's impressions / its share), never a sum or an average
+    of days. Google reports a share below 10 % as 9.99 % and a lost share above 90 % as 90.01 %;
+    a period with such a day shows the bound it makes ("<=42.32", "<10"; ">=93.49", ">90").
 
     --by ad notes (on stderr) when the scope has Performance Max campaigns: they have no ads, so
     their spend is only in the campaign lines.
@@ -141,7 +156,8 @@ def metrics(ctx: typer.Context,
             names = list(COLUMNS)
             without = days_without_note(days_without(wb.session, scope, window, by), by)
         else:
-            lines = breakdown(wb.session, scope, window, by)
+            lines = breakdown(wb.session, scope, window, by,
+                              reach=bool({"reach", "frequency"} & set(names)))
             records = line_records(lines, by, names, scope.currency)
             if with_results:
                 results = key_result_names(scope)

@@ -72,6 +72,25 @@ def months_back(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month + 1, min(day.day, last))
 
 
+# The periods whose reach a sync fetches (a period's reach is counted for the period: daily reach
+# does not add up): the default periods of `metrics`, `dashboard` and the weekly and monthly
+# reports, and month to date, each with the period before it that it is compared with.
+# "yesterday" (the daily report) is one day: its reach is the day's own row.
+REACH_PRESETS = ("last-7-days", "last-week", "month-to-date", "last-month")
+
+
+def reach_periods(today: dt.date) -> list[Period]:
+    """The ranges of more than one day whose reach DataDrip shows as of `today`: each of
+    REACH_PRESETS and the period before it, each range once, oldest first."""
+    found: dict[tuple[dt.date, dt.date], Period] = {}
+    for name in REACH_PRESETS:
+        period = preset_period(name, today)
+        for each in (period, period.previous()):
+            if each.days > 1:
+                found.setdefault((each.since, each.until), each)
+    return [found[key] for key in sorted(found)]
+
+
 def parse_day(text: str, option: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text.strip())

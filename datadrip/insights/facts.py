@@ -110,7 +110,7 @@ def shown_figures(sums: Totals, currency: str) -> dict[str, Decimal | int | None
 
     These exact values are what the model is shown and what guardrails check its quotes against."""
     shown = sums.values(currency)
-    frequency = sums.frequency
+    frequency = sums.daily_frequency
     return {
         "spend": shown["spend"], "impressions": sums.impressions, "clicks": sums.clicks,
         "conversions": shown["conversions"],
@@ -327,7 +327,7 @@ def _load_sums(session: Session, facts: ClientFacts, account_ids: list[str],
                                        RESULTS_COLUMN: int(results or 0)}.get(source, 0)
         # Meta's Results column has no value: ROAS keeps the workbook's conversions value there.
         sums.conversion_value_micros = int(value or 0) if source != "actions" else 0
-        sums.reach, sums.days = int(reach or 0), int(days)
+        sums.daily_reach_sum, sums.days = int(reach or 0), int(days)
         last = _day(last)
         if entity.last_day is None or last > entity.last_day:
             entity.last_day = last

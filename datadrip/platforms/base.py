@@ -178,6 +178,13 @@ class MetricRow:
     # Every conversion action the platform reported for the row; None: the connector does not
     # report actions (the workbook then marks the row's day as without actions).
     actions: tuple[ActionCount, ...] | None = None
+    # Google's search impression share and the shares lost to budget and to rank, exact ratios
+    # 0–1 as the API gives them (< 0.1 is sent as 0.0999, > 0.9 lost as 0.9001). None: the
+    # platform gives none for the row (Meta, levels below campaign, campaigns not on search).
+    # Ratios: a period's share is weighted by eligible impressions, never summed.
+    search_impression_share: Decimal | None = None
+    search_budget_lost_share: Decimal | None = None
+    search_rank_lost_share: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +331,36 @@ class BreakdownSource(Protocol):
         """Campaign rows of `account` over `window` broken down by `dimension`; conversions
         counted as `options` says (as daily_metrics does); `today` is the account's day (what
         is still answered, and with which numbers, depends on how far back the window starts)."""
+        ...
+
+
+REACH_LEVELS = ("account", "campaign")  # the levels a period's reach is fetched at
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodReach:
+    """The people one entity reached over a range of the account's days, as the platform counts
+    them for the whole range (daily reach is not additive: Monday's and Tuesday's people
+    overlap). `entity_id` is the platform id at `level` (at level "account" the account's own
+    id); `reach` None: the platform withheld it for the range (never 0 in its place)."""
+
+    level: str
+    entity_id: str
+    since: dt.date
+    until: dt.date
+    reach: int | None
+
+
+@runtime_checkable
+class PeriodReachSource(Protocol):
+    """A connector that can count an entity's reach over a range of days (optional)."""
+
+    def period_reach(self, account: AccountRef, periods: Sequence[DateWindow],
+                     levels: Sequence[str], notes: FetchNotes, *,
+                     today: dt.date) -> Iterator[PeriodReach]:
+        """Each entity's reach at each of `levels` (of REACH_LEVELS) over each of `periods`;
+        `today` is the account's day (how far back a range starts decides whether the platform
+        still answers). An entity without delivery in a range has no record for it."""
         ...
 
 

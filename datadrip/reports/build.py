@@ -101,11 +101,15 @@ def build_content(session: Session, agency: Agency, client: Client, plan: Report
 
 def _channels(session: Session, scope: Scope, period: Period, rates: RateBook,
               total: Totals) -> list[dict[str, Any]]:
+    """Each platform's line; with its reach and frequency over the period where the workbook has
+    them (analytics.totals.period_reach: one account's reach, fetched for exactly this period;
+    never a sum of days) and its search impression shares where it has search campaigns."""
     channels = []
-    for line in breakdown(session, scope, period, "platform", rates):
+    for line in breakdown(session, scope, period, "platform", rates, reach=True):
         if not (line.totals.spend_micros or line.totals.impressions):
             continue
         values = line.totals.values(scope.currency)
+        shares = line.totals.shares.values()
         share = None if not total.spend_micros else (
             Decimal(line.totals.spend_micros * 100) / total.spend_micros).quantize(Decimal("0.1"))
         platform = line.labels["platform"]
@@ -113,7 +117,11 @@ def _channels(session: Session, scope: Scope, period: Period, rates: RateBook,
                          "spend": values["spend"], "share_pct": share,
                          "impressions": values["impressions"], "clicks": values["clicks"],
                          "conversions": values["conversions"], "cpa": values["cpa"],
-                         "roas": values["roas"]})
+                         "roas": values["roas"], "reach": values["reach"],
+                         "frequency": values["frequency"],
+                         "search_share": shares["search_impression_share"],
+                         "search_budget_lost": shares["search_budget_lost_share"],
+                         "search_rank_lost": shares["search_rank_lost_share"]})
     return channels
 
 

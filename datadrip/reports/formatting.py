@@ -44,6 +44,20 @@ def percent(value: Decimal | None, locale: str, *, signed: bool = False) -> str:
     return f"{sign}{text}%"
 
 
+def share(value: Decimal | str | None, locale: str) -> str:
+    """A search impression share in percent (analytics.totals.Shares): "42.3%", or the bound
+    Google's reporting leaves it at: "at most 42.32%", "below 10%", "at least 93.49%",
+    "above 90%"."""
+    if value is None or isinstance(value, Decimal):
+        return percent(value, locale)
+    from babel.numbers import format_decimal
+
+    words = {"<=": "at most", ">=": "at least", "<": "below", ">": "above"}
+    sign = value[:2] if value[:2] in words else value[:1]
+    number = format_decimal(Decimal(value[len(sign):]), format="#,##0.##", locale=locale)
+    return f"{words[sign]} {number}%"
+
+
 def ratio(value: Decimal | None, locale: str) -> str:
     """ROAS: revenue per unit spent, as "4.25×"."""
     if value is None:

@@ -159,6 +159,9 @@ def _filters() -> dict[str, Any]:
     def ratio(context: Any, value: Any) -> str:
         return f.ratio(value, context["locale"])
 
+    def share(context: Any, value: Any) -> str:
+        return f.share(value, context["locale"])
+
     def metric(context: Any, item: dict[str, Any], key: str = "value") -> str:
         return f.metric(item["metric"], item[key], context["currency"], context["locale"])
 
@@ -174,7 +177,7 @@ def _filters() -> dict[str, Any]:
     def moment(context: Any, value: Any) -> str:
         return f.moment(value, context["agency"]["timezone"], context["locale"])
 
-    functions = {"money": money, "number": number, "percent": percent, "ratio": ratio,
+    functions = {"money": money, "number": number, "percent": percent, "ratio": ratio, "share": share,
                  "metric": metric, "day": day, "month": month, "day_range": day_range, "moment": moment,
                  "markdown": _markdown}
     found: dict[str, Any] = {name: pass_context(function)  # type: ignore[type-var]

@@ -32,6 +32,10 @@ request that carries it fail. Platforms: "meta", "google", the e-mail APIs "rese
 - malformed: the body is not valid JSON
 - bad_actions, bad_results (Meta only): the usual insights answer, but every row's `actions` items
   lose their `value` (bad_actions), or every row's `results` is a number, not a list (bad_results)
+- no_reach, bad_reach (Meta only): the usual insights answer, but every row over more than one
+  day (a period's reach) lacks `reach` (as when Meta withholds it), or has it as words
+- bad_share (Google only): the usual searchStream answer, but every row's
+  metrics.searchImpressionShare is 1.5 (a share above 1)
 - job_failed (Meta only): the report run that this request starts (POST act_…/insights) or polls
   (GET /{report_run_id}) ends as "Job Failed" and stays so; other requests are answered as usual.
   A rule with path "/insights$" fails the next run started, "/[0-9]{6,}$" the next run polled.
@@ -50,7 +54,7 @@ from typing import Any
 
 KINDS = ("rate_limit", "server_error", "unavailable", "reduce_data", "expired_token",
          "revoked_token", "permission", "slow", "truncated", "malformed", "job_failed", "high_usage",
-         "bad_actions", "bad_results")
+         "bad_actions", "bad_results", "no_reach", "bad_reach", "bad_share")
 HEADER = "x-sandbox-fault"
 
 

@@ -26,13 +26,14 @@ from zoneinfo import ZoneInfo
 
 from datadrip.core.enums import AccountStatus, AccountSyncStatus, SyncStatus
 from datadrip.core.errors import AuthRequiredError, DataDripError, NotFoundError, UsageError
-from datadrip.core.periods import months_back
+from datadrip.core.periods import months_back, reach_periods
 from datadrip.db.engine import open_workbook, session_scope
 from datadrip.db.models import AdAccount
 from datadrip.platforms import registry
 from datadrip.platforms.base import (
     BREAKDOWNS,
     LEVELS,
+    REACH_LEVELS,
     AccountRef,
     BreakdownSource,
     ConnectorContext,
@@ -42,6 +43,7 @@ from datadrip.platforms.base import (
     EntityRecord,
     FetchNotes,
     MetricRow,
+    PeriodReachSource,
     SyncOptions,
 )
 from datadrip.platforms.http import RetryLaterError, RetryPolicy, Wait, WaitFn, duration, http_client
@@ -504,6 +506,8 @@ def _sync_one(loaded: Loaded, engine: Engine, account: AccountSync, tokens: dict
             if account.breakdowns and "campaign" in account.windows:
                 _sync_breakdowns(loaded, connector, writer, ref, account, options, notes, stop,
                                  owed)
+            if isinstance(connector, PeriodReachSource) and "campaign" in account.windows:
+                _sync_period_reach(connector, writer, ref, account, notes, stop)
         account.status = AccountSyncStatus.SUCCEEDED
     except RetryLaterError as exc:
         _fail(account, exc)
@@ -563,6 +567,20 @@ def _sync_breakdowns(loaded: Loaded, connector: Any, writer: AccountWriter, ref:
             rows = list(connector.breakdown_metrics(ref, chunk, dimension, options, notes,
                                                     today=today))
             writer.write_breakdowns(dimension, chunk, rows)
+
+
+def _sync_period_reach(connector: PeriodReachSource, writer: AccountWriter, ref: AccountRef,
+                       account: AccountSync, notes: FetchNotes, stop: threading.Event) -> None:
+    """The reach of the account and its campaigns over each period DataDrip shows
+    (core.periods.reach_periods, as of the account's today), after the metric chunks: fetched
+    for each whole range (daily reach does not add up) and saved in one transaction, replacing
+    the account's rows of those ranges."""
+    if stop.is_set():
+        raise SyncInterruptedError("interrupted before the periods' reach was fetched")
+    today = account.today or account.windows["campaign"].until
+    periods = [DateWindow(period.since, period.until) for period in reach_periods(today)]
+    records = list(connector.period_reach(ref, periods, REACH_LEVELS, notes, today=today))
+    writer.write_period_reach(periods, REACH_LEVELS, records)
 
 
 def _fail(account: AccountSync, exc: DataDripError) -> None:

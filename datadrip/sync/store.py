@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ from datadrip.db.models import (
     EntityChange,
     MetricBreakdownDaily,
     MetricDaily,
+    MetricPeriodReach,
     SyncCursor,
     SyncRun,
 )
@@ -42,6 +43,7 @@ from datadrip.platforms.base import (
     EntityRecord,
     EntitySettings,
     MetricRow,
+    PeriodReach,
 )
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ _entities = Entity.__table__  # type: ignore[attr-defined]
 _breakdowns = MetricBreakdownDaily.__table__  # type: ignore[attr-defined]
 _catalogue = ConversionAction.__table__  # type: ignore[attr-defined]
 _changes = EntityChange.__table__  # type: ignore[attr-defined]
+_reach = MetricPeriodReach.__table__  # type: ignore[attr-defined]
 # EntitySettings' fields, each kept in the entity column of the same name.
 SETTING_FIELDS = tuple(EntitySettings.__dataclass_fields__)
 _cursors = SyncCursor.__table__  # type: ignore[attr-defined]
@@ -63,7 +66,9 @@ METRIC_COLUMNS = ("account_id", "level", "date", "entity_id", "spend_micros", "i
                   "conversions_millionths", "conversion_value_micros", "reach", "synced_at",
                   "link_clicks", "interactions", "all_conversions_millionths",
                   "all_conversion_value_micros", "result_indicator", "results_millionths",
-                  "attribution_setting", "actions_kept", "actions")
+                  "attribution_setting", "actions_kept", "search_impression_share_millionths",
+                  "search_budget_lost_share_millionths", "search_rank_lost_share_millionths",
+                  "actions")
 METRIC_KEY = ("account_id", "level", "date", "entity_id")
 BREAKDOWN_COLUMNS = ("account_id", "dimension", "date", "entity_id", "value", "spend_micros",
                      "impressions", "clicks", "conversions_millionths", "conversion_value_micros",
@@ -225,6 +230,7 @@ class AccountWriter:
         synced_at = upsert.stamp(stamp)
         kept, not_kept = upsert.flag(True), upsert.flag(False)
         millionths = conversions_to_millionths
+        share = share_millionths
         days: dict[dt.date, Any] = {}  # a chunk has a few distinct days: convert each once
         params = []
         for row in rows:
@@ -244,6 +250,9 @@ class AccountWriter:
                            None if results is None else millionths(results),
                            row.attribution_setting,
                            not_kept if actions is None else kept,
+                           share(row.search_impression_share),
+                           share(row.search_budget_lost_share),
+                           share(row.search_rank_lost_share),
                            _actions_json(actions) if actions else None))
         params.sort(key=_BY_DAY_ENTITY)  # stable: of two rows for one entity-day the later still wins
         return params
@@ -365,6 +374,40 @@ class AccountWriter:
                 _breakdowns.c.synced_at != stamp))
         return len(ordered)
 
+    def write_period_reach(self, periods: Sequence[DateWindow], levels: Sequence[str],
+                           records: Sequence[PeriodReach], *, now: dt.datetime | None = None) -> int:
+        """Keep the account's reach over each of `periods` at each of `levels`, whole or not at
+        all: the account's rows of exactly those ranges and levels are replaced by `records` (an
+        entity the platform no longer reports for a range loses its row: n/a, not a stale
+        number). Level "account" keeps the account's own id; the others the entity's id in the
+        workbook (an entity not known yet is added, named by its id)."""
+        stamp = now or dt.datetime.now(dt.UTC)
+        ranges = {(window.since, window.until) for window in periods}
+        rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+        with self._engine.begin() as conn:
+            for record in records:
+                if (record.since, record.until) not in ranges or record.level not in levels:
+                    raise ValueError(f"a reach record of {record.level} over {record.since}.."
+                                     f"{record.until}, which was not asked for")
+                if record.level == "account":
+                    entity_id = self._account_id
+                else:
+                    known = self._known.get((record.level, record.entity_id))
+                    if known is None:
+                        known = self._add_unannounced(conn, record.level, record.entity_id, stamp)
+                    entity_id = known.id
+                key = (record.level, entity_id, record.since, record.until)
+                rows[key] = {"account_id": self._account_id, "level": record.level,
+                             "entity_id": entity_id, "date_from": record.since,
+                             "date_to": record.until, "reach": record.reach, "synced_at": stamp}
+            for since, until in sorted(ranges):
+                conn.execute(_reach.delete().where(
+                    _reach.c.account_id == self._account_id, _reach.c.level.in_(list(levels)),
+                    _reach.c.date_from == since, _reach.c.date_to == until))
+            if rows:
+                conn.execute(_reach.insert(), [rows[key] for key in sorted(rows)])
+        return len(rows)
+
     def write_catalogue(self, entries: Sequence[ConversionActionInfo], *,
                         now: dt.datetime | None = None) -> None:
         """Keep the account's catalogue of conversion actions as the platform names them now.
@@ -398,6 +441,14 @@ class AccountWriter:
             conn.execute(_cursors.update().where(_cursors.c.account_id == self._account_id,
                                                  _cursors.c.level == level),
                          {"synced_through": through, "updated_at": stamp})
+
+
+def share_millionths(share: Decimal | None) -> int | None:
+    """A 0–1 share (an exact Decimal) as integer millionths of 1, rounded half to even (Google
+    sends doubles such as 0.0999 or 0.123456789); None stays None."""
+    if share is None:
+        return None
+    return int(share.scaleb(6).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
 def _as_text(value: Any) -> str | None:

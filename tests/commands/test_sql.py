@@ -70,7 +70,7 @@ def synced(dd, agency) -> dict[str, str]:
     """Two clients as a sync leaves them: Masala Mornings' Meta account (INR) with a campaign,
     its ad set and ad, and a second campaign; Peak Trail's Google account (USD) with one
     campaign. Written through the models, as the sync writes them. Returns ids by name."""
-    from datadrip.db.models import AdAccount, Entity, MetricDaily
+    from datadrip.db.models import AdAccount, Entity, MetricDaily, MetricPeriodReach
     from datadrip.platforms.registry import load_settings
     from datadrip.workbook.session import open_session
 
@@ -119,7 +119,13 @@ def synced(dd, agency) -> dict[str, str]:
             metric(ad, 1, 1_234_560_000, impressions=1000, clicks=25, conversions_millionths=2_500_000,
                    conversion_value_micros=5_000_000_000, reach=800),
             metric(search, 1, 19_990_000, impressions=300, clicks=12, conversions_millionths=1_000_000,
-                   conversion_value_micros=120_000_000),
+                   conversion_value_micros=120_000_000, search_impression_share_millionths=425_000,
+                   search_budget_lost_share_millionths=75_000,
+                   search_rank_lost_share_millionths=500_000),
+            # The two days' reach as Meta counted it for the pair: below 800 + 700.
+            MetricPeriodReach(account_id=meta.id, level="account", entity_id=meta.id,
+                              date_from=dt.date(2026, 11, 1), date_to=dt.date(2026, 11, 2),
+                              reach=1_100),
         ])
         session.flush()
         ids.update(meta=meta.id, google=google.id, diwali=diwali.id, adset=adset.id, ad=ad.id)

@@ -672,3 +672,39 @@ def test_postgres_entity_settings_keep_one_change_row_per_changed_field(dd, serv
                     ("daily_budget_micros", "2000000000", "3000000000", dt.date(2026, 12, 3))]
         assert conn.execute(sa.text("SELECT daily_budget_micros, starts_on FROM entity")).one() \
             == (3_000_000_000, dt.date(2026, 3, 1))
+
+
+def test_postgres_period_reach_and_search_shares_read_as_on_sqlite(dd, server, synced_on_server):
+    """The hand-computed two days (1,000 impressions at 50 %, 3,000 at 25 % losing 10 % and 30 %
+    to budget) weighted by eligible impressions in integers on the server too, and a period's
+    reach read for exactly its range."""
+    account, campaign = synced_on_server["account"], synced_on_server["campaign"]
+    with server.begin() as conn:
+        conn.execute(sa.text(
+            "UPDATE metric_daily SET search_impression_share_millionths = 500000, "
+            "search_budget_lost_share_millionths = 100000, search_rank_lost_share_millionths = 400000 "
+            "WHERE entity_id = :campaign"), {"campaign": campaign})
+        conn.execute(sa.text(
+            "INSERT INTO metric_daily (account_id, level, date, entity_id, spend_micros, impressions, "
+            "clicks, conversions_millionths, conversion_value_micros, synced_at, "
+            "search_impression_share_millionths, search_budget_lost_share_millionths, "
+            "search_rank_lost_share_millionths) VALUES (:account, 'campaign', '2026-11-02', "
+            ":campaign, 0, 3000, 0, 0, 0, '2026-11-03 06:00:00', 250000, 300000, 450000)"),
+            {"account": account, "campaign": campaign})
+        conn.execute(sa.text(
+            "INSERT INTO metric_period_reach (account_id, level, entity_id, date_from, date_to, "
+            "reach, synced_at) VALUES (:account, 'campaign', :campaign, '2026-11-01', '2026-11-02', "
+            "1600, '2026-11-03 06:00:00')"), {"account": account, "campaign": campaign})
+
+    run = dd("metrics", "--client", "Masala Mornings", "--by", "campaign", "--since", "2026-11-01",
+             "--until", "2026-11-02", "--metrics", "impressions,reach,frequency,"
+             "search_impression_share,search_budget_lost_share,search_rank_lost_share", "--json")
+    assert run.exit_code == 0, run.stderr
+    [line] = json.loads(run.stdout, parse_float=Decimal)
+    assert (line["impressions"], line["reach"], line["frequency"]) == (4000, 1600, Decimal("2.5"))
+    # 4,000 / 14,000; (200 + 3,600) / 14,000; (800 + 5,400) / 14,000
+    assert (line["search_impression_share"], line["search_budget_lost_share"],
+            line["search_rank_lost_share"]) == (Decimal("28.57"), Decimal("27.14"), Decimal("44.29"))
+    other = dd("metrics", "--client", "Masala Mornings", "--by", "campaign", "--since", "2026-11-01",
+               "--until", "2026-11-03", "--metrics", "reach", "--json")
+    assert other.exit_code == 0 and json.loads(other.stdout)[0]["reach"] is None  # not that range

@@ -181,6 +181,11 @@ def test_given_an_ad_level_fetch_when_streaming_then_campaign_ad_group_and_ad_co
     assert any(e.name.endswith("(renamed)") for e in entities)  # names as Google shows them today
 
 
+# Campaign rows alone ask for the search impression shares (search campaigns have them).
+CAMPAIGN_SHARES = (", metrics.search_impression_share, metrics.search_budget_lost_impression_share, "
+                   "metrics.search_rank_lost_impression_share")
+
+
 @pytest.mark.parametrize(("level", "select", "resource"), [
     ("campaign", "campaign.id, campaign.name, campaign.status", "campaign"),
     ("adset", "campaign.id, campaign.name, campaign.status, ad_group.id, ad_group.name, "
@@ -205,7 +210,8 @@ def test_given_a_level_when_fetching_then_one_search_stream_selects_it_and_its_p
         CATALOGUE,
         f"SELECT {own_id}, segments.date, segments.conversion_action, {ACTION_METRICS} "
         f"FROM {resource} {during}",
-        f"SELECT {select}, segments.date, {METRICS} FROM {resource} {during}"]
+        f"SELECT {select}, segments.date, {METRICS}{CAMPAIGN_SHARES if level == 'campaign' else ''} "
+        f"FROM {resource} {during}"]
     if level == "adset":
         assert json.loads(sent[3].content)["query"] == (
             "SELECT campaign.id, campaign.name, campaign.status, asset_group.id, asset_group.name, "

@@ -126,15 +126,21 @@ def test_report_money_is_exact_to_the_paisa(masala):
     assert '"value": 2065.69,' in run.stdout  # printed as the exact decimal, no float noise
 
 
+# No sync fetched a reach for these days, and no row has a search impression share: n/a.
+NO_REACH_NOR_SHARES = {"reach": None, "frequency": None, "search_share": None,
+                       "search_budget_lost": None, "search_rank_lost": None}
+
+
 def test_report_channels_split_the_spend_by_platform(filled):
     report = filled(*NOV_1_3)
 
     assert report["channels"] == [
         {"platform": "meta", "label": "Meta", "spend": D("1700.50"), "share_pct": D("67.2"),
-         "impressions": 15000, "clicks": 100, "conversions": 4, "cpa": D("425.13"), "roas": D("2.94")},
+         "impressions": 15000, "clicks": 100, "conversions": 4, "cpa": D("425.13"), "roas": D("2.94"),
+         **NO_REACH_NOR_SHARES},
         {"platform": "google", "label": "Google Ads", "spend": D("830.00"), "share_pct": D("32.8"),
          "impressions": 1000, "clicks": 10, "conversions": D("1.5"), "cpa": D("553.33"),
-         "roas": D("3.00")}]
+         "roas": D("3.00"), **NO_REACH_NOR_SHARES}]
     assert [(c["platform"], c["share_pct"]) for c in filled(*DAY2)["channels"]] == [("meta", D("100.0"))]
 
 

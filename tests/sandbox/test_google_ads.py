@@ -454,3 +454,63 @@ def test_wsgi_transport_serves_the_api_in_process() -> None:
     with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://sandbox") as http:
         rows = all_rows(http, "2020000003", "SELECT campaign.id, campaign.name FROM campaign", VIA_MANAGER)
     assert [r["campaign"]["id"] for r in rows] == ["3001", "3002", "3003", "3004"]  # 3004: PMax
+
+
+SHARES = ("metrics.search_impression_share, metrics.search_budget_lost_impression_share, "
+          "metrics.search_rank_lost_impression_share")
+
+
+def test_search_impression_shares_only_for_search_campaigns_with_the_apis_bounds(
+        sandbox_http: httpx.Client) -> None:
+    from decimal import Decimal
+
+    rows = all_rows(sandbox_http, "2020000003", "SELECT campaign.id, "
+                    "campaign.advertising_channel_type, segments.date, metrics.impressions, "
+                    f"{SHARES} FROM campaign WHERE segments.date DURING LAST_30_DAYS", VIA_MANAGER)
+    search_rows = [r for r in rows if r["campaign"]["advertisingChannelType"] == "SEARCH"]
+    pmax = [r for r in rows if r["campaign"]["advertisingChannelType"] == "PERFORMANCE_MAX"]
+    assert pmax and all(set(r["metrics"]) == {"impressions"} for r in pmax)  # absent, not 0
+    shares = [Decimal(str(r["metrics"]["searchImpressionShare"])) for r in search_rows
+              if int(r["metrics"]["impressions"])]
+    assert shares and all(Decimal("0.0999") <= share <= 1 for share in shares)
+    assert Decimal("0.0999") in shares  # a day below 10 % is reported as the floor
+    for row in search_rows:  # the three add up to 1 unless a bound stands in for one
+        won, budget, rank = (Decimal(str(row["metrics"].get(key, 0))) for key in (
+            "searchImpressionShare", "searchBudgetLostImpressionShare",
+            "searchRankLostImpressionShare"))
+        if Decimal("0.0999") not in (won,) and Decimal("0.9001") not in (budget, rank):
+            assert won + budget + rank == 1
+
+
+def test_search_impression_shares_are_refused_below_campaign(sandbox_http: httpx.Client) -> None:
+    response = search(sandbox_http, "2020000002", f"SELECT ad_group.id, {SHARES} FROM ad_group "
+                      "WHERE segments.date DURING LAST_7_DAYS")
+    assert error_code(failure(response, 400)) == {
+        "queryError": "PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE"}
+
+
+def test_search_impression_share_of_a_range_is_weighted_by_eligible_impressions(
+        sandbox_http: httpx.Client) -> None:
+    from decimal import Decimal
+
+    from datadrip.sandbox.google.shares import true_shares
+
+    where = "WHERE segments.date BETWEEN '2026-11-10' AND '2026-11-16'"
+    daily = all_rows(sandbox_http, "2020000002", "SELECT campaign.id, segments.date, "
+                     f"metrics.impressions FROM campaign {where}")
+    flat = all_rows(sandbox_http, "2020000002", "SELECT campaign.id, metrics.impressions, "
+                    f"metrics.search_impression_share FROM campaign {where}")
+    checked = 0
+    for row in flat:
+        mine = [d for d in daily if d["campaign"]["id"] == row["campaign"]["id"]
+                and int(d["metrics"]["impressions"])]
+        if not mine:
+            continue
+        eligible = sum(Decimal(d["metrics"]["impressions"]) / true_shares(
+            row["campaign"]["id"], dt.date.fromisoformat(d["segments"]["date"]).toordinal())[0]
+            for d in mine)
+        weighted = (Decimal(row["metrics"]["impressions"]) / eligible).quantize(Decimal("0.0001"))
+        sent = Decimal(str(row["metrics"]["searchImpressionShare"]))
+        assert sent == (weighted if weighted >= Decimal("0.1") else Decimal("0.0999"))
+        checked += 1
+    assert checked

@@ -58,9 +58,9 @@ def creative_findings(facts: ClientFacts) -> list[Finding]:
     found = []
     for ad in facts.at_level("ad"):
         recent, baseline = ad.recent, ad.baseline
-        if not delivering(ad, facts) or recent.frequency is None or baseline.frequency is None:
+        if not delivering(ad, facts) or recent.daily_frequency is None or baseline.daily_frequency is None:
             continue
-        if recent.frequency < baseline.frequency * FATIGUE_FREQUENCY_RISE:
+        if recent.daily_frequency < baseline.daily_frequency * FATIGUE_FREQUENCY_RISE:
             continue
         if baseline.clicks < FATIGUE_MIN_BASELINE_CLICKS \
                 or min(recent.impressions, baseline.impressions) < FATIGUE_MIN_IMPRESSIONS:
@@ -84,7 +84,7 @@ def creative_findings(facts: ClientFacts) -> list[Finding]:
             evidence=evidence(ad, ("ctr", "frequency", "clicks", "impressions")),
             figures={"p_value": float(f"{test.p_value:.3g}"), "observed_clicks": test.observed,
                      "expected_clicks": round(test.expected, 1), "ctr_ratio": round(test.ratio, 3),
-                     "frequency_ratio": _ratio(recent.frequency, baseline.frequency)}))
+                     "frequency_ratio": _ratio(recent.daily_frequency, baseline.daily_frequency)}))
     return found
 
 
@@ -121,19 +121,19 @@ def audience_findings(facts: ClientFacts, creative: list[Finding]) -> list[Findi
 
 def _saturation(facts: ClientFacts, entity: EntityFacts) -> Finding | None:
     recent, baseline = entity.recent, entity.baseline
-    if not delivering(entity, facts) or recent.frequency is None or baseline.frequency is None:
+    if not delivering(entity, facts) or recent.daily_frequency is None or baseline.daily_frequency is None:
         return None
     if min(recent.impressions, baseline.impressions) < SATURATION_MIN_IMPRESSIONS:
         return None
-    if recent.frequency < SATURATION_MIN_FREQUENCY \
-            or recent.frequency < baseline.frequency * SATURATION_FREQUENCY_RISE:
+    if recent.daily_frequency < SATURATION_MIN_FREQUENCY \
+            or recent.daily_frequency < baseline.daily_frequency * SATURATION_FREQUENCY_RISE:
         return None
-    reach_now = Decimal(recent.reach) / recent.days
-    reach_then = Decimal(baseline.reach) / max(baseline.days, 1)
+    reach_now = Decimal(recent.daily_reach_sum) / recent.days
+    reach_then = Decimal(baseline.daily_reach_sum) / max(baseline.days, 1)
     if reach_now > reach_then * SATURATION_MAX_REACH_RISE:
         return None
     now, then = shown_figures(recent, entity.currency), shown_figures(baseline, entity.currency)
-    rise = float(recent.frequency / baseline.frequency) - 1
+    rise = float(recent.daily_frequency / baseline.daily_frequency) - 1
     claim = (f"{label(entity)}: frequency rose {pct(rise)} to {now['frequency']} a day over "
              f"{days_text(facts.recent.since, facts.recent.until)}, against {then['frequency']} in the "
              f"{facts.baseline.days} days before, while its daily reach "
@@ -147,7 +147,7 @@ def _saturation(facts: ClientFacts, entity: EntityFacts) -> Finding | None:
                             SATURATION_CONFIDENCE),
         since=facts.recent.since, until=facts.recent.until,
         evidence=evidence(entity, ("frequency", "impressions", "spend")),
-        figures={"frequency_ratio": _ratio(recent.frequency, baseline.frequency),
+        figures={"frequency_ratio": _ratio(recent.daily_frequency, baseline.daily_frequency),
                  "daily_reach_ratio": _ratio(reach_now, reach_then)})
 
 

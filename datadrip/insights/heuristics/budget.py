@@ -231,8 +231,8 @@ def _room(facts: ClientFacts, entity: EntityFacts) -> bool:
     recent, baseline = entity.recent, entity.baseline
     if not delivering(entity, facts) or recent.days < RECENT_DAYS or not baseline.spend_micros:
         return False
-    if recent.frequency is not None and baseline.frequency is not None \
-            and recent.frequency > baseline.frequency * MAX_RECIPIENT_FREQUENCY_RISE:
+    if recent.daily_frequency is not None and baseline.daily_frequency is not None \
+            and recent.daily_frequency > baseline.daily_frequency * MAX_RECIPIENT_FREQUENCY_RISE:
         return False
     factor = lag_factor(facts, entity, "conversions", "spend") or 1.0
     rate = float(recent.conversions) / recent.spend_micros

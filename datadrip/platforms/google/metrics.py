@@ -45,6 +45,14 @@ _PMAX_CHAIN = (_CAMPAIGN, _ASSET_GROUP)
 METRIC_FIELDS = ("metrics.impressions", "metrics.clicks", "metrics.cost_micros", "metrics.conversions",
                  "metrics.conversions_value", "metrics.interactions", "metrics.all_conversions",
                  "metrics.all_conversions_value")
+# Campaign rows also ask for the search impression shares (card §7): 0–1 doubles, for search
+# campaigns; Google leaves them out (or sends 0) for the other channels, read as None.
+SHARE_FIELDS = ("metrics.search_impression_share", "metrics.search_budget_lost_impression_share",
+                "metrics.search_rank_lost_impression_share")
+# Their JSON keys, and the MetricRow field each fills.
+SHARE_KEYS = (("searchImpressionShare", "search_impression_share"),
+              ("searchBudgetLostImpressionShare", "search_budget_lost_share"),
+              ("searchRankLostImpressionShare", "search_rank_lost_share"))
 # Asset groups report delivery and conversions only (no interactions, no all conversions).
 ASSET_GROUP_FIELDS = METRIC_FIELDS[:5]
 # The only metrics a conversion-action segment allows beside it.
@@ -80,7 +88,8 @@ def metrics_query(level: str, window: DateWindow) -> str:
     """The GAQL for one level's daily rows over `window` (both ends included, account days)."""
     _check_level(level)
     chain = _CHAIN[level]
-    select = ", ".join([*_ids(chain, names=True), "segments.date", *METRIC_FIELDS])
+    shares = SHARE_FIELDS if level == "campaign" else ()
+    select = ", ".join([*_ids(chain, names=True), "segments.date", *METRIC_FIELDS, *shares])
     return f"SELECT {select} FROM {chain[-1][0]} WHERE {_between(window)}"
 
 
@@ -225,7 +234,9 @@ class RowReader:
         metrics = self._object(("metrics",))
         # Asset-group rows have no interactions and no all conversions (not selectable there).
         full = "assetGroup" not in self._row
-        return MetricRow(level=level, entity_id=entity_id, date=self.date(),
+        share, budget, rank = self.shares(metrics) if level == "campaign" else (None, None, None)
+        return MetricRow(search_impression_share=share, search_budget_lost_share=budget,
+                         search_rank_lost_share=rank,level=level, entity_id=entity_id, date=self.date(),
                          spend_micros=self._int64(metrics, "costMicros"),
                          impressions=self._int64(metrics, "impressions"),
                          clicks=self._int64(metrics, "clicks"),
@@ -239,6 +250,21 @@ class RowReader:
 
     def metrics(self) -> dict[str, Any]:
         return self._object(("metrics",))
+
+    def shares(self, metrics: dict[str, Any]) -> tuple[Decimal | None, ...]:
+        """The search impression share and the shares lost to budget and to rank, exact, 0–1.
+        A row without a share (absent or 0: a campaign not on search, a day it was not
+        eligible) has none of the three; with one, an absent lost share is 0 (proto3 JSON
+        leaves zeros out). A value outside 0–1 is an error."""
+        values = []
+        for key, _ in SHARE_KEYS:
+            value = self.double(metrics, key)
+            if value > 1 or value < 0:
+                self._fail(f"metrics.{key}", value, "a share outside 0 to 1")
+            values.append(value)
+        if not values[0]:
+            return None, None, None
+        return tuple(values)
 
     def micros(self, metrics: dict[str, Any], key: str) -> int:
         """Currency units as a double → integer micros, half to even at the micro."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from datadrip.platforms.http import RetryPolicy, Sleep, WaitFn
@@ -13,6 +13,7 @@ from datadrip.platforms.meta.catalogue import custom_conversions
 from datadrip.platforms.meta.entities import entities
 from datadrip.platforms.meta.graph import GraphClient, MetaApiError, MetaReduceDataError
 from datadrip.platforms.meta.insights import INSIGHTS_PAGE_LIMIT, daily_metrics
+from datadrip.platforms.meta.reach import period_reach
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
         DateWindow,
         EntityRecord,
         FetchNotes,
+        PeriodReach,
         Record,
         SyncOptions,
     )
@@ -95,3 +97,11 @@ class MetaAds:
         return breakdowns.breakdown_metrics(self._graph, account, window, dimension, options,
                                             notes, today=today, page_limit=self._insights_page_limit,
                                             device=self._device_breakdown)
+
+    def period_reach(self, account: AccountRef, periods: Sequence[DateWindow],
+                     levels: Sequence[str], notes: FetchNotes, *,
+                     today: dt.date) -> Iterator[PeriodReach]:
+        """Each entity's reach over each whole range (one request per range and level, no
+        time_increment): Meta counts the range's people once (reach.py)."""
+        return period_reach(self._graph, account, periods, levels, notes,
+                            page_limit=self._insights_page_limit)

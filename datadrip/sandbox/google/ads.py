@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -61,9 +62,25 @@ def fault_response(kind: str, request: Request, sandbox: SandboxContext) -> Resp
         return google_oauth.fault_response(kind, request, sandbox)
     match = re.match(API, request.path)
     version = match["version"] if match and _version(match["version"]) else f"v{NEWEST}"
+    if kind == "bad_share":
+        return _spoil_shares(sandbox.router.dispatch(request) or _not_found(request))
     if kind == "revoked_token" and request.bearer():
         google_oauth.revoke_grant(sandbox, request.bearer() or "")
     return respond(for_fault(kind), version, stream=request.path.endswith(":searchStream"))
+
+
+def _spoil_shares(response: Response) -> Response:
+    """The "bad_share" fault: every row's search impression share, where it has one, is 1.5."""
+    if not response.body.startswith((b"[", b"{")):
+        return response
+    body = json.loads(response.body)
+    for batch in body if isinstance(body, list) else [body]:
+        for row in batch.get("results", []) if isinstance(batch, dict) else []:
+            if "searchImpressionShare" in row.get("metrics", {}):
+                row["metrics"]["searchImpressionShare"] = 1.5
+    names = {"content-type", "content-length"}
+    return Response.json(body, response.status,
+                         [(k, v) for k, v in response.headers if k.lower() not in names])
 
 
 def _not_found(request: Request) -> Response:

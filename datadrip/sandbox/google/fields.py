@@ -54,6 +54,9 @@ FIELDS: dict[str, str] = {
     "metrics.conversions": DOUBLE, "metrics.conversions_value": DOUBLE, "metrics.ctr": DOUBLE,
     "metrics.average_cpc": DOUBLE, "metrics.interactions": INT64, "metrics.all_conversions": DOUBLE,
     "metrics.all_conversions_value": DOUBLE,
+    # FROM campaign only (sandbox.google.shares).
+    "metrics.search_impression_share": DOUBLE, "metrics.search_budget_lost_impression_share": DOUBLE,
+    "metrics.search_rank_lost_impression_share": DOUBLE,
     # Breakdowns (sandbox.google.breakdowns).
     "segments.device": ENUM,
     "ad_group_criterion.resource_name": STRING, "ad_group_criterion.age_range.type": ENUM,
@@ -198,11 +201,18 @@ def _check_action_segments(query: Query) -> None:
                         f"metrics: {unsupported})")
 
 
+# The search impression shares: the sandbox serves them FROM campaign only.
+CAMPAIGN_ONLY = frozenset({"metrics.search_impression_share",
+                           "metrics.search_budget_lost_impression_share",
+                           "metrics.search_rank_lost_impression_share"})
+
+
 def _check_compatible(resource: str, name: str, clause: str) -> None:
     owner = resource_of(name)
     allowed = RESOURCE_ONLY.get(resource)
     if owner in ("metrics", "segments"):
-        if resource in WITHOUT_METRICS or (allowed is not None and name not in allowed):
+        if resource in WITHOUT_METRICS or (allowed is not None and name not in allowed) or \
+                (name in CAMPAIGN_ONLY and resource != "campaign"):
             _incompatible(resource, name, owner)
         return
     if owner not in SELECTABLE[resource]:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from datadrip.sandbox.data import PERFORMANCE_MAX, Account, ConversionActionDef, Entity, Row, World
-from datadrip.sandbox.google import breakdowns, creatives, fields
+from datadrip.sandbox.google import breakdowns, creatives, fields, shares
 from datadrip.sandbox.google.gaql import Condition, GaqlError, Query, during, parse_date
 
 LEVELS = {"campaign": "campaign", "ad_group": "adset", "ad_group_ad": "ad", "asset_group": "adset"}
@@ -193,6 +193,8 @@ def _records(query: Query, world: World, account: Account, today: dt.date, cid: 
         for row in rows:
             record = {**describe(row.entity if query.resource != "customer" else None),
                       **_metrics(row), "segments.date": row.date}
+            if query.resource == "campaign":
+                record.update(shares.row_shares(row))
             if by_action:
                 record.update(_action_segments(row, catalogue, cid))
             if devices:
@@ -212,7 +214,10 @@ def _records(query: Query, world: World, account: Account, today: dt.date, cid: 
     for entity in keys:
         group = totals.get(entity.id if entity else "", [])
         if not by_action:
-            yield {**describe(entity), **_sum(group)}
+            record = {**describe(entity), **_sum(group)}
+            if query.resource == "campaign":
+                record.update(shares.range_shares(group))
+            yield record
             continue
         per_action: dict[str, list[Row]] = {}
         for row in group:
@@ -455,8 +460,9 @@ def _summary(query: Query, records: list[Record]) -> dict[str, Any]:
         sum(r.get("metrics.interactions", 0) for r in records),
         sum((Decimal(str(r.get("metrics.all_conversions", 0))) for r in records), Decimal(0)),
         round(sum(r.get("metrics.all_conversions_value", 0) * 1_000_000 for r in records)))
+    # The summary row has no search shares: a sum of ratios means nothing (shares.py).
     metrics = {fields.camel(n).split(".", 1)[1]: fields.to_json(fields.FIELDS[n], totals[n])
-               for n in query.select if n.startswith("metrics.")}
+               for n in query.select if n.startswith("metrics.") and n in totals}
     return {"metrics": metrics}
 
 

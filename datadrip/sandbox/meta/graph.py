@@ -298,7 +298,7 @@ def fault_response(kind: str, request: Request, sandbox: SandboxContext, regain:
                            200, 403)
     if kind == "job_failed":
         return meta_insights.fail_run(request, sandbox)
-    if kind in ("bad_actions", "bad_results"):
+    if kind in ("bad_actions", "bad_results", "no_reach", "bad_reach"):
         return meta_insights.spoil_rows(kind, sandbox.router.dispatch(request)
                                         or no_such_object(request.path))
     if kind == "high_usage":

@@ -68,6 +68,28 @@ class _Sum:
     settings: set[str] = field(default_factory=set)  # the ad sets' attribution settings
 
 
+def unique_reach(ad_reach: int, level: str, days: int) -> int:
+    """The sandbox's model of the people one entity reached over a bucket of `days` days with
+    delivery, from the sum of its ads' daily reach: the ads' audiences overlap (REACH_OVERLAP at
+    the level, as data.py's daily rows) and so do the days (each day after the first adds a
+    tenth to the divisor), so a range's reach is below the sum of its days' reach, as Meta's
+    is. Deterministic."""
+    return max(1, int(ad_reach * REACH_OVERLAP[level] / (1 + 0.1 * (days - 1))))
+
+
+def period_reach_truth(sandbox: SandboxContext, account_id: str, level: str, key: str,
+                       since: dt.date, until: dt.date) -> int | None:
+    """What the sandbox answers as the reach of `key` at `level` over since..until (a range
+    request without time_increment); None when it had no delivery then."""
+    account = sandbox.world.account(account_id)
+    assert account is not None
+    today = sandbox.state.clock.today_in(account.timezone)
+    query = Query(level, since, until, "all_days", ("reach",), ())
+    found = dict(_bucket_sums(sandbox, account, query, since, until, today))
+    total = found.get(key)
+    return None if total is None else unique_reach(total.reach, level, len(total.days))
+
+
 def _keeps(ad: Entity, filters: tuple[tuple[str, str, frozenset[str]], ...]) -> bool:
     for attribute, operator, values in filters:
         inside = str(getattr(ad, attribute)) in values
@@ -202,8 +224,7 @@ def _format(sandbox: SandboxContext, account: Account, query: Query, key: str, t
             names[f"{item.level}_name"] = item.name_on(today)
     wanted = set(query.fields)
     spend = Decimal(total.spend) / MICROS
-    overlap = REACH_OVERLAP[query.level]
-    reach = max(1, int(total.reach * overlap / (1 + 0.1 * (len(total.days) - 1))))
+    reach = unique_reach(total.reach, query.level, len(total.days))
     metrics: dict[str, Any] = {
         "account_id": account.id, "account_name": account.name, "account_currency": account.currency,
         "spend": _money(total.spend, account.currency), "impressions": str(total.impressions),
@@ -275,8 +296,9 @@ def _actions(query: Query, total: _Sum, currency: str) -> tuple[list[dict[str, s
 
 
 def spoil_rows(kind: str, response: Response) -> Response:
-    """The "bad_actions" and "bad_results" faults: the answer's rows with `actions` items without
-    their value, or `results` as a bare number."""
+    """The "bad_actions", "bad_results", "no_reach" and "bad_reach" faults: the answer's rows
+    with `actions` items without their value, `results` as a bare number, or (rows over more
+    than one day: a period's reach) without `reach` (withheld) or with `reach` as words."""
     body = json.loads(response.body) if response.body.startswith(b"{") else None
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         return response
@@ -285,6 +307,11 @@ def spoil_rows(kind: str, response: Response) -> Response:
             row["actions"] = [{"action_type": item["action_type"]} for item in row["actions"]]
         elif kind == "bad_results" and "results" in row:
             row["results"] = "13"
+        elif kind in ("no_reach", "bad_reach") and row.get("date_start") != row.get("date_stop"):
+            if kind == "no_reach":
+                row.pop("reach", None)
+            elif "reach" in row:
+                row["reach"] = "about 1200"
     names = {"content-type", "content-length"}
     return Response.json(body, response.status,
                          [(k, v) for k, v in response.headers if k.lower() not in names])
@@ -346,7 +373,7 @@ def breakdown_rows(sandbox: SandboxContext, account: Account, query: Query,
     reach (the entity row's reach, split)."""
     found = []
     for key, total in sums:
-        reach = max(1, int(total.reach * REACH_OVERLAP[query.level] / (1 + 0.1 * (len(total.days) - 1))))
+        reach = unique_reach(total.reach, query.level, len(total.days))
         for fields, part, part_reach in breakdown_parts(sandbox, account, query.breakdowns,
                                                         query.windows, key, start, total, reach):
             found.append((key, part, (fields, part_reach)))
