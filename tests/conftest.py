@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import META_REDIRECT_PORT, PINNED_TODAY, POSTGRES_ENV, Run, pinned_clock
+from support import META_REDIRECT_PORT, PINNED_TODAY, POSTGRES_ENV, Run, pinned_clock, sandbox_settings
 from typer.testing import CliRunner
 
 from datadrip.cli import app
@@ -307,13 +307,8 @@ def connectable(sandbox: Any, monkeypatch: pytest.MonkeyPatch, agency: dict[str,
     and two clients, 'Masala Mornings' and 'Peak Trail Outfitters'. Returns the sandbox's
     describe() (URLs and credentials)."""
     described: dict[str, Any] = sandbox.app.describe(sandbox.base_url)
-    meta, google = described["meta"], described["google"]
-    for key in ("graph_url", "dialog_url", "app_id"):
-        monkeypatch.setenv(f"DATADRIP_META_{key.upper()}", meta[key])
-    for key in ("api_url", "auth_url", "token_url", "revoke_url", "client_id"):
-        monkeypatch.setenv(f"DATADRIP_GOOGLE_{key.upper()}", google[key])
-    monkeypatch.setenv("DATADRIP_META_APP_SECRET", meta["app_secret"])
-    monkeypatch.setenv("DATADRIP_GOOGLE_CLIENT_SECRET", google["client_secret"])
+    for name, value in sandbox_settings(described).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("DATADRIP_SECRETS_BACKEND", "file")
     for name in ("Masala Mornings", "Peak Trail Outfitters"):
         assert dd("client", "add", name).exit_code == 0

@@ -68,6 +68,17 @@ def isolated_environment(base: Path) -> Iterator[Path]:
         yield base / "home"
 
 
+def sandbox_settings(described: dict[str, Any]) -> dict[str, str]:
+    """The environment that points DataDrip's Meta and Google settings at a sandbox (its
+    describe()): URLs, app ids and app secrets, as a user behind a proxy would set them."""
+    meta, google = described["meta"], described["google"]
+    return {**{f"DATADRIP_META_{key.upper()}": meta[key]
+               for key in ("graph_url", "dialog_url", "app_id", "app_secret")},
+            **{f"DATADRIP_GOOGLE_{key.upper()}": google[key]
+               for key in ("api_url", "auth_url", "token_url", "revoke_url", "client_id",
+                           "client_secret")}}
+
+
 def assert_bad_input(run: Any, *needles: str) -> str:
     """Exit 2, nothing on stdout, one `error: …` line on stderr (naming the needles)."""
     assert run.exit_code == 2, (run.stdout, run.stderr)

@@ -84,7 +84,8 @@ class AudienceLine:
             if ctr is not None and known("clicks", "impressions") else None,
             "cpa": (cpa * ONE_PER_MICRO).quantize(places, rounding=ROUND_HALF_UP)
             if cpa is not None and known("spend_micros", "conversions_millionths") else None,
-            "reach": totals.reach if self.one_day and known("reach") else None,
+            # A one-day line: the day's reach (Totals keeps it as the sum of daily reach).
+            "reach": totals.daily_reach_sum if self.one_day and known("reach") else None,
             "currency": currency,
         }
 
@@ -126,7 +127,8 @@ def audience(session: Session, scope: Scope, period: Period, dimension: str,
                 assert book is not None  # loaded above when any account is converted
                 spend = book.convert(spend, account.currency, scope.currency, day)
                 value = book.convert(value, account.currency, scope.currency, day)
-            line.totals.add(Totals(spend, impressions, clicks, conversions, value, reach))
+            line.totals.add(Totals(spend, impressions, clicks, conversions, value,
+                                   daily_reach_sum=reach))
     return sorted(lines.values(), key=lambda line: (
         "spend_micros" in line.unknown, -line.totals.spend_micros, line.value))
 

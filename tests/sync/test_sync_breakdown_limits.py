@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import assert_bad_input, pinned_clock
+from support import assert_bad_input, pinned_clock, sandbox_settings
 from sync_support import REFRESH_TOKEN, SYSTEM_TOKEN, own_home
 
 EPOCH = dt.date(2026, 11, 26)  # the sandbox's first day: its world is made then
@@ -68,13 +68,8 @@ def limits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Limits]:
             own_home(folder) as dd, pytest.MonkeyPatch.context() as patch:
         sandbox.app.state.clock.advance(TODAY - EPOCH)
         described = sandbox.app.describe(sandbox.base_url)
-        meta, google = described["meta"], described["google"]
-        for key in ("graph_url", "dialog_url", "app_id"):
-            patch.setenv(f"DATADRIP_META_{key.upper()}", meta[key])
-        for key in ("api_url", "auth_url", "token_url", "revoke_url", "client_id"):
-            patch.setenv(f"DATADRIP_GOOGLE_{key.upper()}", google[key])
-        patch.setenv("DATADRIP_META_APP_SECRET", meta["app_secret"])
-        patch.setenv("DATADRIP_GOOGLE_CLIENT_SECRET", google["client_secret"])
+        for name, value in sandbox_settings(described).items():
+            patch.setenv(name, value)
         home = folder / "home"
         home.mkdir(parents=True, exist_ok=True)
         (home / "datadrip.toml").write_text(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import assert_bad_input
+from support import assert_bad_input, sandbox_settings
 from sync_support import connect_everything, own_home
 
 MASALA = "Masala Mornings"
@@ -74,13 +74,8 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
     with SandboxServer(SandboxConfig(seed=7)) as sandbox, own_home(folder) as dd, \
             pytest.MonkeyPatch.context() as patch:
         described = sandbox.app.describe(sandbox.base_url)
-        meta, google = described["meta"], described["google"]
-        for key in ("graph_url", "dialog_url", "app_id"):
-            patch.setenv(f"DATADRIP_META_{key.upper()}", meta[key])
-        for key in ("api_url", "auth_url", "token_url", "revoke_url", "client_id"):
-            patch.setenv(f"DATADRIP_GOOGLE_{key.upper()}", google[key])
-        patch.setenv("DATADRIP_META_APP_SECRET", meta["app_secret"])
-        patch.setenv("DATADRIP_GOOGLE_CLIENT_SECRET", google["client_secret"])
+        for name, value in sandbox_settings(described).items():
+            patch.setenv(name, value)
         assert dd("agency", "add", "Spice Route Media").exit_code == 0
         for name in (MASALA, PEAK):
             assert dd("client", "add", name).exit_code == 0

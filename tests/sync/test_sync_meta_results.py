@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from support import sandbox_settings
 from sync_support import SYSTEM_TOKEN, sql
 from typer.testing import CliRunner
 
@@ -44,11 +45,9 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace
         world = sandbox.app.world
         sandbox.app.world = World(world.seed, (*world.accounts, *results_accounts()),
                                   epoch=world.epoch)
-        meta = sandbox.app.describe(sandbox.base_url)["meta"]
+        described = sandbox.app.describe(sandbox.base_url)
         env = {"DATADRIP_HOME": str(home), "DATADRIP_USER_EMAIL": "tester@agency.example",
-               "DATADRIP_SECRETS_BACKEND": "file", "DATADRIP_META_APP_SECRET": meta["app_secret"],
-               **{f"DATADRIP_META_{key.upper()}": meta[key]
-                  for key in ("graph_url", "dialog_url", "app_id")}}
+               "DATADRIP_SECRETS_BACKEND": "file", **sandbox_settings(described)}
         runner = CliRunner()
 
         def dd(*args: str, input: str | None = None) -> Any:
