@@ -4,10 +4,12 @@ the real workbook file, and a real PostgreSQL database where a server is availab
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -36,11 +38,19 @@ META_REDIRECT_GROUP = "meta-redirect-port"
 
 
 @pytest.fixture
-def meta_redirect_port() -> int:
+def meta_redirect_port() -> Iterator[int]:
     """The Meta app's fixed redirect port. A test that binds it (a Meta login in a browser, or a
-    test holding the port busy) asks for this fixture, directly or through another fixture, and
-    so runs in the one xdist group that owns the port: one test at a time across all workers."""
-    return META_REDIRECT_PORT
+    test holding the port busy) asks for this fixture, directly or through another fixture: it
+    holds an exclusive lock on a file named after the port for the whole test, so one such test
+    at a time binds it, whichever worker (or suite) runs it. The xdist group below keeps them on
+    one worker too, so they do not wait on each other."""
+    path = Path(tempfile.gettempdir()) / f"datadrip-tests-port-{META_REDIRECT_PORT}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield META_REDIRECT_PORT
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.hookimpl(tryfirst=True)
