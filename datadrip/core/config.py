@@ -126,11 +126,18 @@ class SyncSettings(Section):
     @field_validator("breakdowns", mode="before")
     @classmethod
     def _breakdowns(cls, value: Any) -> Any:
-        if isinstance(value, list):  # a TOML list reads the same as the comma-separated text
-            value = ",".join(str(item) for item in value)
+        value = comma_text(value)
         if isinstance(value, str):
             parse_breakdowns(value)
         return value
+
+
+def comma_text(value: Any) -> Any:
+    """A setting's TOML list as the comma-separated text it may also be written as; any other
+    value as it is."""
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return value
 
 
 # The breakdowns a client may opt into (platforms.base.BREAKDOWNS names them, with their dimensions).

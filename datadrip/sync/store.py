@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +79,10 @@ _KEPT = 10_000
 _JSON_KEYS: dict[str, str] = {}  # action id → its JSON string
 _MILLIONTHS: dict[Decimal, int] = {}  # exact count → integer millionths
 _BY_DAY_ENTITY = itemgetter(2, 3)  # (date, entity_id) in a METRIC_COLUMNS tuple: the key's order
+
+
+def _optional_millionths(number: Decimal | None) -> int | None:
+    return None if number is None else conversions_to_millionths(number)
 
 
 def _actions_json(actions: Sequence[ActionCount]) -> str:
@@ -230,7 +234,8 @@ class AccountWriter:
         synced_at = upsert.stamp(stamp)
         kept, not_kept = upsert.flag(True), upsert.flag(False)
         millionths = conversions_to_millionths
-        share = share_millionths
+        # Counts and 0–1 shares in millionths, rounded half to even; None stays None.
+        optional = _optional_millionths
         days: dict[dt.date, Any] = {}  # a chunk has a few distinct days: convert each once
         params = []
         for row in rows:
@@ -240,19 +245,17 @@ class AccountWriter:
             day = days.get(row.date)
             if day is None:
                 day = days[row.date] = upsert.day(row.date)
-            all_conversions, results, actions = row.all_conversions, row.results, row.actions
+            actions = row.actions
             params.append((account_id, level, day, known.id, row.spend_micros, row.impressions,
                            row.clicks, millionths(row.conversions),
                            row.conversion_value_micros, row.reach, synced_at, row.link_clicks,
-                           row.interactions,
-                           None if all_conversions is None else millionths(all_conversions),
+                           row.interactions, optional(row.all_conversions),
                            row.all_conversion_value_micros, row.result_indicator,
-                           None if results is None else millionths(results),
-                           row.attribution_setting,
+                           optional(row.results), row.attribution_setting,
                            not_kept if actions is None else kept,
-                           share(row.search_impression_share),
-                           share(row.search_budget_lost_share),
-                           share(row.search_rank_lost_share),
+                           optional(row.search_impression_share),
+                           optional(row.search_budget_lost_share),
+                           optional(row.search_rank_lost_share),
                            _actions_json(actions) if actions else None))
         params.sort(key=_BY_DAY_ENTITY)  # stable: of two rows for one entity-day the later still wins
         return params
@@ -441,14 +444,6 @@ class AccountWriter:
             conn.execute(_cursors.update().where(_cursors.c.account_id == self._account_id,
                                                  _cursors.c.level == level),
                          {"synced_through": through, "updated_at": stamp})
-
-
-def share_millionths(share: Decimal | None) -> int | None:
-    """A 0–1 share (an exact Decimal) as integer millionths of 1, rounded half to even (Google
-    sends doubles such as 0.0999 or 0.123456789); None stays None."""
-    if share is None:
-        return None
-    return int(share.scaleb(6).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
 def _as_text(value: Any) -> str | None:

@@ -14,14 +14,11 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
-from support import PINNED_TODAY, pinned_clock, sandbox_settings
-from sync.sync_support import SYSTEM_TOKEN
-from typer.testing import CliRunner
+from support import PINNED_TODAY, pinned_clock
+from sync.sync_support import SYSTEM_TOKEN, results_sandbox
 
-from datadrip.cli import app
 from datadrip.insights.facts import (
     BASELINE,
     CONVERSIONS,
@@ -33,7 +30,6 @@ from datadrip.insights.facts import (
 from datadrip.insights.findings import Finding
 from datadrip.insights.heuristics.engine import heuristic_findings
 from datadrip.insights.llm import build_messages
-from datadrip.sandbox.data import World, results_accounts
 from datadrip.sandbox.meta.actions import PURCHASE_TYPES
 
 SHOP, LEADS = "act_1010000005", "act_1010000006"  # results_accounts(): Kettle & Crumb, Harbour Dental
@@ -46,24 +42,8 @@ DAYS = 40  # the 35 days insights look at, and a few more
 def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     """Both clients connected, given their key results and synced once, every level, with the
     clock (and so the sandbox's first day, where its stories end) pinned."""
-    from datadrip.sandbox.app import SandboxConfig
-    from datadrip.sandbox.server import SandboxServer
-
     home = tmp_path_factory.mktemp("insight-results") / "home"
-    with pinned_clock(PINNED_TODAY), SandboxServer(SandboxConfig(seed=7)) as sandbox:
-        world = sandbox.app.world
-        sandbox.app.world = World(world.seed, (*world.accounts, *results_accounts()),
-                                  epoch=world.epoch)
-        described = sandbox.app.describe(sandbox.base_url)
-        env = {"DATADRIP_HOME": str(home), "DATADRIP_USER_EMAIL": "tester@agency.example",
-               "DATADRIP_SECRETS_BACKEND": "file", **sandbox_settings(described)}
-        runner = CliRunner()
-
-        def dd(*args: str, input: str | None = None) -> Any:
-            result = runner.invoke(app, list(args), input=input, env=env)
-            assert result.exit_code == 0, (args, result.stdout, result.stderr)
-            return result
-
+    with pinned_clock(PINNED_TODAY), results_sandbox(home) as (sandbox, dd, _env):
         dd("agency", "add", "Spice Route Media", "--timezone", "UTC")
         for account, client, currency, result in ((SHOP, SHOP_CLIENT, "USD", "purchase"),
                                                   (LEADS, LEAD_CLIENT, "EUR", "lead")):

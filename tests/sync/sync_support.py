@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import POSTGRES_ENV, Run
+from support import POSTGRES_ENV, Run, sandbox_settings
 
 from datadrip.core.money import conversions_from_millionths
 
@@ -124,3 +124,32 @@ def own_home(folder: Path) -> Iterator[Callable[..., Run]]:
             return Run(result.exit_code, result.stdout, result.stderr)
 
         yield dd
+
+
+@contextmanager
+def results_sandbox(home: Path) -> Iterator[tuple[Any, Callable[..., Any], dict[str, str]]]:
+    """A sandbox (seed 7) whose world also holds the results accounts (the shop and the
+    lead-generation client), and `dd` running the CLI in-process against it with `home` as
+    DATADRIP_HOME, failing the test on any exit but 0: (the sandbox, dd, its environment)."""
+    from typer.testing import CliRunner
+
+    from datadrip.cli import app
+    from datadrip.sandbox.app import SandboxConfig
+    from datadrip.sandbox.data import World, results_accounts
+    from datadrip.sandbox.server import SandboxServer
+
+    with SandboxServer(SandboxConfig(seed=7)) as sandbox:
+        world = sandbox.app.world
+        sandbox.app.world = World(world.seed, (*world.accounts, *results_accounts()),
+                                  epoch=world.epoch)
+        env = {"DATADRIP_HOME": str(home), "DATADRIP_USER_EMAIL": "tester@agency.example",
+               "DATADRIP_SECRETS_BACKEND": "file",
+               **sandbox_settings(sandbox.app.describe(sandbox.base_url))}
+        runner = CliRunner()
+
+        def dd(*args: str, input: str | None = None) -> Any:
+            result = runner.invoke(app, list(args), input=input, env=env)
+            assert result.exit_code == 0, (args, result.stdout, result.stderr)
+            return result
+
+        yield sandbox, dd, env

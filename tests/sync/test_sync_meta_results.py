@@ -10,15 +10,13 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
-from support import sandbox_settings
-from sync_support import SYSTEM_TOKEN, sql
+from sync_support import SYSTEM_TOKEN, results_sandbox, sql
 from typer.testing import CliRunner
 
 from datadrip.cli import app
-from datadrip.sandbox.data import ARCHIVED_CAMPAIGN, World, results_accounts
+from datadrip.sandbox.data import ARCHIVED_CAMPAIGN
 from datadrip.sandbox.meta.actions import (
     OTHER_SETTING,
     PURCHASE_TYPES,
@@ -37,24 +35,8 @@ DAYS = 21
 def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     """Both clients connected with a system-user token and synced once, every level, the last
     DAYS days (the sandbox on the real clock, as sync plans from today)."""
-    from datadrip.sandbox.app import SandboxConfig
-    from datadrip.sandbox.server import SandboxServer
-
     home = tmp_path_factory.mktemp("results") / "home"
-    with SandboxServer(SandboxConfig(seed=7)) as sandbox:
-        world = sandbox.app.world
-        sandbox.app.world = World(world.seed, (*world.accounts, *results_accounts()),
-                                  epoch=world.epoch)
-        described = sandbox.app.describe(sandbox.base_url)
-        env = {"DATADRIP_HOME": str(home), "DATADRIP_USER_EMAIL": "tester@agency.example",
-               "DATADRIP_SECRETS_BACKEND": "file", **sandbox_settings(described)}
-        runner = CliRunner()
-
-        def dd(*args: str, input: str | None = None) -> Any:
-            result = runner.invoke(app, list(args), input=input, env=env)
-            assert result.exit_code == 0, (args, result.stdout, result.stderr)
-            return result
-
+    with results_sandbox(home) as (sandbox, dd, env):
         dd("agency", "add", "Spice Route Media")
         for account_id, client in CLIENTS.items():
             dd("client", "add", client)

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from datadrip.core.config import Section
+from datadrip.core.config import Section, comma_text
 
 # Meta's breakdowns that may give the device line (card §4): device_platform is valid but in no
 # documented combination (unconfirmed); impression_device is documented only with
@@ -38,8 +38,7 @@ class MetaSettings(Section):
     @field_validator("device_breakdown", mode="before")
     @classmethod
     def _device_breakdown(cls, value: Any) -> Any:
-        if isinstance(value, list):  # a TOML list reads the same as the comma-separated text
-            value = ",".join(str(item) for item in value)
+        value = comma_text(value)
         if not isinstance(value, str):
             return value
         cleaned = ",".join(part.strip() for part in value.split(",") if part.strip())

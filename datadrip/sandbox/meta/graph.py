@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -121,25 +121,36 @@ def _adaccounts(request: Request, sandbox: SandboxContext) -> Response:
     fields = parse_fields(request.query.get("fields"), ACCOUNT_FIELDS, ["id"], "AdAccount")
     if isinstance(fields, Response):
         return fields
+    accounts = sandbox.world.of_platform("meta")
+    paged = _cursor_page(request, accounts)
+    if isinstance(paged, Response):
+        return paged
+    page, paging = paged
+    headers = usage_headers(sandbox, [a.id for a in page] or [accounts[0].id], "ads_management")
+    return Response.json({"data": [account_object(sandbox, a, fields) for a in page], **paging},
+                         headers=headers)
+
+
+def _cursor_page(request: Request, items: Sequence[Any]) -> tuple[Sequence[Any], dict[str, Any]] | Response:
+    """The page of `items` the request's `limit` and `after` cursor ask for, and its `paging`
+    ({} for an empty page), or Graph's error for a bad limit or cursor."""
     limit = _positive_int(request.query.get("limit"), DEFAULT_ACCOUNT_PAGE)
     if limit is None:
         return graph_error("(#100) Param limit must be a positive integer", 100)
-    accounts = sandbox.world.of_platform("meta")
     start = 0
     if request.query.get("after"):
         position = decode_cursor(request.query["after"])
         if position is None or not position.isdigit():
             return graph_error("(#100) Invalid after cursor", 100)
         start = int(position) + 1
-    page = accounts[start:start + limit]
-    headers = usage_headers(sandbox, [a.id for a in page] or [accounts[0].id], "ads_management")
-    body: dict[str, Any] = {"data": [account_object(sandbox, a, fields) for a in page]}
-    if page:
-        body["paging"] = {"cursors": {"before": encode_cursor(str(start)),
-                                      "after": encode_cursor(str(start + len(page) - 1))}}
-        if start + len(page) < len(accounts):
-            body["paging"]["next"] = next_url(request, body["paging"]["cursors"]["after"])
-    return Response.json(body, headers=headers)
+    page = items[start:start + limit]
+    if not page:
+        return page, {}
+    paging: dict[str, Any] = {"cursors": {"before": encode_cursor(str(start)),
+                                          "after": encode_cursor(str(start + len(page) - 1))}}
+    if start + len(page) < len(items):
+        paging["next"] = next_url(request, paging["cursors"]["after"])
+    return page, {"paging": paging}
 
 
 CUSTOM_CONVERSION_FIELDS = ("id", "name", "custom_event_type", "is_archived")
@@ -151,23 +162,11 @@ def _custom_conversions(request: Request, sandbox: SandboxContext, account: Acco
                           "CustomConversion")
     if isinstance(fields, Response):
         return fields
-    limit = _positive_int(request.query.get("limit"), DEFAULT_ACCOUNT_PAGE)
-    if limit is None:
-        return graph_error("(#100) Param limit must be a positive integer", 100)
-    found = meta_actions.custom_conversions(account)
-    start = 0
-    if request.query.get("after"):
-        position = decode_cursor(request.query["after"])
-        if position is None or not position.isdigit():
-            return graph_error("(#100) Invalid after cursor", 100)
-        start = int(position) + 1
-    page = found[start:start + limit]
-    body: dict[str, Any] = {"data": [{name: item[name] for name in fields} for item in page]}
-    if page:
-        body["paging"] = {"cursors": {"before": encode_cursor(str(start)),
-                                      "after": encode_cursor(str(start + len(page) - 1))}}
-        if start + len(page) < len(found):
-            body["paging"]["next"] = next_url(request, body["paging"]["cursors"]["after"])
+    paged = _cursor_page(request, meta_actions.custom_conversions(account))
+    if isinstance(paged, Response):
+        return paged
+    page, paging = paged
+    body = {"data": [{name: item[name] for name in fields} for item in page], **paging}
     return Response.json(body, headers=usage_headers(sandbox, [account.id], "ads_management"))
 
 
