@@ -83,9 +83,9 @@ def _raw_upsert(table: str, columns: tuple[str, ...], key: tuple[str, ...]) -> s
             + ", ".join(f"{name} = excluded.{name}" for name in columns if name not in key))
 
 
-# The raw baseline writes what the writer writes: every metric column it fills, the row's actions
-# included (one JSON object), with the same upsert.
-RAW_UPSERT = _raw_upsert("metric_daily", METRIC_COLUMNS, METRIC_KEY)
+# The raw baseline writes what the writer writes: the metric columns some row fills (the writer
+# binds no column that every row of a chunk leaves empty), the row's actions included (one JSON
+# object), with the same upsert.
 
 
 PURCHASES = ("omni_purchase", "purchase", "offsite_conversion.fb_pixel_purchase", "onsite_web_purchase")
@@ -214,7 +214,7 @@ def datadrip_pass(path: Path, account_id: str, ads: list[EntityRecord], rows: li
         engine.dispose()
 
 
-def raw_pass(path: Path, params: list[tuple[Any, ...]]) -> float:
+def raw_pass(path: Path, upsert: str, params: list[tuple[Any, ...]]) -> float:
     """Seconds for one sqlite3 executemany of `params` with the same upsert, in one transaction."""
     connection = sqlite3.connect(path, isolation_level=None)
     try:
@@ -223,16 +223,18 @@ def raw_pass(path: Path, params: list[tuple[Any, ...]]) -> float:
         connection.execute("PRAGMA foreign_keys = ON")
         start = time.perf_counter()
         connection.execute("BEGIN IMMEDIATE")
-        connection.executemany(RAW_UPSERT, params)
+        connection.executemany(upsert, params)
         connection.execute("COMMIT")
         return time.perf_counter() - start
     finally:
         connection.close()
 
 
-def raw_params(source: Path, target: Path, account_id: str, rows: list[MetricRow]) -> list[tuple[Any, ...]]:
+def raw_params(source: Path, target: Path, account_id: str,
+               rows: list[MetricRow]) -> tuple[str, list[tuple[Any, ...]]]:
     """Copy the entities DataDrip made into the raw workbook (same ids: the foreign keys hold) and
-    turn the rows into the tuples the writer binds: ISO dates, naive UTC timestamps, millionths."""
+    turn the rows into the tuples the writer binds (ISO dates, naive UTC timestamps, millionths),
+    with the upsert of the columns they fill."""
     connection = sqlite3.connect(target, isolation_level=None)
     try:
         connection.execute("ATTACH DATABASE ? AS source", (str(source),))
@@ -255,7 +257,11 @@ def raw_params(source: Path, target: Path, account_id: str, rows: list[MetricRow
                                                          action.value_micros]
                                          for action in row.actions}, separators=(",", ":"))}
         metrics.append(tuple(values.get(name) for name in METRIC_COLUMNS))
-    return metrics
+    filled = [i for i, name in enumerate(METRIC_COLUMNS)
+              if name in METRIC_KEY or any(row[i] is not None for row in metrics)]
+    columns = tuple(METRIC_COLUMNS[i] for i in filled)
+    return (_raw_upsert("metric_daily", columns, METRIC_KEY),
+            [tuple(row[i] for i in filled) for row in metrics])
 
 
 def storage(count: int, chunk_days: int, folder: Path) -> None:
@@ -272,11 +278,12 @@ def storage(count: int, chunk_days: int, folder: Path) -> None:
     stored = sqlite3.connect(ours).execute("SELECT COUNT(*) FROM metric_daily").fetchone()[0]
     if stored != len(rows):
         raise SystemExit(f"error: the workbook holds {stored:,} rows, not {len(rows):,}")
-    params = raw_params(ours, raw, account_id, rows)
+    upsert, params = raw_params(ours, raw, account_id, rows)
     raw_params(ours, raw_sorted, account_id, [])
-    raw_first, raw_again = raw_pass(raw, params), raw_pass(raw, params)
+    raw_first, raw_again = raw_pass(raw, upsert, params), raw_pass(raw, upsert, params)
     params.sort(key=lambda values: (values[2], values[3]))
-    sorted_first, sorted_again = raw_pass(raw_sorted, params), raw_pass(raw_sorted, params)
+    sorted_first = raw_pass(raw_sorted, upsert, params)
+    sorted_again = raw_pass(raw_sorted, upsert, params)
     best_first, best_again = min(raw_first, sorted_first), min(raw_again, sorted_again)
 
     print(f"storage: {len(rows):,} ad-level rows ({ENTITIES:,} ads × {window.days} days), "

@@ -78,7 +78,17 @@ _INT64 = range(-2 ** 63, 2 ** 63)
 _KEPT = 10_000
 _JSON_KEYS: dict[str, str] = {}  # action id → its JSON string
 _MILLIONTHS: dict[Decimal, int] = {}  # exact count → integer millionths
+# metric_daily's nullable columns, by their place in METRIC_COLUMNS: a chunk binds those its rows fill.
+_OPTIONAL_INDEXES = tuple(METRIC_COLUMNS.index(name) for name in (
+    "reach", "link_clicks", "interactions", "all_conversions_millionths",
+    "all_conversion_value_micros", "result_indicator", "results_millionths", "attribution_setting",
+    "search_impression_share_millionths", "search_budget_lost_share_millionths",
+    "search_rank_lost_share_millionths", "actions"))
 _BY_DAY_ENTITY = itemgetter(2, 3)  # (date, entity_id) in a METRIC_COLUMNS tuple: the key's order
+
+
+def _kept(emptied: tuple[int, ...]) -> list[int]:
+    return [index for index in range(len(METRIC_COLUMNS)) if index not in emptied]
 
 
 def _optional_millionths(number: Decimal | None) -> int | None:
@@ -139,13 +149,15 @@ class _Upsert:
     that comes to need another conversion stops the writer rather than go in wrong."""
 
     def __init__(self, engine: Engine, table: sa.Table, columns: Sequence[str],
-                 key: Sequence[str]) -> None:
+                 key: Sequence[str], emptied: Sequence[str] = ()) -> None:
         dialect = engine.dialect
         # Only `columns` are bound, in their order: the table may have more (nullable) columns.
+        # `emptied` columns are not bound: a new row leaves them NULL and an update sets them so.
         statement = _insert(engine, table).values({name: sa.bindparam(name) for name in columns})
         statement = statement.on_conflict_do_update(
             index_elements=list(key),
-            set_={name: statement.excluded[name] for name in columns if name not in key})
+            set_={**{name: statement.excluded[name] for name in columns if name not in key},
+                  **{name: sa.null() for name in emptied}})
         compiled = statement.compile(dialect=dialect)
         self._sql = str(compiled)
         self._columns = tuple(columns)
@@ -203,6 +215,7 @@ class AccountWriter:
                 self._known[(row.level, row.external_id)] = _Known(row.id, row.name, row.parent_id,
                                                                    row.status)
         self._upsert = _Upsert(self._engine, _metrics, METRIC_COLUMNS, METRIC_KEY)
+        self._upserts: dict[tuple[int, ...], _Upsert] = {(): self._upsert}  # by the emptied columns
         self._breakdown_upsert: _Upsert | None = None  # made on the first breakdown chunk
 
     def write_chunk(self, level: str, window: DateWindow, entities: Sequence[EntityRecord],
@@ -217,7 +230,7 @@ class AccountWriter:
                 conn.execute(_entities.update().where(_entities.c.id == change.pop("_id")), change)
             params = self._params(rows, level, stamp, conn)
             if params:
-                self._upsert.run(conn, params)
+                self._save_rows(params, conn)
             conn.execute(_metrics.delete().where(
                 _metrics.c.account_id == self._account_id, _metrics.c.level == level,
                 _metrics.c.date.between(window.since, window.until), _metrics.c.synced_at != stamp))
@@ -259,6 +272,21 @@ class AccountWriter:
                            _actions_json(actions) if actions else None))
         params.sort(key=_BY_DAY_ENTITY)  # stable: of two rows for one entity-day the later still wins
         return params
+
+    def _save_rows(self, params: list[tuple[Any, ...]], conn: sa.Connection) -> None:
+        """Upsert the chunk's METRIC_COLUMNS tuples, binding only the optional columns some row
+        fills: a Meta row has no Google shares, a Google row no Results, and each column bound
+        costs the driver as much whether it is NULL or not."""
+        emptied = tuple(index for index in _OPTIONAL_INDEXES
+                        if all(row[index] is None for row in params))
+        upsert = self._upserts.get(emptied)
+        if upsert is None:
+            upsert = self._upserts[emptied] = _Upsert(
+                self._engine, _metrics, [METRIC_COLUMNS[i] for i in _kept(emptied)], METRIC_KEY,
+                [METRIC_COLUMNS[i] for i in emptied])
+        if emptied:
+            params = list(map(itemgetter(*_kept(emptied)), params))
+        upsert.run(conn, params)
 
     def _add_unannounced(self, conn: sa.Connection, level: str, external_id: str,
                          stamp: dt.datetime) -> _Known:

@@ -112,6 +112,35 @@ def test_store_a_resync_replaces_the_days_actions_and_drops_those_no_longer_repo
         ("omni_purchase", 4_000_000, 6_000_000_000)]
 
 
+def test_store_a_resync_whose_rows_no_longer_carry_a_number_empties_it(account, workbook_path):
+    """A chunk binds only the optional columns some row of it fills: a column no row fills is
+    still emptied on the rows the re-sync replaces, never left from the sync before."""
+    engine = open_workbook(str(workbook_path))
+    writer = AccountWriter(engine, account)
+    full = _row(DAY, (ActionCount("lead", Decimal(2)),), reach=9_000, link_clicks=180,
+                interactions=260, all_conversions=Decimal("4.5"),
+                all_conversion_value_micros=7_000_000, result_indicator="actions:lead",
+                results=Decimal(2), attribution_setting="7d_click_1d_view",
+                search_impression_share=Decimal("0.5"), search_budget_lost_share=Decimal("0.1"),
+                search_rank_lost_share=Decimal("0.4"))
+    columns = ("reach, link_clicks, interactions, all_conversions_millionths, "
+               "all_conversion_value_micros, result_indicator, results_millionths, "
+               "attribution_setting, search_impression_share_millionths, "
+               "search_budget_lost_share_millionths, search_rank_lost_share_millionths, actions, "
+               "actions_kept")
+    writer.write_chunk("campaign", WINDOW, [CAMPAIGN], [full, _row(DAY + dt.timedelta(days=1), None)])
+    assert _held(engine, f"SELECT {columns} FROM metric_daily ORDER BY date") == [
+        (9_000, 180, 260, 4_500_000, 7_000_000, "actions:lead", 2_000_000, "7d_click_1d_view",
+         500_000, 100_000, 400_000, '{"lead":[2000000,null]}', 1),
+        (None,) * 12 + (0,)]
+
+    writer.write_chunk("campaign", WINDOW, [CAMPAIGN], [_row(DAY, None)])
+
+    assert _held(engine, f"SELECT {columns} FROM metric_daily") == [(None,) * 12 + (0,)]
+    assert _held(engine, "SELECT spend_micros, conversions_millionths FROM metric_daily") == [
+        (1_500_000_000, 3_000_000)]
+
+
 def test_store_a_chunk_that_fails_leaves_the_days_actions_as_they_were(account, workbook_path):
     engine = open_workbook(str(workbook_path))
     writer = AccountWriter(engine, account)
