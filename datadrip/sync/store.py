@@ -77,7 +77,8 @@ BREAKDOWN_KEY = ("account_id", "dimension", "date", "entity_id", "value")
 _INT64 = range(-2 ** 63, 2 ** 63)
 _KEPT = 10_000
 _JSON_KEYS: dict[str, str] = {}  # action id → its JSON string
-_MILLIONTHS: dict[Decimal, int] = {}  # exact count → integer millionths
+# (action id, exact count, value micros) → the action's JSON in metric_daily.actions
+_WRITTEN: dict[tuple[str, Decimal, int | None], str] = {}
 # metric_daily's nullable columns, by their place in METRIC_COLUMNS: a chunk binds those its rows fill.
 _OPTIONAL_INDEXES = tuple(METRIC_COLUMNS.index(name) for name in (
     "reach", "link_clicks", "interactions", "all_conversions_millionths",
@@ -100,31 +101,39 @@ def _actions_json(actions: Sequence[ActionCount]) -> str:
     null]}, the last numbers of an action named twice kept. A number beyond 64 bits fails the
     chunk, as it would in an integer column.
 
-    Written by hand rather than by json: a Meta ad-day has a dozen actions or more, and their
-    ids and counts repeat from row to row, so each id's JSON string and each count's millionths
-    are made once (up to _KEPT of each)."""
+    Written by hand rather than by json: a Meta ad-day has a dozen actions or more, and the same
+    action with the same count and value comes again and again (small counts, no value), so
+    each one's JSON is made once (up to _KEPT of them)."""
     parts: dict[str, str] = {}
+    written = _WRITTEN
     for action in actions:
-        key = _JSON_KEYS.get(action.action)
-        if key is None:
-            key = json.dumps(action.action, ensure_ascii=False)
-            if len(_JSON_KEYS) < _KEPT:
-                _JSON_KEYS[action.action] = key
-        count = _MILLIONTHS.get(action.count)
-        if count is None:
-            count = conversions_to_millionths(action.count)
-            if count not in _INT64:
-                raise OverflowError(f"action {action.action!r}: {count} does not fit a 64-bit integer")
-            if len(_MILLIONTHS) < _KEPT:
-                _MILLIONTHS[action.count] = count
-        value = action.value_micros
-        if value is None:
-            parts[key] = f"{key}:[{count},null]"
-        elif value in _INT64:
-            parts[key] = f"{key}:[{count},{value}]"
-        else:
-            raise OverflowError(f"action {action.action!r}: {value} does not fit a 64-bit integer")
+        numbers = (action.action, action.count, action.value_micros)
+        text = written.get(numbers)
+        if text is None:
+            text = _action_json(action)
+            if len(written) < _KEPT:
+                written[numbers] = text
+        parts[action.action] = text
     return "{" + ",".join(parts.values()) + "}"
+
+
+def _action_json(action: ActionCount) -> str:
+    """`"<action>":[count millionths,value micros or null]`, each action id's JSON string made
+    once (up to _KEPT)."""
+    key = _JSON_KEYS.get(action.action)
+    if key is None:
+        key = json.dumps(action.action, ensure_ascii=False)
+        if len(_JSON_KEYS) < _KEPT:
+            _JSON_KEYS[action.action] = key
+    count = conversions_to_millionths(action.count)
+    if count not in _INT64:
+        raise OverflowError(f"action {action.action!r}: {count} does not fit a 64-bit integer")
+    value = action.value_micros
+    if value is None:
+        return f"{key}:[{count},null]"
+    if value in _INT64:
+        return f"{key}:[{count},{value}]"
+    raise OverflowError(f"action {action.action!r}: {value} does not fit a 64-bit integer")
 
 
 def _insert(engine_or_conn: Engine | sa.Connection, table: sa.Table) -> Any:
