@@ -79,6 +79,7 @@ _KEPT = 10_000
 _JSON_KEYS: dict[str, str] = {}  # action id → its JSON string
 # (action id, exact count, value micros) → the action's JSON in metric_daily.actions
 _WRITTEN: dict[tuple[str, Decimal, int | None], str] = {}
+_COUNTED: dict[Decimal, int] = {}  # an exact count or share → its millionths
 # metric_daily's nullable columns, by their place in METRIC_COLUMNS: a chunk binds those its rows fill.
 _OPTIONAL_INDEXES = tuple(METRIC_COLUMNS.index(name) for name in (
     "reach", "link_clicks", "interactions", "all_conversions_millionths",
@@ -92,8 +93,15 @@ def _kept(emptied: tuple[int, ...]) -> list[int]:
     return [index for index in range(len(METRIC_COLUMNS)) if index not in emptied]
 
 
-def _optional_millionths(number: Decimal | None) -> int | None:
-    return None if number is None else conversions_to_millionths(number)
+def _count_millionths(count: Decimal) -> int:
+    """conversions_to_millionths, each distinct count converted once (up to _KEPT of them):
+    a chunk's counts are mostly small whole numbers that repeat."""
+    found = _COUNTED.get(count)
+    if found is None:
+        found = conversions_to_millionths(count)
+        if len(_COUNTED) < _KEPT:
+            _COUNTED[count] = found
+    return found
 
 
 def _actions_json(actions: Sequence[ActionCount]) -> str:
@@ -255,9 +263,8 @@ class AccountWriter:
         account_id, known_ids, upsert = self._account_id, self._known, self._upsert
         synced_at = upsert.stamp(stamp)
         kept, not_kept = upsert.flag(True), upsert.flag(False)
-        millionths = conversions_to_millionths
         # Counts and 0–1 shares in millionths, rounded half to even; None stays None.
-        optional = _optional_millionths
+        millionths = _count_millionths
         days: dict[dt.date, Any] = {}  # a chunk has a few distinct days: convert each once
         params = []
         for row in rows:
@@ -271,13 +278,17 @@ class AccountWriter:
             params.append((account_id, level, day, known.id, row.spend_micros, row.impressions,
                            row.clicks, millionths(row.conversions),
                            row.conversion_value_micros, row.reach, synced_at, row.link_clicks,
-                           row.interactions, optional(row.all_conversions),
+                           row.interactions,
+                           None if (count := row.all_conversions) is None else millionths(count),
                            row.all_conversion_value_micros, row.result_indicator,
-                           optional(row.results), row.attribution_setting,
-                           not_kept if actions is None else kept,
-                           optional(row.search_impression_share),
-                           optional(row.search_budget_lost_share),
-                           optional(row.search_rank_lost_share),
+                           None if (count := row.results) is None else millionths(count),
+                           row.attribution_setting, not_kept if actions is None else kept,
+                           None if (share := row.search_impression_share) is None
+                           else millionths(share),
+                           None if (share := row.search_budget_lost_share) is None
+                           else millionths(share),
+                           None if (share := row.search_rank_lost_share) is None
+                           else millionths(share),
                            _actions_json(actions) if actions else None))
         params.sort(key=_BY_DAY_ENTITY)  # stable: of two rows for one entity-day the later still wins
         return params
