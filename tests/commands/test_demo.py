@@ -152,10 +152,9 @@ def test_demo_connects_every_client_to_the_sandbox_and_syncs_them(demo_json, dd,
     assert "datadrip sandbox serve --port" not in run.stdout  # data only on stdout
 
 
-def test_demo_sends_every_clients_daily_report_to_its_outbox_and_names_the_file_to_open(dd, tmp_path):
-    folder = tmp_path / "demo"
-
-    run = dd("demo", "--dir", str(folder), "--json")
+def test_demo_sends_every_clients_daily_report_to_its_outbox_and_names_the_file_to_open(
+        demo_json, demo_plain):
+    folder, run = demo_json
 
     assert run.exit_code == 0, run.stderr
     reports = exact(run.stdout)["reports"]
@@ -169,9 +168,8 @@ def test_demo_sends_every_clients_daily_report_to_its_outbox_and_names_the_file_
         page = Path(report["html_file"]).read_text(encoding="utf-8")
         assert Path(report["html_file"]).parent == folder / "reports"
         assert report["client"] in html.unescape(page) and "data:image/png;base64," in page
-    told = dd("demo", "--dir", str(folder))
-    assert f"Masala Mornings: open {folder / 'reports'}" in told.stderr
-    assert len(list((folder / "outbox").glob("*.eml"))) == 6  # the second demo started afresh
+    plain_folder, told = demo_plain
+    assert f"Masala Mornings: open {plain_folder / 'reports'}" in told.stderr
 
 
 def test_demo_tells_how_to_sync_it_again(demo_plain):
@@ -201,6 +199,7 @@ def test_demo_twice_resets_rather_than_duplicates(dd, tmp_path, monkeypatch):
         return result
 
     assert unstamped(second.stdout) == unstamped(first.stdout)
+    assert len(list((folder / "outbox").glob("*.eml"))) == 6  # the second demo started afresh
     monkeypatch.setenv("DATADRIP_HOME", str(folder))
     listed = dd("client", "list", "--json")
     assert listed.exit_code == 0, listed.stderr
@@ -224,15 +223,6 @@ def test_demo_data_is_readable_with_its_folder_as_home(demo_json, dd_process):
     assert exact(clients.stdout) == sorted(exact(made.stdout)["clients"], key=lambda c: c["name"])
 
 
-def test_demo_leaves_the_users_own_workbook_alone(dd, tmp_path):
-    assert dd("agency", "add", "My Own Agency").exit_code == 0
-
-    assert dd("demo", "--dir", str(tmp_path / "demo")).exit_code == 0
-
-    assert [a["name"] for a in dd("agency", "list", "--json").json()] == ["My Own Agency"]
-    assert dd("client", "list", "--json").json() == []
-
-
 def test_demo_without_dir_uses_a_demo_folder_in_the_data_folder(dd, home):
     run = dd("demo", "--json")
 
@@ -242,7 +232,8 @@ def test_demo_without_dir_uses_a_demo_folder_in_the_data_folder(dd, home):
     assert dd("agency", "list", "--json").json() == []
 
 
-def test_demo_in_an_empty_existing_folder_works(dd, tmp_path):
+def test_demo_in_an_empty_existing_folder_works_and_leaves_the_users_own_workbook_alone(dd, tmp_path):
+    assert dd("agency", "add", "My Own Agency").exit_code == 0
     folder = tmp_path / "empty"
     folder.mkdir()
 
@@ -250,6 +241,8 @@ def test_demo_in_an_empty_existing_folder_works(dd, tmp_path):
 
     assert run.exit_code == 0, run.stderr
     assert len(run.json()["clients"]) == 6
+    assert [a["name"] for a in dd("agency", "list", "--json").json()] == ["My Own Agency"]
+    assert dd("client", "list", "--json").json() == []
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
