@@ -83,11 +83,6 @@ def _raw_upsert(table: str, columns: tuple[str, ...], key: tuple[str, ...]) -> s
             + ", ".join(f"{name} = excluded.{name}" for name in columns if name not in key))
 
 
-# The raw baseline writes what the writer writes: the metric columns some row fills (the writer
-# binds no column that every row of a chunk leaves empty), the row's actions included (one JSON
-# object), with the same upsert.
-
-
 PURCHASES = ("omni_purchase", "purchase", "offsite_conversion.fb_pixel_purchase", "onsite_web_purchase")
 
 
@@ -234,7 +229,8 @@ def raw_params(source: Path, target: Path, account_id: str,
                rows: list[MetricRow]) -> tuple[str, list[tuple[Any, ...]]]:
     """Copy the entities DataDrip made into the raw workbook (same ids: the foreign keys hold) and
     turn the rows into the tuples the writer binds (ISO dates, naive UTC timestamps, millionths),
-    with the upsert of the columns they fill."""
+    with the upsert of the columns some row fills (the writer binds no column that every row of
+    a chunk leaves empty), the row's actions included (one JSON object)."""
     connection = sqlite3.connect(target, isolation_level=None)
     try:
         connection.execute("ATTACH DATABASE ? AS source", (str(source),))
