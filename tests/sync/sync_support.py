@@ -43,6 +43,14 @@ def connect_everything(dd: Callable[..., Any]) -> None:
         assert run.exit_code == 0, run.stderr
 
 
+def add_client_with_google(dd: Callable[..., Any], client: str, customer_id: str) -> None:
+    """`client add CLIENT`, then its Google Ads account connected with the sandbox's refresh token."""
+    assert dd("client", "add", client).exit_code == 0
+    connected = dd("connect", "google", client, "--refresh-token-stdin", "--account", customer_id,
+                   input=REFRESH_TOKEN)
+    assert connected.exit_code == 0, connected.stderr
+
+
 Totals = tuple[int, int, int, Decimal, int]  # spend micros, impressions, clicks, conversions, value
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 
 import pytest
 from support import assert_bad_input, pinned_clock, sandbox_settings
-from sync_support import REFRESH_TOKEN, SYSTEM_TOKEN, own_home
+from sync_support import REFRESH_TOKEN, SYSTEM_TOKEN, own_home, sql
 
 EPOCH = dt.date(2026, 11, 26)  # the sandbox's first day: its world is made then
 TODAY = dt.date(2028, 11, 22)  # the sandbox's clock moved on, and this process's
@@ -47,11 +46,7 @@ class Limits:
     google_queries: list[str]  # Google GAQL queries FROM the breakdown views
 
     def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
-        connection = sqlite3.connect(self.home / "workbook.db")
-        try:
-            return connection.execute(query, params).fetchall()
-        finally:
-            connection.close()
+        return sql(self.home / "workbook.db", query, *params)
 
     def warnings(self, platform: str) -> list[str]:
         return [warning for account in self.old["accounts"] if account["platform"] == platform
@@ -213,11 +208,7 @@ def test_meta_device_breakdown_setting_refused_is_a_config_error_and_nothing_syn
 
     assert_bad_input(workbook_copy("sync", "--client", PEAK), "device_breakdown",
                      "publisher_platform,impression_device")
-    connection = sqlite3.connect(home / "workbook.db")
-    try:
-        assert connection.execute("SELECT COUNT(*) FROM sync_run").fetchall() == runs
-    finally:
-        connection.close()
+    assert sql(home / "workbook.db", "SELECT COUNT(*) FROM sync_run") == runs
 
 
 def test_sync_window_wholly_beyond_37_months_syncs_nothing_and_says_so(

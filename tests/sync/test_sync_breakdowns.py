@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 from support import assert_bad_input, sandbox_settings
-from sync_support import connect_everything, own_home
+from sync_support import connect_everything, own_home, sql
 
 MASALA = "Masala Mornings"
 PEAK = "Peak Trail Outfitters"
@@ -40,11 +39,7 @@ class Synced:
     old_requests: list[dict[str, str]]  # the Meta breakdown requests of that sync
 
     def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
-        connection = sqlite3.connect(self.home / "workbook.db")
-        try:
-            return connection.execute(query, params).fetchall()
-        finally:
-            connection.close()
+        return sql(self.home / "workbook.db", query, *params)
 
 
 def _months_back(day: dt.date, months: int) -> dt.date:
@@ -54,14 +49,10 @@ def _months_back(day: dt.date, months: int) -> dt.date:
 
 
 def _snapshot(home: Path) -> list[tuple[Any, ...]]:
-    connection = sqlite3.connect(home / "workbook.db")
-    try:
-        return connection.execute(
-            "SELECT account_id, dimension, date, entity_id, value, spend_micros, impressions, clicks, "
-            "conversions_millionths, conversion_value_micros, reach FROM metric_breakdown_daily "
-            "ORDER BY 1, 2, 3, 4, 5").fetchall()
-    finally:
-        connection.close()
+    return sql(home / "workbook.db",
+               "SELECT account_id, dimension, date, entity_id, value, spend_micros, impressions, "
+               "clicks, conversions_millionths, conversion_value_micros, reach "
+               "FROM metric_breakdown_daily ORDER BY 1, 2, 3, 4, 5")
 
 
 @pytest.fixture(scope="module")

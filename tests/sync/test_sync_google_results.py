@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sync_support import REFRESH_TOKEN, sql
+from sync_support import add_client_with_google, sql
 
 from datadrip.core.money import conversions_to_millionths
 
@@ -24,10 +24,7 @@ LEVELS = ("campaign", "adset", "ad")
 
 
 def _connect_and_sync(dd: Callable[..., Any], since: dt.date) -> None:
-    assert dd("client", "add", CLIENT).exit_code == 0
-    connected = dd("connect", "google", CLIENT, "--refresh-token-stdin", "--account", BLOOM,
-                   input=REFRESH_TOKEN)
-    assert connected.exit_code == 0, connected.stderr
+    add_client_with_google(dd, CLIENT, BLOOM)
     synced = dd("sync", "--client", CLIENT, "--since", since.isoformat())
     assert synced.exit_code == 0, synced.stderr
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sync_support import REFRESH_TOKEN, sql
+from sync_support import add_client_with_google, sql
 
 from datadrip.sandbox.data import ARCHIVED_CAMPAIGN
 from datadrip.sandbox.google import creatives
@@ -46,10 +46,7 @@ def test_sync_google_removed_campaign_keeps_its_spend_and_ads_keep_their_creativ
     since = today - dt.timedelta(days=DAYS - 1)
     removed = world.entities(SHOP, "campaign")[ARCHIVED_CAMPAIGN]
     assert removed.status == "removed" and since <= removed.end < today  # spent inside the window
-    assert dd("client", "add", CLIENT).exit_code == 0
-    connected = dd("connect", "google", CLIENT, "--refresh-token-stdin", "--account", SHOP,
-                   input=REFRESH_TOKEN)
-    assert connected.exit_code == 0, connected.stderr
+    add_client_with_google(dd, CLIENT, SHOP)
 
     synced = dd("sync", "--client", CLIENT, "--since", since.isoformat())
 
